@@ -1,0 +1,411 @@
+//! What each subcommand does.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use music_rag_core::{Engine, Filter, Range, SearchRequest, Store, Track, UpsertOutcome};
+use music_rag_embed::{default_model_dir, fetch_model, TextEmbedder};
+use music_rag_store::EmbeddedStore;
+use serde_json::json;
+
+use crate::import::{read_rows, Row};
+use crate::{demo_catalog, output, Cli, Command, Global, ModelCommand};
+
+/// Tracks per durable write during imports.
+const INGEST_BATCH: usize = 64;
+
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// JSON array (.json), JSON lines (.jsonl) or CSV (.csv) file.
+    pub file: PathBuf,
+    /// Validate every row and report, without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// What you are looking for, in plain words.
+    pub query: String,
+    /// Only these genres (repeat or comma-separate for any of).
+    #[arg(long, value_delimiter = ',')]
+    pub genre: Vec<String>,
+    /// Only tracks with any of these moods.
+    #[arg(long, value_delimiter = ',')]
+    pub mood: Vec<String>,
+    /// Only tracks with any of these instruments.
+    #[arg(long, value_delimiter = ',')]
+    pub instrument: Vec<String>,
+    /// Only tracks without these instruments.
+    #[arg(long, value_delimiter = ',')]
+    pub without: Vec<String>,
+    /// Only tracks of these cultural origins.
+    #[arg(long, value_delimiter = ',')]
+    pub origin: Vec<String>,
+    /// Tempo range in BPM: 90-120, 90- or -120.
+    #[arg(long)]
+    pub tempo: Option<String>,
+    /// Year range: 1980-1989, 1980- or -1989.
+    #[arg(long)]
+    pub year: Option<String>,
+    /// Only these eras.
+    #[arg(long, value_delimiter = ',')]
+    pub era: Vec<String>,
+    /// Only these keys, e.g. "A minor".
+    #[arg(long, value_delimiter = ',')]
+    pub key: Vec<String>,
+    /// Only live performances.
+    #[arg(long, conflicts_with = "studio")]
+    pub live: bool,
+    /// Only studio (not live) recordings.
+    #[arg(long)]
+    pub studio: bool,
+    /// How many results (1-100).
+    #[arg(long, short = 'k', default_value_t = 10)]
+    pub top_k: usize,
+    /// Weight of meaning against keywords in fusion (0-1).
+    #[arg(long, default_value_t = 0.6)]
+    pub semantic_weight: f32,
+    /// Show how the query was parsed, each hit's score parts and stage timings.
+    #[arg(long)]
+    pub explain: bool,
+    /// Do not turn plain words into filters; search the text as typed.
+    #[arg(long)]
+    pub no_parse: bool,
+}
+
+impl SearchArgs {
+    fn request(&self) -> Result<SearchRequest> {
+        let filters = Filter {
+            genres: self.genre.clone(),
+            moods: self.mood.clone(),
+            instruments: self.instrument.clone(),
+            exclude_instruments: self.without.clone(),
+            origins: self.origin.clone(),
+            eras: self.era.clone(),
+            keys: self.key.clone(),
+            tempo: self
+                .tempo
+                .as_deref()
+                .map(|t| Range::parse("--tempo", t))
+                .transpose()?,
+            year: self
+                .year
+                .as_deref()
+                .map(|y| Range::parse("--year", y))
+                .transpose()?,
+            live: if self.live {
+                Some(true)
+            } else if self.studio {
+                Some(false)
+            } else {
+                None
+            },
+        };
+        Ok(SearchRequest {
+            text: self.query.clone(),
+            filters,
+            top_k: self.top_k,
+            semantic_weight: self.semantic_weight,
+            parse: !self.no_parse,
+            ..Default::default()
+        })
+    }
+}
+
+fn model_dir(g: &Global) -> PathBuf {
+    g.model_dir.clone().unwrap_or_else(default_model_dir)
+}
+
+/// Opens the store for commands that neither embed nor search.
+fn open_store(g: &Global) -> Result<Arc<EmbeddedStore>> {
+    let store = EmbeddedStore::open(&g.data_dir, None)
+        .with_context(|| format!("cannot open the store in {}", g.data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Loads the model and opens the store.
+pub fn open_engine(g: &Global) -> Result<Engine> {
+    let embedder = TextEmbedder::load(&model_dir(g))?;
+    let store = EmbeddedStore::open(
+        &g.data_dir,
+        Some((
+            music_rag_core::Embedder::model_id(&embedder),
+            music_rag_core::Embedder::dim(&embedder),
+        )),
+    )
+    .with_context(|| format!("cannot open the store in {}", g.data_dir.display()))?;
+    Ok(Engine::new(Arc::new(embedder), Arc::new(store)))
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let g = cli.global;
+    match cli.command {
+        Command::InitSampleData => {
+            let engine = open_engine(&g)?;
+            let rows = crate::import::json_lines_from(demo_catalog::DEMO_JSONL.as_bytes());
+            let report = ingest_rows(&engine, rows, false, "demo catalog")?;
+            output::ingest_report(&report, g.json);
+            Ok(report.exit_code())
+        }
+        Command::Ingest(args) => {
+            let (_, rows) = read_rows(&args.file)?;
+            let engine = if args.dry_run {
+                None
+            } else {
+                Some(open_engine(&g)?)
+            };
+            let report = match &engine {
+                Some(e) => ingest_rows(e, rows, false, &args.file.display().to_string())?,
+                None => dry_run(rows),
+            };
+            output::ingest_report(&report, g.json);
+            Ok(report.exit_code())
+        }
+        Command::Search(args) => {
+            let engine = open_engine(&g)?;
+            let req = args.request()?;
+            let resp = engine.search(&req)?;
+            output::search(&resp, g.json, args.explain);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Item { id } => {
+            let store = open_store(&g)?;
+            match store.get(&id)? {
+                Some(t) => {
+                    output::track(&t, g.json);
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => bail!("no track with id {id:?}"),
+            }
+        }
+        Command::Delete { id } => {
+            let store = open_store(&g)?;
+            if !store.delete(&id)? {
+                bail!("no track with id {id:?}");
+            }
+            if g.json {
+                println!("{}", json!({"status": "deleted", "id": id}));
+            } else {
+                println!("deleted {id}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stats => {
+            let t = Instant::now();
+            let store = open_store(&g)?;
+            let open_ms = t.elapsed().as_secs_f64() * 1000.0;
+            let stats = store.stats()?;
+            let vocab = store.vocabulary()?;
+            output::stats(&stats, &vocab, open_ms, &g.data_dir, g.json);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Model(ModelCommand::Fetch) => {
+            let dir = model_dir(&g);
+            let spinner = ProgressBar::new_spinner()
+                .with_message(format!("fetching the model into {}", dir.display()));
+            spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+            let source = fetch_model(&dir);
+            spinner.finish_and_clear();
+            let source = source?;
+            // Prove the files load before saying it worked.
+            TextEmbedder::load(&dir)?;
+            if g.json {
+                println!("{}", json!({"model_dir": dir, "source": source}));
+            } else {
+                println!("model ready in {} ({source:?})", dir.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Model(ModelCommand::Path) => {
+            let dir = model_dir(&g);
+            let present = music_rag_embed::MODEL_FILES
+                .iter()
+                .all(|f| dir.join(f).is_file());
+            if g.json {
+                println!("{}", json!({"model_dir": dir, "present": present}));
+            } else {
+                println!(
+                    "{} ({})",
+                    dir.display(),
+                    if present {
+                        "present"
+                    } else {
+                        "missing: run `music-rag model fetch`"
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo => demo(&g),
+        Command::BuildDemoCatalog { data, out } => {
+            let n = demo_catalog::build(&data, &out)?;
+            println!("wrote {n} tracks to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// What an import did, row by row.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct IngestReport {
+    pub source: String,
+    pub rows: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub failed: Vec<RowError>,
+    pub embedded: usize,
+    pub seconds: f64,
+    pub tracks_per_second: f64,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct RowError {
+    pub line: usize,
+    pub id: Option<String>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl IngestReport {
+    pub fn exit_code(&self) -> ExitCode {
+        if self.failed.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dry_run(rows: Vec<Row>) -> IngestReport {
+    let mut report = IngestReport {
+        rows: rows.len(),
+        dry_run: true,
+        ..Default::default()
+    };
+    for row in rows {
+        match row.track.map_err(|m| (None, m)).and_then(|t| {
+            t.validated().map_err(|e| match e {
+                music_rag_core::CoreError::Invalid(f) => (Some(f.field.clone()), f.to_string()),
+                other => (None, other.to_string()),
+            })
+        }) {
+            Ok(_) => report.created += 1,
+            Err((field, message)) => report.failed.push(RowError {
+                line: row.line,
+                id: None,
+                field,
+                message,
+            }),
+        }
+    }
+    report
+}
+
+/// Imports rows in batches; each batch is one durable write.
+pub fn ingest_rows(
+    engine: &Engine,
+    rows: Vec<Row>,
+    quiet: bool,
+    source: &str,
+) -> Result<IngestReport> {
+    let start = Instant::now();
+    let mut report = IngestReport {
+        source: source.to_string(),
+        rows: rows.len(),
+        ..Default::default()
+    };
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(rows.len() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {pos}/{len} tracks, {per_sec}, eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("importing {source}"));
+    for chunk in rows.chunks(INGEST_BATCH) {
+        let mut lines = Vec::new();
+        let mut tracks: Vec<Track> = Vec::new();
+        for row in chunk {
+            match &row.track {
+                Ok(t) => {
+                    lines.push(row.line);
+                    tracks.push(t.clone());
+                }
+                Err(m) => report.failed.push(RowError {
+                    line: row.line,
+                    id: None,
+                    field: None,
+                    message: m.clone(),
+                }),
+            }
+        }
+        let (outcomes, timings) = engine.upsert(tracks)?;
+        report.embedded += timings.embedded;
+        for (line, outcome) in lines.into_iter().zip(outcomes) {
+            match outcome {
+                UpsertOutcome::Created { .. } => report.created += 1,
+                UpsertOutcome::Updated { .. } => report.updated += 1,
+                UpsertOutcome::Unchanged { .. } => report.unchanged += 1,
+                UpsertOutcome::Invalid { id, field, message } => report.failed.push(RowError {
+                    line,
+                    id,
+                    field: Some(field),
+                    message,
+                }),
+            }
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    report.seconds = start.elapsed().as_secs_f64();
+    report.tracks_per_second = report.rows as f64 / report.seconds.max(1e-9);
+    report.failed.sort_by_key(|e| e.line);
+    Ok(report)
+}
+
+const DEMO_QUERIES: &[&str] = &[
+    "sad song with gentle piano and a soft female voice",
+    "jakson five abc",
+    "fast energetic rock with electric guitar over 120 bpm",
+    "calm string quartet",
+    "relaxing jazz for a rainy evening",
+    "upbeat dance music without vocals",
+];
+
+fn demo(g: &Global) -> Result<ExitCode> {
+    let engine = open_engine(g)?;
+    if engine.store().count()? == 0 {
+        eprintln!("the store is empty: loading the demo catalog (embedding takes a few minutes on 2 cores)");
+        let rows = crate::import::json_lines_from(demo_catalog::DEMO_JSONL.as_bytes());
+        let report = ingest_rows(&engine, rows, false, "demo catalog")?;
+        output::ingest_report(&report, false);
+    }
+    for q in DEMO_QUERIES {
+        let req = SearchRequest {
+            text: q.to_string(),
+            top_k: 5,
+            ..Default::default()
+        };
+        let resp = engine.search(&req)?;
+        if g.json {
+            output::search(&resp, true, true);
+        } else {
+            println!("\n=== {q}");
+            output::search(&resp, false, true);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

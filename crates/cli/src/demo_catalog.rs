@@ -1,0 +1,419 @@
+//! Builds the demo catalog from the real datasets in `../shared/data` (the shippable ones):
+//! Harmonix Set pop tracks, MusicNet classical recordings and MusicCaps clips. The output is
+//! committed as `catalog/demo.jsonl` and embedded in the binary for `init-sample-data`.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use music_rag_core::filter::normalize_term;
+use music_rag_core::{Metadata, Track};
+
+/// The committed demo catalog.
+pub const DEMO_JSONL: &str = include_str!("../../../catalog/demo.jsonl");
+
+const GENRE_NAMES: &str = include_str!("../../../catalog/vocab/genres.txt");
+const INSTRUMENT_NAMES: &str = include_str!("../../../catalog/vocab/instruments.txt");
+/// Instrument words that MusicBrainz lists under other names.
+const EXTRA_INSTRUMENTS: &[&str] = &[
+    "drums",
+    "drum kit",
+    "acoustic drums",
+    "electronic drums",
+    "digital drums",
+    "percussion",
+    "synth",
+    "keyboard",
+    "bass",
+    "e-bass",
+    "e-guitar",
+    "hi hats",
+    "strings",
+    "brass",
+    "orchestra",
+    "choir",
+    "beat",
+    "808",
+    "turntables",
+    "sampler",
+    "horns",
+    "claps",
+    "tambourine",
+];
+/// Mood and character words, as musicians describe clips.
+const MOODS: &[&str] = &[
+    "sad",
+    "happy",
+    "emotional",
+    "passionate",
+    "energetic",
+    "groovy",
+    "youthful",
+    "spirited",
+    "romantic",
+    "exciting",
+    "upbeat",
+    "mellow",
+    "fun",
+    "cheerful",
+    "easygoing",
+    "relaxing",
+    "intense",
+    "calming",
+    "calm",
+    "enthusiastic",
+    "vibrant",
+    "lively",
+    "sentimental",
+    "soothing",
+    "melancholic",
+    "melancholy",
+    "joyful",
+    "soft",
+    "aggressive",
+    "soulful",
+    "addictive",
+    "playful",
+    "buoyant",
+    "suspenseful",
+    "eerie",
+    "hypnotic",
+    "pleasant",
+    "powerful",
+    "dark",
+    "epic",
+    "dreamy",
+    "peaceful",
+    "uplifting",
+    "nostalgic",
+    "mysterious",
+    "dramatic",
+    "tense",
+    "chill",
+    "meditative",
+    "spooky",
+    "scary",
+    "ominous",
+    "triumphant",
+    "heroic",
+    "tender",
+    "gentle",
+    "angry",
+    "hopeful",
+    "somber",
+    "sombre",
+    "gloomy",
+    "bright",
+    "warm",
+    "serene",
+    "ethereal",
+    "haunting",
+    "cinematic",
+    "festive",
+    "funky",
+    "sexy",
+    "sensual",
+    "laid back",
+    "heartfelt",
+    "lonely",
+    "longing",
+    "bittersweet",
+    "euphoric",
+    "carefree",
+    "quirky",
+    "wistful",
+];
+
+/// Parses a Python list literal of strings, as MusicCaps stores aspects.
+fn parse_py_list(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' && c != '"' {
+            continue;
+        }
+        let mut item = String::new();
+        while let Some(d) = chars.next() {
+            match d {
+                '\\' => item.extend(chars.next()),
+                d if d == c => break,
+                d => item.push(d),
+            }
+        }
+        out.push(item);
+    }
+    out
+}
+
+struct Lexicon {
+    genres: HashSet<String>,
+    instruments: Vec<String>,
+}
+
+impl Lexicon {
+    fn load() -> Self {
+        let genres = GENRE_NAMES
+            .lines()
+            .map(normalize_term)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let mut instruments: Vec<String> = INSTRUMENT_NAMES
+            .lines()
+            .chain(EXTRA_INSTRUMENTS.iter().copied())
+            .map(normalize_term)
+            .filter(|s| s.len() > 2)
+            .collect();
+        // Longest first, so "acoustic guitar" wins over "guitar".
+        instruments.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        instruments.dedup();
+        Self {
+            genres,
+            instruments,
+        }
+    }
+
+    fn instrument_in(&self, aspect: &str) -> Option<String> {
+        let padded = format!(" {aspect} ");
+        if padded.contains(" no ") || padded.contains(" without ") {
+            return None;
+        }
+        let voice = ["vocal", "vocals", "voice", "singer", "singing", "vocalist"]
+            .iter()
+            .any(|w| padded.contains(&format!(" {w} ")));
+        if voice {
+            return Some(
+                if padded.contains(" female ") {
+                    "female vocal"
+                } else if padded.contains(" male ") {
+                    "male vocal"
+                } else {
+                    "vocals"
+                }
+                .to_string(),
+            );
+        }
+        let found = self
+            .instruments
+            .iter()
+            .find(|i| padded.contains(&format!(" {i} ")))?;
+        Some(match found.as_str() {
+            "e bass" => "bass guitar".into(),
+            "e guitar" => "electric guitar".into(),
+            other => other.to_string(),
+        })
+    }
+
+    fn genre_of(&self, aspect: &str) -> Option<String> {
+        let bare = aspect.strip_suffix(" music").unwrap_or(aspect);
+        [aspect, bare]
+            .into_iter()
+            .find(|a| self.genres.contains(*a))
+            .map(str::to_string)
+    }
+}
+
+fn push_unique(list: &mut Vec<String>, v: String) {
+    if !list.contains(&v) {
+        list.push(v);
+    }
+}
+
+fn musiccaps(path: &Path, lex: &Lexicon) -> Result<Vec<Track>> {
+    let mut rdr =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    for row in rdr.records() {
+        let row = row?;
+        let (ytid, start, aspects, caption) = (&row[0], &row[1], &row[4], &row[5]);
+        let mut m = Metadata::default();
+        let mut tags = Vec::new();
+        let mut genres = Vec::new();
+        for aspect in parse_py_list(aspects) {
+            let a = normalize_term(&aspect);
+            if a.is_empty() {
+                continue;
+            }
+            if a.contains("live") && (a.contains("performance") || a.contains("recording")) {
+                m.is_live_performance = Some(true);
+            }
+            if let Some(g) = lex.genre_of(&a) {
+                push_unique(&mut genres, g);
+            } else if MOODS.contains(&a.as_str()) {
+                push_unique(&mut m.mood, a);
+            } else if let Some(i) = lex.instrument_in(&a) {
+                push_unique(&mut m.instrumentation, i);
+                push_unique(&mut tags, a);
+            } else {
+                push_unique(&mut tags, a);
+            }
+        }
+        let mut genres = genres.into_iter();
+        m.genre = genres.next();
+        tags.extend(genres);
+        tags.truncate(music_rag_core::track::limits::LIST_MAX_ITEMS);
+        out.push(Track {
+            id: format!("musiccaps:{ytid}"),
+            title: format!("Clip {ytid} at {start}s"),
+            artist: "Unknown artist (MusicCaps)".into(),
+            description: Some(caption.to_string()),
+            tags,
+            metadata: m,
+            ..Default::default()
+        });
+    }
+    Ok(out)
+}
+
+fn harmonix(path: &Path) -> Result<Vec<Track>> {
+    let mut rdr =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    for row in rdr.records() {
+        let row = row?;
+        let metadata = Metadata {
+            genre: Some(row[8].to_string()),
+            tempo: row[5].parse().ok(),
+            time_signature: Some(row[7].replace('|', "/")),
+            duration: row[4].parse().ok(),
+            is_live_performance: Some(false),
+            ..Default::default()
+        };
+        out.push(Track {
+            id: format!("harmonix:{}", &row[0]),
+            title: row[1].to_string(),
+            artist: row[2].to_string(),
+            album: Some(row[3].to_string()).filter(|s| !s.is_empty()),
+            metadata,
+            ..Default::default()
+        });
+    }
+    Ok(out)
+}
+
+fn ensemble_instruments(ensemble: &str) -> Vec<String> {
+    let e = ensemble.to_lowercase();
+    let mut out = Vec::new();
+    let mut add = |s: &str| push_unique(&mut out, s.to_string());
+    if e.contains("string") {
+        ["violin", "viola", "cello"].iter().for_each(|s| add(s));
+    }
+    if e.contains("wind") {
+        ["flute", "oboe", "clarinet", "bassoon", "horn"]
+            .iter()
+            .for_each(|s| add(s));
+    }
+    for i in [
+        "piano",
+        "violin",
+        "viola",
+        "cello",
+        "clarinet",
+        "horn",
+        "bassoon",
+        "flute",
+        "harpsichord",
+    ] {
+        if e.contains(i) {
+            add(i);
+        }
+    }
+    out
+}
+
+fn musicnet(path: &Path) -> Result<Vec<Track>> {
+    let mut rdr =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    for row in rdr.records() {
+        let row = row?;
+        let (id, composer, composition, movement, ensemble, catalog, seconds) = (
+            &row[0], &row[1], &row[2], &row[3], &row[4], &row[7], &row[8],
+        );
+        let metadata = Metadata {
+            genre: Some("classical".into()),
+            subgenre: Some(ensemble.to_lowercase()),
+            cultural_origin: Some("Europe".into()),
+            instrumentation: ensemble_instruments(ensemble),
+            duration: seconds.parse().ok(),
+            era: Some("classical".into()),
+            ..Default::default()
+        };
+        out.push(Track {
+            id: format!("musicnet:{id}"),
+            title: format!("{composition}: {movement}"),
+            artist: composer.to_string(),
+            description: Some(format!("{ensemble} recording of {composer}'s {composition} ({catalog}), movement {movement}.")),
+            tags: vec![ensemble.to_lowercase()],
+            metadata,
+            ..Default::default()
+        });
+    }
+    Ok(out)
+}
+
+/// Reads the datasets under `data` and writes the catalog as JSON lines to `out`.
+pub fn build(data: &Path, out: &Path) -> Result<usize> {
+    let lex = Lexicon::load();
+    let mut tracks = harmonix(&data.join("harmonixset/metadata.csv"))?;
+    tracks.extend(musicnet(&data.join("musicnet/musicnet_metadata.csv"))?);
+    tracks.extend(musiccaps(
+        &data.join("musiccaps/musiccaps-public.csv"),
+        &lex,
+    )?);
+    let mut text = String::new();
+    let mut kept = 0;
+    for t in tracks {
+        // Only rows that pass validation ship.
+        match t.validated() {
+            Ok(t) => {
+                text.push_str(&serde_json::to_string(&t)?);
+                text.push('\n');
+                kept += 1;
+            }
+            Err(e) => eprintln!("skipping a source row: {e}"),
+        }
+    }
+    std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))?;
+    Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_list_literals() {
+        assert_eq!(
+            parse_py_list("['a b', \"rock 'n' roll\", 'x\\'y']"),
+            vec!["a b", "rock 'n' roll", "x'y"]
+        );
+    }
+
+    #[test]
+    fn aspects_are_classified() {
+        let lex = Lexicon::load();
+        assert_eq!(
+            lex.instrument_in("soft female vocal").as_deref(),
+            Some("female vocal")
+        );
+        assert_eq!(
+            lex.instrument_in("mellow piano melody").as_deref(),
+            Some("piano")
+        );
+        assert_eq!(lex.instrument_in("no voices"), None);
+        assert_eq!(lex.genre_of("jazz music").as_deref(), Some("jazz"));
+    }
+
+    #[test]
+    fn shipped_catalog_is_valid_and_complete() {
+        let mut ids = HashSet::new();
+        for line in DEMO_JSONL.lines() {
+            let t: Track = serde_json::from_str(line).unwrap();
+            assert!(ids.insert(t.id.clone()), "duplicate id {}", t.id);
+            t.validated().unwrap();
+        }
+        assert!(ids.contains("harmonix:0004_abc"));
+        assert!(ids.iter().any(|i| i.starts_with("musicnet:")));
+        assert!(ids.iter().filter(|i| i.starts_with("musiccaps:")).count() > 5000);
+    }
+}

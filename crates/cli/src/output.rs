@@ -1,0 +1,159 @@
+//! How results look: readable text for people, JSON for scripts.
+
+use std::path::Path;
+
+use music_rag_core::{SearchResponse, StoreStats, Track, Vocabulary};
+use serde_json::json;
+
+use crate::commands::IngestReport;
+
+pub fn ingest_report(r: &IngestReport, as_json: bool) {
+    if as_json {
+        println!("{}", serde_json::to_string(r).expect("report serialises"));
+        return;
+    }
+    if r.dry_run {
+        println!(
+            "dry run: {} rows, {} valid, {} invalid",
+            r.rows,
+            r.created,
+            r.failed.len()
+        );
+    } else {
+        println!(
+            "{}: {} rows: {} created, {} updated, {} unchanged, {} failed ({} embedded) in {:.1}s ({:.0} tracks/s)",
+            r.source, r.rows, r.created, r.updated, r.unchanged, r.failed.len(), r.embedded, r.seconds, r.tracks_per_second
+        );
+    }
+    for e in &r.failed {
+        let id =
+            e.id.as_deref()
+                .map(|i| format!(" (id {i})"))
+                .unwrap_or_default();
+        eprintln!("  line {}{id}: {}", e.line, e.message);
+    }
+}
+
+fn facts(t: &Track) -> String {
+    let m = &t.metadata;
+    let mut parts: Vec<String> = Vec::new();
+    parts.extend(m.genre.clone());
+    if let Some(tempo) = m.tempo {
+        parts.push(format!("{tempo:.0} bpm"));
+    }
+    parts.extend(m.key.clone());
+    parts.extend(m.time_signature.clone());
+    parts.extend(t.year.map(|y| y.to_string()));
+    if !m.mood.is_empty() {
+        parts.push(m.mood.join(", "));
+    }
+    if !m.instrumentation.is_empty() {
+        parts.push(m.instrumentation.join(", "));
+    }
+    parts.join(" · ")
+}
+
+pub fn search(resp: &SearchResponse, as_json: bool, explain: bool) {
+    if as_json {
+        let hits: Vec<_> = resp
+            .hits
+            .iter()
+            .map(|h| json!({"id": h.track.id, "title": h.track.title, "artist": h.track.artist, "score": h.score,
+                "retrieval_type": h.retrieval_type, "scores": h.scores, "why": h.why, "track": h.track}))
+            .collect();
+        let body = json!({"hits": hits, "parsed": resp.parsed, "timings": resp.timings});
+        println!(
+            "{}",
+            serde_json::to_string(&body).expect("response serialises")
+        );
+        return;
+    }
+    if explain {
+        if let Some(p) = &resp.parsed {
+            println!("searched for: {:?}", p.text);
+            for r in &p.recognized {
+                println!("  recognised {r}");
+            }
+            let hard = p.filters.describe();
+            if !hard.is_empty() {
+                println!("  filters: {}", hard.join("; "));
+            }
+            let soft = p.preferences.describe();
+            if !soft.is_empty() {
+                println!("  preferring: {}", soft.join("; "));
+            }
+        }
+    }
+    if resp.hits.is_empty() {
+        println!("no tracks match");
+    }
+    for (i, h) in resp.hits.iter().enumerate() {
+        println!(
+            "{:>2}. {} — {}  [{}]  score {:.3}",
+            i + 1,
+            h.track.title,
+            h.track.artist,
+            h.track.id,
+            h.score
+        );
+        let f = facts(&h.track);
+        if !f.is_empty() {
+            println!("    {f}");
+        }
+        if explain {
+            println!("    why: {}", h.why.summary);
+        }
+    }
+    if explain {
+        let t = resp.timings;
+        println!(
+            "timings: parse {:.2} ms, embed {:.2} ms, retrieve {:.2} ms, fuse {:.2} ms",
+            t.parse_ms, t.embed_ms, t.retrieve_ms, t.fuse_ms
+        );
+    }
+}
+
+pub fn track(t: &Track, as_json: bool) {
+    if as_json {
+        println!("{}", serde_json::to_string(t).expect("track serialises"));
+    } else {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(t).expect("track serialises")
+        );
+    }
+}
+
+pub fn stats(s: &StoreStats, v: &Vocabulary, open_ms: f64, dir: &Path, as_json: bool) {
+    if as_json {
+        println!(
+            "{}",
+            json!({"tracks": s.tracks, "text_embeddings_count": s.text_embeddings, "audio_embeddings_count": s.audio_embeddings,
+                "sequence": s.sequence, "backend": s.backend, "data_dir": dir, "open_ms": open_ms,
+                "genres": v.genres.len(), "moods": v.moods.len(), "instruments": v.instruments.len()})
+        );
+        return;
+    }
+    println!("data dir:     {}", dir.display());
+    println!("tracks:       {}", s.tracks);
+    println!(
+        "embeddings:   {} text, {} audio",
+        s.text_embeddings, s.audio_embeddings
+    );
+    println!("write seq:    {}", s.sequence);
+    println!("opened in:    {open_ms:.0} ms");
+    let top = |l: &[(String, usize)]| {
+        l.iter()
+            .take(8)
+            .map(|(t, c)| format!("{t} ({c})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("genres:       {} — {}", v.genres.len(), top(&v.genres));
+    println!("moods:        {} — {}", v.moods.len(), top(&v.moods));
+    println!(
+        "instruments:  {} — {}",
+        v.instruments.len(),
+        top(&v.instruments)
+    );
+}

@@ -1,0 +1,348 @@
+//! The search and ingest pipelines, written against the `Embedder` and `Store` traits.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::{CoreError, FieldError, Result};
+use crate::filter::{normalize_term, Filter, TrackFacets};
+use crate::fusion::{merge_dual, rrf};
+use crate::hash::content_hash;
+use crate::parse::{keyword_terms, parse_query, ParsedQuery};
+use crate::query::{Hit, SearchRequest, SearchResponse, StageTimings, Why};
+use crate::track::Track;
+use crate::traits::{Embedder, Store, StoredTrack};
+
+/// What happened to one track of an upsert batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum UpsertOutcome {
+    Created {
+        id: String,
+    },
+    Updated {
+        id: String,
+    },
+    /// Identical to what is stored: nothing was written.
+    Unchanged {
+        id: String,
+    },
+    Invalid {
+        id: Option<String>,
+        field: String,
+        message: String,
+    },
+}
+
+impl UpsertOutcome {
+    pub fn is_ok(&self) -> bool {
+        !matches!(self, UpsertOutcome::Invalid { .. })
+    }
+}
+
+/// Per-stage time of an ingest batch.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct IngestTimings {
+    pub embedded: usize,
+    pub reused_vectors: usize,
+    pub embed_ms: f64,
+    pub write_ms: f64,
+}
+
+pub struct Engine {
+    embedder: Arc<dyn Embedder>,
+    store: Arc<dyn Store>,
+}
+
+fn ms_since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// The candidate list length per retriever: deep enough that fusion has material.
+fn candidates_for(top_k: usize) -> usize {
+    (top_k * 3).max(60)
+}
+
+impl Engine {
+    pub fn new(embedder: Arc<dyn Embedder>, store: Arc<dyn Store>) -> Self {
+        Self { embedder, store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// Parses a query against the catalog's vocabulary without searching.
+    pub fn parse(&self, text: &str) -> Result<ParsedQuery> {
+        Ok(parse_query(text, self.store.vocabulary()?.as_ref()))
+    }
+
+    pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse> {
+        req.validate()?;
+        let mut timings = StageTimings::default();
+        let t = Instant::now();
+        let parsed = if req.parse && !req.text.trim().is_empty() {
+            Some(self.parse(&req.text)?)
+        } else {
+            None
+        };
+        let (text, hard, soft) = match &parsed {
+            Some(p) => (
+                p.text.clone(),
+                req.filters.clone().and(&p.filters),
+                p.preferences.clone(),
+            ),
+            None => (
+                req.text.trim().to_string(),
+                req.filters.clone(),
+                Filter::default(),
+            ),
+        };
+        timings.parse_ms = ms_since(t);
+
+        let t = Instant::now();
+        let query_vec = if text.is_empty() {
+            None
+        } else {
+            Some(self.embedder.embed_query(&text)?)
+        };
+        timings.embed_ms = ms_since(t);
+
+        let t = Instant::now();
+        let k = candidates_for(req.top_k);
+        let retrieve = |filter: &Filter| -> Result<_> {
+            let dense = match &query_vec {
+                Some(v) => self.store.dense_search(v, filter, k)?,
+                None => Vec::new(),
+            };
+            let keyword = if text.is_empty() {
+                // No text: list the filtered catalog in a stable order.
+                if dense.is_empty() {
+                    self.store.keyword_search("", filter, k)?
+                } else {
+                    Vec::new()
+                }
+            } else {
+                self.store.keyword_search(&text, filter, k)?
+            };
+            Ok((dense, keyword))
+        };
+        let broad = if req.broad || soft.is_empty() {
+            Some(retrieve(&hard)?)
+        } else {
+            None
+        };
+        let targeted_filter = hard.clone().and(&soft);
+        let targeted = if req.targeted && !soft.is_empty() {
+            Some(retrieve(&targeted_filter)?)
+        } else {
+            None
+        };
+        timings.retrieve_ms = ms_since(t);
+
+        let t = Instant::now();
+        let fuse = |lists: Option<(Vec<_>, Vec<_>)>| {
+            lists
+                .map(|(d, k)| rrf(&d, &k, req.semantic_weight))
+                .unwrap_or_default()
+        };
+        let merged = merge_dual(fuse(broad), fuse(targeted));
+        let terms = keyword_terms(&text);
+        let hard_desc = hard.describe();
+        let soft_compiled = soft.compile();
+        let mut hits = Vec::with_capacity(req.top_k);
+        for (id, m) in merged.into_iter().take(req.top_k) {
+            let Some(track) = self.store.get(&id)? else {
+                continue;
+            };
+            let prefs = if soft.is_empty() || !soft_compiled.matches(&TrackFacets::of(&track)) {
+                Vec::new()
+            } else {
+                soft.describe()
+            };
+            let why = explain(&track, &terms, &hard_desc, prefs, &m.parts);
+            hits.push(Hit {
+                track,
+                score: m.score,
+                retrieval_type: m.retrieval_type,
+                scores: m.parts,
+                why,
+            });
+        }
+        timings.fuse_ms = ms_since(t);
+        Ok(SearchResponse {
+            hits,
+            parsed,
+            timings,
+        })
+    }
+
+    /// Validates, skips unchanged tracks, embeds what changed (reusing vectors whose text did
+    /// not change), and writes the batch in one durable write. Invalid rows are reported and
+    /// the valid ones are still written.
+    pub fn upsert(&self, tracks: Vec<Track>) -> Result<(Vec<UpsertOutcome>, IngestTimings)> {
+        let mut timings = IngestTimings::default();
+        let mut outcomes: Vec<Option<UpsertOutcome>> = vec![None; tracks.len()];
+        let mut valid: Vec<(usize, Track)> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, t) in tracks.into_iter().enumerate() {
+            let id_hint = (!t.id.trim().is_empty()).then(|| t.id.trim().to_string());
+            match t.validated() {
+                Ok(t) => {
+                    // The last occurrence of an id in a batch wins, as sequential upserts would.
+                    if let Some(prev) = seen.insert(t.id.clone(), valid.len()) {
+                        let (pi, _) = &valid[prev];
+                        outcomes[*pi] = Some(UpsertOutcome::Unchanged { id: t.id.clone() });
+                    }
+                    valid.push((i, t));
+                }
+                Err(CoreError::Invalid(FieldError { field, rule })) => {
+                    outcomes[i] = Some(UpsertOutcome::Invalid {
+                        id: id_hint,
+                        message: format!("{field} {rule}"),
+                        field,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let latest: Vec<(usize, Track)> = valid
+            .into_iter()
+            .enumerate()
+            .filter(|(vi, (_, t))| seen.get(&t.id) == Some(vi))
+            .map(|(_, x)| x)
+            .collect();
+        let ids: Vec<&str> = latest.iter().map(|(_, t)| t.id.as_str()).collect();
+        let known = self.store.known(&ids)?;
+        let model = self.embedder.model_id().to_string();
+        let mut to_write: Vec<(usize, StoredTrack, bool)> = Vec::new();
+        let mut to_embed: Vec<usize> = Vec::new();
+        for (i, t) in latest {
+            let text = t.embedding_text();
+            let text_hash = content_hash(format!("{model}\n{text}").as_bytes());
+            let hash = content_hash(
+                &serde_json::to_vec(&t).map_err(|e| CoreError::Internal(e.to_string()))?,
+            );
+            let existing = known.get(&t.id);
+            if existing.is_some_and(|k| k.content_hash == hash) {
+                outcomes[i] = Some(UpsertOutcome::Unchanged { id: t.id });
+                continue;
+            }
+            let reuse = match existing {
+                Some(k) if k.text_hash == text_hash => self.store.get_embedding(&t.id)?,
+                _ => None,
+            };
+            if reuse.is_none() {
+                to_embed.push(to_write.len());
+            } else {
+                timings.reused_vectors += 1;
+            }
+            let stored = StoredTrack {
+                track: t,
+                embedding: reuse.unwrap_or_default(),
+                content_hash: hash,
+                text_hash,
+            };
+            to_write.push((i, stored, existing.is_some()));
+        }
+        if !to_embed.is_empty() {
+            let t = Instant::now();
+            let texts: Vec<String> = to_embed
+                .iter()
+                .map(|&w| to_write[w].1.track.embedding_text())
+                .collect();
+            let vectors = self.embedder.embed_documents(&texts)?;
+            for (&w, v) in to_embed.iter().zip(vectors) {
+                to_write[w].1.embedding = v;
+            }
+            timings.embedded = to_embed.len();
+            timings.embed_ms = ms_since(t);
+        }
+        if !to_write.is_empty() {
+            let t = Instant::now();
+            let mut items = Vec::with_capacity(to_write.len());
+            for (i, stored, existed) in to_write {
+                let id = stored.track.id.clone();
+                outcomes[i] = Some(if existed {
+                    UpsertOutcome::Updated { id }
+                } else {
+                    UpsertOutcome::Created { id }
+                });
+                items.push(stored);
+            }
+            self.store.upsert(items)?;
+            timings.write_ms = ms_since(t);
+        }
+        let outcomes = outcomes
+            .into_iter()
+            .map(|o| o.ok_or_else(|| CoreError::Internal("upsert outcome missing".into())))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((outcomes, timings))
+    }
+}
+
+/// The words of a hit's "why": filters, preferences, matched terms and similarity.
+fn explain(
+    track: &Track,
+    terms: &[String],
+    filters: &[String],
+    preferences: Vec<String>,
+    parts: &crate::query::ScoreParts,
+) -> Why {
+    let haystack = normalize_term(&format!(
+        "{} {} {} {} {}",
+        track.title,
+        track.artist,
+        track.album.as_deref().unwrap_or(""),
+        track.description.as_deref().unwrap_or(""),
+        track.facet_text()
+    ));
+    let words: HashSet<&str> = haystack
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let name_words: Vec<String> = normalize_term(&format!("{} {}", track.title, track.artist))
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut matched = Vec::new();
+    for term in terms {
+        if words.contains(term.as_str()) {
+            matched.push(term.clone());
+        } else if term.len() >= 4 {
+            // Typo tolerance as the keyword index applies it to titles and artists.
+            if let Some(w) = name_words
+                .iter()
+                .find(|w| strsim::damerau_levenshtein(w, term) == 1)
+            {
+                matched.push(format!("{term}~{w}"));
+            }
+        }
+    }
+    let mut summary = Vec::new();
+    if let Some(sim) = parts.dense_similarity {
+        summary.push(format!("meaning similarity {sim:.2}"));
+    }
+    if !matched.is_empty() {
+        summary.push(format!("matched {}", matched.join(", ")));
+    }
+    if !filters.is_empty() {
+        summary.push(format!("satisfies {}", filters.join("; ")));
+    }
+    if !preferences.is_empty() {
+        summary.push(format!("fits {}", preferences.join("; ")));
+    }
+    Why {
+        filters_satisfied: filters.to_vec(),
+        preferences_matched: preferences,
+        matched_terms: matched,
+        summary: summary.join("; "),
+    }
+}

@@ -1,0 +1,51 @@
+//! The domain's errors, by meaning. Edges (HTTP, CLI) map them to status codes and exit codes.
+
+use std::fmt;
+
+/// A rule broken by one field of the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Dotted path of the field, e.g. `metadata.tempo` or `tags[3]`.
+    pub field: String,
+    /// The rule, phrased so a person can fix the input.
+    pub rule: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.field, self.rule)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The caller sent something that breaks a rule.
+    #[error("invalid input: {0}")]
+    Invalid(FieldError),
+    /// The named things do not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A dependency (model, store, provider) cannot serve now; the message says how to fix it.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an unexpected failure of a dependency; details are logged, not shown to clients.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl CoreError {
+    pub fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        CoreError::Invalid(FieldError::new(field, rule))
+    }
+}
+
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;

@@ -1,0 +1,21 @@
+//! Music RAG's domain: tracks, filters, plain-words query parsing, fusion and the
+//! search/ingest pipelines. No I/O: models and stores come in through the traits in
+//! [`traits`].
+
+pub mod engine;
+pub mod error;
+pub mod filter;
+pub mod fusion;
+pub mod hash;
+pub mod parse;
+pub mod query;
+pub mod track;
+pub mod traits;
+
+pub use engine::{Engine, IngestTimings, UpsertOutcome};
+pub use error::{CoreError, FieldError, Result};
+pub use filter::{Filter, Range};
+pub use parse::ParsedQuery;
+pub use query::{Hit, RetrievalType, SearchRequest, SearchResponse};
+pub use track::{Metadata, Track};
+pub use traits::{Candidate, Embedder, Known, Page, Store, StoreStats, StoredTrack, Vocabulary};

@@ -1,0 +1,700 @@
+//! Offline plain-words query parsing: "fast 80s synth pop without vocals under 140 bpm"
+//! becomes search text, hard filters (numbers, decades, negations) and soft preferences
+//! (genres, moods, instruments and origins from the catalog's own vocabulary, tempo words).
+
+use serde::Serialize;
+
+use crate::filter::{normalize_term, Filter, Range};
+use crate::traits::{FacetKind, Vocabulary};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ParsedQuery {
+    /// The query as typed.
+    pub original: String,
+    /// What is embedded and keyword-searched: the query without the parts that became
+    /// constraints (a negated word must not attract the tracks it excludes).
+    pub text: String,
+    /// Hard constraints every hit must satisfy.
+    pub filters: Filter,
+    /// Preferences: hits that satisfy them are boosted (the targeted track), others still come.
+    pub preferences: Filter,
+    /// What was recognised, in words: `"80s" -> year 1980-1989`.
+    pub recognized: Vec<String>,
+}
+
+const NEGATORS: &[&str] = &[
+    "no",
+    "without",
+    "not",
+    "non",
+    "minus",
+    "except",
+    "excluding",
+];
+const STOPWORDS: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "of",
+    "with",
+    "by",
+    "for",
+    "to",
+    "in",
+    "on",
+    "at",
+    "is",
+    "are",
+    "was",
+    "be",
+    "some",
+    "me",
+    "i",
+    "my",
+    "want",
+    "find",
+    "give",
+    "play",
+    "show",
+    "like",
+    "song",
+    "songs",
+    "track",
+    "tracks",
+    "music",
+    "tune",
+    "tunes",
+    "piece",
+    "pieces",
+    "something",
+    "that",
+    "this",
+    "these",
+    "those",
+    "it",
+    "its",
+    "what",
+    "which",
+    "who",
+    "please",
+    "any",
+];
+const DECADE_WORDS: &[(&str, i32)] = &[
+    ("fifties", 1950),
+    ("sixties", 1960),
+    ("seventies", 1970),
+    ("eighties", 1980),
+    ("nineties", 1990),
+];
+/// Query words that mean a catalog term by another name.
+const SYNONYMS: &[(&str, &[&str])] = &[
+    (
+        "sad",
+        &[
+            "sad",
+            "melancholic",
+            "melancholy",
+            "sorrowful",
+            "emotional",
+            "mournful",
+        ],
+    ),
+    ("melancholic", &["melancholic", "melancholy", "sad"]),
+    (
+        "happy",
+        &["happy", "joyful", "cheerful", "uplifting", "fun"],
+    ),
+    (
+        "calm",
+        &[
+            "calm", "relaxing", "peaceful", "soothing", "mellow", "chill",
+        ],
+    ),
+    (
+        "relaxing",
+        &["relaxing", "calm", "peaceful", "soothing", "chill"],
+    ),
+    ("chill", &["chill", "relaxing", "calm", "mellow"]),
+    ("energetic", &["energetic", "upbeat", "lively", "powerful"]),
+    (
+        "dark",
+        &["dark", "ominous", "eerie", "scary", "suspenseful"],
+    ),
+    (
+        "romantic",
+        &["romantic", "love", "sentimental", "passionate"],
+    ),
+    ("epic", &["epic", "cinematic", "dramatic", "heroic"]),
+    (
+        "female voice",
+        &[
+            "female vocal",
+            "female vocals",
+            "female voice",
+            "female singer",
+        ],
+    ),
+    (
+        "female vocals",
+        &[
+            "female vocal",
+            "female vocals",
+            "female voice",
+            "female singer",
+        ],
+    ),
+    (
+        "female singer",
+        &[
+            "female vocal",
+            "female vocals",
+            "female voice",
+            "female singer",
+        ],
+    ),
+    (
+        "male voice",
+        &["male vocal", "male vocals", "male voice", "male singer"],
+    ),
+    (
+        "male vocals",
+        &["male vocal", "male vocals", "male voice", "male singer"],
+    ),
+    (
+        "male singer",
+        &["male vocal", "male vocals", "male voice", "male singer"],
+    ),
+    ("drumming", &["drums", "percussion", "drum"]),
+    ("hip hop", &["hip hop", "hiphop", "rap"]),
+    ("rnb", &["r&b", "rnb", "rhythm and blues"]),
+    (
+        "electronic",
+        &["electronic", "electronica", "edm", "electro"],
+    ),
+    ("classical", &["classical", "orchestral"]),
+    ("west african", &["west african", "african", "west africa"]),
+];
+
+fn is_stopword(w: &str) -> bool {
+    STOPWORDS.contains(&w)
+}
+
+/// One word of the query with where it came from.
+#[derive(Debug, Clone)]
+struct Token {
+    raw: String,
+    consumed: bool,
+    /// Removed from the search text too (numbers that became filters, negations).
+    drop_from_text: bool,
+}
+
+fn tokenize(text: &str) -> Vec<Token> {
+    let replaced = text
+        .to_lowercase()
+        .replace("r&b", "rnb")
+        .replace("hip-hop", "hip hop");
+    replaced
+        .split_whitespace()
+        .flat_map(|w| {
+            let w = w.trim_matches(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '+'));
+            let w = w.trim_start_matches('\'');
+            // Split hyphenated words ("synth-pop") but keep numeric ranges ("90-120").
+            let keep = w.chars().next().is_some_and(|c| c.is_ascii_digit());
+            let parts: Vec<String> = if keep {
+                vec![w.to_string()]
+            } else {
+                w.split('-').map(str::to_string).collect()
+            };
+            parts
+        })
+        .filter(|w| !w.is_empty())
+        .map(|raw| Token {
+            raw,
+            consumed: false,
+            drop_from_text: false,
+        })
+        .collect()
+}
+
+fn parse_bpm_number(s: &str) -> Option<f32> {
+    let s = s.trim_end_matches("bpm").trim_end_matches('+');
+    s.parse::<f32>().ok().filter(|v| (1.0..=400.0).contains(v))
+}
+
+fn decade_of(word: &str) -> Option<i32> {
+    if let Some((_, y)) = DECADE_WORDS.iter().find(|(w, _)| *w == word) {
+        return Some(*y);
+    }
+    let digits = word.strip_suffix("s")?;
+    match digits.len() {
+        2 => {
+            let d: i32 = digits.parse().ok()?;
+            (d % 10 == 0).then_some(if d >= 30 { 1900 + d } else { 2000 + d })
+        }
+        4 => {
+            let d: i32 = digits.parse().ok()?;
+            (d % 10 == 0 && (1000..=2090).contains(&d)).then_some(d)
+        }
+        _ => None,
+    }
+}
+
+fn year_of(word: &str) -> Option<i32> {
+    (word.len() == 4)
+        .then(|| word.parse::<i32>().ok())
+        .flatten()
+        .filter(|y| (1000..=2100).contains(y))
+}
+
+fn set_range(slot: &mut Option<Range>, r: Range) {
+    *slot = Some(match *slot {
+        Some(old) => old.intersect(r),
+        None => r,
+    });
+}
+
+/// Parses `text` against the catalog's vocabulary.
+pub fn parse_query(text: &str, vocab: &Vocabulary) -> ParsedQuery {
+    let mut tokens = tokenize(text);
+    let mut out = ParsedQuery {
+        original: text.to_string(),
+        ..Default::default()
+    };
+    parse_tempo_numbers(&mut tokens, &mut out);
+    parse_years(&mut tokens, &mut out);
+    parse_negations(&mut tokens, &mut out, vocab);
+    parse_tempo_words(&mut tokens, &mut out);
+    parse_vocabulary(&mut tokens, &mut out, vocab);
+    let kept: Vec<&str> = tokens
+        .iter()
+        .filter(|t| !t.drop_from_text)
+        .map(|t| t.raw.as_str())
+        .collect();
+    out.text = kept.join(" ");
+    if out.text.trim().is_empty() {
+        out.text = text.trim().to_string();
+    }
+    out
+}
+
+fn parse_tempo_numbers(tokens: &mut [Token], out: &mut ParsedQuery) {
+    for i in 0..tokens.len() {
+        let raw = tokens[i].raw.clone();
+        let unit_here = raw.ends_with("bpm") && raw.len() > 3;
+        let unit_next = tokens.get(i + 1).is_some_and(|t| t.raw == "bpm");
+        if !(unit_here || unit_next) {
+            continue;
+        }
+        let number = raw.trim_end_matches("bpm");
+        let (range, mut span_start) = if let Some((a, b)) = number.split_once('-') {
+            match (parse_bpm_number(a), parse_bpm_number(b)) {
+                (Some(a), Some(b)) if a <= b => (Range::new(Some(a), Some(b)), i),
+                _ => continue,
+            }
+        } else {
+            let Some(v) = parse_bpm_number(number) else {
+                continue;
+            };
+            let before = |k: usize| i.checked_sub(k).map(|j| tokens[j].raw.as_str());
+            let (range, start) = match (before(2), before(1)) {
+                (Some("less" | "slower" | "lower" | "fewer"), Some("than")) => {
+                    (Range::new(None, Some(v)), i - 2)
+                }
+                (Some("more" | "faster" | "higher" | "greater"), Some("than")) => {
+                    (Range::new(Some(v), None), i - 2)
+                }
+                (Some("at"), Some("least")) => (Range::new(Some(v), None), i - 2),
+                (Some("at"), Some("most")) => (Range::new(None, Some(v)), i - 2),
+                (_, Some("under" | "below" | "max" | "maximum" | "upto")) => {
+                    (Range::new(None, Some(v)), i - 1)
+                }
+                (_, Some("over" | "above" | "min" | "minimum" | "from")) => {
+                    (Range::new(Some(v), None), i - 1)
+                }
+                (_, Some("around" | "about" | "approximately" | "roughly" | "circa" | "near")) => {
+                    (Range::new(Some(v - 5.0), Some(v + 5.0)), i - 1)
+                }
+                _ if raw.ends_with('+') => (Range::new(Some(v), None), i),
+                _ => (Range::new(Some(v - 3.0), Some(v + 3.0)), i),
+            };
+            (range, start)
+        };
+        // "between 90 and 120 bpm"
+        if span_start >= 3
+            && tokens[span_start - 1].raw == "and"
+            && tokens[span_start - 3].raw == "between"
+        {
+            if let Some(lo) = parse_bpm_number(&tokens[span_start - 2].raw) {
+                let hi = range.max.unwrap_or(lo);
+                if lo <= hi {
+                    set_range(&mut out.filters.tempo, Range::new(Some(lo), Some(hi)));
+                    span_start -= 3;
+                    mark(
+                        tokens,
+                        span_start,
+                        i + usize::from(unit_next),
+                        out,
+                        "tempo",
+                        &out.filters.describe(),
+                    );
+                    continue;
+                }
+            }
+        }
+        set_range(&mut out.filters.tempo, range);
+        mark(
+            tokens,
+            span_start,
+            i + usize::from(unit_next),
+            out,
+            "tempo",
+            &out.filters.describe(),
+        );
+    }
+}
+
+fn mark(
+    tokens: &mut [Token],
+    from: usize,
+    to: usize,
+    out: &mut ParsedQuery,
+    what: &str,
+    desc: &[String],
+) {
+    let phrase: Vec<String> = tokens[from..=to].iter().map(|t| t.raw.clone()).collect();
+    for t in &mut tokens[from..=to] {
+        t.consumed = true;
+        t.drop_from_text = true;
+    }
+    let clause = desc
+        .iter()
+        .find(|d| d.starts_with(what))
+        .cloned()
+        .unwrap_or_default();
+    out.recognized
+        .push(format!("\"{}\" -> {clause}", phrase.join(" ")));
+}
+
+fn parse_years(tokens: &mut [Token], out: &mut ParsedQuery) {
+    for i in 0..tokens.len() {
+        if tokens[i].consumed {
+            continue;
+        }
+        let raw = tokens[i].raw.clone();
+        if let Some(d) = decade_of(&raw) {
+            set_range(
+                &mut out.filters.year,
+                Range::new(Some(d as f32), Some(d as f32 + 9.0)),
+            );
+            mark(tokens, i, i, out, "year", &out.filters.describe());
+            continue;
+        }
+        let Some(y) = year_of(&raw) else { continue };
+        let prev = i.checked_sub(1).map(|j| tokens[j].raw.clone());
+        let (range, start) = match prev.as_deref() {
+            Some("before") => (Range::new(None, Some(y as f32 - 1.0)), i - 1),
+            Some("after") => (Range::new(Some(y as f32 + 1.0), None), i - 1),
+            Some("since") => (Range::new(Some(y as f32), None), i - 1),
+            Some("from" | "in" | "of" | "year" | "circa") => {
+                (Range::new(Some(y as f32), Some(y as f32)), i - 1)
+            }
+            // A bare number may be a title ("1999"): leave it to search.
+            _ => continue,
+        };
+        set_range(&mut out.filters.year, range);
+        mark(tokens, start, i, out, "year", &out.filters.describe());
+    }
+}
+
+fn parse_negations(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabulary) {
+    for i in 0..tokens.len() {
+        if tokens[i].consumed {
+            continue;
+        }
+        if tokens[i].raw == "instrumental" || tokens[i].raw == "instrumentals" {
+            push_unique(&mut out.filters.exclude_instruments, "vocals");
+            tokens[i].consumed = true;
+            tokens[i].drop_from_text = true;
+            out.recognized
+                .push("\"instrumental\" -> without: vocals".into());
+            continue;
+        }
+        if !NEGATORS.contains(&tokens[i].raw.as_str()) {
+            continue;
+        }
+        // Longest instrument phrase after the negator ("no electric guitar", "no vocals").
+        for len in (1..=2).rev() {
+            let end = i + len;
+            if end >= tokens.len() {
+                continue;
+            }
+            let phrase = tokens[i + 1..=end]
+                .iter()
+                .map(|t| t.raw.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let phrase = normalize_term(&phrase);
+            let known = vocab.kind_of(&phrase) == Some(FacetKind::Instrument)
+                || crate::filter::is_instrument_family_word(&phrase);
+            if known {
+                push_unique(&mut out.filters.exclude_instruments, &phrase);
+                for t in &mut tokens[i..=end] {
+                    t.consumed = true;
+                    t.drop_from_text = true;
+                }
+                out.recognized.push(format!(
+                    "\"{} {phrase}\" -> without: {phrase}",
+                    tokens[i].raw
+                ));
+                break;
+            }
+        }
+    }
+}
+
+fn push_unique(list: &mut Vec<String>, v: &str) {
+    if !list.iter().any(|x| x == v) {
+        list.push(v.to_string());
+    }
+}
+
+fn parse_tempo_words(tokens: &mut [Token], out: &mut ParsedQuery) {
+    for i in 0..tokens.len() {
+        if tokens[i].consumed {
+            continue;
+        }
+        let very = i > 0 && matches!(tokens[i - 1].raw.as_str(), "very" | "really" | "super");
+        let range = match tokens[i].raw.as_str() {
+            "slow" | "slower" | "slowly" if very => Range::new(None, Some(70.0)),
+            "slow" | "slower" | "slowly" | "downtempo" => Range::new(None, Some(95.0)),
+            "fast" | "faster" | "quick" | "rapid" if very => Range::new(Some(150.0), None),
+            "fast" | "faster" | "quick" | "rapid" | "uptempo" => Range::new(Some(120.0), None),
+            "midtempo" | "moderate" => Range::new(Some(90.0), Some(120.0)),
+            _ => continue,
+        };
+        // Tempo words stay in the search text: catalogs also describe tempo in words.
+        tokens[i].consumed = true;
+        set_range(&mut out.preferences.tempo, range);
+        let desc = out.preferences.describe();
+        let clause = desc
+            .iter()
+            .find(|d| d.starts_with("tempo"))
+            .cloned()
+            .unwrap_or_default();
+        out.recognized
+            .push(format!("\"{}\" -> prefer {clause}", tokens[i].raw));
+    }
+}
+
+fn parse_vocabulary(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabulary) {
+    let mut i = 0;
+    while i < tokens.len() {
+        let mut matched = 0;
+        for len in (1..=3).rev() {
+            if i + len > tokens.len() || tokens[i..i + len].iter().any(|t| t.consumed) {
+                continue;
+            }
+            let phrase = normalize_term(
+                &tokens[i..i + len]
+                    .iter()
+                    .map(|t| t.raw.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            if len == 1 && is_stopword(&phrase) {
+                continue;
+            }
+            let synonyms: Vec<String> = SYNONYMS
+                .iter()
+                .find(|(w, _)| *w == phrase)
+                .map(|(_, s)| s.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_else(|| vec![phrase.clone()]);
+            let mut found: Vec<(FacetKind, String)> = synonyms
+                .iter()
+                .filter_map(|s| vocab.kind_of(s).map(|k| (k, s.clone())))
+                .collect();
+            if found.is_empty() {
+                continue;
+            }
+            // One field per phrase: the one its first known form belongs to.
+            let kind = found[0].0;
+            found.retain(|(k, _)| *k == kind);
+            let list = match kind {
+                FacetKind::Genre => &mut out.preferences.genres,
+                FacetKind::Mood => &mut out.preferences.moods,
+                FacetKind::Instrument => &mut out.preferences.instruments,
+                FacetKind::Origin => &mut out.preferences.origins,
+            };
+            for (_, term) in &found {
+                push_unique(list, term);
+            }
+            let names: Vec<&str> = found.iter().map(|(_, t)| t.as_str()).collect();
+            out.recognized.push(format!(
+                "\"{phrase}\" -> prefer {}: {}",
+                kind.name(),
+                names.join(" | ")
+            ));
+            for t in &mut tokens[i..i + len] {
+                t.consumed = true;
+            }
+            matched = len;
+            break;
+        }
+        i += matched.max(1);
+    }
+}
+
+/// Words worth matching in a keyword index: the query minus filler words.
+pub fn keyword_terms(text: &str) -> Vec<String> {
+    tokenize(text)
+        .into_iter()
+        .map(|t| t.raw.trim_end_matches('+').to_string())
+        .filter(|w| !is_stopword(w))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocab() -> Vocabulary {
+        Vocabulary::new(
+            vec![
+                ("synth pop".into(), 3),
+                ("pop".into(), 10),
+                ("jazz".into(), 4),
+                ("rock".into(), 5),
+            ],
+            vec![
+                ("sad".into(), 4),
+                ("melancholic".into(), 2),
+                ("happy".into(), 3),
+            ],
+            vec![
+                ("piano".into(), 5),
+                ("female vocal".into(), 2),
+                ("drums".into(), 7),
+                ("vocals".into(), 1),
+            ],
+            vec![("west african".into(), 1)],
+            vec![],
+        )
+    }
+
+    #[test]
+    fn the_issue_example() {
+        let p = parse_query("fast 80s synth pop without vocals under 140 bpm", &vocab());
+        assert_eq!(p.filters.tempo, Some(Range::new(None, Some(140.0))));
+        assert_eq!(p.filters.year, Some(Range::new(Some(1980.0), Some(1989.0))));
+        assert_eq!(p.filters.exclude_instruments, vec!["vocals"]);
+        assert_eq!(p.preferences.tempo, Some(Range::new(Some(120.0), None)));
+        assert_eq!(p.preferences.genres, vec!["synth pop"]);
+        assert_eq!(p.text, "fast synth pop");
+        assert!(p.recognized.len() >= 5, "{:?}", p.recognized);
+    }
+
+    #[test]
+    fn bpm_forms() {
+        let v = vocab();
+        assert_eq!(
+            parse_query("over 130 bpm", &v).filters.tempo,
+            Some(Range::new(Some(130.0), None))
+        );
+        assert_eq!(
+            parse_query("drums 130+ bpm", &v).filters.tempo,
+            Some(Range::new(Some(130.0), None))
+        );
+        assert_eq!(
+            parse_query("90-120 bpm", &v).filters.tempo,
+            Some(Range::new(Some(90.0), Some(120.0)))
+        );
+        assert_eq!(
+            parse_query("between 90 and 110 bpm", &v).filters.tempo,
+            Some(Range::new(Some(90.0), Some(110.0)))
+        );
+        assert_eq!(
+            parse_query("less than 100bpm", &v).filters.tempo,
+            Some(Range::new(None, Some(100.0)))
+        );
+        assert_eq!(
+            parse_query("around 120 bpm", &v).filters.tempo,
+            Some(Range::new(Some(115.0), Some(125.0)))
+        );
+        assert_eq!(
+            parse_query("songs at 94 bpm", &v).filters.tempo,
+            Some(Range::new(Some(91.0), Some(97.0)))
+        );
+        assert_eq!(parse_query("the 1999 song", &v).filters.tempo, None);
+    }
+
+    #[test]
+    fn years_and_decades() {
+        let v = vocab();
+        assert_eq!(
+            parse_query("1990s rock", &v).filters.year,
+            Some(Range::new(Some(1990.0), Some(1999.0)))
+        );
+        assert_eq!(
+            parse_query("'70s soul", &v).filters.year,
+            Some(Range::new(Some(1970.0), Some(1979.0)))
+        );
+        assert_eq!(
+            parse_query("nineties", &v).filters.year,
+            Some(Range::new(Some(1990.0), Some(1999.0)))
+        );
+        assert_eq!(
+            parse_query("rock from 1984", &v).filters.year,
+            Some(Range::new(Some(1984.0), Some(1984.0)))
+        );
+        assert_eq!(
+            parse_query("pop after 2000", &v).filters.year,
+            Some(Range::new(Some(2001.0), None))
+        );
+        // A bare year may be a title.
+        assert_eq!(parse_query("1999", &v).filters.year, None);
+    }
+
+    #[test]
+    fn negations_only_for_instruments() {
+        let v = vocab();
+        let p = parse_query("jazz with no drums", &v);
+        assert_eq!(p.filters.exclude_instruments, vec!["drums"]);
+        assert!(!p.text.contains("drums"));
+        let p = parse_query("instrumental rock", &v);
+        assert_eq!(p.filters.exclude_instruments, vec!["vocals"]);
+        let p = parse_query("not sad", &v);
+        assert!(p.filters.exclude_instruments.is_empty());
+    }
+
+    #[test]
+    fn vocabulary_and_synonyms() {
+        let p = parse_query(
+            "sad song with gentle piano and a soft female voice",
+            &vocab(),
+        );
+        assert_eq!(p.preferences.moods, vec!["sad", "melancholic"]);
+        assert_eq!(p.preferences.instruments, vec!["piano", "female vocal"]);
+        assert!(p.filters.is_empty());
+        let p = parse_query("West African drumming over 130 bpm", &vocab());
+        assert_eq!(p.preferences.origins, vec!["west african"]);
+        assert_eq!(p.preferences.instruments, vec!["drums"]);
+        assert_eq!(p.filters.tempo, Some(Range::new(Some(130.0), None)));
+    }
+
+    #[test]
+    fn plain_text_passes_through() {
+        let p = parse_query("jakson five abc", &vocab());
+        assert!(p.filters.is_empty() && p.preferences.is_empty());
+        assert_eq!(p.text, "jakson five abc");
+    }
+
+    #[test]
+    fn keyword_terms_drop_filler() {
+        assert_eq!(
+            keyword_terms("What tempo is ABC by the Jackson 5?"),
+            vec!["tempo", "abc", "jackson", "5"]
+        );
+    }
+}

@@ -1,0 +1,363 @@
+//! The catalog model: a track with the original service's fields plus album, year, tags and
+//! timestamps, and its validation.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CoreError, FieldError};
+
+/// Documented size limits. They keep one bad row from bloating the store or the embedder.
+pub mod limits {
+    pub const ID_MAX_BYTES: usize = 256;
+    pub const SHORT_TEXT_MAX_BYTES: usize = 1024;
+    pub const DESCRIPTION_MAX_BYTES: usize = 16 * 1024;
+    pub const LYRICS_MAX_BYTES: usize = 64 * 1024;
+    pub const LIST_MAX_ITEMS: usize = 64;
+    pub const LIST_ITEM_MAX_BYTES: usize = 128;
+    pub const TEMPO_MIN: f32 = 1.0;
+    pub const TEMPO_MAX: f32 = 400.0;
+    pub const YEAR_MIN: i32 = 1000;
+    pub const YEAR_MAX: i32 = 2100;
+    pub const DURATION_MAX_SECONDS: f32 = 86_400.0;
+}
+
+/// Descriptive and factual metadata, shaped as the original service's `metadata` object.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Metadata {
+    pub genre: Option<String>,
+    pub subgenre: Option<String>,
+    pub cultural_origin: Option<String>,
+    /// Beats per minute.
+    pub tempo: Option<f32>,
+    pub key: Option<String>,
+    pub time_signature: Option<String>,
+    pub instrumentation: Vec<String>,
+    pub mood: Vec<String>,
+    pub era: Option<String>,
+    /// Seconds.
+    pub duration: Option<f32>,
+    pub is_live_performance: Option<bool>,
+    pub venue: Option<String>,
+    pub audience_response: Option<String>,
+    pub lyrics: Option<String>,
+}
+
+/// One catalog entry. `created_at` and `updated_at` are set by the store (RFC 3339, UTC).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Track {
+    pub id: String,
+    pub title: String,
+    pub artist: String,
+    pub description: Option<String>,
+    pub audio_path: Option<String>,
+    pub album: Option<String>,
+    pub year: Option<i32>,
+    pub tags: Vec<String>,
+    pub metadata: Metadata,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+}
+
+fn check_text(field: &str, value: &Option<String>, max: usize) -> Result<(), FieldError> {
+    match value {
+        Some(v) if v.len() > max => Err(FieldError::new(
+            field,
+            format!("must be at most {max} bytes (got {})", v.len()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_list(field: &str, values: &[String]) -> Result<(), FieldError> {
+    if values.len() > limits::LIST_MAX_ITEMS {
+        return Err(FieldError::new(
+            field,
+            format!(
+                "must have at most {} items (got {})",
+                limits::LIST_MAX_ITEMS,
+                values.len()
+            ),
+        ));
+    }
+    for (i, v) in values.iter().enumerate() {
+        if v.len() > limits::LIST_ITEM_MAX_BYTES {
+            return Err(FieldError::new(
+                format!("{field}[{i}]"),
+                format!("must be at most {} bytes", limits::LIST_ITEM_MAX_BYTES),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn trim_opt(value: &mut Option<String>) {
+    if let Some(v) = value {
+        let t = v.trim();
+        if t.is_empty() {
+            *value = None;
+        } else if t.len() != v.len() {
+            *value = Some(t.to_string());
+        }
+    }
+}
+
+fn trim_list(values: &mut Vec<String>) {
+    values.iter_mut().for_each(|v| *v = v.trim().to_string());
+    values.retain(|v| !v.is_empty());
+    let mut seen = std::collections::HashSet::new();
+    values.retain(|v| seen.insert(v.to_lowercase()));
+}
+
+impl Track {
+    /// Normalises whitespace and empty values, then checks every rule. The error names the
+    /// first field that breaks a rule and the rule itself.
+    pub fn validated(mut self) -> Result<Track, CoreError> {
+        self.normalize();
+        self.validate().map_err(CoreError::Invalid)?;
+        Ok(self)
+    }
+
+    fn normalize(&mut self) {
+        self.id = self.id.trim().to_string();
+        self.title = self.title.trim().to_string();
+        self.artist = self.artist.trim().to_string();
+        for field in [
+            &mut self.description,
+            &mut self.audio_path,
+            &mut self.album,
+            &mut self.metadata.genre,
+            &mut self.metadata.subgenre,
+            &mut self.metadata.cultural_origin,
+            &mut self.metadata.key,
+            &mut self.metadata.time_signature,
+            &mut self.metadata.era,
+            &mut self.metadata.venue,
+            &mut self.metadata.audience_response,
+            &mut self.metadata.lyrics,
+        ] {
+            trim_opt(field);
+        }
+        trim_list(&mut self.tags);
+        trim_list(&mut self.metadata.instrumentation);
+        trim_list(&mut self.metadata.mood);
+    }
+
+    fn validate(&self) -> Result<(), FieldError> {
+        use limits::*;
+        if self.id.is_empty() {
+            return Err(FieldError::new("id", "must not be empty"));
+        }
+        if self.id.len() > ID_MAX_BYTES {
+            return Err(FieldError::new(
+                "id",
+                format!("must be at most {ID_MAX_BYTES} bytes"),
+            ));
+        }
+        if self.id.chars().any(char::is_control) {
+            return Err(FieldError::new("id", "must not contain control characters"));
+        }
+        for (field, value) in [("title", &self.title), ("artist", &self.artist)] {
+            if value.is_empty() {
+                return Err(FieldError::new(field, "is required and must not be empty"));
+            }
+            if value.len() > SHORT_TEXT_MAX_BYTES {
+                return Err(FieldError::new(
+                    field,
+                    format!("must be at most {SHORT_TEXT_MAX_BYTES} bytes"),
+                ));
+            }
+        }
+        let m = &self.metadata;
+        for (field, value) in [
+            ("audio_path", &self.audio_path),
+            ("album", &self.album),
+            ("metadata.genre", &m.genre),
+            ("metadata.subgenre", &m.subgenre),
+            ("metadata.cultural_origin", &m.cultural_origin),
+            ("metadata.key", &m.key),
+            ("metadata.time_signature", &m.time_signature),
+            ("metadata.era", &m.era),
+            ("metadata.venue", &m.venue),
+            ("metadata.audience_response", &m.audience_response),
+        ] {
+            check_text(field, value, SHORT_TEXT_MAX_BYTES)?;
+        }
+        check_text("description", &self.description, DESCRIPTION_MAX_BYTES)?;
+        check_text("metadata.lyrics", &m.lyrics, LYRICS_MAX_BYTES)?;
+        check_list("tags", &self.tags)?;
+        check_list("metadata.instrumentation", &m.instrumentation)?;
+        check_list("metadata.mood", &m.mood)?;
+        if let Some(t) = m.tempo {
+            if !(TEMPO_MIN..=TEMPO_MAX).contains(&t) {
+                return Err(FieldError::new(
+                    "metadata.tempo",
+                    format!("must be between {TEMPO_MIN} and {TEMPO_MAX} BPM (got {t})"),
+                ));
+            }
+        }
+        if let Some(d) = m.duration {
+            if !(d > 0.0 && d <= DURATION_MAX_SECONDS) {
+                return Err(FieldError::new(
+                    "metadata.duration",
+                    format!(
+                        "must be more than 0 and at most {DURATION_MAX_SECONDS} seconds (got {d})"
+                    ),
+                ));
+            }
+        }
+        if let Some(y) = self.year {
+            if !(YEAR_MIN..=YEAR_MAX).contains(&y) {
+                return Err(FieldError::new(
+                    "year",
+                    format!("must be between {YEAR_MIN} and {YEAR_MAX} (got {y})"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The text a track is embedded as: lean (every token costs inference time) and ordered
+    /// by how much each field says about the music.
+    pub fn embedding_text(&self) -> String {
+        let m = &self.metadata;
+        let mut out = format!("{} by {}.", self.title, self.artist);
+        let mut push = |label: &str, value: String| {
+            if !value.is_empty() {
+                out.push(' ');
+                out.push_str(label);
+                out.push_str(&value);
+                out.push('.');
+            }
+        };
+        let genre = [m.genre.as_deref(), m.subgenre.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+        push("Genre: ", genre);
+        push("Mood: ", m.mood.join(", "));
+        push("Instruments: ", m.instrumentation.join(", "));
+        push("Origin: ", m.cultural_origin.clone().unwrap_or_default());
+        if let Some(d) = &self.description {
+            out.push(' ');
+            out.push_str(d);
+        }
+        out
+    }
+
+    /// Every text a person might type to find this track, for the keyword index.
+    pub fn facet_text(&self) -> String {
+        let m = &self.metadata;
+        let mut parts: Vec<&str> = Vec::new();
+        parts.extend(m.genre.as_deref());
+        parts.extend(m.subgenre.as_deref());
+        parts.extend(m.mood.iter().map(String::as_str));
+        parts.extend(m.instrumentation.iter().map(String::as_str));
+        parts.extend(self.tags.iter().map(String::as_str));
+        parts.extend(m.cultural_origin.as_deref());
+        parts.extend(m.era.as_deref());
+        parts.extend(m.key.as_deref());
+        parts.join(" ; ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track() -> Track {
+        Track {
+            id: "t1".into(),
+            title: "ABC".into(),
+            artist: "The Jackson 5".into(),
+            ..Default::default()
+        }
+    }
+
+    fn field_of(t: Track) -> String {
+        match t.validated() {
+            Err(CoreError::Invalid(e)) => e.field,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn valid_track_passes_and_is_trimmed() {
+        let mut t = track();
+        t.title = "  ABC ".into();
+        t.metadata.mood = vec!["happy".into(), " Happy".into(), "".into()];
+        let t = t.validated().unwrap();
+        assert_eq!(t.title, "ABC");
+        assert_eq!(t.metadata.mood, vec!["happy".to_string()]);
+    }
+
+    #[test]
+    fn each_rule_names_its_field() {
+        let mut t = track();
+        t.id = "  ".into();
+        assert_eq!(field_of(t), "id");
+        let mut t = track();
+        t.id = "x".repeat(257);
+        assert_eq!(field_of(t), "id");
+        let mut t = track();
+        t.title = String::new();
+        assert_eq!(field_of(t), "title");
+        let mut t = track();
+        t.artist = String::new();
+        assert_eq!(field_of(t), "artist");
+        let mut t = track();
+        t.metadata.tempo = Some(0.0);
+        assert_eq!(field_of(t), "metadata.tempo");
+        let mut t = track();
+        t.metadata.tempo = Some(401.0);
+        assert_eq!(field_of(t), "metadata.tempo");
+        let mut t = track();
+        t.year = Some(999);
+        assert_eq!(field_of(t), "year");
+        let mut t = track();
+        t.year = Some(2101);
+        assert_eq!(field_of(t), "year");
+        let mut t = track();
+        t.description = Some("x".repeat(limits::DESCRIPTION_MAX_BYTES + 1));
+        assert_eq!(field_of(t), "description");
+        let mut t = track();
+        t.metadata.mood = vec!["x".repeat(200)];
+        assert_eq!(field_of(t), "metadata.mood[0]");
+        let mut t = track();
+        t.metadata.duration = Some(-1.0);
+        assert_eq!(field_of(t), "metadata.duration");
+    }
+
+    #[test]
+    fn boundary_values_are_accepted() {
+        let mut t = track();
+        t.id = "x".repeat(256);
+        t.metadata.tempo = Some(400.0);
+        t.year = Some(2100);
+        assert!(t.validated().is_ok());
+    }
+
+    #[test]
+    fn original_service_json_parses() {
+        let json = r#"{"id":"a","title":"T","artist":"A","description":"d","audio_path":null,
+            "metadata":{"genre":"jazz","tempo":120,"mood":["calm"],"instrumentation":["piano"],
+            "is_live_performance":false,"lyrics":"la la"}}"#;
+        let t: Track = serde_json::from_str(json).unwrap();
+        assert_eq!(t.metadata.tempo, Some(120.0));
+        assert_eq!(t.metadata.mood, vec!["calm"]);
+    }
+
+    #[test]
+    fn embedding_text_is_lean_and_complete() {
+        let mut t = track();
+        t.metadata.genre = Some("pop".into());
+        t.metadata.mood = vec!["happy".into()];
+        assert_eq!(
+            t.embedding_text(),
+            "ABC by The Jackson 5. Genre: pop. Mood: happy."
+        );
+    }
+}

@@ -1,0 +1,248 @@
+//! The keyword index (tantivy, BM25): a derived index that records, as its commit payload,
+//! the source-of-truth sequence number it reflects.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tantivy::collector::{FilterCollector, TopDocs};
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED,
+};
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+
+use crate::StoreError;
+use music_rag_core::parse::keyword_terms;
+use music_rag_core::Track;
+
+const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
+
+/// Query words that also stand for a digit in names ("jackson five" = "Jackson 5").
+const NUMBER_WORDS: &[(&str, &str)] = &[
+    ("one", "1"),
+    ("two", "2"),
+    ("three", "3"),
+    ("four", "4"),
+    ("five", "5"),
+    ("six", "6"),
+    ("seven", "7"),
+    ("eight", "8"),
+    ("nine", "9"),
+    ("ten", "10"),
+];
+
+#[derive(Clone, Copy)]
+struct Fields {
+    slot: Field,
+    title: Field,
+    artist: Field,
+    album: Field,
+    facets: Field,
+    description: Field,
+    lyrics: Field,
+}
+
+/// Field, tokenizer name, BM25 boost, and whether typos are tolerated in it.
+fn weighted(f: &Fields) -> [(Field, &'static str, f32, bool); 6] {
+    [
+        (f.title, "default", 3.0, true),
+        (f.artist, "default", 2.5, true),
+        (f.album, "default", 1.5, false),
+        (f.facets, "en_stem", 1.5, false),
+        (f.description, "en_stem", 1.0, false),
+        (f.lyrics, "en_stem", 0.5, false),
+    ]
+}
+
+pub struct KeywordIndex {
+    dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<Option<IndexWriter>>,
+    fields: Fields,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = |tok: &str| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tok)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+    };
+    let fields = Fields {
+        slot: b.add_u64_field("slot", INDEXED | FAST),
+        title: b.add_text_field("title", text("default")),
+        artist: b.add_text_field("artist", text("default")),
+        album: b.add_text_field("album", text("default")),
+        facets: b.add_text_field("facets", text("en_stem")),
+        description: b.add_text_field("description", text("en_stem")),
+        lyrics: b.add_text_field("lyrics", text("en_stem")),
+    };
+    (b.build(), fields)
+}
+
+impl KeywordIndex {
+    /// Opens the index in `dir`, or makes a new empty one if it is missing or unreadable
+    /// (it is derived: the caller catches it up from the source of truth).
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let (schema, fields) = schema();
+        std::fs::create_dir_all(dir)?;
+        let index = match Index::open_in_dir(dir) {
+            Ok(i) if i.schema() == schema => i,
+            Ok(_) | Err(_) => {
+                tracing::warn!(dir = %dir.display(), "keyword index missing or unreadable; rebuilding");
+                std::fs::remove_dir_all(dir)?;
+                std::fs::create_dir_all(dir)?;
+                Index::create_in_dir(dir, schema)?
+            }
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            index,
+            reader,
+            writer: Mutex::new(None),
+            fields,
+        })
+    }
+
+    /// The sequence number the last commit reflects (0 when none).
+    pub fn sequence(&self) -> u64 {
+        self.index
+            .load_metas()
+            .ok()
+            .and_then(|m| m.payload)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Applies deletes and upserts and commits them as reflecting `seq`. The writer is opened
+    /// on first use so read-only users of a data directory never take its lock.
+    pub fn apply(
+        &self,
+        deleted: &[u64],
+        upserted: &[(u64, &Track)],
+        seq: u64,
+    ) -> Result<(), StoreError> {
+        let mut guard = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Corrupt("writer lock poisoned".into()))?;
+        if guard.is_none() {
+            let w = self
+                .index
+                .writer_with_num_threads(1, WRITER_HEAP_BYTES)
+                .map_err(|e| match e {
+                    tantivy::TantivyError::LockFailure(..) => StoreError::Busy(format!(
+                        "the keyword index in {} is locked by another music-rag process",
+                        self.dir.display()
+                    )),
+                    other => other.into(),
+                })?;
+            *guard = Some(w);
+        }
+        let writer = guard.as_mut().expect("writer was just set");
+        let f = self.fields;
+        for slot in deleted.iter().chain(upserted.iter().map(|(s, _)| s)) {
+            writer.delete_term(Term::from_field_u64(f.slot, *slot));
+        }
+        for (slot, t) in upserted {
+            writer.add_document(doc!(
+                f.slot => *slot,
+                f.title => t.title.as_str(),
+                f.artist => t.artist.as_str(),
+                f.album => t.album.as_deref().unwrap_or(""),
+                f.facets => t.facet_text(),
+                f.description => t.description.as_deref().unwrap_or(""),
+                f.lyrics => t.metadata.lyrics.as_deref().unwrap_or(""),
+            ))?;
+        }
+        let mut commit = writer.prepare_commit()?;
+        commit.set_payload(&seq.to_string());
+        commit.commit()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    fn analyze(&self, tokenizer: &str, word: &str) -> Vec<String> {
+        let Some(mut analyzer): Option<TextAnalyzer> = self.index.tokenizers().get(tokenizer)
+        else {
+            return vec![word.to_string()];
+        };
+        let mut stream = analyzer.token_stream(word);
+        let mut out = Vec::new();
+        while stream.advance() {
+            out.push(stream.token().text.clone());
+        }
+        out
+    }
+
+    fn build_query(&self, text: &str) -> Option<Box<dyn Query>> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for word in keyword_terms(text) {
+            let mut variants = vec![word.clone()];
+            if let Some((_, digit)) = NUMBER_WORDS.iter().find(|(w, _)| *w == word) {
+                variants.push(digit.to_string());
+            }
+            for (field, tokenizer, boost, fuzzy) in weighted(&self.fields) {
+                for variant in &variants {
+                    for term_text in self.analyze(tokenizer, variant) {
+                        let term = Term::from_field_text(field, &term_text);
+                        let q = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
+                        clauses
+                            .push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
+                        let chars = term_text.chars().count();
+                        if fuzzy && chars >= 4 {
+                            let distance = if chars >= 8 { 2 } else { 1 };
+                            let fq = FuzzyTermQuery::new(term, distance, true);
+                            clauses.push((
+                                Occur::Should,
+                                Box::new(BoostQuery::new(Box::new(fq), boost * 0.5)),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+    }
+
+    /// Top `k` (slot, BM25) for `text`, keeping only slots `allowed` accepts.
+    pub fn search(
+        &self,
+        text: &str,
+        k: usize,
+        allowed: Option<Arc<dyn Fn(u64) -> bool + Send + Sync>>,
+    ) -> Result<Vec<(u64, f32)>, StoreError> {
+        let Some(query) = self.build_query(text) else {
+            return Ok(Vec::new());
+        };
+        let searcher = self.reader.searcher();
+        let top = TopDocs::with_limit(k.max(1));
+        let docs = match allowed {
+            None => searcher.search(&query, &top)?,
+            Some(pred) => {
+                let collector =
+                    FilterCollector::new("slot".to_string(), move |s: u64| pred(s), top);
+                searcher.search(&query, &collector)?
+            }
+        };
+        let mut out = Vec::with_capacity(docs.len());
+        for (score, addr) in docs {
+            let column = searcher
+                .segment_reader(addr.segment_ord)
+                .fast_fields()
+                .u64("slot")?;
+            if let Some(slot) = column.first(addr.doc_id) {
+                out.push((slot, score));
+            }
+        }
+        Ok(out)
+    }
+}
