@@ -148,7 +148,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::InitSampleData => {
             let engine = open_engine(&g)?;
-            let rows = crate::import::json_lines_from(demo_catalog::DEMO_JSONL.as_bytes());
+            let rows = demo_catalog::rows();
             let report = ingest_rows(&engine, rows, false, "demo catalog")?;
             output::ingest_report(&report, g.json);
             Ok(report.exit_code())
@@ -261,6 +261,8 @@ pub struct IngestReport {
     pub unchanged: usize,
     pub failed: Vec<RowError>,
     pub embedded: usize,
+    pub embed_seconds: f64,
+    pub write_seconds: f64,
     pub seconds: f64,
     pub tracks_per_second: f64,
     pub dry_run: bool,
@@ -354,6 +356,8 @@ pub fn ingest_rows(
         }
         let (outcomes, timings) = engine.upsert(tracks)?;
         report.embedded += timings.embedded;
+        report.embed_seconds += timings.embed_ms / 1000.0;
+        report.write_seconds += timings.write_ms / 1000.0;
         for (line, outcome) in lines.into_iter().zip(outcomes) {
             match outcome {
                 UpsertOutcome::Created { .. } => report.created += 1,
@@ -389,7 +393,7 @@ fn demo(g: &Global) -> Result<ExitCode> {
     let engine = open_engine(g)?;
     if engine.store().count()? == 0 {
         eprintln!("the store is empty: loading the demo catalog (embedding takes a few minutes on 2 cores)");
-        let rows = crate::import::json_lines_from(demo_catalog::DEMO_JSONL.as_bytes());
+        let rows = demo_catalog::rows();
         let report = ingest_rows(&engine, rows, false, "demo catalog")?;
         output::ingest_report(&report, false);
     }

@@ -1,6 +1,7 @@
 //! Builds the demo catalog from the real datasets in `../shared/data` (the shippable ones):
 //! Harmonix Set pop tracks, MusicNet classical recordings and MusicCaps clips. The output is
-//! committed as `catalog/demo.jsonl` and embedded in the binary for `init-sample-data`.
+//! committed as one JSON-lines file per source (each under its source's licence, see
+//! `catalog/README.md`) and embedded in the binary for `init-sample-data`.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -9,8 +10,15 @@ use anyhow::{Context, Result};
 use music_rag_core::filter::normalize_term;
 use music_rag_core::{Metadata, Track};
 
-/// The committed demo catalog.
-pub const DEMO_JSONL: &str = include_str!("../../../catalog/demo.jsonl");
+/// The committed demo catalog: (source name, JSON lines).
+pub const DEMO_SOURCES: &[(&str, &str)] = &[
+    ("harmonix", include_str!("../../../catalog/harmonix.jsonl")),
+    ("musicnet", include_str!("../../../catalog/musicnet.jsonl")),
+    (
+        "musiccaps",
+        include_str!("../../../catalog/musiccaps.jsonl"),
+    ),
+];
 
 const GENRE_NAMES: &str = include_str!("../../../catalog/vocab/genres.txt");
 const INSTRUMENT_NAMES: &str = include_str!("../../../catalog/vocab/instruments.txt");
@@ -351,30 +359,49 @@ fn musicnet(path: &Path) -> Result<Vec<Track>> {
     Ok(out)
 }
 
-/// Reads the datasets under `data` and writes the catalog as JSON lines to `out`.
+/// Reads the datasets under `data` and writes one JSON-lines file per source into `out`.
 pub fn build(data: &Path, out: &Path) -> Result<usize> {
     let lex = Lexicon::load();
-    let mut tracks = harmonix(&data.join("harmonixset/metadata.csv"))?;
-    tracks.extend(musicnet(&data.join("musicnet/musicnet_metadata.csv"))?);
-    tracks.extend(musiccaps(
-        &data.join("musiccaps/musiccaps-public.csv"),
-        &lex,
-    )?);
-    let mut text = String::new();
+    let sources = [
+        (
+            "harmonix",
+            harmonix(&data.join("harmonixset/metadata.csv"))?,
+        ),
+        (
+            "musicnet",
+            musicnet(&data.join("musicnet/musicnet_metadata.csv"))?,
+        ),
+        (
+            "musiccaps",
+            musiccaps(&data.join("musiccaps/musiccaps-public.csv"), &lex)?,
+        ),
+    ];
     let mut kept = 0;
-    for t in tracks {
-        // Only rows that pass validation ship.
-        match t.validated() {
-            Ok(t) => {
-                text.push_str(&serde_json::to_string(&t)?);
-                text.push('\n');
-                kept += 1;
+    for (name, tracks) in sources {
+        let mut text = String::new();
+        for t in tracks {
+            // Only rows that pass validation ship.
+            match t.validated() {
+                Ok(t) => {
+                    text.push_str(&serde_json::to_string(&t)?);
+                    text.push('\n');
+                    kept += 1;
+                }
+                Err(e) => eprintln!("skipping a {name} row: {e}"),
             }
-            Err(e) => eprintln!("skipping a source row: {e}"),
         }
+        let path = out.join(format!("{name}.jsonl"));
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
-    std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))?;
     Ok(kept)
+}
+
+/// Every demo track as import rows, source by source.
+pub fn rows() -> Vec<crate::import::Row> {
+    DEMO_SOURCES
+        .iter()
+        .flat_map(|(_, text)| crate::import::json_lines_from(text.as_bytes()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -407,7 +434,7 @@ mod tests {
     #[test]
     fn shipped_catalog_is_valid_and_complete() {
         let mut ids = HashSet::new();
-        for line in DEMO_JSONL.lines() {
+        for line in DEMO_SOURCES.iter().flat_map(|(_, text)| text.lines()) {
             let t: Track = serde_json::from_str(line).unwrap();
             assert!(ids.insert(t.id.clone()), "duplicate id {}", t.id);
             t.validated().unwrap();

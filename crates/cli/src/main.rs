@@ -75,13 +75,13 @@ pub enum Command {
     Model(ModelCommand),
     /// Load the demo catalog if the store is empty and run a few example queries.
     Demo,
-    /// Build catalog/demo.jsonl from the shared datasets (for maintainers).
+    /// Build catalog/*.jsonl from the shared datasets (for maintainers).
     #[command(hide = true)]
     BuildDemoCatalog {
         /// Folder holding the datasets (harmonixset/, musicnet/, musiccaps/).
         #[arg(long, default_value = "../shared/data")]
         data: PathBuf,
-        #[arg(long, default_value = "catalog/demo.jsonl")]
+        #[arg(long, default_value = "catalog")]
         out: PathBuf,
     },
 }

@@ -21,8 +21,9 @@ pub fn ingest_report(r: &IngestReport, as_json: bool) {
         );
     } else {
         println!(
-            "{}: {} rows: {} created, {} updated, {} unchanged, {} failed ({} embedded) in {:.1}s ({:.0} tracks/s)",
-            r.source, r.rows, r.created, r.updated, r.unchanged, r.failed.len(), r.embedded, r.seconds, r.tracks_per_second
+            "{}: {} rows: {} created, {} updated, {} unchanged, {} failed ({} embedded) in {:.1}s ({:.0} tracks/s; embedding {:.1}s, writing {:.1}s)",
+            r.source, r.rows, r.created, r.updated, r.unchanged, r.failed.len(), r.embedded, r.seconds, r.tracks_per_second,
+            r.embed_seconds, r.write_seconds
         );
     }
     for e in &r.failed {

@@ -1,0 +1,198 @@
+//! The real binary, the real model and the real store: plain-words search and filters.
+
+mod common;
+
+use common::{hits, ids, ok_json, run, shared_store};
+
+fn search(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["search"];
+    all.extend_from_slice(args);
+    ok_json(shared_store(), &all)
+}
+
+#[test]
+fn misspelled_artist_and_title_find_the_song() {
+    let v = search(&["jakson five abc", "--top-k", "1"]);
+    assert_eq!(ids(&v), vec!["harmonix:0004_abc"]);
+    let why = &hits(&v)[0]["why"]["matched_terms"];
+    assert!(
+        why.as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t.as_str().unwrap().starts_with("jakson~")),
+        "{why}"
+    );
+}
+
+#[test]
+fn plain_words_find_fitting_tracks() {
+    let v = search(&[
+        "sad song with gentle piano and a soft female voice",
+        "--top-k",
+        "5",
+    ]);
+    let hs = hits(&v);
+    assert_eq!(hs.len(), 5);
+    for h in &hs {
+        let m = &h["track"]["metadata"];
+        let text = format!(
+            "{} {} {}",
+            m["mood"], m["instrumentation"], h["track"]["description"]
+        )
+        .to_lowercase();
+        assert!(
+            ["sad", "melanchol", "piano", "female"]
+                .iter()
+                .any(|w| text.contains(w)),
+            "an unfitting hit: {text}"
+        );
+    }
+    // The parse is reported with the results.
+    let prefs = &v["parsed"]["preferences"];
+    assert!(
+        prefs["instruments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == "piano"),
+        "{prefs}"
+    );
+}
+
+#[test]
+fn west_african_drumming_over_130_bpm() {
+    let v = search(&["West African drumming over 130 bpm", "--top-k", "5"]);
+    let hs = hits(&v);
+    assert!(!hs.is_empty());
+    assert_eq!(hs[0]["id"], "extra:djembe");
+    for h in &hs {
+        let tempo = h["track"]["metadata"]["tempo"].as_f64().unwrap();
+        assert!(tempo >= 130.0, "tempo {tempo} breaks the parsed filter");
+    }
+}
+
+#[test]
+fn the_issue_example_parses_and_filters() {
+    let v = search(&[
+        "fast 80s synth pop without vocals under 140 bpm",
+        "--top-k",
+        "5",
+    ]);
+    let p = &v["parsed"];
+    assert_eq!(p["filters"]["tempo"]["max"], 140.0);
+    assert_eq!(p["filters"]["year"]["min"], 1980.0);
+    assert_eq!(p["filters"]["exclude_instruments"][0], "vocals");
+    // Only the instrumental 80s synth pop track satisfies every hard constraint.
+    assert_eq!(ids(&v), vec!["extra:synthpop"]);
+}
+
+#[test]
+fn every_hit_satisfies_every_flag_filter() {
+    let v = search(&[
+        "dance", "--genre", "pop", "--tempo", "100-120", "--top-k", "20",
+    ]);
+    let hs = hits(&v);
+    assert!(hs.len() >= 5, "expected several pop tracks at 100-120 bpm");
+    for h in &hs {
+        let m = &h["track"]["metadata"];
+        assert!(
+            m["genre"].as_str().unwrap().to_lowercase().contains("pop"),
+            "{m}"
+        );
+        let t = m["tempo"].as_f64().unwrap();
+        assert!((100.0..=120.0).contains(&t), "{t}");
+        assert!(!h["why"]["filters_satisfied"].as_array().unwrap().is_empty());
+    }
+}
+
+#[test]
+fn mood_instrument_live_year_key_origin_filters() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "music",
+                "--year",
+                "1980-1989",
+                "--instrument",
+                "synthesizer",
+            ],
+            "extra:synth",
+        ),
+        (&["music", "--key", "A minor"], "extra:djembe"),
+        (&["music", "--origin", "west african", "--studio"], "none"),
+    ];
+    for (args, expect) in cases {
+        let mut all = args.to_vec();
+        all.extend(["--top-k", "50", "--no-parse"]);
+        let v = search(&all);
+        let got = ids(&v);
+        if *expect == "none" {
+            assert!(got.is_empty(), "{args:?} matched {got:?}");
+        } else {
+            assert!(!got.is_empty(), "{args:?} matched nothing");
+            assert!(
+                got.iter().all(|id| id.starts_with(expect)),
+                "{args:?} -> {got:?}"
+            );
+        }
+    }
+    let v = search(&["music", "--mood", "energetic", "--live", "--top-k", "50"]);
+    assert!(ids(&v).contains(&"extra:highlife".to_string()));
+    for h in hits(&v) {
+        let m = &h["track"]["metadata"];
+        assert_eq!(m["is_live_performance"], true, "{m}");
+        assert!(
+            m["mood"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x == "energetic"),
+            "{m}"
+        );
+    }
+    // Mood filters look at every mood of a track, not only the first.
+    let v = search(&["music", "--mood", "intense", "--no-parse", "--top-k", "100"]);
+    assert!(ids(&v).contains(&"extra:djembe".to_string()));
+}
+
+#[test]
+fn a_filter_that_matches_nothing_returns_nothing() {
+    let v = search(&["jazz", "--genre", "no-such-genre-anywhere"]);
+    assert!(hits(&v).is_empty());
+}
+
+#[test]
+fn human_output_and_explain() {
+    let out = run(
+        shared_store(),
+        &["search", "jakson five abc", "-k", "2", "--explain"],
+    );
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ABC — The Jackson 5"), "{text}");
+    assert!(text.contains("why:") && text.contains("timings:"), "{text}");
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let out = run(shared_store(), &["search", "x", "--tempo", "fast"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--tempo") && err.contains("range"), "{err}");
+    let out = run(shared_store(), &["search", "x", "--top-k", "500"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("top_k"));
+}
+
+#[test]
+fn item_and_stats() {
+    let v = ok_json(shared_store(), &["item", "harmonix:0004_abc"]);
+    assert_eq!(v["metadata"]["tempo"], 94.0);
+    assert!(v["created_at"].as_str().unwrap().ends_with('Z'));
+    let out = run(shared_store(), &["item", "nope"]);
+    assert!(!out.status.success());
+    let s = ok_json(shared_store(), &["stats"]);
+    let n = s["tracks"].as_u64().unwrap();
+    assert!(n > 1200, "{s}");
+    assert_eq!(s["text_embeddings_count"].as_u64().unwrap(), n);
+}

@@ -1,0 +1,75 @@
+//! The real model against sentence-transformers' own vectors (fixtures/reference.json,
+//! computed by bench/reference_vectors.py). Needs the model: `music-rag model fetch`.
+
+use music_rag_core::Embedder;
+use music_rag_embed::{default_model_dir, TextEmbedder};
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb)
+}
+
+fn reference() -> Vec<(String, Vec<f32>)> {
+    let text = include_str!("fixtures/reference.json");
+    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let vec = e["vector"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect();
+            (e["text"].as_str().unwrap().to_string(), vec)
+        })
+        .collect()
+}
+
+fn model() -> TextEmbedder {
+    TextEmbedder::load(&default_model_dir())
+        .expect("model present: run `music-rag model fetch` first")
+}
+
+#[test]
+fn batched_vectors_match_sentence_transformers() {
+    let m = model();
+    let refs = reference();
+    let texts: Vec<String> = refs.iter().map(|(t, _)| t.clone()).collect();
+    let got = m.embed_documents(&texts).unwrap();
+    assert_eq!(m.dim(), 384);
+    for ((text, want), got) in refs.iter().zip(&got) {
+        let c = cosine(want, got);
+        assert!(c >= 0.999, "cosine {c} for {text:?}");
+        let norm: f32 = got.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "not unit length: {norm}");
+    }
+}
+
+#[test]
+fn query_embedding_matches_and_is_cached() {
+    let m = model();
+    let (text, want) = &reference()[0];
+    let first = m.embed_query(text).unwrap();
+    assert!(cosine(want, &first) >= 0.999);
+    let before = m.cache_stats();
+    let second = m.embed_query(text).unwrap();
+    assert_eq!(first, second);
+    let after = m.cache_stats();
+    assert_eq!(after.hits, before.hits + 1);
+    assert_eq!(after.misses, before.misses);
+}
+
+#[test]
+fn a_missing_model_says_how_to_fetch_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = TextEmbedder::load(dir.path())
+        .err()
+        .expect("an empty folder is not a model")
+        .to_string();
+    assert!(err.contains("music-rag model fetch"), "{err}");
+    assert!(err.contains("config.json"), "{err}");
+}
