@@ -131,7 +131,7 @@ fn open_store(g: &Global) -> Result<Arc<EmbeddedStore>> {
 
 /// Loads the model and opens the store.
 pub fn open_engine(g: &Global) -> Result<Engine> {
-    let embedder = TextEmbedder::load(&model_dir(g))?;
+    let embedder = TextEmbedder::load_with(&model_dir(g), g.embed_backend)?;
     let store = EmbeddedStore::open(
         &g.data_dir,
         Some((

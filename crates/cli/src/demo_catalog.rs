@@ -259,10 +259,12 @@ fn musiccaps(path: &Path, lex: &Lexicon) -> Result<Vec<Track>> {
         m.genre = genres.next();
         tags.extend(genres);
         tags.truncate(music_rag_core::track::limits::LIST_MAX_ITEMS);
+        let title = clip_title(&m);
         out.push(Track {
             id: format!("musiccaps:{ytid}"),
-            title: format!("Clip {ytid} at {start}s"),
-            artist: "Unknown artist (MusicCaps)".into(),
+            title,
+            artist: "Unknown artist".into(),
+            album: Some(format!("MusicCaps clip {ytid} at {start}s")),
             description: Some(caption.to_string()),
             tags,
             metadata: m,
@@ -270,6 +272,26 @@ fn musiccaps(path: &Path, lex: &Lexicon) -> Result<Vec<Track>> {
         });
     }
     Ok(out)
+}
+
+/// A short title made of the clip's own aspects ("Sad ballad", "Energetic piano piece"):
+/// clips have no titles, and a title made of an id would only cost embedding tokens.
+fn clip_title(m: &Metadata) -> String {
+    let mood = m.mood.first().map(String::as_str);
+    let what = match (&m.genre, m.instrumentation.first()) {
+        (Some(g), _) => g.clone(),
+        (None, Some(i)) => format!("{i} piece"),
+        (None, None) => "clip".into(),
+    };
+    let title = match mood {
+        Some(mood) => format!("{mood} {what}"),
+        None => what,
+    };
+    let mut chars = title.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn harmonix(path: &Path) -> Result<Vec<Track>> {

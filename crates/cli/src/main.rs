@@ -37,6 +37,14 @@ pub struct Global {
     /// Defaults to the user cache folder.
     #[arg(long, global = true, env = "MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
+    /// Embedding implementation: `packed` (fast, default) or `candle` (candle-transformers).
+    #[arg(
+        long,
+        global = true,
+        env = "MUSIC_RAG_EMBED_BACKEND",
+        default_value = "packed"
+    )]
+    pub embed_backend: music_rag_embed::Backend,
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
@@ -57,7 +65,7 @@ pub enum Command {
     /// be prefixed `metadata.`). List cells are separated by `;` or `|`.
     Ingest(commands::IngestArgs),
     /// Search the catalog in plain words.
-    Search(commands::SearchArgs),
+    Search(Box<commands::SearchArgs>),
     /// Show one track.
     Item {
         /// Track id.

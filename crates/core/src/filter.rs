@@ -331,7 +331,7 @@ impl CompiledFilter {
             && (self.origins.is_empty()
                 || self.origins.iter().any(|o| f.origin.contains(o.as_str())))
             && (self.eras.is_empty() || self.eras.iter().any(|e| f.era.contains(e.as_str())))
-            && (self.keys.is_empty() || self.keys.iter().any(|k| *k == f.key))
+            && (self.keys.is_empty() || self.keys.contains(&f.key))
             && self
                 .tempo
                 .is_none_or(|r| f.tempo.is_some_and(|t| r.contains(t)))

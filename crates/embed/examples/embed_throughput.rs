@@ -17,8 +17,7 @@ fn main() {
         .take(n)
         .map(|l| serde_json::from_str::<Track>(l).unwrap().embedding_text())
         .collect();
-    m.embed_documents(&texts[..8.min(texts.len())].to_vec())
-        .unwrap();
+    m.embed_documents(&texts[..8.min(texts.len())]).unwrap();
     let t = Instant::now();
     m.embed_documents(&texts).unwrap();
     let s = t.elapsed().as_secs_f64();

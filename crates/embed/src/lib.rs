@@ -3,9 +3,10 @@
 
 mod fetch;
 mod minilm;
+mod packed;
 
 pub use fetch::{default_model_dir, fetch_model, FetchSource, MODEL_FILES};
-pub use minilm::{CacheStats, TextEmbedder};
+pub use minilm::{Backend, CacheStats, TextEmbedder};
 
 /// The default model's name on the hub.
 pub const DEFAULT_MODEL: &str = "sentence-transformers/all-MiniLM-L6-v2";

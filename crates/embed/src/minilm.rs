@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use rayon::prelude::*;
+use tokenizers::{Tokenizer, TruncationParams};
 
+use crate::packed::PackedBert;
 use crate::EmbedError;
 use music_rag_core::{CoreError, Embedder};
 
@@ -17,6 +19,37 @@ use music_rag_core::{CoreError, Embedder};
 const MAX_TOKENS: usize = 256;
 /// Texts per forward pass when embedding documents.
 const DOC_BATCH: usize = 32;
+/// Tokens per packed forward pass: large enough to keep the matrix kernels busy, small
+/// enough that the work splits evenly over the cores.
+const PACKED_TOKENS: usize = 1024;
+
+/// Which implementation runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Backend {
+    /// Packed sequences, fused steps, reused buffers (the default; see `packed.rs`).
+    #[default]
+    Packed,
+    /// candle-transformers' BERT with padded batches.
+    Candle,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "packed" => Ok(Backend::Packed),
+            "candle" => Ok(Backend::Candle),
+            other => Err(format!(
+                "embedding backend must be packed or candle (got {other:?})"
+            )),
+        }
+    }
+}
+
+enum Model {
+    Packed(PackedBert),
+    Candle(Box<BertModel>),
+}
 const QUERY_CACHE_ENTRIES: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
@@ -26,7 +59,7 @@ pub struct CacheStats {
 }
 
 pub struct TextEmbedder {
-    model: BertModel,
+    model: Model,
     tokenizer: Tokenizer,
     device: Device,
     dim: usize,
@@ -49,8 +82,12 @@ fn require(dir: &Path, file: &str) -> Result<PathBuf, EmbedError> {
 }
 
 impl TextEmbedder {
-    /// Loads a model folder in the Hugging Face layout.
+    /// Loads a model folder in the Hugging Face layout with the default backend.
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
+        Self::load_with(dir, Backend::default())
+    }
+
+    pub fn load_with(dir: &Path, backend: Backend) -> Result<Self, EmbedError> {
         let invalid = |reason: String| EmbedError::ModelInvalid {
             dir: dir.display().to_string(),
             reason,
@@ -76,16 +113,21 @@ impl TextEmbedder {
                 ..Default::default()
             }))
             .map_err(|e| invalid(e.to_string()))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..Default::default()
-        }));
+        tokenizer.with_padding(None);
         let device = Device::Cpu;
-        // SAFETY: the weights file is opened read-only and not modified while mapped.
-        let vb =
-            unsafe { VarBuilder::from_mmaped_safetensors(&[weights_path], DType::F32, &device) }
+        let model = match backend {
+            Backend::Packed => Model::Packed(PackedBert::load(&weights_path, &raw)?),
+            Backend::Candle => {
+                // SAFETY: the weights file is opened read-only and not modified while mapped.
+                let vb = unsafe {
+                    VarBuilder::from_mmaped_safetensors(&[weights_path], DType::F32, &device)
+                }
                 .map_err(|e| invalid(format!("model.safetensors: {e}")))?;
-        let model = BertModel::load(vb, &config).map_err(|e| invalid(format!("weights: {e}")))?;
+                Model::Candle(Box::new(
+                    BertModel::load(vb, &config).map_err(|e| invalid(format!("weights: {e}")))?,
+                ))
+            }
+        };
         // Copies of the same model in different folders share an id; other models do not.
         let name = raw["_name_or_path"]
             .as_str()
@@ -116,38 +158,73 @@ impl TextEmbedder {
         }
     }
 
-    /// One forward pass over texts of similar length.
-    fn forward(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let err = |e: &dyn std::fmt::Display| EmbedError::Inference(e.to_string());
+    fn tokenize(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>, EmbedError> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
-            .map_err(|e| err(&e))?;
-        let len = encodings.first().map(|e| e.get_ids().len()).unwrap_or(0);
-        let n = encodings.len();
-        let mut ids = Vec::with_capacity(n * len);
-        let mut mask = Vec::with_capacity(n * len);
-        for e in &encodings {
-            ids.extend_from_slice(e.get_ids());
-            mask.extend_from_slice(e.get_attention_mask());
+            .map_err(|e| EmbedError::Inference(e.to_string()))?;
+        Ok(encodings
+            .into_iter()
+            .map(|e| e.get_ids().to_vec())
+            .collect())
+    }
+
+    /// Embeds texts of similar length in one pass on the calling thread (packed) or on
+    /// candle's thread pool.
+    fn forward(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let ids = self.tokenize(texts)?;
+        match &self.model {
+            Model::Packed(m) => {
+                let seqs: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+                Ok(m.embed(&seqs))
+            }
+            Model::Candle(m) => self.forward_candle(m, &ids),
         }
-        let ids = Tensor::from_vec(ids, (n, len), &self.device).map_err(|e| err(&e))?;
-        let mask = Tensor::from_vec(mask, (n, len), &self.device).map_err(|e| err(&e))?;
-        let type_ids = ids.zeros_like().map_err(|e| err(&e))?;
-        let hidden = self
-            .model
-            .forward(&ids, &type_ids, Some(&mask))
-            .map_err(|e| err(&e))?;
+    }
+
+    fn forward_candle(
+        &self,
+        model: &BertModel,
+        seqs: &[Vec<u32>],
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let err = |e: candle_core::Error| EmbedError::Inference(e.to_string());
+        let len = seqs.iter().map(Vec::len).max().unwrap_or(0);
+        let n = seqs.len();
+        let mut ids = vec![0u32; n * len];
+        let mut mask = vec![0u32; n * len];
+        for (i, s) in seqs.iter().enumerate() {
+            ids[i * len..i * len + s.len()].copy_from_slice(s);
+            mask[i * len..i * len + s.len()]
+                .iter_mut()
+                .for_each(|m| *m = 1);
+        }
+        let ids = Tensor::from_vec(ids, (n, len), &self.device).map_err(err)?;
+        let mask = Tensor::from_vec(mask, (n, len), &self.device).map_err(err)?;
+        let type_ids = ids.zeros_like().map_err(err)?;
+        let hidden = model.forward(&ids, &type_ids, Some(&mask)).map_err(err)?;
         // Mean over real tokens, then unit length.
-        let run = || -> candle_core::Result<Vec<Vec<f32>>> {
-            let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-            let summed = hidden.broadcast_mul(&m)?.sum(1)?;
-            let counts = m.sum(1)?.clamp(1e-9, f64::MAX)?;
-            let mean = summed.broadcast_div(&counts)?;
-            let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-            mean.broadcast_div(&norms)?.to_vec2::<f32>()
-        };
-        run().map_err(|e| err(&e))
+        let m = mask
+            .to_dtype(DType::F32)
+            .and_then(|m| m.unsqueeze(2))
+            .map_err(err)?;
+        let summed = hidden
+            .broadcast_mul(&m)
+            .and_then(|x| x.sum(1))
+            .map_err(err)?;
+        let counts = m
+            .sum(1)
+            .and_then(|c| c.clamp(1e-9, f64::MAX))
+            .map_err(err)?;
+        let mean = summed.broadcast_div(&counts).map_err(err)?;
+        let norms = mean
+            .sqr()
+            .and_then(|x| x.sum_keepdim(1))
+            .and_then(|x| x.sqrt())
+            .and_then(|x| x.clamp(1e-12, f64::MAX))
+            .map_err(err)?;
+        mean.broadcast_div(&norms)
+            .and_then(|x| x.to_vec2::<f32>())
+            .map_err(err)
     }
 }
 
@@ -161,15 +238,42 @@ impl Embedder for TextEmbedder {
     }
 
     fn embed_documents(&self, texts: &[String]) -> music_rag_core::Result<Vec<Vec<f32>>> {
-        // Sort by length so each batch pads to about its own length.
+        // Sort by length so batches are even (and, for candle, pad to about their own length).
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| texts[i].len());
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(DOC_BATCH) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
-            let vectors = self.forward(&batch)?;
-            for (&i, v) in chunk.iter().zip(vectors) {
-                out[i] = v;
+        match &self.model {
+            Model::Packed(m) => {
+                let sorted: Vec<&str> = order.iter().map(|&i| texts[i].as_str()).collect();
+                let ids = self.tokenize(&sorted)?;
+                // Chunks of about PACKED_TOKENS tokens, run in parallel, one core each.
+                let mut chunks: Vec<std::ops::Range<usize>> = Vec::new();
+                let (mut start, mut tokens) = (0, 0);
+                for (i, s) in ids.iter().enumerate() {
+                    tokens += s.len();
+                    if tokens >= PACKED_TOKENS {
+                        chunks.push(start..i + 1);
+                        (start, tokens) = (i + 1, 0);
+                    }
+                }
+                if start < ids.len() {
+                    chunks.push(start..ids.len());
+                }
+                let vectors: Vec<Vec<Vec<f32>>> = chunks
+                    .into_par_iter()
+                    .map(|r| m.embed(&ids[r].iter().map(Vec::as_slice).collect::<Vec<_>>()))
+                    .collect();
+                for (&i, v) in order.iter().zip(vectors.into_iter().flatten()) {
+                    out[i] = v;
+                }
+            }
+            Model::Candle(_) => {
+                for chunk in order.chunks(DOC_BATCH) {
+                    let batch: Vec<&str> = chunk.iter().map(|&i| texts[i].as_str()).collect();
+                    for (&i, v) in chunk.iter().zip(self.forward(&batch)?) {
+                        out[i] = v;
+                    }
+                }
             }
         }
         Ok(out)

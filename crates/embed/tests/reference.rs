@@ -2,7 +2,7 @@
 //! computed by bench/reference_vectors.py). Needs the model: `music-rag model fetch`.
 
 use music_rag_core::Embedder;
-use music_rag_embed::{default_model_dir, TextEmbedder};
+use music_rag_embed::{default_model_dir, Backend, TextEmbedder};
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
@@ -29,14 +29,41 @@ fn reference() -> Vec<(String, Vec<f32>)> {
         .collect()
 }
 
-fn model() -> TextEmbedder {
-    TextEmbedder::load(&default_model_dir())
+fn model_with(backend: Backend) -> TextEmbedder {
+    TextEmbedder::load_with(&default_model_dir(), backend)
         .expect("model present: run `music-rag model fetch` first")
 }
 
+fn model() -> TextEmbedder {
+    model_with(Backend::default())
+}
+
 #[test]
-fn batched_vectors_match_sentence_transformers() {
+fn packed_vectors_match_sentence_transformers() {
+    matches_reference(Backend::Packed);
+}
+
+#[test]
+fn candle_vectors_match_sentence_transformers() {
+    matches_reference(Backend::Candle);
+}
+
+#[test]
+fn long_batches_match_one_by_one() {
+    // Packing many texts of different lengths into one pass must not mix them.
     let m = model();
+    let texts: Vec<String> = (0..40)
+        .map(|i| format!("track {i}: {}", "calm piano ".repeat(i % 13 + 1)))
+        .collect();
+    let batch = m.embed_documents(&texts).unwrap();
+    for (t, v) in texts.iter().zip(&batch) {
+        let single = m.embed_documents(std::slice::from_ref(t)).unwrap();
+        assert!(cosine(&single[0], v) > 0.99999, "{t}");
+    }
+}
+
+fn matches_reference(backend: Backend) {
+    let m = model_with(backend);
     let refs = reference();
     let texts: Vec<String> = refs.iter().map(|(t, _)| t.clone()).collect();
     let got = m.embed_documents(&texts).unwrap();

@@ -27,9 +27,18 @@ pub struct Catalog {
 }
 
 /// A totally ordered score for the top-k heap.
-#[derive(PartialEq, PartialOrd)]
 struct Scored(f32, usize);
+impl PartialEq for Scored {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
 impl Eq for Scored {}
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 impl Ord for Scored {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0

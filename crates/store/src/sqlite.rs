@@ -190,39 +190,27 @@ impl Db {
         Ok(Some((slot as u64, seq)))
     }
 
-    fn row(
-        r: &rusqlite::Row,
-    ) -> rusqlite::Result<(i64, String, Vec<u8>, String, String, String, String)> {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-        ))
-    }
-
     /// Every track changed after `since` (all of them for 0), in slot order.
     pub fn rows_since(&self, since: u64) -> Result<Vec<Row>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT slot, doc, embedding, content_hash, text_hash, created_at, updated_at
              FROM tracks WHERE seq > ?1 ORDER BY slot",
         )?;
+        let mut rows = stmt.query([since as i64])?;
         let mut out = Vec::new();
-        for r in stmt.query_map([since as i64], Self::row)? {
-            let (slot, doc, emb, content_hash, text_hash, created_at, updated_at) = r?;
+        while let Some(r) = rows.next()? {
+            let slot: i64 = r.get(0)?;
+            let doc: String = r.get(1)?;
             let mut track: Track = serde_json::from_str(&doc)
                 .map_err(|e| StoreError::Corrupt(format!("track at slot {slot}: {e}")))?;
-            track.created_at = Some(created_at);
-            track.updated_at = Some(updated_at);
+            track.created_at = Some(r.get(5)?);
+            track.updated_at = Some(r.get(6)?);
             out.push(Row {
                 slot: slot as u64,
                 track,
-                embedding: decode_vector(&emb),
-                content_hash,
-                text_hash,
+                embedding: decode_vector(&r.get::<_, Vec<u8>>(2)?),
+                content_hash: r.get(3)?,
+                text_hash: r.get(4)?,
             });
         }
         Ok(out)
