@@ -4,6 +4,7 @@ mod commands;
 mod demo_catalog;
 mod import;
 mod output;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,6 +84,10 @@ pub enum Command {
     Model(ModelCommand),
     /// Load the demo catalog if the store is empty and run a few example queries.
     Demo,
+    /// Serve the HTTP API (the original endpoints and /v1) over the data directory.
+    Serve(serve::ServeArgs),
+    /// Print the effective server configuration (secrets masked) and whether it is valid.
+    Config(serve::ServeArgs),
     /// Build catalog/*.jsonl from the shared datasets (for maintainers).
     #[command(hide = true)]
     BuildDemoCatalog {
@@ -104,12 +109,6 @@ pub enum ModelCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.global.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -117,4 +116,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs for the one-shot commands: readable, on stderr.
+pub fn init_cli_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

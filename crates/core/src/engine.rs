@@ -16,6 +16,7 @@ use crate::track::Track;
 use crate::traits::{Embedder, Store, StoredTrack};
 
 /// What happened to one track of an upsert batch.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum UpsertOutcome {

@@ -21,6 +21,7 @@ pub fn normalize_term(s: &str) -> String {
 }
 
 /// An inclusive numeric range; either end may be open.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Range {
     pub min: Option<f32>,
@@ -92,6 +93,7 @@ impl Range {
 }
 
 /// Constraints on metadata. Lists mean "any of"; different fields must all hold.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Filter {

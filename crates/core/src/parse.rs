@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::filter::{normalize_term, Filter, Range};
 use crate::traits::{FacetKind, Vocabulary};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ParsedQuery {
     /// The query as typed.

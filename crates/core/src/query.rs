@@ -12,6 +12,7 @@ use crate::track::Track;
 pub const TOP_K_MAX: usize = 100;
 pub const QUERY_MAX_BYTES: usize = 2048;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SearchRequest {
@@ -75,6 +76,7 @@ impl SearchRequest {
 }
 
 /// Which retrieval track produced a hit's best score.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RetrievalType {
@@ -83,6 +85,7 @@ pub enum RetrievalType {
 }
 
 /// The parts a hit's score is made of.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ScoreParts {
     /// Cosine similarity of the query and the track, when the dense list held it.
@@ -95,6 +98,7 @@ pub struct ScoreParts {
 }
 
 /// Why a hit matched, in words and parts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Why {
     pub filters_satisfied: Vec<String>,
@@ -103,8 +107,10 @@ pub struct Why {
     pub summary: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Hit {
+    #[cfg_attr(feature = "openapi", schema(value_type = Track))]
     pub track: Arc<Track>,
     pub score: f32,
     pub retrieval_type: RetrievalType,
@@ -113,6 +119,7 @@ pub struct Hit {
 }
 
 /// Milliseconds spent per stage.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct StageTimings {
     pub parse_ms: f64,
@@ -121,6 +128,7 @@ pub struct StageTimings {
     pub fuse_ms: f64,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchResponse {
     pub hits: Vec<Hit>,

@@ -21,6 +21,7 @@ pub mod limits {
 }
 
 /// Descriptive and factual metadata, shaped as the original service's `metadata` object.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Metadata {
@@ -43,6 +44,7 @@ pub struct Metadata {
 }
 
 /// One catalog entry. `created_at` and `updated_at` are set by the store (RFC 3339, UTC).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Track {

@@ -18,6 +18,10 @@ pub trait Embedder: Send + Sync {
     fn embed_documents(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
     /// A query embedding; implementations may cache.
     fn embed_query(&self, text: &str) -> Result<Arc<Vec<f32>>>;
+    /// Query cache hits and misses so far.
+    fn cache_stats(&self) -> (u64, u64) {
+        (0, 0)
+    }
 }
 
 /// A track as handed to the store, with what it was embedded from.
@@ -128,6 +132,7 @@ impl Vocabulary {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StoreStats {
     pub tracks: usize,

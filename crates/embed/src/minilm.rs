@@ -279,6 +279,11 @@ impl Embedder for TextEmbedder {
         Ok(out)
     }
 
+    fn cache_stats(&self) -> (u64, u64) {
+        let s = TextEmbedder::cache_stats(self);
+        (s.hits, s.misses)
+    }
+
     fn embed_query(&self, text: &str) -> music_rag_core::Result<Arc<Vec<f32>>> {
         let key = text.trim().to_string();
         if let Some(v) = self

@@ -1,1 +1,161 @@
+//! The HTTP API: the original service's endpoints kept compatible, a versioned `/v1`, and
+//! operations endpoints, behind keys, rate limits, body and time limits, and load shedding.
 
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+mod extract;
+pub mod metrics;
+mod middleware;
+mod openapi;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use api::{compat_api, ops_api, search_api, tracks_api};
+use auth::Scope;
+pub use config::{ConfigError, ServerConfig, Settings};
+use error::ApiError;
+pub use state::AppState;
+
+fn guarded(state: &AppState, scope: Scope, routes: Router<AppState>) -> Router<AppState> {
+    routes.route_layer(axum::middleware::from_fn_with_state(
+        (state.clone(), scope),
+        middleware::guard,
+    ))
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([
+            axum::http::header::CONTENT_TYPE,
+            axum::http::header::AUTHORIZATION,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// The whole application, ready to serve.
+pub fn app(state: AppState) -> Router {
+    let c = state.settings.config.clone();
+    let public = Router::new()
+        .route("/", get(compat_api::root))
+        .route("/health", get(compat_api::health))
+        .route("/ready", get(ops_api::ready))
+        .route("/openapi.json", get(ops_api::openapi))
+        .route("/docs", get(ops_api::docs));
+    let read = Router::new()
+        .route("/search", post(compat_api::search))
+        .route("/stats", get(compat_api::stats))
+        .route("/item/{id}", get(compat_api::item))
+        .route("/v1/search", post(search_api::search))
+        .route("/v1/stats", get(compat_api::stats))
+        .route("/v1/tracks", get(tracks_api::list))
+        .route("/v1/tracks/{id}", get(tracks_api::get));
+    let write = Router::new()
+        .route("/index", post(compat_api::index))
+        .route("/index/batch", post(compat_api::index_batch))
+        .route("/v1/tracks", post(tracks_api::batch))
+        .route(
+            "/v1/tracks/{id}",
+            axum::routing::put(tracks_api::put).delete(tracks_api::delete),
+        );
+    let admin = Router::new().route("/metrics", get(ops_api::metrics));
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(public)
+        .merge(guarded(&state, Scope::Read, read))
+        .merge(guarded(&state, Scope::Write, write))
+        .merge(guarded(&state, Scope::Admin, admin))
+        .fallback(|| async { ApiError::not_found("no such route; see /docs") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /docs")
+        })
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }))
+                .layer(axum::middleware::from_fn(metrics::track))
+                .layer(HandleErrorLayer::new(middleware::overloaded))
+                .load_shed()
+                .concurrency_limit(c.max_concurrent_requests)
+                .layer(axum::middleware::from_fn(middleware::catch_panic))
+                .layer(cors(&state.settings.cors_origins))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(c.request_timeout_seconds)))
+                .layer(DefaultBodyLimit::max(c.max_body_bytes)),
+        )
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and waits up to the configured
+/// grace period for requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = Duration::from_secs(state.settings.config.shutdown_grace_seconds);
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    });
+    let server = std::pin::pin!(std::future::IntoFuture::into_future(server));
+    tokio::select! {
+        r = server => r,
+        _ = async {
+            let _ = stopping_rx.await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(?grace, "requests still in flight after the grace period; stopping anyway");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: no new connections; draining requests in flight");
+}

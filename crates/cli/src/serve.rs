@@ -1,0 +1,184 @@
+//! `music-rag serve` and `music-rag config`: layered configuration and the HTTP server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use music_rag_server::{AppState, ServerConfig, Settings};
+
+use crate::Global;
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// TOML configuration file (default: music-rag.toml when it exists).
+    #[arg(long, env = "MUSIC_RAG_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to bind (API_HOST).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port to bind (API_PORT); 0 picks a free one.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Allow serving a non-loopback address without API keys.
+    #[arg(long)]
+    pub allow_unauthenticated: bool,
+}
+
+/// The original service's environment variable names and the settings they set.
+const ORIGINAL_ENV: &[(&str, &str)] = &[
+    ("API_HOST", "host"),
+    ("API_PORT", "port"),
+    ("API_KEY", "api_key"),
+    ("LOG_LEVEL", "log_level"),
+    ("MAX_BATCH_SIZE", "max_batch_size"),
+    ("ENVIRONMENT", "environment"),
+    ("CORS_ORIGINS", "cors_origins"),
+];
+
+/// Settings a `MUSIC_RAG_*` variable may set (others, like MUSIC_RAG_DATA_DIR, are not server settings).
+const PREFIXED: &[&str] = &[
+    "host",
+    "port",
+    "api_key",
+    "api_keys",
+    "allow_unauthenticated",
+    "cors_origins",
+    "environment",
+    "log_level",
+    "max_batch_size",
+    "rate_limit_per_second",
+    "rate_limit_burst",
+    "max_body_bytes",
+    "request_timeout_seconds",
+    "max_concurrent_requests",
+    "max_concurrent_searches",
+    "shutdown_grace_seconds",
+];
+
+/// Defaults, then the TOML file, then environment variables, then flags.
+pub fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
+    let mut fig = Figment::from(Serialized::defaults(ServerConfig::default()));
+    let file = args
+        .config
+        .clone()
+        .or_else(|| Some(PathBuf::from("music-rag.toml")).filter(|p| p.exists()));
+    if let Some(f) = &file {
+        anyhow::ensure!(
+            f.exists(),
+            "the configuration file {} does not exist",
+            f.display()
+        );
+        fig = fig.merge(Toml::file_exact(f));
+    }
+    fig = fig
+        .merge(
+            Env::raw()
+                .only(&ORIGINAL_ENV.iter().map(|(k, _)| *k).collect::<Vec<_>>())
+                .map(|k| {
+                    let name = k.as_str().to_ascii_uppercase();
+                    ORIGINAL_ENV
+                        .iter()
+                        .find(|(e, _)| *e == name)
+                        .map(|(_, f)| (*f).into())
+                        .unwrap_or_else(|| k.into())
+                }),
+        )
+        .merge(Env::prefixed("MUSIC_RAG_").only(PREFIXED));
+    if let Some(h) = &args.host {
+        fig = fig.merge(Serialized::default("host", h));
+    }
+    if let Some(p) = args.port {
+        fig = fig.merge(Serialized::default("port", p));
+    }
+    if args.allow_unauthenticated {
+        fig = fig.merge(Serialized::default("allow_unauthenticated", true));
+    }
+    fig.extract()
+        .map_err(|e| anyhow::anyhow!("configuration: {e}"))
+}
+
+fn init_logging(config: &ServerConfig, cli_level: &str) {
+    // LOG_LEVEL set through the flag wins over the file; otherwise the configured level.
+    let level = if cli_level != "warn" {
+        cli_level
+    } else {
+        config.log_level.as_str()
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.environment == "production" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub fn print_config(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
+    crate::init_cli_logging(&g.log_level);
+    let config = load_config(args)?;
+    let problem = config.validate().err().map(|e| e.to_string());
+    let masked = config.masked();
+    if g.json {
+        println!(
+            "{}",
+            serde_json::json!({"config": masked, "valid": problem.is_none(), "problem": problem})
+        );
+    } else {
+        print!("{}", toml_text(&masked)?);
+        if let Some(p) = &problem {
+            eprintln!("this configuration will not start: {p}");
+        }
+    }
+    Ok(if problem.is_some() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn toml_text(c: &ServerConfig) -> Result<String> {
+    let value = serde_json::to_value(c)?;
+    let mut out = String::new();
+    for (k, v) in value.as_object().into_iter().flatten() {
+        if !v.is_null() {
+            out.push_str(&format!("{k} = {v}\n"));
+        }
+    }
+    Ok(out)
+}
+
+pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
+    let config = load_config(args)?;
+    init_logging(&config, &g.log_level);
+    let settings: Settings = config.validate()?;
+    let started = Instant::now();
+    let engine = crate::commands::open_engine(g)?;
+    // Build the vocabulary now so the first query does not pay for it.
+    engine.parse("warm up")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(settings.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.addr))?;
+        let addr = listener.local_addr()?;
+        let state = AppState::new(Arc::new(engine), settings);
+        tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "music-rag listening");
+        // Scripts and tests read the bound address from this line.
+        println!("listening on http://{addr}");
+        music_rag_server::serve(listener, state, music_rag_server::shutdown_signal()).await?;
+        tracing::info!("stopped cleanly");
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,297 @@
+//! The original Python service's endpoints, with its request and response shapes. Unlike the
+//! original, filters apply to every mood and to the tempo range, items survive a restart, and
+//! bad input is a 4xx naming the field.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use music_rag_core::{Filter, Range, RetrievalType, SearchRequest, Track, UpsertOutcome};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+/// A list, or a single string as some clients send it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompatSearchRequest {
+    pub text_query: String,
+    #[serde(default = "default_top_k")]
+    pub top_k: usize,
+    pub genre_filter: Option<OneOrMany>,
+    pub mood_filter: Option<OneOrMany>,
+    /// `[min, max]` BPM.
+    pub tempo_range: Option<Vec<f32>>,
+    pub cultural_origin_filter: Option<OneOrMany>,
+    #[serde(default = "yes")]
+    pub use_broad_retrieval: bool,
+    #[serde(default = "yes")]
+    pub use_targeted_retrieval: bool,
+    /// Weight of meaning against keywords, 0–1.
+    #[serde(default = "default_semantic_weight")]
+    pub semantic_weight: f32,
+}
+
+fn default_top_k() -> usize {
+    10
+}
+fn yes() -> bool {
+    true
+}
+fn default_semantic_weight() -> f32 {
+    SearchRequest::default().semantic_weight
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompatHit {
+    pub id: String,
+    pub title: String,
+    pub artist: String,
+    pub description: String,
+    pub genre: Option<String>,
+    pub mood: Vec<String>,
+    pub cultural_origin: Option<String>,
+    pub tempo: Option<f32>,
+    pub score: f32,
+    /// 1 − cosine similarity, when the dense retriever saw the track.
+    pub distance: Option<f32>,
+    pub retrieval_type: RetrievalType,
+    pub metadata: music_rag_core::Metadata,
+}
+
+impl CompatSearchRequest {
+    fn into_request(self) -> ApiResult<SearchRequest> {
+        let tempo = match self.tempo_range.as_deref() {
+            None => None,
+            Some([min, max]) => {
+                let r = Range::new(Some(*min), Some(*max));
+                r.validate("tempo_range")?;
+                Some(r)
+            }
+            Some(_) => return Err(ApiError::invalid("tempo_range", "must be [min, max]")),
+        };
+        Ok(SearchRequest {
+            text: self.text_query,
+            top_k: self.top_k,
+            semantic_weight: self.semantic_weight,
+            broad: self.use_broad_retrieval,
+            targeted: self.use_targeted_retrieval,
+            filters: Filter {
+                genres: self
+                    .genre_filter
+                    .map(OneOrMany::into_vec)
+                    .unwrap_or_default(),
+                moods: self
+                    .mood_filter
+                    .map(OneOrMany::into_vec)
+                    .unwrap_or_default(),
+                origins: self
+                    .cultural_origin_filter
+                    .map(OneOrMany::into_vec)
+                    .unwrap_or_default(),
+                tempo,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+    }
+}
+
+/// Name and version of the service.
+#[utoipa::path(get, path = "/", tag = "compat", responses((status = 200, description = "Service name and version")))]
+pub async fn root() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "name": "Music RAG",
+        "version": env!("CARGO_PKG_VERSION"),
+        "docs": "/docs",
+        "openapi": "/openapi.json",
+    }))
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "`{\"status\": \"healthy\"}`")))]
+pub async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "healthy", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+/// Search (the original's request and response shapes).
+#[utoipa::path(post, path = "/search", tag = "compat", request_body = CompatSearchRequest,
+    responses((status = 200, body = [CompatHit]), (status = 422, body = crate::error::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn search(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CompatSearchRequest>,
+) -> ApiResult<Json<Vec<CompatHit>>> {
+    let req = body.into_request()?;
+    req.validate()?;
+    let resp = state.run_blocking(move |e| e.search(&req)).await?;
+    crate::metrics::record_search(&resp.timings);
+    Ok(Json(
+        resp.hits
+            .into_iter()
+            .map(|h| CompatHit {
+                id: h.track.id.clone(),
+                title: h.track.title.clone(),
+                artist: h.track.artist.clone(),
+                description: h.track.description.clone().unwrap_or_default(),
+                genre: h.track.metadata.genre.clone(),
+                mood: h.track.metadata.mood.clone(),
+                cultural_origin: h.track.metadata.cultural_origin.clone(),
+                tempo: h.track.metadata.tempo,
+                score: h.score,
+                distance: h.scores.dense_similarity.map(|s| 1.0 - s),
+                retrieval_type: h.retrieval_type,
+                metadata: h.track.metadata.clone(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IndexResponse {
+    pub status: &'static str,
+    pub id: String,
+    pub message: String,
+}
+
+/// Index one track.
+#[utoipa::path(post, path = "/index", tag = "compat", request_body = Track,
+    responses((status = 200, body = IndexResponse), (status = 422, body = crate::error::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn index(
+    State(state): State<AppState>,
+    ApiJson(track): ApiJson<Track>,
+) -> ApiResult<Json<IndexResponse>> {
+    let (mut outcomes, _) = state.run_blocking(move |e| e.upsert(vec![track])).await?;
+    match outcomes.pop() {
+        Some(UpsertOutcome::Invalid { field, message, .. }) => {
+            Err(ApiError::field_message(field, message))
+        }
+        Some(UpsertOutcome::Created { id }) => Ok(Json(IndexResponse {
+            status: "success",
+            message: format!("track {id} indexed"),
+            id,
+        })),
+        Some(UpsertOutcome::Updated { id }) => Ok(Json(IndexResponse {
+            status: "success",
+            message: format!("track {id} updated"),
+            id,
+        })),
+        Some(UpsertOutcome::Unchanged { id }) => Ok(Json(IndexResponse {
+            status: "success",
+            message: format!("track {id} unchanged"),
+            id,
+        })),
+        None => Err(music_rag_core::CoreError::Internal("no outcome".into()).into()),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResponse {
+    /// `success` when every track was indexed, `partial` when some were refused.
+    pub status: &'static str,
+    pub count: usize,
+    pub message: String,
+    /// The refused tracks: position in the list, id, field and rule.
+    pub errors: Vec<BatchError>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchError {
+    pub index: usize,
+    pub id: Option<String>,
+    pub field: String,
+    pub message: String,
+}
+
+/// Index a list of tracks; good tracks are kept when others are refused.
+#[utoipa::path(post, path = "/index/batch", tag = "compat", request_body = [Track],
+    responses((status = 200, body = BatchResponse), (status = 413, body = crate::error::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn index_batch(
+    State(state): State<AppState>,
+    ApiJson(tracks): ApiJson<Vec<Track>>,
+) -> ApiResult<Json<BatchResponse>> {
+    let max = state.settings.config.max_batch_size;
+    if tracks.len() > max {
+        return Err(ApiError {
+            status: axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            ..ApiError::invalid(
+                "body",
+                format!(
+                    "must hold at most {max} tracks (MAX_BATCH_SIZE); got {}",
+                    tracks.len()
+                ),
+            )
+        });
+    }
+    let (outcomes, _) = state.run_blocking(move |e| e.upsert(tracks)).await?;
+    let errors: Vec<BatchError> = outcomes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, o)| match o {
+            UpsertOutcome::Invalid { id, field, message } => Some(BatchError {
+                index,
+                id: id.clone(),
+                field: field.clone(),
+                message: message.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let count = outcomes.len() - errors.len();
+    Ok(Json(BatchResponse {
+        status: if errors.is_empty() {
+            "success"
+        } else {
+            "partial"
+        },
+        count,
+        message: format!("{count} tracks indexed, {} refused", errors.len()),
+        errors,
+    }))
+}
+
+/// Catalog statistics.
+#[utoipa::path(get, path = "/stats", tag = "compat", responses((status = 200, description = "Counts")), security(("api_key" = [])))]
+pub async fn stats(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    let s = state.engine.store().stats()?;
+    let (hits, misses) = state.engine.embedder().cache_stats();
+    metrics::gauge!(crate::metrics::CATALOG_TRACKS).set(s.tracks as f64);
+    Ok(Json(serde_json::json!({
+        "text_embeddings_count": s.text_embeddings,
+        "audio_embeddings_count": s.audio_embeddings,
+        "tracks": s.tracks,
+        "sequence": s.sequence,
+        "backend": s.backend,
+        "embedding_model": state.engine.embedder().model_id(),
+        "query_cache": {"hits": hits, "misses": misses},
+    })))
+}
+
+/// One track by id.
+#[utoipa::path(get, path = "/item/{id}", tag = "compat", params(("id" = String, Path, description = "Track id")),
+    responses((status = 200, body = Track), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
+pub async fn item(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Track>> {
+    match state.engine.store().get(&id)? {
+        Some(t) => Ok(Json((*t).clone())),
+        None => Err(ApiError::not_found(format!("no track with id {id:?}"))),
+    }
+}

@@ -1,0 +1,48 @@
+//! Operations: readiness, metrics, the OpenAPI document and its docs page.
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+
+use crate::metrics::{CACHE_HITS, CACHE_HIT_RATIO, CACHE_MISSES, CATALOG_TRACKS};
+use crate::state::AppState;
+
+/// Readiness: the store is open and the model loaded.
+#[utoipa::path(get, path = "/ready", tag = "operations", responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
+pub async fn ready(State(state): State<AppState>) -> Response {
+    match state.engine.store().count() {
+        Ok(n) => Json(serde_json::json!({"status": "ready", "tracks": n, "model": state.engine.embedder().model_id()})).into_response(),
+        Err(e) => crate::error::ApiError::from(e).into_response(),
+    }
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")), security(("api_key" = [])))]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    if let Ok(n) = state.engine.store().count() {
+        metrics::gauge!(CATALOG_TRACKS).set(n as f64);
+    }
+    let (hits, misses) = state.engine.embedder().cache_stats();
+    metrics::counter!(CACHE_HITS).absolute(hits);
+    metrics::counter!(CACHE_MISSES).absolute(misses);
+    if hits + misses > 0 {
+        metrics::gauge!(CACHE_HIT_RATIO).set(hits as f64 / (hits + misses) as f64);
+    }
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// The OpenAPI document, generated from the code.
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::openapi::document())
+}
+
+/// A readable page for the OpenAPI document, with no outside scripts.
+pub async fn docs() -> Html<&'static str> {
+    Html(include_str!("../../assets/docs.html"))
+}

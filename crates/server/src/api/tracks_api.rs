@@ -1,0 +1,164 @@
+//! `/v1/tracks`: get, put, delete, batch upsert with per-item results, and paging.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use music_rag_core::{Track, UpsertOutcome};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+pub const PAGE_MAX: usize = 1000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Tracks per page, 1–1000 (default 100).
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrackPage {
+    pub tracks: Vec<Track>,
+    pub next_cursor: Option<String>,
+}
+
+/// Tracks in id order, a page at a time.
+#[utoipa::path(get, path = "/v1/tracks", tag = "tracks", params(PageQuery),
+    responses((status = 200, body = TrackPage), (status = 422, body = crate::error::ErrorBody)), security(("api_key" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<TrackPage>> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=PAGE_MAX).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {PAGE_MAX}"),
+        ));
+    }
+    let page = state.engine.store().list(q.cursor.as_deref(), limit)?;
+    Ok(Json(TrackPage {
+        tracks: page.tracks.iter().map(|t| (**t).clone()).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One track.
+#[utoipa::path(get, path = "/v1/tracks/{id}", tag = "tracks", params(("id" = String, Path)),
+    responses((status = 200, body = Track), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
+pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Track>> {
+    state
+        .engine
+        .store()
+        .get(&id)?
+        .map(|t| Json((*t).clone()))
+        .ok_or_else(|| ApiError::not_found(format!("no track with id {id:?}")))
+}
+
+/// Create or replace one track; the id in the path wins and must match the body's if given.
+#[utoipa::path(put, path = "/v1/tracks/{id}", tag = "tracks", params(("id" = String, Path)), request_body = Track,
+    responses((status = 200, body = UpsertOutcome), (status = 422, body = crate::error::ErrorBody)), security(("api_key" = [])))]
+pub async fn put(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(mut track): ApiJson<Track>,
+) -> ApiResult<Json<UpsertOutcome>> {
+    if !track.id.is_empty() && track.id != id {
+        return Err(ApiError::invalid(
+            "id",
+            format!("in the body ({:?}) must match the path ({id:?})", track.id),
+        ));
+    }
+    track.id = id;
+    let (mut outcomes, _) = state.run_blocking(move |e| e.upsert(vec![track])).await?;
+    match outcomes.pop() {
+        Some(UpsertOutcome::Invalid { field, message, .. }) => {
+            Err(ApiError::field_message(field, message))
+        }
+        Some(o) => Ok(Json(o)),
+        None => Err(music_rag_core::CoreError::Internal("no outcome".into()).into()),
+    }
+}
+
+/// Delete one track.
+#[utoipa::path(delete, path = "/v1/tracks/{id}", tag = "tracks", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let key = id.clone();
+    if state.run_blocking(move |e| e.store().delete(&key)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no track with id {id:?}")))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchUpsert {
+    pub tracks: Vec<Track>,
+    /// Refuse the whole batch (nothing written) when any track is invalid.
+    #[serde(default)]
+    pub all_or_nothing: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResult {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+    /// One result per track, in request order.
+    pub results: Vec<UpsertOutcome>,
+}
+
+/// Upsert many tracks; each gets its own result.
+#[utoipa::path(post, path = "/v1/tracks", tag = "tracks", request_body = BatchUpsert,
+    responses((status = 200, body = BatchResult), (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn batch(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<BatchUpsert>,
+) -> ApiResult<Json<BatchResult>> {
+    let max = state.settings.config.max_batch_size;
+    if body.tracks.len() > max {
+        return Err(ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            ..ApiError::invalid(
+                "tracks",
+                format!(
+                    "must hold at most {max} tracks (MAX_BATCH_SIZE); got {}",
+                    body.tracks.len()
+                ),
+            )
+        });
+    }
+    if body.all_or_nothing {
+        for (i, t) in body.tracks.iter().enumerate() {
+            if let Err(music_rag_core::CoreError::Invalid(f)) = t.clone().validated() {
+                return Err(ApiError::field_message(
+                    format!("tracks[{i}].{}", f.field),
+                    format!("tracks[{i}].{f}"),
+                ));
+            }
+        }
+    }
+    let tracks = body.tracks;
+    let (results, _) = state.run_blocking(move |e| e.upsert(tracks)).await?;
+    let count = |f: fn(&UpsertOutcome) -> bool| results.iter().filter(|o| f(o)).count();
+    Ok(Json(BatchResult {
+        created: count(|o| matches!(o, UpsertOutcome::Created { .. })),
+        updated: count(|o| matches!(o, UpsertOutcome::Updated { .. })),
+        unchanged: count(|o| matches!(o, UpsertOutcome::Unchanged { .. })),
+        failed: count(|o| matches!(o, UpsertOutcome::Invalid { .. })),
+        results,
+    }))
+}

@@ -1,0 +1,99 @@
+//! API keys with scopes, compared in constant time, never logged.
+
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// What a key may do. Each scope includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    Read,
+    Write,
+    Admin,
+}
+
+impl FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "read" => Ok(Scope::Read),
+            "write" => Ok(Scope::Write),
+            "admin" => Ok(Scope::Admin),
+            other => Err(format!("scope {other:?} must be read, write or admin")),
+        }
+    }
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+/// Keys are kept only as SHA-256 digests; lookups compare every digest in constant time.
+#[derive(Debug, Clone, Default)]
+pub struct ApiKeys {
+    keys: Vec<([u8; 32], Scope)>,
+}
+
+/// The caller behind a request: a key's index and scope, or nobody when no keys are set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Anonymous,
+    Key { index: usize, scope: Scope },
+}
+
+pub const MIN_KEY_LEN: usize = 8;
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+impl ApiKeys {
+    pub fn add(&mut self, key: &str, scope: Scope) -> Result<(), String> {
+        if key.len() < MIN_KEY_LEN {
+            return Err(format!("keys must be at least {MIN_KEY_LEN} characters"));
+        }
+        self.keys.push((digest(key), scope));
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The matching key's index and scope.
+    pub fn find(&self, presented: &str) -> Option<(usize, Scope)> {
+        let d = digest(presented);
+        let mut found = None;
+        // No early exit: every comparison runs whatever matches.
+        for (i, (k, scope)) in self.keys.iter().enumerate() {
+            if bool::from(k.ct_eq(&d)) {
+                found = Some((i, *scope));
+            }
+        }
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_match_with_their_scope() {
+        let mut k = ApiKeys::default();
+        k.add("reader-key-1", Scope::Read).unwrap();
+        k.add("admin-key-22", Scope::Admin).unwrap();
+        assert_eq!(k.find("reader-key-1"), Some((0, Scope::Read)));
+        assert_eq!(k.find("admin-key-22"), Some((1, Scope::Admin)));
+        assert_eq!(k.find("reader-key-2"), None);
+        assert!(k.add("short", Scope::Read).is_err());
+        assert!(Scope::Admin > Scope::Write && Scope::Write > Scope::Read);
+    }
+}

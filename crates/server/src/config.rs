@@ -1,0 +1,290 @@
+//! The server's settings. Defaults live here; the binary layers a TOML file, environment
+//! variables and flags on top, then calls `validate` so a bad setting stops the start with a
+//! message a person can act on.
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{ApiKeys, Scope};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// `API_HOST`.
+    pub host: String,
+    /// `API_PORT`.
+    pub port: u16,
+    /// `API_KEY`: one key with every scope, as in the original service.
+    pub api_key: Option<String>,
+    /// `MUSIC_RAG_API_KEYS`: `key:scope` pairs separated by commas; scope is read, write or admin.
+    pub api_keys: Option<String>,
+    /// Serve without keys on a non-loopback address (refused otherwise).
+    pub allow_unauthenticated: bool,
+    /// `CORS_ORIGINS`: allowed browser origins, comma-separated (`*` for any).
+    pub cors_origins: String,
+    /// `ENVIRONMENT`: development (readable logs) or production (JSON logs).
+    pub environment: String,
+    /// `LOG_LEVEL`.
+    pub log_level: String,
+    /// `MAX_BATCH_SIZE`: most tracks in one batch upsert.
+    pub max_batch_size: usize,
+    /// Requests per second allowed per key (or client address without keys).
+    pub rate_limit_per_second: u32,
+    /// Requests allowed in a burst above the steady rate.
+    pub rate_limit_burst: u32,
+    pub max_body_bytes: usize,
+    pub request_timeout_seconds: u64,
+    /// Requests in flight beyond this are shed with 503 and Retry-After.
+    pub max_concurrent_requests: usize,
+    /// Model inferences and searches that run at once on blocking threads.
+    pub max_concurrent_searches: usize,
+    /// How long SIGTERM waits for in-flight requests.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8000,
+            api_key: None,
+            api_keys: None,
+            allow_unauthenticated: false,
+            cors_origins: String::new(),
+            environment: "development".into(),
+            log_level: "info".into(),
+            max_batch_size: 1000,
+            rate_limit_per_second: 200,
+            rate_limit_burst: 400,
+            max_body_bytes: 10 * 1024 * 1024,
+            request_timeout_seconds: 30,
+            max_concurrent_requests: 512,
+            max_concurrent_searches: 4,
+            shutdown_grace_seconds: 10,
+        }
+    }
+}
+
+/// A setting that cannot work, with how to fix it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {setting}: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+fn bad(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        message: message.into(),
+    }
+}
+
+/// The validated form the server runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub addr: SocketAddr,
+    pub keys: ApiKeys,
+    pub cors_origins: Vec<String>,
+    pub config: ServerConfig,
+}
+
+impl ServerConfig {
+    pub fn validate(&self) -> Result<Settings, ConfigError> {
+        let ip: IpAddr = self.host.parse().map_err(|_| {
+            bad(
+                "host (API_HOST)",
+                format!(
+                    "{:?} is not an IP address; use 127.0.0.1 or 0.0.0.0",
+                    self.host
+                ),
+            )
+        })?;
+        let mut keys = ApiKeys::default();
+        if let Some(k) = self.api_key.as_deref().filter(|k| !k.is_empty()) {
+            keys.add(k, Scope::Admin)
+                .map_err(|m| bad("api_key (API_KEY)", m))?;
+        }
+        for pair in self
+            .api_keys
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let (key, scope) = pair.rsplit_once(':').ok_or_else(|| {
+                bad(
+                    "api_keys (MUSIC_RAG_API_KEYS)",
+                    "each entry must be key:scope",
+                )
+            })?;
+            let scope: Scope = scope
+                .parse()
+                .map_err(|m| bad("api_keys (MUSIC_RAG_API_KEYS)", m))?;
+            keys.add(key, scope)
+                .map_err(|m| bad("api_keys (MUSIC_RAG_API_KEYS)", m))?;
+        }
+        if keys.is_empty() && !ip.is_loopback() && !self.allow_unauthenticated {
+            return Err(bad(
+                "host (API_HOST)",
+                format!(
+                    "refusing to serve {ip} without an API key: set API_KEY or MUSIC_RAG_API_KEYS, \
+                     bind 127.0.0.1, or pass --allow-unauthenticated"
+                ),
+            ));
+        }
+        let positive = |name: &'static str, v: usize| {
+            if v == 0 {
+                Err(bad(name, "must be at least 1"))
+            } else {
+                Ok(())
+            }
+        };
+        positive("max_batch_size (MAX_BATCH_SIZE)", self.max_batch_size)?;
+        positive("rate_limit_per_second", self.rate_limit_per_second as usize)?;
+        positive("rate_limit_burst", self.rate_limit_burst as usize)?;
+        positive("max_body_bytes", self.max_body_bytes)?;
+        positive(
+            "request_timeout_seconds",
+            self.request_timeout_seconds as usize,
+        )?;
+        positive("max_concurrent_requests", self.max_concurrent_requests)?;
+        positive("max_concurrent_searches", self.max_concurrent_searches)?;
+        if !matches!(
+            self.environment.as_str(),
+            "development" | "production" | "test"
+        ) {
+            return Err(bad(
+                "environment (ENVIRONMENT)",
+                "must be development, production or test",
+            ));
+        }
+        let cors_origins: Vec<String> = self
+            .cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_string)
+            .collect();
+        for o in &cors_origins {
+            if o != "*" && !(o.starts_with("http://") || o.starts_with("https://")) {
+                return Err(bad(
+                    "cors_origins (CORS_ORIGINS)",
+                    format!("{o:?} must be an origin like https://example.com"),
+                ));
+            }
+        }
+        Ok(Settings {
+            addr: SocketAddr::new(ip, self.port),
+            keys,
+            cors_origins,
+            config: self.clone(),
+        })
+    }
+
+    /// The configuration with secrets masked, for `music-rag config`.
+    pub fn masked(&self) -> ServerConfig {
+        let mask = |s: &Option<String>| s.as_ref().map(|_| "********".to_string());
+        let api_keys = self.api_keys.as_ref().map(|list| {
+            list.split(',')
+                .filter_map(|p| {
+                    p.trim()
+                        .rsplit_once(':')
+                        .map(|(_, scope)| format!("********:{scope}"))
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        ServerConfig {
+            api_key: mask(&self.api_key),
+            api_keys,
+            ..self.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_loopback_without_keys_is_refused() {
+        let c = ServerConfig {
+            host: "0.0.0.0".into(),
+            ..Default::default()
+        };
+        let e = c.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("API_KEY") && e.contains("--allow-unauthenticated"),
+            "{e}"
+        );
+        let c = ServerConfig {
+            host: "0.0.0.0".into(),
+            allow_unauthenticated: true,
+            ..Default::default()
+        };
+        assert!(c.validate().is_ok());
+        let c = ServerConfig {
+            host: "0.0.0.0".into(),
+            api_key: Some("s3cret-key-123".into()),
+            ..Default::default()
+        };
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn bad_settings_name_themselves() {
+        let e = ServerConfig {
+            host: "localhost:80".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.setting.contains("API_HOST"));
+        let e = ServerConfig {
+            api_keys: Some("abc".into()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.message.contains("key:scope"));
+        let e = ServerConfig {
+            api_keys: Some("abcdefgh:root".into()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.message.contains("read, write or admin"), "{e}");
+        let e = ServerConfig {
+            cors_origins: "example.com".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.setting.contains("CORS_ORIGINS"));
+        let e = ServerConfig {
+            max_batch_size: 0,
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(e.setting.contains("MAX_BATCH_SIZE"));
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        let c = ServerConfig {
+            api_key: Some("topsecret".into()),
+            api_keys: Some("k1k1k1k1:read,k2k2k2k2:admin".into()),
+            ..Default::default()
+        };
+        let text = serde_json::to_string(&c.masked()).unwrap();
+        assert!(
+            !text.contains("topsecret") && !text.contains("k1k1"),
+            "{text}"
+        );
+        assert!(text.contains("********:read"));
+    }
+}

@@ -1,0 +1,87 @@
+//! Prometheus metrics: one recorder per process, rendered at `/metrics`.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub const REQUESTS: &str = "music_rag_http_requests_total";
+pub const REQUEST_SECONDS: &str = "music_rag_http_request_duration_seconds";
+pub const SEARCH_STAGE_SECONDS: &str = "music_rag_search_stage_seconds";
+pub const CATALOG_TRACKS: &str = "music_rag_catalog_tracks";
+pub const CACHE_HITS: &str = "music_rag_query_cache_hits_total";
+pub const CACHE_MISSES: &str = "music_rag_query_cache_misses_total";
+pub const CACHE_HIT_RATIO: &str = "music_rag_query_cache_hit_ratio";
+pub const RATE_LIMITED: &str = "music_rag_rate_limited_total";
+pub const SHED: &str = "music_rag_shed_requests_total";
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The process-wide recorder (installed on first use; tests start many servers in one process).
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .expect("buckets are not empty")
+                .build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed");
+            }
+            metrics::describe_counter!(REQUESTS, "HTTP requests by route, method and status");
+            metrics::describe_histogram!(
+                REQUEST_SECONDS,
+                metrics::Unit::Seconds,
+                "HTTP request latency by route"
+            );
+            metrics::describe_histogram!(
+                SEARCH_STAGE_SECONDS,
+                metrics::Unit::Seconds,
+                "Search time by stage (parse, embed, retrieve, fuse)"
+            );
+            metrics::describe_gauge!(CATALOG_TRACKS, "Tracks in the catalog");
+            metrics::describe_counter!(CACHE_HITS, "Query embedding cache hits");
+            metrics::describe_counter!(CACHE_MISSES, "Query embedding cache misses");
+            metrics::describe_gauge!(CACHE_HIT_RATIO, "Query embedding cache hit ratio");
+            metrics::describe_counter!(RATE_LIMITED, "Requests refused with 429");
+            metrics::describe_counter!(SHED, "Requests shed with 503 under overload");
+            handle
+        })
+        .clone()
+}
+
+/// Counts and times every request by its route template (never the raw path: ids would
+/// explode the label set).
+pub async fn track(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!(REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!(REQUEST_SECONDS, "route" => route).record(start.elapsed().as_secs_f64());
+    resp
+}
+
+pub fn record_search(t: &music_rag_core::query::StageTimings) {
+    for (stage, ms) in [
+        ("parse", t.parse_ms),
+        ("embed", t.embed_ms),
+        ("retrieve", t.retrieve_ms),
+        ("fuse", t.fuse_ms),
+    ] {
+        metrics::histogram!(SEARCH_STAGE_SECONDS, "stage" => stage).record(ms / 1000.0);
+    }
+}

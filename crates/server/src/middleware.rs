@@ -1,0 +1,147 @@
+//! Request guards: keys and scopes, per-caller rate limits, load shedding, and panics.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
+use governor::clock::{Clock, DefaultClock};
+
+use crate::auth::{Caller, Scope};
+use crate::error::ApiError;
+use crate::metrics::{RATE_LIMITED, SHED};
+use crate::state::AppState;
+
+fn presented_key(req: &Request) -> Option<&str> {
+    let headers = req.headers();
+    if let Some(k) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(k.trim());
+    }
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
+/// Checks the caller's key against the scope a route needs, then its rate limit.
+pub async fn guard(
+    State((state, needed)): State<(AppState, Scope)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let keys = &state.settings.keys;
+    let caller = if keys.is_empty() {
+        Caller::Anonymous
+    } else {
+        match presented_key(&req).map(|k| keys.find(k)) {
+            None => {
+                return ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "send an API key in X-API-Key or Authorization: Bearer",
+                )
+                .into_response()
+            }
+            Some(None) => {
+                return ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "the API key is not valid",
+                )
+                .into_response()
+            }
+            Some(Some((_, scope))) if scope < needed => {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!(
+                        "this key has the {} scope; this route needs {}",
+                        scope.name(),
+                        needed.name()
+                    ),
+                )
+                .into_response();
+            }
+            Some(Some((index, scope))) => Caller::Key { index, scope },
+        }
+    };
+    let bucket = match caller {
+        Caller::Key { index, .. } => format!("key:{index}"),
+        Caller::Anonymous => req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| format!("ip:{}", c.0.ip()))
+            .unwrap_or_else(|| "ip:unknown".into()),
+    };
+    if let Err(not_until) = state.limiter.check_key(&bucket) {
+        metrics::counter!(RATE_LIMITED).increment(1);
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many requests; retry after the time in Retry-After",
+        )
+        .retry_after(wait.as_secs_f64().ceil() as u64)
+        .into_response();
+    }
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+/// Turns a panic in a handler into a 500 that carries the request id, and logs it; the
+/// server keeps serving.
+pub async fn catch_panic(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown")
+        .to_string();
+    match std::panic::AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(resp) => resp,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(request_id, panic = what, "handler panicked");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("internal error (request id {request_id}); it has been logged"),
+            )
+            .into_response()
+        }
+    }
+}
+
+/// Maps the load-shed and timeout layers' errors to JSON responses.
+pub async fn overloaded(err: tower::BoxError) -> Response {
+    if err.is::<tower::load_shed::error::Overloaded>() {
+        metrics::counter!(SHED).increment(1);
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "the server is at capacity; retry after the time in Retry-After",
+        )
+        .retry_after(1)
+        .into_response();
+    }
+    tracing::error!(error = %err, "middleware error");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    )
+    .into_response()
+}
