@@ -1,0 +1,659 @@
+//! The real server (`music-rag serve` on port 0 over a real data directory) over real HTTP.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+const ADMIN: &str = "admin-key-0001";
+const WRITER: &str = "writer-key-0001";
+const READER: &str = "reader-key-0001";
+
+struct App {
+    base: String,
+    child: Child,
+    data: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the server on a copy of the sample store with three keys, plus `env`.
+fn spawn_app(env: &[(&str, &str)]) -> App {
+    let (tmp, data) = common::fresh_copy();
+    let mut app = spawn_on(&data, env);
+    app._tmp = Some(tmp);
+    app
+}
+
+fn spawn_on(data: &Path, env: &[(&str, &str)]) -> App {
+    let mut cmd = common::bin();
+    cmd.arg("--data-dir")
+        .arg(data)
+        .args(["serve", "--port", "0"]);
+    cmd.env(
+        "MUSIC_RAG_API_KEYS",
+        format!("{ADMIN}:admin,{WRITER}:write,{READER}:read"),
+    );
+    cmd.env_remove("API_KEY").env("LOG_LEVEL", "error");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    App {
+        base,
+        child,
+        data: data.to_path_buf(),
+        _tmp: None,
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(60))
+        .build()
+}
+
+/// Sends a request and returns (status, headers we care about, JSON body or null).
+fn call(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> (u16, ureq::Response) {
+    let mut req = agent().request(method, url);
+    if let Some(k) = key {
+        req = req.set("X-API-Key", k);
+    }
+    let result = match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    };
+    match result {
+        Ok(r) => (r.status(), r),
+        Err(ureq::Error::Status(code, r)) => (code, r),
+        Err(e) => panic!("{method} {url}: {e}"),
+    }
+}
+
+fn json_of(r: ureq::Response) -> Value {
+    r.into_json().unwrap_or(Value::Null)
+}
+
+fn track(id: &str) -> Value {
+    json!({"id": id, "title": "Harbour Lights", "artist": "The Test Band", "description": "A calm accordion waltz by the sea.",
+           "metadata": {"genre": "folk", "tempo": 90, "mood": ["calm", "nostalgic"], "instrumentation": ["accordion"]}})
+}
+
+#[test]
+fn original_endpoints_keep_their_shapes() {
+    let app = spawn_app(&[]);
+    let b = &app.base;
+    let (s, r) = call("GET", &format!("{b}/"), None, None);
+    let v = json_of(r);
+    assert_eq!(s, 200);
+    assert_eq!(v["name"], "Music RAG");
+    assert!(v["version"].is_string());
+    let (s, r) = call("GET", &format!("{b}/health"), None, None);
+    assert_eq!((s, json_of(r)["status"].clone()), (200, json!("healthy")));
+
+    let (s, r) = call(
+        "POST",
+        &format!("{b}/search"),
+        Some(READER),
+        Some(json!({"text_query": "jakson five abc", "top_k": 3})),
+    );
+    assert_eq!(s, 200);
+    let hits = json_of(r);
+    let first = &hits[0];
+    for field in [
+        "id",
+        "title",
+        "artist",
+        "description",
+        "genre",
+        "mood",
+        "cultural_origin",
+        "tempo",
+        "score",
+        "retrieval_type",
+    ] {
+        assert!(first.get(field).is_some(), "missing {field}: {first}");
+    }
+    assert_eq!(first["id"], "harmonix:0004_abc");
+
+    // Filters apply to every mood and to the tempo range, on every hit.
+    let body = json!({"text_query": "music", "top_k": 20, "mood_filter": ["intense"], "tempo_range": [100, 150],
+                      "use_broad_retrieval": true, "use_targeted_retrieval": true, "semantic_weight": 0.5});
+    let (s, r) = call("POST", &format!("{b}/search"), Some(READER), Some(body));
+    assert_eq!(s, 200);
+    let hits = json_of(r);
+    assert!(
+        hits.as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["id"] == "extra:djembe"),
+        "{hits}"
+    );
+    for h in hits.as_array().unwrap() {
+        assert!(h["mood"].as_array().unwrap().iter().any(|m| m == "intense"));
+        let t = h["tempo"].as_f64().unwrap();
+        assert!((100.0..=150.0).contains(&t));
+    }
+
+    let (s, r) = call(
+        "POST",
+        &format!("{b}/index"),
+        Some(WRITER),
+        Some(track("api:one")),
+    );
+    assert_eq!(s, 200);
+    let v = json_of(r);
+    assert_eq!(
+        (v["status"].clone(), v["id"].clone()),
+        (json!("success"), json!("api:one"))
+    );
+    assert!(v["message"].is_string());
+
+    let batch = json!([track("api:two"), {"id": "api:bad", "title": "", "artist": "x"}, track("api:three")]);
+    let (s, r) = call(
+        "POST",
+        &format!("{b}/index/batch"),
+        Some(WRITER),
+        Some(batch),
+    );
+    assert_eq!(s, 200);
+    let v = json_of(r);
+    assert_eq!(v["count"], 2, "{v}");
+    assert_eq!(v["status"], "partial");
+    assert_eq!(v["errors"][0]["field"], "title");
+
+    let (s, r) = call("GET", &format!("{b}/item/api:two"), Some(READER), None);
+    assert_eq!(s, 200);
+    assert_eq!(json_of(r)["metadata"]["mood"], json!(["calm", "nostalgic"]));
+    let (s, r) = call("GET", &format!("{b}/item/api:bad"), Some(READER), None);
+    assert_eq!(s, 404);
+    assert_eq!(json_of(r)["error"]["code"], "not_found");
+
+    let (s, r) = call("GET", &format!("{b}/stats"), Some(READER), None);
+    let v = json_of(r);
+    assert_eq!(s, 200);
+    assert!(v["text_embeddings_count"].as_u64().unwrap() > 1000);
+    assert_eq!(v["audio_embeddings_count"], 0);
+}
+
+#[test]
+fn versioned_api_crud_search_and_pages() {
+    let app = spawn_app(&[]);
+    let b = &app.base;
+    let (s, r) = call(
+        "PUT",
+        &format!("{b}/v1/tracks/v1:a"),
+        Some(WRITER),
+        Some(track("")),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(json_of(r)["status"], "created");
+    let (s, r) = call(
+        "PUT",
+        &format!("{b}/v1/tracks/v1:a"),
+        Some(WRITER),
+        Some(track("other")),
+    );
+    assert_eq!(s, 422);
+    assert_eq!(json_of(r)["error"]["field"], "id");
+    let (s, r) = call("GET", &format!("{b}/v1/tracks/v1:a"), Some(READER), None);
+    assert_eq!(
+        (s, json_of(r)["title"].clone()),
+        (200, json!("Harbour Lights"))
+    );
+
+    let body = json!({"tracks": [track("v1:b"), track("v1:c"), {"id": "v1:x", "title": "t", "artist": "a", "year": 5}]});
+    let (s, r) = call(
+        "POST",
+        &format!("{b}/v1/tracks"),
+        Some(WRITER),
+        Some(body.clone()),
+    );
+    let v = json_of(r);
+    assert_eq!(s, 200);
+    assert_eq!(
+        (v["created"].clone(), v["failed"].clone()),
+        (json!(2), json!(1)),
+        "{v}"
+    );
+    assert_eq!(v["results"][2]["field"], "year");
+    let mut strict = body;
+    strict["all_or_nothing"] = json!(true);
+    strict["tracks"][0]["id"] = json!("v1:never");
+    let (s, r) = call(
+        "POST",
+        &format!("{b}/v1/tracks"),
+        Some(WRITER),
+        Some(strict),
+    );
+    assert_eq!(s, 422);
+    assert_eq!(json_of(r)["error"]["field"], "tracks[2].year");
+    assert_eq!(
+        call(
+            "GET",
+            &format!("{b}/v1/tracks/v1:never"),
+            Some(READER),
+            None
+        )
+        .0,
+        404
+    );
+
+    let q = json!({"text": "calm accordion waltz", "top_k": 3, "filters": {"genres": ["folk"]}});
+    let (s, r) = call("POST", &format!("{b}/v1/search"), Some(READER), Some(q));
+    let v = json_of(r);
+    assert_eq!(s, 200);
+    let hits = v["hits"].as_array().unwrap();
+    assert!(hits
+        .iter()
+        .all(|h| h["track"]["metadata"]["genre"] == "folk"));
+    assert!(hits[0]["why"]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("similarity"));
+    assert!(v["parsed"].is_object() && v["timings"]["embed_ms"].is_number());
+
+    // Every track exactly once across pages.
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{b}/v1/tracks?limit=400&cursor={}", urlencode(c)),
+            None => format!("{b}/v1/tracks?limit=400"),
+        };
+        let (s, r) = call("GET", &url, Some(READER), None);
+        assert_eq!(s, 200);
+        let v = json_of(r);
+        for t in v["tracks"].as_array().unwrap() {
+            assert!(
+                seen.insert(t["id"].as_str().unwrap().to_string()),
+                "duplicate across pages"
+            );
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let (_, r) = call("GET", &format!("{b}/v1/stats"), Some(READER), None);
+    assert_eq!(seen.len() as u64, json_of(r)["tracks"].as_u64().unwrap());
+    assert_eq!(
+        call("GET", &format!("{b}/v1/tracks?limit=0"), Some(READER), None).0,
+        422
+    );
+
+    assert_eq!(
+        call("DELETE", &format!("{b}/v1/tracks/v1:a"), Some(WRITER), None).0,
+        204
+    );
+    assert_eq!(
+        call("DELETE", &format!("{b}/v1/tracks/v1:a"), Some(WRITER), None).0,
+        404
+    );
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn keys_and_scopes_guard_every_route() {
+    let app = spawn_app(&[]);
+    let b = &app.base;
+    let search = json!({"text_query": "x"});
+    let routes: Vec<(&str, String, Option<Value>, &str)> = vec![
+        ("POST", format!("{b}/search"), Some(search.clone()), "read"),
+        ("GET", format!("{b}/stats"), None, "read"),
+        ("GET", format!("{b}/item/harmonix:0004_abc"), None, "read"),
+        (
+            "POST",
+            format!("{b}/v1/search"),
+            Some(json!({"text": "x"})),
+            "read",
+        ),
+        ("GET", format!("{b}/v1/tracks"), None, "read"),
+        (
+            "GET",
+            format!("{b}/v1/tracks/harmonix:0004_abc"),
+            None,
+            "read",
+        ),
+        ("GET", format!("{b}/v1/stats"), None, "read"),
+        ("POST", format!("{b}/index"), Some(track("auth:1")), "write"),
+        (
+            "POST",
+            format!("{b}/index/batch"),
+            Some(json!([track("auth:2")])),
+            "write",
+        ),
+        (
+            "POST",
+            format!("{b}/v1/tracks"),
+            Some(json!({"tracks": [track("auth:3")]})),
+            "write",
+        ),
+        (
+            "PUT",
+            format!("{b}/v1/tracks/auth:4"),
+            Some(track("auth:4")),
+            "write",
+        ),
+        ("DELETE", format!("{b}/v1/tracks/auth:4"), None, "write"),
+        ("GET", format!("{b}/metrics"), None, "admin"),
+    ];
+    for (method, url, body, scope) in &routes {
+        let (s, r) = call(method, url, None, body.clone());
+        assert_eq!(s, 401, "{method} {url} without a key");
+        assert_eq!(json_of(r)["error"]["code"], "unauthorized");
+        assert_eq!(
+            call(method, url, Some("wrong-key-123"), body.clone()).0,
+            401,
+            "{method} {url} with a wrong key"
+        );
+        if *scope != "read" {
+            let (s, r) = call(method, url, Some(READER), body.clone());
+            assert_eq!(s, 403, "{method} {url} with a read key");
+            assert_eq!(json_of(r)["error"]["code"], "forbidden");
+        }
+        if *scope == "admin" {
+            assert_eq!(
+                call(method, url, Some(WRITER), body.clone()).0,
+                403,
+                "{method} {url} with a write key"
+            );
+        }
+    }
+    // The right scope (and Bearer) is let in.
+    let r = agent()
+        .get(&format!("{b}/v1/stats"))
+        .set("Authorization", &format!("Bearer {READER}"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        call(
+            "DELETE",
+            &format!("{b}/v1/tracks/harmonix:0004_abc"),
+            Some(WRITER),
+            None
+        )
+        .0,
+        204
+    );
+    // Public routes need no key.
+    for p in ["/", "/health", "/ready", "/openapi.json", "/docs"] {
+        assert_eq!(call("GET", &format!("{b}{p}"), None, None).0, 200, "{p}");
+    }
+}
+
+#[test]
+fn operations_endpoints() {
+    let app = spawn_app(&[]);
+    let b = &app.base;
+    call(
+        "POST",
+        &format!("{b}/search"),
+        Some(READER),
+        Some(json!({"text_query": "calm piano"})),
+    );
+    let (s, r) = call("GET", &format!("{b}/metrics"), Some(ADMIN), None);
+    assert_eq!(s, 200);
+    let text = r.into_string().unwrap();
+    for name in [
+        "music_rag_http_requests_total",
+        "music_rag_http_request_duration_seconds_bucket",
+        "music_rag_search_stage_seconds_bucket{stage=\"embed\"",
+        "music_rag_catalog_tracks",
+        "music_rag_query_cache_misses_total",
+    ] {
+        assert!(text.contains(name), "metrics lack {name}:\n{text}");
+    }
+    assert!(text.contains("route=\"/search\""), "{text}");
+    let (_, r) = call("GET", &format!("{b}/openapi.json"), None, None);
+    let doc = json_of(r);
+    for path in [
+        "/",
+        "/health",
+        "/search",
+        "/index",
+        "/index/batch",
+        "/stats",
+        "/item/{id}",
+        "/v1/search",
+        "/v1/tracks",
+        "/v1/tracks/{id}",
+        "/ready",
+        "/metrics",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "OpenAPI lacks {path}");
+    }
+    let (_, r) = call("GET", &format!("{b}/docs"), None, None);
+    let html = r.into_string().unwrap();
+    assert!(
+        html.contains("/openapi.json") && !html.contains("cdn"),
+        "the docs page must not load outside scripts"
+    );
+    let (s, r) = call("GET", &format!("{b}/ready"), None, None);
+    assert_eq!((s, json_of(r)["status"].clone()), (200, json!("ready")));
+    let (s, r) = call("GET", &format!("{b}/nowhere"), None, None);
+    assert_eq!(
+        (s, json_of(r)["error"]["code"].clone()),
+        (404, json!("not_found"))
+    );
+}
+
+#[test]
+fn bad_requests_are_4xx_naming_the_field() {
+    let app = spawn_app(&[]);
+    let b = &app.base;
+    let cases = [
+        (json!({"text_query": "x", "top_k": 0}), 422, "top_k"),
+        (json!({"text_query": "x", "top_k": "ten"}), 422, "top_k"),
+        (
+            json!({"text_query": "x", "semantic_weight": 2}),
+            422,
+            "semantic_weight",
+        ),
+        (
+            json!({"text_query": "x", "tempo_range": [150, 90]}),
+            422,
+            "tempo_range",
+        ),
+        (
+            json!({"text_query": "x", "tempo_range": [90]}),
+            422,
+            "tempo_range",
+        ),
+        (json!({"top_k": 3}), 422, "text_query"),
+        (json!({"text_query": "x", "surprise": 1}), 422, "surprise"),
+    ];
+    for (body, status, field) in cases {
+        let (s, r) = call(
+            "POST",
+            &format!("{b}/search"),
+            Some(READER),
+            Some(body.clone()),
+        );
+        let v = json_of(r);
+        assert_eq!(s, status, "{body} -> {v}");
+        assert_eq!(v["error"]["field"], field, "{body} -> {v}");
+    }
+    let bad_track = json!({"id": "t", "title": "T", "artist": "A", "metadata": {"tempo": 900}});
+    let (s, r) = call("POST", &format!("{b}/index"), Some(WRITER), Some(bad_track));
+    assert_eq!(
+        (s, json_of(r)["error"]["field"].clone()),
+        (422, json!("metadata.tempo"))
+    );
+    let r = agent()
+        .post(&format!("{b}/search"))
+        .set("X-API-Key", READER)
+        .set("Content-Type", "application/json")
+        .send_string("{\"text_query\":");
+    match r {
+        Err(ureq::Error::Status(400, r)) => {
+            assert_eq!(json_of(r)["error"]["code"], "malformed_json")
+        }
+        other => panic!("malformed JSON must be a 400, got {other:?}"),
+    }
+}
+
+#[test]
+fn cors_rate_limits_and_body_limits() {
+    let app = spawn_app(&[
+        ("CORS_ORIGINS", "https://music.example"),
+        ("MUSIC_RAG_RATE_LIMIT_PER_SECOND", "1"),
+        ("MUSIC_RAG_RATE_LIMIT_BURST", "3"),
+        ("MUSIC_RAG_MAX_BODY_BYTES", "2000"),
+    ]);
+    let b = &app.base;
+    let pre = |origin: &str| {
+        agent()
+            .request("OPTIONS", &format!("{b}/search"))
+            .set("Origin", origin)
+            .set("Access-Control-Request-Method", "POST")
+            .set("Access-Control-Request-Headers", "x-api-key,content-type")
+            .call()
+            .unwrap()
+    };
+    let ok = pre("https://music.example");
+    assert_eq!(
+        ok.header("access-control-allow-origin"),
+        Some("https://music.example")
+    );
+    assert!(ok
+        .header("access-control-allow-headers")
+        .unwrap()
+        .contains("x-api-key"));
+    assert_eq!(
+        pre("https://evil.example").header("access-control-allow-origin"),
+        None
+    );
+
+    let big = json!([{"id": "big", "title": "T", "artist": "A", "description": "x".repeat(5000)}]);
+    let (s, r) = call("POST", &format!("{b}/index/batch"), Some(WRITER), Some(big));
+    assert_eq!(
+        (s, json_of(r)["error"]["code"].clone()),
+        (413, json!("payload_too_large"))
+    );
+
+    let mut limited = None;
+    for _ in 0..8 {
+        let (s, r) = call("GET", &format!("{b}/v1/stats"), Some(READER), None);
+        if s == 429 {
+            limited = Some(r);
+            break;
+        }
+    }
+    let r = limited.expect("a burst over the limit gets 429");
+    assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
+    assert_eq!(json_of(r)["error"]["code"], "rate_limited");
+    // Another key has its own budget.
+    assert_eq!(
+        call("GET", &format!("{b}/v1/stats"), Some(ADMIN), None).0,
+        200
+    );
+}
+
+#[test]
+fn a_restart_keeps_what_the_api_wrote_and_sigterm_exits_cleanly() {
+    let mut app = spawn_app(&[]);
+    let b = app.base.clone();
+    assert_eq!(
+        call(
+            "PUT",
+            &format!("{b}/v1/tracks/restart:1"),
+            Some(WRITER),
+            Some(track(""))
+        )
+        .0,
+        200
+    );
+    let pid = app.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = app.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "SIGTERM must drain and exit 0");
+    let data = app.data.clone();
+    let again = spawn_on(&data, &[]);
+    let (s, r) = call(
+        "GET",
+        &format!("{}/v1/tracks/restart:1", again.base),
+        Some(READER),
+        None,
+    );
+    assert_eq!(
+        (s, json_of(r)["title"].clone()),
+        (200, json!("Harbour Lights"))
+    );
+    let q = json!({"text_query": "harbour lights test band", "top_k": 1});
+    let (_, r) = call(
+        "POST",
+        &format!("{}/search", again.base),
+        Some(READER),
+        Some(q),
+    );
+    assert_eq!(json_of(r)[0]["id"], "restart:1");
+}
+
+#[test]
+fn unsafe_exposure_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::bin()
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--host", "0.0.0.0", "--port", "0"])
+        .env_remove("MUSIC_RAG_API_KEYS")
+        .env_remove("API_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--allow-unauthenticated") && err.contains("API_KEY"),
+        "{err}"
+    );
+    let out = common::bin()
+        .args(["config", "--json"])
+        .env("API_KEY", "super-secret-value")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && !text.contains("super-secret-value") && text.contains("********"),
+        "{text}"
+    );
+}
