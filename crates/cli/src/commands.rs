@@ -249,6 +249,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => demo(&g),
+        Command::BenchSearch(args) => crate::bench::run(&g, &args),
         Command::BuildDemoCatalog { data, out } => {
             let n = demo_catalog::build(&data, &out)?;
             println!("wrote {n} tracks to {}", out.display());

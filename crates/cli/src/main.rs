@@ -1,5 +1,6 @@
 //! `music-rag`: find and talk about music in plain words.
 
+mod bench;
 mod commands;
 mod demo_catalog;
 mod import;
@@ -88,6 +89,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Print the effective server configuration (secrets masked) and whether it is valid.
     Config(serve::ServeArgs),
+    /// Measure search latency on the current store (see docs/BENCHMARKS.md).
+    #[command(hide = true)]
+    BenchSearch(bench::BenchArgs),
     /// Build catalog/*.jsonl from the shared datasets (for maintainers).
     #[command(hide = true)]
     BuildDemoCatalog {

@@ -90,10 +90,17 @@ impl KeywordIndex {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         let (schema, fields) = schema();
         std::fs::create_dir_all(dir)?;
+        let fresh = !dir.join("meta.json").exists();
         let index = match Index::open_in_dir(dir) {
             Ok(i) if i.schema() == schema => i,
-            Ok(_) | Err(_) => {
-                tracing::warn!(dir = %dir.display(), "keyword index missing or unreadable; rebuilding");
+            opened => {
+                if !fresh {
+                    let why = opened
+                        .err()
+                        .map(|e| e.to_string())
+                        .unwrap_or_else(|| "another schema".into());
+                    tracing::warn!(dir = %dir.display(), %why, "keyword index unreadable; rebuilding it");
+                }
                 std::fs::remove_dir_all(dir)?;
                 std::fs::create_dir_all(dir)?;
                 Index::create_in_dir(dir, schema)?

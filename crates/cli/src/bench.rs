@@ -1,0 +1,122 @@
+//! `music-rag bench-search`: in-process search latency (embedding included) on the open store,
+//! for cold and warm query caches, with and without filters, plus open time and peak memory.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use music_rag_core::{Filter, Range, SearchRequest};
+use serde_json::json;
+
+use crate::Global;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Plain-words queries, one per line.
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Passes over the query set for the warm-cache measurement.
+    #[arg(long, default_value_t = 5)]
+    pub warm_rounds: usize,
+}
+
+fn percentiles(mut ms: Vec<f64>) -> serde_json::Value {
+    ms.sort_by(f64::total_cmp);
+    let at = |p: f64| ms[((ms.len() as f64 - 1.0) * p).round() as usize];
+    json!({"n": ms.len(), "p50_ms": at(0.50), "p95_ms": at(0.95), "p99_ms": at(0.99), "mean_ms": ms.iter().sum::<f64>() / ms.len() as f64})
+}
+
+/// Peak resident memory of this process in MiB (Linux).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+pub fn run(g: &Global, args: &BenchArgs) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.queries)
+        .with_context(|| format!("reading {}", args.queries.display()))?;
+    let base: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    anyhow::ensure!(!base.is_empty(), "no queries in {}", args.queries.display());
+    let t = Instant::now();
+    let engine = crate::commands::open_engine(g)?;
+    let open_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let tracks = engine.store().count()?;
+    // Distinct texts so every "cold" query misses the cache.
+    let prefixes = ["", "some ", "play me ", "I want ", "find "];
+    let cold_queries: Vec<String> = prefixes
+        .iter()
+        .flat_map(|p| base.iter().map(move |q| format!("{p}{q}")))
+        .collect();
+    let vocab = engine.store().vocabulary()?;
+    let genre = vocab.genres.first().map(|(g, _)| g.clone());
+    let filtered = |text: &str| SearchRequest {
+        text: text.to_string(),
+        filters: Filter {
+            genres: genre.iter().cloned().collect(),
+            tempo: Some(Range::new(Some(60.0), Some(180.0))),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let time = |req: &SearchRequest| -> Result<f64> {
+        let t = Instant::now();
+        engine.search(req)?;
+        Ok(t.elapsed().as_secs_f64() * 1000.0)
+    };
+    let first_query_ms = time(&SearchRequest {
+        text: "warm up the vocabulary".into(),
+        ..Default::default()
+    })?;
+    let mut cold = Vec::new();
+    let mut cold_filtered = Vec::new();
+    for (i, q) in cold_queries.iter().enumerate() {
+        if i % 2 == 0 {
+            cold.push(time(&SearchRequest {
+                text: q.clone(),
+                ..Default::default()
+            })?);
+        } else {
+            cold_filtered.push(time(&filtered(q))?);
+        }
+    }
+    let mut warm = Vec::new();
+    let mut warm_filtered = Vec::new();
+    for _ in 0..args.warm_rounds {
+        for (i, q) in cold_queries.iter().enumerate() {
+            if i % 2 == 0 {
+                warm.push(time(&SearchRequest {
+                    text: q.clone(),
+                    ..Default::default()
+                })?);
+            } else {
+                warm_filtered.push(time(&filtered(q))?);
+            }
+        }
+    }
+    let report = json!({
+        "tracks": tracks,
+        "open_ms": open_ms,
+        "first_query_ms": first_query_ms,
+        "cold": percentiles(cold),
+        "cold_filtered": percentiles(cold_filtered),
+        "warm": percentiles(warm),
+        "warm_filtered": percentiles(warm_filtered),
+        "filter": {"genre": genre, "tempo": "60-180"},
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    if g.json {
+        println!("{report}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
