@@ -117,34 +117,33 @@ impl Engine {
 
         let t = Instant::now();
         let k = candidates_for(req.top_k);
-        let retrieve = |filter: &Filter| -> Result<_> {
-            let dense = match &query_vec {
-                Some(v) => self.store.dense_search(v, filter, k)?,
-                None => Vec::new(),
-            };
-            let keyword = if text.is_empty() {
-                // No text: list the filtered catalog in a stable order.
-                if dense.is_empty() {
-                    self.store.keyword_search("", filter, k)?
-                } else {
-                    Vec::new()
-                }
+        // The tracks to run: broad (hard filters) and targeted (hard filters and preferences).
+        let mut tracks: Vec<(bool, Filter)> = Vec::new();
+        if req.broad || soft.is_empty() {
+            tracks.push((false, hard.clone()));
+        }
+        if req.targeted && !soft.is_empty() {
+            tracks.push((true, hard.clone().and(&soft)));
+        }
+        let filters: Vec<Filter> = tracks.iter().map(|(_, f)| f.clone()).collect();
+        let dense_lists = match &query_vec {
+            Some(v) => self.store.dense_search_many(v, &filters, k)?,
+            None => vec![Vec::new(); filters.len()],
+        };
+        let (mut broad, mut targeted) = (None, None);
+        for ((is_targeted, filter), dense) in tracks.iter().zip(dense_lists) {
+            // Without text, keyword search lists the filtered catalog in a stable order.
+            let keyword = if text.is_empty() && !dense.is_empty() {
+                Vec::new()
             } else {
                 self.store.keyword_search(&text, filter, k)?
             };
-            Ok((dense, keyword))
-        };
-        let broad = if req.broad || soft.is_empty() {
-            Some(retrieve(&hard)?)
-        } else {
-            None
-        };
-        let targeted_filter = hard.clone().and(&soft);
-        let targeted = if req.targeted && !soft.is_empty() {
-            Some(retrieve(&targeted_filter)?)
-        } else {
-            None
-        };
+            *(if *is_targeted {
+                &mut targeted
+            } else {
+                &mut broad
+            }) = Some((dense, keyword));
+        }
         timings.retrieve_ms = ms_since(t);
 
         let t = Instant::now();

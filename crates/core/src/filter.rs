@@ -245,6 +245,47 @@ fn instrument_family(term: &str) -> Vec<String> {
     vec![term.to_string()]
 }
 
+/// The text facets a filter can constrain, for stores that index them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FacetField {
+    Genre,
+    Mood,
+    Instrument,
+    Origin,
+    Era,
+    Key,
+}
+
+impl FacetField {
+    pub const ALL: [FacetField; 6] = [
+        FacetField::Genre,
+        FacetField::Mood,
+        FacetField::Instrument,
+        FacetField::Origin,
+        FacetField::Era,
+        FacetField::Key,
+    ];
+}
+
+/// One clause of a compiled filter over a text facet: a track passes when any of its values
+/// in `field` matches any needle (or, when `negated`, when none does).
+#[derive(Debug, Clone, Copy)]
+pub struct TextClause<'a> {
+    pub field: FacetField,
+    pub needles: &'a [String],
+    pub negated: bool,
+}
+
+impl TextClause<'_> {
+    /// Whether one stored facet value satisfies the needles.
+    pub fn matches_value(&self, value: &str) -> bool {
+        match self.field {
+            FacetField::Key => self.needles.iter().any(|n| n == value),
+            _ => self.needles.iter().any(|n| value.contains(n.as_str())),
+        }
+    }
+}
+
 /// Normalised facets of one track, computed once when the track is loaded.
 #[derive(Debug, Clone, Default)]
 pub struct TrackFacets {
@@ -260,6 +301,29 @@ pub struct TrackFacets {
 }
 
 impl TrackFacets {
+    /// Every text facet value of the track, in the form clauses match against.
+    pub fn values(&self) -> impl Iterator<Item = (FacetField, &str)> {
+        let lists = [
+            (FacetField::Genre, &self.genres),
+            (FacetField::Mood, &self.moods),
+            (FacetField::Instrument, &self.instruments),
+        ];
+        let singles = [
+            (FacetField::Origin, &self.origin),
+            (FacetField::Era, &self.era),
+            (FacetField::Key, &self.key),
+        ];
+        lists
+            .into_iter()
+            .flat_map(|(f, v)| v.iter().map(move |s| (f, s.as_str())))
+            .chain(
+                singles
+                    .into_iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(f, v)| (f, v.as_str())),
+            )
+    }
+
     pub fn of(t: &Track) -> Self {
         let pad = |s: &str| format!(" {} ", normalize_term(s));
         let m = &t.metadata;
@@ -320,6 +384,49 @@ impl CompiledFilter {
             && self.tempo.is_none()
             && self.year.is_none()
             && self.live.is_none()
+    }
+
+    /// The clauses over text facets, for stores that evaluate them with an index.
+    pub fn text_clauses(&self) -> Vec<TextClause<'_>> {
+        let mut out = Vec::new();
+        for (field, needles) in [
+            (FacetField::Genre, &self.genres),
+            (FacetField::Mood, &self.moods),
+            (FacetField::Instrument, &self.instruments),
+            (FacetField::Origin, &self.origins),
+            (FacetField::Era, &self.eras),
+            (FacetField::Key, &self.keys),
+        ] {
+            if !needles.is_empty() {
+                out.push(TextClause {
+                    field,
+                    needles,
+                    negated: false,
+                });
+            }
+        }
+        if !self.exclude_instruments.is_empty() {
+            out.push(TextClause {
+                field: FacetField::Instrument,
+                needles: &self.exclude_instruments,
+                negated: true,
+            });
+        }
+        out
+    }
+
+    pub fn has_numeric(&self) -> bool {
+        self.tempo.is_some() || self.year.is_some() || self.live.is_some()
+    }
+
+    /// Whether tempo, year and live hold (the parts `text_clauses` leaves out).
+    pub fn matches_numeric(&self, f: &TrackFacets) -> bool {
+        self.tempo
+            .is_none_or(|r| f.tempo.is_some_and(|t| r.contains(t)))
+            && self
+                .year
+                .is_none_or(|r| f.year.is_some_and(|y| r.contains(y as f32)))
+            && self.live.is_none_or(|l| f.live.unwrap_or(false) == l)
     }
 
     pub fn matches(&self, f: &TrackFacets) -> bool {

@@ -156,6 +156,18 @@ pub trait Store: Send + Sync {
     fn known(&self, ids: &[&str]) -> Result<HashMap<String, Known>>;
     /// Top `k` by cosine similarity among tracks that pass `filter`.
     fn dense_search(&self, query: &[f32], filter: &Filter, k: usize) -> Result<Vec<Candidate>>;
+    /// Top `k` for each filter; stores may share one pass over the vectors.
+    fn dense_search_many(
+        &self,
+        query: &[f32],
+        filters: &[Filter],
+        k: usize,
+    ) -> Result<Vec<Vec<Candidate>>> {
+        filters
+            .iter()
+            .map(|f| self.dense_search(query, f, k))
+            .collect()
+    }
     /// Top `k` by BM25 (typo tolerant on titles and artists) among tracks that pass `filter`.
     fn keyword_search(&self, text: &str, filter: &Filter, k: usize) -> Result<Vec<Candidate>>;
     fn vocabulary(&self) -> Result<Arc<Vocabulary>>;

@@ -283,6 +283,18 @@ impl Store for EmbeddedStore {
         filter: &Filter,
         k: usize,
     ) -> music_rag_core::Result<Vec<Candidate>> {
+        Ok(self
+            .dense_search_many(query, std::slice::from_ref(filter), k)?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    fn dense_search_many(
+        &self,
+        query: &[f32],
+        filters: &[Filter],
+        k: usize,
+    ) -> music_rag_core::Result<Vec<Vec<Candidate>>> {
         if query.len() != self.dim {
             return Err(CoreError::Internal(format!(
                 "query vector has {} floats, expected {}",
@@ -290,11 +302,12 @@ impl Store for EmbeddedStore {
                 self.dim
             )));
         }
+        let compiled: Vec<_> = filters.iter().map(Filter::compile).collect();
         Ok(self
             .catalog
             .read()
             .map_err(lock_err)?
-            .dense(query, &filter.compile(), k))
+            .dense_many(query, &compiled, k))
     }
 
     fn keyword_search(
