@@ -328,7 +328,7 @@ fn parse_tempo_numbers(tokens: &mut [Token], out: &mut ParsedQuery) {
             && tokens[span_start - 3].raw == "between"
         {
             if let Some(lo) = parse_bpm_number(&tokens[span_start - 2].raw) {
-                let hi = range.max.unwrap_or(lo);
+                let hi = parse_bpm_number(number).unwrap_or(lo);
                 if lo <= hi {
                     set_range(&mut out.filters.tempo, Range::new(Some(lo), Some(hi)));
                     span_start -= 3;
