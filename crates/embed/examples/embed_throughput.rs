@@ -1,17 +1,23 @@
 //! Embedding throughput and query latency on real catalog texts.
-//! `cargo run --release -p music-rag-embed --example embed_throughput -- [N]`
+//! `cargo run --release -p music-rag-embed --example embed_throughput -- [N] [packed|candle]`
 
 use std::time::Instant;
 
 use music_rag_core::{Embedder, Track};
-use music_rag_embed::{default_model_dir, TextEmbedder};
+use music_rag_embed::{default_model_dir, Backend, TextEmbedder};
 
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(256);
-    let m = TextEmbedder::load(&default_model_dir()).expect("model: run `music-rag model fetch`");
+    let backend: Backend = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "packed".into())
+        .parse()
+        .expect("backend");
+    let m = TextEmbedder::load_with(&default_model_dir(), backend)
+        .expect("model: run `music-rag model fetch`");
     let texts: Vec<String> = include_str!("../../../catalog/musiccaps.jsonl")
         .lines()
         .take(n)
