@@ -21,7 +21,7 @@ const MAX_TOKENS: usize = 256;
 const DOC_BATCH: usize = 32;
 /// Tokens per packed forward pass: large enough to keep the matrix kernels busy, small
 /// enough that the work splits evenly over the cores.
-const PACKED_TOKENS: usize = 1024;
+const PACKED_TOKENS: usize = 512;
 
 /// Which implementation runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

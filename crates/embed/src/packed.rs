@@ -108,6 +108,7 @@ fn matmul_wt(
     }
 }
 
+#[inline(always)]
 fn add_bias(x: &mut [f32], bias: &[f32]) {
     for row in x.chunks_exact_mut(bias.len()) {
         for (v, b) in row.iter_mut().zip(bias) {
@@ -117,6 +118,7 @@ fn add_bias(x: &mut [f32], bias: &[f32]) {
 }
 
 /// `x = LayerNorm(x + residual)` row by row.
+#[inline(always)]
 fn add_layer_norm(x: &mut [f32], residual: Option<&[f32]>, g: &[f32], b: &[f32], eps: f32) {
     let h = g.len();
     for (i, row) in x.chunks_exact_mut(h).enumerate() {
@@ -135,18 +137,20 @@ fn add_layer_norm(x: &mut [f32], residual: Option<&[f32]>, g: &[f32], b: &[f32],
 }
 
 /// erf with absolute error below 1.5e-7 (Abramowitz and Stegun 7.1.26).
+#[inline(always)]
 fn erf(x: f32) -> f32 {
     let sign = if x < 0.0 { -1.0 } else { 1.0 };
-    let x = x.abs() as f64;
+    let x = x.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * x);
     let y = 1.0
         - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t
             + 0.254_829_592)
             * t
             * (-x * x).exp();
-    sign * y as f32
+    sign * y
 }
 
+#[inline(always)]
 fn bias_gelu(x: &mut [f32], bias: &[f32]) {
     for row in x.chunks_exact_mut(bias.len()) {
         for (v, b) in row.iter_mut().zip(bias) {
@@ -156,6 +160,7 @@ fn bias_gelu(x: &mut [f32], bias: &[f32]) {
     }
 }
 
+#[inline(always)]
 fn softmax_rows(x: &mut [f32], n: usize) {
     for row in x.chunks_exact_mut(n) {
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -251,9 +256,25 @@ impl PackedBert {
 
     /// Mean-pooled, L2-normalised embeddings of token sequences, on the calling thread.
     pub fn embed(&self, sequences: &[&[u32]]) -> Vec<Vec<f32>> {
-        WORKSPACE.with(|ws| self.embed_with(&mut ws.borrow_mut(), sequences))
+        WORKSPACE.with(|ws| {
+            let ws = &mut ws.borrow_mut();
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                return unsafe { self.embed_avx2(ws, sequences) };
+            }
+            self.embed_with(ws, sequences)
+        })
     }
 
+    /// The same code compiled with AVX2 and FMA, so the element-wise steps vectorise.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn embed_avx2(&self, ws: &mut Workspace, sequences: &[&[u32]]) -> Vec<Vec<f32>> {
+        self.embed_with(ws, sequences)
+    }
+
+    #[inline(always)]
     fn embed_with(&self, ws: &mut Workspace, sequences: &[&[u32]]) -> Vec<Vec<f32>> {
         let h = self.hidden;
         let lens: Vec<usize> = sequences
