@@ -145,3 +145,41 @@ pub async fn overloaded(err: tower::BoxError) -> Response {
     )
     .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panicking_handler_becomes_a_500_naming_the_request() {
+        let app = Router::new()
+            .route(
+                "/boom",
+                get(|| async { panic!("handler bug") as &'static str }),
+            )
+            .route("/fine", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn(super::catch_panic));
+        let req = Request::get("/boom")
+            .header("x-request-id", "req-42")
+            .body(Body::empty())
+            .unwrap();
+        let resp = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), 500);
+        let body = axum::body::to_bytes(resp.into_body(), 10_000)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "internal");
+        assert!(v["error"]["message"].as_str().unwrap().contains("req-42"));
+        // The service keeps serving.
+        let resp = app
+            .oneshot(Request::get("/fine").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+}
