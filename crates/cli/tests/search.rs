@@ -47,6 +47,21 @@ fn plain_words_find_fitting_tracks() {
             "an unfitting hit: {text}"
         );
     }
+    // A hit's "why" names only the preferences it fits.
+    for h in &hs {
+        for p in h["why"]["preferences_matched"].as_array().unwrap() {
+            let p = p.as_str().unwrap();
+            if let Some(list) = p.strip_prefix("instrument: ") {
+                let inst = h["track"]["metadata"]["instrumentation"]
+                    .to_string()
+                    .to_lowercase();
+                assert!(
+                    list.split(" | ").any(|i| inst.contains(i)),
+                    "{p} listed for {inst}"
+                );
+            }
+        }
+    }
     // The parse is reported with the results.
     let prefs = &v["parsed"]["preferences"];
     assert!(

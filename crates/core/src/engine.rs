@@ -155,17 +155,26 @@ impl Engine {
         let merged = merge_dual(fuse(broad), fuse(targeted));
         let terms = keyword_terms(&text);
         let hard_desc = hard.describe();
-        let soft_compiled = soft.compile();
+        // Each preference on its own, so a hit's "why" names the ones it fits.
+        let soft_parts: Vec<(Filter, crate::filter::CompiledFilter)> = soft
+            .split_fields()
+            .into_iter()
+            .map(|f| {
+                let c = f.compile();
+                (f, c)
+            })
+            .collect();
         let mut hits = Vec::with_capacity(req.top_k);
         for (id, m) in merged.into_iter().take(req.top_k) {
             let Some(track) = self.store.get(&id)? else {
                 continue;
             };
-            let prefs = if soft.is_empty() || !soft_compiled.matches(&TrackFacets::of(&track)) {
-                Vec::new()
-            } else {
-                soft.describe()
-            };
+            let facets = TrackFacets::of(&track);
+            let prefs: Vec<String> = soft_parts
+                .iter()
+                .filter(|(_, compiled)| compiled.matches(&facets))
+                .flat_map(|(part, _)| part.describe())
+                .collect();
             let why = explain(&track, &terms, &hard_desc, prefs, &m.parts);
             hits.push(Hit {
                 track,

@@ -152,6 +152,46 @@ impl Filter {
         self
     }
 
+    /// One filter per constrained field (the parts that together make this one).
+    pub fn split_fields(&self) -> Vec<Filter> {
+        let lists: [(&Vec<String>, fn(&mut Filter) -> &mut Vec<String>); 7] = [
+            (&self.genres, |f| &mut f.genres),
+            (&self.moods, |f| &mut f.moods),
+            (&self.instruments, |f| &mut f.instruments),
+            (&self.exclude_instruments, |f| &mut f.exclude_instruments),
+            (&self.origins, |f| &mut f.origins),
+            (&self.eras, |f| &mut f.eras),
+            (&self.keys, |f| &mut f.keys),
+        ];
+        let mut out = Vec::new();
+        for (values, slot) in lists {
+            if !values.is_empty() {
+                let mut f = Filter::default();
+                *slot(&mut f) = values.clone();
+                out.push(f);
+            }
+        }
+        if self.tempo.is_some() {
+            out.push(Filter {
+                tempo: self.tempo,
+                ..Default::default()
+            });
+        }
+        if self.year.is_some() {
+            out.push(Filter {
+                year: self.year,
+                ..Default::default()
+            });
+        }
+        if self.live.is_some() {
+            out.push(Filter {
+                live: self.live,
+                ..Default::default()
+            });
+        }
+        out
+    }
+
     pub fn validate(&self) -> Result<()> {
         if let Some(t) = &self.tempo {
             t.validate("filters.tempo")?;
@@ -600,6 +640,20 @@ mod tests {
             ..Default::default()
         });
         assert!(!d.compile().matches(&TrackFacets::of(&track())));
+    }
+
+    #[test]
+    fn split_fields_recombine_to_the_whole() {
+        let f = Filter {
+            genres: vec!["pop".into()],
+            moods: vec!["happy".into()],
+            tempo: Some(Range::new(Some(100.0), None)),
+            ..Default::default()
+        };
+        let parts = f.split_fields();
+        assert_eq!(parts.len(), 3);
+        let whole = parts.iter().fold(Filter::default(), |acc, p| acc.and(p));
+        assert_eq!(whole, f);
     }
 
     #[test]
