@@ -154,7 +154,8 @@ impl Filter {
 
     /// One filter per constrained field (the parts that together make this one).
     pub fn split_fields(&self) -> Vec<Filter> {
-        let lists: [(&Vec<String>, fn(&mut Filter) -> &mut Vec<String>); 7] = [
+        type ListField = fn(&mut Filter) -> &mut Vec<String>;
+        let lists: [(&Vec<String>, ListField); 7] = [
             (&self.genres, |f| &mut f.genres),
             (&self.moods, |f| &mut f.moods),
             (&self.instruments, |f| &mut f.instruments),
