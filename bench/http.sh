@@ -29,12 +29,16 @@ NTRACKS=$(wc -l < "$WORK/catalog.jsonl")
 kb() { awk -v k="$1" '$1==k":"{print $2}' "/proc/$SVC_PID/status"; }
 mib() { awk -v k="$1" 'BEGIN{printf "%.0f", k/1024}'; }
 
-T0=$(date +%s.%N)
-MUSIC_RAG_RATE_LIMIT_PER_SECOND=100000 MUSIC_RAG_RATE_LIMIT_BURST=100000 LOG_LEVEL=warn \
-  "$BIN" --data-dir "$WORK/data" serve --port "$PORT" > "$WORK/serve.log" 2>&1 &
-SVC_PID=$!
-until curl -sf -o /dev/null "$BASE/ready"; do sleep 0.02; done
-STARTUP_S=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}')
+# Starts the server (rate limits out of the way); sets SVC_PID and READY_S (seconds to /ready).
+start_server() {
+  local t0; t0=$(date +%s.%N)
+  MUSIC_RAG_RATE_LIMIT_PER_SECOND=100000 MUSIC_RAG_RATE_LIMIT_BURST=100000 LOG_LEVEL=warn \
+    "$BIN" --data-dir "$WORK/data" serve --port "$PORT" > "$WORK/serve.log" 2>&1 &
+  SVC_PID=$!
+  until curl -sf -o /dev/null "$BASE/ready"; do sleep 0.02; done
+  READY_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}')
+}
+start_server; STARTUP_S=$READY_S
 RSS_IDLE=$(kb VmRSS)
 ING=$(python3 "$PEER/ingest.py" --port "$PORT" --file "$WORK/catalog.jsonl" --batch "$BATCH")
 echo "$ING"
@@ -43,12 +47,7 @@ COUNT=$(curl -s "$BASE/stats" | python3 -c 'import sys,json; print(json.load(sys
 RSS_INGEST=$(kb VmRSS)
 # Restart on the ingested store: start-up time and idle memory with a full catalog.
 kill -TERM "$SVC_PID"; wait "$SVC_PID" || true
-T0=$(date +%s.%N)
-MUSIC_RAG_RATE_LIMIT_PER_SECOND=100000 MUSIC_RAG_RATE_LIMIT_BURST=100000 LOG_LEVEL=warn \
-  "$BIN" --data-dir "$WORK/data" serve --port "$PORT" > "$WORK/serve.log" 2>&1 &
-SVC_PID=$!
-until curl -sf -o /dev/null "$BASE/ready"; do sleep 0.02; done
-RESTART_S=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}')
+start_server; RESTART_S=$READY_S
 RSS_IDLE_FULL=$(kb VmRSS)
 
 run_wrk() { # threads conns duration script label

@@ -76,31 +76,25 @@ pub fn run(g: &Global, args: &BenchArgs) -> Result<ExitCode> {
         text: "warm up the vocabulary".into(),
         ..Default::default()
     })?;
-    let mut cold = Vec::new();
-    let mut cold_filtered = Vec::new();
-    for (i, q) in cold_queries.iter().enumerate() {
-        if i % 2 == 0 {
-            cold.push(time(&SearchRequest {
-                text: q.clone(),
-                ..Default::default()
-            })?);
-        } else {
-            cold_filtered.push(time(&filtered(q))?);
-        }
-    }
-    let mut warm = Vec::new();
-    let mut warm_filtered = Vec::new();
-    for _ in 0..args.warm_rounds {
+    // Even queries unfiltered, odd ones filtered; one pass over the set.
+    let pass = |plain: &mut Vec<f64>, with_filter: &mut Vec<f64>| -> Result<()> {
         for (i, q) in cold_queries.iter().enumerate() {
             if i % 2 == 0 {
-                warm.push(time(&SearchRequest {
+                plain.push(time(&SearchRequest {
                     text: q.clone(),
                     ..Default::default()
                 })?);
             } else {
-                warm_filtered.push(time(&filtered(q))?);
+                with_filter.push(time(&filtered(q))?);
             }
         }
+        Ok(())
+    };
+    let (mut cold, mut cold_filtered) = (Vec::new(), Vec::new());
+    pass(&mut cold, &mut cold_filtered)?;
+    let (mut warm, mut warm_filtered) = (Vec::new(), Vec::new());
+    for _ in 0..args.warm_rounds {
+        pass(&mut warm, &mut warm_filtered)?;
     }
     let report = json!({
         "tracks": tracks,
