@@ -1,5 +1,7 @@
-//! `music-rag bench-search`: in-process search latency (embedding included) on the open store,
-//! for cold and warm query caches, with and without filters, plus open time and peak memory.
+//! `music-rag bench-search`: in-process search latency (embedding included) on the open store:
+//! cold (new texts), warm embedding cache (known texts, new requests), and warm (repeated
+//! requests, served from the response cache), with and without filters, plus open time and
+//! peak memory.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,8 +60,9 @@ pub fn run(g: &Global, args: &BenchArgs) -> Result<ExitCode> {
         .collect();
     let vocab = engine.store().vocabulary()?;
     let genre = vocab.genres.first().map(|(g, _)| g.clone());
-    let filtered = |text: &str| SearchRequest {
+    let filtered = |text: &str, top_k: usize| SearchRequest {
         text: text.to_string(),
+        top_k,
         filters: Filter {
             genres: genre.iter().cloned().collect(),
             tempo: Some(Range::new(Some(60.0), Some(180.0))),
@@ -77,24 +80,29 @@ pub fn run(g: &Global, args: &BenchArgs) -> Result<ExitCode> {
         ..Default::default()
     })?;
     // Even queries unfiltered, odd ones filtered; one pass over the set.
-    let pass = |plain: &mut Vec<f64>, with_filter: &mut Vec<f64>| -> Result<()> {
+    let pass = |plain: &mut Vec<f64>, with_filter: &mut Vec<f64>, top_k: usize| -> Result<()> {
         for (i, q) in cold_queries.iter().enumerate() {
             if i % 2 == 0 {
                 plain.push(time(&SearchRequest {
                     text: q.clone(),
+                    top_k,
                     ..Default::default()
                 })?);
             } else {
-                with_filter.push(time(&filtered(q))?);
+                with_filter.push(time(&filtered(q, top_k))?);
             }
         }
         Ok(())
     };
     let (mut cold, mut cold_filtered) = (Vec::new(), Vec::new());
-    pass(&mut cold, &mut cold_filtered)?;
+    pass(&mut cold, &mut cold_filtered, 10)?;
+    // Same texts (embeddings cached) but new requests (top_k differs): full retrieval.
+    let (mut warm_embed, mut warm_embed_filtered) = (Vec::new(), Vec::new());
+    pass(&mut warm_embed, &mut warm_embed_filtered, 9)?;
+    // Repeated requests: served from the response cache.
     let (mut warm, mut warm_filtered) = (Vec::new(), Vec::new());
     for _ in 0..args.warm_rounds {
-        pass(&mut warm, &mut warm_filtered)?;
+        pass(&mut warm, &mut warm_filtered, 10)?;
     }
     let report = json!({
         "tracks": tracks,
@@ -102,6 +110,8 @@ pub fn run(g: &Global, args: &BenchArgs) -> Result<ExitCode> {
         "first_query_ms": first_query_ms,
         "cold": percentiles(cold),
         "cold_filtered": percentiles(cold_filtered),
+        "warm_embedding_cache": percentiles(warm_embed),
+        "warm_embedding_cache_filtered": percentiles(warm_embed_filtered),
         "warm": percentiles(warm),
         "warm_filtered": percentiles(warm_filtered),
         "filter": {"genre": genre, "tempo": "60-180"},

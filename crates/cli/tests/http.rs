@@ -158,6 +158,15 @@ fn original_endpoints_keep_their_shapes() {
         assert!((100.0..=150.0).contains(&t));
     }
 
+    // A cached response never outlives a write.
+    let harbour = json!({"text_query": "harbour lights the test band", "top_k": 1});
+    let (_, r) = call(
+        "POST",
+        &format!("{b}/search"),
+        Some(READER),
+        Some(harbour.clone()),
+    );
+    assert_ne!(json_of(r)[0]["id"], "api:one");
     let (s, r) = call(
         "POST",
         &format!("{b}/index"),
@@ -172,6 +181,12 @@ fn original_endpoints_keep_their_shapes() {
     );
     assert!(v["message"].is_string());
 
+    let (_, r) = call("POST", &format!("{b}/search"), Some(READER), Some(harbour));
+    assert_eq!(
+        json_of(r)[0]["id"],
+        "api:one",
+        "the search after the write must see it"
+    );
     let batch = json!([track("api:two"), {"id": "api:bad", "title": "", "artist": "x"}, track("api:three")]);
     let (s, r) = call(
         "POST",
@@ -275,6 +290,13 @@ fn versioned_api_crud_search_and_pages() {
         .unwrap()
         .contains("similarity"));
     assert!(v["parsed"].is_object() && v["timings"]["embed_ms"].is_number());
+    assert_eq!(v["cached"], false);
+    let again =
+        json!({"text": "calm accordion waltz", "top_k": 3, "filters": {"genres": ["folk"]}});
+    let (_, r) = call("POST", &format!("{b}/v1/search"), Some(READER), Some(again));
+    let v2 = json_of(r);
+    assert_eq!(v2["cached"], true);
+    assert_eq!(v2["hits"], v["hits"]);
 
     // Every track exactly once across pages.
     let mut seen = std::collections::HashSet::new();

@@ -1,7 +1,7 @@
 //! The search and ingest pipelines, written against the `Embedder` and `Store` traits.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -55,7 +55,12 @@ pub struct IngestTimings {
 pub struct Engine {
     embedder: Arc<dyn Embedder>,
     store: Arc<dyn Store>,
+    /// Recent responses keyed by the request and the store's write sequence, so a write makes
+    /// every older entry unreachable.
+    responses: Mutex<lru::LruCache<String, SearchResponse>>,
 }
+
+const RESPONSE_CACHE_ENTRIES: usize = 4096;
 
 fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
@@ -68,7 +73,13 @@ fn candidates_for(top_k: usize) -> usize {
 
 impl Engine {
     pub fn new(embedder: Arc<dyn Embedder>, store: Arc<dyn Store>) -> Self {
-        Self { embedder, store }
+        Self {
+            embedder,
+            store,
+            responses: Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(RESPONSE_CACHE_ENTRIES).expect("non-zero"),
+            )),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -86,6 +97,33 @@ impl Engine {
 
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse> {
         req.validate()?;
+        let start = Instant::now();
+        let key = format!(
+            "{}\n{}",
+            self.store.sequence()?,
+            serde_json::to_string(req).map_err(|e| CoreError::Internal(e.to_string()))?
+        );
+        let poisoned = |_| CoreError::Internal("response cache poisoned".into());
+        if let Some(hit) = self.responses.lock().map_err(poisoned)?.get(&key) {
+            let mut resp = hit.clone();
+            resp.cached = true;
+            resp.timings = StageTimings {
+                parse_ms: 0.0,
+                embed_ms: 0.0,
+                retrieve_ms: 0.0,
+                fuse_ms: ms_since(start),
+            };
+            return Ok(resp);
+        }
+        let resp = self.search_uncached(req)?;
+        self.responses
+            .lock()
+            .map_err(poisoned)?
+            .put(key, resp.clone());
+        Ok(resp)
+    }
+
+    fn search_uncached(&self, req: &SearchRequest) -> Result<SearchResponse> {
         let mut timings = StageTimings::default();
         let t = Instant::now();
         let parsed = if req.parse && !req.text.trim().is_empty() {
@@ -186,6 +224,7 @@ impl Engine {
         }
         timings.fuse_ms = ms_since(t);
         Ok(SearchResponse {
+            cached: false,
             hits,
             parsed,
             timings,

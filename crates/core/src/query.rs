@@ -131,6 +131,8 @@ pub struct StageTimings {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize)]
 pub struct SearchResponse {
+    /// Served from the response cache (same request, no write since).
+    pub cached: bool,
     pub hits: Vec<Hit>,
     pub parsed: Option<ParsedQuery>,
     pub timings: StageTimings,

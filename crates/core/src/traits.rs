@@ -171,5 +171,7 @@ pub trait Store: Send + Sync {
     /// Top `k` by BM25 (typo tolerant on titles and artists) among tracks that pass `filter`.
     fn keyword_search(&self, text: &str, filter: &Filter, k: usize) -> Result<Vec<Candidate>>;
     fn vocabulary(&self) -> Result<Arc<Vocabulary>>;
+    /// The write sequence number: it changes with every acknowledged write.
+    fn sequence(&self) -> Result<u64>;
     fn stats(&self) -> Result<StoreStats>;
 }

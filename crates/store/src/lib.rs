@@ -8,6 +8,7 @@ mod sqlite;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use keyword::KeywordIndex;
@@ -57,6 +58,8 @@ pub struct EmbeddedStore {
     catalog: RwLock<Catalog>,
     vocabulary: RwLock<Option<Arc<Vocabulary>>>,
     dim: usize,
+    /// The database's sequence number, mirrored for lock-free reads.
+    sequence: AtomicU64,
 }
 
 impl EmbeddedStore {
@@ -109,6 +112,7 @@ impl EmbeddedStore {
             catalog: RwLock::new(Catalog::new(dim)),
             vocabulary: RwLock::new(None),
             dim,
+            sequence: AtomicU64::new(db_seq),
         };
         for r in rows {
             let entry = Entry {
@@ -212,7 +216,11 @@ impl Store for EmbeddedStore {
         }
         self.invalidate_vocabulary()?;
         let refs: Vec<(u64, &Track)> = tracks.iter().map(|(s, t)| (*s, t.as_ref())).collect();
-        self.keyword.apply(&[], &refs, seq)?;
+        let indexed = self.keyword.apply(&[], &refs, seq);
+        // Published last (even if indexing failed, since the catalog changed): a reader that
+        // sees this number also sees the data behind it, so no cached response is stale.
+        self.sequence.store(seq, Ordering::Release);
+        indexed?;
         db.prune_tombstones(seq)?;
         Ok(())
     }
@@ -242,7 +250,9 @@ impl Store for EmbeddedStore {
         };
         self.catalog.write().map_err(lock_err)?.remove(id);
         self.invalidate_vocabulary()?;
-        self.keyword.apply(&[slot], &[], seq)?;
+        let indexed = self.keyword.apply(&[slot], &[], seq);
+        self.sequence.store(seq, Ordering::Release);
+        indexed?;
         db.prune_tombstones(seq)?;
         Ok(true)
     }
@@ -341,6 +351,10 @@ impl Store for EmbeddedStore {
         let v = Arc::new(self.catalog.read().map_err(lock_err)?.vocabulary());
         *self.vocabulary.write().map_err(lock_err)? = Some(v.clone());
         Ok(v)
+    }
+
+    fn sequence(&self) -> music_rag_core::Result<u64> {
+        Ok(self.sequence.load(Ordering::Acquire))
     }
 
     fn stats(&self) -> music_rag_core::Result<StoreStats> {
