@@ -41,11 +41,12 @@ pub struct ApiKeys {
     keys: Vec<([u8; 32], Scope)>,
 }
 
-/// The caller behind a request: a key's index and scope, or nobody when no keys are set.
+/// The caller behind a request, for its rate-limit bucket: a key's index, or nobody when no
+/// keys are set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
     Anonymous,
-    Key { index: usize, scope: Scope },
+    Key { index: usize },
 }
 
 pub const MIN_KEY_LEN: usize = 8;

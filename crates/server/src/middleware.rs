@@ -32,7 +32,7 @@ fn presented_key(req: &Request) -> Option<&str> {
 /// Checks the caller's key against the scope a route needs, then its rate limit.
 pub async fn guard(
     State((state, needed)): State<(AppState, Scope)>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
     let keys = &state.settings.keys;
@@ -68,7 +68,7 @@ pub async fn guard(
                 )
                 .into_response();
             }
-            Some(Some((index, scope))) => Caller::Key { index, scope },
+            Some(Some((index, _))) => Caller::Key { index },
         }
     };
     let bucket = match caller {
@@ -90,7 +90,6 @@ pub async fn guard(
         .retry_after(wait.as_secs_f64().ceil() as u64)
         .into_response();
     }
-    req.extensions_mut().insert(caller);
     next.run(req).await
 }
 

@@ -93,8 +93,7 @@ impl EmbeddedStore {
             }
         }
         let mut catalog = Catalog::new(dim);
-        let rows = db.rows_since(0)?;
-        for r in &rows {
+        for r in db.rows_since(0)? {
             if r.embedding.len() != dim {
                 return Err(StoreError::Corrupt(format!(
                     "track {} has a vector of {} floats",
@@ -102,19 +101,6 @@ impl EmbeddedStore {
                     r.embedding.len()
                 )));
             }
-        }
-        let keyword = KeywordIndex::open(&dir.join("keyword"))?;
-        let db_seq = db.sequence()?;
-        let store = Self {
-            dir: dir.to_path_buf(),
-            db: Mutex::new(db),
-            keyword,
-            catalog: RwLock::new(Catalog::new(dim)),
-            vocabulary: RwLock::new(None),
-            dim,
-            sequence: AtomicU64::new(db_seq),
-        };
-        for r in rows {
             let entry = Entry {
                 slot: r.slot,
                 facets: TrackFacets::of(&r.track),
@@ -124,10 +110,17 @@ impl EmbeddedStore {
             };
             catalog.insert(entry, &r.embedding);
         }
-        *store
-            .catalog
-            .write()
-            .map_err(|_| StoreError::Corrupt("lock".into()))? = catalog;
+        let keyword = KeywordIndex::open(&dir.join("keyword"))?;
+        let db_seq = db.sequence()?;
+        let store = Self {
+            dir: dir.to_path_buf(),
+            db: Mutex::new(db),
+            keyword,
+            catalog: RwLock::new(catalog),
+            vocabulary: RwLock::new(None),
+            dim,
+            sequence: AtomicU64::new(db_seq),
+        };
         store.catch_up_keyword(db_seq)?;
         Ok(store)
     }
@@ -359,7 +352,7 @@ impl Store for EmbeddedStore {
 
     fn stats(&self) -> music_rag_core::Result<StoreStats> {
         let n = self.count()?;
-        let sequence = self.db.lock().map_err(lock_err)?.sequence()?;
+        let sequence = self.sequence()?;
         Ok(StoreStats {
             tracks: n,
             text_embeddings: n,
