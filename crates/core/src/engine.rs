@@ -13,7 +13,10 @@ use crate::hash::content_hash;
 use crate::parse::{keyword_terms, parse_query, ParsedQuery};
 use crate::query::{Hit, SearchRequest, SearchResponse, StageTimings, Why};
 use crate::track::Track;
-use crate::traits::{Embedder, Store, StoredTrack};
+use crate::enhance::Enhancement;
+use crate::rerank::{RerankQuery, RERANK_DEPTH};
+use crate::summary::{summarize, ResultsSummary, SummaryAuthor};
+use crate::traits::{Embedder, Generator, Store, StoredTrack};
 
 /// What happened to one track of an upsert batch.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -58,6 +61,8 @@ pub struct Engine {
     /// Recent responses keyed by the request and the store's write sequence, so a write makes
     /// every older entry unreachable.
     responses: Mutex<lru::LruCache<String, SearchResponse>>,
+    /// A model provider for answers, enhancement and summaries; offline without one.
+    provider: Option<Arc<dyn Generator>>,
 }
 
 const RESPONSE_CACHE_ENTRIES: usize = 4096;
@@ -79,7 +84,18 @@ impl Engine {
             responses: Mutex::new(lru::LruCache::new(
                 std::num::NonZeroUsize::new(RESPONSE_CACHE_ENTRIES).expect("non-zero"),
             )),
+            provider: None,
         }
+    }
+
+    /// Uses `provider` for answers, query enhancement and model-written summaries.
+    pub fn with_provider(mut self, provider: Arc<dyn Generator>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    pub fn provider(&self) -> Option<&Arc<dyn Generator>> {
+        self.provider.as_ref()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -131,17 +147,32 @@ impl Engine {
         } else {
             None
         };
-        let (text, hard, soft) = match &parsed {
+        let (mut text, hard, mut soft) = match &parsed {
             Some(p) => (
                 p.text.clone(),
                 req.filters.clone().and(&p.filters),
-                p.preferences.clone(),
+                p.preferences.clone().union(&req.preferences),
             ),
             None => (
                 req.text.trim().to_string(),
                 req.filters.clone(),
-                Filter::default(),
+                req.preferences.clone(),
             ),
+        };
+        let enhancement = if req.enhance && !req.text.trim().is_empty() {
+            let e = match &self.provider {
+                Some(model) => {
+                    crate::enhance::enhance(model.as_ref(), &req.text, &*self.store.vocabulary()?)
+                }
+                None => Enhancement::not_applied("no model provider is configured"),
+            };
+            if let Some(q) = &e.rewritten_query {
+                text = q.clone();
+            }
+            soft = soft.union(&e.accepted);
+            Some(e)
+        } else {
+            None
         };
         timings.parse_ms = ms_since(t);
 
@@ -190,7 +221,10 @@ impl Engine {
                 .map(|(d, k)| rrf(&d, &k, req.semantic_weight))
                 .unwrap_or_default()
         };
-        let merged = merge_dual(fuse(broad), fuse(targeted));
+        let mut merged = merge_dual(fuse(broad), fuse(targeted));
+        if req.rerank {
+            self.rerank(&mut merged, &req.text, &hard.clone().union(&soft), req.top_k)?;
+        }
         let terms = keyword_terms(&text);
         let hard_desc = hard.describe();
         // Each preference on its own, so a hit's "why" names the ones it fits.
@@ -222,13 +256,73 @@ impl Engine {
                 why,
             });
         }
+        let summary = self.summary(&hits, &req.text, req.model_summary);
         timings.fuse_ms = ms_since(t);
         Ok(SearchResponse {
             cached: false,
             hits,
             parsed,
+            summary,
+            enhancement,
             timings,
         })
+    }
+
+    /// Reorders the head of the fused list by the field-aware reranker.
+    fn rerank(
+        &self,
+        merged: &mut [(String, crate::fusion::Merged)],
+        text: &str,
+        wanted: &Filter,
+        top_k: usize,
+    ) -> Result<()> {
+        let depth = merged.len().min((top_k * 2).max(RERANK_DEPTH));
+        let q = RerankQuery::new(text, wanted);
+        for (id, m) in merged[..depth].iter_mut() {
+            if let Some(track) = self.store.get(id)? {
+                let bonus = q.bonus(&track);
+                m.parts.rerank_bonus = Some(bonus);
+                m.score += bonus;
+            }
+        }
+        crate::fusion::sort_by_score(&mut merged[..depth], |m| m.score);
+        Ok(())
+    }
+
+    /// What the hits share: offline, or written by the model when asked and configured.
+    fn summary(&self, hits: &[Hit], query: &str, by_model: bool) -> ResultsSummary {
+        let tracks: Vec<&Track> = hits.iter().map(|h| h.track.as_ref()).collect();
+        let offline = |reason: Option<String>| ResultsSummary {
+            text: summarize(&tracks),
+            written_by: SummaryAuthor::Offline,
+            fallback_reason: reason,
+        };
+        if !by_model {
+            return offline(None);
+        }
+        let Some(model) = &self.provider else {
+            return offline(Some("no model provider is configured".into()));
+        };
+        if hits.is_empty() {
+            return offline(None);
+        }
+        let cards: Vec<String> = tracks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| crate::ask::source_card(i + 1, t))
+            .collect();
+        let system = "In one or two sentences, say what these search results have in common \
+(genre, mood, instruments, tempo, era). Use only facts from the list.";
+        let user = format!("Search: {query}\nResults:\n{}", cards.join("\n"));
+        match model.complete(system, &user) {
+            Ok(g) if !g.text.trim().is_empty() => ResultsSummary {
+                text: g.text.trim().to_string(),
+                written_by: SummaryAuthor::Model,
+                fallback_reason: None,
+            },
+            Ok(_) => offline(Some("the model returned an empty summary".into())),
+            Err(e) => offline(Some(e.to_string())),
+        }
     }
 
     /// Validates, skips unchanged tracks, embeds what changed (reusing vectors whose text did

@@ -152,6 +152,29 @@ impl Filter {
         self
     }
 
+    /// Either filter's preferences: lists are joined ("any of" grows), ranges kept from `self`
+    /// first.
+    pub fn union(mut self, other: &Filter) -> Filter {
+        fn join(a: &mut Vec<String>, b: &[String]) {
+            for x in b {
+                if !a.iter().any(|y| normalize_term(y) == normalize_term(x)) {
+                    a.push(x.clone());
+                }
+            }
+        }
+        join(&mut self.genres, &other.genres);
+        join(&mut self.moods, &other.moods);
+        join(&mut self.instruments, &other.instruments);
+        join(&mut self.exclude_instruments, &other.exclude_instruments);
+        join(&mut self.origins, &other.origins);
+        join(&mut self.eras, &other.eras);
+        join(&mut self.keys, &other.keys);
+        self.tempo = self.tempo.or(other.tempo);
+        self.year = self.year.or(other.year);
+        self.live = self.live.or(other.live);
+        self
+    }
+
     /// One filter per constrained field (the parts that together make this one).
     pub fn split_fields(&self) -> Vec<Filter> {
         type ListField = fn(&mut Filter) -> &mut Vec<String>;

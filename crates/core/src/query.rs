@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::enhance::Enhancement;
 use crate::error::{CoreError, Result};
 use crate::filter::Filter;
 use crate::parse::ParsedQuery;
+use crate::summary::ResultsSummary;
 use crate::track::Track;
 
 pub const TOP_K_MAX: usize = 100;
@@ -29,6 +31,14 @@ pub struct SearchRequest {
     /// Dual-track: targeted retrieval under the hard filters plus the parsed preferences,
     /// scores ×1.2.
     pub targeted: bool,
+    /// Soft constraints added to the parsed ones: hits that satisfy them rank higher.
+    pub preferences: Filter,
+    /// Second-stage field-aware rerank of the top fused candidates.
+    pub rerank: bool,
+    /// Let the configured model rewrite the query and suggest filters (off by default).
+    pub enhance: bool,
+    /// Have the configured model write the results summary (offline otherwise).
+    pub model_summary: bool,
 }
 
 impl Default for SearchRequest {
@@ -41,6 +51,10 @@ impl Default for SearchRequest {
             parse: true,
             broad: true,
             targeted: true,
+            preferences: Filter::default(),
+            rerank: true,
+            enhance: false,
+            model_summary: false,
         }
     }
 }
@@ -71,7 +85,8 @@ impl SearchRequest {
                 "at least one of broad and targeted retrieval must be on",
             ));
         }
-        self.filters.validate()
+        self.filters.validate()?;
+        self.preferences.validate()
     }
 }
 
@@ -95,6 +110,9 @@ pub struct ScoreParts {
     pub keyword_rank: Option<usize>,
     /// Reciprocal rank fusion, scaled so rank 1 in both lists is 1.0.
     pub fused: f32,
+    /// What the second-stage reranker added for fields the query names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank_bonus: Option<f32>,
 }
 
 /// Why a hit matched, in words and parts.
@@ -135,5 +153,10 @@ pub struct SearchResponse {
     pub cached: bool,
     pub hits: Vec<Hit>,
     pub parsed: Option<ParsedQuery>,
+    /// What the hits share, in a sentence.
+    pub summary: ResultsSummary,
+    /// What query enhancement did, when it was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enhancement: Option<Enhancement>,
     pub timings: StageTimings,
 }

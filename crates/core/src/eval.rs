@@ -1,0 +1,105 @@
+//! Retrieval metrics, as the original service computed them: precision, recall and nDCG at k
+//! (binary relevance) and mean reciprocal rank, plus rank-1 accuracy for known-item queries.
+
+use std::collections::HashSet;
+
+use serde::{Deserialize, Serialize};
+
+/// One evaluation query: what is typed, and which track ids are relevant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalQuery {
+    pub query: String,
+    pub relevant: Vec<String>,
+    /// The set or kind this query belongs to (e.g. `known_item`); reports group by it.
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+/// Metrics of one ranked list against the relevant ids.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Scores {
+    pub precision: f64,
+    pub recall: f64,
+    pub ndcg: f64,
+    pub reciprocal_rank: f64,
+    pub rank1: f64,
+}
+
+pub fn score(ranked: &[String], relevant: &[String], k: usize) -> Scores {
+    let rel: HashSet<&str> = relevant.iter().map(String::as_str).collect();
+    if rel.is_empty() || k == 0 {
+        return Scores::default();
+    }
+    let top = &ranked[..ranked.len().min(k)];
+    let hits: Vec<bool> = top.iter().map(|id| rel.contains(id.as_str())).collect();
+    let found = hits.iter().filter(|h| **h).count() as f64;
+    let dcg: f64 = hits
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| **h)
+        .map(|(i, _)| 1.0 / ((i + 2) as f64).log2())
+        .sum();
+    let ideal: f64 = (0..rel.len().min(k))
+        .map(|i| 1.0 / ((i + 2) as f64).log2())
+        .sum();
+    let first = ranked.iter().position(|id| rel.contains(id.as_str()));
+    Scores {
+        precision: found / k as f64,
+        recall: found / rel.len() as f64,
+        ndcg: dcg / ideal,
+        reciprocal_rank: first.map_or(0.0, |r| 1.0 / (r + 1) as f64),
+        rank1: if first == Some(0) { 1.0 } else { 0.0 },
+    }
+}
+
+/// The mean of each metric over many queries.
+pub fn mean(all: &[Scores]) -> Scores {
+    if all.is_empty() {
+        return Scores::default();
+    }
+    let n = all.len() as f64;
+    let sum = |f: fn(&Scores) -> f64| all.iter().map(f).sum::<f64>() / n;
+    Scores {
+        precision: sum(|s| s.precision),
+        recall: sum(|s| s.recall),
+        ndcg: sum(|s| s.ndcg),
+        reciprocal_rank: sum(|s| s.reciprocal_rank),
+        rank1: sum(|s| s.rank1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn perfect_ranking_scores_one() {
+        let s = score(&ids(&["a", "b", "c"]), &ids(&["a", "b"]), 2);
+        assert_eq!(s.precision, 1.0);
+        assert_eq!(s.recall, 1.0);
+        assert!((s.ndcg - 1.0).abs() < 1e-12);
+        assert_eq!(s.reciprocal_rank, 1.0);
+        assert_eq!(s.rank1, 1.0);
+    }
+
+    #[test]
+    fn metrics_match_hand_computed_values() {
+        // Relevant at ranks 2 and 4 of 4; three relevant in all.
+        let s = score(&ids(&["x", "a", "y", "b"]), &ids(&["a", "b", "c"]), 4);
+        assert_eq!(s.precision, 0.5);
+        assert!((s.recall - 2.0 / 3.0).abs() < 1e-12);
+        let dcg = 1.0 / 3f64.log2() + 1.0 / 5f64.log2();
+        let idcg = 1.0 + 1.0 / 3f64.log2() + 1.0 / 4f64.log2();
+        assert!((s.ndcg - dcg / idcg).abs() < 1e-12);
+        assert_eq!(s.reciprocal_rank, 0.5);
+        assert_eq!(s.rank1, 0.0);
+        let none = score(&ids(&["x"]), &ids(&["a"]), 10);
+        assert_eq!(none, Scores { precision: 0.0, ..Default::default() });
+        let m = mean(&[s, none]);
+        assert_eq!(m.reciprocal_rank, 0.25);
+    }
+}

@@ -1,0 +1,519 @@
+//! Playlists: relevant tracks in an order that flows (small tempo steps, compatible keys, no
+//! artist twice in a row, no duplicates), and their M3U and JSPF exports.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Engine;
+use crate::error::{CoreError, Result};
+use crate::filter::{normalize_term, Filter};
+use crate::query::{SearchRequest, TOP_K_MAX};
+use crate::recommend::RecommendRequest;
+use crate::track::Track;
+
+pub const LENGTH_MAX: usize = 100;
+pub const MINUTES_MAX: f32 = 600.0;
+/// Tracks are chosen so that sorted by tempo no gap exceeds this many BPM.
+pub const TEMPO_GAP: f32 = 6.0;
+/// The largest tempo step between neighbours: keeping artists apart may skip up to two
+/// tracks of the tempo order.
+pub const MAX_TEMPO_STEP: f32 = 3.0 * TEMPO_GAP;
+/// Duration assumed for a track whose length is unknown, when filling minutes.
+const ASSUMED_SECONDS: f32 = 210.0;
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlaylistRequest {
+    /// What the playlist is about, in plain words.
+    pub prompt: Option<String>,
+    /// Tracks to build around; they open the playlist.
+    pub seed_ids: Vec<String>,
+    /// Number of tracks (default 20 when `minutes` is not given).
+    pub length: Option<usize>,
+    /// Target running time; used instead of `length`.
+    pub minutes: Option<f32>,
+    pub filters: Filter,
+}
+
+impl Default for PlaylistRequest {
+    fn default() -> Self {
+        Self {
+            prompt: None,
+            seed_ids: Vec::new(),
+            length: None,
+            minutes: None,
+            filters: Filter::default(),
+        }
+    }
+}
+
+impl PlaylistRequest {
+    pub fn validate(&self) -> Result<()> {
+        let prompt = self.prompt.as_deref().map(str::trim).unwrap_or("");
+        if prompt.is_empty() && self.seed_ids.is_empty() {
+            return Err(CoreError::invalid(
+                "prompt",
+                "or seed_ids must be given: a playlist needs a theme or seed tracks",
+            ));
+        }
+        if prompt.len() > crate::query::QUERY_MAX_BYTES {
+            return Err(CoreError::invalid(
+                "prompt",
+                format!("must be at most {} bytes", crate::query::QUERY_MAX_BYTES),
+            ));
+        }
+        if self.length.is_some() && self.minutes.is_some() {
+            return Err(CoreError::invalid("minutes", "cannot be combined with length"));
+        }
+        if let Some(n) = self.length {
+            if !(1..=LENGTH_MAX).contains(&n) {
+                return Err(CoreError::invalid(
+                    "length",
+                    format!("must be between 1 and {LENGTH_MAX} (got {n})"),
+                ));
+            }
+        }
+        if let Some(m) = self.minutes {
+            if !(m > 0.0 && m <= MINUTES_MAX) {
+                return Err(CoreError::invalid(
+                    "minutes",
+                    format!("must be above 0 and at most {MINUTES_MAX} (got {m})"),
+                ));
+            }
+        }
+        if self.seed_ids.len() > crate::recommend::SEEDS_MAX {
+            return Err(CoreError::invalid(
+                "seed_ids",
+                format!("must hold at most {} ids", crate::recommend::SEEDS_MAX),
+            ));
+        }
+        self.filters.validate()
+    }
+}
+
+/// How one track follows the previous one.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transition {
+    /// Tempo change in BPM, when both tempos are known.
+    pub tempo_step: Option<f32>,
+    /// Whether the keys sit next to each other on the circle of fifths (Camelot wheel),
+    /// when both keys are known.
+    pub keys_compatible: Option<bool>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaylistEntry {
+    pub position: usize,
+    #[cfg_attr(feature = "openapi", schema(value_type = Track))]
+    pub track: Arc<Track>,
+    /// From the previous entry; absent on the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transition: Option<Transition>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct Playlist {
+    pub title: String,
+    pub entries: Vec<PlaylistEntry>,
+    pub total_seconds: f32,
+    /// True when some durations were unknown and assumed.
+    pub duration_estimated: bool,
+    pub max_tempo_step: Option<f32>,
+}
+
+/// A key's place on the Camelot wheel: (number 1-12, minor).
+fn camelot(key: &str) -> Option<(u8, bool)> {
+    let k = normalize_term(key).replace(['♯'], "#").replace('♭', "b");
+    let mut chars = k.chars();
+    let letter = chars.next()?;
+    let base: i32 = match letter {
+        'c' => 0,
+        'd' => 2,
+        'e' => 4,
+        'f' => 5,
+        'g' => 7,
+        'a' => 9,
+        'b' => 11,
+        _ => return None,
+    };
+    let rest: String = chars.collect();
+    let (shift, rest) = if let Some(r) = rest.strip_prefix('#') {
+        (1, r)
+    } else if let Some(r) = rest.strip_prefix("b").filter(|r| !r.starts_with('e')) {
+        (-1, r)
+    } else if let Some(r) = rest.strip_prefix(" sharp") {
+        (1, r)
+    } else if let Some(r) = rest.strip_prefix(" flat") {
+        (-1, r)
+    } else {
+        (0, rest.as_str())
+    };
+    let rest = rest.trim();
+    let minor = rest.starts_with("m") && !rest.starts_with("maj") || rest.starts_with("min");
+    let pc = (base + shift).rem_euclid(12);
+    // Relative major of a minor key is three semitones up; C major is 8B, each fifth +1.
+    let major_pc = if minor { (pc + 3) % 12 } else { pc };
+    let number = ((major_pc * 7) % 12 + 7) % 12 + 1;
+    Some((number as u8, minor))
+}
+
+/// Same wheel number, or neighbours on the same ring.
+pub fn keys_compatible(a: &str, b: &str) -> Option<bool> {
+    let ((na, ma), (nb, mb)) = (camelot(a)?, camelot(b)?);
+    let d = (na as i32 - nb as i32).rem_euclid(12);
+    Some(na == nb || (ma == mb && (d == 1 || d == 11)))
+}
+
+fn artist_key(t: &Track) -> Option<String> {
+    let a = normalize_term(&t.artist);
+    (!a.is_empty() && a != "unknown artist" && a != "unknown").then_some(a)
+}
+
+fn transition(a: &Track, b: &Track) -> Transition {
+    Transition {
+        tempo_step: a
+            .metadata
+            .tempo
+            .zip(b.metadata.tempo)
+            .map(|(x, y)| (y - x).abs()),
+        keys_compatible: a
+            .metadata
+            .key
+            .as_deref()
+            .zip(b.metadata.key.as_deref())
+            .and_then(|(x, y)| keys_compatible(x, y)),
+    }
+}
+
+/// The duplicate key of a track: the same song under another id counts once.
+fn song_key(t: &Track) -> String {
+    format!("{}\n{}", normalize_term(&t.title), normalize_term(&t.artist))
+}
+
+/// Picks tracks in relevance order whose tempos stay connected (no sorted gap above
+/// `TEMPO_GAP`) until `enough` says stop.
+fn choose(pool: &[Arc<Track>], enough: &dyn Fn(&[Arc<Track>]) -> bool) -> Vec<Arc<Track>> {
+    let mut chosen: Vec<Arc<Track>> = Vec::new();
+    let mut range: Option<(f32, f32)> = None;
+    let mut seen = HashSet::new();
+    for t in pool {
+        if enough(&chosen) {
+            break;
+        }
+        if !seen.insert(song_key(t)) {
+            continue;
+        }
+        if let Some(tempo) = t.metadata.tempo {
+            match range {
+                Some((lo, hi)) if tempo < lo - TEMPO_GAP || tempo > hi + TEMPO_GAP => continue,
+                Some((lo, hi)) => range = Some((lo.min(tempo), hi.max(tempo))),
+                None => range = Some((tempo, tempo)),
+            }
+        }
+        chosen.push(t.clone());
+    }
+    chosen
+}
+
+/// Orders chosen tracks: tempo-known ones rising in tempo, artists kept apart and compatible
+/// keys preferred among near-equal tempos; then the rest, each next to its closest neighbour.
+fn order(mut chosen: Vec<Arc<Track>>, likeness: &dyn Fn(&Track, &Track) -> f32) -> Vec<Arc<Track>> {
+    let (mut timed, mut untimed): (Vec<_>, Vec<_>) =
+        chosen.drain(..).partition(|t| t.metadata.tempo.is_some());
+    timed.sort_by(|a, b| {
+        a.metadata
+            .tempo
+            .unwrap_or_default()
+            .total_cmp(&b.metadata.tempo.unwrap_or_default())
+    });
+    let mut out: Vec<Arc<Track>> = Vec::with_capacity(timed.len() + untimed.len());
+    let same_artist = |a: Option<&Arc<Track>>, b: &Track| {
+        a.and_then(|a| artist_key(a))
+            .zip(artist_key(b))
+            .is_some_and(|(x, y)| x == y)
+    };
+    while !timed.is_empty() {
+        let prev = out.last();
+        let lowest = timed[0].metadata.tempo.unwrap_or_default();
+        // Among the next three by tempo: a different artist, a compatible key if close.
+        let window: Vec<usize> = (0..timed.len().min(3))
+            .filter(|&i| !same_artist(prev, &timed[i]))
+            .collect();
+        let pick = window
+            .iter()
+            .copied()
+            .find(|&i| {
+                timed[i].metadata.tempo.unwrap_or_default() - lowest <= 2.0
+                    && prev.is_some_and(|p| transition(p, &timed[i]).keys_compatible == Some(true))
+            })
+            .or_else(|| window.first().copied())
+            .unwrap_or(0);
+        out.push(timed.remove(pick));
+    }
+    while !untimed.is_empty() {
+        let pick = match out.last() {
+            None => 0,
+            Some(prev) => untimed
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| !same_artist(Some(prev), t))
+                .max_by(|a, b| likeness(prev, a.1).total_cmp(&likeness(prev, b.1)))
+                .map(|(i, _)| i)
+                .unwrap_or(0),
+        };
+        out.push(untimed.remove(pick));
+    }
+    out
+}
+
+fn seconds(t: &Track) -> (f32, bool) {
+    match t.metadata.duration {
+        Some(d) => (d, false),
+        None => (ASSUMED_SECONDS, true),
+    }
+}
+
+impl Engine {
+    pub fn playlist(&self, req: &PlaylistRequest) -> Result<Playlist> {
+        req.validate()?;
+        let length = req.length.unwrap_or(20);
+        let mut pool: Vec<Arc<Track>> = Vec::new();
+        let mut ids = HashSet::new();
+        for id in &req.seed_ids {
+            let t = self
+                .store()
+                .get(id)?
+                .ok_or_else(|| CoreError::NotFound(format!("seed_ids: unknown track id: {id}")))?;
+            if ids.insert(t.id.clone()) {
+                pool.push(t);
+            }
+        }
+        let prompt = req.prompt.as_deref().map(str::trim).unwrap_or("");
+        if !prompt.is_empty() {
+            let resp = self.search(&SearchRequest {
+                text: prompt.to_string(),
+                filters: req.filters.clone(),
+                top_k: TOP_K_MAX,
+                ..Default::default()
+            })?;
+            for h in resp.hits {
+                if ids.insert(h.track.id.clone()) {
+                    pool.push(h.track);
+                }
+            }
+        }
+        if !req.seed_ids.is_empty() {
+            let recs = self.recommend(&RecommendRequest {
+                positive: req.seed_ids.clone(),
+                filters: req.filters.clone(),
+                top_k: TOP_K_MAX,
+                ..Default::default()
+            })?;
+            for r in recs.hits {
+                if ids.insert(r.track.id.clone()) {
+                    pool.push(r.track);
+                }
+            }
+        }
+        let minutes = req.minutes;
+        let enough = move |chosen: &[Arc<Track>]| match minutes {
+            Some(m) => chosen.iter().map(|t| seconds(t).0).sum::<f32>() >= m * 60.0,
+            None => chosen.len() >= length,
+        };
+        let chosen = choose(&pool, &enough);
+        let vectors: std::collections::HashMap<String, Vec<f32>> = chosen
+            .iter()
+            .filter(|t| t.metadata.tempo.is_none())
+            .filter_map(|t| {
+                self.store()
+                    .get_embedding(&t.id)
+                    .ok()
+                    .flatten()
+                    .map(|v| (t.id.clone(), v))
+            })
+            .collect();
+        let likeness = |a: &Track, b: &Track| match (vectors.get(&a.id), vectors.get(&b.id)) {
+            (Some(x), Some(y)) => x.iter().zip(y).map(|(p, q)| p * q).sum(),
+            _ => 0.0,
+        };
+        let ordered = order(chosen, &likeness);
+        let mut entries = Vec::with_capacity(ordered.len());
+        let (mut total, mut estimated) = (0.0, false);
+        let mut max_step: Option<f32> = None;
+        for (i, t) in ordered.iter().enumerate() {
+            let (s, guessed) = seconds(t);
+            total += s;
+            estimated |= guessed;
+            let transition = (i > 0).then(|| transition(&ordered[i - 1], t));
+            if let Some(step) = transition.as_ref().and_then(|tr| tr.tempo_step) {
+                max_step = Some(max_step.map_or(step, |m: f32| m.max(step)));
+            }
+            entries.push(PlaylistEntry {
+                position: i + 1,
+                track: t.clone(),
+                transition,
+            });
+        }
+        let title = if prompt.is_empty() {
+            "Music RAG playlist".to_string()
+        } else {
+            prompt.to_string()
+        };
+        Ok(Playlist {
+            title,
+            entries,
+            total_seconds: total,
+            duration_estimated: estimated,
+            max_tempo_step: max_step,
+        })
+    }
+}
+
+impl Playlist {
+    /// Extended M3U: tracks with audio files are playable entries; the others are listed as
+    /// comments so the file stays valid and nothing is silently dropped.
+    pub fn to_m3u(&self) -> String {
+        let mut out = format!("#EXTM3U\n#PLAYLIST:{}\n", self.title.replace('\n', " "));
+        for e in &self.entries {
+            let t = &e.track;
+            let secs = t.metadata.duration.map(|d| d.round() as i64).unwrap_or(-1);
+            match &t.audio_path {
+                Some(path) => {
+                    out.push_str(&format!("#EXTINF:{secs},{} - {}\n{path}\n", t.artist, t.title));
+                }
+                None => out.push_str(&format!(
+                    "# {} - {} (music-rag track {}: no audio file)\n",
+                    t.artist, t.title, t.id
+                )),
+            }
+        }
+        out
+    }
+
+    /// JSPF (XSPF as JSON).
+    pub fn to_jspf(&self) -> serde_json::Value {
+        let tracks: Vec<serde_json::Value> = self
+            .entries
+            .iter()
+            .map(|e| {
+                let t = &e.track;
+                let mut v = serde_json::json!({
+                    "title": t.title,
+                    "creator": t.artist,
+                    "trackNum": e.position,
+                    "identifier": [format!("music-rag:track:{}", t.id)],
+                });
+                if let Some(a) = &t.album {
+                    v["album"] = a.clone().into();
+                }
+                if let Some(d) = t.metadata.duration {
+                    v["duration"] = ((d * 1000.0).round() as u64).into();
+                }
+                if let Some(p) = &t.audio_path {
+                    let location = if p.contains("://") {
+                        p.clone()
+                    } else {
+                        format!("file://{p}")
+                    };
+                    v["location"] = serde_json::json!([location]);
+                }
+                v
+            })
+            .collect();
+        serde_json::json!({
+            "playlist": {
+                "title": self.title,
+                "creator": "music-rag",
+                "track": tracks,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camelot_neighbours_are_compatible() {
+        assert_eq!(camelot("C major"), Some((8, false)));
+        assert_eq!(camelot("A minor"), Some((8, true)));
+        assert_eq!(camelot("G"), Some((9, false)));
+        assert_eq!(camelot("F# minor"), Some((11, true)));
+        assert_eq!(keys_compatible("C major", "A minor"), Some(true));
+        assert_eq!(keys_compatible("C major", "G major"), Some(true));
+        assert_eq!(keys_compatible("C major", "F major"), Some(true));
+        assert_eq!(keys_compatible("C major", "F# major"), Some(false));
+        assert_eq!(keys_compatible("C major", "unknown"), None);
+    }
+
+    fn t(id: &str, artist: &str, tempo: Option<f32>) -> Arc<Track> {
+        Arc::new(Track {
+            id: id.into(),
+            title: id.into(),
+            artist: artist.into(),
+            metadata: crate::track::Metadata {
+                tempo,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn chosen_tempos_stay_connected_and_order_keeps_artists_apart() {
+        let pool = vec![
+            t("a", "x", Some(100.0)),
+            t("far", "y", Some(160.0)),
+            t("b", "x", Some(104.0)),
+            t("c", "z", Some(108.0)),
+            t("d", "w", Some(96.0)),
+            Arc::new(Track {
+                id: "a-again".into(),
+                ..(*t("a", "x", Some(100.0))).clone()
+            }),
+        ];
+        let chosen = choose(&pool, &|c: &[Arc<Track>]| c.len() >= 5);
+        let ids: Vec<&str> = chosen.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, vec!["a", "b", "c", "d"], "160 BPM is out of reach");
+        let ordered = order(chosen, &|_, _| 0.0);
+        let ids: Vec<&str> = ordered.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, vec!["d", "a", "c", "b"]);
+        for w in ordered.windows(2) {
+            assert_ne!(w[0].artist, w[1].artist);
+            let step = transition(&w[0], &w[1]).tempo_step.unwrap();
+            assert!(step <= MAX_TEMPO_STEP);
+        }
+    }
+
+    #[test]
+    fn exports_name_every_track() {
+        let mut with_file = (*t("a", "x", Some(100.0))).clone();
+        with_file.audio_path = Some("/music/a.ogg".into());
+        with_file.metadata.duration = Some(61.4);
+        let p = Playlist {
+            title: "rainy".into(),
+            entries: vec![
+                PlaylistEntry { position: 1, track: Arc::new(with_file), transition: None },
+                PlaylistEntry { position: 2, track: t("b", "y", None), transition: None },
+            ],
+            total_seconds: 271.4,
+            duration_estimated: true,
+            max_tempo_step: None,
+        };
+        let m3u = p.to_m3u();
+        assert!(m3u.starts_with("#EXTM3U\n"));
+        assert!(m3u.contains("#EXTINF:61,x - a\n/music/a.ogg\n"));
+        assert!(m3u.contains("music-rag track b: no audio file"));
+        let j = p.to_jspf();
+        assert_eq!(j["playlist"]["track"][0]["location"][0], "file:///music/a.ogg");
+        assert_eq!(j["playlist"]["track"][0]["duration"], 61400);
+        assert_eq!(j["playlist"]["track"][1]["identifier"][0], "music-rag:track:b");
+    }
+}

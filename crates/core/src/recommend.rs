@@ -1,0 +1,171 @@
+//! "More like these, less like those": recommendations from seed tracks' vectors.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Engine;
+use crate::error::{CoreError, Result};
+use crate::filter::Filter;
+use crate::query::TOP_K_MAX;
+use crate::track::Track;
+
+pub const SEEDS_MAX: usize = 50;
+/// How much a negative seed's likeness counts against a candidate.
+const NEGATIVE_WEIGHT: f32 = 0.5;
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecommendRequest {
+    /// Ids of tracks to find more like (1-50).
+    pub positive: Vec<String>,
+    /// Ids of tracks to steer away from (0-50).
+    pub negative: Vec<String>,
+    pub filters: Filter,
+    pub top_k: usize,
+}
+
+impl Default for RecommendRequest {
+    fn default() -> Self {
+        Self {
+            positive: Vec::new(),
+            negative: Vec::new(),
+            filters: Filter::default(),
+            top_k: 10,
+        }
+    }
+}
+
+impl RecommendRequest {
+    pub fn validate(&self) -> Result<()> {
+        if self.positive.is_empty() {
+            return Err(CoreError::invalid("positive", "must name at least one track id"));
+        }
+        for (field, ids) in [("positive", &self.positive), ("negative", &self.negative)] {
+            if ids.len() > SEEDS_MAX {
+                return Err(CoreError::invalid(
+                    field,
+                    format!("must hold at most {SEEDS_MAX} ids (got {})", ids.len()),
+                ));
+            }
+        }
+        if let Some(id) = self.positive.iter().find(|id| self.negative.contains(id)) {
+            return Err(CoreError::invalid(
+                "negative",
+                format!("must not repeat a positive id ({id})"),
+            ));
+        }
+        if !(1..=TOP_K_MAX).contains(&self.top_k) {
+            return Err(CoreError::invalid(
+                "top_k",
+                format!("must be between 1 and {TOP_K_MAX} (got {})", self.top_k),
+            ));
+        }
+        self.filters.validate()
+    }
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct Recommendation {
+    #[cfg_attr(feature = "openapi", schema(value_type = Track))]
+    pub track: Arc<Track>,
+    /// Mean likeness to the positive seeds minus half the likeness to the closest negative.
+    pub score: f32,
+    /// The positive seed this track is most like.
+    pub closest_seed: String,
+    pub closest_similarity: f32,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct RecommendResponse {
+    pub hits: Vec<Recommendation>,
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn normalized(mut v: Vec<f32>) -> Vec<f32> {
+    let n = dot(&v, &v).sqrt();
+    if n > 0.0 {
+        v.iter_mut().for_each(|x| *x /= n);
+    }
+    v
+}
+
+impl Engine {
+    /// Every seed's vector, or a not-found error naming all unknown ids.
+    fn seed_vectors(&self, field: &str, ids: &[String]) -> Result<Vec<(String, Vec<f32>)>> {
+        let mut found = Vec::new();
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.store().get_embedding(id)? {
+                Some(v) => found.push((id.clone(), v)),
+                None => missing.push(id.as_str()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(CoreError::NotFound(format!(
+                "{field}: unknown track ids: {}",
+                missing.join(", ")
+            )));
+        }
+        Ok(found)
+    }
+
+    /// Tracks like the positive seeds and unlike the negative ones; seeds are never returned.
+    pub fn recommend(&self, req: &RecommendRequest) -> Result<RecommendResponse> {
+        req.validate()?;
+        let positive = self.seed_vectors("positive", &req.positive)?;
+        let negative = self.seed_vectors("negative", &req.negative)?;
+        let dim = positive[0].1.len();
+        let mut centre = vec![0.0f32; dim];
+        for (_, v) in &positive {
+            centre.iter_mut().zip(v).for_each(|(c, x)| *c += x / positive.len() as f32);
+        }
+        for (_, v) in &negative {
+            centre
+                .iter_mut()
+                .zip(v)
+                .for_each(|(c, x)| *c -= NEGATIVE_WEIGHT * x / negative.len() as f32);
+        }
+        let centre = normalized(centre);
+        let seeds = positive.len() + negative.len();
+        let k = (req.top_k * 3).max(60) + seeds;
+        let candidates = self.store().dense_search(&centre, &req.filters, k)?;
+        let mut hits = Vec::new();
+        for c in candidates {
+            if req.positive.contains(&c.id) || req.negative.contains(&c.id) {
+                continue;
+            }
+            let (Some(v), Some(track)) = (self.store().get_embedding(&c.id)?, self.store().get(&c.id)?)
+            else {
+                continue;
+            };
+            let sims: Vec<f32> = positive.iter().map(|(_, p)| dot(&v, p)).collect();
+            let (best, best_sim) = sims
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, s)| (i, *s))
+                .unwrap_or((0, 0.0));
+            let mean = sims.iter().sum::<f32>() / sims.len() as f32;
+            let against = negative
+                .iter()
+                .map(|(_, n)| dot(&v, n))
+                .fold(None, |m: Option<f32>, s| Some(m.map_or(s, |m| m.max(s))));
+            hits.push(Recommendation {
+                track,
+                score: mean - NEGATIVE_WEIGHT * against.unwrap_or(0.0).max(0.0),
+                closest_seed: positive[best].0.clone(),
+                closest_similarity: best_sim,
+            });
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.track.id.cmp(&b.track.id)));
+        hits.truncate(req.top_k);
+        Ok(RecommendResponse { hits })
+    }
+}

@@ -1,0 +1,158 @@
+//! Second-stage rerank: a field-aware score over the top fused candidates. Fusion sees only
+//! ranks; the reranker looks at which fields the query's words hit (a named title or artist,
+//! a genre, mood or instrument the track carries) and at tempo and year preferences.
+
+use crate::filter::{normalize_term, Filter, Range};
+use crate::parse::keyword_terms;
+use crate::track::Track;
+
+/// How many fused candidates the reranker reorders, at least.
+pub const RERANK_DEPTH: usize = 40;
+
+/// Weights of the field features, added to the fused score (rank 1 in both lists is 1.0).
+const TITLE_WEIGHT: f32 = 0.6;
+const ARTIST_WEIGHT: f32 = 0.4;
+const FACET_WEIGHT: f32 = 0.5;
+const TEMPO_WEIGHT: f32 = 0.2;
+const YEAR_WEIGHT: f32 = 0.2;
+
+/// What the reranker knows of the query.
+pub struct RerankQuery {
+    words: Vec<String>,
+    padded: String,
+    tempo: Option<Range>,
+    year: Option<Range>,
+}
+
+impl RerankQuery {
+    /// `text` is the query as typed; `wanted` holds its filters and preferences.
+    pub fn new(text: &str, wanted: &Filter) -> Self {
+        let normalized = normalize_term(text);
+        Self {
+            words: keyword_terms(&normalized),
+            padded: format!(
+                " {} ",
+                normalized
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            tempo: wanted.tempo,
+            year: wanted.year,
+        }
+    }
+
+    fn has_word(&self, w: &str) -> bool {
+        self.words
+            .iter()
+            .any(|q| q == w || (w.len() >= 4 && strsim::damerau_levenshtein(q, w) <= 1))
+    }
+
+    /// Share of a name's words the query holds, squared so a whole name beats a part.
+    fn name_cover(&self, name: &str) -> f32 {
+        let ws = keyword_terms(&normalize_term(name));
+        if ws.is_empty() {
+            return 0.0;
+        }
+        let hit = ws.iter().filter(|w| self.has_word(w)).count() as f32;
+        (hit / ws.len() as f32).powi(2)
+    }
+
+    /// Share of the query's words found in the track's genres, moods, instruments and tags.
+    fn facet_cover(&self, t: &Track) -> f32 {
+        if self.words.is_empty() {
+            return 0.0;
+        }
+        let m = &t.metadata;
+        let values = m
+            .genre
+            .iter()
+            .chain(m.subgenre.iter())
+            .chain(m.mood.iter())
+            .chain(m.instrumentation.iter())
+            .chain(t.tags.iter());
+        let mut covered: Vec<&str> = Vec::new();
+        for v in values {
+            let v = normalize_term(v);
+            if v.is_empty() || !self.padded.contains(&format!(" {v} ")) {
+                continue;
+            }
+            for w in self.words.iter().filter(|w| v.split(' ').any(|x| x == *w)) {
+                if !covered.contains(&w.as_str()) {
+                    covered.push(w);
+                }
+            }
+        }
+        covered.len() as f32 / self.words.len() as f32
+    }
+
+    /// The field bonus of one track.
+    pub fn bonus(&self, t: &Track) -> f32 {
+        let mut b = TITLE_WEIGHT * self.name_cover(&t.title)
+            + ARTIST_WEIGHT * self.name_cover(&t.artist)
+            + FACET_WEIGHT * self.facet_cover(t);
+        if let (Some(r), Some(v)) = (self.tempo, t.metadata.tempo) {
+            if r.contains(v) {
+                b += TEMPO_WEIGHT;
+            }
+        }
+        if let (Some(r), Some(y)) = (self.year, t.year) {
+            if r.contains(y as f32) {
+                b += YEAR_WEIGHT;
+            }
+        }
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::track::Metadata;
+
+    fn track(title: &str, artist: &str, genre: &str, moods: &[&str]) -> Track {
+        Track {
+            title: title.into(),
+            artist: artist.into(),
+            metadata: Metadata {
+                genre: Some(genre.into()),
+                mood: moods.iter().map(|s| s.to_string()).collect(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn named_titles_and_artists_outscore_partial_ones() {
+        let q = RerankQuery::new("jacksn 5 abc", &Filter::default());
+        let abc = track("ABC", "The Jackson 5", "pop", &[]);
+        let other = track("I Want You Back", "The Jackson 5", "pop", &[]);
+        let stranger = track("Five Magics", "Megadeth", "metal", &[]);
+        assert!(q.bonus(&abc) > q.bonus(&other));
+        assert!(q.bonus(&other) > q.bonus(&stranger));
+    }
+
+    #[test]
+    fn facets_the_query_names_count() {
+        let q = RerankQuery::new("sad jazz", &Filter::default());
+        let both = track("x", "y", "jazz", &["sad"]);
+        let one = track("x", "y", "jazz", &["happy"]);
+        assert!((q.facet_cover(&both) - 1.0).abs() < 1e-6);
+        assert!((q.facet_cover(&one) - 0.5).abs() < 1e-6);
+    }
+
+    #[test]
+    fn tempo_and_year_preferences_add() {
+        let wanted = Filter {
+            tempo: Some(Range::new(Some(120.0), Some(130.0))),
+            ..Default::default()
+        };
+        let q = RerankQuery::new("", &wanted);
+        let mut t = track("x", "y", "z", &[]);
+        assert_eq!(q.bonus(&t), 0.0);
+        t.metadata.tempo = Some(125.0);
+        assert!((q.bonus(&t) - TEMPO_WEIGHT).abs() < 1e-6);
+    }
+}
