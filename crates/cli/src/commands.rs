@@ -28,10 +28,9 @@ pub struct IngestArgs {
     pub dry_run: bool,
 }
 
-#[derive(Args, Debug)]
-pub struct SearchArgs {
-    /// What you are looking for, in plain words.
-    pub query: String,
+/// Metadata constraints shared by every command that retrieves.
+#[derive(Args, Debug, Clone, Default)]
+pub struct FilterArgs {
     /// Only these genres (repeat or comma-separate for any of).
     #[arg(long, value_delimiter = ',')]
     pub genre: Vec<String>,
@@ -65,23 +64,11 @@ pub struct SearchArgs {
     /// Only studio (not live) recordings.
     #[arg(long)]
     pub studio: bool,
-    /// How many results (1-100).
-    #[arg(long, short = 'k', default_value_t = 10)]
-    pub top_k: usize,
-    /// Weight of meaning against keywords in fusion (0-1).
-    #[arg(long, default_value_t = 0.6)]
-    pub semantic_weight: f32,
-    /// Show how the query was parsed, each hit's score parts and stage timings.
-    #[arg(long)]
-    pub explain: bool,
-    /// Do not turn plain words into filters; search the text as typed.
-    #[arg(long)]
-    pub no_parse: bool,
 }
 
-impl SearchArgs {
-    fn request(&self) -> Result<SearchRequest> {
-        let filters = Filter {
+impl FilterArgs {
+    pub fn filter(&self) -> Result<Filter> {
+        Ok(Filter {
             genres: self.genre.clone(),
             moods: self.mood.clone(),
             instruments: self.instrument.clone(),
@@ -106,13 +93,50 @@ impl SearchArgs {
             } else {
                 None
             },
-        };
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// What you are looking for, in plain words.
+    pub query: String,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// How many results (1-100).
+    #[arg(long, short = 'k', default_value_t = 10)]
+    pub top_k: usize,
+    /// Weight of meaning against keywords in fusion (0-1).
+    #[arg(long, default_value_t = 0.6)]
+    pub semantic_weight: f32,
+    /// Show how the query was parsed, each hit's score parts and stage timings.
+    #[arg(long)]
+    pub explain: bool,
+    /// Do not turn plain words into filters; search the text as typed.
+    #[arg(long)]
+    pub no_parse: bool,
+    /// Skip the second-stage rerank.
+    #[arg(long)]
+    pub no_rerank: bool,
+    /// Let the configured model rewrite the query and suggest filters (OPENAI_BASE_URL).
+    #[arg(long)]
+    pub enhance: bool,
+    /// Have the configured model write the results summary.
+    #[arg(long)]
+    pub model_summary: bool,
+}
+
+impl SearchArgs {
+    fn request(&self) -> Result<SearchRequest> {
         Ok(SearchRequest {
             text: self.query.clone(),
-            filters,
+            filters: self.filters.filter()?,
             top_k: self.top_k,
             semantic_weight: self.semantic_weight,
             parse: !self.no_parse,
+            rerank: !self.no_rerank,
+            enhance: self.enhance,
+            model_summary: self.model_summary,
             ..Default::default()
         })
     }
@@ -174,7 +198,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(report.exit_code())
         }
         Command::Search(args) => {
-            let engine = open_engine(&g)?;
+            let engine = if args.enhance || args.model_summary {
+                crate::serve::engine_with_configured_provider(&g)?
+            } else {
+                open_engine(&g)?
+            };
             let req = args.request()?;
             let resp = engine.search(&req)?;
             output::search(&resp, g.json, args.explain);
@@ -249,6 +277,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => demo(&g),
+        Command::Ask(args) => crate::answers::ask(&g, &args),
+        Command::Similar(args) => crate::answers::similar(&g, &args),
+        Command::Playlist(args) => crate::answers::playlist(&g, &args),
+        Command::Eval(args) => crate::eval::run(&g, &args),
         Command::BenchSearch(args) => crate::bench::run(&g, &args),
         Command::BuildDemoCatalog { data, out } => {
             let n = demo_catalog::build(&data, &out)?;

@@ -1,8 +1,10 @@
 //! `music-rag`: find and talk about music in plain words.
 
+mod answers;
 mod bench;
 mod commands;
 mod demo_catalog;
+mod eval;
 mod import;
 mod output;
 mod serve;
@@ -68,6 +70,21 @@ pub enum Command {
     Ingest(commands::IngestArgs),
     /// Search the catalog in plain words.
     Search(Box<commands::SearchArgs>),
+    /// Ask a question; the answer cites the tracks it comes from.
+    ///
+    /// Offline by default (extractive); with OPENAI_BASE_URL and OPENAI_MODEL set (or
+    /// llm_base_url/llm_model in music-rag.toml) a model writes it, falling back offline when
+    /// the model fails.
+    Ask(answers::AskArgs),
+    /// Tracks like the given ones (and unlike `--not` ones).
+    Similar(answers::SimilarArgs),
+    /// Build a playlist that flows, from a prompt and/or seed tracks; write M3U or JSPF.
+    Playlist(answers::PlaylistArgs),
+    /// Measure retrieval quality (P@k, R@k, nDCG@k, MRR) on a query file with relevant ids.
+    ///
+    /// The file is JSON lines: {"query": "...", "relevant": ["id", ...], "kind": "..."}.
+    /// See docs/QUALITY.md and bench/eval/ for the sets.
+    Eval(eval::EvalArgs),
     /// Show one track.
     Item {
         /// Track id.

@@ -35,7 +35,7 @@ pub fn ingest_report(r: &IngestReport, as_json: bool) {
     }
 }
 
-fn facts(t: &Track) -> String {
+pub fn facts(t: &Track) -> String {
     let m = &t.metadata;
     let mut parts: Vec<String> = Vec::new();
     parts.extend(m.genre.clone());
@@ -62,7 +62,8 @@ pub fn search(resp: &SearchResponse, as_json: bool, explain: bool) {
             .map(|h| json!({"id": h.track.id, "title": h.track.title, "artist": h.track.artist, "score": h.score,
                 "retrieval_type": h.retrieval_type, "scores": h.scores, "why": h.why, "track": h.track}))
             .collect();
-        let body = json!({"hits": hits, "parsed": resp.parsed, "timings": resp.timings});
+        let body = json!({"hits": hits, "parsed": resp.parsed, "summary": resp.summary,
+            "enhancement": resp.enhancement, "timings": resp.timings});
         println!(
             "{}",
             serde_json::to_string(&body).expect("response serialises")
@@ -103,6 +104,16 @@ pub fn search(resp: &SearchResponse, as_json: bool, explain: bool) {
         }
         if explain {
             println!("    why: {}", h.why.summary);
+        }
+    }
+    if !resp.hits.is_empty() {
+        println!("{}", resp.summary.text);
+    }
+    if let Some(e) = &resp.enhancement {
+        match (&e.reason, &e.rewritten_query) {
+            (Some(r), _) => println!("enhancement not applied: {r}"),
+            (None, Some(q)) => println!("enhanced query: {q}"),
+            (None, None) => {}
         }
     }
     if explain {

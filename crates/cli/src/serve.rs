@@ -3,12 +3,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use music_rag_core::Engine;
+use music_rag_llm::{OpenAiGenerator, ProviderConfig};
 use music_rag_server::{AppState, ServerConfig, Settings};
 
 use crate::Global;
@@ -38,6 +40,9 @@ const ORIGINAL_ENV: &[(&str, &str)] = &[
     ("MAX_BATCH_SIZE", "max_batch_size"),
     ("ENVIRONMENT", "environment"),
     ("CORS_ORIGINS", "cors_origins"),
+    ("OPENAI_BASE_URL", "llm_base_url"),
+    ("OPENAI_MODEL", "llm_model"),
+    ("OPENAI_API_KEY", "llm_api_key"),
 ];
 
 /// Settings a `MUSIC_RAG_*` variable may set (others, like MUSIC_RAG_DATA_DIR, are not server settings).
@@ -58,6 +63,11 @@ const PREFIXED: &[&str] = &[
     "max_concurrent_requests",
     "max_concurrent_searches",
     "shutdown_grace_seconds",
+    "llm_base_url",
+    "llm_model",
+    "llm_api_key",
+    "llm_timeout_seconds",
+    "llm_max_retries",
 ];
 
 /// Defaults, then the TOML file, then environment variables, then flags.
@@ -100,6 +110,28 @@ pub fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
     }
     fig.extract()
         .map_err(|e| anyhow::anyhow!("configuration: {e}"))
+}
+
+/// The engine with the configured model provider, when one is configured.
+pub fn with_provider(engine: Engine, config: &ServerConfig) -> Result<Engine> {
+    let Some(base_url) = config.llm_base_url.clone().filter(|u| !u.is_empty()) else {
+        return Ok(engine);
+    };
+    let mut provider = ProviderConfig::new(base_url, config.llm_model.clone().unwrap_or_default());
+    provider.api_key = config.llm_api_key.clone();
+    provider.timeout = Duration::from_secs(config.llm_timeout_seconds.max(1));
+    provider.max_retries = config.llm_max_retries;
+    let generator = OpenAiGenerator::new(provider).context("model provider settings")?;
+    tracing::info!(model = ?config.llm_model, "answers, enhancement and summaries use the configured model");
+    Ok(engine.with_provider(Arc::new(generator)))
+}
+
+/// The engine with the provider from the layered configuration (file, environment), for
+/// commands other than `serve`.
+pub fn engine_with_configured_provider(g: &Global) -> Result<Engine> {
+    let config = load_config(&ServeArgs::default())?;
+    config.validate()?;
+    with_provider(crate::commands::open_engine(g)?, &config)
 }
 
 fn init_logging(config: &ServerConfig, cli_level: &str) {
@@ -160,7 +192,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     init_logging(&config, &g.log_level);
     let settings: Settings = config.validate()?;
     let started = Instant::now();
-    let engine = crate::commands::open_engine(g)?;
+    let engine = with_provider(crate::commands::open_engine(g)?, &settings.config)?;
     // Build the vocabulary now so the first query does not pay for it.
     engine.parse("warm up")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

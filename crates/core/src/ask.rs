@@ -112,22 +112,58 @@ impl Fact {
     /// The phrases that ask for each fact, tried in this order.
     const CUES: &'static [(Fact, &'static [&'static str])] = &[
         (Fact::TimeSignature, &["time signature", "meter", "metre"]),
-        (Fact::Tempo, &["tempo", "bpm", "beats per minute", "how fast"]),
-        (Fact::Key, &["what key", "which key", "musical key", "key of", "key is"]),
-        (Fact::Duration, &["how long", "duration", "length", "runtime"]),
-        (Fact::Genre, &["genre", "what kind of music", "what style", "which style"]),
+        (
+            Fact::Tempo,
+            &["tempo", "bpm", "beats per minute", "how fast"],
+        ),
+        (
+            Fact::Key,
+            &["what key", "which key", "musical key", "key of", "key is"],
+        ),
+        (
+            Fact::Duration,
+            &["how long", "duration", "length", "runtime"],
+        ),
+        (
+            Fact::Genre,
+            &["genre", "what kind of music", "what style", "which style"],
+        ),
         (
             Fact::Year,
-            &["what year", "which year", "when was", "when did", "released", "release year"],
+            &[
+                "what year",
+                "which year",
+                "when was",
+                "when did",
+                "released",
+                "release year",
+            ],
         ),
         (Fact::Album, &["album", "which record", "what record"]),
         (
             Fact::Artist,
-            &["who sang", "who sings", "who wrote", "who composed", "who performed", "who made", "who is the artist", "which artist", "what artist", "who recorded"],
+            &[
+                "who sang",
+                "who sings",
+                "who wrote",
+                "who composed",
+                "who performed",
+                "who made",
+                "who is the artist",
+                "which artist",
+                "what artist",
+                "who recorded",
+            ],
         ),
         (Fact::Instruments, &["instruments", "instrumentation"]),
-        (Fact::Mood, &["mood", "what does it feel", "how does it feel"]),
-        (Fact::Origin, &["where is", "where does", "origin", "what country"]),
+        (
+            Fact::Mood,
+            &["mood", "what does it feel", "how does it feel"],
+        ),
+        (
+            Fact::Origin,
+            &["where is", "where does", "origin", "what country"],
+        ),
     ];
 
     /// The fact a question asks for, if it asks for one.
@@ -296,10 +332,41 @@ pub fn named_sources(question: &str, sources: &[Arc<Track>]) -> Vec<usize> {
 /// The question's words that say what it is about (not filler, not which fact it asks).
 fn content_terms(question: &str) -> Vec<String> {
     const QUESTION_WORDS: &[&str] = &[
-        "what", "which", "who", "whom", "how", "when", "where", "why", "does", "do", "did", "it",
-        "its", "that", "this", "there", "any", "tell", "about", "can", "you", "recommend", "song",
-        "songs", "track", "tracks", "music", "piece", "something", "like", "please", "have",
-        "has", "many", "much",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "how",
+        "when",
+        "where",
+        "why",
+        "does",
+        "do",
+        "did",
+        "it",
+        "its",
+        "that",
+        "this",
+        "there",
+        "any",
+        "tell",
+        "about",
+        "can",
+        "you",
+        "recommend",
+        "song",
+        "songs",
+        "track",
+        "tracks",
+        "music",
+        "piece",
+        "something",
+        "like",
+        "please",
+        "have",
+        "has",
+        "many",
+        "much",
     ];
     let cues: Vec<&str> = Fact::cue_words().collect();
     keyword_terms(question)
@@ -413,16 +480,28 @@ impl Engine {
             ..Default::default()
         };
         let resp = self.search(&search)?;
-        let recognised = resp.parsed.as_ref().is_some_and(|p| !p.recognized.is_empty())
+        let recognised = resp
+            .parsed
+            .as_ref()
+            .is_some_and(|p| !p.recognized.is_empty())
             || !req.filters.is_empty();
         let all: Vec<Arc<Track>> = resp.hits.iter().map(|h| h.track.clone()).collect();
         let named_all = named_sources(&req.question, &all);
         let terms = content_terms(&req.question);
+        // A factual question about named tracks is answered from those tracks alone.
+        let only_named = Fact::asked_in(&req.question).is_some() && !named_all.is_empty();
         let kept: Vec<&Hit> = resp
             .hits
             .iter()
             .enumerate()
-            .filter(|(i, h)| is_relevant(h, &terms, recognised, named_all.contains(&(i + 1))))
+            .filter(|(i, h)| {
+                let named = named_all.contains(&(i + 1));
+                if only_named {
+                    named
+                } else {
+                    is_relevant(h, &terms, recognised, named)
+                }
+            })
             .map(|(_, h)| h)
             .collect();
         let retrieve_ms = t.elapsed().as_secs_f64() * 1000.0;

@@ -6,16 +6,16 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::enhance::Enhancement;
 use crate::error::{CoreError, FieldError, Result};
 use crate::filter::{normalize_term, Filter, TrackFacets};
 use crate::fusion::{merge_dual, rrf};
 use crate::hash::content_hash;
 use crate::parse::{keyword_terms, parse_query, ParsedQuery};
 use crate::query::{Hit, SearchRequest, SearchResponse, StageTimings, Why};
-use crate::track::Track;
-use crate::enhance::Enhancement;
 use crate::rerank::{RerankQuery, RERANK_DEPTH};
 use crate::summary::{summarize, ResultsSummary, SummaryAuthor};
+use crate::track::Track;
 use crate::traits::{Embedder, Generator, Store, StoredTrack};
 
 /// What happened to one track of an upsert batch.
@@ -223,7 +223,12 @@ impl Engine {
         };
         let mut merged = merge_dual(fuse(broad), fuse(targeted));
         if req.rerank {
-            self.rerank(&mut merged, &req.text, &hard.clone().union(&soft), req.top_k)?;
+            self.rerank(
+                &mut merged,
+                &req.text,
+                &hard.clone().union(&soft),
+                req.top_k,
+            )?;
         }
         let terms = keyword_terms(&text);
         let hard_desc = hard.describe();

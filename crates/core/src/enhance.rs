@@ -129,7 +129,9 @@ fn validate(s: Suggestion, vocab: &Vocabulary) -> Enhancement {
             Some(FacetKind::Instrument) => &mut accepted.instruments,
             Some(FacetKind::Origin) => &mut accepted.origins,
             None => {
-                rejected.push(format!("{field} \"{term}\": not in the catalog's vocabulary"));
+                rejected.push(format!(
+                    "{field} \"{term}\": not in the catalog's vocabulary"
+                ));
                 continue;
             }
         };
@@ -137,9 +139,7 @@ fn validate(s: Suggestion, vocab: &Vocabulary) -> Enhancement {
             list.push(key);
         }
     }
-    let valid = |v: Option<f32>| {
-        v.filter(|t| (limits::TEMPO_MIN..=limits::TEMPO_MAX).contains(t))
-    };
+    let valid = |v: Option<f32>| v.filter(|t| (limits::TEMPO_MIN..=limits::TEMPO_MAX).contains(t));
     let (lo, hi) = (valid(s.tempo_min), valid(s.tempo_max));
     if s.tempo_min.is_some() && lo.is_none() || s.tempo_max.is_some() && hi.is_none() {
         rejected.push(format!(

@@ -98,7 +98,13 @@ mod tests {
         assert_eq!(s.reciprocal_rank, 0.5);
         assert_eq!(s.rank1, 0.0);
         let none = score(&ids(&["x"]), &ids(&["a"]), 10);
-        assert_eq!(none, Scores { precision: 0.0, ..Default::default() });
+        assert_eq!(
+            none,
+            Scores {
+                precision: 0.0,
+                ..Default::default()
+            }
+        );
         let m = mean(&[s, none]);
         assert_eq!(m.reciprocal_rank, 0.25);
     }

@@ -19,7 +19,10 @@ fn name_of(t: &Track) -> String {
 fn fact_sentence(fact: Fact, t: &Track, n: usize) -> String {
     let who = name_of(t);
     match fact.value(t) {
-        None => format!("The catalog does not record the {} of {who} [{n}].", fact.name()),
+        None => format!(
+            "The catalog does not record the {} of {who} [{n}].",
+            fact.name()
+        ),
         Some(v) => match fact {
             Fact::Tempo => format!("{who} runs at {v} [{n}]."),
             Fact::Key => format!("{who} is in {v} [{n}]."),
@@ -44,7 +47,14 @@ fn descriptors(t: &Track) -> String {
         parts.push(g.clone());
     }
     if !m.mood.is_empty() {
-        parts.push(m.mood.iter().take(2).cloned().collect::<Vec<_>>().join(", "));
+        parts.push(
+            m.mood
+                .iter()
+                .take(2)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
     }
     if !m.instrumentation.is_empty() {
         parts.push(
@@ -193,7 +203,12 @@ mod tests {
             named: vec![],
         };
         let text = run(&ctx).0;
-        assert!(text.starts_with("From the catalog: \"ABC\" by The Jackson 5 (Pop-Rock; 94 BPM) [1];"));
-        assert!(text.contains("Most results share genre Pop-Rock; artist The Jackson 5; tempo 94 BPM."), "{text}");
+        assert!(
+            text.starts_with("From the catalog: \"ABC\" by The Jackson 5 (Pop-Rock; 94 BPM) [1];")
+        );
+        assert!(
+            text.contains("Most results share genre Pop-Rock; artist The Jackson 5; tempo 94 BPM."),
+            "{text}"
+        );
     }
 }

@@ -6,9 +6,9 @@ pub mod ask;
 pub mod citations;
 pub mod engine;
 pub mod enhance;
+pub mod error;
 pub mod eval;
 pub mod extractive;
-pub mod error;
 pub mod filter;
 pub mod fusion;
 pub mod hash;
@@ -28,4 +28,7 @@ pub use filter::{Filter, Range};
 pub use parse::ParsedQuery;
 pub use query::{Hit, RetrievalType, SearchRequest, SearchResponse};
 pub use track::{Metadata, Track};
-pub use traits::{Candidate, Embedder, Generation, Generator, Known, Page, Store, StoreStats, StoredTrack, TokenUsage, Vocabulary};
+pub use traits::{
+    Candidate, Embedder, Generation, Generator, Known, Page, Store, StoreStats, StoredTrack,
+    TokenUsage, Vocabulary,
+};

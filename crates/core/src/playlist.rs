@@ -66,7 +66,10 @@ impl PlaylistRequest {
             ));
         }
         if self.length.is_some() && self.minutes.is_some() {
-            return Err(CoreError::invalid("minutes", "cannot be combined with length"));
+            return Err(CoreError::invalid(
+                "minutes",
+                "cannot be combined with length",
+            ));
         }
         if let Some(n) = self.length {
             if !(1..=LENGTH_MAX).contains(&n) {
@@ -193,7 +196,11 @@ fn transition(a: &Track, b: &Track) -> Transition {
 
 /// The duplicate key of a track: the same song under another id counts once.
 fn song_key(t: &Track) -> String {
-    format!("{}\n{}", normalize_term(&t.title), normalize_term(&t.artist))
+    format!(
+        "{}\n{}",
+        normalize_term(&t.title),
+        normalize_term(&t.artist)
+    )
 }
 
 /// Picks tracks in relevance order whose tempos stay connected (no sorted gap above
@@ -385,7 +392,10 @@ impl Playlist {
             let secs = t.metadata.duration.map(|d| d.round() as i64).unwrap_or(-1);
             match &t.audio_path {
                 Some(path) => {
-                    out.push_str(&format!("#EXTINF:{secs},{} - {}\n{path}\n", t.artist, t.title));
+                    out.push_str(&format!(
+                        "#EXTINF:{secs},{} - {}\n{path}\n",
+                        t.artist, t.title
+                    ));
                 }
                 None => out.push_str(&format!(
                     "# {} - {} (music-rag track {}: no audio file)\n",
@@ -500,8 +510,16 @@ mod tests {
         let p = Playlist {
             title: "rainy".into(),
             entries: vec![
-                PlaylistEntry { position: 1, track: Arc::new(with_file), transition: None },
-                PlaylistEntry { position: 2, track: t("b", "y", None), transition: None },
+                PlaylistEntry {
+                    position: 1,
+                    track: Arc::new(with_file),
+                    transition: None,
+                },
+                PlaylistEntry {
+                    position: 2,
+                    track: t("b", "y", None),
+                    transition: None,
+                },
             ],
             total_seconds: 271.4,
             duration_estimated: true,
@@ -512,8 +530,14 @@ mod tests {
         assert!(m3u.contains("#EXTINF:61,x - a\n/music/a.ogg\n"));
         assert!(m3u.contains("music-rag track b: no audio file"));
         let j = p.to_jspf();
-        assert_eq!(j["playlist"]["track"][0]["location"][0], "file:///music/a.ogg");
+        assert_eq!(
+            j["playlist"]["track"][0]["location"][0],
+            "file:///music/a.ogg"
+        );
         assert_eq!(j["playlist"]["track"][0]["duration"], 61400);
-        assert_eq!(j["playlist"]["track"][1]["identifier"][0], "music-rag:track:b");
+        assert_eq!(
+            j["playlist"]["track"][1]["identifier"][0],
+            "music-rag:track:b"
+        );
     }
 }

@@ -40,7 +40,10 @@ impl Default for RecommendRequest {
 impl RecommendRequest {
     pub fn validate(&self) -> Result<()> {
         if self.positive.is_empty() {
-            return Err(CoreError::invalid("positive", "must name at least one track id"));
+            return Err(CoreError::invalid(
+                "positive",
+                "must name at least one track id",
+            ));
         }
         for (field, ids) in [("positive", &self.positive), ("negative", &self.negative)] {
             if ids.len() > SEEDS_MAX {
@@ -124,7 +127,10 @@ impl Engine {
         let dim = positive[0].1.len();
         let mut centre = vec![0.0f32; dim];
         for (_, v) in &positive {
-            centre.iter_mut().zip(v).for_each(|(c, x)| *c += x / positive.len() as f32);
+            centre
+                .iter_mut()
+                .zip(v)
+                .for_each(|(c, x)| *c += x / positive.len() as f32);
         }
         for (_, v) in &negative {
             centre
@@ -141,7 +147,8 @@ impl Engine {
             if req.positive.contains(&c.id) || req.negative.contains(&c.id) {
                 continue;
             }
-            let (Some(v), Some(track)) = (self.store().get_embedding(&c.id)?, self.store().get(&c.id)?)
+            let (Some(v), Some(track)) =
+                (self.store().get_embedding(&c.id)?, self.store().get(&c.id)?)
             else {
                 continue;
             };
@@ -164,7 +171,11 @@ impl Engine {
                 closest_similarity: best_sim,
             });
         }
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.track.id.cmp(&b.track.id)));
+        hits.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.track.id.cmp(&b.track.id))
+        });
         hits.truncate(req.top_k);
         Ok(RecommendResponse { hits })
     }

@@ -47,7 +47,11 @@ fn shared<'a>(values: impl Iterator<Item = Vec<&'a str>>, n: usize, max: usize) 
         .filter(|(c, _, _)| *c >= 2 && *c * 2 >= n)
         .collect();
     common.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    common.into_iter().take(max).map(|(_, _, v)| v.to_string()).collect()
+    common
+        .into_iter()
+        .take(max)
+        .map(|(_, _, v)| v.to_string())
+        .collect()
 }
 
 fn fmt_number(v: f32) -> String {
@@ -171,7 +175,10 @@ mod tests {
         let b = track("jazz", &["calm"], Some(104.5));
         let c = track("rock", &["angry"], None);
         let s = summarize(&[&a, &b, &c]);
-        assert_eq!(s, "Most results share genre Jazz; mood calm; tempo 90-104.5 BPM.");
+        assert_eq!(
+            s,
+            "Most results share genre Jazz; mood calm; tempo 90-104.5 BPM."
+        );
     }
 
     #[test]

@@ -46,7 +46,10 @@ impl FakeServer {
     /// Starts on a free port. Replies are taken in order; the last one repeats.
     pub fn start(script: Vec<Reply>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a local port");
-        let base_url = format!("http://{}/v1", listener.local_addr().expect("local address"));
+        let base_url = format!(
+            "http://{}/v1",
+            listener.local_addr().expect("local address")
+        );
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
         let received = Arc::new(Mutex::new(Vec::new()));
         let (s, r) = (script.clone(), received.clone());
@@ -155,7 +158,10 @@ fn respond(mut stream: TcpStream, reply: Reply) -> std::io::Result<()> {
 }
 
 fn stream_pieces(mut stream: TcpStream, pieces: &[String], finish: bool) -> std::io::Result<()> {
-    write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    )?;
     for p in pieces {
         let chunk = json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk",
             "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": null}]});

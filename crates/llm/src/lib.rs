@@ -70,7 +70,10 @@ impl OpenAiGenerator {
             ));
         }
         if config.model.trim().is_empty() {
-            return Err(CoreError::invalid("llm_model", "must name the model to use"));
+            return Err(CoreError::invalid(
+                "llm_model",
+                "must name the model to use",
+            ));
         }
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(config.timeout)

@@ -49,10 +49,19 @@ fn unavailable_message(r: Result<music_rag_core::Generation, CoreError>) -> Stri
 #[test]
 fn complete_sends_the_wire_format_and_reads_usage() {
     let server = FakeServer::start(vec![Reply::Completion("{\"query\": \"x\"}".into())]);
-    let g = client(&server, 2000).complete("be brief", "hello").expect("reply");
+    let g = client(&server, 2000)
+        .complete("be brief", "hello")
+        .expect("reply");
     assert_eq!(g.text, "{\"query\": \"x\"}");
     let usage = g.usage.expect("usage");
-    assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.total_tokens), (42, 7, 49));
+    assert_eq!(
+        (
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.total_tokens
+        ),
+        (42, 7, 49)
+    );
     let got = server.received();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].authorization.as_deref(), Some("Bearer sk-test"));
@@ -64,7 +73,9 @@ fn complete_sends_the_wire_format_and_reads_usage() {
 
 #[test]
 fn streamed_answers_arrive_token_by_token_with_sources_in_the_prompt() {
-    let pieces: Vec<String> = ["ABC", " runs at", " 94 BPM", " [1]."].map(String::from).into();
+    let pieces: Vec<String> = ["ABC", " runs at", " 94 BPM", " [1]."]
+        .map(String::from)
+        .into();
     let server = FakeServer::start(vec![Reply::Stream(pieces.clone())]);
     let (r, tokens) = ask(&client(&server, 2000));
     let g = r.expect("streamed reply");
@@ -95,8 +106,14 @@ fn rate_limits_are_retried_after_the_servers_pause() {
 fn persistent_server_errors_give_up_after_the_retries() {
     let server = FakeServer::start(vec![Reply::Status(500, None)]);
     let m = unavailable_message(ask(&client(&server, 2000)).0);
-    assert!(m.contains("HTTP 500") && m.contains("after 3 attempts"), "{m}");
-    assert!(m.contains("fake failure 500"), "the provider's message is kept: {m}");
+    assert!(
+        m.contains("HTTP 500") && m.contains("after 3 attempts"),
+        "{m}"
+    );
+    assert!(
+        m.contains("fake failure 500"),
+        "the provider's message is kept: {m}"
+    );
     assert_eq!(server.received().len(), 3);
 }
 
@@ -104,7 +121,10 @@ fn persistent_server_errors_give_up_after_the_retries() {
 fn client_errors_are_not_retried() {
     let server = FakeServer::start(vec![Reply::Status(401, None)]);
     let m = unavailable_message(ask(&client(&server, 2000)).0);
-    assert!(m.contains("HTTP 401") && m.contains("after 1 attempt"), "{m}");
+    assert!(
+        m.contains("HTTP 401") && m.contains("after 1 attempt"),
+        "{m}"
+    );
     assert_eq!(server.received().len(), 1);
 }
 
@@ -117,7 +137,10 @@ fn slow_replies_time_out_without_retrying() {
     let start = Instant::now();
     let m = unavailable_message(ask(&client(&server, 300)).0);
     assert!(m.contains("no reply within"), "{m}");
-    assert!(start.elapsed() < Duration::from_millis(1200), "gave up promptly");
+    assert!(
+        start.elapsed() < Duration::from_millis(1200),
+        "gave up promptly"
+    );
 }
 
 #[test]
@@ -128,7 +151,11 @@ fn invalid_json_and_broken_streams_are_errors() {
     let server = FakeServer::start(vec![Reply::BrokenStream(vec!["half".into()])]);
     let (r, tokens) = ask(&client(&server, 2000));
     assert!(unavailable_message(r).contains("without [DONE]"));
-    assert_eq!(tokens, vec!["half"], "tokens before the break were delivered");
+    assert_eq!(
+        tokens,
+        vec!["half"],
+        "tokens before the break were delivered"
+    );
 }
 
 #[test]

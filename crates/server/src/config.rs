@@ -41,6 +41,18 @@ pub struct ServerConfig {
     pub max_concurrent_searches: usize,
     /// How long SIGTERM waits for in-flight requests.
     pub shutdown_grace_seconds: u64,
+    /// `OPENAI_BASE_URL`: an OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp) for
+    /// answers, query enhancement and summaries, e.g. `http://localhost:11434/v1`. Unset:
+    /// everything runs offline.
+    pub llm_base_url: Option<String>,
+    /// `OPENAI_MODEL`: the model name the server expects.
+    pub llm_model: Option<String>,
+    /// `OPENAI_API_KEY`.
+    pub llm_api_key: Option<String>,
+    /// Longest wait for the model server to connect or send its next bytes.
+    pub llm_timeout_seconds: u64,
+    /// Retries after a 429 or 5xx from the model server.
+    pub llm_max_retries: u32,
 }
 
 impl Default for ServerConfig {
@@ -62,6 +74,11 @@ impl Default for ServerConfig {
             max_concurrent_requests: 512,
             max_concurrent_searches: 4,
             shutdown_grace_seconds: 10,
+            llm_base_url: None,
+            llm_model: None,
+            llm_api_key: None,
+            llm_timeout_seconds: 30,
+            llm_max_retries: 2,
         }
     }
 }
@@ -176,6 +193,21 @@ impl ServerConfig {
                 ));
             }
         }
+        if let Some(url) = self.llm_base_url.as_deref().filter(|u| !u.is_empty()) {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(bad(
+                    "llm_base_url (OPENAI_BASE_URL)",
+                    format!("{url:?} must be a URL like http://localhost:11434/v1"),
+                ));
+            }
+            if self.llm_model.as_deref().unwrap_or("").trim().is_empty() {
+                return Err(bad(
+                    "llm_model (OPENAI_MODEL)",
+                    "must name the model when llm_base_url is set",
+                ));
+            }
+            positive("llm_timeout_seconds", self.llm_timeout_seconds as usize)?;
+        }
         Ok(Settings {
             addr: SocketAddr::new(ip, self.port),
             keys,
@@ -199,6 +231,7 @@ impl ServerConfig {
         });
         ServerConfig {
             api_key: mask(&self.api_key),
+            llm_api_key: mask(&self.llm_api_key),
             api_keys,
             ..self.clone()
         }
@@ -277,6 +310,7 @@ mod tests {
     fn secrets_are_masked() {
         let c = ServerConfig {
             api_key: Some("topsecret".into()),
+            llm_api_key: Some("sk-topsecret".into()),
             api_keys: Some("k1k1k1k1:read,k2k2k2k2:admin".into()),
             ..Default::default()
         };

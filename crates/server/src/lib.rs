@@ -26,7 +26,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use api::{compat_api, ops_api, search_api, tracks_api};
+use api::{ask_api, compat_api, ops_api, playlist_api, recommend_api, search_api, tracks_api};
 use auth::Scope;
 pub use config::{ConfigError, ServerConfig, Settings};
 use error::ApiError;
@@ -71,6 +71,9 @@ pub fn app(state: AppState) -> Router {
         .route("/stats", get(compat_api::stats))
         .route("/item/{id}", get(compat_api::item))
         .route("/v1/search", post(search_api::search))
+        .route("/v1/ask", post(ask_api::ask))
+        .route("/v1/recommend", post(recommend_api::recommend))
+        .route("/v1/playlist", post(playlist_api::playlist))
         .route("/v1/stats", get(compat_api::stats))
         .route("/v1/tracks", get(tracks_api::list))
         .route("/v1/tracks/{id}", get(tracks_api::get));

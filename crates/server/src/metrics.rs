@@ -17,6 +17,8 @@ pub const CACHE_MISSES: &str = "music_rag_query_cache_misses_total";
 pub const CACHE_HIT_RATIO: &str = "music_rag_query_cache_hit_ratio";
 pub const RATE_LIMITED: &str = "music_rag_rate_limited_total";
 pub const SHED: &str = "music_rag_shed_requests_total";
+pub const ANSWERS: &str = "music_rag_answers_total";
+pub const LLM_TOKENS: &str = "music_rag_llm_tokens_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -52,6 +54,11 @@ pub fn handle() -> PrometheusHandle {
             metrics::describe_gauge!(CACHE_HIT_RATIO, "Query embedding cache hit ratio");
             metrics::describe_counter!(RATE_LIMITED, "Requests refused with 429");
             metrics::describe_counter!(SHED, "Requests shed with 503 under overload");
+            metrics::describe_counter!(
+                ANSWERS,
+                "Answers by generator, grounding and whether the model failed over to extractive"
+            );
+            metrics::describe_counter!(LLM_TOKENS, "Tokens billed by the model provider, by kind");
             handle
         })
         .clone()
@@ -83,5 +90,20 @@ pub fn record_search(t: &music_rag_core::query::StageTimings) {
         ("fuse", t.fuse_ms),
     ] {
         metrics::histogram!(SEARCH_STAGE_SECONDS, "stage" => stage).record(ms / 1000.0);
+    }
+}
+
+pub fn record_ask(r: &music_rag_core::AskResponse) {
+    metrics::counter!(ANSWERS,
+        "generator" => r.generator.clone(),
+        "grounded" => r.grounded.to_string(),
+        "fallback" => r.fallback.is_some().to_string())
+    .increment(1);
+    if let Some(u) = r.usage {
+        metrics::counter!(LLM_TOKENS, "kind" => "prompt").increment(u.prompt_tokens);
+        metrics::counter!(LLM_TOKENS, "kind" => "completion").increment(u.completion_tokens);
+    }
+    if let Some(f) = &r.fallback {
+        tracing::warn!(provider = %f.from, reason = %f.reason, "model provider failed; answered offline");
     }
 }

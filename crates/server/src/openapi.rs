@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{compat_api, ops_api, search_api, tracks_api};
+use crate::api::{
+    ask_api, compat_api, ops_api, playlist_api, recommend_api, search_api, tracks_api,
+};
 
 struct Security;
 
@@ -24,6 +26,7 @@ impl Modify for Security {
         compat_api::root, compat_api::health, compat_api::search, compat_api::index, compat_api::index_batch,
         compat_api::stats, compat_api::item,
         search_api::search,
+        ask_api::ask, recommend_api::recommend, playlist_api::playlist,
         tracks_api::list, tracks_api::get, tracks_api::put, tracks_api::delete, tracks_api::batch,
         ops_api::ready, ops_api::metrics,
     ),
@@ -31,6 +34,7 @@ impl Modify for Security {
     tags(
         (name = "compat", description = "The original Python service's endpoints, unchanged for its clients"),
         (name = "search", description = "Versioned search"),
+        (name = "answers", description = "Grounded answers with citations, recommendations and playlists"),
         (name = "tracks", description = "Versioned catalog management"),
         (name = "operations", description = "Health, readiness and metrics"),
     )

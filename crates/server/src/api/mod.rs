@@ -1,6 +1,9 @@
 //! One module per REST resource.
 
+pub mod ask_api;
 pub mod compat_api;
 pub mod ops_api;
+pub mod playlist_api;
+pub mod recommend_api;
 pub mod search_api;
 pub mod tracks_api;

@@ -1,0 +1,245 @@
+//! `ask`, `similar` and `playlist`: the answering half of the command line.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use music_rag_core::playlist::{Playlist, PlaylistRequest};
+use music_rag_core::recommend::RecommendRequest;
+use music_rag_core::{AnswerEvent, AskRequest};
+
+use crate::commands::FilterArgs;
+use crate::output::facts;
+use crate::Global;
+
+#[derive(Args, Debug)]
+pub struct AskArgs {
+    /// The question, in plain words.
+    pub question: String,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// How many tracks to retrieve as sources (1-20).
+    #[arg(long, short = 'k', default_value_t = 5)]
+    pub top_k: usize,
+    /// Skip the second-stage rerank.
+    #[arg(long)]
+    pub no_rerank: bool,
+    /// Let the configured model rewrite the query and suggest filters first.
+    #[arg(long)]
+    pub enhance: bool,
+}
+
+pub fn ask(g: &Global, args: &AskArgs) -> Result<ExitCode> {
+    let engine = crate::serve::engine_with_configured_provider(g)?;
+    let req = AskRequest {
+        question: args.question.clone(),
+        filters: args.filters.filter()?,
+        top_k: args.top_k,
+        enhance: args.enhance,
+        rerank: !args.no_rerank,
+        ..Default::default()
+    };
+    let mut out = std::io::stdout().lock();
+    let resp = engine.ask(&req, &mut |ev| {
+        if g.json {
+            return;
+        }
+        // Text mode streams the answer as it is written.
+        match ev {
+            AnswerEvent::Token(t) => {
+                let _ = write!(out, "{t}");
+                let _ = out.flush();
+            }
+            AnswerEvent::Restart => {
+                let _ = writeln!(out, "\n(the model failed; answering offline instead)");
+            }
+        }
+    })?;
+    drop(out);
+    if g.json {
+        println!("{}", serde_json::to_string(&resp)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!();
+    if !resp.citation_issues.is_empty() {
+        println!(
+            "(removed {} invalid citation(s))",
+            resp.citation_issues.len()
+        );
+    }
+    if let Some(f) = &resp.fallback {
+        eprintln!(
+            "note: {} failed ({}); the answer is extractive",
+            f.from, f.reason
+        );
+    }
+    if !resp.sources.is_empty() {
+        println!("\nSources:");
+        for s in &resp.sources {
+            println!("  [{}] {} — {}  [{}]", s.n, s.title, s.artist, s.id);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args, Debug)]
+pub struct SimilarArgs {
+    /// Ids of tracks to find more like.
+    #[arg(required = true)]
+    pub ids: Vec<String>,
+    /// Ids of tracks to steer away from.
+    #[arg(long = "not", value_name = "ID")]
+    pub negative: Vec<String>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// How many results (1-100).
+    #[arg(long, short = 'k', default_value_t = 10)]
+    pub top_k: usize,
+}
+
+pub fn similar(g: &Global, args: &SimilarArgs) -> Result<ExitCode> {
+    let engine = crate::commands::open_engine(g)?;
+    let resp = engine.recommend(&RecommendRequest {
+        positive: args.ids.clone(),
+        negative: args.negative.clone(),
+        filters: args.filters.filter()?,
+        top_k: args.top_k,
+    })?;
+    if g.json {
+        println!("{}", serde_json::to_string(&resp)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if resp.hits.is_empty() {
+        println!("no similar tracks match");
+    }
+    for (i, h) in resp.hits.iter().enumerate() {
+        println!(
+            "{:>2}. {} — {}  [{}]  score {:.3}",
+            i + 1,
+            h.track.title,
+            h.track.artist,
+            h.track.id,
+            h.score
+        );
+        let f = facts(&h.track);
+        if !f.is_empty() {
+            println!("    {f}");
+        }
+        println!(
+            "    closest to {} ({:.2})",
+            h.closest_seed, h.closest_similarity
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaylistFormat {
+    M3u,
+    Jspf,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct PlaylistArgs {
+    /// What the playlist is about, e.g. "rainy day jazz".
+    pub prompt: Option<String>,
+    /// Seed track ids; they open the playlist (repeatable).
+    #[arg(long = "seed", value_name = "ID")]
+    pub seeds: Vec<String>,
+    /// Number of tracks (1-100, default 20).
+    #[arg(long, short = 'n', conflicts_with = "minutes")]
+    pub length: Option<usize>,
+    /// Target running time in minutes instead of a count.
+    #[arg(long)]
+    pub minutes: Option<f32>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// Write the playlist to this file (.m3u/.m3u8 or .jspf/.json).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// File format; by default taken from the output file's extension.
+    #[arg(long, value_enum)]
+    pub format: Option<PlaylistFormat>,
+}
+
+fn format_for(args: &PlaylistArgs) -> Result<PlaylistFormat> {
+    if let Some(f) = args.format {
+        return Ok(f);
+    }
+    let ext = args
+        .output
+        .as_ref()
+        .and_then(|p| p.extension())
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    Ok(match ext.as_deref() {
+        Some("m3u") | Some("m3u8") => PlaylistFormat::M3u,
+        Some("jspf") => PlaylistFormat::Jspf,
+        Some("json") => PlaylistFormat::Json,
+        Some(other) => bail!(
+            "--output: unknown extension .{other}; use .m3u, .jspf or .json, or pass --format"
+        ),
+        None => PlaylistFormat::M3u,
+    })
+}
+
+fn render(p: &Playlist, format: PlaylistFormat) -> Result<String> {
+    Ok(match format {
+        PlaylistFormat::M3u => p.to_m3u(),
+        PlaylistFormat::Jspf => serde_json::to_string_pretty(&p.to_jspf())?,
+        PlaylistFormat::Json => serde_json::to_string_pretty(p)?,
+    })
+}
+
+pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
+    let format = format_for(args)?;
+    let engine = crate::commands::open_engine(g)?;
+    let p = engine.playlist(&PlaylistRequest {
+        prompt: args.prompt.clone(),
+        seed_ids: args.seeds.clone(),
+        length: args.length,
+        minutes: args.minutes,
+        filters: args.filters.filter()?,
+    })?;
+    if let Some(path) = &args.output {
+        std::fs::write(path, render(&p, format)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if g.json {
+        println!("{}", serde_json::to_string(&p)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for e in &p.entries {
+        let step = e
+            .transition
+            .as_ref()
+            .and_then(|t| t.tempo_step)
+            .map(|s| format!("  (tempo step {s:.0})"))
+            .unwrap_or_default();
+        println!(
+            "{:>2}. {} — {}  [{}]{step}",
+            e.position, e.track.title, e.track.artist, e.track.id
+        );
+        let f = facts(&e.track);
+        if !f.is_empty() {
+            println!("    {f}");
+        }
+    }
+    println!(
+        "{} tracks, {:.0} min{}",
+        p.entries.len(),
+        p.total_seconds / 60.0,
+        if p.duration_estimated {
+            " (some durations estimated)"
+        } else {
+            ""
+        }
+    );
+    if let Some(path) = &args.output {
+        println!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

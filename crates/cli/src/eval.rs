@@ -1,0 +1,173 @@
+//! `music-rag eval`: retrieval quality of the current store on a query file, per method.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use music_rag_core::eval::{mean, score, EvalQuery, Scores};
+use music_rag_core::SearchRequest;
+use serde_json::json;
+
+use crate::Global;
+
+/// The retrieval methods compared, from the original's to the full pipeline.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// The original service: dense similarity only, no query parsing.
+    Original,
+    /// Dense and keyword fused (RRF), no parsing.
+    Hybrid,
+    /// Hybrid plus plain-words parsing into filters and preferences (dual-track).
+    Parsed,
+    /// Parsed plus the second-stage field-aware rerank.
+    Rerank,
+}
+
+impl Method {
+    const ALL: [Method; 4] = [
+        Method::Original,
+        Method::Hybrid,
+        Method::Parsed,
+        Method::Rerank,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Method::Original => "original (dense only)",
+            Method::Hybrid => "hybrid",
+            Method::Parsed => "hybrid + parsing",
+            Method::Rerank => "hybrid + parsing + rerank",
+        }
+    }
+
+    fn request(self, query: &str, k: usize) -> SearchRequest {
+        let base = SearchRequest {
+            text: query.to_string(),
+            top_k: k,
+            ..Default::default()
+        };
+        match self {
+            Method::Original => SearchRequest {
+                semantic_weight: 1.0,
+                parse: false,
+                rerank: false,
+                ..base
+            },
+            Method::Hybrid => SearchRequest {
+                parse: false,
+                rerank: false,
+                ..base
+            },
+            Method::Parsed => SearchRequest {
+                rerank: false,
+                ..base
+            },
+            Method::Rerank => base,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// JSON lines: {"query": "...", "relevant": ["id", ...], "kind": "..."}.
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Cut-off for P@k, R@k and nDCG@k.
+    #[arg(long, short = 'k', default_value_t = 10)]
+    pub k: usize,
+    /// Methods to compare (default: all four).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub method: Vec<Method>,
+}
+
+fn read_queries(path: &PathBuf) -> Result<Vec<EvalQuery>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let q: EvalQuery = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not an evaluation query", path.display(), i + 1))?;
+        if q.relevant.is_empty() {
+            bail!(
+                "{}:{}: relevant must list at least one id",
+                path.display(),
+                i + 1
+            );
+        }
+        out.push(q);
+    }
+    if out.is_empty() {
+        bail!("{} holds no queries", path.display());
+    }
+    Ok(out)
+}
+
+pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
+    if !(1..=music_rag_core::query::TOP_K_MAX).contains(&args.k) {
+        bail!(
+            "--k must be between 1 and {}",
+            music_rag_core::query::TOP_K_MAX
+        );
+    }
+    let queries = read_queries(&args.queries)?;
+    let methods = if args.method.is_empty() {
+        Method::ALL.to_vec()
+    } else {
+        args.method.clone()
+    };
+    let engine = crate::commands::open_engine(g)?;
+    let bar = ProgressBar::new((queries.len() * methods.len()) as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} queries {elapsed}")
+            .expect("valid template"),
+    );
+    // (kind, method) -> per-query scores
+    let mut by: BTreeMap<(String, usize), Vec<Scores>> = BTreeMap::new();
+    for (mi, m) in methods.iter().enumerate() {
+        for q in &queries {
+            let resp = engine.search(&m.request(&q.query, args.k))?;
+            let ranked: Vec<String> = resp.hits.iter().map(|h| h.track.id.clone()).collect();
+            let kind = q.kind.clone().unwrap_or_else(|| "all".into());
+            by.entry((kind, mi))
+                .or_default()
+                .push(score(&ranked, &q.relevant, args.k));
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let k = args.k;
+    let rows: Vec<serde_json::Value> = by
+        .iter()
+        .map(|((kind, mi), scores)| {
+            let m = mean(scores);
+            json!({"set": kind, "method": methods[*mi].name(), "queries": scores.len(),
+                "precision": m.precision, "recall": m.recall, "ndcg": m.ndcg, "mrr": m.reciprocal_rank, "rank1": m.rank1})
+        })
+        .collect();
+    if g.json {
+        println!("{}", json!({"k": k, "results": rows}));
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("| set | method | queries | P@{k} | R@{k} | nDCG@{k} | MRR | rank-1 |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        let pct = |key: &str| r[key].as_f64().unwrap_or(0.0) * 100.0;
+        println!(
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            r["set"].as_str().unwrap_or(""),
+            r["method"].as_str().unwrap_or(""),
+            r["queries"],
+            pct("precision"),
+            pct("recall"),
+            pct("ndcg"),
+            pct("mrr"),
+            pct("rank1")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,49 @@
+//! `/v1/playlist`: a sequenced playlist as JSON, M3U or JSPF (`?format=`).
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use music_rag_core::playlist::{Playlist, PlaylistRequest};
+use serde::Deserialize;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct FormatParam {
+    /// `json` (default), `m3u` or `jspf`.
+    pub format: Option<String>,
+}
+
+/// Relevant tracks in an order that flows: small tempo steps, compatible keys, no artist
+/// twice in a row, no duplicates.
+#[utoipa::path(post, path = "/v1/playlist", tag = "answers", request_body = PlaylistRequest, params(FormatParam),
+    responses((status = 200, body = Playlist), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn playlist(
+    State(state): State<AppState>,
+    Query(q): Query<FormatParam>,
+    ApiJson(req): ApiJson<PlaylistRequest>,
+) -> ApiResult<Response> {
+    let format = q.format.unwrap_or_else(|| "json".into());
+    if !["json", "m3u", "jspf"].contains(&format.as_str()) {
+        return Err(ApiError::invalid("format", "must be json, m3u or jspf"));
+    }
+    req.validate()?;
+    let playlist = state.run_blocking(move |e| e.playlist(&req)).await?;
+    Ok(match format.as_str() {
+        "m3u" => (
+            [(header::CONTENT_TYPE, "audio/x-mpegurl; charset=utf-8")],
+            playlist.to_m3u(),
+        )
+            .into_response(),
+        "jspf" => (
+            [(header::CONTENT_TYPE, "application/jspf+json")],
+            playlist.to_jspf().to_string(),
+        )
+            .into_response(),
+        _ => Json(playlist).into_response(),
+    })
+}
