@@ -300,7 +300,12 @@ fn names(name: &str, question: &[String]) -> bool {
         .into_iter()
         .filter(|w| w != "the" && w != "a" && w != "an")
         .collect();
-    !ws.is_empty() && ws.iter().all(|w| word_in(w, question))
+    match ws.as_slice() {
+        [] => false,
+        // A one-word name must be typed exactly: "france" is not the title "Trance".
+        [only] => question.contains(only),
+        _ => ws.iter().all(|w| word_in(w, question)),
+    }
 }
 
 /// Source numbers the question names: by title first, by artist when no title is named.
@@ -387,14 +392,10 @@ fn is_relevant(hit: &Hit, terms: &[String], recognised: bool, named: bool) -> bo
     if terms.is_empty() {
         return false;
     }
+    // Only exact word matches: a one-letter typo match ("france" ~ "trance") is too weak.
     let matched = terms
         .iter()
-        .filter(|t| {
-            hit.why
-                .matched_terms
-                .iter()
-                .any(|m| m == *t || m.starts_with(&format!("{t}~")))
-        })
+        .filter(|t| hit.why.matched_terms.iter().any(|m| m == *t))
         .count();
     matched * 2 >= terms.len() && matched >= 1
 }

@@ -1,0 +1,353 @@
+//! Answers, recommendations, playlists and evaluation: the real binary, the real model and
+//! store, over real HTTP; a local chat-completions server stands in for a hosted model.
+
+mod common;
+
+use common::server::*;
+use music_rag_llm::fake::{FakeServer, Reply};
+use serde_json::{json, Value};
+
+fn numbers(text: &str) -> Vec<f64> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map(|w| w.trim_matches('.'))
+        .filter(|w| !w.is_empty())
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+/// Every number and name in an answer appears in a track it cites.
+fn assert_faithful(resp: &Value, tracks: &[Value]) {
+    let answer = resp["answer"].as_str().unwrap();
+    let cited: Vec<&Value> = resp["cited"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &tracks[n.as_u64().unwrap() as usize - 1])
+        .collect();
+    assert!(!cited.is_empty(), "a grounded answer cites something: {answer}");
+    // Citation markers themselves are not facts.
+    let mut facts_only = answer.to_string();
+    for n in 1..=tracks.len() {
+        facts_only = facts_only.replace(&format!("[{n}]"), "");
+    }
+    let known: Vec<f64> = cited.iter().flat_map(|t| numbers(&t.to_string())).collect();
+    for n in numbers(&facts_only) {
+        assert!(
+            known.iter().any(|k| (k - n).abs() <= 0.5),
+            "{n} in {answer:?} is in no cited track"
+        );
+    }
+    for (i, part) in answer.split('"').enumerate() {
+        if i % 2 == 1 {
+            assert!(
+                cited.iter().any(|t| t["title"] == part),
+                "title {part:?} is in no cited track"
+            );
+        }
+    }
+    for part in answer.split("\" by ").skip(1) {
+        let end = [" runs", " is ", " lasts", " appears", " feels", " features", " comes", " (", " ["]
+            .iter()
+            .filter_map(|d| part.find(d))
+            .min()
+            .unwrap_or(part.len());
+        let artist = &part[..end];
+        assert!(
+            cited.iter().any(|t| t["artist"] == artist),
+            "artist {artist:?} is in no cited track"
+        );
+    }
+}
+
+fn ask(app: &App, body: Value) -> Value {
+    let (status, r) = call("POST", &format!("{}/v1/ask", app.base), Some(READER), Some(body));
+    assert_eq!(status, 200);
+    json_of(r)
+}
+
+fn source_tracks(app: &App, resp: &Value) -> Vec<Value> {
+    resp["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let id = s["id"].as_str().unwrap();
+            json_of(call("GET", &format!("{}/v1/tracks/{id}", app.base), Some(READER), None).1)
+        })
+        .collect()
+}
+
+#[test]
+fn extractive_answers_cite_real_tracks_and_decline_when_nothing_fits() {
+    let app = spawn_app(&[]);
+    let r = ask(&app, json!({"question": "what tempo is ABC by the Jackson 5?"}));
+    assert_eq!(r["answer"], "\"ABC\" by The Jackson 5 runs at 94 BPM [1].");
+    assert_eq!(r["sources"][0]["id"], "harmonix:0004_abc");
+    assert_eq!(r["generator"], "extractive");
+    assert_eq!(r["grounded"], true);
+    assert_eq!(r["cited"], json!([1]));
+    for q in [
+        "what tempo is ABC by the Jackson 5?",
+        "who sang Bad Romance?",
+        "what is the time signature of Bad Romance",
+        "sad piano ballads with a soft female voice",
+        "upbeat dance songs over 120 bpm",
+        "calm classical string quartet",
+    ] {
+        let r = ask(&app, json!({"question": q}));
+        assert_eq!(r["grounded"], true, "{q}: {r}");
+        assert!(r["citation_issues"].as_array().unwrap().is_empty());
+        let tracks = source_tracks(&app, &r);
+        assert_faithful(&r, &tracks);
+    }
+    for q in ["what is the capital of France?", "quantum physics lecture about black holes"] {
+        let r = ask(&app, json!({"question": q}));
+        assert_eq!(r["grounded"], false, "{q}: {r}");
+        assert_eq!(r["sources"], json!([]));
+        assert!(r["answer"].as_str().unwrap().contains("found nothing in the catalog"));
+    }
+    let (status, r) = call("POST", &format!("{}/v1/ask", app.base), Some(READER), Some(json!({"question": ""})));
+    assert_eq!(status, 422);
+    assert_eq!(json_of(r)["error"]["field"], "question");
+}
+
+/// (event, data) pairs of a server-sent event stream.
+fn events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let mut event = None;
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(e) = line.strip_prefix("event: ") {
+                    event = Some(e.to_string());
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data.push_str(d);
+                }
+            }
+            event.map(|e| (e, serde_json::from_str(&data).unwrap_or(Value::Null)))
+        })
+        .collect()
+}
+
+#[test]
+fn streamed_answers_send_tokens_then_sources_then_the_checked_answer() {
+    let app = spawn_app(&[]);
+    let (status, r) = call(
+        "POST",
+        &format!("{}/v1/ask", app.base),
+        Some(READER),
+        Some(json!({"question": "what tempo is ABC by the Jackson 5?", "stream": true})),
+    );
+    assert_eq!(status, 200);
+    assert!(r.content_type().starts_with("text/event-stream"));
+    let ev = events(&r.into_string().unwrap());
+    let kinds: Vec<&str> = ev.iter().map(|(k, _)| k.as_str()).collect();
+    let first_sources = kinds.iter().position(|k| *k == "sources").expect("a sources event");
+    assert!(first_sources > 1, "tokens come first: {kinds:?}");
+    assert!(kinds[..first_sources].iter().all(|k| *k == "token"));
+    assert_eq!(kinds[first_sources + 1..], ["done"]);
+    let streamed: String = ev
+        .iter()
+        .filter(|(k, _)| k == "token")
+        .map(|(_, d)| d["text"].as_str().unwrap())
+        .collect();
+    let done = &ev.last().unwrap().1;
+    assert_eq!(streamed, done["answer"].as_str().unwrap());
+    assert_eq!(ev[first_sources].1["sources"][0]["id"], "harmonix:0004_abc");
+}
+
+#[test]
+fn a_configured_model_writes_answers_enhances_queries_and_failures_fall_back() {
+    let model = FakeServer::start(vec![
+        Reply::Stream(vec!["ABC runs at".into(), " 94 BPM [1]".into(), ", not 300 BPM [7].".into()]),
+        Reply::Completion(
+            r#"{"query": "melancholy piano ballad", "genres": ["ballad"], "moods": ["sad", "vaporwave"]}"#.into(),
+        ),
+        Reply::Status(500, None),
+    ]);
+    let app = spawn_app(&[
+        ("OPENAI_BASE_URL", model.base_url.as_str()),
+        ("OPENAI_MODEL", "test-model"),
+        ("OPENAI_API_KEY", "sk-test"),
+        ("MUSIC_RAG_LLM_MAX_RETRIES", "1"),
+    ]);
+    let r = ask(&app, json!({"question": "what tempo is ABC by the Jackson 5?"}));
+    assert_eq!(r["generator"], "openai");
+    assert_eq!(r["answer"], "ABC runs at 94 BPM [1], not 300 BPM.");
+    assert_eq!(r["citation_issues"][0]["marker"], "[7]");
+    assert_eq!(r["usage"]["total_tokens"], 49);
+    let sent = &model.received()[0];
+    assert_eq!(sent.authorization.as_deref(), Some("Bearer sk-test"));
+    let prompt = sent.body["messages"][1]["content"].as_str().unwrap();
+    assert!(prompt.contains("[1] \"ABC\" by The Jackson 5") && prompt.contains("tempo: 94 BPM"));
+
+    let (status, s) = call(
+        "POST",
+        &format!("{}/v1/search", app.base),
+        Some(READER),
+        Some(json!({"text": "sad songs", "enhance": true, "top_k": 5})),
+    );
+    assert_eq!(status, 200);
+    let e = &json_of(s)["enhancement"];
+    assert_eq!(e["applied"], true);
+    assert_eq!(e["rewritten_query"], "melancholy piano ballad");
+    assert_eq!(e["accepted"]["moods"], json!(["sad"]));
+    assert!(e["rejected"][0].as_str().unwrap().contains("vaporwave"));
+
+    let r = ask(&app, json!({"question": "what tempo is ABC by the Jackson 5?", "top_k": 4}));
+    assert_eq!(r["generator"], "extractive");
+    assert_eq!(r["fallback"]["from"], "openai");
+    assert!(r["fallback"]["reason"].as_str().unwrap().contains("HTTP 500"), "{r}");
+    assert_eq!(r["answer"], "\"ABC\" by The Jackson 5 runs at 94 BPM [1].");
+
+    // The command line reads the same settings from the environment.
+    let out = common::bin()
+        .arg("--data-dir")
+        .arg(&app.data)
+        .args(["ask", "what tempo is ABC by the Jackson 5?", "--json"])
+        .env("OPENAI_BASE_URL", &model.base_url)
+        .env("OPENAI_MODEL", "test-model")
+        .env("MUSIC_RAG_LLM_MAX_RETRIES", "0")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cli["fallback"]["from"], "openai");
+    assert!(cli["answer"].as_str().unwrap().contains("94 BPM [1]"));
+}
+
+#[test]
+fn recommendations_never_return_seeds_and_honour_filters() {
+    let app = spawn_app(&[]);
+    let url = format!("{}/v1/recommend", app.base);
+    let seeds = ["harmonix:0004_abc", "harmonix:0145_iwantyouback"];
+    let (status, r) = call("POST", &url, Some(READER), Some(json!({"positive": seeds, "top_k": 10})));
+    assert_eq!(status, 200);
+    let hits = json_of(r)["hits"].as_array().unwrap().clone();
+    assert_eq!(hits.len(), 10);
+    let ids: Vec<&str> = hits.iter().map(|h| h["track"]["id"].as_str().unwrap()).collect();
+    assert!(ids.iter().all(|id| !seeds.contains(id)), "{ids:?}");
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len());
+    let body = json!({"positive": [seeds[0]], "negative": [seeds[1]], "filters": {"genres": ["rock"]}, "top_k": 5});
+    let (status, r) = call("POST", &url, Some(READER), Some(body));
+    assert_eq!(status, 200);
+    for h in json_of(r)["hits"].as_array().unwrap() {
+        let genre = h["track"]["metadata"]["genre"].as_str().unwrap_or("").to_lowercase();
+        assert!(genre.contains("rock"), "{genre}");
+        assert_ne!(h["track"]["id"], seeds[1]);
+    }
+    let (status, r) = call("POST", &url, Some(READER), Some(json!({"positive": ["nope:1", seeds[0], "nope:2"]})));
+    assert_eq!(status, 404);
+    let message = json_of(r)["error"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("nope:1") && message.contains("nope:2"), "{message}");
+    let (status, r) = call("POST", &url, Some(READER), Some(json!({"positive": []})));
+    assert_eq!(status, 422);
+    assert_eq!(json_of(r)["error"]["field"], "positive");
+}
+
+fn artist_key(t: &Value) -> Option<String> {
+    let a = t["artist"].as_str().unwrap_or("").to_lowercase();
+    (a != "unknown artist" && !a.is_empty()).then_some(a)
+}
+
+#[test]
+fn playlists_flow_and_export() {
+    let app = spawn_app(&[]);
+    let url = format!("{}/v1/playlist", app.base);
+    let body = json!({"prompt": "energetic rock", "length": 12, "filters": {"tempo": {"min": 100, "max": 160}}});
+    let (status, r) = call("POST", &url, Some(READER), Some(body.clone()));
+    assert_eq!(status, 200);
+    let p = json_of(r);
+    let entries = p["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 12);
+    let tracks: Vec<&Value> = entries.iter().map(|e| &e["track"]).collect();
+    let mut ids: Vec<&str> = tracks.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 12, "no duplicates");
+    for w in tracks.windows(2) {
+        if let (Some(a), Some(b)) = (artist_key(w[0]), artist_key(w[1])) {
+            assert_ne!(a, b, "the same artist twice in a row");
+        }
+        let (a, b) = (w[0]["metadata"]["tempo"].as_f64().unwrap(), w[1]["metadata"]["tempo"].as_f64().unwrap());
+        assert!((a - b).abs() <= 18.0, "tempo step {a} -> {b}");
+    }
+    for t in &tracks {
+        let tempo = t["metadata"]["tempo"].as_f64().unwrap();
+        assert!((100.0..=160.0).contains(&tempo), "filter honoured: {tempo}");
+    }
+    let (status, r) = call("POST", &format!("{url}?format=m3u"), Some(READER), Some(body.clone()));
+    assert_eq!(status, 200);
+    assert!(r.content_type().contains("mpegurl"));
+    let m3u = r.into_string().unwrap();
+    assert!(m3u.starts_with("#EXTM3U\n"));
+    assert_eq!(m3u.lines().filter(|l| l.contains("music-rag track")).count(), 12);
+    let (_, r) = call("POST", &format!("{url}?format=jspf"), Some(READER), Some(body));
+    let jspf: Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
+    assert_eq!(jspf["playlist"]["track"].as_array().unwrap().len(), 12);
+
+    let (status, r) = call("POST", &url, Some(READER), Some(json!({"prompt": "upbeat pop", "minutes": 20})));
+    assert_eq!(status, 200);
+    let p = json_of(r);
+    let total = p["total_seconds"].as_f64().unwrap();
+    assert!(total >= 1200.0, "{total}");
+    let seeded = json!({"seed_ids": ["harmonix:0004_abc"], "length": 6});
+    let (status, r) = call("POST", &url, Some(READER), Some(seeded));
+    assert_eq!(status, 200);
+    assert_eq!(json_of(r)["entries"].as_array().unwrap().len(), 6);
+    for (body, field) in [
+        (json!({"prompt": "x", "length": 0}), "length"),
+        (json!({"length": 5}), "prompt"),
+        (json!({"prompt": "x", "length": 5, "minutes": 3}), "minutes"),
+    ] {
+        let (status, r) = call("POST", &url, Some(READER), Some(body));
+        assert_eq!(status, 422);
+        assert_eq!(json_of(r)["error"]["field"], field);
+    }
+    let (status, r) = call("POST", &format!("{url}?format=xml"), Some(READER), Some(json!({"prompt": "x"})));
+    assert_eq!(status, 422);
+    assert_eq!(json_of(r)["error"]["field"], "format");
+}
+
+#[test]
+fn command_line_playlist_similar_and_eval() {
+    let data = common::shared_store();
+    let tmp = tempfile::tempdir().unwrap();
+    let out_file = tmp.path().join("rock.jspf");
+    let p = common::ok_json(data, &["playlist", "energetic rock", "-n", "5", "-o", out_file.to_str().unwrap()]);
+    assert_eq!(p["entries"].as_array().unwrap().len(), 5);
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(written["playlist"]["track"].as_array().unwrap().len(), 5);
+
+    let s = common::ok_json(data, &["similar", "harmonix:0004_abc", "-k", "3"]);
+    assert_eq!(s["hits"].as_array().unwrap().len(), 3);
+    let out = common::run(data, &["similar", "harmonix:missing"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("harmonix:missing"));
+
+    let queries = tmp.path().join("q.jsonl");
+    std::fs::write(
+        &queries,
+        "{\"query\": \"jacksn 5 abc\", \"relevant\": [\"harmonix:0004_abc\"], \"kind\": \"known_item\"}\n\
+         {\"query\": \"bad romance lady gaga\", \"relevant\": [\"harmonix:0017_badromance\"], \"kind\": \"known_item\"}\n",
+    )
+    .unwrap();
+    let e = common::ok_json(data, &["eval", "--queries", queries.to_str().unwrap()]);
+    let rows = e["results"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "four methods");
+    for r in rows {
+        for m in ["precision", "recall", "ndcg", "mrr", "rank1"] {
+            let v = r[m].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&v));
+        }
+    }
+    let full = rows.iter().find(|r| r["method"] == "hybrid + parsing + rerank").unwrap();
+    assert_eq!(full["rank1"], 1.0);
+    let bad = tmp.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"query\": \"x\", \"relevant\": []}\n").unwrap();
+    let out = common::run(data, &["eval", "--queries", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("relevant must list"));
+}
