@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use music_rag_core::eval::{mean, score, EvalQuery, Scores};
-use music_rag_core::SearchRequest;
+use music_rag_core::{AskRequest, SearchRequest};
 use serde_json::json;
 
 use crate::Global;
@@ -139,8 +139,27 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
             bar.inc(1);
         }
     }
+    // Factual questions: does the answer (full pipeline, offline generator) state the fact?
+    let mut answers: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for q in queries.iter().filter(|q| q.answer.is_some()) {
+        let resp = engine.ask(
+            &AskRequest {
+                question: q.query.clone(),
+                ..Default::default()
+            },
+            &mut |_| {},
+        )?;
+        let expected = q.answer.as_deref().unwrap_or_default();
+        let e = answers.entry(q.kind.clone().unwrap_or_else(|| "all".into())).or_default();
+        e.0 += usize::from(resp.answer.contains(expected) && resp.cited.contains(&1));
+        e.1 += 1;
+    }
     bar.finish_and_clear();
     let k = args.k;
+    let answer_rows: Vec<serde_json::Value> = answers
+        .iter()
+        .map(|(kind, (right, n))| json!({"set": kind, "questions": n, "answer_accuracy": *right as f64 / *n as f64}))
+        .collect();
     let rows: Vec<serde_json::Value> = by
         .iter()
         .map(|((kind, mi), scores)| {
@@ -150,7 +169,7 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
         })
         .collect();
     if g.json {
-        println!("{}", json!({"k": k, "results": rows}));
+        println!("{}", json!({"k": k, "results": rows, "answers": answer_rows}));
         return Ok(ExitCode::SUCCESS);
     }
     println!("| set | method | queries | P@{k} | R@{k} | nDCG@{k} | MRR | rank-1 |");
@@ -167,6 +186,14 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
             pct("ndcg"),
             pct("mrr"),
             pct("rank1")
+        );
+    }
+    for r in &answer_rows {
+        println!(
+            "\n{}: the answer states the expected fact and cites it in {:.1} % of {} questions",
+            r["set"].as_str().unwrap_or(""),
+            r["answer_accuracy"].as_f64().unwrap_or(0.0) * 100.0,
+            r["questions"]
         );
     }
     Ok(ExitCode::SUCCESS)

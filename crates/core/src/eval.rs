@@ -13,6 +13,9 @@ pub struct EvalQuery {
     /// The set or kind this query belongs to (e.g. `known_item`); reports group by it.
     #[serde(default)]
     pub kind: Option<String>,
+    /// For factual questions: text the answer must contain (e.g. `94 BPM`).
+    #[serde(default)]
+    pub answer: Option<String>,
 }
 
 /// Metrics of one ranked list against the relevant ids.
