@@ -150,7 +150,9 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
             &mut |_| {},
         )?;
         let expected = q.answer.as_deref().unwrap_or_default();
-        let e = answers.entry(q.kind.clone().unwrap_or_else(|| "all".into())).or_default();
+        let e = answers
+            .entry(q.kind.clone().unwrap_or_else(|| "all".into()))
+            .or_default();
         e.0 += usize::from(resp.answer.contains(expected) && resp.cited.contains(&1));
         e.1 += 1;
     }
@@ -169,7 +171,10 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
         })
         .collect();
     if g.json {
-        println!("{}", json!({"k": k, "results": rows, "answers": answer_rows}));
+        println!(
+            "{}",
+            json!({"k": k, "results": rows, "answers": answer_rows})
+        );
         return Ok(ExitCode::SUCCESS);
     }
     println!("| set | method | queries | P@{k} | R@{k} | nDCG@{k} | MRR | rank-1 |");

@@ -24,7 +24,10 @@ fn assert_faithful(resp: &Value, tracks: &[Value]) {
         .iter()
         .map(|n| &tracks[n.as_u64().unwrap() as usize - 1])
         .collect();
-    assert!(!cited.is_empty(), "a grounded answer cites something: {answer}");
+    assert!(
+        !cited.is_empty(),
+        "a grounded answer cites something: {answer}"
+    );
     // Citation markers themselves are not facts.
     let mut facts_only = answer.to_string();
     for n in 1..=tracks.len() {
@@ -46,11 +49,21 @@ fn assert_faithful(resp: &Value, tracks: &[Value]) {
         }
     }
     for part in answer.split("\" by ").skip(1) {
-        let end = [" runs", " is ", " lasts", " appears", " feels", " features", " comes", " (", " ["]
-            .iter()
-            .filter_map(|d| part.find(d))
-            .min()
-            .unwrap_or(part.len());
+        let end = [
+            " runs",
+            " is ",
+            " lasts",
+            " appears",
+            " feels",
+            " features",
+            " comes",
+            " (",
+            " [",
+        ]
+        .iter()
+        .filter_map(|d| part.find(d))
+        .min()
+        .unwrap_or(part.len());
         let artist = &part[..end];
         assert!(
             cited.iter().any(|t| t["artist"] == artist),
@@ -60,7 +73,12 @@ fn assert_faithful(resp: &Value, tracks: &[Value]) {
 }
 
 fn ask(app: &App, body: Value) -> Value {
-    let (status, r) = call("POST", &format!("{}/v1/ask", app.base), Some(READER), Some(body));
+    let (status, r) = call(
+        "POST",
+        &format!("{}/v1/ask", app.base),
+        Some(READER),
+        Some(body),
+    );
     assert_eq!(status, 200);
     json_of(r)
 }
@@ -72,7 +90,15 @@ fn source_tracks(app: &App, resp: &Value) -> Vec<Value> {
         .iter()
         .map(|s| {
             let id = s["id"].as_str().unwrap();
-            json_of(call("GET", &format!("{}/v1/tracks/{id}", app.base), Some(READER), None).1)
+            json_of(
+                call(
+                    "GET",
+                    &format!("{}/v1/tracks/{id}", app.base),
+                    Some(READER),
+                    None,
+                )
+                .1,
+            )
         })
         .collect()
 }
@@ -80,7 +106,10 @@ fn source_tracks(app: &App, resp: &Value) -> Vec<Value> {
 #[test]
 fn extractive_answers_cite_real_tracks_and_decline_when_nothing_fits() {
     let app = spawn_app(&[]);
-    let r = ask(&app, json!({"question": "what tempo is ABC by the Jackson 5?"}));
+    let r = ask(
+        &app,
+        json!({"question": "what tempo is ABC by the Jackson 5?"}),
+    );
     assert_eq!(r["answer"], "\"ABC\" by The Jackson 5 runs at 94 BPM [1].");
     assert_eq!(r["sources"][0]["id"], "harmonix:0004_abc");
     assert_eq!(r["generator"], "extractive");
@@ -100,13 +129,24 @@ fn extractive_answers_cite_real_tracks_and_decline_when_nothing_fits() {
         let tracks = source_tracks(&app, &r);
         assert_faithful(&r, &tracks);
     }
-    for q in ["what is the capital of France?", "quantum physics lecture about black holes"] {
+    for q in [
+        "what is the capital of France?",
+        "quantum physics lecture about black holes",
+    ] {
         let r = ask(&app, json!({"question": q}));
         assert_eq!(r["grounded"], false, "{q}: {r}");
         assert_eq!(r["sources"], json!([]));
-        assert!(r["answer"].as_str().unwrap().contains("found nothing in the catalog"));
+        assert!(r["answer"]
+            .as_str()
+            .unwrap()
+            .contains("found nothing in the catalog"));
     }
-    let (status, r) = call("POST", &format!("{}/v1/ask", app.base), Some(READER), Some(json!({"question": ""})));
+    let (status, r) = call(
+        "POST",
+        &format!("{}/v1/ask", app.base),
+        Some(READER),
+        Some(json!({"question": ""})),
+    );
     assert_eq!(status, 422);
     assert_eq!(json_of(r)["error"]["field"], "question");
 }
@@ -142,7 +182,10 @@ fn streamed_answers_send_tokens_then_sources_then_the_checked_answer() {
     assert!(r.content_type().starts_with("text/event-stream"));
     let ev = events(&r.into_string().unwrap());
     let kinds: Vec<&str> = ev.iter().map(|(k, _)| k.as_str()).collect();
-    let first_sources = kinds.iter().position(|k| *k == "sources").expect("a sources event");
+    let first_sources = kinds
+        .iter()
+        .position(|k| *k == "sources")
+        .expect("a sources event");
     assert!(first_sources > 1, "tokens come first: {kinds:?}");
     assert!(kinds[..first_sources].iter().all(|k| *k == "token"));
     assert_eq!(kinds[first_sources + 1..], ["done"]);
@@ -171,7 +214,10 @@ fn a_configured_model_writes_answers_enhances_queries_and_failures_fall_back() {
         ("OPENAI_API_KEY", "sk-test"),
         ("MUSIC_RAG_LLM_MAX_RETRIES", "1"),
     ]);
-    let r = ask(&app, json!({"question": "what tempo is ABC by the Jackson 5?"}));
+    let r = ask(
+        &app,
+        json!({"question": "what tempo is ABC by the Jackson 5?"}),
+    );
     assert_eq!(r["generator"], "openai");
     assert_eq!(r["answer"], "ABC runs at 94 BPM [1], not 300 BPM.");
     assert_eq!(r["citation_issues"][0]["marker"], "[7]");
@@ -194,10 +240,19 @@ fn a_configured_model_writes_answers_enhances_queries_and_failures_fall_back() {
     assert_eq!(e["accepted"]["moods"], json!(["sad"]));
     assert!(e["rejected"][0].as_str().unwrap().contains("vaporwave"));
 
-    let r = ask(&app, json!({"question": "what tempo is ABC by the Jackson 5?", "top_k": 4}));
+    let r = ask(
+        &app,
+        json!({"question": "what tempo is ABC by the Jackson 5?", "top_k": 4}),
+    );
     assert_eq!(r["generator"], "extractive");
     assert_eq!(r["fallback"]["from"], "openai");
-    assert!(r["fallback"]["reason"].as_str().unwrap().contains("HTTP 500"), "{r}");
+    assert!(
+        r["fallback"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 500"),
+        "{r}"
+    );
     assert_eq!(r["answer"], "\"ABC\" by The Jackson 5 runs at 94 BPM [1].");
 
     // The command line reads the same settings from the environment.
@@ -210,7 +265,11 @@ fn a_configured_model_writes_answers_enhances_queries_and_failures_fall_back() {
         .env("MUSIC_RAG_LLM_MAX_RETRIES", "0")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(cli["fallback"]["from"], "openai");
     assert!(cli["answer"].as_str().unwrap().contains("94 BPM [1]"));
@@ -221,11 +280,19 @@ fn recommendations_never_return_seeds_and_honour_filters() {
     let app = spawn_app(&[]);
     let url = format!("{}/v1/recommend", app.base);
     let seeds = ["harmonix:0004_abc", "harmonix:0145_iwantyouback"];
-    let (status, r) = call("POST", &url, Some(READER), Some(json!({"positive": seeds, "top_k": 10})));
+    let (status, r) = call(
+        "POST",
+        &url,
+        Some(READER),
+        Some(json!({"positive": seeds, "top_k": 10})),
+    );
     assert_eq!(status, 200);
     let hits = json_of(r)["hits"].as_array().unwrap().clone();
     assert_eq!(hits.len(), 10);
-    let ids: Vec<&str> = hits.iter().map(|h| h["track"]["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = hits
+        .iter()
+        .map(|h| h["track"]["id"].as_str().unwrap())
+        .collect();
     assert!(ids.iter().all(|id| !seeds.contains(id)), "{ids:?}");
     let mut unique = ids.clone();
     unique.dedup();
@@ -234,14 +301,25 @@ fn recommendations_never_return_seeds_and_honour_filters() {
     let (status, r) = call("POST", &url, Some(READER), Some(body));
     assert_eq!(status, 200);
     for h in json_of(r)["hits"].as_array().unwrap() {
-        let genre = h["track"]["metadata"]["genre"].as_str().unwrap_or("").to_lowercase();
+        let genre = h["track"]["metadata"]["genre"]
+            .as_str()
+            .unwrap_or("")
+            .to_lowercase();
         assert!(genre.contains("rock"), "{genre}");
         assert_ne!(h["track"]["id"], seeds[1]);
     }
-    let (status, r) = call("POST", &url, Some(READER), Some(json!({"positive": ["nope:1", seeds[0], "nope:2"]})));
+    let (status, r) = call(
+        "POST",
+        &url,
+        Some(READER),
+        Some(json!({"positive": ["nope:1", seeds[0], "nope:2"]})),
+    );
     assert_eq!(status, 404);
     let message = json_of(r)["error"]["message"].as_str().unwrap().to_string();
-    assert!(message.contains("nope:1") && message.contains("nope:2"), "{message}");
+    assert!(
+        message.contains("nope:1") && message.contains("nope:2"),
+        "{message}"
+    );
     let (status, r) = call("POST", &url, Some(READER), Some(json!({"positive": []})));
     assert_eq!(status, 422);
     assert_eq!(json_of(r)["error"]["field"], "positive");
@@ -271,24 +349,47 @@ fn playlists_flow_and_export() {
         if let (Some(a), Some(b)) = (artist_key(w[0]), artist_key(w[1])) {
             assert_ne!(a, b, "the same artist twice in a row");
         }
-        let (a, b) = (w[0]["metadata"]["tempo"].as_f64().unwrap(), w[1]["metadata"]["tempo"].as_f64().unwrap());
+        let (a, b) = (
+            w[0]["metadata"]["tempo"].as_f64().unwrap(),
+            w[1]["metadata"]["tempo"].as_f64().unwrap(),
+        );
         assert!((a - b).abs() <= 18.0, "tempo step {a} -> {b}");
     }
     for t in &tracks {
         let tempo = t["metadata"]["tempo"].as_f64().unwrap();
         assert!((100.0..=160.0).contains(&tempo), "filter honoured: {tempo}");
     }
-    let (status, r) = call("POST", &format!("{url}?format=m3u"), Some(READER), Some(body.clone()));
+    let (status, r) = call(
+        "POST",
+        &format!("{url}?format=m3u"),
+        Some(READER),
+        Some(body.clone()),
+    );
     assert_eq!(status, 200);
     assert!(r.content_type().contains("mpegurl"));
     let m3u = r.into_string().unwrap();
     assert!(m3u.starts_with("#EXTM3U\n"));
-    assert_eq!(m3u.lines().filter(|l| l.contains("music-rag track")).count(), 12);
-    let (_, r) = call("POST", &format!("{url}?format=jspf"), Some(READER), Some(body));
+    assert_eq!(
+        m3u.lines()
+            .filter(|l| l.contains("music-rag track"))
+            .count(),
+        12
+    );
+    let (_, r) = call(
+        "POST",
+        &format!("{url}?format=jspf"),
+        Some(READER),
+        Some(body),
+    );
     let jspf: Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
     assert_eq!(jspf["playlist"]["track"].as_array().unwrap().len(), 12);
 
-    let (status, r) = call("POST", &url, Some(READER), Some(json!({"prompt": "upbeat pop", "minutes": 20})));
+    let (status, r) = call(
+        "POST",
+        &url,
+        Some(READER),
+        Some(json!({"prompt": "upbeat pop", "minutes": 20})),
+    );
     assert_eq!(status, 200);
     let p = json_of(r);
     let total = p["total_seconds"].as_f64().unwrap();
@@ -306,7 +407,12 @@ fn playlists_flow_and_export() {
         assert_eq!(status, 422);
         assert_eq!(json_of(r)["error"]["field"], field);
     }
-    let (status, r) = call("POST", &format!("{url}?format=xml"), Some(READER), Some(json!({"prompt": "x"})));
+    let (status, r) = call(
+        "POST",
+        &format!("{url}?format=xml"),
+        Some(READER),
+        Some(json!({"prompt": "x"})),
+    );
     assert_eq!(status, 422);
     assert_eq!(json_of(r)["error"]["field"], "format");
 }
@@ -316,9 +422,20 @@ fn command_line_playlist_similar_and_eval() {
     let data = common::shared_store();
     let tmp = tempfile::tempdir().unwrap();
     let out_file = tmp.path().join("rock.jspf");
-    let p = common::ok_json(data, &["playlist", "energetic rock", "-n", "5", "-o", out_file.to_str().unwrap()]);
+    let p = common::ok_json(
+        data,
+        &[
+            "playlist",
+            "energetic rock",
+            "-n",
+            "5",
+            "-o",
+            out_file.to_str().unwrap(),
+        ],
+    );
     assert_eq!(p["entries"].as_array().unwrap().len(), 5);
-    let written: Value = serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
     assert_eq!(written["playlist"]["track"].as_array().unwrap().len(), 5);
 
     let s = common::ok_json(data, &["similar", "harmonix:0004_abc", "-k", "3"]);
@@ -343,7 +460,10 @@ fn command_line_playlist_similar_and_eval() {
             assert!((0.0..=1.0).contains(&v));
         }
     }
-    let full = rows.iter().find(|r| r["method"] == "hybrid + parsing + rerank").unwrap();
+    let full = rows
+        .iter()
+        .find(|r| r["method"] == "hybrid + parsing + rerank")
+        .unwrap();
     assert_eq!(full["rank1"], 1.0);
     let bad = tmp.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"query\": \"x\", \"relevant\": []}\n").unwrap();

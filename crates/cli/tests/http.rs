@@ -4,7 +4,6 @@ mod common;
 
 use common::server::*;
 
-
 use serde_json::{json, Value};
 
 fn track(id: &str) -> Value {

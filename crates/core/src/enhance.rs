@@ -61,7 +61,7 @@ Use only terms from the vocabulary given; leave a list empty when unsure.";
 fn vocabulary_hint(vocab: &Vocabulary) -> String {
     let top = |v: &[(String, usize)]| {
         let mut v: Vec<&(String, usize)> = v.iter().collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1));
+        v.sort_by_key(|b| std::cmp::Reverse(b.1));
         v.iter()
             .take(60)
             .map(|(t, _)| t.as_str())

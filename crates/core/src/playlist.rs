@@ -24,7 +24,7 @@ pub const MAX_TEMPO_STEP: f32 = 3.0 * TEMPO_GAP;
 const ASSUMED_SECONDS: f32 = 210.0;
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PlaylistRequest {
     /// What the playlist is about, in plain words.
@@ -36,18 +36,6 @@ pub struct PlaylistRequest {
     /// Target running time; used instead of `length`.
     pub minutes: Option<f32>,
     pub filters: Filter,
-}
-
-impl Default for PlaylistRequest {
-    fn default() -> Self {
-        Self {
-            prompt: None,
-            seed_ids: Vec::new(),
-            length: None,
-            minutes: None,
-            filters: Filter::default(),
-        }
-    }
 }
 
 impl PlaylistRequest {

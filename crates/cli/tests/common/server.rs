@@ -76,7 +76,12 @@ pub fn agent() -> ureq::Agent {
 }
 
 /// Sends a request and returns (status, headers we care about, JSON body or null).
-pub fn call(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> (u16, ureq::Response) {
+pub fn call(
+    method: &str,
+    url: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (u16, ureq::Response) {
     let mut req = agent().request(method, url);
     if let Some(k) = key {
         req = req.set("X-API-Key", k);
@@ -95,4 +100,3 @@ pub fn call(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> 
 pub fn json_of(r: ureq::Response) -> Value {
     r.into_json().unwrap_or(Value::Null)
 }
-
