@@ -223,12 +223,7 @@ impl Engine {
         };
         let mut merged = merge_dual(fuse(broad), fuse(targeted));
         if req.rerank {
-            self.rerank(
-                &mut merged,
-                &req.text,
-                &hard.clone().union(&soft),
-                req.top_k,
-            )?;
+            self.rerank(&mut merged, &text, &hard.clone().union(&soft), req.top_k)?;
         }
         let terms = keyword_terms(&text);
         let hard_desc = hard.describe();
