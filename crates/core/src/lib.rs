@@ -3,6 +3,7 @@
 //! [`traits`].
 
 pub mod ask;
+pub mod audio;
 pub mod citations;
 pub mod engine;
 pub mod enhance;

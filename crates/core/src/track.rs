@@ -57,6 +57,9 @@ pub struct Track {
     pub year: Option<i32>,
     pub tags: Vec<String>,
     pub metadata: Metadata,
+    /// Audio analysis, when the track was ingested from an audio file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio: Option<crate::audio::AudioFeatures>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -149,6 +152,9 @@ impl Track {
 
     fn validate(&self) -> Result<(), FieldError> {
         use limits::*;
+        if let Some(a) = &self.audio {
+            a.validate()?;
+        }
         if self.id.is_empty() {
             return Err(FieldError::new("id", "must not be empty"));
         }
@@ -243,6 +249,9 @@ impl Track {
         push("Mood: ", m.mood.join(", "));
         push("Instruments: ", m.instrumentation.join(", "));
         push("Origin: ", m.cultural_origin.clone().unwrap_or_default());
+        if let Some(a) = &self.audio {
+            push("Sound: ", a.words.join(", "));
+        }
         if let Some(d) = &self.description {
             out.push(' ');
             out.push_str(d);
@@ -262,6 +271,9 @@ impl Track {
         parts.extend(m.cultural_origin.as_deref());
         parts.extend(m.era.as_deref());
         parts.extend(m.key.as_deref());
+        if let Some(a) = &self.audio {
+            parts.extend(a.words.iter().map(String::as_str));
+        }
         parts.join(" ; ")
     }
 }

@@ -168,6 +168,9 @@ pub trait Store: Send + Sync {
             .map(|f| self.dense_search(query, f, k))
             .collect()
     }
+    /// Top `k` by cosine similarity of audio vectors among tracks with audio that pass
+    /// `filter`.
+    fn audio_search(&self, query: &[f32], filter: &Filter, k: usize) -> Result<Vec<Candidate>>;
     /// Top `k` by BM25 (typo tolerant on titles and artists) among tracks that pass `filter`.
     fn keyword_search(&self, text: &str, filter: &Filter, k: usize) -> Result<Vec<Candidate>>;
     fn vocabulary(&self) -> Result<Arc<Vocabulary>>;

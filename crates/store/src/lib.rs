@@ -313,6 +313,19 @@ impl Store for EmbeddedStore {
             .dense_many(query, &compiled, k))
     }
 
+    fn audio_search(
+        &self,
+        query: &[f32],
+        filter: &Filter,
+        k: usize,
+    ) -> music_rag_core::Result<Vec<Candidate>> {
+        Ok(self
+            .catalog
+            .read()
+            .map_err(lock_err)?
+            .audio_search(query, &filter.compile(), k))
+    }
+
     fn keyword_search(
         &self,
         text: &str,
@@ -353,10 +366,11 @@ impl Store for EmbeddedStore {
     fn stats(&self) -> music_rag_core::Result<StoreStats> {
         let n = self.count()?;
         let sequence = self.sequence()?;
+        let audio = self.catalog.read().map_err(lock_err)?.audio_count();
         Ok(StoreStats {
             tracks: n,
             text_embeddings: n,
-            audio_embeddings: 0,
+            audio_embeddings: audio,
             sequence,
             backend: "embedded".into(),
         })

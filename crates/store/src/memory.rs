@@ -418,6 +418,42 @@ impl Catalog {
             .collect()
     }
 
+    /// Exact cosine over the audio vectors of tracks that pass the filter.
+    pub fn audio_search(&self, query: &[f32], filter: &CompiledFilter, k: usize) -> Vec<Candidate> {
+        let passing = (!filter.is_empty()).then(|| self.passing(filter));
+        let mut heap: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(k + 1);
+        for (p, e) in self.entries.iter().enumerate() {
+            let Some(e) = e else { continue };
+            let Some(a) = &e.track.audio else { continue };
+            if passing.as_ref().is_some_and(|b| !b.get(p)) || a.vector.len() != query.len() {
+                continue;
+            }
+            heap.push(Reverse(Scored(dot(&a.vector, query), p)));
+            if heap.len() > k {
+                heap.pop();
+            }
+        }
+        let mut out: Vec<Scored> = heap.into_iter().map(|Reverse(s)| s).collect();
+        out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        out.into_iter()
+            .filter_map(|Scored(score, p)| {
+                self.entries[p].as_ref().map(|e| Candidate {
+                    id: e.track.id.clone(),
+                    score,
+                })
+            })
+            .collect()
+    }
+
+    /// How many tracks carry an audio vector.
+    pub fn audio_count(&self) -> usize {
+        self.entries
+            .iter()
+            .flatten()
+            .filter(|e| e.track.audio.is_some())
+            .count()
+    }
+
     /// Tracks that pass the filter in id order, for filter-only listings.
     pub fn filtered(&self, filter: &CompiledFilter, k: usize) -> Vec<Candidate> {
         let passing = self.passing(filter);

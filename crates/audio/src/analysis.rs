@@ -1,0 +1,563 @@
+//! From samples to measurements: one pass of short-time spectra (2048 points at 44.1/48 kHz,
+//! hop 512) gives loudness, spectral centroid, rolloff and flatness, MFCC and the onset
+//! envelope; a second pass with long windows gives chroma, fine enough to tell semitones apart
+//! in the bass. Tempo comes from the onset envelope's autocorrelation, key from chroma against
+//! the Krumhansl-Kessler profiles.
+
+use std::f32::consts::PI;
+
+use music_rag_core::audio::{AudioFeatures, AUDIO_VECTOR_DIM};
+use realfft::RealFftPlanner;
+
+const MEL_BANDS: usize = 40;
+const MFCC: usize = 13;
+const ROLLOFF: f32 = 0.85;
+const TEMPO_MIN: f32 = 40.0;
+const TEMPO_MAX: f32 = 240.0;
+/// librosa's default tempo prior: log-normal around 120 BPM, one octave wide.
+const TEMPO_PRIOR_BPM: f32 = 120.0;
+const NOTE_NAMES: [&str; 12] = [
+    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+];
+const MAJOR: [f32; 12] = [
+    6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88,
+];
+const MINOR: [f32; 12] = [
+    6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
+];
+
+fn hann(n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|i| 0.5 - 0.5 * (2.0 * PI * i as f32 / n as f32).cos())
+        .collect()
+}
+
+fn hz_to_mel(f: f32) -> f32 {
+    2595.0 * (1.0 + f / 700.0).log10()
+}
+
+fn mel_to_hz(m: f32) -> f32 {
+    700.0 * (10f32.powf(m / 2595.0) - 1.0)
+}
+
+/// Triangular mel filters over `bins` FFT bins, as (first bin, weights).
+fn mel_filters(rate: f32, n_fft: usize) -> Vec<(usize, Vec<f32>)> {
+    let bins = n_fft / 2 + 1;
+    let top = hz_to_mel(rate / 2.0);
+    let edges: Vec<f32> = (0..MEL_BANDS + 2)
+        .map(|i| mel_to_hz(top * i as f32 / (MEL_BANDS + 1) as f32))
+        .collect();
+    let bin_hz = rate / n_fft as f32;
+    (0..MEL_BANDS)
+        .map(|b| {
+            let (lo, mid, hi) = (edges[b], edges[b + 1], edges[b + 2]);
+            let first = ((lo / bin_hz).floor() as usize).min(bins - 1);
+            let last = ((hi / bin_hz).ceil() as usize).min(bins - 1);
+            let weights = (first..=last)
+                .map(|k| {
+                    let f = k as f32 * bin_hz;
+                    let w = if f <= mid {
+                        (f - lo) / (mid - lo)
+                    } else {
+                        (hi - f) / (hi - mid)
+                    };
+                    // Slaney normalisation: equal area per band.
+                    w.max(0.0) * 2.0 / (hi - lo)
+                })
+                .collect();
+            (first, weights)
+        })
+        .collect()
+}
+
+/// DCT-II (orthonormal) rows for the first `MFCC` coefficients.
+fn dct_matrix() -> Vec<[f32; MEL_BANDS]> {
+    (0..MFCC)
+        .map(|k| {
+            let scale = if k == 0 {
+                (1.0 / MEL_BANDS as f32).sqrt()
+            } else {
+                (2.0 / MEL_BANDS as f32).sqrt()
+            };
+            let mut row = [0.0; MEL_BANDS];
+            for (n, r) in row.iter_mut().enumerate() {
+                *r = scale * (PI * k as f32 * (n as f32 + 0.5) / MEL_BANDS as f32).cos();
+            }
+            row
+        })
+        .collect()
+}
+
+/// Running mean and variance (Welford).
+#[derive(Clone, Copy, Default)]
+struct Stat {
+    n: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Stat {
+    fn push(&mut self, x: f32) {
+        self.n += 1.0;
+        let d = x as f64 - self.mean;
+        self.mean += d / self.n;
+        self.m2 += d * (x as f64 - self.mean);
+    }
+    fn mean(&self) -> f32 {
+        self.mean as f32
+    }
+    fn std(&self) -> f32 {
+        if self.n > 1.0 {
+            (self.m2 / self.n).sqrt() as f32
+        } else {
+            0.0
+        }
+    }
+}
+
+/// FFT sizes scale with the rate so windows last about the same time.
+fn fft_size(rate: u32, at_44k: usize) -> usize {
+    if rate > 32_000 {
+        at_44k
+    } else if rate > 16_000 {
+        at_44k / 2
+    } else {
+        at_44k / 4
+    }
+}
+
+struct Spectral {
+    centroid: Stat,
+    rolloff: Stat,
+    flatness: Stat,
+    frame_db: Stat,
+    mfcc: Vec<Stat>,
+    onset: Vec<f32>,
+    frame_rate: f32,
+}
+
+fn short_time(samples: &[f32], rate: u32) -> Spectral {
+    let n_fft = fft_size(rate, 2048);
+    let hop = n_fft / 4;
+    let window = hann(n_fft);
+    let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
+    let mut input = fft.make_input_vec();
+    let mut spectrum = fft.make_output_vec();
+    let mut scratch = fft.make_scratch_vec();
+    let filters = mel_filters(rate as f32, n_fft);
+    let dct = dct_matrix();
+    let bin_hz = rate as f32 / n_fft as f32;
+    let bins = n_fft / 2 + 1;
+    let mut power = vec![0.0f32; bins];
+    let mut mel_db = [0.0f32; MEL_BANDS];
+    let mut prev_mel_db: Option<[f32; MEL_BANDS]> = None;
+    let mut out = Spectral {
+        centroid: Stat::default(),
+        rolloff: Stat::default(),
+        flatness: Stat::default(),
+        frame_db: Stat::default(),
+        mfcc: vec![Stat::default(); MFCC],
+        onset: Vec::with_capacity(samples.len() / hop + 1),
+        frame_rate: rate as f32 / hop as f32,
+    };
+    // Window-normalised so a full-scale sine peaks near 0 dB.
+    let norm = 2.0 / window.iter().sum::<f32>();
+    let mut start = 0;
+    while start + n_fft <= samples.len().max(n_fft) {
+        for (i, x) in input.iter_mut().enumerate() {
+            *x = samples.get(start + i).copied().unwrap_or(0.0) * window[i];
+        }
+        if fft
+            .process_with_scratch(&mut input, &mut spectrum, &mut scratch)
+            .is_err()
+        {
+            break;
+        }
+        let mut total = 0.0f32;
+        let mut weighted = 0.0f32;
+        let mut log_sum = 0.0f32;
+        for (k, c) in spectrum.iter().enumerate() {
+            let p = c.norm_sqr() * norm * norm;
+            power[k] = p;
+            total += p;
+            weighted += p.sqrt() * k as f32 * bin_hz;
+            log_sum += (p + 1e-12).ln();
+        }
+        for (b, (first, w)) in filters.iter().enumerate() {
+            let e: f32 = w.iter().zip(&power[*first..]).map(|(a, p)| a * p).sum();
+            mel_db[b] = 10.0 * (e + 1e-10).log10();
+        }
+        let flux = prev_mel_db.map_or(0.0, |prev| {
+            mel_db
+                .iter()
+                .zip(prev.iter())
+                .map(|(a, b)| (a - b).max(0.0))
+                .sum::<f32>()
+                / MEL_BANDS as f32
+        });
+        out.onset.push(flux);
+        prev_mel_db = Some(mel_db);
+        out.frame_db.push(10.0 * (total + 1e-10).log10());
+        // Spectral shape is only meaningful when something sounds.
+        if total > 1e-8 {
+            let magnitude: f32 = power.iter().map(|p| p.sqrt()).sum();
+            out.centroid.push(weighted / magnitude.max(1e-12));
+            let mut acc = 0.0;
+            let target = ROLLOFF * total;
+            let k = power
+                .iter()
+                .position(|p| {
+                    acc += p;
+                    acc >= target
+                })
+                .unwrap_or(bins - 1);
+            out.rolloff.push(k as f32 * bin_hz);
+            let geometric = (log_sum / bins as f32).exp();
+            out.flatness.push(geometric / (total / bins as f32));
+            for (c, row) in dct.iter().enumerate() {
+                let v: f32 = row.iter().zip(mel_db.iter()).map(|(a, b)| a * b).sum();
+                out.mfcc[c].push(v);
+            }
+        }
+        start += hop;
+        if start + n_fft > samples.len() {
+            break;
+        }
+    }
+    out
+}
+
+/// Mean chroma (energy per pitch class, C first, each frame scaled to its loudest class).
+fn chroma(samples: &[f32], rate: u32) -> [f32; 12] {
+    let n_fft = fft_size(rate, 8192);
+    let hop = n_fft / 2;
+    let window = hann(n_fft);
+    let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
+    let mut input = fft.make_input_vec();
+    let mut spectrum = fft.make_output_vec();
+    let mut scratch = fft.make_scratch_vec();
+    let bin_hz = rate as f32 / n_fft as f32;
+    let classes: Vec<Option<usize>> = (0..n_fft / 2 + 1)
+        .map(|k| {
+            let f = k as f32 * bin_hz;
+            (60.0..=5000.0).contains(&f).then(|| {
+                let midi = 69.0 + 12.0 * (f / 440.0).log2();
+                (midi.round() as i64).rem_euclid(12) as usize
+            })
+        })
+        .collect();
+    let mut sum = [0.0f32; 12];
+    let mut frames = 0usize;
+    let mut start = 0;
+    while start < samples.len() {
+        for (i, x) in input.iter_mut().enumerate() {
+            *x = samples.get(start + i).copied().unwrap_or(0.0) * window[i];
+        }
+        if fft
+            .process_with_scratch(&mut input, &mut spectrum, &mut scratch)
+            .is_err()
+        {
+            break;
+        }
+        let mut frame = [0.0f32; 12];
+        for (c, class) in spectrum.iter().zip(&classes) {
+            if let Some(pc) = class {
+                frame[*pc] += c.norm_sqr();
+            }
+        }
+        let max = frame.iter().copied().fold(0.0f32, f32::max);
+        if max > 1e-9 {
+            for (s, f) in sum.iter_mut().zip(frame) {
+                *s += f / max;
+            }
+            frames += 1;
+        }
+        start += hop;
+    }
+    if frames > 0 {
+        sum.iter_mut().for_each(|s| *s /= frames as f32);
+    }
+    sum
+}
+
+fn pearson(a: &[f32; 12], b: &[f32; 12]) -> f32 {
+    let ma = a.iter().sum::<f32>() / 12.0;
+    let mb = b.iter().sum::<f32>() / 12.0;
+    let (mut num, mut da, mut db) = (0.0, 0.0, 0.0);
+    for i in 0..12 {
+        num += (a[i] - ma) * (b[i] - mb);
+        da += (a[i] - ma).powi(2);
+        db += (b[i] - mb).powi(2);
+    }
+    num / (da.sqrt() * db.sqrt()).max(1e-12)
+}
+
+/// The best-correlated of the 24 major and minor keys: (tonic pitch class, minor, correlation).
+fn key_of(chroma: &[f32; 12]) -> Option<(usize, bool, f32)> {
+    if chroma.iter().all(|c| *c <= 0.0) {
+        return None;
+    }
+    let mut best: Option<(usize, bool, f32)> = None;
+    for tonic in 0..12 {
+        for (minor, profile) in [(false, &MAJOR), (true, &MINOR)] {
+            let mut rotated = [0.0f32; 12];
+            for (i, r) in rotated.iter_mut().enumerate() {
+                *r = profile[(i + 12 - tonic) % 12];
+            }
+            let r = pearson(chroma, &rotated);
+            if best.is_none_or(|b| r > b.2) {
+                best = Some((tonic, minor, r));
+            }
+        }
+    }
+    best
+}
+
+/// The value at a fractional peak by a parabola through three points: (offset, height).
+fn parabolic(y0: f32, y1: f32, y2: f32) -> (f32, f32) {
+    let d = y0 - 2.0 * y1 + y2;
+    if d.abs() < 1e-12 {
+        return (0.0, y1);
+    }
+    let off = (0.5 * (y0 - y2) / d).clamp(-0.5, 0.5);
+    (off, y1 - 0.25 * (y0 - y2) * off)
+}
+
+/// Tempo in BPM from the onset envelope, and whether the other octave fits nearly as well.
+fn tempo(onset: &[f32], frame_rate: f32, onset_density: f32) -> Option<(f32, bool)> {
+    let n = onset.len();
+    let lag_min = (frame_rate * 60.0 / TEMPO_MAX).floor().max(1.0) as usize;
+    let lag_max = (frame_rate * 60.0 / TEMPO_MIN).ceil() as usize;
+    if n < 2 * lag_max {
+        return None;
+    }
+    let mean = onset.iter().sum::<f32>() / n as f32;
+    let centred: Vec<f32> = onset.iter().map(|x| x - mean).collect();
+    let longest = (4 * lag_max + 4).min(n - 1);
+    let mut ac = vec![0.0f32; longest + 1];
+    for (lag, a) in ac.iter_mut().enumerate() {
+        let s: f32 = centred[..n - lag]
+            .iter()
+            .zip(&centred[lag..])
+            .map(|(x, y)| x * y)
+            .sum();
+        // Unbiased: every lag averaged over the pairs it has.
+        *a = s / (n - lag) as f32;
+    }
+    if ac[0] <= 0.0 {
+        return None;
+    }
+    let bpm_of = |lag: f32| 60.0 * frame_rate / lag;
+    let prior = |bpm: f32| (-0.5 * (bpm / TEMPO_PRIOR_BPM).log2().powi(2)).exp();
+    let score = |lag: usize| ac[lag].max(0.0) * prior(bpm_of(lag as f32));
+    let is_peak = |l: usize| l > 0 && l < longest && ac[l] >= ac[l - 1] && ac[l] >= ac[l + 1];
+    let best = (lag_min..=lag_max.min(longest - 1))
+        .filter(|&l| is_peak(l))
+        .max_by(|&a, &b| score(a).total_cmp(&score(b)))?;
+    if ac[best] <= 0.05 * ac[0] {
+        return None;
+    }
+    // The nearest peak to a lag, within two frames.
+    let peak_near = |target: f32| -> Option<usize> {
+        let lo = (target - 2.0).max(1.0) as usize;
+        let hi = ((target + 2.0) as usize).min(longest - 1);
+        (lo..=hi).filter(|&l| is_peak(l)).max_by(|&a, &b| ac[a].total_cmp(&ac[b]))
+    };
+    let mut chosen = best;
+    let mut ambiguous = false;
+    for other in [best as f32 / 2.0, best as f32 * 2.0] {
+        if let Some(l) = peak_near(other) {
+            let bpm = bpm_of(l as f32);
+            if (TEMPO_MIN..=TEMPO_MAX).contains(&bpm) && score(l) >= 0.8 * score(best) {
+                ambiguous = true;
+                // Between octaves that fit alike, the one nearer the onsets' own rate.
+                let beats = |lag: usize| bpm_of(lag as f32) / 60.0;
+                if (beats(l) - onset_density).abs() < (beats(chosen) - onset_density).abs() {
+                    chosen = l;
+                }
+            }
+        }
+    }
+    // Refine the period on its multiples: each peak's sub-frame position divided by its order.
+    let (mut sum, mut weights) = (0.0f32, 0.0f32);
+    for k in 1..=4 {
+        let Some(l) = peak_near((chosen * k) as f32) else {
+            continue;
+        };
+        let (off, _) = parabolic(ac[l - 1], ac[l], ac[l + 1]);
+        sum += k as f32 * ((l as f32 + off) / k as f32);
+        weights += k as f32;
+    }
+    let period = if weights > 0.0 {
+        sum / weights
+    } else {
+        chosen as f32
+    };
+    Some((bpm_of(period), ambiguous))
+}
+
+/// Onsets per second: local maxima of the onset envelope above its mean plus one deviation.
+fn onset_density(onset: &[f32], frame_rate: f32) -> f32 {
+    if onset.len() < 3 {
+        return 0.0;
+    }
+    let n = onset.len() as f32;
+    let mean = onset.iter().sum::<f32>() / n;
+    let std = (onset.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n).sqrt();
+    let threshold = mean + std;
+    let gap = (frame_rate * 0.05).ceil() as usize; // at most one onset per 50 ms
+    let mut count = 0;
+    let mut last: Option<usize> = None;
+    for i in 1..onset.len() - 1 {
+        if onset[i] > threshold
+            && onset[i] >= onset[i - 1]
+            && onset[i] > onset[i + 1]
+            && last.is_none_or(|l| i - l >= gap)
+        {
+            count += 1;
+            last = Some(i);
+        }
+    }
+    count as f32 / (n / frame_rate)
+}
+
+/// Plain words for the measurements, for keyword search and the embedded text.
+fn words(f: &AudioFeatures) -> Vec<String> {
+    let mut w = Vec::new();
+    if let Some(t) = f.tempo_bpm {
+        if t < 80.0 {
+            w.push("slow");
+        } else if t > 130.0 {
+            w.push("fast");
+        }
+    }
+    if f.spectral_centroid_hz > 0.0 {
+        if f.spectral_centroid_hz < 1500.0 {
+            w.push("dark");
+        } else if f.spectral_centroid_hz > 3000.0 {
+            w.push("bright");
+        }
+    }
+    if f.loudness_dbfs < -24.0 {
+        w.push("quiet");
+    } else if f.loudness_dbfs > -12.0 {
+        w.push("loud");
+    }
+    match f.key.as_deref() {
+        Some(k) if k.ends_with("minor") => w.push("minor key"),
+        Some(_) => w.push("major key"),
+        None => {}
+    }
+    w.into_iter().map(str::to_string).collect()
+}
+
+/// The listen-alike vector: timbre (MFCC means and spread), harmony (chroma), brightness,
+/// noisiness, loudness, dynamics, tempo, onset density and mode, each scaled to a comparable
+/// range around a typical value, then L2-normalised.
+fn vector(f: &AudioFeatures, centroid_std: f32, level_std: f32) -> Vec<f32> {
+    let mut v = Vec::with_capacity(AUDIO_VECTOR_DIM);
+    for (i, m) in f.mfcc_mean.iter().enumerate() {
+        v.push(if i == 0 { (m + 250.0) / 100.0 } else { m / 30.0 });
+    }
+    v.extend(f.mfcc_std.iter().map(|s| (s - 5.0) / 10.0));
+    let chroma_total: f32 = f.chroma_mean.iter().sum::<f32>().max(1e-6);
+    v.extend(f.chroma_mean.iter().map(|c| (c / chroma_total - 1.0 / 12.0) * 6.0));
+    v.push((f.spectral_centroid_hz - 2000.0) / 1500.0);
+    v.push((f.spectral_rolloff_hz - 4000.0) / 3000.0);
+    v.push((f.spectral_flatness - 0.1) * 5.0);
+    v.push((f.zero_crossing_rate - 0.05) * 15.0);
+    v.push((f.loudness_dbfs + 18.0) / 8.0);
+    v.push((level_std - 6.0) / 5.0);
+    v.push((centroid_std - 800.0) / 800.0);
+    v.push(f.tempo_bpm.map_or(0.0, |t| (t - 110.0) / 40.0));
+    v.push((f.onset_density - 2.0) / 2.0);
+    v.push(match f.key.as_deref() {
+        Some(k) if k.ends_with("minor") => -0.5,
+        Some(_) => 0.5,
+        None => 0.0,
+    });
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+    v.iter_mut().for_each(|x| *x /= norm);
+    debug_assert_eq!(v.len(), AUDIO_VECTOR_DIM);
+    v
+}
+
+/// Analyses mono samples at `rate`.
+pub fn analyse(samples: &[f32], rate: u32) -> AudioFeatures {
+    let n = samples.len().max(1);
+    let rms = (samples.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / n as f64).sqrt();
+    let loudness_dbfs = (20.0 * (rms * std::f64::consts::SQRT_2 + 1e-12).log10()) as f32;
+    let crossings = samples
+        .windows(2)
+        .filter(|w| (w[0] >= 0.0) != (w[1] >= 0.0))
+        .count();
+    let spectral = short_time(samples, rate);
+    let chroma_mean = chroma(samples, rate);
+    let density = onset_density(&spectral.onset, spectral.frame_rate);
+    let (tempo_bpm, tempo_octave_ambiguous) =
+        match tempo(&spectral.onset, spectral.frame_rate, density) {
+            Some((t, a)) => (Some(t), a),
+            None => (None, false),
+        };
+    let key = key_of(&chroma_mean)
+        .filter(|(_, _, r)| *r > 0.3)
+        .map(|(tonic, minor, _)| {
+            format!("{} {}", NOTE_NAMES[tonic], if minor { "minor" } else { "major" })
+        });
+    let mut f = AudioFeatures {
+        tempo_bpm,
+        tempo_octave_ambiguous,
+        key,
+        loudness_dbfs,
+        spectral_centroid_hz: spectral.centroid.mean(),
+        spectral_rolloff_hz: spectral.rolloff.mean(),
+        spectral_flatness: spectral.flatness.mean(),
+        zero_crossing_rate: crossings as f32 / n as f32,
+        onset_density: density,
+        mfcc_mean: spectral.mfcc.iter().map(Stat::mean).collect(),
+        mfcc_std: spectral.mfcc.iter().map(Stat::std).collect(),
+        chroma_mean: chroma_mean.to_vec(),
+        analysed_seconds: samples.len() as f32 / rate as f32,
+        words: Vec::new(),
+        vector: Vec::new(),
+        file_fingerprint: None,
+    };
+    f.words = words(&f);
+    f.vector = vector(&f, spectral.centroid.std(), spectral.frame_db.std());
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn krumhansl_profiles_name_their_own_keys() {
+        let mut c = [0.0f32; 12];
+        c.copy_from_slice(&MAJOR);
+        assert_eq!(key_of(&c).map(|(t, m, _)| (t, m)), Some((0, false)));
+        let mut a_minor = [0.0f32; 12];
+        for (i, v) in a_minor.iter_mut().enumerate() {
+            *v = MINOR[(i + 12 - 9) % 12];
+        }
+        assert_eq!(key_of(&a_minor).map(|(t, m, _)| (t, m)), Some((9, true)));
+    }
+
+    #[test]
+    fn parabola_finds_the_true_peak() {
+        // y = -(x - 0.3)^2 sampled at -1, 0, 1.
+        let f = |x: f32| -(x - 0.3f32).powi(2);
+        let (off, _) = parabolic(f(-1.0), f(0.0), f(1.0));
+        assert!((off - 0.3).abs() < 1e-5);
+    }
+
+    #[test]
+    fn silence_has_no_tempo_or_key_and_a_full_vector() {
+        let f = analyse(&vec![0.0; 44_100 * 3], 44_100);
+        assert_eq!(f.tempo_bpm, None);
+        assert_eq!(f.key, None);
+        assert_eq!(f.vector.len(), AUDIO_VECTOR_DIM);
+        assert!(f.vector.iter().all(|v| v.is_finite()));
+        assert!(f.loudness_dbfs < -200.0);
+    }
+}

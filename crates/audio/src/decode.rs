@@ -1,0 +1,135 @@
+//! Decoding to mono f32 with symphonia.
+
+use std::fs::File;
+use std::path::Path;
+
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use crate::AudioError;
+
+/// At most this much audio is kept for analysis (longer files are analysed from the start).
+pub const MAX_ANALYSED_SECONDS: f64 = 600.0;
+
+/// Decoded audio, mixed down to mono.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub samples: Vec<f32>,
+    pub sample_rate: u32,
+    pub channels: usize,
+    /// Length of the whole stream in seconds (the samples may hold less: see
+    /// `MAX_ANALYSED_SECONDS`).
+    pub duration_seconds: f64,
+}
+
+pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
+    let file = File::open(path)?;
+    let hint_ext = path.extension().and_then(|e| e.to_str()).map(str::to_string);
+    decode_source(Box::new(file), hint_ext.as_deref())
+}
+
+/// Decodes any media source; `extension` helps the format probe.
+pub fn decode_source(
+    source: Box<dyn MediaSource>,
+    extension: Option<&str>,
+) -> Result<Decoded, AudioError> {
+    let stream = MediaSourceStream::new(source, Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = extension {
+        hint.with_extension(ext);
+    }
+    let probed = symphonia::default::get_probe()
+        .format(
+            &hint,
+            stream,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
+        .map_err(|e| AudioError::Unsupported(e.to_string()))?;
+    let mut format = probed.format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or_else(|| AudioError::Unsupported("no audio track".into()))?;
+    let track_id = track.id;
+    let params = track.codec_params.clone();
+    let sample_rate = params
+        .sample_rate
+        .ok_or_else(|| AudioError::Unsupported("no sample rate".into()))?;
+    let expected_frames = params.n_frames;
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&params, &DecoderOptions::default())
+        .map_err(|e| AudioError::Unsupported(e.to_string()))?;
+    let keep = (MAX_ANALYSED_SECONDS * sample_rate as f64) as usize;
+    let mut samples: Vec<f32> = Vec::new();
+    let mut frames: u64 = 0;
+    let mut channels = 0;
+    let mut bad_packets = 0usize;
+    let mut buffer: Option<SampleBuffer<f32>> = None;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(p) => p,
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break
+            }
+            Err(SymphoniaError::ResetRequired) => break,
+            Err(e) => return Err(AudioError::Corrupt(e.to_string())),
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        let decoded = match decoder.decode(&packet) {
+            Ok(d) => d,
+            // A damaged packet is skipped, as players do; many of them mean a broken file.
+            Err(SymphoniaError::DecodeError(e)) => {
+                bad_packets += 1;
+                if bad_packets > 50 {
+                    return Err(AudioError::Corrupt(format!("too many bad packets ({e})")));
+                }
+                continue;
+            }
+            Err(e) => return Err(AudioError::Corrupt(e.to_string())),
+        };
+        let spec = *decoded.spec();
+        channels = spec.channels.count().max(1);
+        let buf = buffer.get_or_insert_with(|| SampleBuffer::new(decoded.capacity() as u64, spec));
+        if buf.capacity() < decoded.capacity() * channels {
+            *buf = SampleBuffer::new(decoded.capacity() as u64, spec);
+        }
+        buf.copy_interleaved_ref(decoded);
+        let interleaved = buf.samples();
+        frames += (interleaved.len() / channels) as u64;
+        if samples.len() < keep {
+            let scale = 1.0 / channels as f32;
+            samples.extend(
+                interleaved
+                    .chunks_exact(channels)
+                    .map(|f| f.iter().sum::<f32>() * scale),
+            );
+        }
+    }
+    samples.truncate(keep);
+    if samples.is_empty() {
+        return Err(AudioError::Corrupt("no audio could be decoded".into()));
+    }
+    if let Some(n) = expected_frames {
+        // A stream that stops well short of its declared length was cut off.
+        if n > 0 && (frames as f64) < 0.9 * n as f64 {
+            return Err(AudioError::Corrupt(format!(
+                "truncated: {frames} of {n} frames decoded"
+            )));
+        }
+    }
+    Ok(Decoded {
+        samples,
+        sample_rate,
+        channels,
+        duration_seconds: frames as f64 / sample_rate as f64,
+    })
+}

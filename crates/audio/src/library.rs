@@ -1,0 +1,127 @@
+//! A folder of music files to tracks: find them, fingerprint them, read tags, analyse.
+
+use std::path::{Path, PathBuf};
+
+use music_rag_core::hash::content_hash;
+use music_rag_core::{Metadata, Track};
+
+use crate::{analyse, decode_file, read_tags, AudioError};
+
+/// File extensions the decoder handles.
+pub const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "oga", "wav", "m4a", "mp4", "aac"];
+
+fn is_audio(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Audio files under `dir`, recursively, in path order. Unreadable folders are skipped.
+pub fn find_audio_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(p),
+                Ok(_) if is_audio(&p) => out.push(p),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Size and modification time: equal means the file was not touched since it was analysed.
+pub fn fingerprint(path: &Path) -> Result<String, AudioError> {
+    let m = std::fs::metadata(path)?;
+    let modified = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    Ok(format!("{}:{modified}", m.len()))
+}
+
+/// The id of the track a file becomes: stable for the file's location.
+pub fn track_id(path: &Path) -> String {
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let hash = content_hash(canonical.to_string_lossy().as_bytes());
+    format!("audio:{}", &hash[..16])
+}
+
+/// "03_-_the_long_road.ogg" -> "03 - the long road".
+fn title_from_name(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let spaced: String = stem
+        .chars()
+        .map(|c| if c == '_' { ' ' } else { c })
+        .collect();
+    let t = spaced.split_whitespace().collect::<Vec<_>>().join(" ");
+    if t.is_empty() {
+        "Untitled".into()
+    } else {
+        t
+    }
+}
+
+/// A file turned into a track, with what it took.
+#[derive(Debug, Clone)]
+pub struct AnalysedFile {
+    pub track: Track,
+    /// Whether the title and artist came from tags (false: from the file name).
+    pub tagged: bool,
+    pub audio_seconds: f64,
+}
+
+/// Reads tags, decodes and analyses one file. Measured tempo, key and duration fill what the
+/// tags lack; the derived words become tags.
+pub fn analyse_file(path: &Path) -> Result<AnalysedFile, AudioError> {
+    let fingerprint = fingerprint(path)?;
+    let tags = read_tags(path);
+    let decoded = decode_file(path)?;
+    let mut features = analyse(&decoded.samples, decoded.sample_rate);
+    features.file_fingerprint = Some(fingerprint);
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let tagged = tags.title.is_some();
+    let description = match (tags.track_number, &tags.album) {
+        (Some(n), Some(album)) => Some(format!("Track {n} of {album}.")),
+        (Some(n), None) => Some(format!("Track {n}.")),
+        _ => None,
+    };
+    let track = Track {
+        id: track_id(path),
+        title: tags.title.clone().unwrap_or_else(|| title_from_name(path)),
+        artist: tags.artist.clone().unwrap_or_else(|| "Unknown artist".into()),
+        description,
+        audio_path: Some(canonical.to_string_lossy().to_string()),
+        album: tags.album.clone(),
+        year: tags.year.and_then(|y| i32::try_from(y).ok()).filter(|y| (1000..=2100).contains(y)),
+        tags: features.words.clone(),
+        metadata: Metadata {
+            genre: tags.genre.clone(),
+            tempo: features.tempo_bpm.map(|t| (t * 10.0).round() / 10.0),
+            key: features.key.clone(),
+            duration: Some(
+                tags.duration_seconds
+                    .unwrap_or(decoded.duration_seconds) as f32,
+            ),
+            ..Default::default()
+        },
+        audio: Some(features),
+        ..Default::default()
+    };
+    Ok(AnalysedFile {
+        track,
+        tagged,
+        audio_seconds: decoded.duration_seconds,
+    })
+}

@@ -1,0 +1,178 @@
+//! Analysis accuracy on signals with known truth, synthesised here: click tracks, chords and
+//! scales in known keys, sines at known levels, and one clip in four formats.
+
+use std::f32::consts::PI;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use music_rag_audio::{analyse, analyse_file, decode_file};
+
+const RATE: u32 = 22_050;
+
+fn click_track(bpm: f32, seconds: f32) -> Vec<f32> {
+    let n = (seconds * RATE as f32) as usize;
+    let mut s = vec![0.0f32; n];
+    let period = 60.0 / bpm * RATE as f32;
+    let mut t = 0.0f32;
+    while (t as usize) < n {
+        let start = t.round() as usize;
+        for i in 0..(0.02 * RATE as f32) as usize {
+            if start + i < n {
+                let x = i as f32 / RATE as f32;
+                s[start + i] += 0.8 * (2.0 * PI * 1500.0 * x).sin() * (-x * 200.0).exp();
+            }
+        }
+        t += period;
+    }
+    s
+}
+
+fn note_hz(midi: i32) -> f32 {
+    440.0 * 2f32.powf((midi - 69) as f32 / 12.0)
+}
+
+/// Notes held together for `seconds` each, with two overtones, as an instrument would.
+fn chords(progression: &[&[i32]], seconds: f32) -> Vec<f32> {
+    let per = (seconds * RATE as f32) as usize;
+    let mut out = Vec::with_capacity(per * progression.len());
+    for notes in progression {
+        for i in 0..per {
+            let t = i as f32 / RATE as f32;
+            let env = (t * 20.0).min(1.0) * (((per - i) as f32 / RATE as f32) * 20.0).min(1.0);
+            let v: f32 = notes
+                .iter()
+                .map(|&m| {
+                    let f = note_hz(m);
+                    (2.0 * PI * f * t).sin() + 0.4 * (4.0 * PI * f * t).sin() + 0.2 * (6.0 * PI * f * t).sin()
+                })
+                .sum();
+            out.push(0.15 * env * v);
+        }
+    }
+    out
+}
+
+#[test]
+fn click_tracks_give_their_tempo_or_flag_an_octave_error() {
+    for bpm in [60.0f32, 90.0, 120.0, 150.0, 174.0] {
+        let f = analyse(&click_track(bpm, 30.0), RATE);
+        let t = f.tempo_bpm.unwrap_or_else(|| panic!("no tempo found at {bpm}"));
+        let right = (t - bpm).abs() <= 2.0;
+        let octave = f.tempo_octave_ambiguous
+            && ((t - 2.0 * bpm).abs() <= 4.0 || (t - bpm / 2.0).abs() <= 1.0);
+        assert!(right || octave, "{bpm} BPM measured as {t} (octave flag {})", f.tempo_octave_ambiguous);
+        println!("{bpm} BPM -> {t:.2} (ambiguous: {})", f.tempo_octave_ambiguous);
+    }
+}
+
+#[test]
+fn chords_and_scales_give_their_key_and_mode() {
+    // MIDI numbers: C4 = 60.
+    let cases: [(&str, Vec<&[i32]>); 6] = [
+        ("C major", vec![&[60, 64, 67], &[65, 69, 72], &[67, 71, 74], &[60, 64, 67]]),
+        ("A minor", vec![&[57, 60, 64], &[62, 65, 69], &[64, 68, 71], &[57, 60, 64]]),
+        ("G major", vec![&[55, 59, 62], &[60, 64, 67], &[62, 66, 69], &[55, 59, 62]]),
+        ("E minor", vec![&[52, 55, 59], &[57, 60, 64], &[59, 63, 66], &[52, 55, 59]]),
+        ("D major", vec![&[62], &[64], &[66], &[67], &[69], &[71], &[73], &[74], &[62, 66, 69]]),
+        ("F# minor", vec![&[54], &[56], &[57], &[59], &[61], &[62], &[65], &[66], &[54, 57, 61]]),
+    ];
+    for (key, progression) in cases {
+        let f = analyse(&chords(&progression, 1.0), RATE);
+        assert_eq!(f.key.as_deref(), Some(key), "chroma {:?}", f.chroma_mean);
+        let minor = key.ends_with("minor");
+        assert!(f.words.contains(&(if minor { "minor key" } else { "major key" }).to_string()));
+    }
+}
+
+#[test]
+fn sine_levels_read_within_half_a_decibel() {
+    for level in [-3.0f32, -12.0, -20.0, -30.0] {
+        let a = 10f32.powf(level / 20.0);
+        let s: Vec<f32> = (0..RATE * 5)
+            .map(|i| a * (2.0 * PI * 440.0 * i as f32 / RATE as f32).sin())
+            .collect();
+        let f = analyse(&s, RATE);
+        assert!((f.loudness_dbfs - level).abs() <= 0.5, "{level} dBFS read as {}", f.loudness_dbfs);
+        // A pure tone is tonal, and its brightness sits at its frequency.
+        assert!(f.spectral_flatness < 0.05);
+        assert!((f.spectral_centroid_hz - 440.0).abs() < 60.0, "{}", f.spectral_centroid_hz);
+    }
+}
+
+fn write_wav(path: &Path, samples: &[f32], rate: u32, channels: u16) {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for s in samples {
+        for _ in 0..channels {
+            w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+}
+
+/// Encodes with the command-line encoder a format needs (installed by `.ci/run`).
+fn encode(tool: &str, args: &[&str]) {
+    let status = Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} is needed to write test files ({e}); .ci/run installs it"));
+    assert!(status.status.success(), "{tool} failed: {}", String::from_utf8_lossy(&status.stderr));
+}
+
+fn four_formats(dir: &Path) -> Vec<PathBuf> {
+    let music = chords(&[&[57, 60, 64], &[62, 65, 69], &[64, 68, 71], &[57, 60, 64]], 2.0);
+    let wav = dir.join("clip.wav");
+    write_wav(&wav, &music, 44_100 / 2, 2);
+    let w = wav.to_str().unwrap();
+    let flac = dir.join("clip.flac");
+    encode("flac", &["--silent", "-f", "-o", flac.to_str().unwrap(), w]);
+    let ogg = dir.join("clip.ogg");
+    encode("oggenc", &["--quiet", "-o", ogg.to_str().unwrap(), w]);
+    let mp3 = dir.join("clip.mp3");
+    encode("lame", &["--silent", w, mp3.to_str().unwrap()]);
+    vec![wav, flac, ogg, mp3]
+}
+
+#[test]
+fn the_same_clip_decodes_alike_in_every_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = four_formats(tmp.path());
+    let reference = decode_file(&files[0]).unwrap();
+    assert_eq!(reference.channels, 2);
+    assert!((reference.duration_seconds - 8.0).abs() < 0.01);
+    for f in &files {
+        let d = decode_file(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let ratio = d.duration_seconds / reference.duration_seconds;
+        assert!((ratio - 1.0).abs() <= 0.01, "{}: {} s", f.display(), d.duration_seconds);
+        let a = analyse_file(f).unwrap();
+        assert_eq!(a.track.metadata.key.as_deref(), Some("A minor"), "{}", f.display());
+        assert!(!a.tagged, "no tags: the title comes from the file name");
+        assert_eq!(a.track.title, "clip");
+    }
+}
+
+#[test]
+fn broken_files_are_errors_not_crashes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let files = four_formats(tmp.path());
+    let junk = tmp.path().join("junk.mp3");
+    std::fs::write(&junk, b"this is not audio at all, just text pretending to be an mp3").unwrap();
+    assert!(analyse_file(&junk).is_err());
+    let empty = tmp.path().join("empty.ogg");
+    std::fs::write(&empty, b"").unwrap();
+    assert!(analyse_file(&empty).is_err());
+    for f in &files[1..] {
+        let bytes = std::fs::read(f).unwrap();
+        let cut = tmp.path().join(format!("cut-{}", f.file_name().unwrap().to_string_lossy()));
+        std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+        // Truncated: either refused, or decoded to what is there; never a panic.
+        if let Ok(d) = decode_file(&cut) {
+            assert!(d.duration_seconds < 7.0, "{}: {}", cut.display(), d.duration_seconds);
+        }
+    }
+}
