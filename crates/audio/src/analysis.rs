@@ -202,12 +202,13 @@ fn short_time(samples: &[f32], rate: u32) -> Spectral {
         if total > 1e-8 {
             let magnitude: f32 = power.iter().map(|p| p.sqrt()).sum();
             out.centroid.push(weighted / magnitude.max(1e-12));
+            // Over magnitudes, as librosa computes centroid and rolloff.
             let mut acc = 0.0;
-            let target = ROLLOFF * total;
+            let target = ROLLOFF * magnitude;
             let k = power
                 .iter()
                 .position(|p| {
-                    acc += p;
+                    acc += p.sqrt();
                     acc >= target
                 })
                 .unwrap_or(bins - 1);
@@ -361,7 +362,9 @@ fn tempo(onset: &[f32], frame_rate: f32, onset_density: f32) -> Option<(f32, boo
     let peak_near = |target: f32| -> Option<usize> {
         let lo = (target - 2.0).max(1.0) as usize;
         let hi = ((target + 2.0) as usize).min(longest - 1);
-        (lo..=hi).filter(|&l| is_peak(l)).max_by(|&a, &b| ac[a].total_cmp(&ac[b]))
+        (lo..=hi)
+            .filter(|&l| is_peak(l))
+            .max_by(|&a, &b| ac[a].total_cmp(&ac[b]))
     };
     let mut chosen = best;
     let mut ambiguous = false;
@@ -457,11 +460,19 @@ fn words(f: &AudioFeatures) -> Vec<String> {
 fn vector(f: &AudioFeatures, centroid_std: f32, level_std: f32) -> Vec<f32> {
     let mut v = Vec::with_capacity(AUDIO_VECTOR_DIM);
     for (i, m) in f.mfcc_mean.iter().enumerate() {
-        v.push(if i == 0 { (m + 250.0) / 100.0 } else { m / 30.0 });
+        v.push(if i == 0 {
+            (m + 250.0) / 100.0
+        } else {
+            m / 30.0
+        });
     }
     v.extend(f.mfcc_std.iter().map(|s| (s - 5.0) / 10.0));
     let chroma_total: f32 = f.chroma_mean.iter().sum::<f32>().max(1e-6);
-    v.extend(f.chroma_mean.iter().map(|c| (c / chroma_total - 1.0 / 12.0) * 6.0));
+    v.extend(
+        f.chroma_mean
+            .iter()
+            .map(|c| (c / chroma_total - 1.0 / 12.0) * 6.0),
+    );
     v.push((f.spectral_centroid_hz - 2000.0) / 1500.0);
     v.push((f.spectral_rolloff_hz - 4000.0) / 3000.0);
     v.push((f.spectral_flatness - 0.1) * 5.0);
@@ -502,7 +513,11 @@ pub fn analyse(samples: &[f32], rate: u32) -> AudioFeatures {
     let key = key_of(&chroma_mean)
         .filter(|(_, _, r)| *r > 0.3)
         .map(|(tonic, minor, _)| {
-            format!("{} {}", NOTE_NAMES[tonic], if minor { "minor" } else { "major" })
+            format!(
+                "{} {}",
+                NOTE_NAMES[tonic],
+                if minor { "minor" } else { "major" }
+            )
         });
     let mut f = AudioFeatures {
         tempo_bpm,

@@ -29,7 +29,10 @@ pub struct Decoded {
 
 pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
     let file = File::open(path)?;
-    let hint_ext = path.extension().and_then(|e| e.to_str()).map(str::to_string);
+    let hint_ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_string);
     decode_source(Box::new(file), hint_ext.as_deref())
 }
 

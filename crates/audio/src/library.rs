@@ -16,7 +16,8 @@ fn is_audio(path: &Path) -> bool {
         .is_some_and(|e| AUDIO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-/// Audio files under `dir`, recursively, in path order. Unreadable folders are skipped.
+/// Audio files under `dir`, recursively, in path order, each once (links to the same file are
+/// one file). Unreadable folders are skipped.
 pub fn find_audio_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -34,6 +35,8 @@ pub fn find_audio_files(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out.sort();
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
     out
 }
 
@@ -100,20 +103,23 @@ pub fn analyse_file(path: &Path) -> Result<AnalysedFile, AudioError> {
     let track = Track {
         id: track_id(path),
         title: tags.title.clone().unwrap_or_else(|| title_from_name(path)),
-        artist: tags.artist.clone().unwrap_or_else(|| "Unknown artist".into()),
+        artist: tags
+            .artist
+            .clone()
+            .unwrap_or_else(|| "Unknown artist".into()),
         description,
         audio_path: Some(canonical.to_string_lossy().to_string()),
         album: tags.album.clone(),
-        year: tags.year.and_then(|y| i32::try_from(y).ok()).filter(|y| (1000..=2100).contains(y)),
+        year: tags
+            .year
+            .and_then(|y| i32::try_from(y).ok())
+            .filter(|y| (1000..=2100).contains(y)),
         tags: features.words.clone(),
         metadata: Metadata {
             genre: tags.genre.clone(),
             tempo: features.tempo_bpm.map(|t| (t * 10.0).round() / 10.0),
             key: features.key.clone(),
-            duration: Some(
-                tags.duration_seconds
-                    .unwrap_or(decoded.duration_seconds) as f32,
-            ),
+            duration: Some(tags.duration_seconds.unwrap_or(decoded.duration_seconds) as f32),
             ..Default::default()
         },
         audio: Some(features),

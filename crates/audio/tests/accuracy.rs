@@ -43,7 +43,9 @@ fn chords(progression: &[&[i32]], seconds: f32) -> Vec<f32> {
                 .iter()
                 .map(|&m| {
                     let f = note_hz(m);
-                    (2.0 * PI * f * t).sin() + 0.4 * (4.0 * PI * f * t).sin() + 0.2 * (6.0 * PI * f * t).sin()
+                    (2.0 * PI * f * t).sin()
+                        + 0.4 * (4.0 * PI * f * t).sin()
+                        + 0.2 * (6.0 * PI * f * t).sin()
                 })
                 .sum();
             out.push(0.15 * env * v);
@@ -56,12 +58,21 @@ fn chords(progression: &[&[i32]], seconds: f32) -> Vec<f32> {
 fn click_tracks_give_their_tempo_or_flag_an_octave_error() {
     for bpm in [60.0f32, 90.0, 120.0, 150.0, 174.0] {
         let f = analyse(&click_track(bpm, 30.0), RATE);
-        let t = f.tempo_bpm.unwrap_or_else(|| panic!("no tempo found at {bpm}"));
+        let t = f
+            .tempo_bpm
+            .unwrap_or_else(|| panic!("no tempo found at {bpm}"));
         let right = (t - bpm).abs() <= 2.0;
         let octave = f.tempo_octave_ambiguous
             && ((t - 2.0 * bpm).abs() <= 4.0 || (t - bpm / 2.0).abs() <= 1.0);
-        assert!(right || octave, "{bpm} BPM measured as {t} (octave flag {})", f.tempo_octave_ambiguous);
-        println!("{bpm} BPM -> {t:.2} (ambiguous: {})", f.tempo_octave_ambiguous);
+        assert!(
+            right || octave,
+            "{bpm} BPM measured as {t} (octave flag {})",
+            f.tempo_octave_ambiguous
+        );
+        println!(
+            "{bpm} BPM -> {t:.2} (ambiguous: {})",
+            f.tempo_octave_ambiguous
+        );
     }
 }
 
@@ -69,18 +80,58 @@ fn click_tracks_give_their_tempo_or_flag_an_octave_error() {
 fn chords_and_scales_give_their_key_and_mode() {
     // MIDI numbers: C4 = 60.
     let cases: [(&str, Vec<&[i32]>); 6] = [
-        ("C major", vec![&[60, 64, 67], &[65, 69, 72], &[67, 71, 74], &[60, 64, 67]]),
-        ("A minor", vec![&[57, 60, 64], &[62, 65, 69], &[64, 68, 71], &[57, 60, 64]]),
-        ("G major", vec![&[55, 59, 62], &[60, 64, 67], &[62, 66, 69], &[55, 59, 62]]),
-        ("E minor", vec![&[52, 55, 59], &[57, 60, 64], &[59, 63, 66], &[52, 55, 59]]),
-        ("D major", vec![&[62], &[64], &[66], &[67], &[69], &[71], &[73], &[74], &[62, 66, 69]]),
-        ("F# minor", vec![&[54], &[56], &[57], &[59], &[61], &[62], &[65], &[66], &[54, 57, 61]]),
+        (
+            "C major",
+            vec![&[60, 64, 67], &[65, 69, 72], &[67, 71, 74], &[60, 64, 67]],
+        ),
+        (
+            "A minor",
+            vec![&[57, 60, 64], &[62, 65, 69], &[64, 68, 71], &[57, 60, 64]],
+        ),
+        (
+            "G major",
+            vec![&[55, 59, 62], &[60, 64, 67], &[62, 66, 69], &[55, 59, 62]],
+        ),
+        (
+            "E minor",
+            vec![&[52, 55, 59], &[57, 60, 64], &[59, 63, 66], &[52, 55, 59]],
+        ),
+        (
+            "D major",
+            vec![
+                &[62],
+                &[64],
+                &[66],
+                &[67],
+                &[69],
+                &[71],
+                &[73],
+                &[74],
+                &[62, 66, 69],
+            ],
+        ),
+        (
+            "F# minor",
+            vec![
+                &[54],
+                &[56],
+                &[57],
+                &[59],
+                &[61],
+                &[62],
+                &[65],
+                &[66],
+                &[54, 57, 61],
+            ],
+        ),
     ];
     for (key, progression) in cases {
         let f = analyse(&chords(&progression, 1.0), RATE);
         assert_eq!(f.key.as_deref(), Some(key), "chroma {:?}", f.chroma_mean);
         let minor = key.ends_with("minor");
-        assert!(f.words.contains(&(if minor { "minor key" } else { "major key" }).to_string()));
+        assert!(f
+            .words
+            .contains(&(if minor { "minor key" } else { "major key" }).to_string()));
     }
 }
 
@@ -92,10 +143,18 @@ fn sine_levels_read_within_half_a_decibel() {
             .map(|i| a * (2.0 * PI * 440.0 * i as f32 / RATE as f32).sin())
             .collect();
         let f = analyse(&s, RATE);
-        assert!((f.loudness_dbfs - level).abs() <= 0.5, "{level} dBFS read as {}", f.loudness_dbfs);
+        assert!(
+            (f.loudness_dbfs - level).abs() <= 0.5,
+            "{level} dBFS read as {}",
+            f.loudness_dbfs
+        );
         // A pure tone is tonal, and its brightness sits at its frequency.
         assert!(f.spectral_flatness < 0.05);
-        assert!((f.spectral_centroid_hz - 440.0).abs() < 60.0, "{}", f.spectral_centroid_hz);
+        assert!(
+            (f.spectral_centroid_hz - 440.0).abs() < 60.0,
+            "{}",
+            f.spectral_centroid_hz
+        );
     }
 }
 
@@ -109,7 +168,8 @@ fn write_wav(path: &Path, samples: &[f32], rate: u32, channels: u16) {
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for s in samples {
         for _ in 0..channels {
-            w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16).unwrap();
+            w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
+                .unwrap();
         }
     }
     w.finalize().unwrap();
@@ -117,15 +177,21 @@ fn write_wav(path: &Path, samples: &[f32], rate: u32, channels: u16) {
 
 /// Encodes with the command-line encoder a format needs (installed by `.ci/run`).
 fn encode(tool: &str, args: &[&str]) {
-    let status = Command::new(tool)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{tool} is needed to write test files ({e}); .ci/run installs it"));
-    assert!(status.status.success(), "{tool} failed: {}", String::from_utf8_lossy(&status.stderr));
+    let status = Command::new(tool).args(args).output().unwrap_or_else(|e| {
+        panic!("{tool} is needed to write test files ({e}); .ci/run installs it")
+    });
+    assert!(
+        status.status.success(),
+        "{tool} failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
 }
 
 fn four_formats(dir: &Path) -> Vec<PathBuf> {
-    let music = chords(&[&[57, 60, 64], &[62, 65, 69], &[64, 68, 71], &[57, 60, 64]], 2.0);
+    let music = chords(
+        &[&[57, 60, 64], &[62, 65, 69], &[64, 68, 71], &[57, 60, 64]],
+        2.0,
+    );
     let wav = dir.join("clip.wav");
     write_wav(&wav, &music, 44_100 / 2, 2);
     let w = wav.to_str().unwrap();
@@ -148,9 +214,19 @@ fn the_same_clip_decodes_alike_in_every_format() {
     for f in &files {
         let d = decode_file(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         let ratio = d.duration_seconds / reference.duration_seconds;
-        assert!((ratio - 1.0).abs() <= 0.01, "{}: {} s", f.display(), d.duration_seconds);
+        assert!(
+            (ratio - 1.0).abs() <= 0.01,
+            "{}: {} s",
+            f.display(),
+            d.duration_seconds
+        );
         let a = analyse_file(f).unwrap();
-        assert_eq!(a.track.metadata.key.as_deref(), Some("A minor"), "{}", f.display());
+        assert_eq!(
+            a.track.metadata.key.as_deref(),
+            Some("A minor"),
+            "{}",
+            f.display()
+        );
         assert!(!a.tagged, "no tags: the title comes from the file name");
         assert_eq!(a.track.title, "clip");
     }
@@ -161,18 +237,29 @@ fn broken_files_are_errors_not_crashes() {
     let tmp = tempfile::tempdir().unwrap();
     let files = four_formats(tmp.path());
     let junk = tmp.path().join("junk.mp3");
-    std::fs::write(&junk, b"this is not audio at all, just text pretending to be an mp3").unwrap();
+    std::fs::write(
+        &junk,
+        b"this is not audio at all, just text pretending to be an mp3",
+    )
+    .unwrap();
     assert!(analyse_file(&junk).is_err());
     let empty = tmp.path().join("empty.ogg");
     std::fs::write(&empty, b"").unwrap();
     assert!(analyse_file(&empty).is_err());
     for f in &files[1..] {
         let bytes = std::fs::read(f).unwrap();
-        let cut = tmp.path().join(format!("cut-{}", f.file_name().unwrap().to_string_lossy()));
+        let cut = tmp
+            .path()
+            .join(format!("cut-{}", f.file_name().unwrap().to_string_lossy()));
         std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
         // Truncated: either refused, or decoded to what is there; never a panic.
         if let Ok(d) = decode_file(&cut) {
-            assert!(d.duration_seconds < 7.0, "{}: {}", cut.display(), d.duration_seconds);
+            assert!(
+                d.duration_seconds < 7.0,
+                "{}: {}",
+                cut.display(),
+                d.duration_seconds
+            );
         }
     }
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
+use music_rag_core::listen::ListenRequest;
 use music_rag_core::playlist::{Playlist, PlaylistRequest};
 use music_rag_core::recommend::RecommendRequest;
 use music_rag_core::{AnswerEvent, AskRequest};
@@ -86,12 +87,21 @@ pub fn ask(g: &Global, args: &AskArgs) -> Result<ExitCode> {
 
 #[derive(Args, Debug)]
 pub struct SimilarArgs {
-    /// Ids of tracks to find more like.
-    #[arg(required = true)]
+    /// Track ids to find more like, or one audio file to find tracks that sound like it.
+    #[arg(required = true, value_name = "ID|FILE")]
     pub ids: Vec<String>,
     /// Ids of tracks to steer away from.
     #[arg(long = "not", value_name = "ID")]
     pub negative: Vec<String>,
+    /// Compare by sound only (audio vectors), for one track id.
+    #[arg(long)]
+    pub sound: bool,
+    /// Words to combine with the sound of a file or track ("but calmer").
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Weight of sound against the words (0-1).
+    #[arg(long, default_value_t = 0.7)]
+    pub audio_weight: f32,
     #[command(flatten)]
     pub filters: FilterArgs,
     /// How many results (1-100).
@@ -99,7 +109,76 @@ pub struct SimilarArgs {
     pub top_k: usize,
 }
 
+fn print_hit(i: usize, t: &music_rag_core::Track, score: f32, extra: &str) {
+    println!(
+        "{:>2}. {} — {}  [{}]  score {score:.3}",
+        i + 1,
+        t.title,
+        t.artist,
+        t.id
+    );
+    let f = facts(t);
+    if !f.is_empty() {
+        println!("    {f}");
+    }
+    if !extra.is_empty() {
+        println!("    {extra}");
+    }
+}
+
 pub fn similar(g: &Global, args: &SimilarArgs) -> Result<ExitCode> {
+    let file = (args.ids.len() == 1)
+        .then(|| std::path::Path::new(&args.ids[0]))
+        .filter(|p| p.is_file());
+    if file.is_some() || args.sound || args.text.is_some() {
+        if args.ids.len() != 1 || !args.negative.is_empty() {
+            bail!("listening takes one file or one track id (and no --not)");
+        }
+        let engine = crate::commands::open_engine(g)?;
+        let clip = match file {
+            Some(path) => Some(
+                music_rag_audio::analyse_file(path)
+                    .with_context(|| format!("cannot analyse {}", path.display()))?
+                    .track
+                    .audio
+                    .map(|a| a.vector)
+                    .context("the analysis produced no vector")?,
+            ),
+            None => None,
+        };
+        let resp = engine.listen(
+            &ListenRequest {
+                track_id: file.is_none().then(|| args.ids[0].clone()),
+                text: args.text.clone(),
+                audio_weight: args.audio_weight,
+                filters: args.filters.filter()?,
+                top_k: args.top_k,
+            },
+            clip,
+        )?;
+        if g.json {
+            println!("{}", serde_json::to_string(&resp)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        // A file already in the catalog is not its own recommendation.
+        let own = file.map(music_rag_audio::library::track_id);
+        let hits: Vec<_> = resp
+            .hits
+            .iter()
+            .filter(|h| Some(&h.track.id) != own.as_ref())
+            .collect();
+        if hits.is_empty() {
+            println!("no tracks with audio match");
+        }
+        for (i, h) in hits.iter().enumerate() {
+            let sim = h
+                .audio_similarity
+                .map(|s| format!("sound likeness {s:.2}"))
+                .unwrap_or_default();
+            print_hit(i, &h.track, h.score, &sim);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let engine = crate::commands::open_engine(g)?;
     let resp = engine.recommend(&RecommendRequest {
         positive: args.ids.clone(),
@@ -115,22 +194,11 @@ pub fn similar(g: &Global, args: &SimilarArgs) -> Result<ExitCode> {
         println!("no similar tracks match");
     }
     for (i, h) in resp.hits.iter().enumerate() {
-        println!(
-            "{:>2}. {} — {}  [{}]  score {:.3}",
-            i + 1,
-            h.track.title,
-            h.track.artist,
-            h.track.id,
-            h.score
-        );
-        let f = facts(&h.track);
-        if !f.is_empty() {
-            println!("    {f}");
-        }
-        println!(
-            "    closest to {} ({:.2})",
+        let extra = format!(
+            "closest to {} ({:.2})",
             h.closest_seed, h.closest_similarity
         );
+        print_hit(i, &h.track, h.score, &extra);
     }
     Ok(ExitCode::SUCCESS)
 }

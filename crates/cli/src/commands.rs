@@ -277,6 +277,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => demo(&g),
+        Command::IngestAudio(args) => crate::audio_ingest::run(&g, &args),
         Command::Ask(args) => crate::answers::ask(&g, &args),
         Command::Similar(args) => crate::answers::similar(&g, &args),
         Command::Playlist(args) => crate::answers::playlist(&g, &args),

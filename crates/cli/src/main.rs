@@ -1,6 +1,7 @@
 //! `music-rag`: find and talk about music in plain words.
 
 mod answers;
+mod audio_ingest;
 mod bench;
 mod commands;
 mod demo_catalog;
@@ -68,6 +69,11 @@ pub enum Command {
     /// duration, is_live_performance, venue, audience_response, lyrics (metadata columns may
     /// be prefixed `metadata.`). List cells are separated by `;` or `|`.
     Ingest(commands::IngestArgs),
+    /// Import a folder of audio files: tags, measured tempo, key, loudness and timbre.
+    ///
+    /// Recursive; MP3, FLAC, OGG Vorbis, WAV and AAC/M4A. Re-runs skip unchanged files; files
+    /// that cannot be decoded are reported and skipped (exit 2 if any failed).
+    IngestAudio(audio_ingest::IngestAudioArgs),
     /// Search the catalog in plain words.
     Search(Box<commands::SearchArgs>),
     /// Ask a question; the answer cites the tracks it comes from.
@@ -141,6 +147,12 @@ fn main() -> ExitCode {
 
 /// Logs for the one-shot commands: readable, on stderr.
 pub fn init_cli_logging(level: &str) {
+    // lofty warns about every MP3 without a length header; that is not the user's business.
+    let level = if level == "warn" {
+        "warn,lofty=error"
+    } else {
+        level
+    };
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()

@@ -21,7 +21,7 @@ pub struct AudioFeatures {
     /// RMS level in dBFS (a full-scale sine reads 0).
     pub loudness_dbfs: f32,
     pub spectral_centroid_hz: f32,
-    /// Frequency below which 85 % of the energy lies.
+    /// Frequency below which 85 % of the spectral magnitude lies.
     pub spectral_rolloff_hz: f32,
     /// 0 (tonal) to 1 (noise-like).
     pub spectral_flatness: f32,

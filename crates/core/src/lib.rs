@@ -13,6 +13,7 @@ pub mod extractive;
 pub mod filter;
 pub mod fusion;
 pub mod hash;
+pub mod listen;
 pub mod parse;
 pub mod playlist;
 pub mod query;

@@ -74,9 +74,10 @@ impl RecommendRequest {
 pub struct Recommendation {
     #[cfg_attr(feature = "openapi", schema(value_type = Track))]
     pub track: Arc<Track>,
-    /// Mean likeness to the positive seeds minus half the likeness to the closest negative.
+    /// Mean likeness to the positive seeds minus half the likeness to the closest negative;
+    /// text and audio likeness averaged when the seeds and the track have audio.
     pub score: f32,
-    /// The positive seed this track is most like.
+    /// The positive seed this track is most like in meaning.
     pub closest_seed: String,
     pub closest_similarity: f32,
 }
@@ -141,32 +142,70 @@ impl Engine {
         let centre = normalized(centre);
         let seeds = positive.len() + negative.len();
         let k = (req.top_k * 3).max(60) + seeds;
-        let candidates = self.store().dense_search(&centre, &req.filters, k)?;
-        let mut hits = Vec::new();
-        for c in candidates {
-            if req.positive.contains(&c.id) || req.negative.contains(&c.id) {
-                continue;
+        let mut candidates: Vec<String> = self
+            .store()
+            .dense_search(&centre, &req.filters, k)?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        // Audio vectors join when the seeds have them: the sound is half the likeness.
+        let audio_of = |ids: &[String]| -> Result<Vec<Vec<f32>>> {
+            let mut out = Vec::new();
+            for id in ids {
+                if let Some(a) = self.store().get(id)?.and_then(|t| t.audio.clone()) {
+                    out.push(a.vector);
+                }
             }
-            let (Some(v), Some(track)) =
-                (self.store().get_embedding(&c.id)?, self.store().get(&c.id)?)
-            else {
-                continue;
-            };
-            let sims: Vec<f32> = positive.iter().map(|(_, p)| dot(&v, p)).collect();
+            Ok(out)
+        };
+        let audio_positive = audio_of(&req.positive)?;
+        let audio_negative = audio_of(&req.negative)?;
+        if !audio_positive.is_empty() {
+            let mut c = vec![0.0f32; audio_positive[0].len()];
+            for v in &audio_positive {
+                c.iter_mut().zip(v).for_each(|(x, y)| *x += y);
+            }
+            for c in self.store().audio_search(&normalized(c), &req.filters, k)? {
+                if !candidates.contains(&c.id) {
+                    candidates.push(c.id);
+                }
+            }
+        }
+        let likeness = |v: &[f32], pos: &[&[f32]], neg: &[&[f32]]| -> (f32, usize, f32) {
+            let sims: Vec<f32> = pos.iter().map(|p| dot(v, p)).collect();
             let (best, best_sim) = sims
                 .iter()
                 .enumerate()
                 .max_by(|a, b| a.1.total_cmp(b.1))
                 .map(|(i, s)| (i, *s))
                 .unwrap_or((0, 0.0));
-            let mean = sims.iter().sum::<f32>() / sims.len() as f32;
-            let against = negative
-                .iter()
-                .map(|(_, n)| dot(&v, n))
-                .fold(None, |m: Option<f32>, s| Some(m.map_or(s, |m| m.max(s))));
+            let mean = sims.iter().sum::<f32>() / sims.len().max(1) as f32;
+            let against = neg.iter().map(|n| dot(v, n)).fold(0.0f32, f32::max);
+            (mean - NEGATIVE_WEIGHT * against, best, best_sim)
+        };
+        let text_pos: Vec<&[f32]> = positive.iter().map(|(_, v)| v.as_slice()).collect();
+        let text_neg: Vec<&[f32]> = negative.iter().map(|(_, v)| v.as_slice()).collect();
+        let audio_pos: Vec<&[f32]> = audio_positive.iter().map(Vec::as_slice).collect();
+        let audio_neg: Vec<&[f32]> = audio_negative.iter().map(Vec::as_slice).collect();
+        let mut hits = Vec::new();
+        for id in candidates {
+            if req.positive.contains(&id) || req.negative.contains(&id) {
+                continue;
+            }
+            let (Some(v), Some(track)) = (self.store().get_embedding(&id)?, self.store().get(&id)?)
+            else {
+                continue;
+            };
+            let (text_score, best, best_sim) = likeness(&v, &text_pos, &text_neg);
+            let score = match (&track.audio, audio_pos.is_empty()) {
+                (Some(a), false) => {
+                    0.5 * text_score + 0.5 * likeness(&a.vector, &audio_pos, &audio_neg).0
+                }
+                _ => text_score,
+            };
             hits.push(Recommendation {
                 track,
-                score: mean - NEGATIVE_WEIGHT * against.unwrap_or(0.0).max(0.0),
+                score,
                 closest_seed: positive[best].0.clone(),
                 closest_similarity: best_sim,
             });

@@ -1,0 +1,169 @@
+//! Listen-alike search: tracks whose audio vectors are closest to a clip's or a track's, alone
+//! or combined with a text query by `audio_weight`, as the original's `semantic_weight`
+//! combined its text and audio embeddings.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audio::AUDIO_VECTOR_DIM;
+use crate::engine::Engine;
+use crate::error::{CoreError, Result};
+use crate::filter::Filter;
+use crate::fusion::RRF_K;
+use crate::query::{SearchRequest, TOP_K_MAX};
+use crate::track::Track;
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListenRequest {
+    /// A catalog track to sound like (or upload a clip instead).
+    pub track_id: Option<String>,
+    /// Words to combine with the sound, e.g. "but calmer".
+    pub text: Option<String>,
+    /// Weight of audio likeness against the text ranking, 0-1 (used when `text` is given).
+    pub audio_weight: f32,
+    pub filters: Filter,
+    pub top_k: usize,
+}
+
+impl Default for ListenRequest {
+    fn default() -> Self {
+        Self {
+            track_id: None,
+            text: None,
+            audio_weight: 0.7,
+            filters: Filter::default(),
+            top_k: 10,
+        }
+    }
+}
+
+impl ListenRequest {
+    pub fn validate(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.audio_weight) {
+            return Err(CoreError::invalid(
+                "audio_weight",
+                format!("must be between 0 and 1 (got {})", self.audio_weight),
+            ));
+        }
+        if !(1..=TOP_K_MAX).contains(&self.top_k) {
+            return Err(CoreError::invalid(
+                "top_k",
+                format!("must be between 1 and {TOP_K_MAX} (got {})", self.top_k),
+            ));
+        }
+        self.filters.validate()
+    }
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct ListenHit {
+    #[cfg_attr(feature = "openapi", schema(value_type = Track))]
+    pub track: Arc<Track>,
+    pub score: f32,
+    /// Cosine similarity of the audio vectors, when the audio list held the track.
+    pub audio_similarity: Option<f32>,
+    /// Rank in the text search, when text was given and held the track.
+    pub text_rank: Option<usize>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct ListenResponse {
+    pub hits: Vec<ListenHit>,
+}
+
+impl Engine {
+    /// The audio vector of a catalog track, or a clear error.
+    pub fn audio_vector_of(&self, id: &str) -> Result<Vec<f32>> {
+        let track = self
+            .store()
+            .get(id)?
+            .ok_or_else(|| CoreError::NotFound(format!("track_id: unknown track id: {id}")))?;
+        track
+            .audio
+            .as_ref()
+            .map(|a| a.vector.clone())
+            .ok_or_else(|| {
+                CoreError::invalid(
+                    "track_id",
+                    format!("track {id} has no audio analysis; ingest it from an audio file"),
+                )
+            })
+    }
+
+    /// Tracks that sound like `clip` (an analysed upload) or like `req.track_id`.
+    pub fn listen(&self, req: &ListenRequest, clip: Option<Vec<f32>>) -> Result<ListenResponse> {
+        req.validate()?;
+        let vector = match (clip, &req.track_id) {
+            (Some(v), _) => v,
+            (None, Some(id)) => self.audio_vector_of(id)?,
+            (None, None) => {
+                return Err(CoreError::invalid(
+                    "track_id",
+                    "or an uploaded clip is required",
+                ))
+            }
+        };
+        if vector.len() != AUDIO_VECTOR_DIM {
+            return Err(CoreError::Internal("audio vector of the wrong size".into()));
+        }
+        let k = (req.top_k * 3).max(30) + 1;
+        let audio = self.store().audio_search(&vector, &req.filters, k)?;
+        let text = req.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
+        let text_hits = match text {
+            Some(t) => {
+                self.search(&SearchRequest {
+                    text: t.to_string(),
+                    filters: req.filters.clone(),
+                    top_k: TOP_K_MAX,
+                    ..Default::default()
+                })?
+                .hits
+            }
+            None => Vec::new(),
+        };
+        let w = if text.is_some() {
+            req.audio_weight
+        } else {
+            1.0
+        };
+        let rrf = |rank: usize| (RRF_K + 1.0) / (RRF_K + rank as f32);
+        let mut parts: HashMap<String, (f32, Option<f32>, Option<usize>)> = HashMap::new();
+        let seed = req.track_id.as_deref();
+        for (i, c) in audio.iter().enumerate() {
+            let e = parts.entry(c.id.clone()).or_default();
+            e.0 += w * rrf(i + 1);
+            e.1 = Some(c.score);
+        }
+        for (i, h) in text_hits.iter().enumerate() {
+            let e = parts.entry(h.track.id.clone()).or_default();
+            e.0 += (1.0 - w) * rrf(i + 1);
+            e.2 = Some(i + 1);
+        }
+        let mut ranked: Vec<(String, (f32, Option<f32>, Option<usize>))> = parts
+            .into_iter()
+            .filter(|(id, _)| Some(id.as_str()) != seed)
+            .collect();
+        crate::fusion::sort_by_score(&mut ranked, |p| p.0);
+        let mut hits = Vec::with_capacity(req.top_k);
+        for (id, (score, audio_similarity, text_rank)) in ranked {
+            if hits.len() == req.top_k {
+                break;
+            }
+            if let Some(track) = self.store().get(&id)? {
+                hits.push(ListenHit {
+                    track,
+                    score,
+                    audio_similarity,
+                    text_rank,
+                });
+            }
+        }
+        Ok(ListenResponse { hits })
+    }
+}
