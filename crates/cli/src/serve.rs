@@ -59,6 +59,8 @@ const PREFIXED: &[&str] = &[
     "rate_limit_per_second",
     "rate_limit_burst",
     "max_body_bytes",
+    "max_upload_bytes",
+    "upload_dir",
     "request_timeout_seconds",
     "max_concurrent_requests",
     "max_concurrent_searches",
@@ -204,7 +206,13 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", settings.addr))?;
         let addr = listener.local_addr()?;
-        let state = AppState::new(Arc::new(engine), settings);
+        let upload_dir = settings
+            .config
+            .upload_dir
+            .clone()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| g.data_dir.join("uploads"));
+        let state = AppState::new(Arc::new(engine), settings, upload_dir);
         tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "music-rag listening");
         // Scripts and tests read the bound address from this line.
         println!("listening on http://{addr}");

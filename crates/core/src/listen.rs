@@ -77,6 +77,14 @@ pub struct ListenResponse {
     pub hits: Vec<ListenHit>,
 }
 
+/// A candidate's fused score, audio similarity and text rank.
+#[derive(Default)]
+struct Parts {
+    score: f32,
+    audio_similarity: Option<f32>,
+    text_rank: Option<usize>,
+}
+
 impl Engine {
     /// The audio vector of a catalog track, or a clear error.
     pub fn audio_vector_of(&self, id: &str) -> Result<Vec<f32>> {
@@ -133,34 +141,34 @@ impl Engine {
             1.0
         };
         let rrf = |rank: usize| (RRF_K + 1.0) / (RRF_K + rank as f32);
-        let mut parts: HashMap<String, (f32, Option<f32>, Option<usize>)> = HashMap::new();
+        let mut parts: HashMap<String, Parts> = HashMap::new();
         let seed = req.track_id.as_deref();
         for (i, c) in audio.iter().enumerate() {
             let e = parts.entry(c.id.clone()).or_default();
-            e.0 += w * rrf(i + 1);
-            e.1 = Some(c.score);
+            e.score += w * rrf(i + 1);
+            e.audio_similarity = Some(c.score);
         }
         for (i, h) in text_hits.iter().enumerate() {
             let e = parts.entry(h.track.id.clone()).or_default();
-            e.0 += (1.0 - w) * rrf(i + 1);
-            e.2 = Some(i + 1);
+            e.score += (1.0 - w) * rrf(i + 1);
+            e.text_rank = Some(i + 1);
         }
-        let mut ranked: Vec<(String, (f32, Option<f32>, Option<usize>))> = parts
+        let mut ranked: Vec<(String, Parts)> = parts
             .into_iter()
             .filter(|(id, _)| Some(id.as_str()) != seed)
             .collect();
-        crate::fusion::sort_by_score(&mut ranked, |p| p.0);
+        crate::fusion::sort_by_score(&mut ranked, |p| p.score);
         let mut hits = Vec::with_capacity(req.top_k);
-        for (id, (score, audio_similarity, text_rank)) in ranked {
+        for (id, p) in ranked {
             if hits.len() == req.top_k {
                 break;
             }
             if let Some(track) = self.store().get(&id)? {
                 hits.push(ListenHit {
                     track,
-                    score,
-                    audio_similarity,
-                    text_rank,
+                    score: p.score,
+                    audio_similarity: p.audio_similarity,
+                    text_rank: p.text_rank,
                 });
             }
         }

@@ -34,6 +34,10 @@ pub struct ServerConfig {
     /// Requests allowed in a burst above the steady rate.
     pub rate_limit_burst: u32,
     pub max_body_bytes: usize,
+    /// Largest audio upload (`/v1/tracks/audio`, `/v1/search/audio`).
+    pub max_upload_bytes: usize,
+    /// Where uploaded audio files are kept (default: `uploads` in the data directory).
+    pub upload_dir: Option<String>,
     pub request_timeout_seconds: u64,
     /// Requests in flight beyond this are shed with 503 and Retry-After.
     pub max_concurrent_requests: usize,
@@ -70,6 +74,8 @@ impl Default for ServerConfig {
             rate_limit_per_second: 200,
             rate_limit_burst: 400,
             max_body_bytes: 10 * 1024 * 1024,
+            max_upload_bytes: 200 * 1024 * 1024,
+            upload_dir: None,
             request_timeout_seconds: 30,
             max_concurrent_requests: 512,
             max_concurrent_searches: 4,
@@ -163,6 +169,7 @@ impl ServerConfig {
         positive("rate_limit_per_second", self.rate_limit_per_second as usize)?;
         positive("rate_limit_burst", self.rate_limit_burst as usize)?;
         positive("max_body_bytes", self.max_body_bytes)?;
+        positive("max_upload_bytes", self.max_upload_bytes)?;
         positive(
             "request_timeout_seconds",
             self.request_timeout_seconds as usize,

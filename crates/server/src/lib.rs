@@ -26,7 +26,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use api::{ask_api, compat_api, ops_api, playlist_api, recommend_api, search_api, tracks_api};
+use api::{
+    ask_api, audio_api, compat_api, ops_api, playlist_api, recommend_api, search_api, tracks_api,
+};
 use auth::Scope;
 pub use config::{ConfigError, ServerConfig, Settings};
 use error::ApiError;
@@ -72,6 +74,10 @@ pub fn app(state: AppState) -> Router {
         .route("/item/{id}", get(compat_api::item))
         .route("/v1/search", post(search_api::search))
         .route("/v1/ask", post(ask_api::ask))
+        .route(
+            "/v1/search/audio",
+            post(audio_api::search).layer(DefaultBodyLimit::max(c.max_upload_bytes)),
+        )
         .route("/v1/recommend", post(recommend_api::recommend))
         .route("/v1/playlist", post(playlist_api::playlist))
         .route("/v1/stats", get(compat_api::stats))
@@ -81,6 +87,10 @@ pub fn app(state: AppState) -> Router {
         .route("/index", post(compat_api::index))
         .route("/index/batch", post(compat_api::index_batch))
         .route("/v1/tracks", post(tracks_api::batch))
+        .route(
+            "/v1/tracks/audio",
+            post(audio_api::upload).layer(DefaultBodyLimit::max(c.max_upload_bytes)),
+        )
         .route(
             "/v1/tracks/{id}",
             axum::routing::put(tracks_api::put).delete(tracks_api::delete),

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{
-    ask_api, compat_api, ops_api, playlist_api, recommend_api, search_api, tracks_api,
+    ask_api, audio_api, compat_api, ops_api, playlist_api, recommend_api, search_api, tracks_api,
 };
 
 struct Security;
@@ -26,7 +26,7 @@ impl Modify for Security {
         compat_api::root, compat_api::health, compat_api::search, compat_api::index, compat_api::index_batch,
         compat_api::stats, compat_api::item,
         search_api::search,
-        ask_api::ask, recommend_api::recommend, playlist_api::playlist,
+        ask_api::ask, recommend_api::recommend, playlist_api::playlist, audio_api::upload, audio_api::search,
         tracks_api::list, tracks_api::get, tracks_api::put, tracks_api::delete, tracks_api::batch,
         ops_api::ready, ops_api::metrics,
     ),

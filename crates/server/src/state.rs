@@ -23,10 +23,12 @@ pub struct AppState {
     pub blocking: Arc<Semaphore>,
     pub limiter: Arc<KeyedLimiter>,
     pub metrics: PrometheusHandle,
+    /// Where uploaded audio files are kept.
+    pub upload_dir: std::path::PathBuf,
 }
 
 impl AppState {
-    pub fn new(engine: Arc<Engine>, settings: Settings) -> Self {
+    pub fn new(engine: Arc<Engine>, settings: Settings, upload_dir: std::path::PathBuf) -> Self {
         let c = &settings.config;
         let per_second =
             std::num::NonZeroU32::new(c.rate_limit_per_second).unwrap_or(std::num::NonZeroU32::MIN);
@@ -38,6 +40,7 @@ impl AppState {
             limiter: Arc::new(limiter),
             settings: Arc::new(settings),
             metrics: crate::metrics::handle(),
+            upload_dir,
         }
     }
 

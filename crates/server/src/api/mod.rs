@@ -1,6 +1,7 @@
 //! One module per REST resource.
 
 pub mod ask_api;
+pub mod audio_api;
 pub mod compat_api;
 pub mod ops_api;
 pub mod playlist_api;

@@ -1,0 +1,318 @@
+//! Audio ingest and listen-alike search through the real binary and the real server, on files
+//! synthesised here and encoded with the reference encoders (flac, oggenc, lame).
+
+mod common;
+
+use std::f32::consts::PI;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::server::*;
+use serde_json::{json, Value};
+
+const RATE: u32 = 22_050;
+
+/// Held chords with a click on every beat: a known tempo and key.
+fn music(bpm: f32, chord: &[i32], seconds: f32, brightness: f32) -> Vec<f32> {
+    let n = (seconds * RATE as f32) as usize;
+    let period = (60.0 / bpm * RATE as f32) as usize;
+    (0..n)
+        .map(|i| {
+            let t = i as f32 / RATE as f32;
+            let pad: f32 = chord
+                .iter()
+                .map(|&m| {
+                    let f = 440.0 * 2f32.powf((m - 69) as f32 / 12.0);
+                    (2.0 * PI * f * t).sin() + brightness * (6.0 * PI * f * t).sin()
+                })
+                .sum();
+            let since = (i % period) as f32 / RATE as f32;
+            let click = (2.0 * PI * 1500.0 * since).sin() * (-since * 200.0).exp();
+            0.12 * pad + 0.5 * click
+        })
+        .collect()
+}
+
+fn write_wav(path: &Path, samples: &[f32]) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for s in samples {
+        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+fn tool(name: &str, args: &[&str]) {
+    let out = Command::new(name).args(args).output().unwrap_or_else(|e| {
+        panic!("{name} is needed to write test files ({e}); .ci/run installs it")
+    });
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A small library: untagged WAV, FLAC, tagged OGG and MP3 (one in a subfolder), and a
+/// corrupt file.
+fn library(dir: &Path) -> PathBuf {
+    let lib = dir.join("library");
+    std::fs::create_dir_all(lib.join("disc2")).unwrap();
+    write_wav(
+        &lib.join("slow_minor.wav"),
+        &music(70.0, &[57, 60, 64], 12.0, 0.1),
+    );
+    let fast = dir.join("fast.wav");
+    write_wav(&fast, &music(150.0, &[60, 64, 67], 12.0, 0.9));
+    tool(
+        "flac",
+        &[
+            "--silent",
+            "-f",
+            "-o",
+            lib.join("fast_major.flac").to_str().unwrap(),
+            fast.to_str().unwrap(),
+        ],
+    );
+    let mid = dir.join("mid.wav");
+    write_wav(&mid, &music(110.0, &[62, 66, 69], 12.0, 0.5));
+    tool(
+        "oggenc",
+        &[
+            "--quiet",
+            "-t",
+            "River Song",
+            "-a",
+            "The Test Ensemble",
+            "-l",
+            "Synthetic Sessions",
+            "-G",
+            "Ambient",
+            "-d",
+            "2021",
+            "-N",
+            "3",
+            "-o",
+            lib.join("disc2/river.ogg").to_str().unwrap(),
+            mid.to_str().unwrap(),
+        ],
+    );
+    tool(
+        "lame",
+        &[
+            "--silent",
+            "--tt",
+            "Mountain Call",
+            "--ta",
+            "Echo Choir",
+            "--tl",
+            "Synthetic Sessions",
+            "--ty",
+            "2019",
+            "--tn",
+            "4",
+            "--tg",
+            "Folk",
+            mid.to_str().unwrap(),
+            lib.join("mountain.mp3").to_str().unwrap(),
+        ],
+    );
+    std::fs::write(
+        lib.join("corrupt.mp3"),
+        b"not an mp3, only bytes that pretend",
+    )
+    .unwrap();
+    lib
+}
+
+fn json_of_output(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn a_folder_becomes_tracks_with_tags_and_measured_sound() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = library(tmp.path());
+    let data = tmp.path().join("data");
+    let out = common::run(&data, &["ingest-audio", lib.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(2), "a failed file makes exit 2");
+    let r = json_of_output(&out);
+    assert_eq!(r["files"], 5);
+    assert_eq!(r["created"], 4);
+    assert_eq!(r["untagged"], 2);
+    assert_eq!(r["failed"].as_array().unwrap().len(), 1);
+    assert!(r["failed"][0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("corrupt.mp3"));
+    assert!(r["audio_seconds"].as_f64().unwrap() > 47.0);
+
+    // A re-run decodes nothing that did not change.
+    let again = json_of_output(&common::run(
+        &data,
+        &["ingest-audio", lib.to_str().unwrap(), "--json"],
+    ));
+    assert_eq!(again["skipped_unchanged"], 4);
+    assert_eq!(again["created"], 0);
+
+    let stats = common::ok_json(&data, &["stats"]);
+    assert_eq!(stats["audio_embeddings_count"], 4, "{stats}");
+
+    let hits = common::ok_json(&data, &["search", "slow song in a minor key", "-k", "4"]);
+    let first = &hits["hits"][0]["track"];
+    assert_eq!(
+        first["title"], "slow minor",
+        "untagged: the title comes from the file name"
+    );
+    assert!((first["metadata"]["tempo"].as_f64().unwrap() - 70.0).abs() <= 2.0);
+    assert_eq!(first["metadata"]["key"], "A minor");
+    assert!(first["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "slow"));
+
+    let ogg = common::ok_json(&data, &["search", "River Song", "-k", "1"]);
+    let t = &ogg["hits"][0]["track"];
+    assert_eq!(t["title"], "River Song");
+    assert_eq!(t["artist"], "The Test Ensemble");
+    assert_eq!(t["album"], "Synthetic Sessions");
+    assert_eq!(t["year"], 2021);
+    assert_eq!(t["metadata"]["genre"], "Ambient");
+    assert_eq!(t["description"], "Track 3 of Synthetic Sessions.");
+    let mp3 = common::ok_json(&data, &["search", "Mountain Call Echo Choir", "-k", "1"]);
+    assert_eq!(mp3["hits"][0]["track"]["artist"], "Echo Choir");
+    assert_eq!(mp3["hits"][0]["track"]["year"], 2019);
+
+    // The same sound in another file finds the catalog's copy first.
+    let probe = tmp.path().join("probe.wav");
+    write_wav(&probe, &music(150.0, &[60, 64, 67], 8.0, 0.9));
+    let s = common::ok_json(&data, &["similar", probe.to_str().unwrap(), "-k", "3"]);
+    assert_eq!(s["hits"][0]["track"]["title"], "fast major", "{s}");
+    let fast_id = s["hits"][0]["track"]["id"].as_str().unwrap().to_string();
+    let by_id = common::ok_json(&data, &["similar", &fast_id, "--sound", "-k", "3"]);
+    let ids: Vec<&str> = by_id["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["track"]["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        !ids.contains(&fast_id.as_str()),
+        "the seed is never returned"
+    );
+    assert_eq!(ids.len(), 3);
+}
+
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "music-rag-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (name, file_name, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file_name {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            ),
+            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+        }
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn post_multipart(url: &str, key: &str, parts: &[(&str, Option<&str>, &[u8])]) -> (u16, Value) {
+    let (content_type, body) = multipart(parts);
+    let r = agent()
+        .post(url)
+        .set("X-API-Key", key)
+        .set("Content-Type", &content_type)
+        .send_bytes(&body);
+    match r {
+        Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
+        Err(e) => panic!("{url}: {e}"),
+    }
+}
+
+#[test]
+fn uploads_and_listen_alike_search_over_http() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let app = spawn_on(&data, &[]);
+    let clip = tmp.path().join("clip.wav");
+    write_wav(&clip, &music(120.0, &[57, 60, 64], 10.0, 0.3));
+    let bytes = std::fs::read(&clip).unwrap();
+    let url = format!("{}/v1/tracks/audio", app.base);
+    let (status, body) = post_multipart(&url, READER, &[("file", Some("clip.wav"), &bytes)]);
+    assert_eq!(status, 403, "uploads need the write scope: {body}");
+    let (status, body) = post_multipart(&url, WRITER, &[("file", Some("clip.wav"), &bytes)]);
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    assert!((body["track"]["metadata"]["tempo"].as_f64().unwrap() - 120.0).abs() <= 2.0);
+    assert_eq!(body["track"]["metadata"]["key"], "A minor");
+    let other = tmp.path().join("other.wav");
+    write_wav(&other, &music(90.0, &[60, 64, 67], 10.0, 0.8));
+    let (status, _) = post_multipart(
+        &url,
+        WRITER,
+        &[("file", Some("other.wav"), &std::fs::read(&other).unwrap())],
+    );
+    assert_eq!(status, 201);
+    let (status, body) =
+        post_multipart(&url, WRITER, &[("file", Some("bad.mp3"), b"garbage bytes")]);
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "file");
+
+    let (_, r) = call("GET", &format!("{}/stats", app.base), Some(READER), None);
+    assert_eq!(json_of(r)["audio_embeddings_count"], 2);
+
+    let search = format!("{}/v1/search/audio", app.base);
+    let (status, r) = call(
+        "POST",
+        &search,
+        Some(READER),
+        Some(json!({"track_id": id, "top_k": 5})),
+    );
+    assert_eq!(status, 200);
+    let hits = json_of(r)["hits"].as_array().unwrap().clone();
+    assert_eq!(hits.len(), 1, "only the other track: the seed is excluded");
+    let (status, body) = post_multipart(
+        &search,
+        READER,
+        &[("file", Some("clip.wav"), &bytes), ("top_k", None, b"2")],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["hits"][0]["track"]["id"],
+        id.as_str(),
+        "the uploaded clip sounds most like itself"
+    );
+    let (status, r) = call(
+        "POST",
+        &search,
+        Some(READER),
+        Some(json!({"track_id": "nope"})),
+    );
+    assert_eq!(status, 404);
+    assert!(json_of(r)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nope"));
+    let (status, r) = call(
+        "POST",
+        &search,
+        Some(READER),
+        Some(json!({"track_id": id, "audio_weight": 2})),
+    );
+    assert_eq!(status, 422);
+    assert_eq!(json_of(r)["error"]["field"], "audio_weight");
+}

@@ -1,0 +1,227 @@
+//! `/v1/tracks/audio` (upload a file: it is stored, tagged and analysed into a track) and
+//! `/v1/search/audio` (tracks that sound like an uploaded clip or a catalog track, optionally
+//! combined with words).
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use axum::extract::{FromRequest, Multipart, Request, State};
+use axum::http::{header, StatusCode};
+use axum::Json;
+use music_rag_audio::decode::decode_source;
+use music_rag_audio::{analyse, analyse_file};
+use music_rag_core::listen::{ListenRequest, ListenResponse};
+use music_rag_core::{CoreError, Track, UpsertOutcome};
+use serde::Serialize;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UploadResult {
+    /// `created` or `updated`.
+    pub status: String,
+    pub id: String,
+    pub track: Track,
+}
+
+/// An uploaded file: its bytes and the extension of the name it came with.
+struct Upload {
+    bytes: Vec<u8>,
+    file_name: String,
+    fields: Vec<(String, String)>,
+}
+
+async fn read_multipart(mut form: Multipart) -> ApiResult<Upload> {
+    let mut upload = Upload {
+        bytes: Vec::new(),
+        file_name: String::new(),
+        fields: Vec::new(),
+    };
+    let mut found = false;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| ApiError::invalid("file", format!("is not readable multipart data ({e})")))?
+    {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "file" {
+            upload.file_name = field.file_name().unwrap_or("upload").to_string();
+            upload.bytes = field
+                .bytes()
+                .await
+                .map_err(|e| ApiError::invalid("file", format!("could not be received ({e})")))?
+                .to_vec();
+            found = true;
+        } else {
+            let value = field
+                .text()
+                .await
+                .map_err(|e| ApiError::invalid(name.clone(), format!("is not text ({e})")))?;
+            upload.fields.push((name, value));
+        }
+    }
+    if !found || upload.bytes.is_empty() {
+        return Err(ApiError::invalid(
+            "file",
+            "must be a non-empty multipart part named file",
+        ));
+    }
+    Ok(upload)
+}
+
+fn extension(name: &str) -> Option<String> {
+    Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+}
+
+/// A safe file name: letters, digits, dot, dash and underscore only.
+fn safe_name(name: &str) -> String {
+    let base = Path::new(name)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("upload");
+    let s: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    if s.trim_matches('.').is_empty() {
+        "upload".into()
+    } else {
+        s
+    }
+}
+
+/// Upload an audio file: it is kept in the upload folder, tagged, analysed and indexed.
+#[utoipa::path(post, path = "/v1/tracks/audio", tag = "tracks",
+    request_body(content_type = "multipart/form-data", description = "A part named `file` (MP3, FLAC, OGG Vorbis, WAV, AAC/M4A)"),
+    responses((status = 201, body = UploadResult), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn upload(
+    State(state): State<AppState>,
+    form: Multipart,
+) -> ApiResult<(StatusCode, Json<UploadResult>)> {
+    let upload = read_multipart(form).await?;
+    let dir = state.upload_dir.clone();
+    let name = format!(
+        "{}-{}",
+        uuid::Uuid::new_v4().simple(),
+        safe_name(&upload.file_name)
+    );
+    let path: PathBuf = dir.join(name);
+    let bytes = upload.bytes;
+    let saved = path.clone();
+    let result = state
+        .run_blocking(move |engine| {
+            std::fs::create_dir_all(&dir)
+                .and_then(|_| std::fs::write(&saved, &bytes))
+                .map_err(|e| CoreError::Unavailable(format!("cannot store the upload: {e}")))?;
+            let analysed = match analyse_file(&saved) {
+                Ok(a) => a,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&saved);
+                    return Err(e.into());
+                }
+            };
+            let track = analysed.track;
+            let (outcomes, _) = engine.upsert(vec![track.clone()])?;
+            Ok((outcomes, track))
+        })
+        .await;
+    let (outcomes, track) = result?;
+    match outcomes.into_iter().next() {
+        Some(UpsertOutcome::Invalid { field, message, .. }) => {
+            let _ = std::fs::remove_file(&path);
+            Err(ApiError::field_message(field, message))
+        }
+        Some(UpsertOutcome::Created { id }) => Ok((
+            StatusCode::CREATED,
+            Json(UploadResult {
+                status: "created".into(),
+                id,
+                track,
+            }),
+        )),
+        Some(UpsertOutcome::Updated { id } | UpsertOutcome::Unchanged { id }) => Ok((
+            StatusCode::OK,
+            Json(UploadResult {
+                status: "updated".into(),
+                id,
+                track,
+            }),
+        )),
+        None => Err(ApiError::from(CoreError::Internal(
+            "no upsert outcome".into(),
+        ))),
+    }
+}
+
+fn parse_field<T: std::str::FromStr>(
+    fields: &[(String, String)],
+    name: &str,
+) -> ApiResult<Option<T>> {
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| {
+            v.trim().parse().map_err(|_| {
+                ApiError::invalid(name.to_string(), format!("is not a valid value: {v:?}"))
+            })
+        })
+        .transpose()
+}
+
+/// Tracks that sound alike: JSON `{track_id, text?, audio_weight?, filters?, top_k?}`, or a
+/// multipart upload with a `file` part (plus optional `text`, `audio_weight`, `top_k`).
+#[utoipa::path(post, path = "/v1/search/audio", tag = "search", request_body = ListenRequest,
+    responses((status = 200, body = ListenResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn search(
+    State(state): State<AppState>,
+    req: Request,
+) -> ApiResult<Json<ListenResponse>> {
+    let is_multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !is_multipart {
+        let ApiJson(listen) = ApiJson::<ListenRequest>::from_request(req, &state).await?;
+        listen.validate()?;
+        return Ok(Json(
+            state.run_blocking(move |e| e.listen(&listen, None)).await?,
+        ));
+    }
+    let form = Multipart::from_request(req, &state)
+        .await
+        .map_err(|e| ApiError::invalid("file", format!("is not readable multipart data ({e})")))?;
+    let upload = read_multipart(form).await?;
+    let defaults = ListenRequest::default();
+    let listen = ListenRequest {
+        text: parse_field(&upload.fields, "text")?,
+        audio_weight: parse_field(&upload.fields, "audio_weight")?.unwrap_or(defaults.audio_weight),
+        top_k: parse_field(&upload.fields, "top_k")?.unwrap_or(defaults.top_k),
+        ..defaults
+    };
+    listen.validate()?;
+    let ext = extension(&upload.file_name);
+    let bytes = upload.bytes;
+    let resp = state
+        .run_blocking(move |engine| {
+            let decoded = decode_source(Box::new(Cursor::new(bytes)), ext.as_deref())?;
+            let features = analyse(&decoded.samples, decoded.sample_rate);
+            engine.listen(&listen, Some(features.vector))
+        })
+        .await?;
+    Ok(Json(resp))
+}
