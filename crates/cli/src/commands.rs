@@ -1,5 +1,6 @@
 //! What each subcommand does.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -206,6 +207,28 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let req = args.request()?;
             let resp = engine.search(&req)?;
             output::search(&resp, g.json, args.explain);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List { limit } => {
+            let store = open_store(&g)?;
+            let mut cursor: Option<String> = None;
+            let mut left = limit.unwrap_or(usize::MAX);
+            let mut out = std::io::stdout().lock();
+            while left > 0 {
+                let page = store.list(cursor.as_deref(), left.min(1000))?;
+                for t in &page.tracks {
+                    if g.json {
+                        writeln!(out, "{}", serde_json::to_string(t.as_ref())?)?;
+                    } else {
+                        writeln!(out, "{}  {} — {}", t.id, t.title, t.artist)?;
+                    }
+                }
+                left = left.saturating_sub(page.tracks.len());
+                match page.next_cursor {
+                    Some(c) if !page.tracks.is_empty() => cursor = Some(c),
+                    _ => break,
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Item { id } => {

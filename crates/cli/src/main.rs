@@ -91,6 +91,12 @@ pub enum Command {
     /// The file is JSON lines: {"query": "...", "relevant": ["id", ...], "kind": "..."}.
     /// See docs/QUALITY.md and bench/eval/ for the sets.
     Eval(eval::EvalArgs),
+    /// List tracks in id order (with --json: one track per line, for export).
+    List {
+        /// Stop after this many tracks.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
     /// Show one track.
     Item {
         /// Track id.
