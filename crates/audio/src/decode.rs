@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use symphonia::core::audio::SampleBuffer;
+use symphonia::core::audio::{AudioBufferRef, SampleBuffer, Signal};
 use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::FormatOptions;
@@ -101,17 +101,36 @@ pub fn decode_source(
         };
         let spec = *decoded.spec();
         channels = spec.channels.count().max(1);
-        let buf = buffer.get_or_insert_with(|| SampleBuffer::new(decoded.capacity() as u64, spec));
-        if buf.capacity() < decoded.capacity() * channels {
-            *buf = SampleBuffer::new(decoded.capacity() as u64, spec);
+        frames += decoded.frames() as u64;
+        if samples.len() >= keep {
+            continue;
         }
-        buf.copy_interleaved_ref(decoded);
-        let interleaved = buf.samples();
-        frames += (interleaved.len() / channels) as u64;
-        if samples.len() < keep {
-            let scale = 1.0 / channels as f32;
+        if samples.capacity() == 0 {
+            let expected = expected_frames.map_or(0, |n| n as usize).min(keep);
+            samples.reserve(expected);
+        }
+        let scale = 1.0 / channels as f32;
+        if let AudioBufferRef::F32(planar) = &decoded {
+            // Most decoders (Vorbis, MP3, AAC) give planar f32: mix the planes directly.
+            let start = samples.len();
+            samples.extend_from_slice(planar.chan(0));
+            for c in 1..channels {
+                for (m, x) in samples[start..].iter_mut().zip(planar.chan(c)) {
+                    *m += x;
+                }
+            }
+            if channels > 1 {
+                samples[start..].iter_mut().for_each(|m| *m *= scale);
+            }
+        } else {
+            let buf =
+                buffer.get_or_insert_with(|| SampleBuffer::new(decoded.capacity() as u64, spec));
+            if buf.capacity() < decoded.capacity() * channels {
+                *buf = SampleBuffer::new(decoded.capacity() as u64, spec);
+            }
+            buf.copy_interleaved_ref(decoded);
             samples.extend(
-                interleaved
+                buf.samples()
                     .chunks_exact(channels)
                     .map(|f| f.iter().sum::<f32>() * scale),
             );
