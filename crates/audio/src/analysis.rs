@@ -68,8 +68,8 @@ fn decimate_by_two(samples: &[f32]) -> Vec<f32> {
     // Split into even and odd samples so every pass is over contiguous slices (vectorised):
     // x[2o] = even[o], x[2o - d] = odd[o - j - 1] and x[2o + d] = odd[o + j] for d = 2j + 1.
     let out_len = samples.len() / 2;
-    let even: Vec<f32> = samples.iter().step_by(2).take(out_len).copied().collect();
-    let odd: Vec<f32> = samples.iter().skip(1).step_by(2).copied().collect();
+    let even: Vec<f32> = samples.chunks_exact(2).map(|p| p[0]).collect();
+    let odd: Vec<f32> = samples.chunks_exact(2).map(|p| p[1]).collect();
     let reach = pairs.len();
     let (lo, hi) = (reach, out_len.min(odd.len().saturating_sub(reach)));
     if lo >= hi {
@@ -206,6 +206,37 @@ fn fft_size(rate: u32, at_44k: usize) -> usize {
     }
 }
 
+/// Sums over one frame's bins, in eight lanes so the compiler vectorises them: total power,
+/// total magnitude, magnitude weighted by bin index, and the sum of log powers.
+fn bin_sums(power: &[f32], mags: &[f32]) -> (f32, f32, f32, f32) {
+    let mut lanes = [[0.0f32; 8]; 4];
+    let mut k0 = 0usize;
+    let mut p_chunks = power.chunks_exact(8);
+    let mut m_chunks = mags.chunks_exact(8);
+    for (p, m) in (&mut p_chunks).zip(&mut m_chunks) {
+        for i in 0..8 {
+            lanes[0][i] += p[i];
+            lanes[1][i] += m[i];
+            lanes[2][i] += m[i] * (k0 + i) as f32;
+            lanes[3][i] += fast_ln(p[i] + 1e-12);
+        }
+        k0 += 8;
+    }
+    let mut sums = lanes.map(|l| l.iter().sum::<f32>());
+    for (i, (p, m)) in p_chunks
+        .remainder()
+        .iter()
+        .zip(m_chunks.remainder())
+        .enumerate()
+    {
+        sums[0] += p;
+        sums[1] += m;
+        sums[2] += m * (k0 + i) as f32;
+        sums[3] += fast_ln(p + 1e-12);
+    }
+    (sums[0], sums[1], sums[2], sums[3])
+}
+
 struct Spectral {
     centroid: Stat,
     rolloff: Stat,
@@ -230,6 +261,7 @@ fn short_time(samples: &[f32], rate: u32) -> Spectral {
     let bin_hz = rate as f32 / n_fft as f32;
     let bins = n_fft / 2 + 1;
     let mut power = vec![0.0f32; bins];
+    let mut mags = vec![0.0f32; bins];
     let mut mel_db = [0.0f32; MEL_BANDS];
     let mut prev_mel_db: Option<[f32; MEL_BANDS]> = None;
     let mut out = Spectral {
@@ -254,19 +286,12 @@ fn short_time(samples: &[f32], rate: u32) -> Spectral {
         {
             break;
         }
-        let mut total = 0.0f32;
-        let mut weighted = 0.0f32;
-        let mut magnitude = 0.0f32;
-        let mut log_sum = 0.0f32;
-        for (k, c) in spectrum.iter().enumerate() {
-            let p = c.norm_sqr() * norm * norm;
-            let m = p.sqrt();
-            power[k] = p;
-            total += p;
-            magnitude += m;
-            weighted += m * k as f32;
-            log_sum += fast_ln(p + 1e-12);
+        let scale = norm * norm;
+        for ((p, m), c) in power.iter_mut().zip(mags.iter_mut()).zip(spectrum.iter()) {
+            *p = c.norm_sqr() * scale;
+            *m = p.sqrt();
         }
+        let (total, magnitude, weighted, log_sum) = bin_sums(&power, &mags);
         let weighted = weighted * bin_hz;
         for (b, (first, w)) in filters.iter().enumerate() {
             let e: f32 = w.iter().zip(&power[*first..]).map(|(a, p)| a * p).sum();
@@ -289,10 +314,10 @@ fn short_time(samples: &[f32], rate: u32) -> Spectral {
             // Over magnitudes, as librosa computes centroid and rolloff.
             let mut acc = 0.0;
             let target = ROLLOFF * magnitude;
-            let k = power
+            let k = mags
                 .iter()
-                .position(|p| {
-                    acc += p.sqrt();
+                .position(|m| {
+                    acc += m;
                     acc >= target
                 })
                 .unwrap_or(bins - 1);
