@@ -82,7 +82,8 @@ pub enum Command {
     /// llm_base_url/llm_model in music-rag.toml) a model writes it, falling back offline when
     /// the model fails.
     Ask(answers::AskArgs),
-    /// Tracks like the given ones (and unlike `--not` ones).
+    /// Tracks like the given ones (meaning, and sound when they have audio), or that sound like
+    /// an audio file.
     Similar(answers::SimilarArgs),
     /// Build a playlist that flows, from a prompt and/or seed tracks; write M3U or JSPF.
     Playlist(answers::PlaylistArgs),
