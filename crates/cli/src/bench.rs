@@ -22,6 +22,9 @@ pub struct BenchArgs {
     /// Passes over the query set for the warm-cache measurement.
     #[arg(long, default_value_t = 5)]
     pub warm_rounds: usize,
+    /// Measure without the second-stage rerank (to see its cost).
+    #[arg(long)]
+    pub no_rerank: bool,
 }
 
 fn percentiles(mut ms: Vec<f64>) -> serde_json::Value {
@@ -58,6 +61,7 @@ pub fn run(g: &Global, args: &BenchArgs) -> Result<ExitCode> {
         .iter()
         .flat_map(|p| base.iter().map(move |q| format!("{p}{q}")))
         .collect();
+    let rerank = !args.no_rerank;
     let vocab = engine.store().vocabulary()?;
     let genre = vocab.genres.first().map(|(g, _)| g.clone());
     let filtered = |text: &str, top_k: usize| SearchRequest {
@@ -68,6 +72,7 @@ pub fn run(g: &Global, args: &BenchArgs) -> Result<ExitCode> {
             tempo: Some(Range::new(Some(60.0), Some(180.0))),
             ..Default::default()
         },
+        rerank,
         ..Default::default()
     };
     let time = |req: &SearchRequest| -> Result<f64> {
@@ -86,6 +91,7 @@ pub fn run(g: &Global, args: &BenchArgs) -> Result<ExitCode> {
                 plain.push(time(&SearchRequest {
                     text: q.clone(),
                     top_k,
+                    rerank,
                     ..Default::default()
                 })?);
             } else {
