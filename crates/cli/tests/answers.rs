@@ -471,3 +471,51 @@ fn command_line_playlist_similar_and_eval() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("relevant must list"));
 }
+
+#[test]
+fn a_slow_model_does_not_hold_the_search_slots() {
+    let model = FakeServer::start(vec![Reply::Slow(
+        std::time::Duration::from_millis(2500),
+        Box::new(Reply::Stream(vec!["ABC runs at 94 BPM [1].".into()])),
+    )]);
+    let app = spawn_app(&[
+        ("OPENAI_BASE_URL", model.base_url.as_str()),
+        ("OPENAI_MODEL", "test-model"),
+        ("MUSIC_RAG_MAX_CONCURRENT_SEARCHES", "1"),
+    ]);
+    let ask_url = format!("{}/v1/ask", app.base);
+    let asking = std::thread::spawn(move || {
+        let (status, r) = call(
+            "POST",
+            &ask_url,
+            Some(READER),
+            Some(json!({"question": "what tempo is ABC by the Jackson 5?"})),
+        );
+        (status, json_of(r))
+    });
+    // Wait until the model has the request, then search while it is still writing.
+    let start = std::time::Instant::now();
+    while model.received().is_empty() {
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "the model never got the question"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let t = std::time::Instant::now();
+    let (status, _) = call(
+        "POST",
+        &format!("{}/v1/search", app.base),
+        Some(READER),
+        Some(json!({"text": "sad piano"})),
+    );
+    assert_eq!(status, 200);
+    assert!(
+        t.elapsed().as_millis() < 2000,
+        "search waited for the model: {:?}",
+        t.elapsed()
+    );
+    let (status, answer) = asking.join().unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(answer["generator"], "openai");
+}

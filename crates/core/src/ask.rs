@@ -267,6 +267,13 @@ pub struct AskResponse {
     pub timings: AskTimings,
 }
 
+/// Sources chosen for a question, waiting for their answer to be written.
+#[derive(Debug, Clone)]
+pub struct PreparedAnswer {
+    sources: Vec<Arc<Track>>,
+    response: AskResponse,
+}
+
 /// What a streaming caller receives while the answer is written.
 #[derive(Debug, Clone, Copy)]
 pub enum AnswerEvent<'a> {
@@ -470,6 +477,12 @@ impl Engine {
         req: &AskRequest,
         on_event: &mut dyn FnMut(AnswerEvent<'_>),
     ) -> Result<AskResponse> {
+        let prepared = self.prepare_answer(req)?;
+        self.write_answer(prepared, on_event)
+    }
+
+    /// The retrieval half of `ask` (CPU-bound): the sources the answer may use.
+    pub fn prepare_answer(&self, req: &AskRequest) -> Result<PreparedAnswer> {
         req.validate()?;
         let t = Instant::now();
         let search = SearchRequest {
@@ -506,8 +519,6 @@ impl Engine {
             .map(|(_, h)| h)
             .collect();
         let retrieve_ms = t.elapsed().as_secs_f64() * 1000.0;
-
-        let t = Instant::now();
         let sources: Vec<Arc<Track>> = kept.iter().map(|h| h.track.clone()).collect();
         let listed: Vec<Source> = kept
             .iter()
@@ -520,15 +531,14 @@ impl Engine {
                 score: h.score,
             })
             .collect();
-        let extractive = Extractive;
-        let mut response = AskResponse {
+        let response = AskResponse {
             question: req.question.clone(),
             answer: String::new(),
             grounded: !sources.is_empty(),
             sources: listed,
             cited: Vec::new(),
             citation_issues: Vec::new(),
-            generator: extractive.name().to_string(),
+            generator: Extractive.name().to_string(),
             fallback: None,
             usage: None,
             enhancement: resp.enhancement.clone(),
@@ -537,16 +547,33 @@ impl Engine {
                 generate_ms: 0.0,
             },
         };
+        Ok(PreparedAnswer { sources, response })
+    }
+
+    /// The writing half of `ask`: may wait on a model server, so callers run it outside any
+    /// limit on concurrent searches.
+    pub fn write_answer(
+        &self,
+        prepared: PreparedAnswer,
+        on_event: &mut dyn FnMut(AnswerEvent<'_>),
+    ) -> Result<AskResponse> {
+        let t = Instant::now();
+        let PreparedAnswer {
+            sources,
+            mut response,
+        } = prepared;
+        let extractive = Extractive;
         if sources.is_empty() {
             on_event(AnswerEvent::Token(NOTHING_FOUND));
             response.answer = NOTHING_FOUND.to_string();
             response.timings.generate_ms = t.elapsed().as_secs_f64() * 1000.0;
             return Ok(response);
         }
+        let question = response.question.clone();
         let ctx = AnswerContext {
-            question: &req.question,
-            named: named_sources(&req.question, &sources),
-            fact: Fact::asked_in(&req.question),
+            question: &question,
+            named: named_sources(&question, &sources),
+            fact: Fact::asked_in(&question),
             sources: &sources,
         };
         let generation = match &self.provider() {

@@ -26,9 +26,14 @@ pub async fn ask(
 ) -> ApiResult<Response> {
     req.validate()?;
     if !req.stream {
-        let resp = state
-            .run_blocking(move |e| e.ask(&req, &mut |_| {}))
-            .await?;
+        // Retrieval takes a search slot; writing (maybe waiting on a model server) does not.
+        let prepared = state.run_blocking(move |e| e.prepare_answer(&req)).await?;
+        let engine = state.engine.clone();
+        let resp = tokio::task::spawn_blocking(move || engine.write_answer(prepared, &mut |_| {}))
+            .await
+            .map_err(|e| {
+                ApiError::from(CoreError::Internal(format!("answer task failed: {e}")))
+            })??;
         crate::metrics::record_ask(&resp);
         return Ok(Json(resp).into_response());
     }
@@ -41,18 +46,22 @@ pub async fn ask(
     let (tx, rx) = mpsc::channel::<Event>(256);
     let engine = state.engine.clone();
     tokio::task::spawn_blocking(move || {
-        let _permit = permit;
         let send = |e: Event| {
             // A client that went away stops receiving; the answer still completes.
             let _ = tx.blocking_send(e);
         };
-        let result = engine.ask(&req, &mut |ev| match ev {
-            AnswerEvent::Token(t) => send(
-                Event::default()
-                    .event("token")
-                    .data(json!({"text": t}).to_string()),
-            ),
-            AnswerEvent::Restart => send(Event::default().event("restart").data("{}")),
+        // The search slot is held for retrieval only, not while a model writes.
+        let prepared = engine.prepare_answer(&req);
+        drop(permit);
+        let result = prepared.and_then(|p| {
+            engine.write_answer(p, &mut |ev| match ev {
+                AnswerEvent::Token(t) => send(
+                    Event::default()
+                        .event("token")
+                        .data(json!({"text": t}).to_string()),
+                ),
+                AnswerEvent::Restart => send(Event::default().event("restart").data("{}")),
+            })
         });
         match result {
             Ok(resp) => {
