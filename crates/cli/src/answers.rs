@@ -146,7 +146,7 @@ pub fn similar(g: &Global, args: &SimilarArgs) -> Result<ExitCode> {
             ),
             None => None,
         };
-        let resp = engine.listen(
+        let mut resp = engine.listen(
             &ListenRequest {
                 track_id: file.is_none().then(|| args.ids[0].clone()),
                 text: args.text.clone(),
@@ -156,21 +156,17 @@ pub fn similar(g: &Global, args: &SimilarArgs) -> Result<ExitCode> {
             },
             clip,
         )?;
+        // A file already in the catalog is not its own recommendation.
+        let own = file.map(music_rag_audio::library::track_id);
+        resp.hits.retain(|h| Some(&h.track.id) != own.as_ref());
         if g.json {
             println!("{}", serde_json::to_string(&resp)?);
             return Ok(ExitCode::SUCCESS);
         }
-        // A file already in the catalog is not its own recommendation.
-        let own = file.map(music_rag_audio::library::track_id);
-        let hits: Vec<_> = resp
-            .hits
-            .iter()
-            .filter(|h| Some(&h.track.id) != own.as_ref())
-            .collect();
-        if hits.is_empty() {
+        if resp.hits.is_empty() {
             println!("no tracks with audio match");
         }
-        for (i, h) in hits.iter().enumerate() {
+        for (i, h) in resp.hits.iter().enumerate() {
             let sim = h
                 .audio_similarity
                 .map(|s| format!("sound likeness {s:.2}"))

@@ -170,13 +170,13 @@ pub fn open_engine(g: &Global) -> Result<Engine> {
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let g = cli.global;
-    match &cli.command {
-        Command::Serve(args) => return crate::serve::serve(&g, args),
-        Command::Config(args) => return crate::serve::print_config(&g, args),
-        _ => crate::init_cli_logging(&g.log_level),
+    // The server sets up its own logging from its configuration.
+    if !matches!(cli.command, Command::Serve(_) | Command::Config(_)) {
+        crate::init_cli_logging(&g.log_level);
     }
     match cli.command {
-        Command::Serve(_) | Command::Config(_) => unreachable!("handled above"),
+        Command::Serve(args) => crate::serve::serve(&g, &args),
+        Command::Config(args) => crate::serve::print_config(&g, &args),
         Command::InitSampleData => {
             let engine = open_engine(&g)?;
             let rows = demo_catalog::rows();
