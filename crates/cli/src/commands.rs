@@ -452,6 +452,12 @@ const DEMO_QUERIES: &[&str] = &[
     "upbeat dance music without vocals",
 ];
 
+const DEMO_QUESTIONS: &[&str] = &[
+    "what tempo is ABC by the Jackson 5?",
+    "who sang Bad Romance?",
+    "what is the capital of France?",
+];
+
 fn demo(g: &Global) -> Result<ExitCode> {
     let engine = open_engine(g)?;
     if engine.store().count()? == 0 {
@@ -472,6 +478,24 @@ fn demo(g: &Global) -> Result<ExitCode> {
         } else {
             println!("\n=== {q}");
             output::search(&resp, false, true);
+        }
+    }
+    // Questions answered from the catalog (offline, extractive), with their sources.
+    for q in DEMO_QUESTIONS {
+        let resp = engine.ask(
+            &music_rag_core::AskRequest {
+                question: q.to_string(),
+                ..Default::default()
+            },
+            &mut |_| {},
+        )?;
+        if g.json {
+            println!("{}", serde_json::to_string(&resp)?);
+            continue;
+        }
+        println!("\n=== ask: {q}\n{}", resp.answer);
+        for s in &resp.sources {
+            println!("  [{}] {} — {}  [{}]", s.n, s.title, s.artist, s.id);
         }
     }
     Ok(ExitCode::SUCCESS)
