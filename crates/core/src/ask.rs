@@ -65,12 +65,7 @@ impl AskRequest {
                 format!("must be at most {QUERY_MAX_BYTES} bytes"),
             ));
         }
-        if !(1..=ASK_TOP_K_MAX).contains(&self.top_k) {
-            return Err(CoreError::invalid(
-                "top_k",
-                format!("must be between 1 and {ASK_TOP_K_MAX} (got {})", self.top_k),
-            ));
-        }
+        crate::error::check_count("top_k", self.top_k, ASK_TOP_K_MAX)?;
         self.filters.validate()
     }
 }

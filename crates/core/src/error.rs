@@ -49,3 +49,15 @@ impl CoreError {
 }
 
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;
+
+/// A count that must lie between 1 and `max`, e.g. `top_k`.
+pub fn check_count(field: &str, value: usize, max: usize) -> Result<()> {
+    if (1..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(CoreError::invalid(
+            field,
+            format!("must be between 1 and {max} (got {value})"),
+        ))
+    }
+}

@@ -49,12 +49,7 @@ impl ListenRequest {
                 format!("must be between 0 and 1 (got {})", self.audio_weight),
             ));
         }
-        if !(1..=TOP_K_MAX).contains(&self.top_k) {
-            return Err(CoreError::invalid(
-                "top_k",
-                format!("must be between 1 and {TOP_K_MAX} (got {})", self.top_k),
-            ));
-        }
+        crate::error::check_count("top_k", self.top_k, TOP_K_MAX)?;
         self.filters.validate()
     }
 }

@@ -60,12 +60,7 @@ impl PlaylistRequest {
             ));
         }
         if let Some(n) = self.length {
-            if !(1..=LENGTH_MAX).contains(&n) {
-                return Err(CoreError::invalid(
-                    "length",
-                    format!("must be between 1 and {LENGTH_MAX} (got {n})"),
-                ));
-            }
+            crate::error::check_count("length", n, LENGTH_MAX)?;
         }
         if let Some(m) = self.minutes {
             if !(m > 0.0 && m <= MINUTES_MAX) {

@@ -67,12 +67,7 @@ impl SearchRequest {
                 format!("must be at most {QUERY_MAX_BYTES} bytes"),
             ));
         }
-        if !(1..=TOP_K_MAX).contains(&self.top_k) {
-            return Err(CoreError::invalid(
-                "top_k",
-                format!("must be between 1 and {TOP_K_MAX} (got {})", self.top_k),
-            ));
-        }
+        crate::error::check_count("top_k", self.top_k, TOP_K_MAX)?;
         if !(0.0..=1.0).contains(&self.semantic_weight) {
             return Err(CoreError::invalid(
                 "semantic_weight",

@@ -59,12 +59,7 @@ impl RecommendRequest {
                 format!("must not repeat a positive id ({id})"),
             ));
         }
-        if !(1..=TOP_K_MAX).contains(&self.top_k) {
-            return Err(CoreError::invalid(
-                "top_k",
-                format!("must be between 1 and {TOP_K_MAX} (got {})", self.top_k),
-            ));
-        }
+        crate::error::check_count("top_k", self.top_k, TOP_K_MAX)?;
         self.filters.validate()
     }
 }
