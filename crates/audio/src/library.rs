@@ -106,7 +106,7 @@ pub fn analyse_file(path: &Path) -> Result<AnalysedFile, AudioError> {
         artist: tags
             .artist
             .clone()
-            .unwrap_or_else(|| "Unknown artist".into()),
+            .unwrap_or_else(|| music_rag_core::track::UNKNOWN_ARTIST.into()),
         description,
         audio_path: Some(canonical.to_string_lossy().to_string()),
         album: tags.album.clone(),

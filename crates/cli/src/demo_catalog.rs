@@ -263,7 +263,7 @@ fn musiccaps(path: &Path, lex: &Lexicon) -> Result<Vec<Track>> {
         out.push(Track {
             id: format!("musiccaps:{ytid}"),
             title,
-            artist: "Unknown artist".into(),
+            artist: music_rag_core::track::UNKNOWN_ARTIST.into(),
             album: Some(format!("MusicCaps clip {ytid} at {start}s")),
             description: Some(caption.to_string()),
             tags,

@@ -12,6 +12,7 @@ use crate::engine::Engine;
 use crate::error::{CoreError, Result};
 use crate::extractive::Extractive;
 use crate::filter::{normalize_term, Filter};
+use crate::names::{named_entities, NamedEntity};
 use crate::parse::keyword_terms;
 use crate::query::{Hit, SearchRequest, QUERY_MAX_BYTES};
 use crate::summary::number;
@@ -259,6 +260,10 @@ pub struct AskResponse {
     pub usage: Option<TokenUsage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enhancement: Option<crate::enhance::Enhancement>,
+    /// Names the question used that the catalog does not hold; the answer says so first and
+    /// offers `sources` only as the closest tracks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<NamedEntity>,
     pub timings: AskTimings,
 }
 
@@ -280,6 +285,30 @@ pub enum AnswerEvent<'a> {
 /// The text the answer is phrased as when nothing relevant was found.
 pub const NOTHING_FOUND: &str =
     "I found nothing in the catalog that answers this, so I will not guess.";
+
+/// The answer to a question about names the catalog lacks: that first, then the closest
+/// tracks, labelled as such.
+fn missing_names_answer(missing: &[NamedEntity], sources: &[Arc<Track>]) -> String {
+    let named: Vec<String> = missing
+        .iter()
+        .map(|e| format!("no {} named \"{}\"", e.kind.noun(), e.name))
+        .collect();
+    let mut text = format!("The catalog has {}.", named.join(" and "));
+    if sources.is_empty() {
+        text.push_str(" Nothing in it comes close, so I will not guess.");
+    } else {
+        let listed: Vec<String> = sources
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("\"{}\" by {} [{}]", t.title, t.artist, i + 1))
+            .collect();
+        text.push_str(&format!(
+            " The closest tracks it holds, which are not what you asked for: {}.",
+            listed.join("; ")
+        ));
+    }
+    text
+}
 
 /// Words of `haystack` (normalised), for matching question words.
 fn words(haystack: &str) -> Vec<String> {
@@ -513,6 +542,15 @@ impl Engine {
             })
             .map(|(_, h)| h)
             .collect();
+        let vocab = self.store().vocabulary()?;
+        let missing: Vec<NamedEntity> = if vocab.names.is_empty() {
+            Vec::new()
+        } else {
+            named_entities(&req.question, &|phrase| vocab.kind_of(phrase).is_some())
+                .into_iter()
+                .filter(|e| !vocab.names.holds(e.kind, &e.name))
+                .collect()
+        };
         let retrieve_ms = t.elapsed().as_secs_f64() * 1000.0;
         let sources: Vec<Arc<Track>> = kept.iter().map(|h| h.track.clone()).collect();
         let listed: Vec<Source> = kept
@@ -529,7 +567,7 @@ impl Engine {
         let response = AskResponse {
             question: req.question.clone(),
             answer: String::new(),
-            grounded: !sources.is_empty(),
+            grounded: !sources.is_empty() && missing.is_empty(),
             sources: listed,
             cited: Vec::new(),
             citation_issues: Vec::new(),
@@ -537,6 +575,7 @@ impl Engine {
             fallback: None,
             usage: None,
             enhancement: resp.enhancement.clone(),
+            missing,
             timings: AskTimings {
                 retrieve_ms,
                 generate_ms: 0.0,
@@ -558,6 +597,16 @@ impl Engine {
             mut response,
         } = prepared;
         let extractive = Extractive;
+        if !response.missing.is_empty() {
+            let text = missing_names_answer(&response.missing, &sources);
+            on_event(AnswerEvent::Token(&text));
+            let ids: Vec<&str> = sources.iter().map(|t| t.id.as_str()).collect();
+            let checked = check_citations(&text, &ids);
+            response.answer = checked.text;
+            response.cited = checked.cited;
+            response.timings.generate_ms = t.elapsed().as_secs_f64() * 1000.0;
+            return Ok(response);
+        }
         if sources.is_empty() {
             on_event(AnswerEvent::Token(NOTHING_FOUND));
             response.answer = NOTHING_FOUND.to_string();

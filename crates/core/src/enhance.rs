@@ -128,6 +128,7 @@ fn validate(s: Suggestion, vocab: &Vocabulary) -> Enhancement {
             Some(FacetKind::Mood) => &mut accepted.moods,
             Some(FacetKind::Instrument) => &mut accepted.instruments,
             Some(FacetKind::Origin) => &mut accepted.origins,
+            Some(FacetKind::Tag) => &mut accepted.tags,
             None => {
                 rejected.push(format!(
                     "{field} \"{term}\": not in the catalog's vocabulary"

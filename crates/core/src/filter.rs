@@ -1,23 +1,43 @@
-//! Metadata filters, applied inside retrieval: every hit satisfies every filter.
+//! Metadata filters, applied inside retrieval: every hit satisfies every filter. Each filter
+//! reads its own field: genres the genre and subgenre, tags the free-form tags, moods the
+//! moods, instruments the instrumentation.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
+use crate::key::{time_signature, Key, Mode};
 use crate::track::Track;
 
-/// Lower-cases and folds separators so "Hip-Hop", "hip_hop" and "hip hop" compare equal.
+/// Lower-cases and folds separators so "Hip-Hop", "hip_hop" and "hip hop" compare equal, and
+/// reads "&" as "and" ("R&B" = "r and b").
 pub fn normalize_term(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+    let mut out = String::with_capacity(s.len() + 4);
     for word in s
         .split(|c: char| c.is_whitespace() || c == '-' || c == '_' || c == '/')
         .filter(|w| !w.is_empty())
     {
-        if !out.is_empty() {
-            out.push(' ');
+        for (i, part) in word.split('&').enumerate() {
+            if i > 0 {
+                push_word(&mut out, "and");
+            }
+            if !part.is_empty() {
+                push_word(&mut out, &part.to_lowercase());
+            }
         }
-        out.extend(word.chars().flat_map(char::to_lowercase));
     }
     out
+}
+
+fn push_word(out: &mut String, word: &str) {
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(word);
+}
+
+/// A normalised term without its spaces: "hip hop" and "hiphop" meet here.
+fn compact(term: &str) -> String {
+    term.chars().filter(|c| *c != ' ').collect()
 }
 
 /// An inclusive numeric range; either end may be open.
@@ -90,6 +110,15 @@ impl Range {
         }
         Ok(())
     }
+
+    fn describe(&self, name: &str, unit: &str) -> String {
+        match (self.min, self.max) {
+            (Some(a), Some(b)) => format!("{name} {a}-{b}{unit}"),
+            (Some(a), None) => format!("{name} >= {a}{unit}"),
+            (None, Some(b)) => format!("{name} <= {b}{unit}"),
+            (None, None) => format!("{name} any"),
+        }
+    }
 }
 
 /// Constraints on metadata. Lists mean "any of"; different fields must all hold.
@@ -97,18 +126,54 @@ impl Range {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Filter {
+    /// Genre or subgenre, any of ("Hip-Hop" = "hip hop" = "hiphop").
     pub genres: Vec<String>,
+    /// Free-form tags, any of.
+    pub tags: Vec<String>,
     pub moods: Vec<String>,
     pub instruments: Vec<String>,
     /// Instruments a track must not have ("without vocals").
     pub exclude_instruments: Vec<String>,
     pub origins: Vec<String>,
     pub eras: Vec<String>,
+    /// Keys, any of, e.g. "A minor" (enharmonic spellings are the same key).
     pub keys: Vec<String>,
+    /// Only major or only minor keys.
+    pub mode: Option<Mode>,
+    /// Time signatures, any of, e.g. "3/4".
+    pub time_signatures: Vec<String>,
     pub tempo: Option<Range>,
     pub year: Option<Range>,
     pub live: Option<bool>,
+    /// Set when two filters were combined that no track can satisfy together.
+    #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub contradictory: bool,
 }
+
+type ListRef = fn(&Filter) -> &Vec<String>;
+type ListMut = fn(&mut Filter) -> &mut Vec<String>;
+
+/// The list fields, in the order explanations name them.
+const LIST_FIELDS: [(&str, ListRef, ListMut); 9] = [
+    ("genre", |f| &f.genres, |f| &mut f.genres),
+    ("tag", |f| &f.tags, |f| &mut f.tags),
+    ("mood", |f| &f.moods, |f| &mut f.moods),
+    ("instrument", |f| &f.instruments, |f| &mut f.instruments),
+    (
+        "without",
+        |f| &f.exclude_instruments,
+        |f| &mut f.exclude_instruments,
+    ),
+    ("origin", |f| &f.origins, |f| &mut f.origins),
+    ("era", |f| &f.eras, |f| &mut f.eras),
+    ("key", |f| &f.keys, |f| &mut f.keys),
+    (
+        "time signature",
+        |f| &f.time_signatures,
+        |f| &mut f.time_signatures,
+    ),
+];
 
 impl Filter {
     pub fn is_empty(&self) -> bool {
@@ -117,102 +182,93 @@ impl Filter {
 
     /// Both filters must hold: lists of the same field are intersected when both are set.
     pub fn and(mut self, other: &Filter) -> Filter {
-        fn merge(a: &mut Vec<String>, b: &[String]) {
-            if a.is_empty() {
-                a.extend_from_slice(b);
-            } else if !b.is_empty() {
-                let bn: Vec<String> = b.iter().map(|s| normalize_term(s)).collect();
-                a.retain(|x| bn.contains(&normalize_term(x)));
-                if a.is_empty() {
-                    // Disjoint "any of" lists can match nothing; keep an impossible term.
-                    a.push("\u{0}".into());
+        for (name, get, slot) in LIST_FIELDS {
+            let theirs = get(other);
+            let mine = slot(&mut self);
+            if name == "without" {
+                // Exclusions add up.
+                for e in theirs {
+                    if !mine.contains(e) {
+                        mine.push(e.clone());
+                    }
                 }
+            } else if mine.is_empty() {
+                mine.extend_from_slice(theirs);
+            } else if !theirs.is_empty() {
+                let bn: Vec<String> = theirs.iter().map(|s| normalize_term(s)).collect();
+                mine.retain(|x| bn.contains(&normalize_term(x)));
+                // Disjoint "any of" lists: no track can satisfy both.
+                let disjoint = mine.is_empty();
+                self.contradictory |= disjoint;
             }
         }
-        merge(&mut self.genres, &other.genres);
-        merge(&mut self.moods, &other.moods);
-        merge(&mut self.instruments, &other.instruments);
-        merge(&mut self.origins, &other.origins);
-        merge(&mut self.eras, &other.eras);
-        merge(&mut self.keys, &other.keys);
-        for e in &other.exclude_instruments {
-            if !self.exclude_instruments.contains(e) {
-                self.exclude_instruments.push(e.clone());
-            }
-        }
-        self.tempo = match (self.tempo, other.tempo) {
+        let range = |a: Option<Range>, b: Option<Range>| match (a, b) {
             (Some(a), Some(b)) => Some(a.intersect(b)),
             (a, b) => a.or(b),
         };
-        self.year = match (self.year, other.year) {
-            (Some(a), Some(b)) => Some(a.intersect(b)),
-            (a, b) => a.or(b),
-        };
-        self.live = self.live.or(other.live);
+        self.tempo = range(self.tempo, other.tempo);
+        self.year = range(self.year, other.year);
+        match (self.mode, other.mode) {
+            (Some(a), Some(b)) if a != b => self.contradictory = true,
+            (a, b) => self.mode = a.or(b),
+        }
+        match (self.live, other.live) {
+            (Some(a), Some(b)) if a != b => self.contradictory = true,
+            (a, b) => self.live = a.or(b),
+        }
+        self.contradictory |= other.contradictory;
         self
     }
 
     /// Either filter's preferences: lists are joined ("any of" grows), ranges kept from `self`
     /// first.
     pub fn union(mut self, other: &Filter) -> Filter {
-        fn join(a: &mut Vec<String>, b: &[String]) {
-            for x in b {
-                if !a.iter().any(|y| normalize_term(y) == normalize_term(x)) {
-                    a.push(x.clone());
+        for (_, get, slot) in LIST_FIELDS {
+            let theirs = get(other);
+            let mine = slot(&mut self);
+            for x in theirs {
+                if !mine.iter().any(|y| normalize_term(y) == normalize_term(x)) {
+                    mine.push(x.clone());
                 }
             }
         }
-        join(&mut self.genres, &other.genres);
-        join(&mut self.moods, &other.moods);
-        join(&mut self.instruments, &other.instruments);
-        join(&mut self.exclude_instruments, &other.exclude_instruments);
-        join(&mut self.origins, &other.origins);
-        join(&mut self.eras, &other.eras);
-        join(&mut self.keys, &other.keys);
         self.tempo = self.tempo.or(other.tempo);
         self.year = self.year.or(other.year);
+        self.mode = self.mode.or(other.mode);
         self.live = self.live.or(other.live);
         self
     }
 
     /// One filter per constrained field (the parts that together make this one).
     pub fn split_fields(&self) -> Vec<Filter> {
-        type ListField = fn(&mut Filter) -> &mut Vec<String>;
-        let lists: [(&Vec<String>, ListField); 7] = [
-            (&self.genres, |f| &mut f.genres),
-            (&self.moods, |f| &mut f.moods),
-            (&self.instruments, |f| &mut f.instruments),
-            (&self.exclude_instruments, |f| &mut f.exclude_instruments),
-            (&self.origins, |f| &mut f.origins),
-            (&self.eras, |f| &mut f.eras),
-            (&self.keys, |f| &mut f.keys),
-        ];
         let mut out = Vec::new();
-        for (values, slot) in lists {
+        for (_, get, slot) in LIST_FIELDS {
+            let values = get(self);
             if !values.is_empty() {
                 let mut f = Filter::default();
                 *slot(&mut f) = values.clone();
                 out.push(f);
             }
         }
-        if self.tempo.is_some() {
-            out.push(Filter {
+        let singles = [
+            Filter {
                 tempo: self.tempo,
                 ..Default::default()
-            });
-        }
-        if self.year.is_some() {
-            out.push(Filter {
+            },
+            Filter {
                 year: self.year,
                 ..Default::default()
-            });
-        }
-        if self.live.is_some() {
-            out.push(Filter {
+            },
+            Filter {
+                mode: self.mode,
+                ..Default::default()
+            },
+            Filter {
                 live: self.live,
                 ..Default::default()
-            });
-        }
+            },
+        ];
+        out.extend(singles.into_iter().filter(|f| !f.is_empty()));
         out
     }
 
@@ -223,29 +279,58 @@ impl Filter {
         if let Some(y) = &self.year {
             y.validate("filters.year")?;
         }
+        for k in &self.keys {
+            Key::parse(k).ok_or_else(|| {
+                CoreError::invalid(
+                    "filters.keys",
+                    format!("{k:?} is not a key; write it like \"A minor\" or \"F# major\""),
+                )
+            })?;
+        }
+        for t in &self.time_signatures {
+            time_signature(t).ok_or_else(|| {
+                CoreError::invalid(
+                    "filters.time_signatures",
+                    format!("{t:?} is not a time signature; write it like \"3/4\""),
+                )
+            })?;
+        }
         Ok(())
     }
 
     /// Compiles the filter once per query so matching a track is cheap.
     pub fn compile(&self) -> CompiledFilter {
-        let pad = |v: &Vec<String>| -> Vec<String> {
-            v.iter()
-                .map(|s| format!(" {} ", normalize_term(s)))
-                .collect()
-        };
+        let terms = |v: &Vec<String>| -> Vec<Needle> { v.iter().map(|s| Needle::new(s)).collect() };
         CompiledFilter {
-            genres: pad(&self.genres),
-            moods: pad(&self.moods),
-            instruments: pad(&self.instruments),
+            never: self.contradictory,
+            genres: terms(&self.genres),
+            tags: terms(&self.tags),
+            moods: terms(&self.moods),
+            instruments: terms(&self.instruments),
             exclude_instruments: self
                 .exclude_instruments
                 .iter()
                 .flat_map(|s| instrument_family(&normalize_term(s)))
-                .map(|s| format!(" {s} "))
+                .map(|s| Needle::new(&s))
                 .collect(),
-            origins: pad(&self.origins),
-            eras: pad(&self.eras),
-            keys: self.keys.iter().map(|s| normalize_term(s)).collect(),
+            origins: terms(&self.origins),
+            eras: terms(&self.eras),
+            // Unparseable keys were refused by `validate`; here they match nothing.
+            keys: self
+                .keys
+                .iter()
+                .map(|k| Needle::exact(&Key::parse(k).map(|k| k.to_string()).unwrap_or_default()))
+                .collect(),
+            modes: self
+                .mode
+                .iter()
+                .map(|m| Needle::exact(m.name()))
+                .collect(),
+            time_signatures: self
+                .time_signatures
+                .iter()
+                .map(|t| Needle::exact(&time_signature(t).unwrap_or_default()))
+                .collect(),
             tempo: self.tempo,
             year: self.year,
             live: self.live,
@@ -255,28 +340,17 @@ impl Filter {
     /// Human-readable clauses, for explanations.
     pub fn describe(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let mut list = |name: &str, v: &Vec<String>| {
+        for (name, get, _) in LIST_FIELDS {
+            let v = get(self);
             if !v.is_empty() {
                 out.push(format!("{name}: {}", v.join(" | ")));
             }
-        };
-        list("genre", &self.genres);
-        list("mood", &self.moods);
-        list("instrument", &self.instruments);
-        list("without", &self.exclude_instruments);
-        list("origin", &self.origins);
-        list("era", &self.eras);
-        list("key", &self.keys);
-        let range = |name: &str, r: &Option<Range>, unit: &str| {
-            r.map(|r| match (r.min, r.max) {
-                (Some(a), Some(b)) => format!("{name} {a}-{b}{unit}"),
-                (Some(a), None) => format!("{name} >= {a}{unit}"),
-                (None, Some(b)) => format!("{name} <= {b}{unit}"),
-                (None, None) => format!("{name} any"),
-            })
-        };
-        out.extend(range("tempo", &self.tempo, " bpm"));
-        out.extend(range("year", &self.year, ""));
+        }
+        if let Some(m) = self.mode {
+            out.push(format!("mode: {m}"));
+        }
+        out.extend(self.tempo.map(|r| r.describe("tempo", " bpm")));
+        out.extend(self.year.map(|r| r.describe("year", "")));
         if let Some(l) = self.live {
             out.push(if l { "live" } else { "studio" }.to_string());
         }
@@ -309,103 +383,181 @@ fn instrument_family(term: &str) -> Vec<String> {
     vec![term.to_string()]
 }
 
-/// The text facets a filter can constrain, for stores that index them.
+/// The facets a filter can constrain by value, for stores that index them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FacetField {
     Genre,
+    Tag,
     Mood,
     Instrument,
     Origin,
     Era,
     Key,
+    Mode,
+    TimeSignature,
 }
 
-impl FacetField {
-    pub const ALL: [FacetField; 6] = [
-        FacetField::Genre,
-        FacetField::Mood,
-        FacetField::Instrument,
-        FacetField::Origin,
-        FacetField::Era,
-        FacetField::Key,
-    ];
+/// One wanted value of a compiled filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Needle {
+    /// " hip hop ": padded, so containment is whole-word.
+    padded: String,
+    /// "hiphop": so "hiphop" finds "hip hop" and back.
+    compact: String,
+    exact: bool,
 }
 
-/// One clause of a compiled filter over a text facet: a track passes when any of its values
-/// in `field` matches any needle (or, when `negated`, when none does).
+impl Needle {
+    /// Matches a stored value that contains it as whole words, or equals it without spaces.
+    fn new(s: &str) -> Self {
+        let n = normalize_term(s);
+        Self {
+            padded: format!(" {n} "),
+            compact: compact(&n),
+            exact: false,
+        }
+    }
+
+    /// Matches only the same value (canonical keys, modes, time signatures).
+    fn exact(canonical: &str) -> Self {
+        let n = facet_value(canonical);
+        Self {
+            padded: n.clone(),
+            compact: n,
+            exact: true,
+        }
+    }
+
+    fn matches(&self, value: &FacetValue) -> bool {
+        if self.exact {
+            return self.padded == value.padded;
+        }
+        value.padded.contains(self.padded.as_str()) || value.compact == self.compact
+    }
+}
+
+/// One stored facet value, in the two forms needles compare against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FacetValue {
+    padded: String,
+    compact: String,
+}
+
+impl FacetValue {
+    fn new(s: &str) -> Self {
+        let n = normalize_term(s);
+        Self {
+            padded: format!(" {n} "),
+            compact: compact(&n),
+        }
+    }
+
+    fn exact(canonical: &str) -> Self {
+        let n = facet_value(canonical);
+        Self {
+            padded: n.clone(),
+            compact: n,
+        }
+    }
+
+    /// The value as normalised, for indexes keyed by it.
+    pub fn as_str(&self) -> &str {
+        &self.padded
+    }
+}
+
+fn facet_value(canonical: &str) -> String {
+    canonical.to_lowercase()
+}
+
+/// One clause of a compiled filter over a facet: a track passes when any of its values in
+/// `field` matches any needle (or, when `negated`, when none does).
 #[derive(Debug, Clone, Copy)]
 pub struct TextClause<'a> {
     pub field: FacetField,
-    pub needles: &'a [String],
+    pub needles: &'a [Needle],
     pub negated: bool,
 }
 
 impl TextClause<'_> {
     /// Whether one stored facet value satisfies the needles.
-    pub fn matches_value(&self, value: &str) -> bool {
-        match self.field {
-            FacetField::Key => self.needles.iter().any(|n| n == value),
-            _ => self.needles.iter().any(|n| value.contains(n.as_str())),
-        }
+    pub fn matches_value(&self, value: &FacetValue) -> bool {
+        self.needles.iter().any(|n| n.matches(value))
     }
 }
 
 /// Normalised facets of one track, computed once when the track is loaded.
 #[derive(Debug, Clone, Default)]
 pub struct TrackFacets {
-    genres: Vec<String>,
-    moods: Vec<String>,
-    instruments: Vec<String>,
-    origin: String,
-    era: String,
-    key: String,
+    genres: Vec<FacetValue>,
+    tags: Vec<FacetValue>,
+    moods: Vec<FacetValue>,
+    instruments: Vec<FacetValue>,
+    origin: Option<FacetValue>,
+    era: Option<FacetValue>,
+    key: Option<FacetValue>,
+    mode: Option<FacetValue>,
+    time_signature: Option<FacetValue>,
     pub tempo: Option<f32>,
     pub year: Option<i32>,
     pub live: Option<bool>,
 }
 
 impl TrackFacets {
-    /// Every text facet value of the track, in the form clauses match against.
-    pub fn values(&self) -> impl Iterator<Item = (FacetField, &str)> {
-        let lists = [
-            (FacetField::Genre, &self.genres),
-            (FacetField::Mood, &self.moods),
-            (FacetField::Instrument, &self.instruments),
+    fn field(&self, field: FacetField) -> &[FacetValue] {
+        match field {
+            FacetField::Genre => &self.genres,
+            FacetField::Tag => &self.tags,
+            FacetField::Mood => &self.moods,
+            FacetField::Instrument => &self.instruments,
+            FacetField::Origin => self.origin.as_slice(),
+            FacetField::Era => self.era.as_slice(),
+            FacetField::Key => self.key.as_slice(),
+            FacetField::Mode => self.mode.as_slice(),
+            FacetField::TimeSignature => self.time_signature.as_slice(),
+        }
+    }
+
+    /// Every facet value of the track, in the form clauses match against.
+    pub fn values(&self) -> impl Iterator<Item = (FacetField, &FacetValue)> {
+        const ALL: [FacetField; 9] = [
+            FacetField::Genre,
+            FacetField::Tag,
+            FacetField::Mood,
+            FacetField::Instrument,
+            FacetField::Origin,
+            FacetField::Era,
+            FacetField::Key,
+            FacetField::Mode,
+            FacetField::TimeSignature,
         ];
-        let singles = [
-            (FacetField::Origin, &self.origin),
-            (FacetField::Era, &self.era),
-            (FacetField::Key, &self.key),
-        ];
-        lists
-            .into_iter()
-            .flat_map(|(f, v)| v.iter().map(move |s| (f, s.as_str())))
-            .chain(
-                singles
-                    .into_iter()
-                    .filter(|(_, v)| !v.is_empty())
-                    .map(|(f, v)| (f, v.as_str())),
-            )
+        ALL.into_iter()
+            .flat_map(move |f| self.field(f).iter().map(move |v| (f, v)))
     }
 
     pub fn of(t: &Track) -> Self {
-        let pad = |s: &str| format!(" {} ", normalize_term(s));
         let m = &t.metadata;
-        let mut genres: Vec<String> = m
-            .genre
-            .iter()
-            .chain(m.subgenre.iter())
-            .map(|s| pad(s))
-            .collect();
-        // Tags often carry genres (MusicCaps aspects, MTG-Jamendo tags).
-        genres.extend(t.tags.iter().map(|s| pad(s)));
+        let list = |v: &[String]| v.iter().map(|s| FacetValue::new(s)).collect();
+        let key = m.key.as_deref().and_then(Key::parse);
         TrackFacets {
-            genres,
-            moods: m.mood.iter().map(|s| pad(s)).collect(),
-            instruments: m.instrumentation.iter().map(|s| pad(s)).collect(),
-            origin: m.cultural_origin.as_deref().map(pad).unwrap_or_default(),
-            era: m.era.as_deref().map(pad).unwrap_or_default(),
-            key: m.key.as_deref().map(normalize_term).unwrap_or_default(),
+            genres: m
+                .genre
+                .iter()
+                .chain(m.subgenre.iter())
+                .map(|s| FacetValue::new(s))
+                .collect(),
+            tags: list(&t.tags),
+            moods: list(&m.mood),
+            instruments: list(&m.instrumentation),
+            origin: m.cultural_origin.as_deref().map(FacetValue::new),
+            era: m.era.as_deref().map(FacetValue::new),
+            key: key.map(|k| FacetValue::exact(&k.to_string())),
+            mode: key.map(|k| FacetValue::exact(k.mode.name())),
+            time_signature: m
+                .time_signature
+                .as_deref()
+                .and_then(time_signature)
+                .map(|s| FacetValue::exact(&s)),
             tempo: m.tempo,
             year: t.year,
             live: m.is_live_performance,
@@ -416,50 +568,51 @@ impl TrackFacets {
 /// A filter prepared for matching many tracks.
 #[derive(Debug, Clone, Default)]
 pub struct CompiledFilter {
-    genres: Vec<String>,
-    moods: Vec<String>,
-    instruments: Vec<String>,
-    exclude_instruments: Vec<String>,
-    origins: Vec<String>,
-    eras: Vec<String>,
-    keys: Vec<String>,
+    never: bool,
+    genres: Vec<Needle>,
+    tags: Vec<Needle>,
+    moods: Vec<Needle>,
+    instruments: Vec<Needle>,
+    exclude_instruments: Vec<Needle>,
+    origins: Vec<Needle>,
+    eras: Vec<Needle>,
+    keys: Vec<Needle>,
+    modes: Vec<Needle>,
+    time_signatures: Vec<Needle>,
     tempo: Option<Range>,
     year: Option<Range>,
     live: Option<bool>,
 }
 
-/// Whole-word containment: " rock " is in " hard rock ".
-fn any_contains(haystacks: &[String], needles: &[String]) -> bool {
-    needles.is_empty()
-        || needles
-            .iter()
-            .any(|n| haystacks.iter().any(|h| h.contains(n.as_str())))
-}
+/// A clause with no needles: no value satisfies it, so no track passes.
+const NOTHING: &[Needle] = &[];
 
 impl CompiledFilter {
     pub fn is_empty(&self) -> bool {
-        self.genres.is_empty()
-            && self.moods.is_empty()
-            && self.instruments.is_empty()
-            && self.exclude_instruments.is_empty()
-            && self.origins.is_empty()
-            && self.eras.is_empty()
-            && self.keys.is_empty()
-            && self.tempo.is_none()
-            && self.year.is_none()
-            && self.live.is_none()
+        self.text_clauses().is_empty() && !self.has_numeric()
     }
 
-    /// The clauses over text facets, for stores that evaluate them with an index.
+    /// The clauses over facet values, for stores that evaluate them with an index. A
+    /// contradictory filter yields one clause nothing satisfies.
     pub fn text_clauses(&self) -> Vec<TextClause<'_>> {
+        if self.never {
+            return vec![TextClause {
+                field: FacetField::Genre,
+                needles: NOTHING,
+                negated: false,
+            }];
+        }
         let mut out = Vec::new();
         for (field, needles) in [
             (FacetField::Genre, &self.genres),
+            (FacetField::Tag, &self.tags),
             (FacetField::Mood, &self.moods),
             (FacetField::Instrument, &self.instruments),
             (FacetField::Origin, &self.origins),
             (FacetField::Era, &self.eras),
             (FacetField::Key, &self.keys),
+            (FacetField::Mode, &self.modes),
+            (FacetField::TimeSignature, &self.time_signatures),
         ] {
             if !needles.is_empty() {
                 out.push(TextClause {
@@ -494,24 +647,10 @@ impl CompiledFilter {
     }
 
     pub fn matches(&self, f: &TrackFacets) -> bool {
-        any_contains(&f.genres, &self.genres)
-            && any_contains(&f.moods, &self.moods)
-            && any_contains(&f.instruments, &self.instruments)
-            && !self
-                .exclude_instruments
-                .iter()
-                .any(|n| f.instruments.iter().any(|h| h.contains(n.as_str())))
-            && (self.origins.is_empty()
-                || self.origins.iter().any(|o| f.origin.contains(o.as_str())))
-            && (self.eras.is_empty() || self.eras.iter().any(|e| f.era.contains(e.as_str())))
-            && (self.keys.is_empty() || self.keys.contains(&f.key))
-            && self
-                .tempo
-                .is_none_or(|r| f.tempo.is_some_and(|t| r.contains(t)))
-            && self
-                .year
-                .is_none_or(|r| f.year.is_some_and(|y| r.contains(y as f32)))
-            && self.live.is_none_or(|l| f.live.unwrap_or(false) == l)
+        self.text_clauses().iter().all(|c| {
+            let any = f.field(c.field).iter().any(|v| c.matches_value(v));
+            any != c.negated
+        }) && self.matches_numeric(f)
     }
 }
 
@@ -696,5 +835,92 @@ mod tests {
         );
         assert!(Range::parse("tempo", "120-90").is_err());
         assert!(Range::parse("tempo", "fast").is_err());
+    }
+
+    #[test]
+    fn genre_reads_genre_and_subgenre_not_tags() {
+        let mut t = track();
+        t.metadata.genre = Some("dance".into());
+        t.tags = vec!["hip hop feel".into()];
+        let hip_hop = Filter {
+            genres: vec!["Hip-Hop".into()],
+            ..Default::default()
+        };
+        assert!(!hip_hop.compile().matches(&TrackFacets::of(&t)));
+        let tag = Filter {
+            tags: vec!["hip hop feel".into()],
+            ..Default::default()
+        };
+        assert!(tag.compile().matches(&TrackFacets::of(&t)));
+        t.metadata.subgenre = Some("hip hop".into());
+        for spelling in ["Hip-Hop", "hip hop", "HIPHOP", "hip_hop"] {
+            let f = Filter {
+                genres: vec![spelling.into()],
+                ..Default::default()
+            };
+            assert!(f.compile().matches(&TrackFacets::of(&t)), "{spelling}");
+        }
+        t.metadata.genre = Some("R&B".into());
+        for spelling in ["r&b", "R and B", "r & b"] {
+            let f = Filter {
+                genres: vec![spelling.into()],
+                ..Default::default()
+            };
+            assert!(f.compile().matches(&TrackFacets::of(&t)), "{spelling}");
+        }
+    }
+
+    #[test]
+    fn keys_modes_and_time_signatures() {
+        let mut t = track();
+        t.metadata.time_signature = Some("3/4".into());
+        let facets = TrackFacets::of(&t);
+        let f = |f: Filter| f.compile().matches(&facets);
+        assert!(f(Filter {
+            keys: vec!["Am".into()],
+            ..Default::default()
+        }));
+        assert!(f(Filter {
+            mode: Some(Mode::Minor),
+            ..Default::default()
+        }));
+        assert!(!f(Filter {
+            mode: Some(Mode::Major),
+            ..Default::default()
+        }));
+        assert!(f(Filter {
+            time_signatures: vec!["3/4".into()],
+            ..Default::default()
+        }));
+        assert!(!f(Filter {
+            time_signatures: vec!["6/8".into()],
+            ..Default::default()
+        }));
+        let bad = Filter {
+            keys: vec!["H major".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            bad.validate().unwrap_err().to_string(),
+            CoreError::invalid("filters.keys", "x").to_string().replace(
+                "x",
+                "\"H major\" is not a key; write it like \"A minor\" or \"F# major\""
+            )
+        );
+    }
+
+    #[test]
+    fn contradictions_match_nothing() {
+        let f = Filter {
+            mode: Some(Mode::Major),
+            ..Default::default()
+        }
+        .and(&Filter {
+            mode: Some(Mode::Minor),
+            ..Default::default()
+        });
+        assert!(f.contradictory);
+        assert!(!f.compile().matches(&TrackFacets::of(&track())));
+        assert!(!f.compile().is_empty());
     }
 }

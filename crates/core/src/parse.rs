@@ -199,7 +199,9 @@ fn tokenize(text: &str) -> Vec<Token> {
     replaced
         .split_whitespace()
         .flat_map(|w| {
-            let w = w.trim_matches(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '+'));
+            let w = w.trim_matches(|c: char| {
+                !(c.is_alphanumeric() || c == '\'' || c == '+' || c == '#' || c == '♯')
+            });
             let w = w.trim_start_matches('\'');
             // Split hyphenated words ("synth-pop") but keep numeric ranges ("90-120").
             let keep = w.chars().next().is_some_and(|c| c.is_ascii_digit());
@@ -265,6 +267,8 @@ pub fn parse_query(text: &str, vocab: &Vocabulary) -> ParsedQuery {
     };
     parse_tempo_numbers(&mut tokens, &mut out);
     parse_years(&mut tokens, &mut out);
+    parse_meter(&mut tokens, &mut out);
+    parse_keys(&mut tokens, &mut out);
     parse_negations(&mut tokens, &mut out, vocab);
     parse_tempo_words(&mut tokens, &mut out);
     parse_vocabulary(&mut tokens, &mut out, vocab);
@@ -409,6 +413,107 @@ fn parse_years(tokens: &mut [Token], out: &mut ParsedQuery) {
     }
 }
 
+/// "in 6/8", "3/4 time", "waltz time" become a time-signature filter; a bare "waltz" prefers
+/// three beats to the bar.
+fn parse_meter(tokens: &mut [Token], out: &mut ParsedQuery) {
+    for i in 0..tokens.len() {
+        if tokens[i].consumed {
+            continue;
+        }
+        let next = tokens.get(i + 1).map(|t| t.raw.as_str());
+        let prev = i.checked_sub(1).map(|j| tokens[j].raw.as_str());
+        let raw = tokens[i].raw.clone();
+        if let Some(sig) = crate::key::time_signature(&raw) {
+            let from = if prev == Some("in") { i - 1 } else { i };
+            let to = if matches!(next, Some("time" | "meter" | "metre")) {
+                i + 1
+            } else {
+                i
+            };
+            push_unique(&mut out.filters.time_signatures, &sig);
+            mark(tokens, from, to, out, "time signature", &out.filters.describe());
+        } else if matches!(raw.as_str(), "waltz" | "waltzes") {
+            if matches!(next, Some("time" | "meter" | "metre")) {
+                push_unique(&mut out.filters.time_signatures, "3/4");
+                mark(tokens, i, i + 1, out, "time signature", &out.filters.describe());
+            } else {
+                // A waltz is a dance as well as a metre: keep the word, prefer 3/4.
+                tokens[i].consumed = true;
+                push_unique(&mut out.preferences.time_signatures, "3/4");
+                out.recognized
+                    .push(format!("\"{raw}\" -> prefer time signature: 3/4"));
+            }
+        }
+    }
+}
+
+/// "in A minor", "in c# min", "F-sharp major" become a key filter; "minor key", "in a major
+/// key" and "in minor" become a mode filter.
+fn parse_keys(tokens: &mut [Token], out: &mut ParsedQuery) {
+    let mut i = 0;
+    while i < tokens.len() {
+        if tokens[i].consumed {
+            i += 1;
+            continue;
+        }
+        let raw = |j: usize| tokens.get(j).map(|t| t.raw.as_str()).unwrap_or("");
+        let is_mode = |w: &str| matches!(w, "minor" | "major" | "min" | "maj");
+        let after_in = i > 0 && raw(i - 1) == "in" && !tokens[i - 1].consumed;
+        // The tonic may be spelled in two words: "f sharp", "b flat".
+        let accidental = matches!(raw(i + 1), "sharp" | "flat");
+        let mode_at = if accidental { i + 2 } else { i + 1 };
+        let tonic = if accidental {
+            format!("{} {}", raw(i), raw(i + 1))
+        } else {
+            raw(i).to_string()
+        };
+        let letter_ok = tonic.len() <= 2 && !tonic.is_empty() || accidental && raw(i).len() == 1;
+        let keyed = letter_ok && is_mode(raw(mode_at));
+        // "a minor key" reads as "a (minor key)": the article, not the tonic A.
+        let article =
+            raw(i) == "a" && !accidental && (raw(mode_at + 1) == "key" || !after_in);
+        if keyed && !article {
+            if let Some(key) = crate::key::Key::parse(&format!("{tonic} {}", raw(mode_at))) {
+                let from = if after_in { i - 1 } else { i };
+                let to = if raw(mode_at + 1) == "key" {
+                    mode_at + 1
+                } else {
+                    mode_at
+                };
+                push_unique(&mut out.filters.keys, &key.to_string());
+                mark(tokens, from, to, out, "key", &out.filters.describe());
+                i = to + 1;
+                continue;
+            }
+        }
+        let (mode_word, from) = if article {
+            (raw(mode_at), i)
+        } else {
+            (raw(i), i)
+        };
+        let mode_end = if article { mode_at } else { i };
+        let keyword_follows = matches!(raw(mode_end + 1), "key" | "keys" | "tonality");
+        let bare_in = !article && after_in && is_mode(mode_word);
+        if is_mode(mode_word) && (keyword_follows || bare_in) {
+            if let Some(mode) = crate::key::Mode::parse(mode_word) {
+                let start = if after_in && !article {
+                    from - 1
+                } else if article && i > 0 && raw(i - 1) == "in" {
+                    i - 1
+                } else {
+                    from
+                };
+                let end = if keyword_follows { mode_end + 1 } else { mode_end };
+                out.filters.mode = Some(mode);
+                mark(tokens, start, end, out, "mode", &out.filters.describe());
+                i = end + 1;
+                continue;
+            }
+        }
+        i += 1;
+    }
+}
+
 fn parse_negations(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabulary) {
     for i in 0..tokens.len() {
         if tokens[i].consumed {
@@ -527,6 +632,7 @@ fn parse_vocabulary(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabul
                 FacetKind::Mood => &mut out.preferences.moods,
                 FacetKind::Instrument => &mut out.preferences.instruments,
                 FacetKind::Origin => &mut out.preferences.origins,
+                FacetKind::Tag => &mut out.preferences.tags,
             };
             for (_, term) in &found {
                 push_unique(list, term);
@@ -697,5 +803,53 @@ mod tests {
             keyword_terms("What tempo is ABC by the Jackson 5?"),
             vec!["tempo", "abc", "jackson", "5"]
         );
+    }
+
+    #[test]
+    fn time_signatures_become_filters() {
+        let v = vocab();
+        let p = parse_query("waltzes in 3/4", &v);
+        assert_eq!(p.filters.time_signatures, vec!["3/4"]);
+        assert_eq!(p.preferences.time_signatures, vec!["3/4"]);
+        assert_eq!(p.text, "waltzes");
+        assert_eq!(
+            parse_query("which tracks are in 6/8?", &v).filters.time_signatures,
+            vec!["6/8"]
+        );
+        assert_eq!(
+            parse_query("rock in 7/8 time", &v).filters.time_signatures,
+            vec!["7/8"]
+        );
+        let p = parse_query("piano in waltz time", &v);
+        assert_eq!(p.filters.time_signatures, vec!["3/4"]);
+        assert!(!p.text.contains("waltz"), "{}", p.text);
+        assert!(parse_query("24/7 radio", &v).filters.time_signatures.is_empty());
+    }
+
+    #[test]
+    fn keys_and_modes_become_filters() {
+        let v = vocab();
+        let p = parse_query("piano sonata in A minor", &v);
+        assert_eq!(p.filters.keys, vec!["A minor"]);
+        assert_eq!(p.text, "piano sonata");
+        assert_eq!(
+            parse_query("something in c# min", &v).filters.keys,
+            vec!["C# minor"]
+        );
+        assert_eq!(
+            parse_query("quartet in b flat major", &v).filters.keys,
+            vec!["Bb major"]
+        );
+        let p = parse_query("slow song in a minor key", &v);
+        assert!(p.filters.keys.is_empty());
+        assert_eq!(p.filters.mode, Some(crate::key::Mode::Minor));
+        assert_eq!(p.text, "slow song");
+        assert_eq!(
+            parse_query("happy major key tunes", &v).filters.mode,
+            Some(crate::key::Mode::Major)
+        );
+        // "minor" alone is not a mode filter.
+        let p = parse_query("a minor hit", &v);
+        assert!(p.filters.keys.is_empty() && p.filters.mode.is_none());
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Engine;
 use crate::error::{CoreError, Result};
 use crate::filter::{normalize_term, Filter};
+use crate::key::Key;
 use crate::query::{SearchRequest, TOP_K_MAX};
 use crate::recommend::RecommendRequest;
 use crate::track::Track;
@@ -113,52 +114,14 @@ pub struct Playlist {
     pub max_tempo_step: Option<f32>,
 }
 
-/// A key's place on the Camelot wheel: (number 1-12, minor).
-fn camelot(key: &str) -> Option<(u8, bool)> {
-    let k = normalize_term(key).replace(['♯'], "#").replace('♭', "b");
-    let mut chars = k.chars();
-    let letter = chars.next()?;
-    let base: i32 = match letter {
-        'c' => 0,
-        'd' => 2,
-        'e' => 4,
-        'f' => 5,
-        'g' => 7,
-        'a' => 9,
-        'b' => 11,
-        _ => return None,
-    };
-    let rest: String = chars.collect();
-    let (shift, rest) = if let Some(r) = rest.strip_prefix('#') {
-        (1, r)
-    } else if let Some(r) = rest.strip_prefix("b").filter(|r| !r.starts_with('e')) {
-        (-1, r)
-    } else if let Some(r) = rest.strip_prefix(" sharp") {
-        (1, r)
-    } else if let Some(r) = rest.strip_prefix(" flat") {
-        (-1, r)
-    } else {
-        (0, rest.as_str())
-    };
-    let rest = rest.trim();
-    let minor = rest.starts_with("m") && !rest.starts_with("maj") || rest.starts_with("min");
-    let pc = (base + shift).rem_euclid(12);
-    // Relative major of a minor key is three semitones up; C major is 8B, each fifth +1.
-    let major_pc = if minor { (pc + 3) % 12 } else { pc };
-    let number = ((major_pc * 7) % 12 + 7) % 12 + 1;
-    Some((number as u8, minor))
-}
-
-/// Same wheel number, or neighbours on the same ring.
+/// Same wheel number, or neighbours on the same ring; `None` when either key is unknown.
 pub fn keys_compatible(a: &str, b: &str) -> Option<bool> {
-    let ((na, ma), (nb, mb)) = (camelot(a)?, camelot(b)?);
-    let d = (na as i32 - nb as i32).rem_euclid(12);
-    Some(na == nb || (ma == mb && (d == 1 || d == 11)))
+    Some(Key::parse(a)?.is_compatible(Key::parse(b)?))
 }
 
 fn artist_key(t: &Track) -> Option<String> {
     let a = normalize_term(&t.artist);
-    (!a.is_empty() && a != "unknown artist" && a != "unknown").then_some(a)
+    (!crate::track::is_placeholder_artist(&a)).then_some(a)
 }
 
 fn transition(a: &Track, b: &Track) -> Transition {
@@ -435,10 +398,6 @@ mod tests {
 
     #[test]
     fn camelot_neighbours_are_compatible() {
-        assert_eq!(camelot("C major"), Some((8, false)));
-        assert_eq!(camelot("A minor"), Some((8, true)));
-        assert_eq!(camelot("G"), Some((9, false)));
-        assert_eq!(camelot("F# minor"), Some((11, true)));
         assert_eq!(keys_compatible("C major", "A minor"), Some(true));
         assert_eq!(keys_compatible("C major", "G major"), Some(true));
         assert_eq!(keys_compatible("C major", "F major"), Some(true));

@@ -112,7 +112,7 @@ pub fn summarize(tracks: &[&Track]) -> String {
     let artists = shared(tracks.iter().map(|t| vec![t.artist.as_str()]), n, 2);
     let artists: Vec<String> = artists
         .into_iter()
-        .filter(|a| normalize_term(a) != "unknown artist")
+        .filter(|a| !crate::track::is_placeholder_artist(a))
         .collect();
     if !artists.is_empty() {
         parts.push(format!("artist {}", artists.join(", ")));

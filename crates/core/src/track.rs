@@ -20,6 +20,17 @@ pub mod limits {
     pub const DURATION_MAX_SECONDS: f32 = 86_400.0;
 }
 
+/// The artist credited when a source names none (untagged files, MusicCaps clips).
+pub const UNKNOWN_ARTIST: &str = "Unknown artist";
+
+/// Whether an artist credit says only that the artist is unknown: such tracks share no artist.
+pub fn is_placeholder_artist(artist: &str) -> bool {
+    matches!(
+        crate::filter::normalize_term(artist).as_str(),
+        "" | "unknown" | "unknown artist" | "various artists"
+    )
+}
+
 /// Descriptive and factual metadata, shaped as the original service's `metadata` object.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

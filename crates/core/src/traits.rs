@@ -65,6 +65,7 @@ pub enum FacetKind {
     Mood,
     Instrument,
     Origin,
+    Tag,
 }
 
 impl FacetKind {
@@ -74,6 +75,7 @@ impl FacetKind {
             FacetKind::Mood => "mood",
             FacetKind::Instrument => "instrument",
             FacetKind::Origin => "origin",
+            FacetKind::Tag => "tag",
         }
     }
 }
@@ -88,6 +90,9 @@ pub struct Vocabulary {
     pub tags: Vec<(String, usize)>,
     #[serde(skip)]
     lookup: HashMap<String, (FacetKind, usize)>,
+    /// Artists, titles and albums, for questions that name one.
+    #[serde(skip)]
+    pub names: crate::names::CatalogNames,
 }
 
 impl Vocabulary {
@@ -116,6 +121,12 @@ impl Vocabulary {
                 }
             }
         }
+        // A tag is a preference of its own only when no field claims the term.
+        for (term, count) in &tags {
+            lookup
+                .entry(crate::filter::normalize_term(term))
+                .or_insert((FacetKind::Tag, *count));
+        }
         Self {
             genres,
             moods,
@@ -123,7 +134,14 @@ impl Vocabulary {
             origins,
             tags,
             lookup,
+            names: crate::names::CatalogNames::default(),
         }
+    }
+
+    /// The vocabulary with the catalog's names, for name detection.
+    pub fn with_names(mut self, names: crate::names::CatalogNames) -> Self {
+        self.names = names;
+        self
     }
 
     /// The field a normalised term belongs to, if the catalog uses it.

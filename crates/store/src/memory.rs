@@ -5,7 +5,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::{Arc, OnceLock};
 
-use music_rag_core::filter::{normalize_term, CompiledFilter, FacetField, TrackFacets};
+use music_rag_core::filter::{normalize_term, CompiledFilter, FacetField, FacetValue, TrackFacets};
+use music_rag_core::names::CatalogNames;
 use music_rag_core::{Candidate, Track, Vocabulary};
 
 pub struct Entry {
@@ -77,7 +78,7 @@ impl Bits {
 /// not once per track.
 struct FacetIndex {
     live: Bits,
-    values: HashMap<FacetField, Vec<(String, Vec<u32>)>>,
+    values: HashMap<FacetField, Vec<(FacetValue, Vec<u32>)>>,
 }
 
 /// A totally ordered score for the top-k heap.
@@ -205,7 +206,7 @@ impl Catalog {
     fn facet_index(&self) -> &FacetIndex {
         self.facets.get_or_init(|| {
             let mut live = Bits::zeros(self.entries.len());
-            let mut values: HashMap<FacetField, HashMap<&str, Vec<u32>>> = HashMap::new();
+            let mut values: HashMap<FacetField, HashMap<&FacetValue, Vec<u32>>> = HashMap::new();
             for (pos, e) in self.entries.iter().enumerate() {
                 let Some(e) = e else { continue };
                 live.set(pos);
@@ -220,7 +221,7 @@ impl Catalog {
             }
             let values = values
                 .into_iter()
-                .map(|(f, m)| (f, m.into_iter().map(|(v, p)| (v.to_string(), p)).collect()))
+                .map(|(f, m)| (f, m.into_iter().map(|(v, p)| (v.clone(), p)).collect()))
                 .collect();
             Arc::new(FacetIndex { live, values })
         })
@@ -494,7 +495,11 @@ impl Catalog {
             v
         };
         let [g, mo, i, o, t] = counts;
-        Vocabulary::new(sorted(g), sorted(mo), sorted(i), sorted(o), sorted(t))
+        let names = CatalogNames::new(self.entries.iter().flatten().map(|e| {
+            let t = &e.track;
+            (t.artist.as_str(), t.title.as_str(), t.album.as_deref())
+        }));
+        Vocabulary::new(sorted(g), sorted(mo), sorted(i), sorted(o), sorted(t)).with_names(names)
     }
 }
 
