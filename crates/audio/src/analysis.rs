@@ -6,7 +6,7 @@
 
 use std::f32::consts::PI;
 
-use music_rag_core::audio::{AudioFeatures, AUDIO_VECTOR_DIM};
+use music_rag_core::domain::audio::{AudioFeatures, AUDIO_VECTOR_DIM};
 use realfft::RealFftPlanner;
 
 const MEL_BANDS: usize = 40;

@@ -133,17 +133,16 @@ pub fn run(g: &Global, args: &IngestAudioArgs) -> Result<ExitCode> {
                 }
             }
         }
-        let (outcomes, _) = engine.upsert(tracks)?;
-        for (path, outcome) in paths.into_iter().zip(outcomes) {
-            match outcome {
-                UpsertOutcome::Created { .. } => report.created += 1,
-                UpsertOutcome::Updated { .. } | UpsertOutcome::Unchanged { .. } => {
-                    report.updated += 1
-                }
-                UpsertOutcome::Invalid { field, message, .. } => report.failed.push(FileError {
+        let batch = engine.upsert(tracks)?;
+        report.created += batch.created;
+        // A changed file whose track comes out identical still counts as updated: it was read.
+        report.updated += batch.updated + batch.unchanged + batch.superseded;
+        for (path, outcome) in paths.iter().zip(&batch.results) {
+            if let UpsertOutcome::Invalid { message, .. } = outcome {
+                report.failed.push(FileError {
                     path: path.display().to_string(),
-                    message: format!("{field}: {message}"),
-                }),
+                    message: message.clone(),
+                });
             }
         }
     }

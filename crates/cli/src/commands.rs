@@ -9,7 +9,8 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use music_rag_core::{Engine, Filter, Range, SearchRequest, Store, Track, UpsertOutcome};
+use music_rag_core::app::catalog::{Catalog, PAGE_MAX};
+use music_rag_core::{Engine, Filter, Mode, Range, SearchRequest, Store, Track, UpsertOutcome};
 use music_rag_embed::{default_model_dir, fetch_model, TextEmbedder};
 use music_rag_store::EmbeddedStore;
 use serde_json::json;
@@ -56,9 +57,18 @@ pub struct FilterArgs {
     /// Only these eras.
     #[arg(long, value_delimiter = ',')]
     pub era: Vec<String>,
-    /// Only these keys, e.g. "A minor".
+    /// Only these keys, e.g. "A minor" (enharmonic spellings are one key).
     #[arg(long, value_delimiter = ',')]
     pub key: Vec<String>,
+    /// Only major or only minor keys.
+    #[arg(long, value_parser = ["major", "minor"])]
+    pub mode: Option<String>,
+    /// Only these time signatures, e.g. 3/4.
+    #[arg(long = "time-signature", value_delimiter = ',')]
+    pub time_signature: Vec<String>,
+    /// Only tracks with any of these free-form tags.
+    #[arg(long, value_delimiter = ',')]
+    pub tag: Vec<String>,
     /// Only live performances.
     #[arg(long, conflicts_with = "studio")]
     pub live: bool,
@@ -71,12 +81,15 @@ impl FilterArgs {
     pub fn filter(&self) -> Result<Filter> {
         Ok(Filter {
             genres: self.genre.clone(),
+            tags: self.tag.clone(),
             moods: self.mood.clone(),
             instruments: self.instrument.clone(),
             exclude_instruments: self.without.clone(),
             origins: self.origin.clone(),
             eras: self.era.clone(),
             keys: self.key.clone(),
+            mode: self.mode.as_deref().and_then(Mode::parse),
+            time_signatures: self.time_signature.clone(),
             tempo: self
                 .tempo
                 .as_deref()
@@ -94,6 +107,7 @@ impl FilterArgs {
             } else {
                 None
             },
+            ..Default::default()
         })
     }
 }
@@ -147,11 +161,11 @@ fn model_dir(g: &Global) -> PathBuf {
     g.model_dir.clone().unwrap_or_else(default_model_dir)
 }
 
-/// Opens the store for commands that neither embed nor search.
-fn open_store(g: &Global) -> Result<Arc<EmbeddedStore>> {
+/// The catalog administration use cases, for commands that neither embed nor search.
+fn open_catalog(g: &Global) -> Result<Catalog> {
     let store = EmbeddedStore::open(&g.data_dir, None)
         .with_context(|| format!("cannot open the store in {}", g.data_dir.display()))?;
-    Ok(Arc::new(store))
+    Ok(Catalog::new(Arc::new(store)))
 }
 
 /// Loads the model and opens the store.
@@ -210,12 +224,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::List { limit } => {
-            let store = open_store(&g)?;
+            let catalog = open_catalog(&g)?;
             let mut cursor: Option<String> = None;
             let mut left = limit.unwrap_or(usize::MAX);
             let mut out = std::io::stdout().lock();
             while left > 0 {
-                let page = store.list(cursor.as_deref(), left.min(1000))?;
+                let page = catalog.tracks(cursor.as_deref(), left.min(PAGE_MAX))?;
                 for t in &page.tracks {
                     if g.json {
                         writeln!(out, "{}", serde_json::to_string(t.as_ref())?)?;
@@ -232,20 +246,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Item { id } => {
-            let store = open_store(&g)?;
-            match store.get(&id)? {
-                Some(t) => {
-                    output::track(&t, g.json);
-                    Ok(ExitCode::SUCCESS)
-                }
-                None => bail!("no track with id {id:?}"),
-            }
+            let track = open_catalog(&g)?.track(&id)?;
+            output::track(&track, g.json);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Delete { id } => {
-            let store = open_store(&g)?;
-            if !store.delete(&id)? {
-                bail!("no track with id {id:?}");
-            }
+            open_catalog(&g)?.delete(&id)?;
             if g.json {
                 println!("{}", json!({"status": "deleted", "id": id}));
             } else {
@@ -255,10 +261,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Stats => {
             let t = Instant::now();
-            let store = open_store(&g)?;
+            let catalog = open_catalog(&g)?;
             let open_ms = t.elapsed().as_secs_f64() * 1000.0;
-            let stats = store.stats()?;
-            let vocab = store.vocabulary()?;
+            let stats = catalog.stats()?;
+            let vocab = catalog.vocabulary()?;
             output::stats(&stats, &vocab, open_ms, &g.data_dir, g.json);
             Ok(ExitCode::SUCCESS)
         }
@@ -322,6 +328,8 @@ pub struct IngestReport {
     pub created: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// Rows replaced by a later row with the same id.
+    pub superseded: usize,
     pub failed: Vec<RowError>,
     pub embedded: usize,
     pub embed_seconds: f64,
@@ -340,6 +348,17 @@ pub struct RowError {
 }
 
 impl IngestReport {
+    /// Adds one written batch's tallies (its failures are attached by line by the caller).
+    fn absorb(&mut self, batch: &music_rag_core::IngestReport) {
+        self.created += batch.created;
+        self.updated += batch.updated;
+        self.unchanged += batch.unchanged;
+        self.superseded += batch.superseded;
+        self.embedded += batch.embedded;
+        self.embed_seconds += batch.embed_ms / 1000.0;
+        self.write_seconds += batch.write_ms / 1000.0;
+    }
+
     pub fn exit_code(&self) -> ExitCode {
         if self.failed.is_empty() {
             ExitCode::SUCCESS
@@ -417,23 +436,18 @@ pub fn ingest_rows(
                 }),
             }
         }
-        let (outcomes, timings) = engine.upsert(tracks)?;
-        report.embedded += timings.embedded;
-        report.embed_seconds += timings.embed_ms / 1000.0;
-        report.write_seconds += timings.write_ms / 1000.0;
-        for (line, outcome) in lines.into_iter().zip(outcomes) {
-            match outcome {
-                UpsertOutcome::Created { .. } => report.created += 1,
-                UpsertOutcome::Updated { .. } => report.updated += 1,
-                UpsertOutcome::Unchanged { .. } => report.unchanged += 1,
-                UpsertOutcome::Invalid { id, field, message } => report.failed.push(RowError {
-                    line,
-                    id,
-                    field: Some(field),
-                    message,
-                }),
+        let batch = engine.upsert(tracks)?;
+        for (line, outcome) in lines.iter().zip(&batch.results) {
+            if let UpsertOutcome::Invalid { id, field, message } = outcome {
+                report.failed.push(RowError {
+                    line: *line,
+                    id: id.clone(),
+                    field: Some(field.clone()),
+                    message: message.clone(),
+                });
             }
         }
+        report.absorb(&batch);
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();

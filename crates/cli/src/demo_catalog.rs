@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use music_rag_core::filter::normalize_term;
-use music_rag_core::{Metadata, Track};
+use music_rag_core::domain::text::normalize_term;
+use music_rag_core::{Key, Metadata, Track};
 
 /// The committed demo catalog: (source name, JSON lines).
 pub const DEMO_SOURCES: &[(&str, &str)] = &[
@@ -160,10 +160,11 @@ struct Lexicon {
 
 impl Lexicon {
     fn load() -> Self {
+        // "Instrumental" says what a clip lacks, not what style it is.
         let genres = GENRE_NAMES
             .lines()
             .map(normalize_term)
-            .filter(|s| !s.is_empty())
+            .filter(|s| !s.is_empty() && s != "instrumental")
             .collect();
         let mut instruments: Vec<String> = INSTRUMENT_NAMES
             .lines()
@@ -255,15 +256,17 @@ fn musiccaps(path: &Path, lex: &Lexicon) -> Result<Vec<Track>> {
                 push_unique(&mut tags, a);
             }
         }
+        // The first genre named is the clip's genre, a second its subgenre; more are tags.
         let mut genres = genres.into_iter();
         m.genre = genres.next();
+        m.subgenre = genres.next();
         tags.extend(genres);
-        tags.truncate(music_rag_core::track::limits::LIST_MAX_ITEMS);
+        tags.truncate(music_rag_core::domain::track::limits::LIST_MAX_ITEMS);
         let title = clip_title(&m);
         out.push(Track {
             id: format!("musiccaps:{ytid}"),
             title,
-            artist: music_rag_core::track::UNKNOWN_ARTIST.into(),
+            artist: music_rag_core::domain::track::UNKNOWN_ARTIST.into(),
             album: Some(format!("MusicCaps clip {ytid} at {start}s")),
             description: Some(caption.to_string()),
             tags,
@@ -350,6 +353,18 @@ fn ensemble_instruments(ensemble: &str) -> Vec<String> {
     out
 }
 
+/// The key a classical title names: "Piano Quintet in A major", "Sonata in B-flat".
+fn key_in_title(title: &str) -> Option<Key> {
+    let (_, after) = title.rsplit_once(" in ")?;
+    let words: Vec<&str> = after
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
+        .filter(|w| !w.is_empty())
+        .collect();
+    (1..=words.len().min(3))
+        .rev()
+        .find_map(|n| Key::parse(&words[..n].join(" ")))
+}
+
 fn musicnet(path: &Path) -> Result<Vec<Track>> {
     let mut rdr =
         csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
@@ -362,6 +377,7 @@ fn musicnet(path: &Path) -> Result<Vec<Track>> {
         let metadata = Metadata {
             genre: Some("classical".into()),
             subgenre: Some(ensemble.to_lowercase()),
+            key: key_in_title(composition).map(|k| k.to_string()),
             cultural_origin: Some("Europe".into()),
             instrumentation: ensemble_instruments(ensemble),
             duration: seconds.parse().ok(),
@@ -451,6 +467,17 @@ mod tests {
         );
         assert_eq!(lex.instrument_in("no voices"), None);
         assert_eq!(lex.genre_of("jazz music").as_deref(), Some("jazz"));
+        assert_eq!(lex.genre_of("instrumental"), None);
+    }
+
+    #[test]
+    fn classical_titles_name_their_keys() {
+        let key = |t: &str| key_in_title(t).map(|k| k.to_string());
+        assert_eq!(key("Piano Quintet in A major").as_deref(), Some("A major"));
+        assert_eq!(key("Sonata in B-flat major").as_deref(), Some("Bb major"));
+        assert_eq!(key("Partita in D minor, BWV 1004").as_deref(), Some("D minor"));
+        assert_eq!(key("Serenade in E-flat").as_deref(), Some("Eb major"));
+        assert_eq!(key("The Art of Fugue"), None);
     }
 
     #[test]

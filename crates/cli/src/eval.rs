@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use music_rag_core::eval::{mean, score, EvalQuery, Scores};
+use music_rag_core::domain::eval::{mean, score, EvalQuery, Scores};
 use music_rag_core::{AskRequest, SearchRequest};
 use serde_json::json;
 
@@ -109,10 +109,10 @@ fn read_queries(path: &PathBuf) -> Result<Vec<EvalQuery>> {
 }
 
 pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
-    if !(1..=music_rag_core::query::TOP_K_MAX).contains(&args.k) {
+    if !(1..=music_rag_core::domain::limits::TOP_K_MAX).contains(&args.k) {
         bail!(
             "--k must be between 1 and {}",
-            music_rag_core::query::TOP_K_MAX
+            music_rag_core::domain::limits::TOP_K_MAX
         );
     }
     let queries = read_queries(&args.queries)?;

@@ -7,6 +7,7 @@ mod commands;
 mod demo_catalog;
 mod eval;
 mod import;
+mod logging;
 mod output;
 mod serve;
 
@@ -154,16 +155,5 @@ fn main() -> ExitCode {
 
 /// Logs for the one-shot commands: readable, on stderr.
 pub fn init_cli_logging(level: &str) {
-    // lofty warns about every MP3 without a length header; that is not the user's business.
-    let level = if level == "warn" {
-        "warn,lofty=error"
-    } else {
-        level
-    };
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(level, false);
 }

@@ -152,7 +152,6 @@ pub fn stats(s: &StoreStats, v: &Vocabulary, open_ms: f64, dir: &Path, as_json: 
         "embeddings:   {} text, {} audio",
         s.text_embeddings, s.audio_embeddings
     );
-    println!("write seq:    {}", s.sequence);
     println!("opened in:    {open_ms:.0} ms");
     let top = |l: &[(String, usize)]| {
         l.iter()

@@ -143,16 +143,7 @@ fn init_logging(config: &ServerConfig, cli_level: &str) {
     } else {
         config.log_level.as_str()
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if config.environment == "production" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    crate::logging::init(level, config.environment == "production");
 }
 
 pub fn print_config(g: &Global, args: &ServeArgs) -> Result<ExitCode> {

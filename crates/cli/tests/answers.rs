@@ -104,6 +104,43 @@ fn source_tracks(app: &App, resp: &Value) -> Vec<Value> {
 }
 
 #[test]
+fn answers_say_when_the_catalog_lacks_a_named_artist_title_or_album() {
+    let app = spawn_app(&[]);
+    for (q, said) in [
+        (
+            "what songs by the band Zorblax Quartet do you have?",
+            "no artist named \"Zorblax Quartet\"",
+        ),
+        (
+            "what tempo is Velvet Hammer Overdrive by Glimmerjack?",
+            "no artist named \"Glimmerjack\"",
+        ),
+        (
+            "who sang \"Crimson Lantern Parade\"?",
+            "no track, artist or album named \"Crimson Lantern Parade\"",
+        ),
+        (
+            "what is on the album Glass Harbour Nights?",
+            "no album named \"Glass Harbour Nights\"",
+        ),
+    ] {
+        let r = ask(&app, json!({"question": q}));
+        let answer = r["answer"].as_str().unwrap();
+        assert!(answer.starts_with("The catalog has "), "{q}: {answer}");
+        assert!(answer.contains(said), "{q}: {answer}");
+        assert_eq!(r["grounded"], false, "{q}: {r}");
+        assert!(!r["missing"].as_array().unwrap().is_empty(), "{r}");
+        if !r["sources"].as_array().unwrap().is_empty() {
+            assert!(answer.contains("not what you asked for"), "{answer}");
+        }
+    }
+    // A name the catalog holds is answered as before.
+    let r = ask(&app, json!({"question": "songs by the jacksn 5"}));
+    assert!(r.get("missing").is_none(), "{r}");
+    assert_eq!(r["grounded"], true, "{r}");
+}
+
+#[test]
 fn extractive_answers_cite_real_tracks_and_decline_when_nothing_fits() {
     let app = spawn_app(&[]);
     let r = ask(

@@ -162,6 +162,23 @@ fn a_folder_becomes_tracks_with_tags_and_measured_sound() {
     assert_eq!(again["skipped_unchanged"], 4);
     assert_eq!(again["created"], 0);
 
+    // The broken file is one clean line: no decoder log lines, no colour codes in a pipe.
+    let text = common::bin()
+        .env_remove("LOG_LEVEL")
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["ingest-audio", lib.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&text.stdout),
+        String::from_utf8_lossy(&text.stderr)
+    );
+    assert_eq!(all.matches("corrupt.mp3").count(), 1, "{all}");
+    assert!(!all.contains("WARN") && !all.contains("ERROR"), "{all}");
+    assert!(!all.contains('\u{1b}'), "colour codes in a pipe: {all}");
+
     let stats = common::ok_json(&data, &["stats"]);
     assert_eq!(stats["audio_embeddings_count"], 4, "{stats}");
 

@@ -133,7 +133,6 @@ fn mood_instrument_live_year_key_origin_filters() {
             ],
             "extra:synth",
         ),
-        (&["music", "--key", "A minor"], "extra:djembe"),
         (&["music", "--origin", "west african", "--studio"], "none"),
     ];
     for (args, expect) in cases {
@@ -149,6 +148,14 @@ fn mood_instrument_live_year_key_origin_filters() {
                 got.iter().all(|id| id.starts_with(expect)),
                 "{args:?} -> {got:?}"
             );
+        }
+    }
+    // Keys compare by pitch class and mode: every spelling of A minor, and only A minor.
+    for spelling in ["A minor", "Am", "a min"] {
+        let v = search(&["music", "--key", spelling, "--top-k", "50", "--no-parse"]);
+        assert!(ids(&v).contains(&"extra:djembe".to_string()), "{spelling}");
+        for h in hits(&v) {
+            assert_eq!(h["track"]["metadata"]["key"], "A minor", "{spelling}: {h}");
         }
     }
     let v = search(&["music", "--mood", "energetic", "--live", "--top-k", "50"]);
@@ -210,4 +217,76 @@ fn item_and_stats() {
     let n = s["tracks"].as_u64().unwrap();
     assert!(n > 1200, "{s}");
     assert_eq!(s["text_embeddings_count"].as_u64().unwrap(), n);
+}
+
+/// A normalised genre the way the filter compares it.
+fn genre_words(h: &serde_json::Value) -> String {
+    let m = &h["track"]["metadata"];
+    format!("{} {}", m["genre"], m["subgenre"])
+        .to_lowercase()
+        .replace(['-', '_'], " ")
+}
+
+#[test]
+fn a_genre_filter_reads_the_genre_field_only() {
+    let v = search(&[
+        "energetic dance music",
+        "--genre",
+        "Hip-Hop",
+        "--top-k",
+        "10",
+    ]);
+    let hs = hits(&v);
+    assert_eq!(hs.len(), 10, "{v}");
+    for h in &hs {
+        assert!(genre_words(h).contains("hip hop"), "not hip hop: {h}");
+    }
+    // Other spellings are the same genre.
+    let other = search(&["energetic dance music", "--genre", "hiphop", "--top-k", "10"]);
+    assert_eq!(ids(&v), ids(&other));
+    // Tags have their own filter.
+    for h in hits(&search(&["guitar", "--tag", "no voice", "--top-k", "5"])) {
+        let tags = h["track"]["tags"].to_string().to_lowercase();
+        assert!(tags.contains("no voice"), "{tags}");
+    }
+}
+
+#[test]
+fn an_instrument_filter_reads_the_instrumentation() {
+    let v = search(&["relaxing music", "--instrument", "piano", "--top-k", "10"]);
+    let hs = hits(&v);
+    assert!(!hs.is_empty());
+    for h in &hs {
+        let inst = h["track"]["metadata"]["instrumentation"]
+            .to_string()
+            .to_lowercase();
+        assert!(inst.contains("piano"), "no piano: {inst}");
+    }
+}
+
+#[test]
+fn time_signatures_and_keys_in_plain_words_are_filters() {
+    let v = search(&["waltzes in 3/4", "--top-k", "10", "--explain"]);
+    let hs = hits(&v);
+    assert!(!hs.is_empty(), "{v}");
+    for h in &hs {
+        assert_eq!(h["track"]["metadata"]["time_signature"], "3/4", "{h}");
+    }
+    assert_eq!(v["parsed"]["filters"]["time_signatures"][0], "3/4");
+    let v = search(&["songs in 6/8", "--top-k", "20"]);
+    let hs = hits(&v);
+    assert!(!hs.is_empty());
+    assert!(hs
+        .iter()
+        .all(|h| h["track"]["metadata"]["time_signature"] == "6/8"));
+    let v = search(&["west african drumming in a minor", "--top-k", "5"]);
+    assert_eq!(ids(&v)[0], "extra:djembe", "{v}");
+    assert!(hits(&v)
+        .iter()
+        .all(|h| h["track"]["metadata"]["key"] == "A minor"));
+    let v = search(&["music in a major key", "--top-k", "30"]);
+    for h in hits(&v) {
+        let key = h["track"]["metadata"]["key"].as_str().unwrap_or("");
+        assert!(key.ends_with("major"), "{key}");
+    }
 }

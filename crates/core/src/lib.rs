@@ -1,39 +1,30 @@
-//! Music RAG's domain: tracks, filters, plain-words query parsing, fusion and the
-//! search/ingest pipelines. No I/O: models and stores come in through the traits in
-//! [`traits`].
+//! Music RAG's core, in three layers (dependencies point down):
+//!
+//! - [`app`]: the use cases (search, answer, ingest, recommend, listen, playlist, catalog
+//!   administration), each once, run by an [`Engine`] against the ports;
+//! - [`ports`]: the traits the edges implement (embedding model, store, language model);
+//! - [`domain`]: tracks, keys, filters, parsing, fusion, rerank, answer rules, playlist
+//!   ordering; pure rules over values.
+//!
+//! No I/O here: models, databases and servers come in through the ports.
 
-pub mod ask;
-pub mod audio;
-pub mod citations;
-pub mod engine;
-pub mod enhance;
+pub mod app;
+pub mod domain;
 pub mod error;
-pub mod eval;
-pub mod extractive;
-pub mod filter;
-pub mod fusion;
-pub mod hash;
-pub mod key;
-pub mod listen;
-pub mod names;
-pub mod parse;
-pub mod playlist;
-pub mod query;
-pub mod recommend;
-pub mod rerank;
-pub mod summary;
-pub mod track;
-pub mod traits;
+pub mod ports;
 
-pub use ask::{AnswerEvent, AskRequest, AskResponse};
-pub use engine::{Engine, IngestTimings, UpsertOutcome};
+pub use app::answer::{AnswerEvent, AskRequest, AskResponse};
+pub use app::Engine;
+pub use app::ingest::{IngestReport, UpsertOutcome};
+pub use app::search::{SearchRequest, SearchResponse};
+pub use domain::filter::{Filter, Range};
+pub use domain::hit::{Hit, RetrievalType};
+pub use domain::key::{Key, Mode};
+pub use domain::parse::ParsedQuery;
+pub use domain::track::{Metadata, Track};
+pub use domain::vocabulary::Vocabulary;
 pub use error::{CoreError, FieldError, Result};
-pub use filter::{Filter, Range};
-pub use key::{Key, Mode};
-pub use parse::ParsedQuery;
-pub use query::{Hit, RetrievalType, SearchRequest, SearchResponse};
-pub use track::{Metadata, Track};
-pub use traits::{
+pub use ports::{
     Candidate, Embedder, Generation, Generator, Known, Page, Store, StoreStats, StoredTrack,
-    TokenUsage, Vocabulary,
+    TokenUsage,
 };

@@ -80,8 +80,12 @@ fn matmul_wt(
     lhs_rs: usize,
     par: Parallelism,
 ) {
-    debug_assert!(dst.len() >= m * n && w.len() >= n * k);
-    debug_assert!(m == 0 || lhs.len() >= (m - 1) * lhs_rs + k);
+    // Checked in release builds too: gemm trusts these extents with raw pointers.
+    assert!(dst.len() >= m * n && w.len() >= n * k, "matmul output or weight too small");
+    assert!(
+        m == 0 || lhs.len() >= (m - 1) * lhs_rs + k,
+        "matmul input too small"
+    );
     // SAFETY: the asserted sizes bound every offset gemm computes from these strides.
     unsafe {
         gemm::gemm(
@@ -329,6 +333,10 @@ impl PackedBert {
                     let k = &qkv[off * 3 * h + h + head * d..];
                     let v = &qkv[off * 3 * h + 2 * h + head * d..];
                     let s = &mut scores[..len * len];
+                    // The extents gemm reads and writes below, checked in release builds too.
+                    assert!(len == 0 || q.len() >= (len - 1) * 3 * h + d);
+                    assert!(len == 0 || k.len() >= (len - 1) * 3 * h + d);
+                    assert!(len == 0 || v.len() >= (len - 1) * 3 * h + d);
                     // SAFETY: rows of q, k, v lie within this sequence's `len` rows of qkv
                     // (row stride 3h, `d` columns from the head's offset); s is len×len and
                     // the context block is `len` rows of stride h from the head's column.
@@ -357,6 +365,9 @@ impl PackedBert {
                     }
                     softmax_rows(s, len);
                     let c = &mut ctx[off * h + head * d..];
+                    assert!(len == 0 || c.len() >= (len - 1) * h + d);
+                    // SAFETY: s is the len×len score block just written; v and c were checked
+                    // above to hold `len` rows of `d` columns at strides 3h and h.
                     unsafe {
                         gemm::gemm(
                             len,

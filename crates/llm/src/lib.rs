@@ -8,7 +8,7 @@ pub mod fake;
 use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
-use music_rag_core::ask::{answer_prompt, AnswerContext};
+use music_rag_core::domain::answer::{answer_prompt, AnswerContext};
 use music_rag_core::{CoreError, Generation, Generator, Result, TokenUsage};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use music_rag_core::ask::{AnswerContext, Fact};
+use music_rag_core::domain::answer::{AnswerContext, Fact};
 use music_rag_core::{CoreError, Generator, Track};
 use music_rag_llm::fake::{FakeServer, Reply};
 use music_rag_llm::{OpenAiGenerator, ProviderConfig};

@@ -82,7 +82,7 @@ pub async fn track(req: Request, next: Next) -> Response {
     resp
 }
 
-pub fn record_search(t: &music_rag_core::query::StageTimings) {
+pub fn record_search(t: &music_rag_core::app::search::StageTimings) {
     for (stage, ms) in [
         ("parse", t.parse_ms),
         ("embed", t.embed_ms),

@@ -13,7 +13,7 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use crate::StoreError;
-use music_rag_core::parse::keyword_terms;
+use music_rag_core::domain::parse::keyword_terms;
 use music_rag_core::Track;
 
 const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use keyword::KeywordIndex;
 use memory::{Catalog, Entry};
-use music_rag_core::filter::TrackFacets;
+use music_rag_core::domain::filter::TrackFacets;
 use music_rag_core::{
     Candidate, CoreError, Filter, Known, Page, Store, StoreStats, StoredTrack, Track, Vocabulary,
 };
@@ -56,7 +56,6 @@ pub struct EmbeddedStore {
     db: Mutex<Db>,
     keyword: KeywordIndex,
     catalog: RwLock<Catalog>,
-    vocabulary: RwLock<Option<Arc<Vocabulary>>>,
     dim: usize,
     /// The database's sequence number, mirrored for lock-free reads.
     sequence: AtomicU64,
@@ -117,7 +116,6 @@ impl EmbeddedStore {
             db: Mutex::new(db),
             keyword,
             catalog: RwLock::new(catalog),
-            vocabulary: RwLock::new(None),
             dim,
             sequence: AtomicU64::new(db_seq),
         };
@@ -165,10 +163,6 @@ impl EmbeddedStore {
         &self.dir
     }
 
-    fn invalidate_vocabulary(&self) -> Result<(), CoreError> {
-        *self.vocabulary.write().map_err(lock_err)? = None;
-        Ok(())
-    }
 }
 
 impl Store for EmbeddedStore {
@@ -207,7 +201,6 @@ impl Store for EmbeddedStore {
                 tracks.push((w.slot, track));
             }
         }
-        self.invalidate_vocabulary()?;
         let refs: Vec<(u64, &Track)> = tracks.iter().map(|(s, t)| (*s, t.as_ref())).collect();
         let indexed = self.keyword.apply(&[], &refs, seq);
         // Published last (even if indexing failed, since the catalog changed): a reader that
@@ -242,7 +235,6 @@ impl Store for EmbeddedStore {
             return Ok(false);
         };
         self.catalog.write().map_err(lock_err)?.remove(id);
-        self.invalidate_vocabulary()?;
         let indexed = self.keyword.apply(&[slot], &[], seq);
         self.sequence.store(seq, Ordering::Release);
         indexed?;
@@ -351,12 +343,7 @@ impl Store for EmbeddedStore {
     }
 
     fn vocabulary(&self) -> music_rag_core::Result<Arc<Vocabulary>> {
-        if let Some(v) = self.vocabulary.read().map_err(lock_err)?.as_ref() {
-            return Ok(v.clone());
-        }
-        let v = Arc::new(self.catalog.read().map_err(lock_err)?.vocabulary());
-        *self.vocabulary.write().map_err(lock_err)? = Some(v.clone());
-        Ok(v)
+        Ok(self.catalog.read().map_err(lock_err)?.vocabulary())
     }
 
     fn sequence(&self) -> music_rag_core::Result<u64> {

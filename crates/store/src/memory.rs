@@ -5,8 +5,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::{Arc, OnceLock};
 
-use music_rag_core::filter::{normalize_term, CompiledFilter, FacetField, FacetValue, TrackFacets};
-use music_rag_core::names::CatalogNames;
+use music_rag_core::domain::filter::{CompiledFilter, FacetField, FacetValue, TrackFacets};
+use music_rag_core::domain::text::normalize_term;
+use music_rag_core::domain::names::CatalogNames;
 use music_rag_core::{Candidate, Track, Vocabulary};
 
 pub struct Entry {
@@ -30,6 +31,9 @@ pub struct Catalog {
     by_slot: HashMap<u64, usize>,
     /// Built on the first filtered query after a change.
     facets: OnceLock<Arc<FacetIndex>>,
+    /// Built on first use and dropped with every change, under the same lock as the data, so
+    /// a fill can never store a vocabulary older than the catalog.
+    vocabulary: OnceLock<Arc<Vocabulary>>,
 }
 
 /// Positions as bits.
@@ -115,6 +119,7 @@ fn kernels() -> Kernels {
             return Kernels {
                 // SAFETY: the CPU supports AVX2 and FMA (checked above).
                 f32: |a, b| unsafe { dot_avx2(a, b) },
+                // SAFETY: the CPU supports AVX2 (checked above).
                 i8: |a, b| unsafe { dot_i8_avx2(a, b) },
             };
         }
@@ -200,6 +205,7 @@ impl Catalog {
             by_id: BTreeMap::new(),
             by_slot: HashMap::new(),
             facets: OnceLock::new(),
+            vocabulary: OnceLock::new(),
         }
     }
 
@@ -279,6 +285,7 @@ impl Catalog {
         self.by_slot.insert(entry.slot, pos);
         self.entries[pos] = Some(entry);
         self.facets = OnceLock::new();
+        self.vocabulary = OnceLock::new();
     }
 
     fn remove_position(&mut self, pos: usize) {
@@ -287,6 +294,7 @@ impl Catalog {
             self.by_slot.remove(&e.slot);
             self.free.push(pos);
             self.facets = OnceLock::new();
+            self.vocabulary = OnceLock::new();
         }
     }
 
@@ -470,7 +478,14 @@ impl Catalog {
             .collect()
     }
 
-    pub fn vocabulary(&self) -> Vocabulary {
+    /// The catalog's vocabulary, built once per change.
+    pub fn vocabulary(&self) -> Arc<Vocabulary> {
+        self.vocabulary
+            .get_or_init(|| Arc::new(self.build_vocabulary()))
+            .clone()
+    }
+
+    fn build_vocabulary(&self) -> Vocabulary {
         let mut counts: [HashMap<String, usize>; 5] = Default::default();
         let mut add = |i: usize, s: &str| {
             let n = normalize_term(s);

@@ -10,7 +10,7 @@ use axum::http::{header, StatusCode};
 use axum::Json;
 use music_rag_audio::decode::decode_source;
 use music_rag_audio::{analyse, analyse_file};
-use music_rag_core::listen::{ListenRequest, ListenResponse};
+use music_rag_core::app::listen::{ListenRequest, ListenResponse};
 use music_rag_core::{CoreError, Track, UpsertOutcome};
 use serde::Serialize;
 
@@ -134,36 +134,32 @@ pub async fn upload(
                 }
             };
             let track = analysed.track;
-            let (outcomes, _) = engine.upsert(vec![track.clone()])?;
-            Ok((outcomes, track))
+            let outcome = engine.upsert_one(track.clone());
+            if outcome.is_err() {
+                let _ = std::fs::remove_file(&saved);
+            }
+            Ok((outcome?, track))
         })
         .await;
-    let (outcomes, track) = result?;
-    match outcomes.into_iter().next() {
-        Some(UpsertOutcome::Invalid { field, message, .. }) => {
+    let (outcome, track) = result?;
+    let (status, id, code) = match outcome {
+        UpsertOutcome::Created { id } => (StatusCode::CREATED, id, "created"),
+        UpsertOutcome::Updated { id }
+        | UpsertOutcome::Unchanged { id }
+        | UpsertOutcome::Superseded { id } => (StatusCode::OK, id, "updated"),
+        UpsertOutcome::Invalid { field, message, .. } => {
             let _ = std::fs::remove_file(&path);
-            Err(ApiError::field_message(field, message))
+            return Err(ApiError::field_message(field, message));
         }
-        Some(UpsertOutcome::Created { id }) => Ok((
-            StatusCode::CREATED,
-            Json(UploadResult {
-                status: "created".into(),
-                id,
-                track,
-            }),
-        )),
-        Some(UpsertOutcome::Updated { id } | UpsertOutcome::Unchanged { id }) => Ok((
-            StatusCode::OK,
-            Json(UploadResult {
-                status: "updated".into(),
-                id,
-                track,
-            }),
-        )),
-        None => Err(ApiError::from(CoreError::Internal(
-            "no upsert outcome".into(),
-        ))),
-    }
+    };
+    Ok((
+        status,
+        Json(UploadResult {
+            status: code.into(),
+            id,
+            track,
+        }),
+    ))
 }
 
 fn parse_field<T: std::str::FromStr>(

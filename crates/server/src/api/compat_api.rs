@@ -179,28 +179,20 @@ pub async fn index(
     State(state): State<AppState>,
     ApiJson(track): ApiJson<Track>,
 ) -> ApiResult<Json<IndexResponse>> {
-    let (mut outcomes, _) = state.run_blocking(move |e| e.upsert(vec![track])).await?;
-    match outcomes.pop() {
-        Some(UpsertOutcome::Invalid { field, message, .. }) => {
-            Err(ApiError::field_message(field, message))
+    let outcome = state.run_blocking(move |e| e.upsert_one(track)).await?;
+    let (id, verb) = match outcome {
+        UpsertOutcome::Created { id } => (id, "indexed"),
+        UpsertOutcome::Updated { id } => (id, "updated"),
+        UpsertOutcome::Unchanged { id } | UpsertOutcome::Superseded { id } => (id, "unchanged"),
+        UpsertOutcome::Invalid { field, message, .. } => {
+            return Err(ApiError::field_message(field, message))
         }
-        Some(UpsertOutcome::Created { id }) => Ok(Json(IndexResponse {
-            status: "success",
-            message: format!("track {id} indexed"),
-            id,
-        })),
-        Some(UpsertOutcome::Updated { id }) => Ok(Json(IndexResponse {
-            status: "success",
-            message: format!("track {id} updated"),
-            id,
-        })),
-        Some(UpsertOutcome::Unchanged { id }) => Ok(Json(IndexResponse {
-            status: "success",
-            message: format!("track {id} unchanged"),
-            id,
-        })),
-        None => Err(music_rag_core::CoreError::Internal("no outcome".into()).into()),
-    }
+    };
+    Ok(Json(IndexResponse {
+        status: "success",
+        message: format!("track {id} {verb}"),
+        id,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -242,8 +234,9 @@ pub async fn index_batch(
             )
         });
     }
-    let (outcomes, _) = state.run_blocking(move |e| e.upsert(tracks)).await?;
-    let errors: Vec<BatchError> = outcomes
+    let report = state.run_blocking(move |e| e.upsert(tracks)).await?;
+    let errors: Vec<BatchError> = report
+        .results
         .iter()
         .enumerate()
         .filter_map(|(index, o)| match o {
@@ -256,7 +249,8 @@ pub async fn index_batch(
             _ => None,
         })
         .collect();
-    let count = outcomes.len() - errors.len();
+    // Tracks now stored; a track repeated in the batch counts once.
+    let count = report.stored();
     Ok(Json(BatchResponse {
         status: if errors.is_empty() {
             "success"
@@ -272,7 +266,7 @@ pub async fn index_batch(
 /// Catalog statistics.
 #[utoipa::path(get, path = "/stats", tag = "compat", responses((status = 200, description = "Counts")), security(("api_key" = [])))]
 pub async fn stats(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
-    let s = state.engine.store().stats()?;
+    let s = state.run_blocking(|e| e.catalog().stats()).await?;
     let (hits, misses) = state.engine.embedder().cache_stats();
     metrics::gauge!(crate::metrics::CATALOG_TRACKS).set(s.tracks as f64);
     Ok(Json(serde_json::json!({
@@ -290,8 +284,6 @@ pub async fn stats(State(state): State<AppState>) -> ApiResult<Json<serde_json::
 #[utoipa::path(get, path = "/item/{id}", tag = "compat", params(("id" = String, Path, description = "Track id")),
     responses((status = 200, body = Track), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
 pub async fn item(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Track>> {
-    match state.engine.store().get(&id)? {
-        Some(t) => Ok(Json((*t).clone())),
-        None => Err(ApiError::not_found(format!("no track with id {id:?}"))),
-    }
+    let track = state.run_blocking(move |e| e.catalog().track(&id)).await?;
+    Ok(Json((*track).clone()))
 }

@@ -4,7 +4,8 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use music_rag_core::playlist::{Playlist, PlaylistRequest};
+use music_rag_core::app::playlist::PlaylistRequest;
+use music_rag_core::domain::playlist::Playlist;
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use music_rag_core::recommend::{RecommendRequest, RecommendResponse};
+use music_rag_core::app::recommend::{RecommendRequest, RecommendResponse};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::ApiJson;

@@ -3,7 +3,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use music_rag_core::{Track, UpsertOutcome};
+use music_rag_core::{IngestReport, Track, UpsertOutcome};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -11,7 +11,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
-pub const PAGE_MAX: usize = 1000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -36,13 +35,9 @@ pub async fn list(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<TrackPage>> {
     let limit = q.limit.unwrap_or(100);
-    if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit",
-            format!("must be between 1 and {PAGE_MAX}"),
-        ));
-    }
-    let page = state.engine.store().list(q.cursor.as_deref(), limit)?;
+    let page = state
+        .run_blocking(move |e| e.catalog().tracks(q.cursor.as_deref(), limit))
+        .await?;
     Ok(Json(TrackPage {
         tracks: page.tracks.iter().map(|t| (**t).clone()).collect(),
         next_cursor: page.next_cursor,
@@ -53,12 +48,8 @@ pub async fn list(
 #[utoipa::path(get, path = "/v1/tracks/{id}", tag = "tracks", params(("id" = String, Path)),
     responses((status = 200, body = Track), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Track>> {
-    state
-        .engine
-        .store()
-        .get(&id)?
-        .map(|t| Json((*t).clone()))
-        .ok_or_else(|| ApiError::not_found(format!("no track with id {id:?}")))
+    let track = state.run_blocking(move |e| e.catalog().track(&id)).await?;
+    Ok(Json((*track).clone()))
 }
 
 /// Create or replace one track; the id in the path wins and must match the body's if given.
@@ -76,14 +67,7 @@ pub async fn put(
         ));
     }
     track.id = id;
-    let (mut outcomes, _) = state.run_blocking(move |e| e.upsert(vec![track])).await?;
-    match outcomes.pop() {
-        Some(UpsertOutcome::Invalid { field, message, .. }) => {
-            Err(ApiError::field_message(field, message))
-        }
-        Some(o) => Ok(Json(o)),
-        None => Err(music_rag_core::CoreError::Internal("no outcome".into()).into()),
-    }
+    Ok(Json(state.run_blocking(move |e| e.upsert_one(track)).await?))
 }
 
 /// Delete one track.
@@ -93,12 +77,8 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let key = id.clone();
-    if state.run_blocking(move |e| e.store().delete(&key)).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found(format!("no track with id {id:?}")))
-    }
+    state.run_blocking(move |e| e.catalog().delete(&id)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -110,24 +90,14 @@ pub struct BatchUpsert {
     pub all_or_nothing: bool,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchResult {
-    pub created: usize,
-    pub updated: usize,
-    pub unchanged: usize,
-    pub failed: usize,
-    /// One result per track, in request order.
-    pub results: Vec<UpsertOutcome>,
-}
-
 /// Upsert many tracks; each gets its own result.
 #[utoipa::path(post, path = "/v1/tracks", tag = "tracks", request_body = BatchUpsert,
-    responses((status = 200, body = BatchResult), (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
+    responses((status = 200, body = IngestReport), (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn batch(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<BatchUpsert>,
-) -> ApiResult<Json<BatchResult>> {
+) -> ApiResult<Json<IngestReport>> {
     let max = state.settings.config.max_batch_size;
     if body.tracks.len() > max {
         return Err(ApiError {
@@ -152,13 +122,5 @@ pub async fn batch(
         }
     }
     let tracks = body.tracks;
-    let (results, _) = state.run_blocking(move |e| e.upsert(tracks)).await?;
-    let count = |f: fn(&UpsertOutcome) -> bool| results.iter().filter(|o| f(o)).count();
-    Ok(Json(BatchResult {
-        created: count(|o| matches!(o, UpsertOutcome::Created { .. })),
-        updated: count(|o| matches!(o, UpsertOutcome::Updated { .. })),
-        unchanged: count(|o| matches!(o, UpsertOutcome::Unchanged { .. })),
-        failed: count(|o| matches!(o, UpsertOutcome::Invalid { .. })),
-        results,
-    }))
+    Ok(Json(state.run_blocking(move |e| e.upsert(tracks)).await?))
 }

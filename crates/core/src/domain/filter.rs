@@ -5,35 +5,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, Result};
-use crate::key::{time_signature, Key, Mode};
-use crate::track::Track;
-
-/// Lower-cases and folds separators so "Hip-Hop", "hip_hop" and "hip hop" compare equal, and
-/// reads "&" as "and" ("R&B" = "r and b").
-pub fn normalize_term(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 4);
-    for word in s
-        .split(|c: char| c.is_whitespace() || c == '-' || c == '_' || c == '/')
-        .filter(|w| !w.is_empty())
-    {
-        for (i, part) in word.split('&').enumerate() {
-            if i > 0 {
-                push_word(&mut out, "and");
-            }
-            if !part.is_empty() {
-                push_word(&mut out, &part.to_lowercase());
-            }
-        }
-    }
-    out
-}
-
-fn push_word(out: &mut String, word: &str) {
-    if !out.is_empty() {
-        out.push(' ');
-    }
-    out.push_str(word);
-}
+use crate::domain::key::{time_signature, Key, Mode};
+use crate::domain::text::normalize_term;
+use crate::domain::track::Track;
 
 /// A normalised term without its spaces: "hip hop" and "hiphop" meet here.
 fn compact(term: &str) -> String {

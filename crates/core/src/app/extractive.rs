@@ -1,11 +1,11 @@
 //! The offline generator: deterministic, no model. It picks facts from the sources and
 //! phrases them with citations, so every number and name it writes comes from a source.
 
-use crate::ask::{AnswerContext, Fact};
+use crate::domain::answer::{AnswerContext, Fact};
 use crate::error::Result;
-use crate::summary::{number, summarize};
-use crate::track::Track;
-use crate::traits::{Generation, Generator};
+use crate::domain::summary::{number, summarize};
+use crate::domain::track::Track;
+use crate::ports::{Generation, Generator};
 
 /// Sources listed in an answer to an open question.
 const LISTED: usize = 5;
@@ -140,7 +140,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::track::Metadata;
+    use crate::domain::track::Metadata;
 
     fn abc() -> Arc<Track> {
         Arc::new(Track {

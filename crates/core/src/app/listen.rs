@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::audio::AUDIO_VECTOR_DIM;
-use crate::engine::Engine;
+use crate::domain::audio::AUDIO_VECTOR_DIM;
+use crate::app::Engine;
 use crate::error::{CoreError, Result};
-use crate::filter::Filter;
-use crate::fusion::RRF_K;
-use crate::query::{SearchRequest, TOP_K_MAX};
-use crate::track::Track;
+use crate::domain::filter::Filter;
+use crate::domain::fusion::RRF_K;
+use crate::app::search::{SearchRequest, TOP_K_MAX};
+use crate::domain::track::Track;
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,7 +152,7 @@ impl Engine {
             .into_iter()
             .filter(|(id, _)| Some(id.as_str()) != seed)
             .collect();
-        crate::fusion::sort_by_score(&mut ranked, |p| p.score);
+        crate::domain::fusion::sort_by_score(&mut ranked, |p| p.score);
         let mut hits = Vec::with_capacity(req.top_k);
         for (id, p) in ranked {
             if hits.len() == req.top_k {

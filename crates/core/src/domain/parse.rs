@@ -4,8 +4,9 @@
 
 use serde::Serialize;
 
-use crate::filter::{normalize_term, Filter, Range};
-use crate::traits::{FacetKind, Vocabulary};
+use crate::domain::filter::{Filter, Range};
+use crate::domain::text::normalize_term;
+use crate::domain::vocabulary::{FacetKind, Vocabulary};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -423,7 +424,7 @@ fn parse_meter(tokens: &mut [Token], out: &mut ParsedQuery) {
         let next = tokens.get(i + 1).map(|t| t.raw.as_str());
         let prev = i.checked_sub(1).map(|j| tokens[j].raw.as_str());
         let raw = tokens[i].raw.clone();
-        if let Some(sig) = crate::key::time_signature(&raw) {
+        if let Some(sig) = crate::domain::key::time_signature(&raw) {
             let from = if prev == Some("in") { i - 1 } else { i };
             let to = if matches!(next, Some("time" | "meter" | "metre")) {
                 i + 1
@@ -473,7 +474,7 @@ fn parse_keys(tokens: &mut [Token], out: &mut ParsedQuery) {
         let article =
             raw(i) == "a" && !accidental && (raw(mode_at + 1) == "key" || !after_in);
         if keyed && !article {
-            if let Some(key) = crate::key::Key::parse(&format!("{tonic} {}", raw(mode_at))) {
+            if let Some(key) = crate::domain::key::Key::parse(&format!("{tonic} {}", raw(mode_at))) {
                 let from = if after_in { i - 1 } else { i };
                 let to = if raw(mode_at + 1) == "key" {
                     mode_at + 1
@@ -495,7 +496,7 @@ fn parse_keys(tokens: &mut [Token], out: &mut ParsedQuery) {
         let keyword_follows = matches!(raw(mode_end + 1), "key" | "keys" | "tonality");
         let bare_in = !article && after_in && is_mode(mode_word);
         if is_mode(mode_word) && (keyword_follows || bare_in) {
-            if let Some(mode) = crate::key::Mode::parse(mode_word) {
+            if let Some(mode) = crate::domain::key::Mode::parse(mode_word) {
                 let start = if after_in && !article {
                     from - 1
                 } else if article && i > 0 && raw(i - 1) == "in" {
@@ -543,7 +544,7 @@ fn parse_negations(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabula
                 .join(" ");
             let phrase = normalize_term(&phrase);
             let known = vocab.kind_of(&phrase) == Some(FacetKind::Instrument)
-                || crate::filter::is_instrument_family_word(&phrase);
+                || crate::domain::filter::is_instrument_family_word(&phrase);
             if known {
                 push_unique(&mut out.filters.exclude_instruments, &phrase);
                 for t in &mut tokens[i..=end] {
@@ -842,11 +843,11 @@ mod tests {
         );
         let p = parse_query("slow song in a minor key", &v);
         assert!(p.filters.keys.is_empty());
-        assert_eq!(p.filters.mode, Some(crate::key::Mode::Minor));
+        assert_eq!(p.filters.mode, Some(crate::domain::key::Mode::Minor));
         assert_eq!(p.text, "slow song");
         assert_eq!(
             parse_query("happy major key tunes", &v).filters.mode,
-            Some(crate::key::Mode::Major)
+            Some(crate::domain::key::Mode::Major)
         );
         // "minor" alone is not a mode filter.
         let p = parse_query("a minor hit", &v);

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Engine;
+use crate::app::Engine;
 use crate::error::{CoreError, Result};
-use crate::filter::Filter;
-use crate::query::TOP_K_MAX;
-use crate::track::Track;
+use crate::domain::filter::Filter;
+use crate::app::search::TOP_K_MAX;
+use crate::domain::track::Track;
+use crate::domain::vector::{dot, normalized};
 
 pub const SEEDS_MAX: usize = 50;
 /// How much a negative seed's likeness counts against a candidate.
@@ -81,18 +82,6 @@ pub struct Recommendation {
 #[derive(Debug, Clone, Serialize)]
 pub struct RecommendResponse {
     pub hits: Vec<Recommendation>,
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn normalized(mut v: Vec<f32>) -> Vec<f32> {
-    let n = dot(&v, &v).sqrt();
-    if n > 0.0 {
-        v.iter_mut().for_each(|x| *x /= n);
-    }
-    v
 }
 
 impl Engine {

@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use crate::query::{RetrievalType, ScoreParts};
-use crate::traits::Candidate;
+use crate::domain::hit::{Candidate, RetrievalType, ScoreParts};
+
 
 /// The usual RRF constant: damps the head of each list so neither dominates.
 pub const RRF_K: f32 = 60.0;

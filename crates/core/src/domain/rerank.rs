@@ -2,9 +2,10 @@
 //! ranks; the reranker looks at which fields the query's words hit (a named title or artist,
 //! a genre, mood or instrument the track carries) and at tempo and year preferences.
 
-use crate::filter::{normalize_term, Filter, Range};
-use crate::parse::keyword_terms;
-use crate::track::Track;
+use crate::domain::filter::{Filter, Range};
+use crate::domain::text::normalize_term;
+use crate::domain::parse::keyword_terms;
+use crate::domain::track::Track;
 
 /// How many fused candidates the reranker reorders, at least.
 pub const RERANK_DEPTH: usize = 40;
@@ -109,7 +110,7 @@ impl RerankQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::track::Metadata;
+    use crate::domain::track::Metadata;
 
     fn track(title: &str, artist: &str, genre: &str, moods: &[&str]) -> Track {
         Track {

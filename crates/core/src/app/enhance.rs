@@ -5,9 +5,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::filter::{normalize_term, Filter, Range};
-use crate::track::limits;
-use crate::traits::{FacetKind, Generator, TokenUsage, Vocabulary};
+use crate::domain::filter::{Filter, Range};
+use crate::domain::text::normalize_term;
+use crate::domain::track::limits;
+use crate::domain::vocabulary::{FacetKind, Vocabulary};
+use crate::ports::{Generator, TokenUsage};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -156,7 +158,7 @@ fn validate(s: Suggestion, vocab: &Vocabulary) -> Enhancement {
     let rewritten = s
         .query
         .map(|q| q.trim().to_string())
-        .filter(|q| !q.is_empty() && q.len() <= crate::query::QUERY_MAX_BYTES);
+        .filter(|q| !q.is_empty() && q.len() <= crate::domain::limits::QUERY_MAX_BYTES);
     Enhancement {
         applied: true,
         rewritten_query: rewritten,
@@ -170,7 +172,7 @@ fn validate(s: Suggestion, vocab: &Vocabulary) -> Enhancement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::traits::Generation;
+    use crate::ports::Generation;
 
     struct Canned(&'static str);
 
@@ -180,7 +182,7 @@ mod tests {
         }
         fn answer(
             &self,
-            _ctx: &crate::ask::AnswerContext<'_>,
+            _ctx: &crate::domain::answer::AnswerContext<'_>,
             _on_token: &mut dyn FnMut(&str),
         ) -> Result<Generation> {
             unreachable!("enhancement never asks for an answer")

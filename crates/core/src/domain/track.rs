@@ -5,20 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{CoreError, FieldError};
 
-/// Documented size limits. They keep one bad row from bloating the store or the embedder.
-pub mod limits {
-    pub const ID_MAX_BYTES: usize = 256;
-    pub const SHORT_TEXT_MAX_BYTES: usize = 1024;
-    pub const DESCRIPTION_MAX_BYTES: usize = 16 * 1024;
-    pub const LYRICS_MAX_BYTES: usize = 64 * 1024;
-    pub const LIST_MAX_ITEMS: usize = 64;
-    pub const LIST_ITEM_MAX_BYTES: usize = 128;
-    pub const TEMPO_MIN: f32 = 1.0;
-    pub const TEMPO_MAX: f32 = 400.0;
-    pub const YEAR_MIN: i32 = 1000;
-    pub const YEAR_MAX: i32 = 2100;
-    pub const DURATION_MAX_SECONDS: f32 = 86_400.0;
-}
+pub use crate::domain::limits;
 
 /// The artist credited when a source names none (untagged files, MusicCaps clips).
 pub const UNKNOWN_ARTIST: &str = "Unknown artist";
@@ -26,7 +13,7 @@ pub const UNKNOWN_ARTIST: &str = "Unknown artist";
 /// Whether an artist credit says only that the artist is unknown: such tracks share no artist.
 pub fn is_placeholder_artist(artist: &str) -> bool {
     matches!(
-        crate::filter::normalize_term(artist).as_str(),
+        crate::domain::text::normalize_term(artist).as_str(),
         "" | "unknown" | "unknown artist" | "various artists"
     )
 }
@@ -70,7 +57,7 @@ pub struct Track {
     pub metadata: Metadata,
     /// Audio analysis, when the track was ingested from an audio file.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub audio: Option<crate::audio::AudioFeatures>,
+    pub audio: Option<crate::domain::audio::AudioFeatures>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::filter::normalize_term;
-use crate::track::Track;
+use crate::domain::text::normalize_term;
+use crate::domain::track::Track;
 
 /// Who wrote a results summary.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -112,7 +112,7 @@ pub fn summarize(tracks: &[&Track]) -> String {
     let artists = shared(tracks.iter().map(|t| vec![t.artist.as_str()]), n, 2);
     let artists: Vec<String> = artists
         .into_iter()
-        .filter(|a| !crate::track::is_placeholder_artist(a))
+        .filter(|a| !crate::domain::track::is_placeholder_artist(a))
         .collect();
     if !artists.is_empty() {
         parts.push(format!("artist {}", artists.join(", ")));
@@ -152,7 +152,7 @@ pub(crate) fn number(v: f32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::track::Metadata;
+    use crate::domain::track::Metadata;
 
     fn track(genre: &str, moods: &[&str], tempo: Option<f32>) -> Track {
         Track {

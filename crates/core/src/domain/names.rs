@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::filter::normalize_term;
+use crate::domain::text::normalize_term;
 
 /// What kind of name a question used.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -82,7 +82,7 @@ impl CatalogNames {
     pub fn new<'a>(tracks: impl Iterator<Item = (&'a str, &'a str, Option<&'a str>)>) -> Self {
         let mut names = CatalogNames::default();
         for (artist, title, album) in tracks {
-            if !crate::track::is_placeholder_artist(artist) {
+            if !crate::domain::track::is_placeholder_artist(artist) {
                 names.artists.push(name_words(artist));
             }
             names.titles.push(name_words(title));

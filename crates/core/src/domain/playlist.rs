@@ -1,21 +1,15 @@
-//! Playlists: relevant tracks in an order that flows (small tempo steps, compatible keys, no
-//! artist twice in a row, no duplicates), and their M3U and JSPF exports.
+//! Playlist ordering: relevant tracks in an order that flows (small tempo steps, compatible
+//! keys, no artist twice in a row, no duplicates), and the M3U and JSPF exports.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::engine::Engine;
-use crate::error::{CoreError, Result};
-use crate::filter::{normalize_term, Filter};
-use crate::key::Key;
-use crate::query::{SearchRequest, TOP_K_MAX};
-use crate::recommend::RecommendRequest;
-use crate::track::Track;
+use crate::domain::text::normalize_term;
+use crate::domain::key::Key;
+use crate::domain::track::Track;
 
-pub const LENGTH_MAX: usize = 100;
-pub const MINUTES_MAX: f32 = 600.0;
 /// Tracks are chosen so that sorted by tempo no gap exceeds this many BPM.
 pub const TEMPO_GAP: f32 = 6.0;
 /// The largest tempo step between neighbours: keeping artists apart may skip up to two
@@ -23,63 +17,6 @@ pub const TEMPO_GAP: f32 = 6.0;
 pub const MAX_TEMPO_STEP: f32 = 3.0 * TEMPO_GAP;
 /// Duration assumed for a track whose length is unknown, when filling minutes.
 const ASSUMED_SECONDS: f32 = 210.0;
-
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PlaylistRequest {
-    /// What the playlist is about, in plain words.
-    pub prompt: Option<String>,
-    /// Tracks to build around; they open the playlist.
-    pub seed_ids: Vec<String>,
-    /// Number of tracks (default 20 when `minutes` is not given).
-    pub length: Option<usize>,
-    /// Target running time; used instead of `length`.
-    pub minutes: Option<f32>,
-    pub filters: Filter,
-}
-
-impl PlaylistRequest {
-    pub fn validate(&self) -> Result<()> {
-        let prompt = self.prompt.as_deref().map(str::trim).unwrap_or("");
-        if prompt.is_empty() && self.seed_ids.is_empty() {
-            return Err(CoreError::invalid(
-                "prompt",
-                "or seed_ids must be given: a playlist needs a theme or seed tracks",
-            ));
-        }
-        if prompt.len() > crate::query::QUERY_MAX_BYTES {
-            return Err(CoreError::invalid(
-                "prompt",
-                format!("must be at most {} bytes", crate::query::QUERY_MAX_BYTES),
-            ));
-        }
-        if self.length.is_some() && self.minutes.is_some() {
-            return Err(CoreError::invalid(
-                "minutes",
-                "cannot be combined with length",
-            ));
-        }
-        if let Some(n) = self.length {
-            crate::error::check_count("length", n, LENGTH_MAX)?;
-        }
-        if let Some(m) = self.minutes {
-            if !(m > 0.0 && m <= MINUTES_MAX) {
-                return Err(CoreError::invalid(
-                    "minutes",
-                    format!("must be above 0 and at most {MINUTES_MAX} (got {m})"),
-                ));
-            }
-        }
-        if self.seed_ids.len() > crate::recommend::SEEDS_MAX {
-            return Err(CoreError::invalid(
-                "seed_ids",
-                format!("must hold at most {} ids", crate::recommend::SEEDS_MAX),
-            ));
-        }
-        self.filters.validate()
-    }
-}
 
 /// How one track follows the previous one.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -121,10 +58,10 @@ pub fn keys_compatible(a: &str, b: &str) -> Option<bool> {
 
 fn artist_key(t: &Track) -> Option<String> {
     let a = normalize_term(&t.artist);
-    (!crate::track::is_placeholder_artist(&a)).then_some(a)
+    (!crate::domain::track::is_placeholder_artist(&a)).then_some(a)
 }
 
-fn transition(a: &Track, b: &Track) -> Transition {
+pub(crate) fn transition(a: &Track, b: &Track) -> Transition {
     Transition {
         tempo_step: a
             .metadata
@@ -141,7 +78,7 @@ fn transition(a: &Track, b: &Track) -> Transition {
 }
 
 /// The duplicate key of a track: the same song under another id counts once.
-fn song_key(t: &Track) -> String {
+pub(crate) fn song_key(t: &Track) -> String {
     format!(
         "{}\n{}",
         normalize_term(&t.title),
@@ -151,7 +88,7 @@ fn song_key(t: &Track) -> String {
 
 /// Picks tracks in relevance order whose tempos stay connected (no sorted gap above
 /// `TEMPO_GAP`) until `enough` says stop.
-fn choose(pool: &[Arc<Track>], enough: &dyn Fn(&[Arc<Track>]) -> bool) -> Vec<Arc<Track>> {
+pub(crate) fn choose(pool: &[Arc<Track>], enough: &dyn Fn(&[Arc<Track>]) -> bool) -> Vec<Arc<Track>> {
     let mut chosen: Vec<Arc<Track>> = Vec::new();
     let mut range: Option<(f32, f32)> = None;
     let mut seen = HashSet::new();
@@ -176,7 +113,7 @@ fn choose(pool: &[Arc<Track>], enough: &dyn Fn(&[Arc<Track>]) -> bool) -> Vec<Ar
 
 /// Orders chosen tracks: tempo-known ones rising in tempo, artists kept apart and compatible
 /// keys preferred among near-equal tempos; then the rest, each next to its closest neighbour.
-fn order(mut chosen: Vec<Arc<Track>>, likeness: &dyn Fn(&Track, &Track) -> f32) -> Vec<Arc<Track>> {
+pub(crate) fn order(mut chosen: Vec<Arc<Track>>, likeness: &dyn Fn(&Track, &Track) -> f32) -> Vec<Arc<Track>> {
     let (mut timed, mut untimed): (Vec<_>, Vec<_>) =
         chosen.drain(..).partition(|t| t.metadata.tempo.is_some());
     timed.sort_by(|a, b| {
@@ -225,106 +162,10 @@ fn order(mut chosen: Vec<Arc<Track>>, likeness: &dyn Fn(&Track, &Track) -> f32) 
     out
 }
 
-fn seconds(t: &Track) -> (f32, bool) {
+pub(crate) fn seconds(t: &Track) -> (f32, bool) {
     match t.metadata.duration {
         Some(d) => (d, false),
         None => (ASSUMED_SECONDS, true),
-    }
-}
-
-impl Engine {
-    pub fn playlist(&self, req: &PlaylistRequest) -> Result<Playlist> {
-        req.validate()?;
-        let length = req.length.unwrap_or(20);
-        let mut pool: Vec<Arc<Track>> = Vec::new();
-        let mut ids = HashSet::new();
-        for id in &req.seed_ids {
-            let t = self
-                .store()
-                .get(id)?
-                .ok_or_else(|| CoreError::NotFound(format!("seed_ids: unknown track id: {id}")))?;
-            if ids.insert(t.id.clone()) {
-                pool.push(t);
-            }
-        }
-        let prompt = req.prompt.as_deref().map(str::trim).unwrap_or("");
-        if !prompt.is_empty() {
-            let resp = self.search(&SearchRequest {
-                text: prompt.to_string(),
-                filters: req.filters.clone(),
-                top_k: TOP_K_MAX,
-                ..Default::default()
-            })?;
-            for h in resp.hits {
-                if ids.insert(h.track.id.clone()) {
-                    pool.push(h.track);
-                }
-            }
-        }
-        if !req.seed_ids.is_empty() {
-            let recs = self.recommend(&RecommendRequest {
-                positive: req.seed_ids.clone(),
-                filters: req.filters.clone(),
-                top_k: TOP_K_MAX,
-                ..Default::default()
-            })?;
-            for r in recs.hits {
-                if ids.insert(r.track.id.clone()) {
-                    pool.push(r.track);
-                }
-            }
-        }
-        let minutes = req.minutes;
-        let enough = move |chosen: &[Arc<Track>]| match minutes {
-            Some(m) => chosen.iter().map(|t| seconds(t).0).sum::<f32>() >= m * 60.0,
-            None => chosen.len() >= length,
-        };
-        let chosen = choose(&pool, &enough);
-        let vectors: std::collections::HashMap<String, Vec<f32>> = chosen
-            .iter()
-            .filter(|t| t.metadata.tempo.is_none())
-            .filter_map(|t| {
-                self.store()
-                    .get_embedding(&t.id)
-                    .ok()
-                    .flatten()
-                    .map(|v| (t.id.clone(), v))
-            })
-            .collect();
-        let likeness = |a: &Track, b: &Track| match (vectors.get(&a.id), vectors.get(&b.id)) {
-            (Some(x), Some(y)) => x.iter().zip(y).map(|(p, q)| p * q).sum(),
-            _ => 0.0,
-        };
-        let ordered = order(chosen, &likeness);
-        let mut entries = Vec::with_capacity(ordered.len());
-        let (mut total, mut estimated) = (0.0, false);
-        let mut max_step: Option<f32> = None;
-        for (i, t) in ordered.iter().enumerate() {
-            let (s, guessed) = seconds(t);
-            total += s;
-            estimated |= guessed;
-            let transition = (i > 0).then(|| transition(&ordered[i - 1], t));
-            if let Some(step) = transition.as_ref().and_then(|tr| tr.tempo_step) {
-                max_step = Some(max_step.map_or(step, |m: f32| m.max(step)));
-            }
-            entries.push(PlaylistEntry {
-                position: i + 1,
-                track: t.clone(),
-                transition,
-            });
-        }
-        let title = if prompt.is_empty() {
-            "Music RAG playlist".to_string()
-        } else {
-            prompt.to_string()
-        };
-        Ok(Playlist {
-            title,
-            entries,
-            total_seconds: total,
-            duration_estimated: estimated,
-            max_tempo_step: max_step,
-        })
     }
 }
 
@@ -410,7 +251,7 @@ mod tests {
             id: id.into(),
             title: id.into(),
             artist: artist.into(),
-            metadata: crate::track::Metadata {
+            metadata: crate::domain::track::Metadata {
                 tempo,
                 ..Default::default()
             },

@@ -57,7 +57,7 @@ impl AudioFeatures {
         if self.vector.iter().any(|v| !v.is_finite()) {
             return Err(FieldError::new("audio.vector", "must hold finite numbers"));
         }
-        if self.words.len() > crate::track::limits::LIST_MAX_ITEMS {
+        if self.words.len() > crate::domain::limits::LIST_MAX_ITEMS {
             return Err(FieldError::new("audio.words", "has too many items"));
         }
         Ok(())

@@ -1,74 +1,119 @@
-//! The search and ingest pipelines, written against the `Embedder` and `Store` traits.
+//! The search use case: parse, embed, retrieve under filters from both indexes, fuse, rerank,
+//! explain each hit, and summarise the results.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
 use std::time::Instant;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::enhance::Enhancement;
-use crate::error::{CoreError, FieldError, Result};
-use crate::filter::{normalize_term, Filter, TrackFacets};
-use crate::fusion::{merge_dual, rrf};
-use crate::hash::content_hash;
-use crate::parse::{keyword_terms, parse_query, ParsedQuery};
-use crate::query::{Hit, SearchRequest, SearchResponse, StageTimings, Why};
-use crate::rerank::{RerankQuery, RERANK_DEPTH};
-use crate::summary::{summarize, ResultsSummary, SummaryAuthor};
-use crate::track::Track;
-use crate::traits::{Embedder, Generator, Store, StoredTrack};
+use crate::app::{ms_since, Engine};
+use crate::app::enhance::Enhancement;
+use crate::domain::filter::{Filter, TrackFacets};
+use crate::domain::text::normalize_term;
+use crate::domain::fusion::{merge_dual, rrf};
+use crate::domain::hit::{Hit, ScoreParts, Why};
+use crate::domain::parse::{keyword_terms, ParsedQuery};
+use crate::domain::rerank::{RerankQuery, RERANK_DEPTH};
+use crate::domain::summary::{summarize, ResultsSummary, SummaryAuthor};
+use crate::domain::track::Track;
+use crate::error::{CoreError, Result};
 
-/// What happened to one track of an upsert batch.
+pub use crate::domain::limits::{QUERY_MAX_BYTES, TOP_K_MAX};
+
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum UpsertOutcome {
-    Created {
-        id: String,
-    },
-    Updated {
-        id: String,
-    },
-    /// Identical to what is stored: nothing was written.
-    Unchanged {
-        id: String,
-    },
-    Invalid {
-        id: Option<String>,
-        field: String,
-        message: String,
-    },
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchRequest {
+    pub text: String,
+    /// Hard constraints: every hit satisfies them.
+    pub filters: Filter,
+    pub top_k: usize,
+    /// Weight of dense (meaning) against keyword ranks in fusion, 0–1.
+    pub semantic_weight: f32,
+    /// Turn plain-words parsing of `text` into filters on or off.
+    pub parse: bool,
+    /// Dual-track: broad retrieval under the hard filters only.
+    pub broad: bool,
+    /// Dual-track: targeted retrieval under the hard filters plus the parsed preferences,
+    /// scores ×1.2.
+    pub targeted: bool,
+    /// Soft constraints added to the parsed ones: hits that satisfy them rank higher.
+    pub preferences: Filter,
+    /// Second-stage field-aware rerank of the top fused candidates.
+    pub rerank: bool,
+    /// Let the configured model rewrite the query and suggest filters (off by default).
+    pub enhance: bool,
+    /// Have the configured model write the results summary (offline otherwise).
+    pub model_summary: bool,
 }
 
-impl UpsertOutcome {
-    pub fn is_ok(&self) -> bool {
-        !matches!(self, UpsertOutcome::Invalid { .. })
+impl Default for SearchRequest {
+    fn default() -> Self {
+        Self {
+            text: String::new(),
+            filters: Filter::default(),
+            top_k: 10,
+            semantic_weight: 0.6,
+            parse: true,
+            broad: true,
+            targeted: true,
+            preferences: Filter::default(),
+            rerank: true,
+            enhance: false,
+            model_summary: false,
+        }
     }
 }
 
-/// Per-stage time of an ingest batch.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct IngestTimings {
-    pub embedded: usize,
-    pub reused_vectors: usize,
+impl SearchRequest {
+    pub fn validate(&self) -> Result<()> {
+        if self.text.len() > QUERY_MAX_BYTES {
+            return Err(CoreError::invalid(
+                "text",
+                format!("must be at most {QUERY_MAX_BYTES} bytes"),
+            ));
+        }
+        crate::error::check_count("top_k", self.top_k, TOP_K_MAX)?;
+        if !(0.0..=1.0).contains(&self.semantic_weight) {
+            return Err(CoreError::invalid(
+                "semantic_weight",
+                format!("must be between 0 and 1 (got {})", self.semantic_weight),
+            ));
+        }
+        if !self.broad && !self.targeted {
+            return Err(CoreError::invalid(
+                "use_broad_retrieval",
+                "at least one of broad and targeted retrieval must be on",
+            ));
+        }
+        self.filters.validate()?;
+        self.preferences.validate()
+    }
+}
+
+/// Milliseconds spent per stage.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct StageTimings {
+    pub parse_ms: f64,
     pub embed_ms: f64,
-    pub write_ms: f64,
+    pub retrieve_ms: f64,
+    pub fuse_ms: f64,
 }
 
-pub struct Engine {
-    embedder: Arc<dyn Embedder>,
-    store: Arc<dyn Store>,
-    /// Recent responses keyed by the request and the store's write sequence, so a write makes
-    /// every older entry unreachable.
-    responses: Mutex<lru::LruCache<String, SearchResponse>>,
-    /// A model provider for answers, enhancement and summaries; offline without one.
-    provider: Option<Arc<dyn Generator>>,
-}
-
-const RESPONSE_CACHE_ENTRIES: usize = 4096;
-
-fn ms_since(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1000.0
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchResponse {
+    /// Served from the response cache (same request, no write since).
+    pub cached: bool,
+    pub hits: Vec<Hit>,
+    pub parsed: Option<ParsedQuery>,
+    /// What the hits share, in a sentence.
+    pub summary: ResultsSummary,
+    /// What query enhancement did, when it was asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enhancement: Option<Enhancement>,
+    pub timings: StageTimings,
 }
 
 /// The candidate list length per retriever: deep enough that fusion has material.
@@ -77,40 +122,6 @@ fn candidates_for(top_k: usize) -> usize {
 }
 
 impl Engine {
-    pub fn new(embedder: Arc<dyn Embedder>, store: Arc<dyn Store>) -> Self {
-        Self {
-            embedder,
-            store,
-            responses: Mutex::new(lru::LruCache::new(
-                std::num::NonZeroUsize::new(RESPONSE_CACHE_ENTRIES).expect("non-zero"),
-            )),
-            provider: None,
-        }
-    }
-
-    /// Uses `provider` for answers, query enhancement and model-written summaries.
-    pub fn with_provider(mut self, provider: Arc<dyn Generator>) -> Self {
-        self.provider = Some(provider);
-        self
-    }
-
-    pub fn provider(&self) -> Option<&Arc<dyn Generator>> {
-        self.provider.as_ref()
-    }
-
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
-    pub fn embedder(&self) -> &Arc<dyn Embedder> {
-        &self.embedder
-    }
-
-    /// Parses a query against the catalog's vocabulary without searching.
-    pub fn parse(&self, text: &str) -> Result<ParsedQuery> {
-        Ok(parse_query(text, self.store.vocabulary()?.as_ref()))
-    }
-
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResponse> {
         req.validate()?;
         let start = Instant::now();
@@ -162,7 +173,7 @@ impl Engine {
         let enhancement = if req.enhance && !req.text.trim().is_empty() {
             let e = match &self.provider {
                 Some(model) => {
-                    crate::enhance::enhance(model.as_ref(), &req.text, &*self.store.vocabulary()?)
+                    crate::app::enhance::enhance(model.as_ref(), &req.text, &*self.store.vocabulary()?)
                 }
                 None => Enhancement::not_applied("no model provider is configured"),
             };
@@ -228,7 +239,7 @@ impl Engine {
         let terms = keyword_terms(&text);
         let hard_desc = hard.describe();
         // Each preference on its own, so a hit's "why" names the ones it fits.
-        let soft_parts: Vec<(Filter, crate::filter::CompiledFilter)> = soft
+        let soft_parts: Vec<(Filter, crate::domain::filter::CompiledFilter)> = soft
             .split_fields()
             .into_iter()
             .map(|f| {
@@ -271,7 +282,7 @@ impl Engine {
     /// Reorders the head of the fused list by the field-aware reranker.
     fn rerank(
         &self,
-        merged: &mut [(String, crate::fusion::Merged)],
+        merged: &mut [(String, crate::domain::fusion::Merged)],
         text: &str,
         wanted: &Filter,
         top_k: usize,
@@ -285,7 +296,7 @@ impl Engine {
                 m.score += bonus;
             }
         }
-        crate::fusion::sort_by_score(&mut merged[..depth], |m| m.score);
+        crate::domain::fusion::sort_by_score(&mut merged[..depth], |m| m.score);
         Ok(())
     }
 
@@ -309,7 +320,7 @@ impl Engine {
         let cards: Vec<String> = tracks
             .iter()
             .enumerate()
-            .map(|(i, t)| crate::ask::source_card(i + 1, t))
+            .map(|(i, t)| crate::domain::answer::source_card(i + 1, t))
             .collect();
         let system = "In one or two sentences, say what these search results have in common \
 (genre, mood, instruments, tempo, era). Use only facts from the list.";
@@ -324,109 +335,6 @@ impl Engine {
             Err(e) => offline(Some(e.to_string())),
         }
     }
-
-    /// Validates, skips unchanged tracks, embeds what changed (reusing vectors whose text did
-    /// not change), and writes the batch in one durable write. Invalid rows are reported and
-    /// the valid ones are still written.
-    pub fn upsert(&self, tracks: Vec<Track>) -> Result<(Vec<UpsertOutcome>, IngestTimings)> {
-        let mut timings = IngestTimings::default();
-        let mut outcomes: Vec<Option<UpsertOutcome>> = vec![None; tracks.len()];
-        let mut valid: Vec<(usize, Track)> = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for (i, t) in tracks.into_iter().enumerate() {
-            let id_hint = (!t.id.trim().is_empty()).then(|| t.id.trim().to_string());
-            match t.validated() {
-                Ok(t) => {
-                    // The last occurrence of an id in a batch wins, as sequential upserts would.
-                    if let Some(prev) = seen.insert(t.id.clone(), valid.len()) {
-                        let (pi, _) = &valid[prev];
-                        outcomes[*pi] = Some(UpsertOutcome::Unchanged { id: t.id.clone() });
-                    }
-                    valid.push((i, t));
-                }
-                Err(CoreError::Invalid(FieldError { field, rule })) => {
-                    outcomes[i] = Some(UpsertOutcome::Invalid {
-                        id: id_hint,
-                        message: format!("{field} {rule}"),
-                        field,
-                    });
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        let latest: Vec<(usize, Track)> = valid
-            .into_iter()
-            .enumerate()
-            .filter(|(vi, (_, t))| seen.get(&t.id) == Some(vi))
-            .map(|(_, x)| x)
-            .collect();
-        let ids: Vec<&str> = latest.iter().map(|(_, t)| t.id.as_str()).collect();
-        let known = self.store.known(&ids)?;
-        let model = self.embedder.model_id().to_string();
-        let mut to_write: Vec<(usize, StoredTrack, bool)> = Vec::new();
-        let mut to_embed: Vec<usize> = Vec::new();
-        for (i, t) in latest {
-            let text = t.embedding_text();
-            let text_hash = content_hash(format!("{model}\n{text}").as_bytes());
-            let hash = content_hash(
-                &serde_json::to_vec(&t).map_err(|e| CoreError::Internal(e.to_string()))?,
-            );
-            let existing = known.get(&t.id);
-            if existing.is_some_and(|k| k.content_hash == hash) {
-                outcomes[i] = Some(UpsertOutcome::Unchanged { id: t.id });
-                continue;
-            }
-            let reuse = match existing {
-                Some(k) if k.text_hash == text_hash => self.store.get_embedding(&t.id)?,
-                _ => None,
-            };
-            if reuse.is_none() {
-                to_embed.push(to_write.len());
-            } else {
-                timings.reused_vectors += 1;
-            }
-            let stored = StoredTrack {
-                track: t,
-                embedding: reuse.unwrap_or_default(),
-                content_hash: hash,
-                text_hash,
-            };
-            to_write.push((i, stored, existing.is_some()));
-        }
-        if !to_embed.is_empty() {
-            let t = Instant::now();
-            let texts: Vec<String> = to_embed
-                .iter()
-                .map(|&w| to_write[w].1.track.embedding_text())
-                .collect();
-            let vectors = self.embedder.embed_documents(&texts)?;
-            for (&w, v) in to_embed.iter().zip(vectors) {
-                to_write[w].1.embedding = v;
-            }
-            timings.embedded = to_embed.len();
-            timings.embed_ms = ms_since(t);
-        }
-        if !to_write.is_empty() {
-            let t = Instant::now();
-            let mut items = Vec::with_capacity(to_write.len());
-            for (i, stored, existed) in to_write {
-                let id = stored.track.id.clone();
-                outcomes[i] = Some(if existed {
-                    UpsertOutcome::Updated { id }
-                } else {
-                    UpsertOutcome::Created { id }
-                });
-                items.push(stored);
-            }
-            self.store.upsert(items)?;
-            timings.write_ms = ms_since(t);
-        }
-        let outcomes = outcomes
-            .into_iter()
-            .map(|o| o.ok_or_else(|| CoreError::Internal("upsert outcome missing".into())))
-            .collect::<Result<Vec<_>>>()?;
-        Ok((outcomes, timings))
-    }
 }
 
 /// The words of a hit's "why": filters, preferences, matched terms and similarity.
@@ -435,7 +343,7 @@ fn explain(
     terms: &[String],
     filters: &[String],
     preferences: Vec<String>,
-    parts: &crate::query::ScoreParts,
+    parts: &ScoreParts,
 ) -> Why {
     let haystack = normalize_term(&format!(
         "{} {} {} {} {}",

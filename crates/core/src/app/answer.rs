@@ -1,0 +1,318 @@
+//! The answer use case: retrieve, keep the relevant hits, generate an answer that cites them,
+//! check every citation, and fall back to the offline generator when a model provider fails.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::Engine;
+use crate::app::extractive::Extractive;
+use crate::app::search::{SearchRequest, QUERY_MAX_BYTES};
+use crate::domain::answer::{
+    content_terms, is_relevant, missing_names_answer, named_sources, AnswerContext, Fact, Source,
+    NOTHING_FOUND,
+};
+use crate::domain::citations::{check_citations, CitationIssue};
+use crate::domain::filter::Filter;
+use crate::domain::hit::Hit;
+use crate::domain::names::{named_entities, NamedEntity};
+use crate::domain::track::Track;
+use crate::error::{CoreError, Result};
+use crate::ports::{Generator, TokenUsage};
+
+pub const ASK_TOP_K_MAX: usize = 20;
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AskRequest {
+    pub question: String,
+    /// Hard constraints on the tracks the answer may use.
+    pub filters: Filter,
+    /// How many tracks to retrieve as sources (1-20).
+    pub top_k: usize,
+    /// Stream the answer as server-sent events (HTTP only).
+    pub stream: bool,
+    /// Let the configured model rewrite the query and suggest filters before retrieval.
+    pub enhance: bool,
+    /// Second-stage rerank of the retrieved candidates.
+    pub rerank: bool,
+}
+
+impl Default for AskRequest {
+    fn default() -> Self {
+        Self {
+            question: String::new(),
+            filters: Filter::default(),
+            top_k: 5,
+            stream: false,
+            enhance: false,
+            rerank: true,
+        }
+    }
+}
+
+impl AskRequest {
+    pub fn validate(&self) -> Result<()> {
+        if self.question.trim().is_empty() {
+            return Err(CoreError::invalid("question", "must not be empty"));
+        }
+        if self.question.len() > QUERY_MAX_BYTES {
+            return Err(CoreError::invalid(
+                "question",
+                format!("must be at most {QUERY_MAX_BYTES} bytes"),
+            ));
+        }
+        crate::error::check_count("top_k", self.top_k, ASK_TOP_K_MAX)?;
+        self.filters.validate()
+    }
+}
+
+/// Why the answer came from the offline generator instead of the configured model.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fallback {
+    pub from: String,
+    pub reason: String,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AskTimings {
+    pub retrieve_ms: f64,
+    pub generate_ms: f64,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AskResponse {
+    pub question: String,
+    /// The answer, citing sources as `[n]`; invalid citations already removed.
+    pub answer: String,
+    /// False when nothing relevant was retrieved and the answer says so.
+    pub grounded: bool,
+    pub sources: Vec<Source>,
+    /// Source numbers the answer cites.
+    pub cited: Vec<usize>,
+    /// Citations removed from the generated text.
+    pub citation_issues: Vec<CitationIssue>,
+    /// The generator that wrote `answer`: `extractive` or the provider's name.
+    pub generator: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<Fallback>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<TokenUsage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enhancement: Option<crate::app::enhance::Enhancement>,
+    /// Names the question used that the catalog does not hold; the answer says so first and
+    /// offers `sources` only as the closest tracks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<NamedEntity>,
+    pub timings: AskTimings,
+}
+
+/// Sources chosen for a question, waiting for their answer to be written.
+#[derive(Debug, Clone)]
+pub struct PreparedAnswer {
+    sources: Vec<Arc<Track>>,
+    response: AskResponse,
+}
+
+/// What a streaming caller receives while the answer is written.
+#[derive(Debug, Clone, Copy)]
+pub enum AnswerEvent<'a> {
+    Token(&'a str),
+    /// The text streamed so far is void: the provider failed and the fallback starts over.
+    Restart,
+}
+
+impl Engine {
+    /// Answers a question from the catalog. `on_event` receives the answer as it is written;
+    /// the returned answer is the checked one (invalid citations removed).
+    pub fn ask(
+        &self,
+        req: &AskRequest,
+        on_event: &mut dyn FnMut(AnswerEvent<'_>),
+    ) -> Result<AskResponse> {
+        let prepared = self.prepare_answer(req)?;
+        self.write_answer(prepared, on_event)
+    }
+
+    /// The retrieval half of `ask` (CPU-bound): the sources the answer may use.
+    pub fn prepare_answer(&self, req: &AskRequest) -> Result<PreparedAnswer> {
+        req.validate()?;
+        let t = Instant::now();
+        let search = SearchRequest {
+            text: req.question.clone(),
+            filters: req.filters.clone(),
+            top_k: req.top_k,
+            enhance: req.enhance,
+            rerank: req.rerank,
+            ..Default::default()
+        };
+        let resp = self.search(&search)?;
+        let recognised = resp
+            .parsed
+            .as_ref()
+            .is_some_and(|p| !p.recognized.is_empty())
+            || !req.filters.is_empty();
+        let all: Vec<Arc<Track>> = resp.hits.iter().map(|h| h.track.clone()).collect();
+        let named_all = named_sources(&req.question, &all);
+        let terms = content_terms(&req.question);
+        // A factual question about named tracks is answered from those tracks alone.
+        let only_named = Fact::asked_in(&req.question).is_some() && !named_all.is_empty();
+        let kept: Vec<&Hit> = resp
+            .hits
+            .iter()
+            .enumerate()
+            .filter(|(i, h)| {
+                let named = named_all.contains(&(i + 1));
+                if only_named {
+                    named
+                } else {
+                    is_relevant(h, &terms, recognised, named)
+                }
+            })
+            .map(|(_, h)| h)
+            .collect();
+        let vocab = self.store().vocabulary()?;
+        let missing: Vec<NamedEntity> = if vocab.names.is_empty() {
+            Vec::new()
+        } else {
+            named_entities(&req.question, &|phrase| vocab.kind_of(phrase).is_some())
+                .into_iter()
+                .filter(|e| !vocab.names.holds(e.kind, &e.name))
+                .collect()
+        };
+        let retrieve_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let sources: Vec<Arc<Track>> = kept.iter().map(|h| h.track.clone()).collect();
+        let listed: Vec<Source> = kept
+            .iter()
+            .enumerate()
+            .map(|(i, h)| Source {
+                n: i + 1,
+                id: h.track.id.clone(),
+                title: h.track.title.clone(),
+                artist: h.track.artist.clone(),
+                score: h.score,
+            })
+            .collect();
+        let response = AskResponse {
+            question: req.question.clone(),
+            answer: String::new(),
+            grounded: !sources.is_empty() && missing.is_empty(),
+            sources: listed,
+            cited: Vec::new(),
+            citation_issues: Vec::new(),
+            generator: Extractive.name().to_string(),
+            fallback: None,
+            usage: None,
+            enhancement: resp.enhancement.clone(),
+            missing,
+            timings: AskTimings {
+                retrieve_ms,
+                generate_ms: 0.0,
+            },
+        };
+        Ok(PreparedAnswer { sources, response })
+    }
+
+    /// The writing half of `ask`: may wait on a model server, so callers run it outside any
+    /// limit on concurrent searches.
+    pub fn write_answer(
+        &self,
+        prepared: PreparedAnswer,
+        on_event: &mut dyn FnMut(AnswerEvent<'_>),
+    ) -> Result<AskResponse> {
+        let t = Instant::now();
+        let PreparedAnswer {
+            sources,
+            mut response,
+        } = prepared;
+        let extractive = Extractive;
+        if !response.missing.is_empty() {
+            let text = missing_names_answer(&response.missing, &sources);
+            on_event(AnswerEvent::Token(&text));
+            let ids: Vec<&str> = sources.iter().map(|t| t.id.as_str()).collect();
+            let checked = check_citations(&text, &ids);
+            response.answer = checked.text;
+            response.cited = checked.cited;
+            response.timings.generate_ms = t.elapsed().as_secs_f64() * 1000.0;
+            return Ok(response);
+        }
+        if sources.is_empty() {
+            on_event(AnswerEvent::Token(NOTHING_FOUND));
+            response.answer = NOTHING_FOUND.to_string();
+            response.timings.generate_ms = t.elapsed().as_secs_f64() * 1000.0;
+            return Ok(response);
+        }
+        let question = response.question.clone();
+        let ctx = AnswerContext {
+            question: &question,
+            named: named_sources(&question, &sources),
+            fact: Fact::asked_in(&question),
+            sources: &sources,
+        };
+        let generation = match &self.provider() {
+            Some(provider) => {
+                let mut streamed = false;
+                let attempt = provider.answer(&ctx, &mut |tok| {
+                    streamed = true;
+                    on_event(AnswerEvent::Token(tok));
+                });
+                match attempt {
+                    Ok(g) => {
+                        response.generator = provider.name().to_string();
+                        g
+                    }
+                    Err(e) => {
+                        response.fallback = Some(Fallback {
+                            from: provider.name().to_string(),
+                            reason: e.to_string(),
+                        });
+                        if streamed {
+                            on_event(AnswerEvent::Restart);
+                        }
+                        extractive.answer(&ctx, &mut |tok| on_event(AnswerEvent::Token(tok)))?
+                    }
+                }
+            }
+            None => extractive.answer(&ctx, &mut |tok| on_event(AnswerEvent::Token(tok)))?,
+        };
+        let ids: Vec<&str> = sources.iter().map(|t| t.id.as_str()).collect();
+        let checked = check_citations(&generation.text, &ids);
+        response.answer = checked.text;
+        response.cited = checked.cited;
+        response.citation_issues = checked.issues;
+        response.usage = generation.usage;
+        response.timings.generate_ms = t.elapsed().as_secs_f64() * 1000.0;
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ask_requests_are_validated_by_field() {
+        let bad = AskRequest {
+            question: " ".into(),
+            ..Default::default()
+        };
+        let Err(CoreError::Invalid(e)) = bad.validate() else {
+            panic!("empty question accepted");
+        };
+        assert_eq!(e.field, "question");
+        let bad = AskRequest {
+            question: "x".into(),
+            top_k: 21,
+            ..Default::default()
+        };
+        let Err(CoreError::Invalid(e)) = bad.validate() else {
+            panic!("top_k 21 accepted");
+        };
+        assert_eq!(e.field, "top_k");
+    }
+}

@@ -1,0 +1,234 @@
+//! The ingest use case: validate, skip what did not change, embed what did (reusing vectors
+//! whose text did not change), write each batch in one durable write, and report per track.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::app::{ms_since, Engine};
+use crate::domain::hash::content_hash;
+use crate::domain::track::Track;
+use crate::error::{CoreError, FieldError, Result};
+use crate::ports::StoredTrack;
+
+/// What happened to one track of an upsert batch.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum UpsertOutcome {
+    Created {
+        id: String,
+    },
+    Updated {
+        id: String,
+    },
+    /// Identical to what is stored: nothing was written.
+    Unchanged {
+        id: String,
+    },
+    /// A later track in the same batch has this id and was written instead.
+    Superseded {
+        id: String,
+    },
+    Invalid {
+        id: Option<String>,
+        field: String,
+        message: String,
+    },
+}
+
+impl UpsertOutcome {
+    pub fn is_ok(&self) -> bool {
+        !matches!(self, UpsertOutcome::Invalid { .. })
+    }
+}
+
+/// What an ingest did: one outcome per input track, in input order, with the tallies and
+/// the time each stage took. Every front end (import files, audio folders, HTTP batches and
+/// uploads) reports with this one type.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IngestReport {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Tracks replaced by a later track with the same id in the same batch.
+    pub superseded: usize,
+    pub failed: usize,
+    /// Tracks whose text was embedded, and whose stored vector was reused instead.
+    pub embedded: usize,
+    pub reused_vectors: usize,
+    pub embed_ms: f64,
+    pub write_ms: f64,
+    /// One result per input track, in input order.
+    pub results: Vec<UpsertOutcome>,
+}
+
+impl IngestReport {
+    fn from_outcomes(results: Vec<UpsertOutcome>) -> Self {
+        let mut r = IngestReport::default();
+        for o in &results {
+            r.count(o);
+        }
+        r.results = results;
+        r
+    }
+
+    fn count(&mut self, o: &UpsertOutcome) {
+        match o {
+            UpsertOutcome::Created { .. } => self.created += 1,
+            UpsertOutcome::Updated { .. } => self.updated += 1,
+            UpsertOutcome::Unchanged { .. } => self.unchanged += 1,
+            UpsertOutcome::Superseded { .. } => self.superseded += 1,
+            UpsertOutcome::Invalid { .. } => self.failed += 1,
+        }
+    }
+
+    /// Adds a later batch's report to this one.
+    pub fn absorb(&mut self, other: IngestReport) {
+        self.created += other.created;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.superseded += other.superseded;
+        self.failed += other.failed;
+        self.embedded += other.embedded;
+        self.reused_vectors += other.reused_vectors;
+        self.embed_ms += other.embed_ms;
+        self.write_ms += other.write_ms;
+        self.results.extend(other.results);
+    }
+
+    /// Tracks now stored as the input had them (created, updated or already so).
+    pub fn stored(&self) -> usize {
+        self.created + self.updated + self.unchanged
+    }
+}
+
+impl Engine {
+    /// Upserts one track: its outcome, or the field error that refused it.
+    pub fn upsert_one(&self, track: Track) -> Result<UpsertOutcome> {
+        let mut report = self.upsert(vec![track])?;
+        match report.results.pop() {
+            Some(UpsertOutcome::Invalid { field, message, .. }) => {
+                Err(CoreError::Invalid(FieldError {
+                    rule: message
+                        .strip_prefix(&format!("{field} "))
+                        .unwrap_or(&message)
+                        .to_string(),
+                    field,
+                }))
+            }
+            Some(o) => Ok(o),
+            None => Err(CoreError::Internal("upsert returned no outcome".into())),
+        }
+    }
+
+    /// Validates, skips unchanged tracks, embeds what changed (reusing vectors whose text did
+    /// not change), and writes the batch in one durable write. Invalid rows are reported and
+    /// the valid ones are still written; of several tracks with one id, the last is written.
+    pub fn upsert(&self, tracks: Vec<Track>) -> Result<IngestReport> {
+        let mut timings = IngestReport::default();
+        let mut outcomes: Vec<Option<UpsertOutcome>> = vec![None; tracks.len()];
+        let mut valid: Vec<(usize, Track)> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, t) in tracks.into_iter().enumerate() {
+            let id_hint = (!t.id.trim().is_empty()).then(|| t.id.trim().to_string());
+            match t.validated() {
+                Ok(t) => {
+                    // The last occurrence of an id in a batch wins, as sequential upserts would.
+                    if let Some(prev) = seen.insert(t.id.clone(), valid.len()) {
+                        let (pi, _) = &valid[prev];
+                        outcomes[*pi] = Some(UpsertOutcome::Superseded { id: t.id.clone() });
+                    }
+                    valid.push((i, t));
+                }
+                Err(CoreError::Invalid(FieldError { field, rule })) => {
+                    outcomes[i] = Some(UpsertOutcome::Invalid {
+                        id: id_hint,
+                        message: format!("{field} {rule}"),
+                        field,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let latest: Vec<(usize, Track)> = valid
+            .into_iter()
+            .enumerate()
+            .filter(|(vi, (_, t))| seen.get(&t.id) == Some(vi))
+            .map(|(_, x)| x)
+            .collect();
+        let ids: Vec<&str> = latest.iter().map(|(_, t)| t.id.as_str()).collect();
+        let known = self.store.known(&ids)?;
+        let model = self.embedder.model_id().to_string();
+        let mut to_write: Vec<(usize, StoredTrack, bool)> = Vec::new();
+        let mut to_embed: Vec<usize> = Vec::new();
+        for (i, t) in latest {
+            let text = t.embedding_text();
+            let text_hash = content_hash(format!("{model}\n{text}").as_bytes());
+            let hash = content_hash(
+                &serde_json::to_vec(&t).map_err(|e| CoreError::Internal(e.to_string()))?,
+            );
+            let existing = known.get(&t.id);
+            if existing.is_some_and(|k| k.content_hash == hash) {
+                outcomes[i] = Some(UpsertOutcome::Unchanged { id: t.id });
+                continue;
+            }
+            let reuse = match existing {
+                Some(k) if k.text_hash == text_hash => self.store.get_embedding(&t.id)?,
+                _ => None,
+            };
+            if reuse.is_none() {
+                to_embed.push(to_write.len());
+            } else {
+                timings.reused_vectors += 1;
+            }
+            let stored = StoredTrack {
+                track: t,
+                embedding: reuse.unwrap_or_default(),
+                content_hash: hash,
+                text_hash,
+            };
+            to_write.push((i, stored, existing.is_some()));
+        }
+        if !to_embed.is_empty() {
+            let t = Instant::now();
+            let texts: Vec<String> = to_embed
+                .iter()
+                .map(|&w| to_write[w].1.track.embedding_text())
+                .collect();
+            let vectors = self.embedder.embed_documents(&texts)?;
+            for (&w, v) in to_embed.iter().zip(vectors) {
+                to_write[w].1.embedding = v;
+            }
+            timings.embedded = to_embed.len();
+            timings.embed_ms = ms_since(t);
+        }
+        if !to_write.is_empty() {
+            let t = Instant::now();
+            let mut items = Vec::with_capacity(to_write.len());
+            for (i, stored, existed) in to_write {
+                let id = stored.track.id.clone();
+                outcomes[i] = Some(if existed {
+                    UpsertOutcome::Updated { id }
+                } else {
+                    UpsertOutcome::Created { id }
+                });
+                items.push(stored);
+            }
+            self.store.upsert(items)?;
+            timings.write_ms = ms_since(t);
+        }
+        let outcomes = outcomes
+            .into_iter()
+            .map(|o| o.ok_or_else(|| CoreError::Internal("upsert outcome missing".into())))
+            .collect::<Result<Vec<_>>>()?;
+        let mut report = IngestReport::from_outcomes(outcomes);
+        report.embedded = timings.embedded;
+        report.reused_vectors = timings.reused_vectors;
+        report.embed_ms = timings.embed_ms;
+        report.write_ms = timings.write_ms;
+        Ok(report)
+    }
+}

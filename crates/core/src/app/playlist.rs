@@ -1,0 +1,172 @@
+//! The playlist use case: gather candidates for a prompt and seeds, then order them to flow.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::app::Engine;
+use crate::app::recommend::RecommendRequest;
+use crate::app::search::{SearchRequest, TOP_K_MAX};
+use crate::domain::filter::Filter;
+use crate::domain::playlist::{
+    choose, order, seconds, transition, Playlist, PlaylistEntry,
+};
+use crate::domain::track::Track;
+use crate::error::{CoreError, Result};
+
+pub const LENGTH_MAX: usize = 100;
+pub const MINUTES_MAX: f32 = 600.0;
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlaylistRequest {
+    /// What the playlist is about, in plain words.
+    pub prompt: Option<String>,
+    /// Tracks to build around; they open the playlist.
+    pub seed_ids: Vec<String>,
+    /// Number of tracks (default 20 when `minutes` is not given).
+    pub length: Option<usize>,
+    /// Target running time; used instead of `length`.
+    pub minutes: Option<f32>,
+    pub filters: Filter,
+}
+
+impl PlaylistRequest {
+    pub fn validate(&self) -> Result<()> {
+        let prompt = self.prompt.as_deref().map(str::trim).unwrap_or("");
+        if prompt.is_empty() && self.seed_ids.is_empty() {
+            return Err(CoreError::invalid(
+                "prompt",
+                "or seed_ids must be given: a playlist needs a theme or seed tracks",
+            ));
+        }
+        if prompt.len() > crate::domain::limits::QUERY_MAX_BYTES {
+            return Err(CoreError::invalid(
+                "prompt",
+                format!("must be at most {} bytes", crate::domain::limits::QUERY_MAX_BYTES),
+            ));
+        }
+        if self.length.is_some() && self.minutes.is_some() {
+            return Err(CoreError::invalid(
+                "minutes",
+                "cannot be combined with length",
+            ));
+        }
+        if let Some(n) = self.length {
+            crate::error::check_count("length", n, LENGTH_MAX)?;
+        }
+        if let Some(m) = self.minutes {
+            if !(m > 0.0 && m <= MINUTES_MAX) {
+                return Err(CoreError::invalid(
+                    "minutes",
+                    format!("must be above 0 and at most {MINUTES_MAX} (got {m})"),
+                ));
+            }
+        }
+        if self.seed_ids.len() > crate::app::recommend::SEEDS_MAX {
+            return Err(CoreError::invalid(
+                "seed_ids",
+                format!("must hold at most {} ids", crate::app::recommend::SEEDS_MAX),
+            ));
+        }
+        self.filters.validate()
+    }
+}
+
+impl Engine {
+    pub fn playlist(&self, req: &PlaylistRequest) -> Result<Playlist> {
+        req.validate()?;
+        let length = req.length.unwrap_or(20);
+        let mut pool: Vec<Arc<Track>> = Vec::new();
+        let mut ids = HashSet::new();
+        for id in &req.seed_ids {
+            let t = self
+                .store()
+                .get(id)?
+                .ok_or_else(|| CoreError::NotFound(format!("seed_ids: unknown track id: {id}")))?;
+            if ids.insert(t.id.clone()) {
+                pool.push(t);
+            }
+        }
+        let prompt = req.prompt.as_deref().map(str::trim).unwrap_or("");
+        if !prompt.is_empty() {
+            let resp = self.search(&SearchRequest {
+                text: prompt.to_string(),
+                filters: req.filters.clone(),
+                top_k: TOP_K_MAX,
+                ..Default::default()
+            })?;
+            for h in resp.hits {
+                if ids.insert(h.track.id.clone()) {
+                    pool.push(h.track);
+                }
+            }
+        }
+        if !req.seed_ids.is_empty() {
+            let recs = self.recommend(&RecommendRequest {
+                positive: req.seed_ids.clone(),
+                filters: req.filters.clone(),
+                top_k: TOP_K_MAX,
+                ..Default::default()
+            })?;
+            for r in recs.hits {
+                if ids.insert(r.track.id.clone()) {
+                    pool.push(r.track);
+                }
+            }
+        }
+        let minutes = req.minutes;
+        let enough = move |chosen: &[Arc<Track>]| match minutes {
+            Some(m) => chosen.iter().map(|t| seconds(t).0).sum::<f32>() >= m * 60.0,
+            None => chosen.len() >= length,
+        };
+        let chosen = choose(&pool, &enough);
+        let vectors: std::collections::HashMap<String, Vec<f32>> = chosen
+            .iter()
+            .filter(|t| t.metadata.tempo.is_none())
+            .filter_map(|t| {
+                self.store()
+                    .get_embedding(&t.id)
+                    .ok()
+                    .flatten()
+                    .map(|v| (t.id.clone(), v))
+            })
+            .collect();
+        let likeness = |a: &Track, b: &Track| match (vectors.get(&a.id), vectors.get(&b.id)) {
+            (Some(x), Some(y)) => x.iter().zip(y).map(|(p, q)| p * q).sum(),
+            _ => 0.0,
+        };
+        let ordered = order(chosen, &likeness);
+        let mut entries = Vec::with_capacity(ordered.len());
+        let (mut total, mut estimated) = (0.0, false);
+        let mut max_step: Option<f32> = None;
+        for (i, t) in ordered.iter().enumerate() {
+            let (s, guessed) = seconds(t);
+            total += s;
+            estimated |= guessed;
+            let transition = (i > 0).then(|| transition(&ordered[i - 1], t));
+            if let Some(step) = transition.as_ref().and_then(|tr| tr.tempo_step) {
+                max_step = Some(max_step.map_or(step, |m: f32| m.max(step)));
+            }
+            entries.push(PlaylistEntry {
+                position: i + 1,
+                track: t.clone(),
+                transition,
+            });
+        }
+        let title = if prompt.is_empty() {
+            "Music RAG playlist".to_string()
+        } else {
+            prompt.to_string()
+        };
+        Ok(Playlist {
+            title,
+            entries,
+            total_seconds: total,
+            duration_estimated: estimated,
+            max_tempo_step: max_step,
+        })
+    }
+}
+

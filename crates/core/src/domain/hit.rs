@@ -1,0 +1,60 @@
+//! One search hit: the track, its score, the parts the score is made of, and why it matched.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::track::Track;
+
+/// Which retrieval track produced a hit's best score.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetrievalType {
+    Broad,
+    Targeted,
+}
+
+/// The parts a hit's score is made of.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ScoreParts {
+    /// Cosine similarity of the query and the track, when the dense list held it.
+    pub dense_similarity: Option<f32>,
+    pub dense_rank: Option<usize>,
+    pub keyword_score: Option<f32>,
+    pub keyword_rank: Option<usize>,
+    /// Reciprocal rank fusion, scaled so rank 1 in both lists is 1.0.
+    pub fused: f32,
+    /// What the second-stage reranker added for fields the query names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank_bonus: Option<f32>,
+}
+
+/// Why a hit matched, in words and parts.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Why {
+    pub filters_satisfied: Vec<String>,
+    pub preferences_matched: Vec<String>,
+    pub matched_terms: Vec<String>,
+    pub summary: String,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    #[cfg_attr(feature = "openapi", schema(value_type = Track))]
+    pub track: Arc<Track>,
+    pub score: f32,
+    pub retrieval_type: RetrievalType,
+    pub scores: ScoreParts,
+    pub why: Why,
+}
+
+/// One retrieved candidate: a store-internal rank list entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub id: String,
+    pub score: f32,
+}

@@ -1,0 +1,11 @@
+//! The edges the application talks to, as traits. Implementations live in other crates
+//! (model, database, model server); the application sees only these.
+
+mod embedder;
+mod generator;
+mod store;
+
+pub use embedder::Embedder;
+pub use generator::{Generation, Generator, TokenUsage};
+pub use crate::domain::hit::Candidate;
+pub use store::{Known, Page, Store, StoreStats, StoredTrack};

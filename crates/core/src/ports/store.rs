@@ -1,0 +1,86 @@
+//! The store port: the catalog's durable home and its retrieval indexes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::domain::filter::Filter;
+use crate::domain::hit::Candidate;
+use crate::domain::track::Track;
+use crate::domain::vocabulary::Vocabulary;
+use crate::error::Result;
+
+/// A track as handed to the store, with what it was embedded from.
+#[derive(Debug, Clone)]
+pub struct StoredTrack {
+    pub track: Track,
+    pub embedding: Vec<f32>,
+    /// Hash of the whole track: equal means nothing changed.
+    pub content_hash: String,
+    /// Hash of the embedded text and model: equal means the vector can be reused.
+    pub text_hash: String,
+}
+
+/// What the store knows of a track already, to skip needless work.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub content_hash: String,
+    pub text_hash: String,
+}
+
+/// A page of tracks in id order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    pub tracks: Vec<Arc<Track>>,
+    /// Pass back as `cursor` for the next page; `None` at the end.
+    pub next_cursor: Option<String>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StoreStats {
+    pub tracks: usize,
+    pub text_embeddings: usize,
+    pub audio_embeddings: usize,
+    /// Monotonic write sequence number of the source of truth.
+    pub sequence: u64,
+    pub backend: String,
+}
+
+/// The catalog's durable home plus its derived indexes.
+pub trait Store: Send + Sync {
+    /// Upserts a batch in one atomic, durable write; returns after it is durable.
+    fn upsert(&self, items: Vec<StoredTrack>) -> Result<()>;
+    fn get(&self, id: &str) -> Result<Option<Arc<Track>>>;
+    fn get_embedding(&self, id: &str) -> Result<Option<Vec<f32>>>;
+    /// Returns whether the track existed.
+    fn delete(&self, id: &str) -> Result<bool>;
+    fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page>;
+    fn count(&self) -> Result<usize>;
+    fn known(&self, ids: &[&str]) -> Result<HashMap<String, Known>>;
+    /// Top `k` by cosine similarity among tracks that pass `filter`.
+    fn dense_search(&self, query: &[f32], filter: &Filter, k: usize) -> Result<Vec<Candidate>>;
+    /// Top `k` for each filter; stores may share one pass over the vectors.
+    fn dense_search_many(
+        &self,
+        query: &[f32],
+        filters: &[Filter],
+        k: usize,
+    ) -> Result<Vec<Vec<Candidate>>> {
+        filters
+            .iter()
+            .map(|f| self.dense_search(query, f, k))
+            .collect()
+    }
+    /// Top `k` by cosine similarity of audio vectors among tracks with audio that pass
+    /// `filter`.
+    fn audio_search(&self, query: &[f32], filter: &Filter, k: usize) -> Result<Vec<Candidate>>;
+    /// Top `k` by BM25 (typo tolerant on titles and artists) among tracks that pass `filter`.
+    fn keyword_search(&self, text: &str, filter: &Filter, k: usize) -> Result<Vec<Candidate>>;
+    fn vocabulary(&self) -> Result<Arc<Vocabulary>>;
+    /// The write sequence number: it changes with every acknowledged write.
+    fn sequence(&self) -> Result<u64>;
+    fn stats(&self) -> Result<StoreStats>;
+}
+
