@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use music_rag_core::app::listen::ListenRequest;
 use music_rag_core::app::playlist::PlaylistRequest;
-use music_rag_core::domain::playlist::Playlist;
 use music_rag_core::app::recommend::RecommendRequest;
+use music_rag_core::domain::playlist::Playlist;
 use music_rag_core::{AnswerEvent, AskRequest};
 
 use crate::commands::FilterArgs;

@@ -63,7 +63,7 @@ pub fn run(g: &Global, args: &BenchArgs) -> Result<ExitCode> {
         .collect();
     let rerank = !args.no_rerank;
     let vocab = engine.store().vocabulary()?;
-    let genre = vocab.genres.first().map(|(g, _)| g.clone());
+    let genre = vocab.genres().first().map(|(g, _)| g.clone());
     let filtered = |text: &str, top_k: usize| SearchRequest {
         text: text.to_string(),
         top_k,

@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use music_rag_core::app::catalog::{Catalog, PAGE_MAX};
-use music_rag_core::{Engine, Filter, Mode, Range, SearchRequest, Store, Track, UpsertOutcome};
+use music_rag_core::{Engine, Filter, Mode, Range, SearchRequest, Track, UpsertOutcome};
 use music_rag_embed::{default_model_dir, fetch_model, TextEmbedder};
 use music_rag_store::EmbeddedStore;
 use serde_json::json;

@@ -475,7 +475,10 @@ mod tests {
         let key = |t: &str| key_in_title(t).map(|k| k.to_string());
         assert_eq!(key("Piano Quintet in A major").as_deref(), Some("A major"));
         assert_eq!(key("Sonata in B-flat major").as_deref(), Some("Bb major"));
-        assert_eq!(key("Partita in D minor, BWV 1004").as_deref(), Some("D minor"));
+        assert_eq!(
+            key("Partita in D minor, BWV 1004").as_deref(),
+            Some("D minor")
+        );
         assert_eq!(key("Serenade in E-flat").as_deref(), Some("Eb major"));
         assert_eq!(key("The Art of Fugue"), None);
     }

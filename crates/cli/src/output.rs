@@ -142,7 +142,7 @@ pub fn stats(s: &StoreStats, v: &Vocabulary, open_ms: f64, dir: &Path, as_json: 
             "{}",
             json!({"tracks": s.tracks, "text_embeddings_count": s.text_embeddings, "audio_embeddings_count": s.audio_embeddings,
                 "sequence": s.sequence, "backend": s.backend, "data_dir": dir, "open_ms": open_ms,
-                "genres": v.genres.len(), "moods": v.moods.len(), "instruments": v.instruments.len()})
+                "genres": v.genres().len(), "moods": v.moods().len(), "instruments": v.instruments().len()})
         );
         return;
     }
@@ -160,11 +160,12 @@ pub fn stats(s: &StoreStats, v: &Vocabulary, open_ms: f64, dir: &Path, as_json: 
             .collect::<Vec<_>>()
             .join(", ")
     };
-    println!("genres:       {} — {}", v.genres.len(), top(&v.genres));
-    println!("moods:        {} — {}", v.moods.len(), top(&v.moods));
+    let (genres, moods, instruments) = (v.genres(), v.moods(), v.instruments());
+    println!("genres:       {} — {}", genres.len(), top(&genres));
+    println!("moods:        {} — {}", moods.len(), top(&moods));
     println!(
         "instruments:  {} — {}",
-        v.instruments.len(),
-        top(&v.instruments)
+        instruments.len(),
+        top(&instruments)
     );
 }

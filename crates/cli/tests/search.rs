@@ -242,7 +242,13 @@ fn a_genre_filter_reads_the_genre_field_only() {
         assert!(genre_words(h).contains("hip hop"), "not hip hop: {h}");
     }
     // Other spellings are the same genre.
-    let other = search(&["energetic dance music", "--genre", "hiphop", "--top-k", "10"]);
+    let other = search(&[
+        "energetic dance music",
+        "--genre",
+        "hiphop",
+        "--top-k",
+        "10",
+    ]);
     assert_eq!(ids(&v), ids(&other));
     // Tags have their own filter.
     for h in hits(&search(&["guitar", "--tag", "no voice", "--top-k", "5"])) {

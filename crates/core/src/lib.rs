@@ -14,9 +14,9 @@ pub mod error;
 pub mod ports;
 
 pub use app::answer::{AnswerEvent, AskRequest, AskResponse};
-pub use app::Engine;
 pub use app::ingest::{IngestReport, UpsertOutcome};
 pub use app::search::{SearchRequest, SearchResponse};
+pub use app::Engine;
 pub use domain::filter::{Filter, Range};
 pub use domain::hit::{Hit, RetrievalType};
 pub use domain::key::{Key, Mode};

@@ -93,7 +93,9 @@ fn no_module_imports_itself_through_others() {
         .map(|(m, refs)| {
             (
                 m,
-                refs.iter().filter(|r| r.contains("::") && *r != m).collect(),
+                refs.iter()
+                    .filter(|r| r.contains("::") && *r != m)
+                    .collect(),
             )
         })
         .collect();

@@ -81,7 +81,10 @@ fn matmul_wt(
     par: Parallelism,
 ) {
     // Checked in release builds too: gemm trusts these extents with raw pointers.
-    assert!(dst.len() >= m * n && w.len() >= n * k, "matmul output or weight too small");
+    assert!(
+        dst.len() >= m * n && w.len() >= n * k,
+        "matmul output or weight too small"
+    );
     assert!(
         m == 0 || lhs.len() >= (m - 1) * lhs_rs + k,
         "matmul input too small"

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use music_rag_core::domain::text::typo_budget;
 use tantivy::collector::{FilterCollector, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
@@ -204,9 +205,8 @@ impl KeywordIndex {
                         let q = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
                         clauses
                             .push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
-                        let chars = term_text.chars().count();
-                        if fuzzy && chars >= 4 {
-                            let distance = if chars >= 8 { 2 } else { 1 };
+                        let distance = typo_budget(&term_text);
+                        if fuzzy && distance > 0 {
                             let fq = FuzzyTermQuery::new(term, distance, true);
                             clauses.push((
                                 Occur::Should,

@@ -162,7 +162,6 @@ impl EmbeddedStore {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
-
 }
 
 impl Store for EmbeddedStore {

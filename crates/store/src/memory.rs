@@ -6,8 +6,6 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::sync::{Arc, OnceLock};
 
 use music_rag_core::domain::filter::{CompiledFilter, FacetField, FacetValue, TrackFacets};
-use music_rag_core::domain::text::normalize_term;
-use music_rag_core::domain::names::CatalogNames;
 use music_rag_core::{Candidate, Track, Vocabulary};
 
 pub struct Entry {
@@ -31,9 +29,9 @@ pub struct Catalog {
     by_slot: HashMap<u64, usize>,
     /// Built on the first filtered query after a change.
     facets: OnceLock<Arc<FacetIndex>>,
-    /// Built on first use and dropped with every change, under the same lock as the data, so
-    /// a fill can never store a vocabulary older than the catalog.
-    vocabulary: OnceLock<Arc<Vocabulary>>,
+    /// Kept in step with every insert and removal, under the same lock as the data, so it is
+    /// never older than the catalog and reading a query never rebuilds it.
+    vocabulary: Arc<Vocabulary>,
 }
 
 /// Positions as bits.
@@ -205,7 +203,7 @@ impl Catalog {
             by_id: BTreeMap::new(),
             by_slot: HashMap::new(),
             facets: OnceLock::new(),
-            vocabulary: OnceLock::new(),
+            vocabulary: Arc::new(Vocabulary::default()),
         }
     }
 
@@ -283,9 +281,9 @@ impl Catalog {
         self.scales[pos] = quantize(vector, &mut self.quantized[range]);
         self.by_id.insert(entry.track.id.clone(), pos);
         self.by_slot.insert(entry.slot, pos);
+        Arc::make_mut(&mut self.vocabulary).count_track(&entry.track, true);
         self.entries[pos] = Some(entry);
         self.facets = OnceLock::new();
-        self.vocabulary = OnceLock::new();
     }
 
     fn remove_position(&mut self, pos: usize) {
@@ -293,8 +291,8 @@ impl Catalog {
             self.by_id.remove(&e.track.id);
             self.by_slot.remove(&e.slot);
             self.free.push(pos);
+            Arc::make_mut(&mut self.vocabulary).count_track(&e.track, false);
             self.facets = OnceLock::new();
-            self.vocabulary = OnceLock::new();
         }
     }
 
@@ -478,43 +476,9 @@ impl Catalog {
             .collect()
     }
 
-    /// The catalog's vocabulary, built once per change.
+    /// The catalog's vocabulary as of now.
     pub fn vocabulary(&self) -> Arc<Vocabulary> {
-        self.vocabulary
-            .get_or_init(|| Arc::new(self.build_vocabulary()))
-            .clone()
-    }
-
-    fn build_vocabulary(&self) -> Vocabulary {
-        let mut counts: [HashMap<String, usize>; 5] = Default::default();
-        let mut add = |i: usize, s: &str| {
-            let n = normalize_term(s);
-            if !n.is_empty() {
-                *counts[i].entry(n).or_default() += 1;
-            }
-        };
-        for e in self.entries.iter().flatten() {
-            let m = &e.track.metadata;
-            m.genre
-                .iter()
-                .chain(m.subgenre.iter())
-                .for_each(|g| add(0, g));
-            m.mood.iter().for_each(|x| add(1, x));
-            m.instrumentation.iter().for_each(|x| add(2, x));
-            m.cultural_origin.iter().for_each(|x| add(3, x));
-            e.track.tags.iter().for_each(|x| add(4, x));
-        }
-        let sorted = |m: HashMap<String, usize>| {
-            let mut v: Vec<(String, usize)> = m.into_iter().collect();
-            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            v
-        };
-        let [g, mo, i, o, t] = counts;
-        let names = CatalogNames::new(self.entries.iter().flatten().map(|e| {
-            let t = &e.track;
-            (t.artist.as_str(), t.title.as_str(), t.album.as_deref())
-        }));
-        Vocabulary::new(sorted(g), sorted(mo), sorted(i), sorted(o), sorted(t)).with_names(names)
+        self.vocabulary.clone()
     }
 }
 

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::Engine;
 use crate::app::extractive::Extractive;
 use crate::app::search::{SearchRequest, QUERY_MAX_BYTES};
+use crate::app::Engine;
 use crate::domain::answer::{
     content_terms, is_relevant, missing_names_answer, named_sources, AnswerContext, Fact, Source,
     NOTHING_FOUND,

@@ -4,11 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
 use crate::domain::filter::{Filter, Range};
 use crate::domain::text::normalize_term;
 use crate::domain::track::limits;
 use crate::domain::vocabulary::{FacetKind, Vocabulary};
+use crate::error::Result;
 use crate::ports::{Generator, TokenUsage};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -72,9 +72,9 @@ fn vocabulary_hint(vocab: &Vocabulary) -> String {
     };
     format!(
         "Genres: {}\nMoods: {}\nInstruments: {}",
-        top(&vocab.genres),
-        top(&vocab.moods),
-        top(&vocab.instruments)
+        top(&vocab.genres()),
+        top(&vocab.moods()),
+        top(&vocab.instruments())
     )
 }
 

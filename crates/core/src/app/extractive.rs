@@ -2,9 +2,9 @@
 //! phrases them with citations, so every number and name it writes comes from a source.
 
 use crate::domain::answer::{AnswerContext, Fact};
-use crate::error::Result;
 use crate::domain::summary::{number, summarize};
 use crate::domain::track::Track;
+use crate::error::Result;
 use crate::ports::{Generation, Generator};
 
 /// Sources listed in an answer to an open question.

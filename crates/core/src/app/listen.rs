@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::audio::AUDIO_VECTOR_DIM;
+use crate::app::search::{SearchRequest, TOP_K_MAX};
 use crate::app::Engine;
-use crate::error::{CoreError, Result};
+use crate::domain::audio::AUDIO_VECTOR_DIM;
 use crate::domain::filter::Filter;
 use crate::domain::fusion::RRF_K;
-use crate::app::search::{SearchRequest, TOP_K_MAX};
 use crate::domain::track::Track;
+use crate::error::{CoreError, Result};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,7 +115,7 @@ impl Engine {
         if vector.len() != AUDIO_VECTOR_DIM {
             return Err(CoreError::Internal("audio vector of the wrong size".into()));
         }
-        let k = (req.top_k * 3).max(30) + 1;
+        let k = crate::app::search::candidates_for(req.top_k) + 1;
         let audio = self.store().audio_search(&vector, &req.filters, k)?;
         let text = req.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
         let text_hits = match text {

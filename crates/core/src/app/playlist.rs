@@ -5,13 +5,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::Engine;
 use crate::app::recommend::RecommendRequest;
 use crate::app::search::{SearchRequest, TOP_K_MAX};
+use crate::app::Engine;
 use crate::domain::filter::Filter;
-use crate::domain::playlist::{
-    choose, order, seconds, transition, Playlist, PlaylistEntry,
-};
+use crate::domain::playlist::{choose, order, seconds, transition, Playlist, PlaylistEntry};
 use crate::domain::track::Track;
 use crate::error::{CoreError, Result};
 
@@ -44,7 +42,10 @@ impl PlaylistRequest {
         if prompt.len() > crate::domain::limits::QUERY_MAX_BYTES {
             return Err(CoreError::invalid(
                 "prompt",
-                format!("must be at most {} bytes", crate::domain::limits::QUERY_MAX_BYTES),
+                format!(
+                    "must be at most {} bytes",
+                    crate::domain::limits::QUERY_MAX_BYTES
+                ),
             ));
         }
         if self.length.is_some() && self.minutes.is_some() {
@@ -169,4 +170,3 @@ impl Engine {
         })
     }
 }
-

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::Engine;
-use crate::error::{CoreError, Result};
-use crate::domain::filter::Filter;
 use crate::app::search::TOP_K_MAX;
+use crate::app::Engine;
+use crate::domain::filter::Filter;
 use crate::domain::track::Track;
 use crate::domain::vector::{dot, normalized};
+use crate::error::{CoreError, Result};
 
 pub const SEEDS_MAX: usize = 50;
 /// How much a negative seed's likeness counts against a candidate.
@@ -125,7 +125,7 @@ impl Engine {
         }
         let centre = normalized(centre);
         let seeds = positive.len() + negative.len();
-        let k = (req.top_k * 3).max(60) + seeds;
+        let k = crate::app::search::candidates_for(req.top_k) + seeds;
         let mut candidates: Vec<String> = self
             .store()
             .dense_search(&centre, &req.filters, k)?

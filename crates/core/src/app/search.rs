@@ -6,15 +6,15 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::app::{ms_since, Engine};
 use crate::app::enhance::Enhancement;
+use crate::app::{ms_since, Engine};
 use crate::domain::filter::{Filter, TrackFacets};
-use crate::domain::text::normalize_term;
 use crate::domain::fusion::{merge_dual, rrf};
 use crate::domain::hit::{Hit, ScoreParts, Why};
 use crate::domain::parse::{keyword_terms, ParsedQuery};
 use crate::domain::rerank::{RerankQuery, RERANK_DEPTH};
 use crate::domain::summary::{summarize, ResultsSummary, SummaryAuthor};
+use crate::domain::text::normalize_term;
 use crate::domain::track::Track;
 use crate::error::{CoreError, Result};
 
@@ -117,7 +117,7 @@ pub struct SearchResponse {
 }
 
 /// The candidate list length per retriever: deep enough that fusion has material.
-fn candidates_for(top_k: usize) -> usize {
+pub(crate) fn candidates_for(top_k: usize) -> usize {
     (top_k * 3).max(60)
 }
 
@@ -172,9 +172,11 @@ impl Engine {
         };
         let enhancement = if req.enhance && !req.text.trim().is_empty() {
             let e = match &self.provider {
-                Some(model) => {
-                    crate::app::enhance::enhance(model.as_ref(), &req.text, &*self.store.vocabulary()?)
-                }
+                Some(model) => crate::app::enhance::enhance(
+                    model.as_ref(),
+                    &req.text,
+                    &*self.store.vocabulary()?,
+                ),
                 None => Enhancement::not_applied("no model provider is configured"),
             };
             if let Some(q) = &e.rewritten_query {
@@ -366,14 +368,12 @@ fn explain(
     for term in terms {
         if words.contains(term.as_str()) {
             matched.push(term.clone());
-        } else if term.len() >= 4 {
+        } else if let Some(w) = name_words
+            .iter()
+            .find(|w| crate::domain::text::word_match(term, w).is_some())
+        {
             // Typo tolerance as the keyword index applies it to titles and artists.
-            if let Some(w) = name_words
-                .iter()
-                .find(|w| strsim::damerau_levenshtein(w, term) == 1)
-            {
-                matched.push(format!("{term}~{w}"));
-            }
+            matched.push(format!("{term}~{w}"));
         }
     }
     let mut summary = Vec::new();

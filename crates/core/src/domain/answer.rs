@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::domain::text::normalize_term;
 use crate::domain::hit::Hit;
 use crate::domain::names::NamedEntity;
 use crate::domain::parse::keyword_terms;
 use crate::domain::summary::number;
+use crate::domain::text::normalize_term;
 use crate::domain::track::Track;
 
 /// Below this cosine similarity a hit only counts as relevant when the question names it or
@@ -210,7 +210,7 @@ fn words(haystack: &str) -> Vec<String> {
 fn word_in(word: &str, question: &[String]) -> bool {
     question
         .iter()
-        .any(|q| q == word || (word.len() >= 4 && strsim::damerau_levenshtein(q, word) <= 1))
+        .any(|q| crate::domain::text::word_match(q, word).is_some())
 }
 
 /// Whether every content word of `name` appears in the question (typos of one edit allowed).

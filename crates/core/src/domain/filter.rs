@@ -4,10 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CoreError, Result};
 use crate::domain::key::{time_signature, Key, Mode};
 use crate::domain::text::normalize_term;
 use crate::domain::track::Track;
+use crate::error::{CoreError, Result};
 
 /// A normalised term without its spaces: "hip hop" and "hiphop" meet here.
 fn compact(term: &str) -> String {
@@ -295,11 +295,7 @@ impl Filter {
                 .iter()
                 .map(|k| Needle::exact(&Key::parse(k).map(|k| k.to_string()).unwrap_or_default()))
                 .collect(),
-            modes: self
-                .mode
-                .iter()
-                .map(|m| Needle::exact(m.name()))
-                .collect(),
+            modes: self.mode.iter().map(|m| Needle::exact(m.name())).collect(),
             time_signatures: self
                 .time_signatures
                 .iter()

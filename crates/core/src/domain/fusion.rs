@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use crate::domain::hit::{Candidate, RetrievalType, ScoreParts};
 
-
 /// The usual RRF constant: damps the head of each list so neither dominates.
 pub const RRF_K: f32 = 60.0;
 /// The original service's boost for targeted (filtered) hits.

@@ -144,7 +144,8 @@ pub fn time_signature(s: &str) -> Option<String> {
     let (beats, unit) = compact.split_once('/')?;
     let beats: u8 = beats.parse().ok()?;
     let unit: u8 = unit.parse().ok()?;
-    (beats > 0 && beats <= 32 && [1, 2, 4, 8, 16, 32].contains(&unit)).then(|| format!("{beats}/{unit}"))
+    (beats > 0 && beats <= 32 && [1, 2, 4, 8, 16, 32].contains(&unit))
+        .then(|| format!("{beats}/{unit}"))
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! "the album Kid A", "Hotel California"), so an answer can say plainly when the catalog does
 //! not hold what was asked for instead of offering other songs as if they were it.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::domain::text::normalize_term;
@@ -38,12 +40,13 @@ pub struct NamedEntity {
     pub name: String,
 }
 
-/// The catalog's artists, titles and albums as word lists, for "does the catalog hold X".
+/// The catalog's artists, titles and albums as word lists with how many tracks carry each, for
+/// "does the catalog hold X". Kept up to date track by track.
 #[derive(Debug, Clone, Default)]
 pub struct CatalogNames {
-    artists: Vec<Vec<String>>,
-    titles: Vec<Vec<String>>,
-    albums: Vec<Vec<String>>,
+    artists: HashMap<Vec<String>, u32>,
+    titles: HashMap<Vec<String>, u32>,
+    albums: HashMap<Vec<String>, u32>,
 }
 
 /// Articles a name may be written with or without ("The Beatles" = "Beatles").
@@ -59,13 +62,9 @@ fn name_words(s: &str) -> Vec<String> {
     }
 }
 
-/// One word of a name matches one of the catalog's: exactly, or with one edit when both are
-/// long enough that one edit is a typo rather than another word.
+/// One word of a name matches one of the catalog's: exactly or within the typo budget.
 fn word_matches(asked: &str, stored: &str) -> bool {
-    asked == stored
-        || (asked.chars().count() >= 5
-            && stored.chars().count() >= 5
-            && strsim::damerau_levenshtein(asked, stored) <= 1)
+    crate::domain::text::word_match(asked, stored).is_some()
 }
 
 /// Whether `asked` appears in `stored` as consecutive words.
@@ -77,31 +76,46 @@ fn contains_words(stored: &[String], asked: &[String]) -> bool {
             .any(|w| w.iter().zip(asked).all(|(s, a)| word_matches(a, s)))
 }
 
+fn count_in(map: &mut HashMap<Vec<String>, u32>, name: &str, added: bool) {
+    let words = name_words(name);
+    if words.is_empty() {
+        return;
+    }
+    if added {
+        *map.entry(words).or_default() += 1;
+    } else if let Some(c) = map.get_mut(&words) {
+        *c = c.saturating_sub(1);
+        if *c == 0 {
+            map.remove(&words);
+        }
+    }
+}
+
 impl CatalogNames {
-    /// Builds the index from (artist, title, album) triples; placeholder artists are left out.
+    /// Builds the index from (artist, title, album) triples.
     pub fn new<'a>(tracks: impl Iterator<Item = (&'a str, &'a str, Option<&'a str>)>) -> Self {
         let mut names = CatalogNames::default();
         for (artist, title, album) in tracks {
-            if !crate::domain::track::is_placeholder_artist(artist) {
-                names.artists.push(name_words(artist));
-            }
-            names.titles.push(name_words(title));
-            if let Some(a) = album {
-                names.albums.push(name_words(a));
-            }
-        }
-        for list in [&mut names.artists, &mut names.titles, &mut names.albums] {
-            list.retain(|w| !w.is_empty());
-            list.sort_unstable();
-            list.dedup();
+            names.count(artist, title, album, true);
         }
         names
+    }
+
+    /// Counts one track's names in (`added`) or out; placeholder artists are left out.
+    pub fn count(&mut self, artist: &str, title: &str, album: Option<&str>, added: bool) {
+        if !crate::domain::track::is_placeholder_artist(artist) {
+            count_in(&mut self.artists, artist, added);
+        }
+        count_in(&mut self.titles, title, added);
+        if let Some(a) = album {
+            count_in(&mut self.albums, a, added);
+        }
     }
 
     /// Whether the catalog holds a name of this kind that contains `name`'s words.
     pub fn holds(&self, kind: NameKind, name: &str) -> bool {
         let asked = name_words(name);
-        let lists: &[&Vec<Vec<String>>] = match kind {
+        let lists: &[&HashMap<Vec<String>, u32>] = match kind {
             NameKind::Artist => &[&self.artists],
             NameKind::Title => &[&self.titles],
             NameKind::Album => &[&self.albums],
@@ -109,23 +123,27 @@ impl CatalogNames {
         };
         lists
             .iter()
-            .any(|l| l.iter().any(|stored| contains_words(stored, &asked)))
+            .any(|l| l.keys().any(|stored| contains_words(stored, &asked)))
     }
 
     /// The catalog artist whose whole name the words `words` spell (one typo allowed per
     /// long word), if any: "daft punk" -> "daft punk".
     pub fn artist_named(&self, words: &[String]) -> Option<String> {
         self.artists
-            .iter()
-            .find(|a| a.len() == words.len() && a.iter().zip(words).all(|(s, w)| word_matches(w, s)))
+            .keys()
+            .find(|a| {
+                a.len() == words.len() && a.iter().zip(words).all(|(s, w)| word_matches(w, s))
+            })
             .map(|a| a.join(" "))
     }
 
     /// The catalog title whose whole name the words spell, if any.
     pub fn title_named(&self, words: &[String]) -> Option<String> {
         self.titles
-            .iter()
-            .find(|t| t.len() == words.len() && t.iter().zip(words).all(|(s, w)| word_matches(w, s)))
+            .keys()
+            .find(|t| {
+                t.len() == words.len() && t.iter().zip(words).all(|(s, w)| word_matches(w, s))
+            })
             .map(|t| t.join(" "))
     }
 
@@ -136,8 +154,8 @@ impl CatalogNames {
 
 /// Words that end a name written after "by" or "the band" in lower case.
 const NAME_ENDS: &[&str] = &[
-    "do", "does", "did", "you", "have", "has", "in", "with", "from", "that", "which", "and",
-    "on", "for", "is", "are", "was", "were", "please", "at", "about", "like", "or", "but",
+    "do", "does", "did", "you", "have", "has", "in", "with", "from", "that", "which", "and", "on",
+    "for", "is", "are", "was", "were", "please", "at", "about", "like", "or", "but",
 ];
 
 /// Words that introduce a name of a known kind.
@@ -155,13 +173,42 @@ const INTRODUCERS: &[(&[&str], NameKind)] = &[
 
 /// Words that start a question rather than a name, even when capitalised.
 const QUESTION_OPENERS: &[&str] = &[
-    "what", "who", "which", "how", "when", "where", "why", "is", "are", "do", "does", "did",
-    "can", "could", "play", "find", "show", "give", "list", "any", "i", "tell", "recommend",
-    "name", "was", "were", "has", "have", "the", "a",
+    "what",
+    "who",
+    "which",
+    "how",
+    "when",
+    "where",
+    "why",
+    "is",
+    "are",
+    "do",
+    "does",
+    "did",
+    "can",
+    "could",
+    "play",
+    "find",
+    "show",
+    "give",
+    "list",
+    "any",
+    "i",
+    "tell",
+    "recommend",
+    "name",
+    "was",
+    "were",
+    "has",
+    "have",
+    "the",
+    "a",
 ];
 
 /// Small words a capitalised name may hold ("Sound of Silence", "Earth, Wind and Fire").
-const CONNECTORS: &[&str] = &["of", "the", "and", "in", "on", "a", "to", "for", "&", "de", "la"];
+const CONNECTORS: &[&str] = &[
+    "of", "the", "and", "in", "on", "a", "to", "for", "&", "de", "la",
+];
 
 struct Word<'a> {
     /// As written, without surrounding punctuation.
@@ -188,7 +235,9 @@ fn split_words(q: &str) -> Vec<Word<'_>> {
 }
 
 fn is_capitalised(w: &str) -> bool {
-    w.chars().next().is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+    w.chars()
+        .next()
+        .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
 }
 
 /// Names a question uses: quoted names, names after "by", "the band", "album" and the like,
@@ -247,9 +296,11 @@ pub fn named_entities(question: &str, is_vocabulary: &dyn Fn(&str) -> bool) -> V
         // "by the band X": the longer introducer that follows says more.
         let longer_follows = INTRODUCERS.iter().any(|(p, _)| {
             p.len() > 1
-                && p.iter()
-                    .enumerate()
-                    .all(|(k, w)| words.get(i + phrase.len() + k).is_some_and(|x| x.lower == *w))
+                && p.iter().enumerate().all(|(k, w)| {
+                    words
+                        .get(i + phrase.len() + k)
+                        .is_some_and(|x| x.lower == *w)
+                })
         });
         if longer_follows {
             i += phrase.len();

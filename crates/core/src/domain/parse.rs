@@ -432,11 +432,25 @@ fn parse_meter(tokens: &mut [Token], out: &mut ParsedQuery) {
                 i
             };
             push_unique(&mut out.filters.time_signatures, &sig);
-            mark(tokens, from, to, out, "time signature", &out.filters.describe());
+            mark(
+                tokens,
+                from,
+                to,
+                out,
+                "time signature",
+                &out.filters.describe(),
+            );
         } else if matches!(raw.as_str(), "waltz" | "waltzes") {
             if matches!(next, Some("time" | "meter" | "metre")) {
                 push_unique(&mut out.filters.time_signatures, "3/4");
-                mark(tokens, i, i + 1, out, "time signature", &out.filters.describe());
+                mark(
+                    tokens,
+                    i,
+                    i + 1,
+                    out,
+                    "time signature",
+                    &out.filters.describe(),
+                );
             } else {
                 // A waltz is a dance as well as a metre: keep the word, prefer 3/4.
                 tokens[i].consumed = true;
@@ -471,10 +485,10 @@ fn parse_keys(tokens: &mut [Token], out: &mut ParsedQuery) {
         let letter_ok = tonic.len() <= 2 && !tonic.is_empty() || accidental && raw(i).len() == 1;
         let keyed = letter_ok && is_mode(raw(mode_at));
         // "a minor key" reads as "a (minor key)": the article, not the tonic A.
-        let article =
-            raw(i) == "a" && !accidental && (raw(mode_at + 1) == "key" || !after_in);
+        let article = raw(i) == "a" && !accidental && (raw(mode_at + 1) == "key" || !after_in);
         if keyed && !article {
-            if let Some(key) = crate::domain::key::Key::parse(&format!("{tonic} {}", raw(mode_at))) {
+            if let Some(key) = crate::domain::key::Key::parse(&format!("{tonic} {}", raw(mode_at)))
+            {
                 let from = if after_in { i - 1 } else { i };
                 let to = if raw(mode_at + 1) == "key" {
                     mode_at + 1
@@ -504,7 +518,11 @@ fn parse_keys(tokens: &mut [Token], out: &mut ParsedQuery) {
                 } else {
                     from
                 };
-                let end = if keyword_follows { mode_end + 1 } else { mode_end };
+                let end = if keyword_follows {
+                    mode_end + 1
+                } else {
+                    mode_end
+                };
                 out.filters.mode = Some(mode);
                 mark(tokens, start, end, out, "mode", &out.filters.describe());
                 i = end + 1;
@@ -814,7 +832,9 @@ mod tests {
         assert_eq!(p.preferences.time_signatures, vec!["3/4"]);
         assert_eq!(p.text, "waltzes");
         assert_eq!(
-            parse_query("which tracks are in 6/8?", &v).filters.time_signatures,
+            parse_query("which tracks are in 6/8?", &v)
+                .filters
+                .time_signatures,
             vec!["6/8"]
         );
         assert_eq!(
@@ -824,7 +844,10 @@ mod tests {
         let p = parse_query("piano in waltz time", &v);
         assert_eq!(p.filters.time_signatures, vec!["3/4"]);
         assert!(!p.text.contains("waltz"), "{}", p.text);
-        assert!(parse_query("24/7 radio", &v).filters.time_signatures.is_empty());
+        assert!(parse_query("24/7 radio", &v)
+            .filters
+            .time_signatures
+            .is_empty());
     }
 
     #[test]

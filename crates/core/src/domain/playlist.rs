@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::domain::text::normalize_term;
 use crate::domain::key::Key;
+use crate::domain::text::normalize_term;
 use crate::domain::track::Track;
 
 /// Tracks are chosen so that sorted by tempo no gap exceeds this many BPM.
@@ -88,7 +88,10 @@ pub(crate) fn song_key(t: &Track) -> String {
 
 /// Picks tracks in relevance order whose tempos stay connected (no sorted gap above
 /// `TEMPO_GAP`) until `enough` says stop.
-pub(crate) fn choose(pool: &[Arc<Track>], enough: &dyn Fn(&[Arc<Track>]) -> bool) -> Vec<Arc<Track>> {
+pub(crate) fn choose(
+    pool: &[Arc<Track>],
+    enough: &dyn Fn(&[Arc<Track>]) -> bool,
+) -> Vec<Arc<Track>> {
     let mut chosen: Vec<Arc<Track>> = Vec::new();
     let mut range: Option<(f32, f32)> = None;
     let mut seen = HashSet::new();
@@ -113,7 +116,10 @@ pub(crate) fn choose(pool: &[Arc<Track>], enough: &dyn Fn(&[Arc<Track>]) -> bool
 
 /// Orders chosen tracks: tempo-known ones rising in tempo, artists kept apart and compatible
 /// keys preferred among near-equal tempos; then the rest, each next to its closest neighbour.
-pub(crate) fn order(mut chosen: Vec<Arc<Track>>, likeness: &dyn Fn(&Track, &Track) -> f32) -> Vec<Arc<Track>> {
+pub(crate) fn order(
+    mut chosen: Vec<Arc<Track>>,
+    likeness: &dyn Fn(&Track, &Track) -> f32,
+) -> Vec<Arc<Track>> {
     let (mut timed, mut untimed): (Vec<_>, Vec<_>) =
         chosen.drain(..).partition(|t| t.metadata.tempo.is_some());
     timed.sort_by(|a, b| {

@@ -3,8 +3,8 @@
 //! a genre, mood or instrument the track carries) and at tempo and year preferences.
 
 use crate::domain::filter::{Filter, Range};
-use crate::domain::text::normalize_term;
 use crate::domain::parse::keyword_terms;
+use crate::domain::text::normalize_term;
 use crate::domain::track::Track;
 
 /// How many fused candidates the reranker reorders, at least.
@@ -47,7 +47,7 @@ impl RerankQuery {
     fn has_word(&self, w: &str) -> bool {
         self.words
             .iter()
-            .any(|q| q == w || (w.len() >= 4 && strsim::damerau_levenshtein(q, w) <= 1))
+            .any(|q| crate::domain::text::word_match(q, w).is_some())
     }
 
     /// Share of a name's words the query holds, squared so a whole name beats a part.

@@ -27,9 +27,46 @@ fn push_word(out: &mut String, word: &str) {
     out.push_str(word);
 }
 
+/// How many edits a typed word may be from a catalog word and still match it: none below four
+/// characters, one from four, two from eight. The keyword index, the "why" of each hit, the
+/// rerank and the answers all use this one rule.
+pub fn typo_budget(word: &str) -> u8 {
+    match word.chars().count() {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    }
+}
+
+/// How a typed word matches a catalog word: exactly, by a typo within the budget, or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WordMatch {
+    Exact,
+    Typo,
+}
+
+/// Matches a typed word against a catalog word under [`typo_budget`] (edits counted as the
+/// keyword index counts them: insertions, deletions, substitutions, adjacent transpositions).
+pub fn word_match(typed: &str, stored: &str) -> Option<WordMatch> {
+    if typed == stored {
+        return Some(WordMatch::Exact);
+    }
+    let budget = typo_budget(typed) as usize;
+    (budget > 0 && strsim::osa_distance(typed, stored) <= budget).then_some(WordMatch::Typo)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typos_are_allowed_by_length() {
+        assert_eq!(word_match("abc", "abc"), Some(WordMatch::Exact));
+        assert_eq!(word_match("abd", "abc"), None);
+        assert_eq!(word_match("jakson", "jackson"), Some(WordMatch::Typo));
+        assert_eq!(word_match("jaksno", "jackson"), None);
+        assert_eq!(word_match("beyonsse", "beyonce"), Some(WordMatch::Typo));
+    }
 
     #[test]
     fn separators_case_and_ampersands_fold() {

@@ -1,9 +1,14 @@
 //! The catalog's own words: the genres, moods, instruments, origins and tags it uses, how many
-//! tracks use each, and its names, so queries are read in the catalog's terms.
+//! tracks use each, and its names, so queries are read in the catalog's terms. Kept up to date
+//! track by track as the catalog changes, so reading a query never rebuilds it.
 
 use std::collections::HashMap;
 
 use serde::Serialize;
+
+use crate::domain::names::CatalogNames;
+use crate::domain::text::normalize_term;
+use crate::domain::track::Track;
 
 /// Which metadata field a vocabulary term belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -17,6 +22,14 @@ pub enum FacetKind {
 }
 
 impl FacetKind {
+    pub const ALL: [FacetKind; 5] = [
+        FacetKind::Genre,
+        FacetKind::Mood,
+        FacetKind::Instrument,
+        FacetKind::Origin,
+        FacetKind::Tag,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             FacetKind::Genre => "genre",
@@ -28,22 +41,18 @@ impl FacetKind {
     }
 }
 
-/// The catalog's own vocabulary (normalised terms) with how many tracks use each term.
-#[derive(Debug, Clone, Default, Serialize)]
+/// The catalog's own vocabulary (normalised terms) with how many tracks use each term in
+/// each field, and its names.
+#[derive(Debug, Clone, Default)]
 pub struct Vocabulary {
-    pub genres: Vec<(String, usize)>,
-    pub moods: Vec<(String, usize)>,
-    pub instruments: Vec<(String, usize)>,
-    pub origins: Vec<(String, usize)>,
-    pub tags: Vec<(String, usize)>,
-    #[serde(skip)]
-    lookup: HashMap<String, (FacetKind, usize)>,
-    /// Artists, titles and albums, for questions that name one.
-    #[serde(skip)]
-    pub names: crate::domain::names::CatalogNames,
+    /// Tracks using each term, per field in `FacetKind::ALL` order.
+    terms: HashMap<String, [u32; 5]>,
+    /// Artists, titles and albums, for queries and questions that name one.
+    pub names: CatalogNames,
 }
 
 impl Vocabulary {
+    /// A vocabulary from term lists with counts (tests, imports of counts).
     pub fn new(
         genres: Vec<(String, usize)>,
         moods: Vec<(String, usize)>,
@@ -51,50 +60,123 @@ impl Vocabulary {
         origins: Vec<(String, usize)>,
         tags: Vec<(String, usize)>,
     ) -> Self {
-        let mut lookup: HashMap<String, (FacetKind, usize)> = HashMap::new();
-        for (kind, list) in [
-            (FacetKind::Genre, &genres),
-            (FacetKind::Mood, &moods),
-            (FacetKind::Instrument, &instruments),
-            (FacetKind::Origin, &origins),
-        ] {
+        let mut v = Vocabulary::default();
+        for (i, list) in [genres, moods, instruments, origins, tags]
+            .into_iter()
+            .enumerate()
+        {
             for (term, count) in list {
-                let key = crate::domain::text::normalize_term(term);
-                // A term used in several fields belongs to the one that uses it most.
-                match lookup.get(&key) {
-                    Some((_, c)) if c >= count => {}
-                    _ => {
-                        lookup.insert(key, (kind, *count));
+                let n = normalize_term(&term);
+                if !n.is_empty() {
+                    v.terms.entry(n).or_default()[i] += count as u32;
+                }
+            }
+        }
+        v
+    }
+
+    /// Counts a track's terms and names in (`added`) or out.
+    pub fn count_track(&mut self, t: &Track, added: bool) {
+        let m = &t.metadata;
+        let fields: [(usize, Vec<&String>); 5] = [
+            (0, m.genre.iter().chain(m.subgenre.iter()).collect()),
+            (1, m.mood.iter().collect()),
+            (2, m.instrumentation.iter().collect()),
+            (3, m.cultural_origin.iter().collect()),
+            (4, t.tags.iter().collect()),
+        ];
+        for (i, values) in fields {
+            for value in values {
+                let n = normalize_term(value);
+                if n.is_empty() {
+                    continue;
+                }
+                if added {
+                    self.terms.entry(n).or_default()[i] += 1;
+                } else if let Some(c) = self.terms.get_mut(&n) {
+                    c[i] = c[i].saturating_sub(1);
+                    if c.iter().all(|&x| x == 0) {
+                        self.terms.remove(&n);
                     }
                 }
             }
         }
-        // A tag is a preference of its own only when no field claims the term.
-        for (term, count) in &tags {
-            lookup
-                .entry(crate::domain::text::normalize_term(term))
-                .or_insert((FacetKind::Tag, *count));
-        }
-        Self {
-            genres,
-            moods,
-            instruments,
-            origins,
-            tags,
-            lookup,
-            names: crate::domain::names::CatalogNames::default(),
-        }
+        self.names
+            .count(&t.artist, &t.title, t.album.as_deref(), added);
     }
 
-    /// The vocabulary with the catalog's names, for name detection.
-    pub fn with_names(mut self, names: crate::domain::names::CatalogNames) -> Self {
-        self.names = names;
-        self
-    }
-
-    /// The field a normalised term belongs to, if the catalog uses it.
+    /// The field a normalised term belongs to, if the catalog uses it: the field that uses it
+    /// most; a tag only when no other field uses it.
     pub fn kind_of(&self, term: &str) -> Option<FacetKind> {
-        self.lookup.get(term).map(|(k, _)| *k)
+        let c = self.terms.get(term)?;
+        let (best, count) = (0..4).map(|i| (i, c[i])).max_by_key(|&(i, n)| (n, 4 - i))?;
+        if count > 0 {
+            Some(FacetKind::ALL[best])
+        } else if c[4] > 0 {
+            Some(FacetKind::Tag)
+        } else {
+            None
+        }
+    }
+
+    /// The terms of one field with their track counts, most used first.
+    pub fn terms(&self, kind: FacetKind) -> Vec<(String, usize)> {
+        let i = FacetKind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+        let mut out: Vec<(String, usize)> = self
+            .terms
+            .iter()
+            .filter(|(_, c)| c[i] > 0)
+            .map(|(t, c)| (t.clone(), c[i] as usize))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+
+    pub fn genres(&self) -> Vec<(String, usize)> {
+        self.terms(FacetKind::Genre)
+    }
+
+    pub fn moods(&self) -> Vec<(String, usize)> {
+        self.terms(FacetKind::Mood)
+    }
+
+    pub fn instruments(&self) -> Vec<(String, usize)> {
+        self.terms(FacetKind::Instrument)
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn track(id: &str, genre: &str, tags: &[&str]) -> Track {
+        let mut t = Track {
+            id: id.into(),
+            title: format!("Song {id}"),
+            artist: "Band".into(),
+            tags: tags.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        t.metadata.genre = Some(genre.into());
+        t
+    }
+
+    #[test]
+    fn counts_follow_tracks_in_and_out() {
+        let mut v = Vocabulary::default();
+        let a = track("a", "Hip-Hop", &["jazz"]);
+        let b = track("b", "Jazz", &[]);
+        v.count_track(&a, true);
+        v.count_track(&b, true);
+        assert_eq!(v.kind_of("hip hop"), Some(FacetKind::Genre));
+        assert_eq!(v.kind_of("jazz"), Some(FacetKind::Genre));
+        assert_eq!(v.genres(), vec![("hip hop".into(), 1), ("jazz".into(), 1)]);
+        v.count_track(&b, false);
+        // Only a tag uses "jazz" now.
+        assert_eq!(v.kind_of("jazz"), Some(FacetKind::Tag));
+        v.count_track(&a, false);
+        assert_eq!(v.kind_of("hip hop"), None);
+        assert!(v.terms.is_empty());
+        assert!(v.names.is_empty());
+    }
+}

@@ -17,4 +17,3 @@ pub trait Embedder: Send + Sync {
         (0, 0)
     }
 }
-

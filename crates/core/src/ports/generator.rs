@@ -28,11 +28,8 @@ pub trait Generator: Send + Sync {
     fn name(&self) -> &str;
     /// Answers `ctx.question` from `ctx.sources` only, citing them as `[n]`, passing each
     /// piece of text to `on_token` as it is produced.
-    fn answer(
-        &self,
-        ctx: &AnswerContext<'_>,
-        on_token: &mut dyn FnMut(&str),
-    ) -> Result<Generation>;
+    fn answer(&self, ctx: &AnswerContext<'_>, on_token: &mut dyn FnMut(&str))
+        -> Result<Generation>;
     /// A free-form completion of an instruction (query rewriting, summaries). Generators
     /// without a model cannot.
     fn complete(&self, _system: &str, _user: &str) -> Result<Generation> {

@@ -83,4 +83,3 @@ pub trait Store: Send + Sync {
     fn sequence(&self) -> Result<u64>;
     fn stats(&self) -> Result<StoreStats>;
 }
-

@@ -11,7 +11,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
@@ -67,7 +66,9 @@ pub async fn put(
         ));
     }
     track.id = id;
-    Ok(Json(state.run_blocking(move |e| e.upsert_one(track)).await?))
+    Ok(Json(
+        state.run_blocking(move |e| e.upsert_one(track)).await?,
+    ))
 }
 
 /// Delete one track.
