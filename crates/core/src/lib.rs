@@ -12,6 +12,7 @@ pub mod app;
 pub mod domain;
 pub mod error;
 pub mod ports;
+pub mod testing;
 
 pub use app::answer::{AnswerEvent, AskRequest, AskResponse};
 pub use app::ingest::{IngestReport, UpsertOutcome};

@@ -6,6 +6,73 @@ use axum::response::{IntoResponse, Response};
 use music_rag_core::CoreError;
 use serde::Serialize;
 
+/// Every error code the API returns, with the status it is sent with: one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidInput,
+    MalformedJson,
+    BadRequest,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    RateLimited,
+    Overloaded,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, for documentation and tests.
+    pub const ALL: [ErrorCode; 13] = [
+        ErrorCode::InvalidInput,
+        ErrorCode::MalformedJson,
+        ErrorCode::BadRequest,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::RateLimited,
+        ErrorCode::Overloaded,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
+    /// The stable machine-readable name clients match on.
+    pub fn as_str(self) -> &'static str {
+        self.entry().0
+    }
+
+    /// The HTTP status the code is sent with.
+    pub fn status(self) -> StatusCode {
+        self.entry().1
+    }
+
+    fn entry(self) -> (&'static str, StatusCode) {
+        match self {
+            ErrorCode::InvalidInput => ("invalid_input", StatusCode::UNPROCESSABLE_ENTITY),
+            ErrorCode::MalformedJson => ("malformed_json", StatusCode::BAD_REQUEST),
+            ErrorCode::BadRequest => ("bad_request", StatusCode::BAD_REQUEST),
+            ErrorCode::UnsupportedMediaType => {
+                ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            }
+            ErrorCode::PayloadTooLarge => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+            ErrorCode::Unauthorized => ("unauthorized", StatusCode::UNAUTHORIZED),
+            ErrorCode::Forbidden => ("forbidden", StatusCode::FORBIDDEN),
+            ErrorCode::NotFound => ("not_found", StatusCode::NOT_FOUND),
+            ErrorCode::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
+            ErrorCode::RateLimited => ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
+            ErrorCode::Overloaded => ("overloaded", StatusCode::SERVICE_UNAVAILABLE),
+            ErrorCode::Unavailable => ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
+            ErrorCode::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
@@ -30,10 +97,10 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
-            code,
+            status: code.status(),
+            code: code.as_str(),
             message: message.into(),
             field: None,
             retry_after: None,
@@ -45,7 +112,7 @@ impl ApiError {
         let message = format!("{field} {}", message.into());
         Self {
             field: Some(field),
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message)
+            ..Self::new(ErrorCode::InvalidInput, message)
         }
     }
 
@@ -53,12 +120,12 @@ impl ApiError {
     pub fn field_message(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: Some(field.into()),
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message)
+            ..Self::new(ErrorCode::InvalidInput, message)
         }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(ErrorCode::NotFound, message)
     }
 
     pub fn retry_after(mut self, seconds: u64) -> Self {
@@ -75,8 +142,7 @@ impl From<CoreError> for ApiError {
             CoreError::Unavailable(m) => {
                 tracing::warn!(error = %m, "dependency unavailable");
                 ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
+                    ErrorCode::Unavailable,
                     "a dependency is unavailable; try again later",
                 )
                 .retry_after(5)
@@ -84,8 +150,7 @@ impl From<CoreError> for ApiError {
             CoreError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    ErrorCode::Internal,
                     "internal error; see the server log for this request id",
                 )
             }

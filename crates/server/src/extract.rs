@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 pub struct ApiJson<T>(pub T);
 
@@ -30,21 +30,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 let field = if path.is_empty() || path == "." { field_of(msg) } else { Some(path.to_string()) };
                 Err(ApiError {
                     field: field.clone(),
-                    ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", format!("{}{msg}", field.map(|f| format!("{f}: ")).unwrap_or_default()))
+                    ..ApiError::new(ErrorCode::InvalidInput, format!("{}{msg}", field.map(|f| format!("{f}: ")).unwrap_or_default()))
                 })
             }
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.body_text())),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::new(ErrorCode::MalformedJson, e.body_text())),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(ErrorCode::UnsupportedMediaType,
                 "send the body as JSON with Content-Type: application/json",
             )),
-            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(ErrorCode::PayloadTooLarge,
                 "the request body is larger than the configured limit (MUSIC_RAG_MAX_BODY_BYTES)",
             )),
-            Err(other) => Err(ApiError::new(other.status(), "bad_request", other.body_text())),
+            Err(other) => Err(ApiError {
+                status: other.status(),
+                ..ApiError::new(ErrorCode::BadRequest, other.body_text())
+            }),
         }
     }
 }

@@ -31,7 +31,7 @@ use api::{
 };
 use auth::Scope;
 pub use config::{ConfigError, ServerConfig, Settings};
-use error::ApiError;
+use error::{ApiError, ErrorCode};
 pub use state::AppState;
 
 fn guarded(state: &AppState, scope: Scope, routes: Router<AppState>) -> Router<AppState> {
@@ -104,7 +104,7 @@ pub fn app(state: AppState) -> Router {
         .merge(guarded(&state, Scope::Admin, admin))
         .fallback(|| async { ApiError::not_found("no such route; see /docs") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method; see /docs")
+            ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take that method; see /docs")
         })
         .layer(
             ServiceBuilder::new()

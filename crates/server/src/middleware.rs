@@ -3,14 +3,14 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
 use governor::clock::{Clock, DefaultClock};
 
 use crate::auth::{Caller, Scope};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::metrics::{RATE_LIMITED, SHED};
 use crate::state::AppState;
 
@@ -42,24 +42,18 @@ pub async fn guard(
         match presented_key(&req).map(|k| keys.find(k)) {
             None => {
                 return ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
+                    ErrorCode::Unauthorized,
                     "send an API key in X-API-Key or Authorization: Bearer",
                 )
                 .into_response()
             }
             Some(None) => {
-                return ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "the API key is not valid",
-                )
-                .into_response()
+                return ApiError::new(ErrorCode::Unauthorized, "the API key is not valid")
+                    .into_response()
             }
             Some(Some((_, scope))) if scope < needed => {
                 return ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     format!(
                         "this key has the {} scope; this route needs {}",
                         scope.name(),
@@ -83,8 +77,7 @@ pub async fn guard(
         metrics::counter!(RATE_LIMITED).increment(1);
         let wait = not_until.wait_time_from(DefaultClock::default().now());
         return ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "too many requests; retry after the time in Retry-After",
         )
         .retry_after(wait.as_secs_f64().ceil() as u64)
@@ -115,8 +108,7 @@ pub async fn catch_panic(req: Request, next: Next) -> Response {
                 .unwrap_or_default();
             tracing::error!(request_id, panic = what, "handler panicked");
             ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
+                ErrorCode::Internal,
                 format!("internal error (request id {request_id}); it has been logged"),
             )
             .into_response()
@@ -129,20 +121,14 @@ pub async fn overloaded(err: tower::BoxError) -> Response {
     if err.is::<tower::load_shed::error::Overloaded>() {
         metrics::counter!(SHED).increment(1);
         return ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
+            ErrorCode::Overloaded,
             "the server is at capacity; retry after the time in Retry-After",
         )
         .retry_after(1)
         .into_response();
     }
     tracing::error!(error = %err, "middleware error");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "internal error",
-    )
-    .into_response()
+    ApiError::new(ErrorCode::Internal, "internal error").into_response()
 }
 
 #[cfg(test)]

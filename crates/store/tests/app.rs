@@ -1,0 +1,246 @@
+//! The use cases in process, fast: the real embedded store in a temporary directory and a
+//! deterministic hashing embedder behind the embedder port (tests of meaning use the real model
+//! in the CLI and HTTP suites). Filters, ingest reports, answers about missing names, parsed
+//! keys and time signatures, playlists.
+
+use std::sync::Arc;
+
+use music_rag_core::app::playlist::PlaylistRequest;
+use music_rag_core::testing::HashingEmbedder;
+use music_rag_core::{
+    AskRequest, CoreError, Engine, Filter, Mode, SearchRequest, Track, UpsertOutcome,
+};
+use music_rag_store::EmbeddedStore;
+
+fn track(id: &str, title: &str, artist: &str, genre: &str) -> Track {
+    let mut t = Track {
+        id: id.into(),
+        title: title.into(),
+        artist: artist.into(),
+        description: Some(format!("{title} by {artist}, a {genre} song")),
+        ..Default::default()
+    };
+    t.metadata.genre = Some(genre.into());
+    t
+}
+
+fn catalog() -> Vec<Track> {
+    let mut out = Vec::new();
+    let mut a = track("a", "Night Drive", "Neon Coast", "Dance");
+    a.tags = vec!["hip hop feel".into()];
+    a.metadata.tempo = Some(122.0);
+    a.metadata.key = Some("A minor".into());
+    a.metadata.time_signature = Some("4/4".into());
+    out.push(a);
+    let mut b = track("b", "Block Party", "MC Rhymes", "Hip-Hop");
+    b.metadata.tempo = Some(95.0);
+    b.metadata.key = Some("C major".into());
+    b.metadata.time_signature = Some("4/4".into());
+    out.push(b);
+    let mut c = track("c", "Blue Danube Dreams", "Vienna Strings", "Classical");
+    c.metadata.instrumentation = vec!["violin".into(), "cello".into()];
+    c.metadata.tempo = Some(150.0);
+    c.metadata.key = Some("D major".into());
+    c.metadata.time_signature = Some("3/4".into());
+    out.push(c);
+    let mut d = track("d", "Autumn Waltz", "Vienna Strings", "Classical");
+    d.metadata.instrumentation = vec!["piano".into()];
+    d.metadata.tempo = Some(140.0);
+    d.metadata.key = Some("E-flat minor".into());
+    d.metadata.time_signature = Some("3/4".into());
+    out.push(d);
+    let mut e = track("e", "Street Cipher", "Verse Collective", "hiphop");
+    e.metadata.tempo = Some(90.0);
+    out.push(e);
+    out
+}
+
+fn engine() -> (tempfile::TempDir, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let embedder = Arc::new(HashingEmbedder::new(64));
+    let store = EmbeddedStore::open(dir.path(), Some(("hashing-test-embedder", 64))).unwrap();
+    let engine = Engine::new(embedder, Arc::new(store));
+    let report = engine.upsert(catalog()).unwrap();
+    assert_eq!(report.created, 5);
+    (dir, engine)
+}
+
+fn ids(engine: &Engine, req: SearchRequest) -> Vec<String> {
+    let mut got: Vec<String> = engine
+        .search(&req)
+        .unwrap()
+        .hits
+        .iter()
+        .map(|h| h.track.id.clone())
+        .collect();
+    got.sort();
+    got
+}
+
+#[test]
+fn each_filter_reads_its_own_field() {
+    let (_dir, engine) = engine();
+    let req = |filters: Filter| SearchRequest {
+        text: "song".into(),
+        filters,
+        top_k: 10,
+        ..Default::default()
+    };
+    // The genre field, every spelling; never the tags.
+    for spelling in ["Hip-Hop", "hip hop", "HIPHOP"] {
+        let f = Filter {
+            genres: vec![spelling.into()],
+            ..Default::default()
+        };
+        assert_eq!(ids(&engine, req(f)), vec!["b", "e"], "{spelling}");
+    }
+    let tags = Filter {
+        tags: vec!["hip hop feel".into()],
+        ..Default::default()
+    };
+    assert_eq!(ids(&engine, req(tags)), vec!["a"]);
+    let violin = Filter {
+        instruments: vec!["violin".into()],
+        ..Default::default()
+    };
+    assert_eq!(ids(&engine, req(violin)), vec!["c"]);
+    let minor = Filter {
+        mode: Some(Mode::Minor),
+        ..Default::default()
+    };
+    assert_eq!(ids(&engine, req(minor)), vec!["a", "d"]);
+    let e_flat = Filter {
+        keys: vec!["D# minor".into()],
+        ..Default::default()
+    };
+    assert_eq!(ids(&engine, req(e_flat)), vec!["d"]);
+    let bad = Filter {
+        keys: vec!["Q major".into()],
+        ..Default::default()
+    };
+    match engine.search(&req(bad)) {
+        Err(CoreError::Invalid(e)) => assert_eq!(e.field, "filters.keys"),
+        other => panic!("a bad key was accepted: {:?}", other.map(|r| r.hits.len())),
+    }
+}
+
+#[test]
+fn plain_words_become_key_and_time_signature_filters() {
+    let (_dir, engine) = engine();
+    let search = |text: &str| {
+        ids(
+            &engine,
+            SearchRequest {
+                text: text.into(),
+                top_k: 10,
+                ..Default::default()
+            },
+        )
+    };
+    assert_eq!(search("waltzes in 3/4"), vec!["c", "d"]);
+    assert_eq!(search("something in 4/4 time"), vec!["a", "b"]);
+    assert_eq!(search("strings in D major"), vec!["c"]);
+    assert_eq!(search("music in a minor key"), vec!["a", "d"]);
+}
+
+#[test]
+fn ingest_reports_every_row_and_the_last_duplicate_wins() {
+    let (_dir, engine) = engine();
+    let mut first = track("x", "First Take", "Someone", "Pop");
+    first.metadata.tempo = Some(100.0);
+    let mut second = first.clone();
+    second.title = "Second Take".into();
+    let bad = Track {
+        id: "bad".into(),
+        title: String::new(),
+        artist: "Nobody".into(),
+        ..Default::default()
+    };
+    let report = engine
+        .upsert(vec![first, bad, second, catalog().remove(0)])
+        .unwrap();
+    assert_eq!(
+        (
+            report.created,
+            report.superseded,
+            report.failed,
+            report.unchanged
+        ),
+        (1, 1, 1, 1)
+    );
+    assert!(matches!(
+        report.results[0],
+        UpsertOutcome::Superseded { .. }
+    ));
+    assert!(matches!(&report.results[1], UpsertOutcome::Invalid { field, .. } if field == "title"));
+    assert_eq!(report.stored(), 2);
+    assert_eq!(engine.catalog().track("x").unwrap().title, "Second Take");
+    // One track: its outcome, or its field error.
+    let err = engine
+        .upsert_one(Track {
+            id: "y".into(),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, CoreError::Invalid(ref f) if f.field == "title"),
+        "{err}"
+    );
+}
+
+#[test]
+fn answers_name_what_the_catalog_lacks() {
+    let (_dir, engine) = engine();
+    let ask = |q: &str| {
+        engine
+            .ask(
+                &AskRequest {
+                    question: q.into(),
+                    ..Default::default()
+                },
+                &mut |_| {},
+            )
+            .unwrap()
+    };
+    let r = ask("what songs by the band Zorblax Quartet do you have?");
+    assert!(
+        r.answer
+            .starts_with("The catalog has no artist named \"Zorblax Quartet\"."),
+        "{}",
+        r.answer
+    );
+    assert!(!r.grounded);
+    let r = ask("what is on the album Glass Harbour Nights?");
+    assert!(
+        r.answer.contains("no album named \"Glass Harbour Nights\""),
+        "{}",
+        r.answer
+    );
+    let r = ask("what tempo is Autumn Waltz by Vienna Strings?");
+    assert!(r.missing.is_empty(), "{:?}", r.missing);
+    assert_eq!(
+        r.answer,
+        "\"Autumn Waltz\" by Vienna Strings runs at 140 BPM [1]."
+    );
+}
+
+#[test]
+fn playlists_keep_tempo_steps_small() {
+    let (_dir, engine) = engine();
+    let p = engine
+        .playlist(&PlaylistRequest {
+            prompt: Some("song".into()),
+            length: Some(5),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(!p.entries.is_empty());
+    let tempos: Vec<f32> = p
+        .entries
+        .iter()
+        .filter_map(|e| e.track.metadata.tempo)
+        .collect();
+    for w in tempos.windows(2) {
+        assert!((w[1] - w[0]).abs() <= music_rag_core::domain::playlist::MAX_TEMPO_STEP);
+    }
+}
