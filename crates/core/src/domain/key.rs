@@ -85,10 +85,10 @@ impl Key {
         let lower = rest.to_lowercase();
         let (shift, rest) = if let Some(r) = rest.strip_prefix('#') {
             (1, r.to_string())
-        } else if lower.starts_with(" sharp") {
-            (1, lower[" sharp".len()..].to_string())
-        } else if lower.starts_with(" flat") {
-            (-1, lower[" flat".len()..].to_string())
+        } else if let Some(r) = lower.strip_prefix(" sharp") {
+            (1, r.to_string())
+        } else if let Some(r) = lower.strip_prefix(" flat") {
+            (-1, r.to_string())
         } else if let Some(r) = rest.strip_prefix('b') {
             (-1, r.to_string())
         } else {
