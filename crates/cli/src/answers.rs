@@ -61,12 +61,12 @@ pub fn ask(g: &Global, args: &AskArgs) -> Result<ExitCode> {
     })?;
     drop(out);
     if g.json {
-        println!("{}", serde_json::to_string(&resp)?);
+        outln!("{}", serde_json::to_string(&resp)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!();
+    outln!();
     if !resp.citation_issues.is_empty() {
-        println!(
+        outln!(
             "(removed {} invalid citation(s))",
             resp.citation_issues.len()
         );
@@ -78,9 +78,9 @@ pub fn ask(g: &Global, args: &AskArgs) -> Result<ExitCode> {
         );
     }
     if !resp.sources.is_empty() {
-        println!("\nSources:");
+        outln!("\nSources:");
         for s in &resp.sources {
-            println!("  [{}] {} — {}  [{}]", s.n, s.title, s.artist, s.id);
+            outln!("  [{}] {} — {}  [{}]", s.n, s.title, s.artist, s.id);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -111,7 +111,7 @@ pub struct SimilarArgs {
 }
 
 fn print_hit(i: usize, t: &music_rag_core::Track, score: f32, extra: &str) {
-    println!(
+    outln!(
         "{:>2}. {} — {}  [{}]  score {score:.3}",
         i + 1,
         t.title,
@@ -120,10 +120,10 @@ fn print_hit(i: usize, t: &music_rag_core::Track, score: f32, extra: &str) {
     );
     let f = facts(t);
     if !f.is_empty() {
-        println!("    {f}");
+        outln!("    {f}");
     }
     if !extra.is_empty() {
-        println!("    {extra}");
+        outln!("    {extra}");
     }
 }
 
@@ -161,11 +161,11 @@ pub fn similar(g: &Global, args: &SimilarArgs) -> Result<ExitCode> {
         let own = file.map(music_rag_audio::library::track_id);
         resp.hits.retain(|h| Some(&h.track.id) != own.as_ref());
         if g.json {
-            println!("{}", serde_json::to_string(&resp)?);
+            outln!("{}", serde_json::to_string(&resp)?);
             return Ok(ExitCode::SUCCESS);
         }
         if resp.hits.is_empty() {
-            println!("no tracks with audio match");
+            outln!("no tracks with audio match");
         }
         for (i, h) in resp.hits.iter().enumerate() {
             let sim = h
@@ -184,11 +184,11 @@ pub fn similar(g: &Global, args: &SimilarArgs) -> Result<ExitCode> {
         top_k: args.top_k,
     })?;
     if g.json {
-        println!("{}", serde_json::to_string(&resp)?);
+        outln!("{}", serde_json::to_string(&resp)?);
         return Ok(ExitCode::SUCCESS);
     }
     if resp.hits.is_empty() {
-        println!("no similar tracks match");
+        outln!("no similar tracks match");
     }
     for (i, h) in resp.hits.iter().enumerate() {
         let extra = format!(
@@ -274,7 +274,7 @@ pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if g.json {
-        println!("{}", serde_json::to_string(&p)?);
+        outln!("{}", serde_json::to_string(&p)?);
         return Ok(ExitCode::SUCCESS);
     }
     for e in &p.entries {
@@ -284,16 +284,19 @@ pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
             .and_then(|t| t.tempo_step)
             .map(|s| format!("  (tempo step {s:.0})"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "{:>2}. {} — {}  [{}]{step}",
-            e.position, e.track.title, e.track.artist, e.track.id
+            e.position,
+            e.track.title,
+            e.track.artist,
+            e.track.id
         );
         let f = facts(&e.track);
         if !f.is_empty() {
-            println!("    {f}");
+            outln!("    {f}");
         }
     }
-    println!(
+    outln!(
         "{} tracks, {:.0} min{}",
         p.entries.len(),
         p.total_seconds / 60.0,
@@ -304,7 +307,7 @@ pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
         }
     );
     if let Some(path) = &args.output {
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

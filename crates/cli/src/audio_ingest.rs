@@ -154,9 +154,9 @@ pub fn run(g: &Global, args: &IngestAudioArgs) -> Result<ExitCode> {
         0.0
     };
     if g.json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?);
     } else {
-        println!(
+        outln!(
             "{}: {} files: {} created, {} updated, {} unchanged, {} failed ({} untagged) in {:.1}s; \
              {:.0} s of audio at {:.0} s of audio per CPU-second",
             report.dir,

@@ -124,9 +124,9 @@ pub fn run(g: &Global, args: &BenchArgs) -> Result<ExitCode> {
         "peak_rss_mib": peak_rss_mib(),
     });
     if g.json {
-        println!("{report}");
+        outln!("{report}");
     } else {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -253,9 +253,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Delete { id } => {
             open_catalog(&g)?.delete(&id)?;
             if g.json {
-                println!("{}", json!({"status": "deleted", "id": id}));
+                outln!("{}", json!({"status": "deleted", "id": id}));
             } else {
-                println!("deleted {id}");
+                outln!("deleted {id}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -279,9 +279,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             // Prove the files load before saying it worked.
             TextEmbedder::load(&dir)?;
             if g.json {
-                println!("{}", json!({"model_dir": dir, "source": source}));
+                outln!("{}", json!({"model_dir": dir, "source": source}));
             } else {
-                println!("model ready in {} ({source:?})", dir.display());
+                outln!("model ready in {} ({source})", dir.display());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -291,9 +291,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 .iter()
                 .all(|f| dir.join(f).is_file());
             if g.json {
-                println!("{}", json!({"model_dir": dir, "present": present}));
+                outln!("{}", json!({"model_dir": dir, "present": present}));
             } else {
-                println!(
+                outln!(
                     "{} ({})",
                     dir.display(),
                     if present {
@@ -314,7 +314,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::BenchSearch(args) => crate::bench::run(&g, &args),
         Command::BuildDemoCatalog { data, out } => {
             let n = demo_catalog::build(&data, &out)?;
-            println!("wrote {n} tracks to {}", out.display());
+            outln!("wrote {n} tracks to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -490,7 +490,7 @@ fn demo(g: &Global) -> Result<ExitCode> {
         if g.json {
             output::search(&resp, true, true);
         } else {
-            println!("\n=== {q}");
+            outln!("\n=== {q}");
             output::search(&resp, false, true);
         }
     }
@@ -504,12 +504,12 @@ fn demo(g: &Global) -> Result<ExitCode> {
             &mut |_| {},
         )?;
         if g.json {
-            println!("{}", serde_json::to_string(&resp)?);
+            outln!("{}", serde_json::to_string(&resp)?);
             continue;
         }
-        println!("\n=== ask: {q}\n{}", resp.answer);
+        outln!("\n=== ask: {q}\n{}", resp.answer);
         for s in &resp.sources {
-            println!("  [{}] {} — {}  [{}]", s.n, s.title, s.artist, s.id);
+            outln!("  [{}] {} — {}  [{}]", s.n, s.title, s.artist, s.id);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -76,7 +76,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub queries: PathBuf,
     /// Cut-off for P@k, R@k and nDCG@k.
-    #[arg(long, short = 'k', default_value_t = 10)]
+    #[arg(long = "top-k", short = 'k', value_name = "N", default_value_t = 10)]
     pub k: usize,
     /// Methods to compare (default: all four).
     #[arg(long, value_enum, value_delimiter = ',')]
@@ -171,17 +171,17 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
         })
         .collect();
     if g.json {
-        println!(
+        outln!(
             "{}",
             json!({"k": k, "results": rows, "answers": answer_rows})
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("| set | method | queries | P@{k} | R@{k} | nDCG@{k} | MRR | rank-1 |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    outln!("| set | method | queries | P@{k} | R@{k} | nDCG@{k} | MRR | rank-1 |");
+    outln!("|---|---|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
         let pct = |key: &str| r[key].as_f64().unwrap_or(0.0) * 100.0;
-        println!(
+        outln!(
             "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
             r["set"].as_str().unwrap_or(""),
             r["method"].as_str().unwrap_or(""),
@@ -194,7 +194,7 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
         );
     }
     for r in &answer_rows {
-        println!(
+        outln!(
             "\n{}: the answer states the expected fact and cites it in {:.1} % of {} questions",
             r["set"].as_str().unwrap_or(""),
             r["answer_accuracy"].as_f64().unwrap_or(0.0) * 100.0,

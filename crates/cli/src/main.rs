@@ -1,5 +1,16 @@
 //! `music-rag`: find and talk about music in plain words.
 
+/// `println!` that ends the process quietly, with success, when standard output is closed
+/// early (`music-rag list | head`), as Unix tools do, instead of panicking.
+macro_rules! outln {
+    () => {
+        $crate::output::write_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
+}
+
 mod answers;
 mod audio_ingest;
 mod bench;
@@ -146,6 +157,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,
+        // A reader that stopped reading (`| head`) is not a failure.
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -9,18 +9,18 @@ use crate::commands::IngestReport;
 
 pub fn ingest_report(r: &IngestReport, as_json: bool) {
     if as_json {
-        println!("{}", serde_json::to_string(r).expect("report serialises"));
+        outln!("{}", serde_json::to_string(r).expect("report serialises"));
         return;
     }
     if r.dry_run {
-        println!(
+        outln!(
             "dry run: {} rows, {} valid, {} invalid",
             r.rows,
             r.created,
             r.failed.len()
         );
     } else {
-        println!(
+        outln!(
             "{}: {} rows: {} created, {} updated, {} unchanged, {} failed ({} embedded) in {:.1}s ({:.0} tracks/s; embedding {:.1}s, writing {:.1}s)",
             r.source, r.rows, r.created, r.updated, r.unchanged, r.failed.len(), r.embedded, r.seconds, r.tracks_per_second,
             r.embed_seconds, r.write_seconds
@@ -64,7 +64,7 @@ pub fn search(resp: &SearchResponse, as_json: bool, explain: bool) {
             .collect();
         let body = json!({"hits": hits, "parsed": resp.parsed, "summary": resp.summary,
             "enhancement": resp.enhancement, "timings": resp.timings});
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&body).expect("response serialises")
         );
@@ -72,25 +72,25 @@ pub fn search(resp: &SearchResponse, as_json: bool, explain: bool) {
     }
     if explain {
         if let Some(p) = &resp.parsed {
-            println!("searched for: {:?}", p.text);
+            outln!("searched for: {:?}", p.text);
             for r in &p.recognized {
-                println!("  recognised {r}");
+                outln!("  recognised {r}");
             }
             let hard = p.filters.describe();
             if !hard.is_empty() {
-                println!("  filters: {}", hard.join("; "));
+                outln!("  filters: {}", hard.join("; "));
             }
             let soft = p.preferences.describe();
             if !soft.is_empty() {
-                println!("  preferring: {}", soft.join("; "));
+                outln!("  preferring: {}", soft.join("; "));
             }
         }
     }
     if resp.hits.is_empty() {
-        println!("no tracks match");
+        outln!("no tracks match");
     }
     for (i, h) in resp.hits.iter().enumerate() {
-        println!(
+        outln!(
             "{:>2}. {} — {}  [{}]  score {:.3}",
             i + 1,
             h.track.title,
@@ -100,45 +100,69 @@ pub fn search(resp: &SearchResponse, as_json: bool, explain: bool) {
         );
         let f = facts(&h.track);
         if !f.is_empty() {
-            println!("    {f}");
+            outln!("    {f}");
         }
         if explain {
-            println!("    why: {}", h.why.summary);
+            outln!("    why: {}", h.why.summary);
         }
     }
     if !resp.hits.is_empty() {
-        println!("{}", resp.summary.text);
+        outln!("{}", resp.summary.text);
     }
     if let Some(e) = &resp.enhancement {
         match (&e.reason, &e.rewritten_query) {
-            (Some(r), _) => println!("enhancement not applied: {r}"),
-            (None, Some(q)) => println!("enhanced query: {q}"),
+            (Some(r), _) => outln!("enhancement not applied: {r}"),
+            (None, Some(q)) => outln!("enhanced query: {q}"),
             (None, None) => {}
         }
     }
     if explain {
         let t = resp.timings;
-        println!(
+        outln!(
             "timings: parse {:.2} ms, embed {:.2} ms, retrieve {:.2} ms, fuse {:.2} ms",
-            t.parse_ms, t.embed_ms, t.retrieve_ms, t.fuse_ms
+            t.parse_ms,
+            t.embed_ms,
+            t.retrieve_ms,
+            t.fuse_ms
         );
     }
 }
 
 pub fn track(t: &Track, as_json: bool) {
     if as_json {
-        println!("{}", serde_json::to_string(t).expect("track serialises"));
-    } else {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(t).expect("track serialises")
-        );
+        outln!("{}", serde_json::to_string(t).expect("track serialises"));
+        return;
+    }
+    outln!("{} — {}  [{}]", t.title, t.artist, t.id);
+    let m = &t.metadata;
+    let facts = facts(t);
+    if !facts.is_empty() {
+        outln!("  {facts}");
+    }
+    let lines: [(&str, Option<String>); 8] = [
+        ("album", t.album.clone()),
+        ("origin", m.cultural_origin.clone()),
+        ("era", m.era.clone()),
+        ("duration", m.duration.map(|d| format!("{d:.0} s"))),
+        (
+            "live",
+            m.is_live_performance
+                .map(|l| if l { "yes" } else { "no" }.to_string()),
+        ),
+        ("tags", (!t.tags.is_empty()).then(|| t.tags.join(", "))),
+        ("audio", t.audio_path.clone()),
+        ("description", t.description.clone()),
+    ];
+    for (name, value) in lines {
+        if let Some(v) = value {
+            outln!("  {name}: {v}");
+        }
     }
 }
 
 pub fn stats(s: &StoreStats, v: &Vocabulary, open_ms: f64, dir: &Path, as_json: bool) {
     if as_json {
-        println!(
+        outln!(
             "{}",
             json!({"tracks": s.tracks, "text_embeddings_count": s.text_embeddings, "audio_embeddings_count": s.audio_embeddings,
                 "sequence": s.sequence, "backend": s.backend, "data_dir": dir, "open_ms": open_ms,
@@ -146,13 +170,14 @@ pub fn stats(s: &StoreStats, v: &Vocabulary, open_ms: f64, dir: &Path, as_json: 
         );
         return;
     }
-    println!("data dir:     {}", dir.display());
-    println!("tracks:       {}", s.tracks);
-    println!(
+    outln!("data dir:     {}", dir.display());
+    outln!("tracks:       {}", s.tracks);
+    outln!(
         "embeddings:   {} text, {} audio",
-        s.text_embeddings, s.audio_embeddings
+        s.text_embeddings,
+        s.audio_embeddings
     );
-    println!("opened in:    {open_ms:.0} ms");
+    outln!("opened in:    {open_ms:.0} ms");
     let top = |l: &[(String, usize)]| {
         l.iter()
             .take(8)
@@ -161,11 +186,36 @@ pub fn stats(s: &StoreStats, v: &Vocabulary, open_ms: f64, dir: &Path, as_json: 
             .join(", ")
     };
     let (genres, moods, instruments) = (v.genres(), v.moods(), v.instruments());
-    println!("genres:       {} — {}", genres.len(), top(&genres));
-    println!("moods:        {} — {}", moods.len(), top(&moods));
-    println!(
+    outln!("genres:       {} — {}", genres.len(), top(&genres));
+    outln!("moods:        {} — {}", moods.len(), top(&moods));
+    outln!(
         "instruments:  {} — {}",
         instruments.len(),
         top(&instruments)
     );
+}
+
+/// Writes one line to standard output; a closed pipe ends the process with success.
+pub fn write_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(args)
+        .and_then(|_| out.write_all(b"\n"))
+        .and_then(|_| out.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Whether an error is a write to a pipe whose reader has gone.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -120,7 +120,7 @@ pub fn with_provider(engine: Engine, config: &ServerConfig) -> Result<Engine> {
         return Ok(engine);
     };
     let mut provider = ProviderConfig::new(base_url, config.llm_model.clone().unwrap_or_default());
-    provider.api_key = config.llm_api_key.clone();
+    provider.api_key = config.llm_api_key.as_ref().map(|k| k.expose().to_string());
     provider.timeout = Duration::from_secs(config.llm_timeout_seconds.max(1));
     provider.max_retries = config.llm_max_retries;
     let generator = OpenAiGenerator::new(provider).context("model provider settings")?;
@@ -149,17 +149,22 @@ fn init_logging(config: &ServerConfig, cli_level: &str) {
 pub fn print_config(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     crate::init_cli_logging(&g.log_level);
     let config = load_config(args)?;
-    let problem = config.validate().err().map(|e| e.to_string());
+    let checked = config.validate();
+    let problem = checked.as_ref().err().map(|e| e.to_string());
     let masked = config.masked();
     if g.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"config": masked, "valid": problem.is_none(), "problem": problem})
         );
     } else {
-        print!("{}", toml_text(&masked)?);
-        if let Some(p) = &problem {
-            eprintln!("this configuration will not start: {p}");
+        outln!("{}", toml_text(&masked).trim_end());
+        match &checked {
+            Ok(settings) => eprintln!(
+                "this configuration would start, serving http://{}",
+                settings.addr
+            ),
+            Err(p) => eprintln!("this configuration will not start: {p}"),
         }
     }
     Ok(if problem.is_some() {
@@ -169,15 +174,14 @@ pub fn print_config(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     })
 }
 
-fn toml_text(c: &ServerConfig) -> Result<String> {
-    let value = serde_json::to_value(c)?;
+fn toml_text(value: &serde_json::Value) -> String {
     let mut out = String::new();
     for (k, v) in value.as_object().into_iter().flatten() {
         if !v.is_null() {
             out.push_str(&format!("{k} = {v}\n"));
         }
     }
-    Ok(out)
+    out
 }
 
 pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
@@ -206,7 +210,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
         let state = AppState::new(Arc::new(engine), settings, upload_dir);
         tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "music-rag listening");
         // Scripts and tests read the bound address from this line.
-        println!("listening on http://{addr}");
+        outln!("listening on http://{addr}");
         music_rag_server::serve(listener, state, music_rag_server::shutdown_signal()).await?;
         tracing::info!("stopped cleanly");
         anyhow::Ok(())

@@ -296,3 +296,35 @@ fn time_signatures_and_keys_in_plain_words_are_filters() {
         assert!(key.ends_with("major"), "{key}");
     }
 }
+
+#[test]
+fn a_closed_pipe_ends_quietly_with_success() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    for args in [
+        vec!["search", "music", "--top-k", "100", "--explain"],
+        vec!["list"],
+    ] {
+        let mut child = common::bin()
+            .arg("--data-dir")
+            .arg(shared_store())
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The reader is gone (as `| head -1` would be); the rest of the output has nowhere to go.
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!first.is_empty(), "{args:?}");
+        assert!(out.status.success(), "{args:?}: {:?} {err}", out.status);
+        assert!(
+            !err.contains("panicked") && !err.contains("error"),
+            "{args:?}: {err}"
+        );
+    }
+}

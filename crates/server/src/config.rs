@@ -8,6 +8,49 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{ApiKeys, Scope};
 
+/// A secret setting (an API key, a model provider's key): read from configuration, handed to
+/// what needs it with [`Secret::expose`], and printed only as asterisks (Debug, Display,
+/// Serialize), so no log line or `music-rag config` output ever shows it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+const MASK: &str = "********";
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Self::new(s)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret({MASK})")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(MASK)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
@@ -16,9 +59,9 @@ pub struct ServerConfig {
     /// `API_PORT`.
     pub port: u16,
     /// `API_KEY`: one key with every scope, as in the original service.
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// `MUSIC_RAG_API_KEYS`: `key:scope` pairs separated by commas; scope is read, write or admin.
-    pub api_keys: Option<String>,
+    pub api_keys: Option<Secret>,
     /// Serve without keys on a non-loopback address (refused otherwise).
     pub allow_unauthenticated: bool,
     /// `CORS_ORIGINS`: allowed browser origins, comma-separated (`*` for any).
@@ -52,7 +95,7 @@ pub struct ServerConfig {
     /// `OPENAI_MODEL`: the model name the server expects.
     pub llm_model: Option<String>,
     /// `OPENAI_API_KEY`.
-    pub llm_api_key: Option<String>,
+    pub llm_api_key: Option<Secret>,
     /// Longest wait for the model server to connect or send its next bytes.
     pub llm_timeout_seconds: u64,
     /// Retries after a 429 or 5xx from the model server.
@@ -125,13 +168,19 @@ impl ServerConfig {
             )
         })?;
         let mut keys = ApiKeys::default();
-        if let Some(k) = self.api_key.as_deref().filter(|k| !k.is_empty()) {
+        if let Some(k) = self
+            .api_key
+            .as_ref()
+            .map(Secret::expose)
+            .filter(|k| !k.is_empty())
+        {
             keys.add(k, Scope::Admin)
                 .map_err(|m| bad("api_key (API_KEY)", m))?;
         }
         for pair in self
             .api_keys
-            .as_deref()
+            .as_ref()
+            .map(Secret::expose)
             .unwrap_or("")
             .split(',')
             .map(str::trim)
@@ -223,25 +272,23 @@ impl ServerConfig {
         })
     }
 
-    /// The configuration with secrets masked, for `music-rag config`.
-    pub fn masked(&self) -> ServerConfig {
-        let mask = |s: &Option<String>| s.as_ref().map(|_| "********".to_string());
-        let api_keys = self.api_keys.as_ref().map(|list| {
-            list.split(',')
+    /// The configuration as JSON, secrets masked, the scopes of `api_keys` kept visible, for
+    /// `music-rag config`.
+    pub fn masked(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(list) = &self.api_keys {
+            let scopes: Vec<String> = list
+                .expose()
+                .split(',')
                 .filter_map(|p| {
                     p.trim()
                         .rsplit_once(':')
-                        .map(|(_, scope)| format!("********:{scope}"))
+                        .map(|(_, scope)| format!("{MASK}:{scope}"))
                 })
-                .collect::<Vec<_>>()
-                .join(",")
-        });
-        ServerConfig {
-            api_key: mask(&self.api_key),
-            llm_api_key: mask(&self.llm_api_key),
-            api_keys,
-            ..self.clone()
+                .collect();
+            value["api_keys"] = scopes.join(",").into();
         }
+        value
     }
 }
 
@@ -327,5 +374,17 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("********:read"));
+        // No way of printing the configuration shows a secret.
+        for shown in [
+            format!("{c:?}"),
+            serde_json::to_string(&c).unwrap(),
+            c.llm_api_key.as_ref().unwrap().to_string(),
+        ] {
+            assert!(
+                !shown.contains("topsecret") && !shown.contains("k1k1"),
+                "{shown}"
+            );
+        }
+        assert_eq!(c.llm_api_key.unwrap().expose(), "sk-topsecret");
     }
 }

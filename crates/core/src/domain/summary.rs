@@ -69,6 +69,11 @@ pub fn summarize(tracks: &[&Track]) -> String {
     if n == 0 {
         return "No tracks matched.".into();
     }
+    if n == 1 {
+        // One hit shares nothing with anything: say what it is instead.
+        let t = tracks[0];
+        return format!("One track matched: \"{}\" by {}.", t.title, t.artist);
+    }
     let mut parts = Vec::new();
     let genres = shared(
         tracks.iter().map(|t| {
@@ -179,6 +184,12 @@ mod tests {
             s,
             "Most results share genre Jazz; mood calm; tempo 90-104.5 BPM."
         );
+    }
+
+    #[test]
+    fn a_single_hit_is_named_not_compared() {
+        let a = track("jazz", &[], None);
+        assert!(summarize(&[&a]).starts_with("One track matched: "));
     }
 
     #[test]
