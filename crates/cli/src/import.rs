@@ -50,6 +50,21 @@ pub fn read_rows(path: &Path) -> Result<(Format, Vec<Row>)> {
     Ok((format, rows))
 }
 
+/// A row's type error named by its field: `metadata.year: invalid type: string "nineteen",
+/// expected i32`.
+fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    // The row's own line is reported separately; serde's "at line 1 column 40" is noise.
+    let message = inner.to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message);
+    if path.is_empty() || path == "." {
+        message.to_string()
+    } else {
+        format!("{path}: {message}")
+    }
+}
+
 fn json_array(text: &str) -> Result<Vec<Row>> {
     let items: Vec<serde_json::Value> =
         serde_json::from_str(text).context("the file is not a JSON array of tracks")?;
@@ -58,7 +73,7 @@ fn json_array(text: &str) -> Result<Vec<Row>> {
         .enumerate()
         .map(|(i, v)| Row {
             line: i + 1,
-            track: serde_json::from_value(v).map_err(|e| e.to_string()),
+            track: serde_path_to_error::deserialize(v).map_err(path_error),
         })
         .collect())
 }
@@ -69,7 +84,8 @@ fn json_lines(text: &str) -> Vec<Row> {
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| Row {
             line: i + 1,
-            track: serde_json::from_str(l).map_err(|e| e.to_string()),
+            track: serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(l))
+                .map_err(path_error),
         })
         .collect()
 }

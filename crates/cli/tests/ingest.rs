@@ -96,6 +96,28 @@ fn bad_rows_are_reported_by_line_and_good_rows_kept() {
 }
 
 #[test]
+fn type_errors_name_the_field_path() {
+    let (tmp, data) = fresh_copy();
+    let rows = "{\"id\":\"j:ok\",\"title\":\"Fine\",\"artist\":\"A\"}\n\
+                {\"id\":\"j:bad\",\"title\":\"T\",\"artist\":\"A\",\"metadata\":{\"tempo\":\"fast\"}}\n\
+                {\"id\":\"j:year\",\"title\":\"T\",\"artist\":\"A\",\"year\":\"nineteen\"}\n";
+    let file = write(tmp.path(), "rows.jsonl", rows);
+    let out = run(&data, &["ingest", &file, "--json", "--dry-run"]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failed = r["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 2, "{r}");
+    assert_eq!(failed[0]["line"], 2);
+    let first = failed[0]["message"].as_str().unwrap();
+    assert!(first.starts_with("metadata.tempo: invalid type"), "{first}");
+    let second = failed[1]["message"].as_str().unwrap();
+    assert!(
+        second.starts_with("year: invalid type: string \"nineteen\""),
+        "{second}"
+    );
+    assert!(!second.contains("column"), "{second}");
+}
+
+#[test]
 fn dry_run_validates_without_writing() {
     let (tmp, data) = fresh_copy();
     let before = ok_json(&data, &["stats"]);
