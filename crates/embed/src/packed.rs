@@ -480,4 +480,145 @@ mod tests {
         assert!((x[..3].iter().sum::<f32>() - 1.0).abs() < 1e-6);
         assert!((x[5] - 1.0).abs() < 1e-6);
     }
+
+    /// A tiny BERT with random weights, written as safetensors: the packed encoder must agree
+    /// with candle-transformers' BERT on it, so the packed arithmetic (fused QKV, packed
+    /// sequences, attention extents) is covered without the real model.
+    #[test]
+    fn packed_encoder_matches_candle_bert_on_random_weights() {
+        use candle_core::{DType, Tensor};
+        use candle_nn::VarBuilder;
+        use candle_transformers::models::bert::{BertModel, Config};
+
+        let (hidden, heads, inter, layers, vocab, positions) = (32, 4, 64, 2, 50, 24);
+        let config = serde_json::json!({
+            "vocab_size": vocab, "hidden_size": hidden, "num_hidden_layers": layers,
+            "num_attention_heads": heads, "intermediate_size": inter, "hidden_act": "gelu",
+            "hidden_dropout_prob": 0.0, "max_position_embeddings": positions,
+            "type_vocab_size": 2, "initializer_range": 0.02, "layer_norm_eps": 1e-12,
+            "pad_token_id": 0, "position_embedding_type": "absolute", "use_cache": false,
+            "model_type": "bert"
+        });
+        // A fixed linear congruential generator: the same weights on every run.
+        let mut state: u64 = 42;
+        let mut random = |n: usize, scale: f32| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((state >> 33) as f32 / (1u64 << 31) as f32 - 0.5) * 2.0 * scale
+                })
+                .collect()
+        };
+        let mut tensors: HashMap<String, Tensor> = HashMap::new();
+        let mut put = |name: String, shape: &[usize], values: Vec<f32>| {
+            tensors.insert(name, Tensor::from_vec(values, shape, &Device::Cpu).unwrap());
+        };
+        put(
+            "embeddings.word_embeddings.weight".into(),
+            &[vocab, hidden],
+            random(vocab * hidden, 0.5),
+        );
+        put(
+            "embeddings.position_embeddings.weight".into(),
+            &[positions, hidden],
+            random(positions * hidden, 0.5),
+        );
+        put(
+            "embeddings.token_type_embeddings.weight".into(),
+            &[2, hidden],
+            random(2 * hidden, 0.5),
+        );
+        put(
+            "embeddings.LayerNorm.weight".into(),
+            &[hidden],
+            vec![1.0; hidden],
+        );
+        put(
+            "embeddings.LayerNorm.bias".into(),
+            &[hidden],
+            random(hidden, 0.1),
+        );
+        for i in 0..layers {
+            let p = format!("encoder.layer.{i}");
+            for part in [
+                "attention.self.query",
+                "attention.self.key",
+                "attention.self.value",
+                "attention.output.dense",
+            ] {
+                put(
+                    format!("{p}.{part}.weight"),
+                    &[hidden, hidden],
+                    random(hidden * hidden, 0.3),
+                );
+                put(format!("{p}.{part}.bias"), &[hidden], random(hidden, 0.1));
+            }
+            put(
+                format!("{p}.intermediate.dense.weight"),
+                &[inter, hidden],
+                random(inter * hidden, 0.3),
+            );
+            put(
+                format!("{p}.intermediate.dense.bias"),
+                &[inter],
+                random(inter, 0.1),
+            );
+            put(
+                format!("{p}.output.dense.weight"),
+                &[hidden, inter],
+                random(hidden * inter, 0.3),
+            );
+            put(
+                format!("{p}.output.dense.bias"),
+                &[hidden],
+                random(hidden, 0.1),
+            );
+            for ln in ["attention.output.LayerNorm", "output.LayerNorm"] {
+                put(
+                    format!("{p}.{ln}.weight"),
+                    &[hidden],
+                    random(hidden, 0.2).iter().map(|x| 1.0 + x).collect(),
+                );
+                put(format!("{p}.{ln}.bias"), &[hidden], random(hidden, 0.1));
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        candle_core::safetensors::save(&tensors, &path).unwrap();
+
+        let packed = PackedBert::load(&path, &config).unwrap();
+        // SAFETY: the file was just written by this test and is not modified while mapped.
+        let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&path], DType::F32, &Device::Cpu) }
+            .unwrap();
+        let cfg: Config = serde_json::from_value(config.clone()).unwrap();
+        let bert = BertModel::load(vb, &cfg).unwrap();
+
+        let sequences: [&[u32]; 3] = [&[1, 7, 9, 2], &[1, 3, 44, 12, 5, 18, 2], &[1, 2]];
+        let got = packed.embed(&sequences);
+        assert_eq!(got.len(), sequences.len());
+        for (seq, mine) in sequences.iter().zip(&got) {
+            let ids = Tensor::new(&seq[..], &Device::Cpu)
+                .unwrap()
+                .unsqueeze(0)
+                .unwrap();
+            let types = ids.zeros_like().unwrap();
+            let out = bert.forward(&ids, &types, None).unwrap();
+            let rows: Vec<Vec<f32>> = out.squeeze(0).unwrap().to_vec2().unwrap();
+            let mut mean = vec![0.0f32; hidden];
+            for r in &rows {
+                mean.iter_mut()
+                    .zip(r)
+                    .for_each(|(m, v)| *m += v / rows.len() as f32);
+            }
+            let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt();
+            let cosine: f32 = mine.iter().zip(&mean).map(|(a, b)| a * b / norm).sum();
+            assert_eq!(mine.len(), hidden);
+            assert!(
+                cosine > 0.9999,
+                "packed and candle disagree: cosine {cosine}"
+            );
+        }
+    }
 }
