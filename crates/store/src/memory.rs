@@ -237,7 +237,11 @@ impl Catalog {
         let mut bits = index.live.clone();
         for clause in filter.text_clauses() {
             let mut matched = Bits::zeros(self.entries.len());
-            for (value, positions) in index.values.get(&clause.field).into_iter().flatten() {
+            let values = clause
+                .fields
+                .iter()
+                .flat_map(|f| index.values.get(f).into_iter().flatten());
+            for (value, positions) in values {
                 if clause.matches_value(value) {
                     positions.iter().for_each(|&p| matched.set(p as usize));
                 }

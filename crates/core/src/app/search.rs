@@ -187,6 +187,8 @@ impl Engine {
         } else {
             None
         };
+        // Preferences are ranking evidence: a genre preferred may also be named by a tag.
+        let soft = soft.as_preferences();
         timings.parse_ms = ms_since(t);
 
         let t = Instant::now();

@@ -104,6 +104,11 @@ pub struct Filter {
     pub genres: Vec<String>,
     /// Free-form tags, any of.
     pub tags: Vec<String>,
+    /// Genres that a track's genre, subgenre or tags may name: how genre preferences match,
+    /// so tags keep helping as ranking evidence while a genre filter reads the genre only.
+    #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub genres_or_tags: Vec<String>,
     pub moods: Vec<String>,
     pub instruments: Vec<String>,
     /// Instruments a track must not have ("without vocals").
@@ -129,8 +134,13 @@ type ListRef = fn(&Filter) -> &Vec<String>;
 type ListMut = fn(&mut Filter) -> &mut Vec<String>;
 
 /// The list fields, in the order explanations name them.
-const LIST_FIELDS: [(&str, ListRef, ListMut); 9] = [
+const LIST_FIELDS: [(&str, ListRef, ListMut); 10] = [
     ("genre", |f| &f.genres, |f| &mut f.genres),
+    (
+        "genre or tag",
+        |f| &f.genres_or_tags,
+        |f| &mut f.genres_or_tags,
+    ),
     ("tag", |f| &f.tags, |f| &mut f.tags),
     ("mood", |f| &f.moods, |f| &mut f.moods),
     ("instrument", |f| &f.instruments, |f| &mut f.instruments),
@@ -152,6 +162,17 @@ const LIST_FIELDS: [(&str, ListRef, ListMut); 9] = [
 impl Filter {
     pub fn is_empty(&self) -> bool {
         *self == Filter::default()
+    }
+
+    /// This filter read as preferences: genres may also be named by tags.
+    pub fn as_preferences(mut self) -> Filter {
+        let genres = std::mem::take(&mut self.genres);
+        for g in genres {
+            if !self.genres_or_tags.contains(&g) {
+                self.genres_or_tags.push(g);
+            }
+        }
+        self
     }
 
     /// Both filters must hold: lists of the same field are intersected when both are set.
@@ -278,6 +299,7 @@ impl Filter {
         CompiledFilter {
             never: self.contradictory,
             genres: terms(&self.genres),
+            genres_or_tags: terms(&self.genres_or_tags),
             tags: terms(&self.tags),
             moods: terms(&self.moods),
             instruments: terms(&self.instruments),
@@ -444,7 +466,8 @@ fn facet_value(canonical: &str) -> String {
 /// `field` matches any needle (or, when `negated`, when none does).
 #[derive(Debug, Clone, Copy)]
 pub struct TextClause<'a> {
-    pub field: FacetField,
+    /// The facets whose values may satisfy the clause (any of them).
+    pub fields: &'static [FacetField],
     pub needles: &'a [Needle],
     pub negated: bool,
 }
@@ -540,6 +563,7 @@ impl TrackFacets {
 pub struct CompiledFilter {
     never: bool,
     genres: Vec<Needle>,
+    genres_or_tags: Vec<Needle>,
     tags: Vec<Needle>,
     moods: Vec<Needle>,
     instruments: Vec<Needle>,
@@ -567,26 +591,28 @@ impl CompiledFilter {
     pub fn text_clauses(&self) -> Vec<TextClause<'_>> {
         if self.never {
             return vec![TextClause {
-                field: FacetField::Genre,
+                fields: &[FacetField::Genre],
                 needles: NOTHING,
                 negated: false,
             }];
         }
         let mut out = Vec::new();
-        for (field, needles) in [
-            (FacetField::Genre, &self.genres),
-            (FacetField::Tag, &self.tags),
-            (FacetField::Mood, &self.moods),
-            (FacetField::Instrument, &self.instruments),
-            (FacetField::Origin, &self.origins),
-            (FacetField::Era, &self.eras),
-            (FacetField::Key, &self.keys),
-            (FacetField::Mode, &self.modes),
-            (FacetField::TimeSignature, &self.time_signatures),
-        ] {
+        let clauses: [(&'static [FacetField], &Vec<Needle>); 10] = [
+            (&[FacetField::Genre], &self.genres),
+            (&[FacetField::Genre, FacetField::Tag], &self.genres_or_tags),
+            (&[FacetField::Tag], &self.tags),
+            (&[FacetField::Mood], &self.moods),
+            (&[FacetField::Instrument], &self.instruments),
+            (&[FacetField::Origin], &self.origins),
+            (&[FacetField::Era], &self.eras),
+            (&[FacetField::Key], &self.keys),
+            (&[FacetField::Mode], &self.modes),
+            (&[FacetField::TimeSignature], &self.time_signatures),
+        ];
+        for (fields, needles) in clauses {
             if !needles.is_empty() {
                 out.push(TextClause {
-                    field,
+                    fields,
                     needles,
                     negated: false,
                 });
@@ -594,7 +620,7 @@ impl CompiledFilter {
         }
         if !self.exclude_instruments.is_empty() {
             out.push(TextClause {
-                field: FacetField::Instrument,
+                fields: &[FacetField::Instrument],
                 needles: &self.exclude_instruments,
                 negated: true,
             });
@@ -618,7 +644,10 @@ impl CompiledFilter {
 
     pub fn matches(&self, f: &TrackFacets) -> bool {
         self.text_clauses().iter().all(|c| {
-            let any = f.field(c.field).iter().any(|v| c.matches_value(v));
+            let any = c
+                .fields
+                .iter()
+                .any(|&field| f.field(field).iter().any(|v| c.matches_value(v)));
             any != c.negated
         }) && self.matches_numeric(f)
     }

@@ -51,7 +51,8 @@ pub struct CatalogNames {
 
 /// Articles a name may be written with or without ("The Beatles" = "Beatles").
 fn name_words(s: &str) -> Vec<String> {
-    let words: Vec<String> = normalize_term(s)
+    // "Jane's Addiction" and "Janes Addiction" are one name.
+    let words: Vec<String> = normalize_term(&s.replace(['\'', '’'], ""))
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_string)
@@ -222,7 +223,6 @@ fn split_words(q: &str) -> Vec<Word<'_>> {
     q.split_whitespace()
         .map(|raw| {
             let text = raw.trim_matches(|c: char| !(c.is_alphanumeric() || c == '&' || c == '\''));
-            let text = text.strip_suffix("'s").unwrap_or(text);
             let ends_clause = raw.ends_with([',', '?', '.', '!', ';', ':', '"', '”']);
             Word {
                 text,
@@ -424,6 +424,14 @@ mod tests {
     }
 
     #[test]
+    fn possessive_names_stay_whole() {
+        assert_eq!(
+            names("What tempo is Ocean Size by Jane's Addiction?"),
+            vec![(NameKind::Artist, "Jane's Addiction".to_string())]
+        );
+    }
+
+    #[test]
     fn quoted_and_capitalised_names() {
         assert_eq!(
             names("who sang \"Velvet Hammer\"?"),
@@ -470,5 +478,8 @@ mod tests {
             names.artist_named(&["queen".to_string()]).as_deref(),
             Some("queen")
         );
+        let names = CatalogNames::new([("Jane's Addiction", "Ocean Size", None)].into_iter());
+        assert!(names.holds(NameKind::Artist, "Jane's Addiction"));
+        assert!(names.holds(NameKind::Artist, "Janes Addiction"));
     }
 }
