@@ -175,6 +175,23 @@ fn ingest_reports_every_row_and_the_last_duplicate_wins() {
     assert!(matches!(&report.results[1], UpsertOutcome::Invalid { field, .. } if field == "title"));
     assert_eq!(report.stored(), 2);
     assert_eq!(engine.catalog().track("x").unwrap().title, "Second Take");
+    // All or nothing: one bad track and nothing is written, the error names it by position.
+    let strict = vec![
+        track("z1", "Never Written", "Nobody", "Pop"),
+        Track {
+            id: "z2".into(),
+            artist: "Nobody".into(),
+            ..Default::default()
+        },
+    ];
+    match engine.upsert_all_or_nothing(strict) {
+        Err(CoreError::Invalid(e)) => assert_eq!(e.field, "tracks[1].title"),
+        other => panic!(
+            "an invalid batch was accepted: {:?}",
+            other.map(|r| r.created)
+        ),
+    }
+    assert!(engine.catalog().track("z1").is_err());
     // One track: its outcome, or its field error.
     let err = engine
         .upsert_one(Track {

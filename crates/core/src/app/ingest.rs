@@ -128,37 +128,36 @@ impl Engine {
     /// not change), and writes the batch in one durable write. Invalid rows are reported and
     /// the valid ones are still written; of several tracks with one id, the last is written.
     pub fn upsert(&self, tracks: Vec<Track>) -> Result<IngestReport> {
-        let mut timings = IngestReport::default();
-        let mut outcomes: Vec<Option<UpsertOutcome>> = vec![None; tracks.len()];
-        let mut valid: Vec<(usize, Track)> = Vec::new();
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for (i, t) in tracks.into_iter().enumerate() {
-            let id_hint = (!t.id.trim().is_empty()).then(|| t.id.trim().to_string());
-            match t.validated() {
-                Ok(t) => {
-                    // The last occurrence of an id in a batch wins, as sequential upserts would.
-                    if let Some(prev) = seen.insert(t.id.clone(), valid.len()) {
-                        let (pi, _) = &valid[prev];
-                        outcomes[*pi] = Some(UpsertOutcome::Superseded { id: t.id.clone() });
-                    }
-                    valid.push((i, t));
-                }
-                Err(CoreError::Invalid(FieldError { field, rule })) => {
-                    outcomes[i] = Some(UpsertOutcome::Invalid {
-                        id: id_hint,
-                        message: format!("{field} {rule}"),
-                        field,
-                    });
-                }
-                Err(e) => return Err(e),
+        let (outcomes, valid) = validate_batch(tracks)?;
+        self.write_batch(outcomes, valid)
+    }
+
+    /// Upserts a batch only if every track in it is valid; otherwise writes nothing and names
+    /// the first invalid track's field (`tracks[2].title`).
+    pub fn upsert_all_or_nothing(&self, tracks: Vec<Track>) -> Result<IngestReport> {
+        let (outcomes, valid) = validate_batch(tracks)?;
+        for (i, o) in outcomes.iter().enumerate() {
+            if let Some(UpsertOutcome::Invalid { field, message, .. }) = o {
+                let rule = message
+                    .strip_prefix(&format!("{field} "))
+                    .unwrap_or(message);
+                return Err(CoreError::Invalid(FieldError {
+                    field: format!("tracks[{i}].{field}"),
+                    rule: rule.to_string(),
+                }));
             }
         }
-        let latest: Vec<(usize, Track)> = valid
-            .into_iter()
-            .enumerate()
-            .filter(|(vi, (_, t))| seen.get(&t.id) == Some(vi))
-            .map(|(_, x)| x)
-            .collect();
+        self.write_batch(outcomes, valid)
+    }
+
+    /// Writes the valid tracks of a validated batch: skips unchanged ones, reuses vectors
+    /// whose text did not change, embeds the rest, and writes them in one durable write.
+    fn write_batch(
+        &self,
+        mut outcomes: Vec<Option<UpsertOutcome>>,
+        latest: Vec<(usize, Track)>,
+    ) -> Result<IngestReport> {
+        let mut timings = IngestReport::default();
         let ids: Vec<&str> = latest.iter().map(|(_, t)| t.id.as_str()).collect();
         let known = self.store.known(&ids)?;
         let model = self.embedder.model_id().to_string();
@@ -231,4 +230,42 @@ impl Engine {
         report.write_ms = timings.write_ms;
         Ok(report)
     }
+}
+
+/// Validates every track of a batch once: the outcome of each invalid or superseded one (by
+/// input position), and the valid tracks to write (the last of each id, with its position).
+type ValidatedBatch = (Vec<Option<UpsertOutcome>>, Vec<(usize, Track)>);
+
+fn validate_batch(tracks: Vec<Track>) -> Result<ValidatedBatch> {
+    let mut outcomes: Vec<Option<UpsertOutcome>> = vec![None; tracks.len()];
+    let mut valid: Vec<(usize, Track)> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, t) in tracks.into_iter().enumerate() {
+        let id_hint = (!t.id.trim().is_empty()).then(|| t.id.trim().to_string());
+        match t.validated() {
+            Ok(t) => {
+                // The last occurrence of an id in a batch wins, as sequential upserts would.
+                if let Some(prev) = seen.insert(t.id.clone(), valid.len()) {
+                    let (pi, _) = &valid[prev];
+                    outcomes[*pi] = Some(UpsertOutcome::Superseded { id: t.id.clone() });
+                }
+                valid.push((i, t));
+            }
+            Err(CoreError::Invalid(FieldError { field, rule })) => {
+                outcomes[i] = Some(UpsertOutcome::Invalid {
+                    id: id_hint,
+                    message: format!("{field} {rule}"),
+                    field,
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let latest = valid
+        .into_iter()
+        .enumerate()
+        .filter(|(vi, (_, t))| seen.get(&t.id) == Some(vi))
+        .map(|(_, x)| x)
+        .collect();
+    Ok((outcomes, latest))
 }

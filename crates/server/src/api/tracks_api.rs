@@ -112,16 +112,13 @@ pub async fn batch(
             )
         });
     }
-    if body.all_or_nothing {
-        for (i, t) in body.tracks.iter().enumerate() {
-            if let Err(music_rag_core::CoreError::Invalid(f)) = t.clone().validated() {
-                return Err(ApiError::field_message(
-                    format!("tracks[{i}].{}", f.field),
-                    format!("tracks[{i}].{f}"),
-                ));
-            }
-        }
-    }
     let tracks = body.tracks;
-    Ok(Json(state.run_blocking(move |e| e.upsert(tracks)).await?))
+    let report = if body.all_or_nothing {
+        state
+            .run_blocking(move |e| e.upsert_all_or_nothing(tracks))
+            .await?
+    } else {
+        state.run_blocking(move |e| e.upsert(tracks)).await?
+    };
+    Ok(Json(report))
 }
