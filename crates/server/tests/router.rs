@@ -78,7 +78,9 @@ fn track(id: &str, genre: &str, tags: &[&str]) -> Value {
 async fn every_error_is_one_json_shape_with_a_code_from_the_table() {
     let app = test_app();
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
-    let cases: [(&str, &str, Option<&str>, Option<&str>, u16); 7] = [
+    /// Method, path, key, body, expected status.
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, u16);
+    let cases: [Case; 7] = [
         ("GET", "/no/such/route", Some(READER), None, 404),
         ("DELETE", "/health", Some(READER), None, 405),
         ("POST", "/v1/search", None, Some(r#"{"text":"x"}"#), 401),
