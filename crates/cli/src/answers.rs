@@ -20,8 +20,6 @@ use crate::Global;
 pub struct AskArgs {
     /// The question, in plain words.
     pub question: String,
-    #[command(flatten)]
-    pub filters: FilterArgs,
     /// How many tracks to retrieve as sources (1-20).
     #[arg(long, short = 'k', default_value_t = 5)]
     pub top_k: usize,
@@ -31,6 +29,8 @@ pub struct AskArgs {
     /// Let the configured model rewrite the query and suggest filters first.
     #[arg(long)]
     pub enhance: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
 }
 
 pub fn ask(g: &Global, args: &AskArgs) -> Result<ExitCode> {
@@ -103,11 +103,11 @@ pub struct SimilarArgs {
     /// Weight of sound against the words (0-1).
     #[arg(long, default_value_t = 0.7)]
     pub audio_weight: f32,
-    #[command(flatten)]
-    pub filters: FilterArgs,
     /// How many results (1-100).
     #[arg(long, short = 'k', default_value_t = 10)]
     pub top_k: usize,
+    #[command(flatten)]
+    pub filters: FilterArgs,
 }
 
 fn print_hit(i: usize, t: &music_rag_core::Track, score: f32, extra: &str) {
@@ -220,14 +220,14 @@ pub struct PlaylistArgs {
     /// Target running time in minutes instead of a count.
     #[arg(long)]
     pub minutes: Option<f32>,
-    #[command(flatten)]
-    pub filters: FilterArgs,
     /// Write the playlist to this file (.m3u/.m3u8 or .jspf/.json).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
     /// File format; by default taken from the output file's extension.
     #[arg(long, value_enum)]
     pub format: Option<PlaylistFormat>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
 }
 
 fn format_for(args: &PlaylistArgs) -> Result<PlaylistFormat> {

@@ -32,6 +32,7 @@ pub struct IngestArgs {
 
 /// Metadata constraints shared by every command that retrieves.
 #[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Filters")]
 pub struct FilterArgs {
     /// Only these genres (repeat or comma-separate for any of).
     #[arg(long, value_delimiter = ',')]
@@ -116,8 +117,6 @@ impl FilterArgs {
 pub struct SearchArgs {
     /// What you are looking for, in plain words.
     pub query: String,
-    #[command(flatten)]
-    pub filters: FilterArgs,
     /// How many results (1-100).
     #[arg(long, short = 'k', default_value_t = 10)]
     pub top_k: usize,
@@ -139,6 +138,8 @@ pub struct SearchArgs {
     /// Have the configured model write the results summary.
     #[arg(long)]
     pub model_summary: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
 }
 
 impl SearchArgs {

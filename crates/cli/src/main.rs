@@ -41,6 +41,7 @@ pub struct Cli {
 }
 
 #[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Data directory of the embedded store.
     #[arg(
@@ -169,4 +170,30 @@ fn main() -> ExitCode {
 /// Logs for the one-shot commands: readable, on stderr.
 pub fn init_cli_logging(level: &str) {
     logging::init(level, false);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn help_puts_filters_and_global_options_under_their_own_headings() {
+        let mut cli = Cli::command();
+        // Global options reach the subcommands when the command tree is built.
+        cli.build();
+        let search = cli.find_subcommand_mut("search").unwrap();
+        let help = search.render_help().to_string();
+        let at = |heading: &str| {
+            help.find(heading)
+                .unwrap_or_else(|| panic!("no {heading} in {help}"))
+        };
+        let (options, filters, global) = (at("Options:"), at("Filters:"), at("Global options:"));
+        assert!(options < filters && filters < global, "{help}");
+        // Command options sit under Options, not under a later heading.
+        let top_k = at("--top-k");
+        assert!(options < top_k && top_k < filters, "{help}");
+        let data_dir = at("--data-dir");
+        assert!(data_dir > global, "{help}");
+    }
 }
