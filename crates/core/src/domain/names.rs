@@ -374,8 +374,12 @@ pub fn named_entities(question: &str, is_vocabulary: &dyn Fn(&str) -> bool) -> V
         }
         if end - i >= 2 {
             let name: Vec<&str> = words[i..end].iter().map(|w| w.text).collect();
+            // "Jazz Piano" is two catalog words capitalised, not a name.
+            let all_vocabulary = words[i..end]
+                .iter()
+                .all(|w| is_vocabulary(&w.lower) || CONNECTORS.contains(&w.lower.as_str()));
             let name = name.join(" ");
-            if !is_vocabulary(&normalize_term(&name)) {
+            if !all_vocabulary && !is_vocabulary(&normalize_term(&name)) {
                 push(NameKind::Any, &name);
             }
         }
@@ -453,8 +457,13 @@ mod tests {
 
     #[test]
     fn vocabulary_phrases_are_not_names() {
-        let vocab = |s: &str| s == "west african";
+        let vocab = |s: &str| matches!(s, "west african" | "jazz" | "piano");
         assert!(named_entities("West African drumming over 130 bpm", &vocab).is_empty());
+        assert!(named_entities("recommend some Jazz Piano music please", &vocab).is_empty());
+        assert_eq!(
+            named_entities("anything like Jazz Harbour Nights?", &vocab).len(),
+            1
+        );
     }
 
     #[test]
