@@ -285,7 +285,7 @@ impl Catalog {
         self.scales[pos] = quantize(vector, &mut self.quantized[range]);
         self.by_id.insert(entry.track.id.clone(), pos);
         self.by_slot.insert(entry.slot, pos);
-        Arc::make_mut(&mut self.vocabulary).count_track(&entry.track, true);
+        Arc::make_mut(&mut self.vocabulary).count_track(&entry.track, &entry.facets, true);
         self.entries[pos] = Some(entry);
         self.facets = OnceLock::new();
     }
@@ -295,7 +295,7 @@ impl Catalog {
             self.by_id.remove(&e.track.id);
             self.by_slot.remove(&e.slot);
             self.free.push(pos);
-            Arc::make_mut(&mut self.vocabulary).count_track(&e.track, false);
+            Arc::make_mut(&mut self.vocabulary).count_track(&e.track, &e.facets, false);
             self.facets = OnceLock::new();
         }
     }

@@ -456,6 +456,11 @@ impl FacetValue {
     pub fn as_str(&self) -> &str {
         &self.padded
     }
+
+    /// The normalised term itself, without the padding.
+    pub fn term(&self) -> &str {
+        self.padded.trim()
+    }
 }
 
 fn facet_value(canonical: &str) -> String {
@@ -583,7 +588,23 @@ const NOTHING: &[Needle] = &[];
 
 impl CompiledFilter {
     pub fn is_empty(&self) -> bool {
-        self.text_clauses().is_empty() && !self.has_numeric()
+        !self.never
+            && [
+                &self.genres,
+                &self.genres_or_tags,
+                &self.tags,
+                &self.moods,
+                &self.instruments,
+                &self.exclude_instruments,
+                &self.origins,
+                &self.eras,
+                &self.keys,
+                &self.modes,
+                &self.time_signatures,
+            ]
+            .iter()
+            .all(|n| n.is_empty())
+            && !self.has_numeric()
     }
 
     /// The clauses over facet values, for stores that evaluate them with an index. A

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::domain::filter::{FacetField, TrackFacets};
 use crate::domain::names::CatalogNames;
 use crate::domain::text::normalize_term;
 use crate::domain::track::Track;
@@ -76,28 +77,28 @@ impl Vocabulary {
     }
 
     /// Counts a track's terms and names in (`added`) or out.
-    pub fn count_track(&mut self, t: &Track, added: bool) {
-        let m = &t.metadata;
-        let fields: [(usize, Vec<&String>); 5] = [
-            (0, m.genre.iter().chain(m.subgenre.iter()).collect()),
-            (1, m.mood.iter().collect()),
-            (2, m.instrumentation.iter().collect()),
-            (3, m.cultural_origin.iter().collect()),
-            (4, t.tags.iter().collect()),
-        ];
-        for (i, values) in fields {
-            for value in values {
-                let n = normalize_term(value);
-                if n.is_empty() {
-                    continue;
-                }
-                if added {
-                    self.terms.entry(n).or_default()[i] += 1;
-                } else if let Some(c) = self.terms.get_mut(&n) {
-                    c[i] = c[i].saturating_sub(1);
-                    if c.iter().all(|&x| x == 0) {
-                        self.terms.remove(&n);
-                    }
+    /// The track's facets are the ones the store already computed for filtering, so terms are
+    /// normalised once.
+    pub fn count_track(&mut self, t: &Track, facets: &TrackFacets, added: bool) {
+        for (field, value) in facets.values() {
+            let i = match field {
+                FacetField::Genre => 0,
+                FacetField::Mood => 1,
+                FacetField::Instrument => 2,
+                FacetField::Origin => 3,
+                FacetField::Tag => 4,
+                _ => continue,
+            };
+            let term = value.term();
+            if term.is_empty() {
+                continue;
+            }
+            if added {
+                self.terms.entry(term.to_string()).or_default()[i] += 1;
+            } else if let Some(c) = self.terms.get_mut(term) {
+                c[i] = c[i].saturating_sub(1);
+                if c.iter().all(|&x| x == 0) {
+                    self.terms.remove(term);
                 }
             }
         }
@@ -166,15 +167,15 @@ mod tests {
         let mut v = Vocabulary::default();
         let a = track("a", "Hip-Hop", &["jazz"]);
         let b = track("b", "Jazz", &[]);
-        v.count_track(&a, true);
-        v.count_track(&b, true);
+        v.count_track(&a, &TrackFacets::of(&a), true);
+        v.count_track(&b, &TrackFacets::of(&b), true);
         assert_eq!(v.kind_of("hip hop"), Some(FacetKind::Genre));
         assert_eq!(v.kind_of("jazz"), Some(FacetKind::Genre));
         assert_eq!(v.genres(), vec![("hip hop".into(), 1), ("jazz".into(), 1)]);
-        v.count_track(&b, false);
+        v.count_track(&b, &TrackFacets::of(&b), false);
         // Only a tag uses "jazz" now.
         assert_eq!(v.kind_of("jazz"), Some(FacetKind::Tag));
-        v.count_track(&a, false);
+        v.count_track(&a, &TrackFacets::of(&a), false);
         assert_eq!(v.kind_of("hip hop"), None);
         assert!(v.terms.is_empty());
         assert!(v.names.is_empty());
