@@ -79,7 +79,7 @@ fn unchanged(engine: &Engine, path: &Path) -> bool {
 pub fn run(g: &Global, args: &IngestAudioArgs) -> Result<ExitCode> {
     anyhow::ensure!(args.dir.is_dir(), "{} is not a folder", args.dir.display());
     let start = Instant::now();
-    let engine = crate::commands::open_engine(g)?;
+    let engine = crate::commands::open_engine(g, music_rag_store::Access::ReadWrite)?;
     let files = find_audio_files(&args.dir);
     let mut report = AudioReport {
         dir: args.dir.display().to_string(),

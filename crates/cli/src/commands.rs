@@ -10,9 +10,11 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use music_rag_core::app::catalog::{Catalog, PAGE_MAX};
-use music_rag_core::{Engine, Filter, Mode, Range, SearchRequest, Track, UpsertOutcome};
+use music_rag_core::{
+    Engine, Filter, GivenVector, Mode, Range, SearchRequest, Track, UpsertOutcome,
+};
 use music_rag_embed::{default_model_dir, fetch_model, TextEmbedder};
-use music_rag_store::EmbeddedStore;
+use music_rag_store::{Access, EmbeddedStore};
 use serde_json::json;
 
 use crate::import::{read_rows, Row};
@@ -163,24 +165,33 @@ fn model_dir(g: &Global) -> PathBuf {
 }
 
 /// The catalog administration use cases, for commands that neither embed nor search.
-fn open_catalog(g: &Global) -> Result<Catalog> {
-    let store = EmbeddedStore::open(&g.data_dir, None)
-        .with_context(|| format!("cannot open the store in {}", g.data_dir.display()))?;
-    Ok(Catalog::new(Arc::new(store)))
+fn open_catalog(g: &Global, access: Access) -> Result<Catalog> {
+    Ok(Catalog::new(Arc::new(open_store(g, None, access)?)))
+}
+
+/// Opens the data directory's store; writers take its lock first.
+pub fn open_store(
+    g: &Global,
+    model: Option<(&str, usize)>,
+    access: Access,
+) -> Result<EmbeddedStore> {
+    EmbeddedStore::open(&g.data_dir, model, access)
+        .with_context(|| format!("cannot open the store in {}", g.data_dir.display()))
 }
 
 /// Loads the model and opens the store.
-pub fn open_engine(g: &Global) -> Result<Engine> {
+pub fn open_engine(g: &Global, access: Access) -> Result<Engine> {
     let embedder = TextEmbedder::load_with(&model_dir(g), g.embed_backend)?;
-    let store = EmbeddedStore::open(
-        &g.data_dir,
-        Some((
-            music_rag_core::Embedder::model_id(&embedder),
-            music_rag_core::Embedder::dim(&embedder),
-        )),
-    )
-    .with_context(|| format!("cannot open the store in {}", g.data_dir.display()))?;
+    let store = open_store(g, Some(model_of(&embedder)), access)?;
     Ok(Engine::new(Arc::new(embedder), Arc::new(store)))
+}
+
+/// The model id and vector size the embedder writes.
+pub fn model_of(embedder: &TextEmbedder) -> (&str, usize) {
+    (
+        music_rag_core::Embedder::model_id(embedder),
+        music_rag_core::Embedder::dim(embedder),
+    )
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -193,7 +204,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => crate::serve::serve(&g, &args),
         Command::Config(args) => crate::serve::print_config(&g, &args),
         Command::InitSampleData => {
-            let engine = open_engine(&g)?;
+            let engine = open_engine(&g, Access::ReadWrite)?;
             let rows = demo_catalog::rows();
             let report = ingest_rows(&engine, rows, false, "demo catalog")?;
             output::ingest_report(&report, g.json);
@@ -204,7 +215,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let engine = if args.dry_run {
                 None
             } else {
-                Some(open_engine(&g)?)
+                Some(open_engine(&g, Access::ReadWrite)?)
             };
             let report = match &engine {
                 Some(e) => ingest_rows(e, rows, false, &args.file.display().to_string())?,
@@ -217,7 +228,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let engine = if args.enhance || args.model_summary {
                 crate::serve::engine_with_configured_provider(&g)?
             } else {
-                open_engine(&g)?
+                open_engine(&g, Access::ReadOnly)?
             };
             let req = args.request()?;
             let resp = engine.search(&req)?;
@@ -225,7 +236,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::List { limit } => {
-            let catalog = open_catalog(&g)?;
+            let catalog = open_catalog(&g, Access::ReadOnly)?;
             let mut cursor: Option<String> = None;
             let mut left = limit.unwrap_or(usize::MAX);
             let mut out = std::io::stdout().lock();
@@ -247,12 +258,12 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Item { id } => {
-            let track = open_catalog(&g)?.track(&id)?;
+            let track = open_catalog(&g, Access::ReadOnly)?.track(&id)?;
             output::track(&track, g.json);
             Ok(ExitCode::SUCCESS)
         }
         Command::Delete { id } => {
-            open_catalog(&g)?.delete(&id)?;
+            open_catalog(&g, Access::ReadWrite)?.delete(&id)?;
             if g.json {
                 outln!("{}", json!({"status": "deleted", "id": id}));
             } else {
@@ -262,7 +273,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Stats => {
             let t = Instant::now();
-            let catalog = open_catalog(&g)?;
+            let catalog = open_catalog(&g, Access::ReadOnly)?;
             let open_ms = t.elapsed().as_secs_f64() * 1000.0;
             let stats = catalog.stats()?;
             let vocab = catalog.vocabulary()?;
@@ -307,6 +318,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo => demo(&g),
+        Command::Backup(args) => crate::data_commands::backup(&g, &args),
+        Command::Restore(args) => crate::data_commands::restore(&g, &args),
+        Command::Verify => crate::data_commands::verify(&g),
+        Command::Repair => crate::data_commands::repair(&g),
+        Command::Export(args) => crate::data_commands::export(&g, &args),
         Command::IngestAudio(args) => crate::audio_ingest::run(&g, &args),
         Command::Ask(args) => crate::answers::ask(&g, &args),
         Command::Similar(args) => crate::answers::similar(&g, &args),
@@ -422,12 +438,12 @@ pub fn ingest_rows(
     bar.set_message(format!("importing {source}"));
     for chunk in rows.chunks(INGEST_BATCH) {
         let mut lines = Vec::new();
-        let mut tracks: Vec<Track> = Vec::new();
+        let mut tracks: Vec<(Track, Option<GivenVector>)> = Vec::new();
         for row in chunk {
             match &row.track {
                 Ok(t) => {
                     lines.push(row.line);
-                    tracks.push(t.clone());
+                    tracks.push((t.clone(), row.vector.clone()));
                 }
                 Err(m) => report.failed.push(RowError {
                     line: row.line,
@@ -437,7 +453,7 @@ pub fn ingest_rows(
                 }),
             }
         }
-        let batch = engine.upsert(tracks)?;
+        let batch = engine.upsert_given(tracks)?;
         for (line, outcome) in lines.iter().zip(&batch.results) {
             if let UpsertOutcome::Invalid { id, field, message } = outcome {
                 report.failed.push(RowError {
@@ -474,7 +490,7 @@ const DEMO_QUESTIONS: &[&str] = &[
 ];
 
 fn demo(g: &Global) -> Result<ExitCode> {
-    let engine = open_engine(g)?;
+    let engine = open_engine(g, Access::ReadWrite)?;
     if engine.store().count()? == 0 {
         eprintln!("the store is empty: loading the demo catalog (embedding takes a few minutes on 2 cores)");
         let rows = demo_catalog::rows();

@@ -121,7 +121,7 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
     } else {
         args.method.clone()
     };
-    let engine = crate::commands::open_engine(g)?;
+    let engine = crate::commands::open_engine(g, music_rag_store::Access::ReadOnly)?;
     let bar = ProgressBar::new((queries.len() * methods.len()) as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} queries {elapsed}")
             .expect("valid template"),

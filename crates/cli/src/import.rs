@@ -5,13 +5,47 @@ use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use music_rag_core::{Metadata, Track};
+use music_rag_core::{GivenVector, Metadata, Track};
 
 /// One row of an input file: the track, or why it could not be read.
 pub struct Row {
     /// 1-based line (JSON lines, CSV) or item number (JSON array).
     pub line: usize,
     pub track: Result<Track, String>,
+    /// A vector given with the track (`embedding`, with `embedding_model`), as `export
+    /// --with-vectors` writes it.
+    pub vector: Option<GivenVector>,
+}
+
+/// A JSON row: the track, and its vector when one is given.
+fn json_row(line: usize, mut value: serde_json::Value) -> Row {
+    let mut vector = None;
+    let mut given_error = None;
+    if let Some(obj) = value.as_object_mut() {
+        let model = obj.remove("embedding_model");
+        if let Some(values) = obj.remove("embedding") {
+            match (serde_json::from_value::<Vec<f32>>(values), model) {
+                (Ok(values), Some(serde_json::Value::String(model_id))) => {
+                    vector = Some(GivenVector { model_id, values })
+                }
+                (Ok(_), _) => {
+                    given_error = Some(
+                        "embedding_model: must name the model that computed `embedding`".into(),
+                    )
+                }
+                (Err(e), _) => given_error = Some(format!("embedding: {e}")),
+            }
+        }
+    }
+    let track = match given_error {
+        Some(e) => Err(e),
+        None => serde_path_to_error::deserialize(value).map_err(path_error),
+    };
+    Row {
+        line,
+        track,
+        vector,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,10 +105,7 @@ fn json_array(text: &str) -> Result<Vec<Row>> {
     Ok(items
         .into_iter()
         .enumerate()
-        .map(|(i, v)| Row {
-            line: i + 1,
-            track: serde_path_to_error::deserialize(v).map_err(path_error),
-        })
+        .map(|(i, v)| json_row(i + 1, v))
         .collect())
 }
 
@@ -82,11 +113,21 @@ fn json_lines(text: &str) -> Vec<Row> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| Row {
-            line: i + 1,
-            track: serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(l))
-                .map_err(path_error),
-        })
+        .map(
+            |(i, l)| match serde_json::from_str::<serde_json::Value>(l) {
+                Ok(v) => json_row(i + 1, v),
+                Err(e) => Row {
+                    line: i + 1,
+                    track: Err(e
+                        .to_string()
+                        .split(" at line ")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string()),
+                    vector: None,
+                },
+            },
+        )
         .collect()
 }
 
@@ -211,6 +252,7 @@ fn csv_rows(text: &str) -> Result<Vec<Row>> {
                 out.push(Row {
                     line,
                     track: csv_track(&headers, &r),
+                    vector: None,
                 });
             }
             Err(e) => {
@@ -218,6 +260,7 @@ fn csv_rows(text: &str) -> Result<Vec<Row>> {
                 out.push(Row {
                     line,
                     track: Err(e.to_string()),
+                    vector: None,
                 });
             }
         }

@@ -15,6 +15,7 @@ mod answers;
 mod audio_ingest;
 mod bench;
 mod commands;
+mod data_commands;
 mod demo_catalog;
 mod eval;
 mod import;
@@ -123,6 +124,22 @@ pub enum Command {
     },
     /// Catalog statistics.
     Stats,
+    /// Write a snapshot of the store while it serves (one file: the data and a manifest).
+    ///
+    /// Reads and writes go on meanwhile; the snapshot holds every write acknowledged before
+    /// it started. Restore it with `music-rag restore FILE`.
+    Backup(data_commands::BackupArgs),
+    /// Restore a snapshot into the data directory (checked in full first), then rebuild the
+    /// keyword index.
+    Restore(data_commands::RestoreArgs),
+    /// Check the data directory: database integrity, schema, model, vectors, keyword index.
+    ///
+    /// Exits 0 only when every check passes; each problem is named.
+    Verify,
+    /// Bring the derived keyword index back in step with the catalog, then verify.
+    Repair,
+    /// Write every track as JSON lines, in the import format (`ingest` reads it back).
+    Export(data_commands::ExportArgs),
     /// Manage the embedding model.
     #[command(subcommand)]
     Model(ModelCommand),

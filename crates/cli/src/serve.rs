@@ -29,6 +29,12 @@ pub struct ServeArgs {
     /// Allow serving a non-loopback address without API keys.
     #[arg(long)]
     pub allow_unauthenticated: bool,
+    /// Take a snapshot this often while serving, e.g. 24h or 30m (MUSIC_RAG_SNAPSHOT_EVERY).
+    #[arg(long)]
+    pub snapshot_every: Option<String>,
+    /// Scheduled snapshots to keep (MUSIC_RAG_SNAPSHOT_KEEP, default 7).
+    #[arg(long)]
+    pub snapshot_keep: Option<usize>,
 }
 
 /// The original service's environment variable names and the settings they set.
@@ -65,6 +71,9 @@ const PREFIXED: &[&str] = &[
     "max_concurrent_requests",
     "max_concurrent_searches",
     "shutdown_grace_seconds",
+    "snapshot_every",
+    "snapshot_keep",
+    "snapshot_dir",
     "llm_base_url",
     "llm_model",
     "llm_api_key",
@@ -110,6 +119,12 @@ pub fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
     if args.allow_unauthenticated {
         fig = fig.merge(Serialized::default("allow_unauthenticated", true));
     }
+    if let Some(e) = &args.snapshot_every {
+        fig = fig.merge(Serialized::default("snapshot_every", e));
+    }
+    if let Some(k) = args.snapshot_keep {
+        fig = fig.merge(Serialized::default("snapshot_keep", k));
+    }
     fig.extract()
         .map_err(|e| anyhow::anyhow!("configuration: {e}"))
 }
@@ -133,7 +148,10 @@ pub fn with_provider(engine: Engine, config: &ServerConfig) -> Result<Engine> {
 pub fn engine_with_configured_provider(g: &Global) -> Result<Engine> {
     let config = load_config(&ServeArgs::default())?;
     config.validate()?;
-    with_provider(crate::commands::open_engine(g)?, &config)
+    with_provider(
+        crate::commands::open_engine(g, music_rag_store::Access::ReadOnly)?,
+        &config,
+    )
 }
 
 fn init_logging(config: &ServerConfig, cli_level: &str) {
@@ -189,7 +207,10 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     init_logging(&config, &g.log_level);
     let settings: Settings = config.validate()?;
     let started = Instant::now();
-    let engine = with_provider(crate::commands::open_engine(g)?, &settings.config)?;
+    let engine = with_provider(
+        crate::commands::open_engine(g, music_rag_store::Access::ReadWrite)?,
+        &settings.config,
+    )?;
     // Build the vocabulary now so the first query does not pay for it.
     engine.parse("warm up")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -207,7 +228,26 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
             .clone()
             .map(PathBuf::from)
             .unwrap_or_else(|| g.data_dir.join("uploads"));
-        let state = AppState::new(Arc::new(engine), settings, upload_dir);
+        let snapshot_dir = settings
+            .config
+            .snapshot_dir
+            .clone()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| g.data_dir.join("snapshots"));
+        let schedule = settings
+            .snapshot_every
+            .map(|every| (every, settings.config.snapshot_keep));
+        let state = AppState::new(Arc::new(engine), settings, upload_dir)
+            .with_snapshot_dir(snapshot_dir);
+        if let Some((every, keep)) = schedule {
+            tracing::info!(?every, keep, dir = %state.snapshots.dir().display(), "snapshots scheduled");
+            music_rag_server::snapshots::spawn_schedule(
+                state.engine.clone(),
+                state.snapshots.clone(),
+                every,
+                keep,
+            );
+        }
         tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "music-rag listening");
         // Scripts and tests read the bound address from this line.
         outln!("listening on http://{addr}");

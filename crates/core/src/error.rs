@@ -37,6 +37,9 @@ pub enum CoreError {
     /// A dependency (model, store, provider) cannot serve now; the message says how to fix it.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The disk is full: the write committed nothing and can be retried once space is freed.
+    #[error("insufficient storage: {0}")]
+    StorageFull(String),
     /// A bug or an unexpected failure of a dependency; details are logged, not shown to clients.
     #[error("internal error: {0}")]
     Internal(String),

@@ -15,7 +15,7 @@ pub mod ports;
 pub mod testing;
 
 pub use app::answer::{AnswerEvent, AskRequest, AskResponse};
-pub use app::ingest::{IngestReport, UpsertOutcome};
+pub use app::ingest::{GivenVector, IngestReport, UpsertOutcome};
 pub use app::search::{SearchRequest, SearchResponse};
 pub use app::Engine;
 pub use domain::filter::{Filter, Range};
@@ -26,6 +26,6 @@ pub use domain::track::{Metadata, Track};
 pub use domain::vocabulary::Vocabulary;
 pub use error::{CoreError, FieldError, Result};
 pub use ports::{
-    Candidate, Embedder, Generation, Generator, Known, Page, Store, StoreStats, StoredTrack,
-    TokenUsage,
+    Candidate, Embedder, Generation, Generator, Known, Page, SnapshotFile, SnapshotManifest, Store,
+    StoreStats, StoredTrack, TokenUsage,
 };

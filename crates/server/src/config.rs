@@ -100,6 +100,12 @@ pub struct ServerConfig {
     pub llm_timeout_seconds: u64,
     /// Retries after a 429 or 5xx from the model server.
     pub llm_max_retries: u32,
+    /// Take a snapshot this often while serving, e.g. `24h`, `30m`, `90s` (unset: never).
+    pub snapshot_every: Option<String>,
+    /// Scheduled snapshots kept; older ones are deleted.
+    pub snapshot_keep: usize,
+    /// Where snapshots go (default: `snapshots` in the data directory).
+    pub snapshot_dir: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -128,6 +134,9 @@ impl Default for ServerConfig {
             llm_api_key: None,
             llm_timeout_seconds: 30,
             llm_max_retries: 2,
+            snapshot_every: None,
+            snapshot_keep: 7,
+            snapshot_dir: None,
         }
     }
 }
@@ -151,6 +160,8 @@ fn bad(setting: &'static str, message: impl Into<String>) -> ConfigError {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub addr: SocketAddr,
+    /// How often to take a snapshot, when scheduled.
+    pub snapshot_every: Option<std::time::Duration>,
     pub keys: ApiKeys,
     pub cors_origins: Vec<String>,
     pub config: ServerConfig,
@@ -264,8 +275,28 @@ impl ServerConfig {
             }
             positive("llm_timeout_seconds", self.llm_timeout_seconds as usize)?;
         }
+        let snapshot_every = self
+            .snapshot_every
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())
+            .map(|e| {
+                parse_interval(e).ok_or_else(|| {
+                    bad(
+                        "snapshot_every (MUSIC_RAG_SNAPSHOT_EVERY)",
+                        format!("{e:?} must be a number with s, m, h or d, e.g. 24h or 30m, of at least 1s"),
+                    )
+                })
+            })
+            .transpose()?;
+        if snapshot_every.is_some() {
+            positive(
+                "snapshot_keep (MUSIC_RAG_SNAPSHOT_KEEP)",
+                self.snapshot_keep,
+            )?;
+        }
         Ok(Settings {
             addr: SocketAddr::new(ip, self.port),
+            snapshot_every,
             keys,
             cors_origins,
             config: self.clone(),
@@ -292,9 +323,43 @@ impl ServerConfig {
     }
 }
 
+/// `90s`, `30m`, `24h`, `7d` as a duration (at least one second).
+fn parse_interval(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit.trim() {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    (seconds > 0).then(|| std::time::Duration::from_secs(seconds))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshot_intervals_read_as_durations() {
+        assert_eq!(parse_interval("24h").unwrap().as_secs(), 86_400);
+        assert_eq!(parse_interval("30m").unwrap().as_secs(), 1_800);
+        assert_eq!(parse_interval("2d").unwrap().as_secs(), 172_800);
+        for bad in ["", "0s", "24", "h", "1w", "-1h"] {
+            assert!(parse_interval(bad).is_none(), "{bad}");
+        }
+        let e = ServerConfig {
+            snapshot_every: Some("weekly".into()),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("snapshot_every") && e.contains("24h"), "{e}");
+    }
 
     #[test]
     fn non_loopback_without_keys_is_refused() {

@@ -21,12 +21,13 @@ pub enum ErrorCode {
     RateLimited,
     Overloaded,
     Unavailable,
+    InsufficientStorage,
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::InvalidInput,
         ErrorCode::MalformedJson,
         ErrorCode::BadRequest,
@@ -39,6 +40,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::Overloaded,
         ErrorCode::Unavailable,
+        ErrorCode::InsufficientStorage,
         ErrorCode::Internal,
     ];
 
@@ -68,6 +70,9 @@ impl ErrorCode {
             ErrorCode::RateLimited => ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
             ErrorCode::Overloaded => ("overloaded", StatusCode::SERVICE_UNAVAILABLE),
             ErrorCode::Unavailable => ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
+            ErrorCode::InsufficientStorage => {
+                ("insufficient_storage", StatusCode::INSUFFICIENT_STORAGE)
+            }
             ErrorCode::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
         }
     }
@@ -146,6 +151,10 @@ impl From<CoreError> for ApiError {
                     "a dependency is unavailable; try again later",
                 )
                 .retry_after(5)
+            }
+            CoreError::StorageFull(m) => {
+                tracing::error!(error = %m, "write refused: disk full");
+                ApiError::new(ErrorCode::InsufficientStorage, m)
             }
             CoreError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");

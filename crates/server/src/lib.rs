@@ -9,6 +9,7 @@ mod extract;
 pub mod metrics;
 mod middleware;
 mod openapi;
+pub mod snapshots;
 pub mod state;
 
 use std::future::Future;
@@ -27,7 +28,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use api::{
-    ask_api, audio_api, compat_api, ops_api, playlist_api, recommend_api, search_api, tracks_api,
+    admin_api, ask_api, audio_api, compat_api, ops_api, playlist_api, recommend_api, search_api,
+    tracks_api,
 };
 use auth::Scope;
 pub use config::{ConfigError, ServerConfig, Settings};
@@ -95,7 +97,16 @@ pub fn app(state: AppState) -> Router {
             "/v1/tracks/{id}",
             axum::routing::put(tracks_api::put).delete(tracks_api::delete),
         );
-    let admin = Router::new().route("/metrics", get(ops_api::metrics));
+    let admin = Router::new()
+        .route("/metrics", get(ops_api::metrics))
+        .route(
+            "/v1/admin/snapshots",
+            post(admin_api::create_snapshot).get(admin_api::list_snapshots),
+        )
+        .route(
+            "/v1/admin/snapshots/{name}",
+            get(admin_api::download_snapshot).delete(admin_api::delete_snapshot),
+        );
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(public)

@@ -19,6 +19,11 @@ pub const RATE_LIMITED: &str = "music_rag_rate_limited_total";
 pub const SHED: &str = "music_rag_shed_requests_total";
 pub const ANSWERS: &str = "music_rag_answers_total";
 pub const LLM_TOKENS: &str = "music_rag_llm_tokens_total";
+pub const SNAPSHOTS: &str = "music_rag_snapshots_total";
+pub const SNAPSHOT_LAST_SUCCESS: &str = "music_rag_snapshot_last_success_timestamp_seconds";
+pub const SNAPSHOT_SECONDS: &str = "music_rag_snapshot_duration_seconds";
+pub const SNAPSHOT_BYTES: &str = "music_rag_snapshot_size_bytes";
+pub const STORE_WRITABLE: &str = "music_rag_store_writable";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -59,6 +64,17 @@ pub fn handle() -> PrometheusHandle {
                 "Answers by generator, grounding and whether the model failed over to extractive"
             );
             metrics::describe_counter!(LLM_TOKENS, "Tokens billed by the model provider, by kind");
+            metrics::describe_counter!(SNAPSHOTS, "Snapshots taken, by outcome (success, failure)");
+            metrics::describe_gauge!(
+                SNAPSHOT_LAST_SUCCESS,
+                "Unix time of the last snapshot that was written completely"
+            );
+            metrics::describe_gauge!(SNAPSHOT_SECONDS, "How long the last snapshot took");
+            metrics::describe_gauge!(SNAPSHOT_BYTES, "Size of the last snapshot file");
+            metrics::describe_gauge!(
+                STORE_WRITABLE,
+                "1 while writes succeed, 0 while they fail (for example on a full disk)"
+            );
             handle
         })
         .clone()

@@ -4,7 +4,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{
-    ask_api, audio_api, compat_api, ops_api, playlist_api, recommend_api, search_api, tracks_api,
+    admin_api, ask_api, audio_api, compat_api, ops_api, playlist_api, recommend_api, search_api,
+    tracks_api,
 };
 
 struct Security;
@@ -29,6 +30,8 @@ impl Modify for Security {
         ask_api::ask, recommend_api::recommend, playlist_api::playlist, audio_api::upload, audio_api::search,
         tracks_api::list, tracks_api::get, tracks_api::put, tracks_api::delete, tracks_api::batch,
         ops_api::ready, ops_api::metrics,
+        admin_api::create_snapshot, admin_api::list_snapshots, admin_api::download_snapshot,
+        admin_api::delete_snapshot,
     ),
     modifiers(&Security),
     tags(
@@ -37,6 +40,7 @@ impl Modify for Security {
         (name = "answers", description = "Grounded answers with citations, recommendations and playlists"),
         (name = "tracks", description = "Versioned catalog management"),
         (name = "operations", description = "Health, readiness and metrics"),
+        (name = "admin", description = "Snapshots of the store (admin scope)"),
     )
 )]
 struct ApiDoc;

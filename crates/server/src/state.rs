@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
+use crate::snapshots::SnapshotFolder;
 
 pub type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 
@@ -25,6 +26,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Where uploaded audio files are kept.
     pub upload_dir: std::path::PathBuf,
+    /// Where snapshots are written and listed.
+    pub snapshots: SnapshotFolder,
 }
 
 impl AppState {
@@ -40,8 +43,15 @@ impl AppState {
             limiter: Arc::new(limiter),
             settings: Arc::new(settings),
             metrics: crate::metrics::handle(),
+            snapshots: SnapshotFolder::new(upload_dir.with_file_name("snapshots")),
             upload_dir,
         }
+    }
+
+    /// Snapshots go to `dir` (default: `snapshots` beside the upload folder).
+    pub fn with_snapshot_dir(mut self, dir: std::path::PathBuf) -> Self {
+        self.snapshots = SnapshotFolder::new(dir);
+        self
     }
 
     /// Runs CPU-bound engine work on a blocking thread once a slot is free.

@@ -11,7 +11,7 @@ use music_rag_core::Engine;
 use music_rag_server::config::ServerConfig;
 use music_rag_server::error::ErrorCode;
 use music_rag_server::state::AppState;
-use music_rag_store::EmbeddedStore;
+use music_rag_store::{Access, EmbeddedStore};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -25,7 +25,12 @@ struct TestApp {
 
 fn test_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(dir.path(), Some(("hashing-test-embedder", 64))).unwrap();
+    let store = EmbeddedStore::open(
+        dir.path(),
+        Some(("hashing-test-embedder", 64)),
+        Access::ReadWrite,
+    )
+    .unwrap();
     let engine = Arc::new(Engine::new(
         Arc::new(HashingEmbedder::new(64)),
         Arc::new(store),

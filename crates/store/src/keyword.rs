@@ -64,6 +64,25 @@ pub struct KeywordIndex {
     fields: Fields,
 }
 
+fn add_all(
+    writer: &mut IndexWriter,
+    f: Fields,
+    tracks: &[(u64, &Track)],
+) -> Result<(), StoreError> {
+    for (slot, t) in tracks {
+        writer.add_document(doc!(
+            f.slot => *slot,
+            f.title => t.title.as_str(),
+            f.artist => t.artist.as_str(),
+            f.album => t.album.as_deref().unwrap_or(""),
+            f.facets => t.facet_text(),
+            f.description => t.description.as_deref().unwrap_or(""),
+            f.lyrics => t.metadata.lyrics.as_deref().unwrap_or(""),
+        ))?;
+    }
+    Ok(())
+}
+
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text = |tok: &str| {
@@ -120,6 +139,41 @@ impl KeywordIndex {
         })
     }
 
+    /// Opens the index without ever writing it; an unreadable or missing index reads as an
+    /// empty one (the writer rebuilds it).
+    pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
+        let (schema, fields) = schema();
+        let index = match Index::open_in_dir(dir) {
+            Ok(i) if i.schema() == schema => i,
+            _ => Index::create_in_ram(schema),
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            index,
+            reader,
+            writer: Mutex::new(None),
+            fields,
+        })
+    }
+
+    /// Documents in the index as last committed.
+    pub fn num_docs(&self) -> u64 {
+        let _ = self.reader.reload();
+        self.reader.searcher().num_docs()
+    }
+
+    /// Replaces the whole index with `tracks`, as reflecting `seq`.
+    pub fn rebuild(&self, tracks: &[(u64, &Track)], seq: u64) -> Result<(), StoreError> {
+        self.write(seq, |writer, f| {
+            writer.delete_all_documents()?;
+            add_all(writer, f, tracks)
+        })
+    }
+
     /// The sequence number the last commit reflects (0 when none).
     pub fn sequence(&self) -> u64 {
         self.index
@@ -138,43 +192,56 @@ impl KeywordIndex {
         upserted: &[(u64, &Track)],
         seq: u64,
     ) -> Result<(), StoreError> {
+        self.write(seq, |writer, f| {
+            for slot in deleted.iter().chain(upserted.iter().map(|(s, _)| s)) {
+                writer.delete_term(Term::from_field_u64(f.slot, *slot));
+            }
+            add_all(writer, f, upserted)
+        })
+    }
+
+    /// Runs `change` on the writer and commits it as reflecting `seq`. On any failure the
+    /// writer is dropped with its uncommitted changes, so the index stays as last committed
+    /// and the next write starts afresh (a writer that failed once is not reused).
+    fn write(
+        &self,
+        seq: u64,
+        change: impl FnOnce(&mut IndexWriter, Fields) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut guard = self
             .writer
             .lock()
             .map_err(|_| StoreError::Corrupt("writer lock poisoned".into()))?;
         if guard.is_none() {
-            let w = self
-                .index
-                .writer_with_num_threads(1, WRITER_HEAP_BYTES)
-                .map_err(|e| match e {
-                    tantivy::TantivyError::LockFailure(..) => StoreError::Busy(format!(
-                        "the keyword index in {} is locked by another music-rag process",
-                        self.dir.display()
-                    )),
-                    other => other.into(),
-                })?;
-            *guard = Some(w);
+            *guard = Some(
+                self.index
+                    .writer_with_num_threads(1, WRITER_HEAP_BYTES)
+                    .map_err(|e| match e {
+                        tantivy::TantivyError::LockFailure(..) => StoreError::Busy(format!(
+                            "the keyword index in {} is locked by another music-rag process",
+                            self.dir.display()
+                        )),
+                        other => other.into(),
+                    })?,
+            );
         }
         let writer = guard.as_mut().expect("writer was just set");
-        let f = self.fields;
-        for slot in deleted.iter().chain(upserted.iter().map(|(s, _)| s)) {
-            writer.delete_term(Term::from_field_u64(f.slot, *slot));
+        let committed = (|| {
+            change(writer, self.fields)?;
+            let mut commit = writer.prepare_commit()?;
+            commit.set_payload(&seq.to_string());
+            commit.commit()?;
+            Ok::<_, StoreError>(())
+        })();
+        if let Err(e) = committed {
+            *guard = None;
+            return Err(e);
         }
-        for (slot, t) in upserted {
-            writer.add_document(doc!(
-                f.slot => *slot,
-                f.title => t.title.as_str(),
-                f.artist => t.artist.as_str(),
-                f.album => t.album.as_deref().unwrap_or(""),
-                f.facets => t.facet_text(),
-                f.description => t.description.as_deref().unwrap_or(""),
-                f.lyrics => t.metadata.lyrics.as_deref().unwrap_or(""),
-            ))?;
+        // Committed: a failed reload only delays visibility until the next one succeeds, so
+        // it must not be reported as a failed write.
+        if let Err(e) = self.reader.reload() {
+            tracing::warn!(error = %e, "keyword index reader not reloaded");
         }
-        let mut commit = writer.prepare_commit()?;
-        commit.set_payload(&seq.to_string());
-        commit.commit()?;
-        self.reader.reload()?;
         Ok(())
     }
 

@@ -3,19 +3,23 @@
 //! catalog serves reads and exact filtered dense search.
 
 mod keyword;
+mod lock;
+pub mod maintenance;
 mod memory;
 mod sqlite;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use keyword::KeywordIndex;
+use lock::WriterLock;
 use memory::{Catalog, Entry};
 use music_rag_core::domain::filter::TrackFacets;
 use music_rag_core::{
-    Candidate, CoreError, Filter, Known, Page, Store, StoreStats, StoredTrack, Track, Vocabulary,
+    Candidate, CoreError, Filter, Known, Page, SnapshotManifest, Store, StoreStats, StoredTrack,
+    Track, Vocabulary,
 };
 use sqlite::Db;
 
@@ -33,12 +37,46 @@ pub enum StoreError {
     Incompatible(String),
     #[error("{0}")]
     Busy(String),
+    /// Another process holds the data directory's writer lock.
+    #[error("{0}")]
+    Locked(String),
+    #[error("{0}")]
+    ReadOnly(String),
+}
+
+impl StoreError {
+    /// Whether the failure was a full disk (or quota): the write can succeed once space is
+    /// freed, and the caller should be told so rather than shown an internal error.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            StoreError::Io(e) => e.kind() == std::io::ErrorKind::StorageFull,
+            // tantivy wraps the OS error in several variants; ENOSPC is "os error 28" on Linux.
+            StoreError::Keyword(e) => {
+                let text = e.to_string();
+                text.contains("os error 28") || text.contains("No space left")
+            }
+            _ => false,
+        }
+    }
 }
 
 impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
+        if e.is_disk_full() {
+            return CoreError::StorageFull(
+                "the disk holding the data directory is full; nothing of this write was \
+                 committed; free space and retry"
+                    .into(),
+            );
+        }
         match e {
-            StoreError::Incompatible(m) | StoreError::Busy(m) => CoreError::Unavailable(m),
+            StoreError::Incompatible(m)
+            | StoreError::Busy(m)
+            | StoreError::Locked(m)
+            | StoreError::ReadOnly(m) => CoreError::Unavailable(m),
             other => CoreError::Internal(other.to_string()),
         }
     }
@@ -51,51 +89,150 @@ fn lock_err<T>(_: T) -> CoreError {
 /// The vector size of the default model, assumed for a new store opened without a model.
 const DEFAULT_DIM: usize = 384;
 
+/// Whether a process opens a data directory to write it or only to read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Takes the directory's writer lock (refused at once if another process holds it),
+    /// migrates an older store and brings the keyword index up to date.
+    ReadWrite,
+    /// Writes nothing and takes no lock, so it works beside a running writer.
+    ReadOnly,
+}
+
 pub struct EmbeddedStore {
     dir: PathBuf,
     db: Mutex<Db>,
     keyword: KeywordIndex,
     catalog: RwLock<Catalog>,
     dim: usize,
+    model_id: String,
     /// The database's sequence number, mirrored for lock-free reads.
     sequence: AtomicU64,
+    /// Held while the store is open for writing.
+    _writer_lock: Option<WriterLock>,
+    /// Set when a failed write left the keyword index out of step and putting it back failed
+    /// too; the next write rebuilds it first.
+    keyword_dirty: AtomicBool,
+    /// Why writes fail now (a full disk); cleared by the next write that succeeds.
+    write_failure: Mutex<Option<String>>,
 }
 
+pub(crate) const DB_FILE: &str = "catalog.sqlite";
+pub(crate) const KEYWORD_DIR: &str = "keyword";
+
 impl EmbeddedStore {
-    /// Opens (or creates) the store in `dir` for vectors of `dim` floats from `model_id`.
-    /// Without a model (commands that only read or delete), the stored model is assumed.
-    pub fn open(dir: &Path, model: Option<(&str, usize)>) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)?;
-        let db = Db::open(&dir.join("catalog.sqlite"))?;
-        let stored_dim = db.meta("dim")?.and_then(|d| d.parse::<usize>().ok());
-        let (model_id, dim) = match model {
-            Some((m, d)) => (m.to_string(), d),
-            None => (
-                db.meta("model_id")?.unwrap_or_default(),
-                stored_dim.unwrap_or(DEFAULT_DIM),
-            ),
+    /// Opens (or, for writing, creates) the store in `dir` for vectors of `dim` floats from
+    /// `model_id`. Without a model (commands that only read or delete), the stored model is
+    /// assumed.
+    pub fn open(
+        dir: &Path,
+        model: Option<(&str, usize)>,
+        access: Access,
+    ) -> Result<Self, StoreError> {
+        match access {
+            Access::ReadWrite => {
+                std::fs::create_dir_all(dir)?;
+                let lock = WriterLock::acquire(dir)?;
+                Self::open_locked(dir, model, lock)
+            }
+            Access::ReadOnly => Self::open_read_only(dir, model),
+        }
+    }
+
+    /// Opens for writing with the directory's lock already held.
+    fn open_locked(
+        dir: &Path,
+        model: Option<(&str, usize)>,
+        lock: WriterLock,
+    ) -> Result<Self, StoreError> {
+        maintenance::refuse_interrupted_restore(dir)?;
+        let db = Db::open(&dir.join(DB_FILE), |db, from| {
+            let to = maintenance::pre_upgrade_snapshot_path(dir, from);
+            tracing::info!(from, to = %to.display(), "snapshot before the schema upgrade");
+            maintenance::write_snapshot(db, &dir.join(DB_FILE), &to).map(|_| ())
+        })?;
+        let (model_id, dim) = Self::check_model(dir, &db, model, true)?;
+        let keyword = KeywordIndex::open(&dir.join(KEYWORD_DIR))?;
+        let store = Self::assemble(dir, db, keyword, model_id, dim, Some(lock))?;
+        store.catch_up_keyword()?;
+        Ok(store)
+    }
+
+    fn open_read_only(dir: &Path, model: Option<(&str, usize)>) -> Result<Self, StoreError> {
+        maintenance::refuse_interrupted_restore(dir)?;
+        let path = dir.join(DB_FILE);
+        let db = if path.exists() {
+            Db::open_read_only(&path)?
+        } else {
+            Db::empty()?
         };
-        let model_id = model_id.as_str();
-        match (db.meta("model_id")?, db.meta("dim")?) {
-            _ if model.is_none() => {}
+        let (model_id, dim) = Self::check_model(dir, &db, model, false)?;
+        let keyword = KeywordIndex::open_read_only(&dir.join(KEYWORD_DIR))?;
+        let store = Self::assemble(dir, db, keyword, model_id, dim, None)?;
+        let (index_seq, db_seq) = (
+            store.keyword.sequence(),
+            store.sequence.load(Ordering::Acquire),
+        );
+        if index_seq != db_seq {
+            tracing::warn!(
+                index_seq,
+                db_seq,
+                "the keyword index is behind the catalog; keyword results may lag until a \
+                 writing command (serve, ingest, repair) catches it up"
+            );
+        }
+        Ok(store)
+    }
+
+    /// The model the store holds vectors of, checked against the one given; records it in a
+    /// new store opened for writing.
+    fn check_model(
+        dir: &Path,
+        db: &Db,
+        model: Option<(&str, usize)>,
+        record: bool,
+    ) -> Result<(String, usize), StoreError> {
+        let stored = (db.meta("model_id")?, db.meta("dim")?);
+        let Some((model_id, dim)) = model else {
+            let dim = stored
+                .1
+                .and_then(|d| d.parse::<usize>().ok())
+                .unwrap_or(DEFAULT_DIM);
+            return Ok((stored.0.unwrap_or_default(), dim));
+        };
+        match stored {
             (Some(m), Some(d)) if m != model_id || d != dim.to_string() => {
                 return Err(StoreError::Incompatible(format!(
                     "{} holds vectors from model {m} ({d} dimensions), not {model_id} ({dim}); \
-                     use another data directory or re-create this one",
+                     vectors of two models are never mixed: use the model that wrote it, \
+                     another data directory, or `music-rag reindex` to re-embed it",
                     dir.display()
                 )))
             }
             (Some(_), Some(_)) => {}
-            _ => {
+            _ if record => {
                 db.set_meta("model_id", model_id)?;
                 db.set_meta("dim", &dim.to_string())?;
             }
+            _ => {}
         }
+        Ok((model_id.to_string(), dim))
+    }
+
+    /// Loads the catalog from the source of truth into memory.
+    fn assemble(
+        dir: &Path,
+        db: Db,
+        keyword: KeywordIndex,
+        model_id: String,
+        dim: usize,
+        writer_lock: Option<WriterLock>,
+    ) -> Result<Self, StoreError> {
         let mut catalog = Catalog::new(dim);
         for r in db.rows_since(0)? {
             if r.embedding.len() != dim {
                 return Err(StoreError::Corrupt(format!(
-                    "track {} has a vector of {} floats",
+                    "track {} has a vector of {} floats, expected {dim}",
                     r.track.id,
                     r.embedding.len()
                 )));
@@ -109,54 +246,135 @@ impl EmbeddedStore {
             };
             catalog.insert(entry, &r.embedding);
         }
-        let keyword = KeywordIndex::open(&dir.join("keyword"))?;
         let db_seq = db.sequence()?;
-        let store = Self {
+        Ok(Self {
             dir: dir.to_path_buf(),
             db: Mutex::new(db),
             keyword,
             catalog: RwLock::new(catalog),
             dim,
+            model_id,
             sequence: AtomicU64::new(db_seq),
-        };
-        store.catch_up_keyword(db_seq)?;
-        Ok(store)
+            _writer_lock: writer_lock,
+            keyword_dirty: AtomicBool::new(false),
+            write_failure: Mutex::new(None),
+        })
     }
 
-    /// Brings the keyword index up to the source of truth's sequence number.
-    fn catch_up_keyword(&self, db_seq: u64) -> Result<(), StoreError> {
-        let index_seq = self.keyword.sequence();
-        if index_seq == db_seq {
-            return Ok(());
-        }
+    /// Brings the keyword index up to the source of truth: the changes since the sequence it
+    /// reflects, or all of it when it is ahead (another history) or holds another number of
+    /// tracks than the catalog (drift).
+    fn catch_up_keyword(&self) -> Result<(), StoreError> {
         let db = self
             .db
             .lock()
             .map_err(|_| StoreError::Corrupt("lock".into()))?;
-        // An index ahead of the database belongs to another history: rebuild it whole.
-        let since = if index_seq > db_seq { 0 } else { index_seq };
-        let rows = db.rows_since(since)?;
-        let mut deleted = db.tombstones_since(since)?;
-        if since == 0 {
-            deleted.clear();
+        let db_seq = db.sequence()?;
+        let index_seq = self.keyword.sequence();
+        let tracks = self.catalog.read().map(|c| c.len()).unwrap_or(0) as u64;
+        let drifted = index_seq == db_seq && self.keyword.num_docs() != tracks;
+        if index_seq == db_seq && !drifted && !self.keyword_dirty.load(Ordering::Acquire) {
+            return Ok(());
         }
+        let rebuild = index_seq > db_seq || drifted || self.keyword_dirty.load(Ordering::Acquire);
+        let since = if rebuild { 0 } else { index_seq };
+        let rows = db.rows_since(since)?;
+        let deleted = if rebuild {
+            Vec::new()
+        } else {
+            db.tombstones_since(since)?
+        };
         let upserted: Vec<(u64, &Track)> = rows.iter().map(|r| (r.slot, &r.track)).collect();
         tracing::info!(
             index_seq,
             db_seq,
+            rebuild,
             changed = upserted.len(),
             deleted = deleted.len(),
             "catching up the keyword index"
         );
-        match self.keyword.apply(&deleted, &upserted, db_seq) {
-            Ok(()) => db.prune_tombstones(db_seq),
-            // Another process holds the writer: it keeps the index current; serve as is.
-            Err(StoreError::Busy(m)) => {
-                tracing::warn!("{m}; keyword results may lag until it is caught up");
-                Ok(())
-            }
-            Err(e) => Err(e),
+        if rebuild {
+            self.keyword.rebuild(&upserted, db_seq)?;
+        } else {
+            self.keyword.apply(&deleted, &upserted, db_seq)?;
         }
+        self.keyword_dirty.store(false, Ordering::Release);
+        db.prune_tombstones(db_seq)
+    }
+
+    /// After a write whose database commit failed once the keyword index had taken it: puts
+    /// the index back to the source of truth for `slots`, or marks it for a rebuild.
+    fn restore_keyword(&self, db: &Db, slots: &[u64]) {
+        let put_back = (|| {
+            let rows: Vec<_> = slots
+                .iter()
+                .map(|s| db.row_at(*s))
+                .collect::<Result<Vec<_>, _>>()?;
+            let rows: Vec<_> = rows.into_iter().flatten().collect();
+            let upserted: Vec<(u64, &Track)> = rows.iter().map(|r| (r.slot, &r.track)).collect();
+            self.keyword.apply(slots, &upserted, db.sequence()?)
+        })();
+        if let Err(e) = put_back {
+            tracing::error!(error = %e, "the keyword index could not be put back after a failed write; it is rebuilt before the next write");
+            self.keyword_dirty.store(true, Ordering::Release);
+        }
+    }
+
+    /// Records the outcome of a write for readiness: a full disk degrades the store until a
+    /// write succeeds again.
+    fn note_write<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        let result = result.map_err(|e| self.classify(e));
+        if let Ok(mut failure) = self.write_failure.lock() {
+            match &result {
+                Ok(_) => *failure = None,
+                Err(e) if e.is_disk_full() => {
+                    *failure =
+                        Some("writes fail: the disk holding the data directory is full".into())
+                }
+                Err(_) => {}
+            }
+        }
+        result
+    }
+
+    /// Some libraries report a full disk only as a generic failure (tantivy's "index writer
+    /// was killed"): when a write fails for a reason not known, a small probe file tells
+    /// whether the disk has room left.
+    fn classify(&self, e: StoreError) -> StoreError {
+        if e.is_disk_full() || matches!(e, StoreError::Locked(_) | StoreError::ReadOnly(_)) {
+            return e;
+        }
+        let probe = self.dir.join(".space-probe");
+        let written = std::fs::write(&probe, vec![0u8; 256 * 1024]);
+        let _ = std::fs::remove_file(&probe);
+        match written {
+            Err(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+                tracing::warn!(error = %e, "write failed on a full disk");
+                StoreError::Io(io)
+            }
+            _ => e,
+        }
+    }
+
+    /// Brings a keyword index left out of step by an earlier failure back before writing.
+    fn ready_to_write(&self) -> Result<(), StoreError> {
+        if self._writer_lock.is_none() {
+            return Err(StoreError::ReadOnly(
+                "this command opened the store read-only; writes need a writing command".into(),
+            ));
+        }
+        if self.keyword_dirty.load(Ordering::Acquire) {
+            self.catch_up_keyword()?;
+        }
+        Ok(())
+    }
+
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
     }
 
     pub fn dir(&self) -> &Path {
@@ -177,37 +395,8 @@ impl Store for EmbeddedStore {
                 self.dim
             )));
         }
-        let mut db = self.db.lock().map_err(lock_err)?;
-        let (seq, written) = db.upsert(&items)?;
-        let mut tracks = Vec::with_capacity(items.len());
-        {
-            let mut catalog = self.catalog.write().map_err(lock_err)?;
-            for (item, w) in items.into_iter().zip(written) {
-                let mut track = item.track;
-                track.created_at = Some(w.created_at);
-                track.updated_at = Some(w.updated_at);
-                let track = Arc::new(track);
-                catalog.insert(
-                    Entry {
-                        slot: w.slot,
-                        facets: TrackFacets::of(&track),
-                        track: track.clone(),
-                        content_hash: item.content_hash,
-                        text_hash: item.text_hash,
-                    },
-                    &item.embedding,
-                );
-                tracks.push((w.slot, track));
-            }
-        }
-        let refs: Vec<(u64, &Track)> = tracks.iter().map(|(s, t)| (*s, t.as_ref())).collect();
-        let indexed = self.keyword.apply(&[], &refs, seq);
-        // Published last (even if indexing failed, since the catalog changed): a reader that
-        // sees this number also sees the data behind it, so no cached response is stale.
-        self.sequence.store(seq, Ordering::Release);
-        indexed?;
-        db.prune_tombstones(seq)?;
-        Ok(())
+        let result = self.write_tracks(items);
+        Ok(self.note_write(result)?)
     }
 
     fn get(&self, id: &str) -> music_rag_core::Result<Option<Arc<Track>>> {
@@ -229,16 +418,8 @@ impl Store for EmbeddedStore {
     }
 
     fn delete(&self, id: &str) -> music_rag_core::Result<bool> {
-        let mut db = self.db.lock().map_err(lock_err)?;
-        let Some((slot, seq)) = db.delete(id)? else {
-            return Ok(false);
-        };
-        self.catalog.write().map_err(lock_err)?.remove(id);
-        let indexed = self.keyword.apply(&[slot], &[], seq);
-        self.sequence.store(seq, Ordering::Release);
-        indexed?;
-        db.prune_tombstones(seq)?;
-        Ok(true)
+        let result = self.delete_track(id);
+        Ok(self.note_write(result)?)
     }
 
     fn list(&self, cursor: Option<&str>, limit: usize) -> music_rag_core::Result<Page> {
@@ -360,5 +541,116 @@ impl Store for EmbeddedStore {
             sequence,
             backend: "embedded".into(),
         })
+    }
+
+    fn write_failure(&self) -> Option<String> {
+        self.write_failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    fn snapshot(&self, to: &Path) -> music_rag_core::Result<SnapshotManifest> {
+        Ok(self.snapshot_to(to)?)
+    }
+}
+
+impl EmbeddedStore {
+    /// One batch: the database transaction stays open while the keyword index takes the
+    /// batch, so a failure of either commits nothing; only then does the in-memory catalog
+    /// change and the new sequence number become visible.
+    fn write_tracks(&self, items: Vec<StoredTrack>) -> Result<(), StoreError> {
+        self.ready_to_write()?;
+        let mut db = self
+            .db
+            .lock()
+            .map_err(|_| StoreError::Corrupt("lock".into()))?;
+        let written = db.upsert(&items, |seq, written| {
+            let refs: Vec<(u64, &Track)> = written
+                .iter()
+                .zip(&items)
+                .map(|(w, i)| (w.slot, &i.track))
+                .collect();
+            self.keyword.apply(&[], &refs, seq)
+        });
+        let (seq, written) = match written {
+            Ok(w) => w,
+            Err(failure) => {
+                if failure.index_applied {
+                    let slots: Vec<u64> = self.slots_after_failure(&db, &items);
+                    self.restore_keyword(&db, &slots);
+                }
+                return Err(failure.error);
+            }
+        };
+        {
+            let mut catalog = self
+                .catalog
+                .write()
+                .map_err(|_| StoreError::Corrupt("lock".into()))?;
+            for (item, w) in items.into_iter().zip(written) {
+                let mut track = item.track;
+                track.created_at = Some(w.created_at);
+                track.updated_at = Some(w.updated_at);
+                catalog.insert(
+                    Entry {
+                        slot: w.slot,
+                        facets: TrackFacets::of(&track),
+                        track: Arc::new(track),
+                        content_hash: item.content_hash,
+                        text_hash: item.text_hash,
+                    },
+                    &item.embedding,
+                );
+            }
+        }
+        // Published last: a reader that sees this number also sees the data behind it, so no
+        // cached response is stale.
+        self.sequence.store(seq, Ordering::Release);
+        db.prune_tombstones(seq)
+    }
+
+    /// The keyword slots a failed batch may have touched: the stored slots of its ids, and
+    /// the new slots the rolled-back transaction handed out (beyond the highest stored one).
+    fn slots_after_failure(&self, db: &Db, items: &[StoredTrack]) -> Vec<u64> {
+        let catalog = self.catalog.read();
+        let mut slots: Vec<u64> = match &catalog {
+            Ok(c) => items
+                .iter()
+                .filter_map(|i| c.get(&i.track.id).map(|e| e.slot))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let top = db.max_slot_ever().unwrap_or(0);
+        slots.extend(top + 1..=top + items.len() as u64);
+        slots
+    }
+
+    fn delete_track(&self, id: &str) -> Result<bool, StoreError> {
+        self.ready_to_write()?;
+        let mut db = self
+            .db
+            .lock()
+            .map_err(|_| StoreError::Corrupt("lock".into()))?;
+        let deleted = db.delete(id, |slot, seq| self.keyword.apply(&[slot], &[], seq));
+        let seq = match deleted {
+            Ok(Some((_, seq))) => seq,
+            Ok(None) => return Ok(false),
+            Err(failure) => {
+                if failure.index_applied {
+                    let slot = self
+                        .catalog
+                        .read()
+                        .ok()
+                        .and_then(|c| c.get(id).map(|e| e.slot));
+                    self.restore_keyword(&db, &slot.into_iter().collect::<Vec<_>>());
+                }
+                return Err(failure.error);
+            }
+        };
+        self.catalog
+            .write()
+            .map_err(|_| StoreError::Corrupt("lock".into()))?
+            .remove(id);
+        self.sequence.store(seq, Ordering::Release);
+        db.prune_tombstones(seq)?;
+        Ok(true)
     }
 }

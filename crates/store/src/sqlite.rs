@@ -3,12 +3,32 @@
 
 use std::path::Path;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::StoreError;
 use music_rag_core::{StoredTrack, Track};
 
-const SCHEMA_VERSION: i64 = 1;
+/// The schema this build writes. Each entry of `MIGRATIONS` brings a store from the version
+/// before it to its own; a store older than this is migrated forward at open (after a
+/// snapshot), a newer one is refused.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: tracks with their vectors, tombstones for the keyword index, and settings.
+    "CREATE TABLE IF NOT EXISTS tracks(
+        slot INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        doc TEXT NOT NULL,
+        embedding BLOB NOT NULL,
+        content_hash TEXT NOT NULL,
+        text_hash TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL);
+     CREATE INDEX IF NOT EXISTS tracks_seq ON tracks(seq);
+     CREATE TABLE IF NOT EXISTS tombstones(slot INTEGER PRIMARY KEY, seq INTEGER NOT NULL);
+     CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+];
 
 /// A row as loaded at open.
 pub struct Row {
@@ -26,6 +46,22 @@ pub struct Written {
     pub updated_at: String,
 }
 
+/// A write that failed, and whether the derived index had already taken it (so the caller
+/// must bring the index back to the source of truth).
+pub struct WriteFailure {
+    pub error: StoreError,
+    pub index_applied: bool,
+}
+
+impl From<rusqlite::Error> for WriteFailure {
+    fn from(e: rusqlite::Error) -> Self {
+        Self {
+            error: e.into(),
+            index_applied: false,
+        }
+    }
+}
+
 pub struct Db {
     conn: Connection,
 }
@@ -41,48 +77,91 @@ pub fn decode_vector(b: &[u8]) -> Vec<f32> {
 }
 
 impl Db {
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Opens the database for writing, creating it or migrating it forward as needed.
+    /// `before_migration` runs before an older store is changed (to snapshot it).
+    pub fn open(
+        path: &Path,
+        before_migration: impl FnOnce(&Db, i64) -> Result<(), StoreError>,
+    ) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS tracks(
-                slot INTEGER PRIMARY KEY AUTOINCREMENT,
-                id TEXT NOT NULL UNIQUE,
-                doc TEXT NOT NULL,
-                embedding BLOB NOT NULL,
-                content_hash TEXT NOT NULL,
-                text_hash TEXT NOT NULL,
-                seq INTEGER NOT NULL,
-                created_at TEXT NOT NULL,
-                updated_at TEXT NOT NULL);
-             CREATE INDEX IF NOT EXISTS tracks_seq ON tracks(seq);
-             CREATE TABLE IF NOT EXISTS tombstones(slot INTEGER PRIMARY KEY, seq INTEGER NOT NULL);
-             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        let db = Self { conn };
+        let version = db.schema_version()?;
+        if version > SCHEMA_VERSION {
+            return Err(newer_schema(version));
+        }
+        if version > 0 && version < SCHEMA_VERSION {
+            before_migration(&db, version)?;
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let to = i as i64 + 1;
+            let tx = db.conn.unchecked_transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO meta(key, value) VALUES('schema_version', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                [to.to_string()],
+            )?;
+            tx.commit()?;
+            if version > 0 {
+                tracing::info!(from = version, to, "store schema migrated");
+            }
+        }
+        Ok(db)
+    }
+
+    /// Opens an existing database without writing to it (a writer may hold it meanwhile).
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        let version: Option<String> = conn
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let db = Self { conn };
+        let version = db.schema_version()?;
+        if version > SCHEMA_VERSION {
+            return Err(newer_schema(version));
+        }
+        if version < SCHEMA_VERSION {
+            return Err(StoreError::Incompatible(format!(
+                "the store has schema version {version}, older than this build's \
+                 {SCHEMA_VERSION}; open it once with a writing command (serve, ingest) to \
+                 migrate it"
+            )));
+        }
+        Ok(db)
+    }
+
+    /// An empty database in memory, for reading a data directory that has none yet.
+    pub fn empty() -> Result<Self, StoreError> {
+        Self::open(Path::new(":memory:"), |_, _| Ok(()))
+    }
+
+    /// The schema version recorded in the database (0 for a new one).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        let has_meta: bool = self.conn.query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type='table' AND name='meta'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_meta {
+            return Ok(0);
+        }
+        let v: Option<String> = self
+            .conn
             .query_row(
                 "SELECT value FROM meta WHERE key='schema_version'",
                 [],
                 |r| r.get(0),
             )
             .optional()?;
-        match version {
-            None => {
-                conn.execute(
-                    "INSERT INTO meta(key, value) VALUES('schema_version', ?1)",
-                    [SCHEMA_VERSION.to_string()],
-                )?;
-            }
-            Some(v) if v == SCHEMA_VERSION.to_string() => {}
-            Some(v) => {
-                return Err(StoreError::Incompatible(format!(
-                    "the store has schema version {v}; this build reads version {SCHEMA_VERSION}"
-                )))
-            }
-        }
-        Ok(Self { conn })
+        v.map(|v| {
+            v.parse()
+                .map_err(|_| StoreError::Corrupt(format!("schema version {v:?} is not a number")))
+        })
+        .unwrap_or(Ok(0))
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -104,8 +183,14 @@ impl Db {
         Ok(self.meta("seq")?.and_then(|s| s.parse().ok()).unwrap_or(0))
     }
 
-    /// Upserts every item in one transaction under a new sequence number.
-    pub fn upsert(&mut self, items: &[StoredTrack]) -> Result<(u64, Vec<Written>), StoreError> {
+    /// Upserts every item in one transaction under a new sequence number. `before_commit`
+    /// gets the sequence number and the written rows while the transaction is still open: if
+    /// it fails, nothing is committed.
+    pub fn upsert(
+        &mut self,
+        items: &[StoredTrack],
+        before_commit: impl FnOnce(u64, &[Written]) -> Result<(), StoreError>,
+    ) -> Result<(u64, Vec<Written>), WriteFailure> {
         let tx = self.conn.transaction()?;
         let seq: u64 = tx
             .query_row("SELECT value FROM meta WHERE key='seq'", [], |r| {
@@ -132,8 +217,10 @@ impl Db {
                 let mut doc = item.track.clone();
                 doc.created_at = None;
                 doc.updated_at = None;
-                let doc =
-                    serde_json::to_string(&doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let doc = serde_json::to_string(&doc).map_err(|e| WriteFailure {
+                    error: StoreError::Corrupt(e.to_string()),
+                    index_applied: false,
+                })?;
                 let (slot, created_at): (i64, String) = stmt.query_row(
                     params![
                         item.track.id,
@@ -157,12 +244,24 @@ impl Db {
             "INSERT INTO meta(key, value) VALUES('seq', ?1) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             [seq.to_string()],
         )?;
-        tx.commit()?;
+        before_commit(seq, &written).map_err(|error| WriteFailure {
+            error,
+            index_applied: false,
+        })?;
+        tx.commit().map_err(|e| WriteFailure {
+            error: e.into(),
+            index_applied: true,
+        })?;
         Ok((seq, written))
     }
 
     /// Deletes a track; returns its slot and the new sequence number if it existed.
-    pub fn delete(&mut self, id: &str) -> Result<Option<(u64, u64)>, StoreError> {
+    /// `before_commit` is called as for `upsert`, with the slot and sequence number.
+    pub fn delete(
+        &mut self,
+        id: &str,
+        before_commit: impl FnOnce(u64, u64) -> Result<(), StoreError>,
+    ) -> Result<Option<(u64, u64)>, WriteFailure> {
         let tx = self.conn.transaction()?;
         let slot: Option<i64> = tx
             .query_row("DELETE FROM tracks WHERE id=?1 RETURNING slot", [id], |r| {
@@ -186,17 +285,33 @@ impl Db {
             "INSERT INTO meta(key, value) VALUES('seq', ?1) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             [seq.to_string()],
         )?;
-        tx.commit()?;
+        before_commit(slot as u64, seq).map_err(|error| WriteFailure {
+            error,
+            index_applied: false,
+        })?;
+        tx.commit().map_err(|e| WriteFailure {
+            error: e.into(),
+            index_applied: true,
+        })?;
         Ok(Some((slot as u64, seq)))
     }
 
     /// Every track changed after `since` (all of them for 0), in slot order.
     pub fn rows_since(&self, since: u64) -> Result<Vec<Row>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        self.rows_where("seq > ?1", since as i64)
+    }
+
+    /// The track at `slot`, if it is stored.
+    pub fn row_at(&self, slot: u64) -> Result<Option<Row>, StoreError> {
+        Ok(self.rows_where("slot = ?1", slot as i64)?.pop())
+    }
+
+    fn rows_where(&self, condition: &str, value: i64) -> Result<Vec<Row>, StoreError> {
+        let mut stmt = self.conn.prepare(&format!(
             "SELECT slot, doc, embedding, content_hash, text_hash, created_at, updated_at
-             FROM tracks WHERE seq > ?1 ORDER BY slot",
-        )?;
-        let mut rows = stmt.query([since as i64])?;
+             FROM tracks WHERE {condition} ORDER BY slot"
+        ))?;
+        let mut rows = stmt.query([value])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let slot: i64 = r.get(0)?;
@@ -235,4 +350,72 @@ impl Db {
             .execute("DELETE FROM tombstones WHERE seq <= ?1", [upto as i64])?;
         Ok(())
     }
+}
+
+impl Db {
+    /// The database's clock, as RFC 3339 UTC.
+    pub fn now(&self) -> Result<String, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT strftime('%Y-%m-%dT%H:%M:%SZ','now')", [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Tracks that carry an audio analysis (and so an audio vector).
+    pub fn audio_count(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM tracks WHERE json_extract(doc, '$.audio') IS NOT NULL",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// The highest slot ever handed out (slots are never reused).
+    pub fn max_slot_ever(&self) -> Result<u64, StoreError> {
+        let top: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name='tracks'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(top.unwrap_or(0) as u64)
+    }
+
+    /// SQLite's own integrity check: the problems it finds, none when the file is sound.
+    pub fn integrity_problems(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        let found = rows.collect::<Result<Vec<_>, _>>()?;
+        Ok(found.into_iter().filter(|m| m != "ok").collect())
+    }
+
+    /// Tracks stored, and how many of their vectors have `dim` floats.
+    pub fn vector_counts(&self, dim: usize) -> Result<(u64, u64), StoreError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*), coalesce(sum(length(embedding) = ?1), 0) FROM tracks",
+            [(dim * 4) as i64],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        )?)
+    }
+
+    /// Writes a consistent, compacted copy of the database to `to`. `VACUUM INTO` reads in
+    /// one transaction, so writes may go on meanwhile and none is copied half-done.
+    pub fn copy_to(&self, to: &Path) -> Result<(), StoreError> {
+        self.conn
+            .execute("VACUUM INTO ?1", [to.to_string_lossy()])?;
+        Ok(())
+    }
+}
+
+fn newer_schema(version: i64) -> StoreError {
+    StoreError::Incompatible(format!(
+        "the store has schema version {version}, newer than this build of music-rag {} \
+         reads ({SCHEMA_VERSION}); run the newer music-rag that wrote it, or go back by \
+         restoring the snapshot taken before the upgrade (music-rag restore FILE, from the data \
+         directory's snapshots/ folder)",
+        env!("CARGO_PKG_VERSION")
+    ))
 }

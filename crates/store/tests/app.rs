@@ -10,7 +10,7 @@ use music_rag_core::testing::HashingEmbedder;
 use music_rag_core::{
     AskRequest, CoreError, Engine, Filter, Mode, SearchRequest, Track, UpsertOutcome,
 };
-use music_rag_store::EmbeddedStore;
+use music_rag_store::{Access, EmbeddedStore};
 
 fn track(id: &str, title: &str, artist: &str, genre: &str) -> Track {
     let mut t = Track {
@@ -58,7 +58,12 @@ fn catalog() -> Vec<Track> {
 fn engine() -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().unwrap();
     let embedder = Arc::new(HashingEmbedder::new(64));
-    let store = EmbeddedStore::open(dir.path(), Some(("hashing-test-embedder", 64))).unwrap();
+    let store = EmbeddedStore::open(
+        dir.path(),
+        Some(("hashing-test-embedder", 64)),
+        Access::ReadWrite,
+    )
+    .unwrap();
     let engine = Engine::new(embedder, Arc::new(store));
     let report = engine.upsert(catalog()).unwrap();
     assert_eq!(report.created, 5);

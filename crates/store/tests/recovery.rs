@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use music_rag_core::{Filter, Store, StoredTrack, Track};
-use music_rag_store::EmbeddedStore;
+use music_rag_store::{Access, EmbeddedStore};
 
 const DIM: usize = 8;
 
@@ -25,7 +25,7 @@ fn item(id: &str, title: &str, axis: usize) -> StoredTrack {
 }
 
 fn open(dir: &Path) -> EmbeddedStore {
-    EmbeddedStore::open(dir, Some(("test-model", DIM))).unwrap()
+    EmbeddedStore::open(dir, Some(("test-model", DIM)), Access::ReadWrite).unwrap()
 }
 
 fn keyword_ids(s: &EmbeddedStore, text: &str) -> Vec<String> {
@@ -135,7 +135,7 @@ fn a_missing_or_damaged_keyword_index_is_rebuilt() {
 fn another_models_store_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     open(tmp.path()).upsert(vec![item("a", "x", 0)]).unwrap();
-    let err = EmbeddedStore::open(tmp.path(), Some(("other-model", DIM)))
+    let err = EmbeddedStore::open(tmp.path(), Some(("other-model", DIM)), Access::ReadWrite)
         .err()
         .unwrap()
         .to_string();

@@ -128,14 +128,56 @@ impl Engine {
     /// not change), and writes the batch in one durable write. Invalid rows are reported and
     /// the valid ones are still written; of several tracks with one id, the last is written.
     pub fn upsert(&self, tracks: Vec<Track>) -> Result<IngestReport> {
-        let (outcomes, valid) = validate_batch(tracks)?;
+        self.upsert_given(tracks.into_iter().map(|t| (t, None)).collect())
+    }
+
+    /// As `upsert`, with vectors computed elsewhere (an export, a GPU) used instead of
+    /// embedding when they come from this model and have its dimension; a vector that does
+    /// not is refused as the track's `embedding` field.
+    pub fn upsert_given(&self, tracks: Vec<(Track, Option<GivenVector>)>) -> Result<IngestReport> {
+        let (mut outcomes, valid) = validate_batch(tracks)?;
+        let valid = valid
+            .into_iter()
+            .filter_map(|(i, t, given)| match given.map(|g| self.check_given(g)) {
+                Some(Err(rule)) => {
+                    outcomes[i] = Some(UpsertOutcome::Invalid {
+                        id: Some(t.id),
+                        message: format!("embedding {rule}"),
+                        field: "embedding".into(),
+                    });
+                    None
+                }
+                Some(Ok(v)) => Some((i, t, Some(v))),
+                None => Some((i, t, None)),
+            })
+            .collect();
         self.write_batch(outcomes, valid)
+    }
+
+    fn check_given(&self, given: GivenVector) -> std::result::Result<Vec<f32>, String> {
+        let (model, dim) = (self.embedder.model_id(), self.embedder.dim());
+        if given.model_id != model {
+            return Err(format!(
+                "must come from the model this catalog uses ({model}), not {}",
+                given.model_id
+            ));
+        }
+        if given.values.len() != dim {
+            return Err(format!(
+                "must have {dim} numbers (got {})",
+                given.values.len()
+            ));
+        }
+        if given.values.iter().any(|x| !x.is_finite()) {
+            return Err("must hold finite numbers only".into());
+        }
+        Ok(given.values)
     }
 
     /// Upserts a batch only if every track in it is valid; otherwise writes nothing and names
     /// the first invalid track's field (`tracks[2].title`).
     pub fn upsert_all_or_nothing(&self, tracks: Vec<Track>) -> Result<IngestReport> {
-        let (outcomes, valid) = validate_batch(tracks)?;
+        let (outcomes, valid) = validate_batch(tracks.into_iter().map(|t| (t, None)).collect())?;
         for (i, o) in outcomes.iter().enumerate() {
             if let Some(UpsertOutcome::Invalid { field, message, .. }) = o {
                 let rule = message
@@ -155,15 +197,15 @@ impl Engine {
     fn write_batch(
         &self,
         mut outcomes: Vec<Option<UpsertOutcome>>,
-        latest: Vec<(usize, Track)>,
+        latest: Vec<(usize, Track, Option<Vec<f32>>)>,
     ) -> Result<IngestReport> {
         let mut timings = IngestReport::default();
-        let ids: Vec<&str> = latest.iter().map(|(_, t)| t.id.as_str()).collect();
+        let ids: Vec<&str> = latest.iter().map(|(_, t, _)| t.id.as_str()).collect();
         let known = self.store.known(&ids)?;
         let model = self.embedder.model_id().to_string();
         let mut to_write: Vec<(usize, StoredTrack, bool)> = Vec::new();
         let mut to_embed: Vec<usize> = Vec::new();
-        for (i, t) in latest {
+        for (i, t, given) in latest {
             let text = t.embedding_text();
             let text_hash = content_hash(format!("{model}\n{text}").as_bytes());
             let hash = content_hash(
@@ -174,8 +216,9 @@ impl Engine {
                 outcomes[i] = Some(UpsertOutcome::Unchanged { id: t.id });
                 continue;
             }
-            let reuse = match existing {
-                Some(k) if k.text_hash == text_hash => self.store.get_embedding(&t.id)?,
+            let reuse = match (given, existing) {
+                (Some(v), _) => Some(v),
+                (None, Some(k)) if k.text_hash == text_hash => self.store.get_embedding(&t.id)?,
                 _ => None,
             };
             if reuse.is_none() {
@@ -232,24 +275,32 @@ impl Engine {
     }
 }
 
-/// Validates every track of a batch once: the outcome of each invalid or superseded one (by
-/// input position), and the valid tracks to write (the last of each id, with its position).
-type ValidatedBatch = (Vec<Option<UpsertOutcome>>, Vec<(usize, Track)>);
+/// A vector computed elsewhere for a track, with the model that computed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GivenVector {
+    pub model_id: String,
+    pub values: Vec<f32>,
+}
 
-fn validate_batch(tracks: Vec<Track>) -> Result<ValidatedBatch> {
+/// Validates every track of a batch once: the outcome of each invalid or superseded one (by
+/// input position), and the valid tracks to write (the last of each id, with its position
+/// and any vector given with it).
+type ValidatedBatch<V> = (Vec<Option<UpsertOutcome>>, Vec<(usize, Track, Option<V>)>);
+
+fn validate_batch<V>(tracks: Vec<(Track, Option<V>)>) -> Result<ValidatedBatch<V>> {
     let mut outcomes: Vec<Option<UpsertOutcome>> = vec![None; tracks.len()];
-    let mut valid: Vec<(usize, Track)> = Vec::new();
+    let mut valid: Vec<(usize, Track, Option<V>)> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, t) in tracks.into_iter().enumerate() {
+    for (i, (t, given)) in tracks.into_iter().enumerate() {
         let id_hint = (!t.id.trim().is_empty()).then(|| t.id.trim().to_string());
         match t.validated() {
             Ok(t) => {
                 // The last occurrence of an id in a batch wins, as sequential upserts would.
                 if let Some(prev) = seen.insert(t.id.clone(), valid.len()) {
-                    let (pi, _) = &valid[prev];
+                    let (pi, _, _) = &valid[prev];
                     outcomes[*pi] = Some(UpsertOutcome::Superseded { id: t.id.clone() });
                 }
-                valid.push((i, t));
+                valid.push((i, t, given));
             }
             Err(CoreError::Invalid(FieldError { field, rule })) => {
                 outcomes[i] = Some(UpsertOutcome::Invalid {
@@ -264,7 +315,7 @@ fn validate_batch(tracks: Vec<Track>) -> Result<ValidatedBatch> {
     let latest = valid
         .into_iter()
         .enumerate()
-        .filter(|(vi, (_, t))| seen.get(&t.id) == Some(vi))
+        .filter(|(vi, (_, t, _))| seen.get(&t.id) == Some(vi))
         .map(|(_, x)| x)
         .collect();
     Ok((outcomes, latest))

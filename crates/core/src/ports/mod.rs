@@ -8,4 +8,4 @@ mod store;
 pub use crate::domain::hit::Candidate;
 pub use embedder::Embedder;
 pub use generator::{Generation, Generator, TokenUsage};
-pub use store::{Known, Page, Store, StoreStats, StoredTrack};
+pub use store::{Known, Page, SnapshotFile, SnapshotManifest, Store, StoreStats, StoredTrack};

@@ -48,9 +48,39 @@ pub struct StoreStats {
     pub backend: String,
 }
 
+/// What a snapshot file holds, written beside the data in it and checked on restore.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SnapshotManifest {
+    /// Always `music-rag-snapshot`.
+    pub format: String,
+    pub format_version: u32,
+    /// The music-rag version that wrote it.
+    pub written_by: String,
+    pub created_at: String,
+    pub schema_version: i64,
+    pub model_id: String,
+    pub dim: usize,
+    /// The write sequence number the snapshot holds: every write up to it, none after.
+    pub sequence: u64,
+    pub tracks: u64,
+    pub vectors: u64,
+    pub audio_vectors: u64,
+    pub files: Vec<SnapshotFile>,
+}
+
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SnapshotFile {
+    pub name: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
 /// The catalog's durable home plus its derived indexes.
 pub trait Store: Send + Sync {
-    /// Upserts a batch in one atomic, durable write; returns after it is durable.
+    /// Upserts a batch in one atomic, durable write; returns after it is durable and every
+    /// index reflects it. On error nothing of the batch is committed.
     fn upsert(&self, items: Vec<StoredTrack>) -> Result<()>;
     fn get(&self, id: &str) -> Result<Option<Arc<Track>>>;
     fn get_embedding(&self, id: &str) -> Result<Option<Vec<f32>>>;
@@ -82,4 +112,15 @@ pub trait Store: Send + Sync {
     /// The write sequence number: it changes with every acknowledged write.
     fn sequence(&self) -> Result<u64>;
     fn stats(&self) -> Result<StoreStats>;
+    /// Why writes fail right now (for example a full disk), while reads still work.
+    fn write_failure(&self) -> Option<String> {
+        None
+    }
+    /// Writes one consistent snapshot file of the source of truth to `to`, while reads and
+    /// writes go on.
+    fn snapshot(&self, _to: &std::path::Path) -> Result<SnapshotManifest> {
+        Err(crate::error::CoreError::Unavailable(
+            "this store takes no snapshots; use the database's own backup tools".into(),
+        ))
+    }
 }

@@ -1,5 +1,6 @@
 //! One module per REST resource.
 
+pub mod admin_api;
 pub mod ask_api;
 pub mod audio_api;
 pub mod compat_api;

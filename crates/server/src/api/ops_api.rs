@@ -5,14 +5,29 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 
-use crate::metrics::{CACHE_HITS, CACHE_HIT_RATIO, CACHE_MISSES, CATALOG_TRACKS};
+use crate::metrics::{CACHE_HITS, CACHE_HIT_RATIO, CACHE_MISSES, CATALOG_TRACKS, STORE_WRITABLE};
 use crate::state::AppState;
 
-/// Readiness: the store is open and the model loaded.
-#[utoipa::path(get, path = "/ready", tag = "operations", responses((status = 200, description = "ready"), (status = 503, description = "not ready")))]
+/// Readiness: the store is open and the model loaded. While writes fail (a full disk), the
+/// status is `degraded` with the reason: reads are still served, so the answer stays 200
+/// and the replica stays in its load balancer; alert on `writable: false` or the
+/// `music_rag_store_writable` metric.
+#[utoipa::path(get, path = "/ready", tag = "operations", responses((status = 200, description = "ready, or degraded (reads work, writes fail)"), (status = 503, description = "not ready")))]
 pub async fn ready(State(state): State<AppState>) -> Response {
-    match state.engine.store().count() {
-        Ok(n) => Json(serde_json::json!({"status": "ready", "tracks": n, "model": state.engine.embedder().model_id()})).into_response(),
+    let store = state.engine.store();
+    match store.count() {
+        Ok(n) => {
+            let failure = store.write_failure();
+            metrics::gauge!(STORE_WRITABLE).set(if failure.is_some() { 0.0 } else { 1.0 });
+            Json(serde_json::json!({
+                "status": if failure.is_some() { "degraded" } else { "ready" },
+                "writable": failure.is_none(),
+                "reason": failure,
+                "tracks": n,
+                "model": state.engine.embedder().model_id(),
+            }))
+            .into_response()
+        }
         Err(e) => crate::error::ApiError::from(e).into_response(),
     }
 }
@@ -23,6 +38,8 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     if let Ok(n) = state.engine.store().count() {
         metrics::gauge!(CATALOG_TRACKS).set(n as f64);
     }
+    let writable = state.engine.store().write_failure().is_none();
+    metrics::gauge!(STORE_WRITABLE).set(if writable { 1.0 } else { 0.0 });
     let (hits, misses) = state.engine.embedder().cache_stats();
     metrics::counter!(CACHE_HITS).absolute(hits);
     metrics::counter!(CACHE_MISSES).absolute(misses);

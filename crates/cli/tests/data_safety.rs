@@ -1,0 +1,379 @@
+//! Data safety through the real binary and server: one writer per data directory, snapshots
+//! while serving (CLI and admin API), restore and verify, export and re-import without
+//! re-embedding, and a full disk.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::server::{call, json_of, spawn_app, spawn_on, ADMIN, READER, WRITER};
+use common::{fresh_copy, ok_json, run};
+use serde_json::json;
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn track(id: &str, title: &str) -> serde_json::Value {
+    json!({"id": id, "title": title, "artist": "Safety Test", "description": "a calm test track"})
+}
+
+#[test]
+fn a_second_writer_beside_a_server_is_refused_and_readers_work() {
+    let app = spawn_app(&[]);
+    let pid = app.child.id();
+    let before = ok_json(&app.data, &["stats"])["tracks"].as_u64().unwrap();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("more.jsonl");
+    std::fs::write(
+        &file,
+        format!("{}\n", track("beside-1", "Beside The Server")),
+    )
+    .unwrap();
+    for args in [
+        vec!["ingest", file.to_str().unwrap()],
+        vec!["delete", "beside-1"],
+        vec!["serve", "--port", "0"],
+    ] {
+        let out = run(&app.data, &args);
+        assert!(!out.status.success(), "{args:?} must be refused");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("pid {pid}")) && err.contains("in use"),
+            "{args:?}: {err}"
+        );
+    }
+    // Nothing of the refused ingest was written; read-only commands work beside the server.
+    assert_eq!(
+        ok_json(&app.data, &["stats"])["tracks"].as_u64().unwrap(),
+        before
+    );
+    let found = ok_json(&app.data, &["search", "calm piano", "-k", "3"]);
+    assert_eq!(found["hits"].as_array().unwrap().len(), 3);
+    assert!(run(&app.data, &["verify"]).status.success());
+    // The server still takes writes and they reach every index.
+    let (status, _) = call(
+        "PUT",
+        &format!("{}/v1/tracks/beside-2", app.base),
+        Some(WRITER),
+        Some(track("beside-2", "Zanzibar Lighthouse")),
+    );
+    assert_eq!(status, 200);
+    let (_, r) = call(
+        "POST",
+        &format!("{}/v1/search", app.base),
+        Some(READER),
+        Some(json!({"text": "zanzibar lighthouse", "top_k": 1})),
+    );
+    let found = json_of(r);
+    assert_eq!(found["hits"][0]["track"]["id"], "beside-2", "{found}");
+}
+
+#[test]
+fn backup_while_serving_then_restore_verify_and_the_same_results() {
+    let app = spawn_app(&[]);
+    let base = app.base.clone();
+    // Writes go on through the server while snapshots are taken.
+    let writer = std::thread::spawn(move || {
+        for i in 0..20 {
+            let (status, _) = call(
+                "PUT",
+                &format!("{base}/v1/tracks/during-{i}"),
+                Some(WRITER),
+                Some(track(&format!("during-{i}"), &format!("During Backup {i}"))),
+            );
+            assert_eq!(status, 200);
+        }
+    });
+    let (status, r) = call(
+        "POST",
+        &format!("{}/v1/admin/snapshots", app.base),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(status, 201);
+    let taken = json_of(r);
+    let name = taken["name"].as_str().unwrap().to_string();
+    let (status, _) = call(
+        "POST",
+        &format!("{}/v1/admin/snapshots", app.base),
+        Some(WRITER),
+        None,
+    );
+    assert_eq!(status, 403, "snapshots need the admin scope");
+    let cli_snapshot = app.data.parent().unwrap().join("cli.mrsnap");
+    let cli = ok_json(
+        &app.data,
+        &["backup", "--to", cli_snapshot.to_str().unwrap()],
+    );
+    writer.join().unwrap();
+
+    // Listed, downloadable byte for byte, deletable.
+    let (_, r) = call(
+        "GET",
+        &format!("{}/v1/admin/snapshots", app.base),
+        Some(ADMIN),
+        None,
+    );
+    let listed = json_of(r);
+    assert!(listed["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == name.as_str()));
+    let (status, r) = call(
+        "GET",
+        &format!("{}/v1/admin/snapshots/{name}", app.base),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(status, 200);
+    let mut downloaded = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_reader(), &mut downloaded).unwrap();
+    assert_eq!(
+        downloaded,
+        std::fs::read(taken["path"].as_str().unwrap()).unwrap()
+    );
+    let (status, _) = call(
+        "GET",
+        &format!("{}/v1/admin/snapshots/..%2Fcatalog.sqlite", app.base),
+        Some(ADMIN),
+        None,
+    );
+    assert!(status == 404 || status == 422, "{status}");
+
+    // Restore the API snapshot into a fresh directory: exactly its tracks, verified.
+    let tmp = tempfile::tempdir().unwrap();
+    let restored = tmp.path().join("restored");
+    let out = ok_json(&restored, &["restore", taken["path"].as_str().unwrap()]);
+    assert_eq!(out["tracks"], taken["manifest"]["tracks"]);
+    assert!(run(&restored, &["verify"]).status.success());
+    // The CLI snapshot restores too, and a second restore needs --force.
+    let again = run(&restored, &["restore", cli_snapshot.to_str().unwrap()]);
+    assert!(
+        !again.status.success() && stderr(&again).contains("--force"),
+        "{}",
+        stderr(&again)
+    );
+    let forced = ok_json(
+        &restored,
+        &["restore", cli_snapshot.to_str().unwrap(), "--force"],
+    );
+    assert_eq!(forced["tracks"], cli["manifest"]["tracks"]);
+
+    // With writes stopped, a snapshot restores to the same catalog and the same searches.
+    let (_, r) = call(
+        "POST",
+        &format!("{}/v1/admin/snapshots", app.base),
+        Some(ADMIN),
+        None,
+    );
+    let last = json_of(r);
+    let same = tmp.path().join("same");
+    ok_json(&same, &["restore", last["path"].as_str().unwrap()]);
+    let export = |dir: &Path| {
+        let out = run(dir, &["export", "--with-vectors"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        out.stdout
+    };
+    assert_eq!(export(&same), export(&app.data), "tracks and vectors equal");
+    // The same hits; near-ties may swap because BM25 statistics of a freshly built index do
+    // not count the deleted documents an older one still carries until it merges.
+    for q in ["calm piano", "during backup 7", "energetic rock with drums"] {
+        let mut a = common::ids(&ok_json(&same, &["search", q, "-k", "5"]));
+        let mut b = common::ids(&ok_json(&app.data, &["search", q, "-k", "5"]));
+        assert_eq!(a[0], b[0], "{q}");
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "{q}");
+    }
+    let (status, _) = call(
+        "DELETE",
+        &format!("{}/v1/admin/snapshots/{name}", app.base),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(status, 204);
+    let (status, _) = call(
+        "GET",
+        &format!("{}/v1/admin/snapshots/{name}", app.base),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn an_export_with_vectors_imports_without_re_embedding() {
+    let (tmp, data) = fresh_copy();
+    let file = tmp.path().join("export.jsonl");
+    let out = run(
+        &data,
+        &["export", "--with-vectors", "--out", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let moved = tmp.path().join("moved");
+    let report = ok_json(&moved, &["ingest", file.to_str().unwrap()]);
+    assert_eq!(report["embedded"], 0, "{report}");
+    assert_eq!(report["failed"].as_array().unwrap().len(), 0, "{report}");
+    let again = tmp.path().join("again.jsonl");
+    assert!(run(
+        &moved,
+        &["export", "--with-vectors", "--out", again.to_str().unwrap()]
+    )
+    .status
+    .success());
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+    // A vector from another model is refused by name, and the rest of the file still loads.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<String> = text.lines().take(2).map(str::to_string).collect();
+    lines[0] = lines[0].replace("\"embedding_model\":\"", "\"embedding_model\":\"other-");
+    let mixed = tmp.path().join("mixed.jsonl");
+    std::fs::write(&mixed, lines.join("\n")).unwrap();
+    let out = run(
+        &tmp.path().join("mixed"),
+        &["ingest", mixed.to_str().unwrap(), "--json"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let report: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(report["failed"][0]["field"], "embedding", "{report}");
+    assert_eq!(report["created"], 1);
+}
+
+/// A small tmpfs as the data directory: a write that does not fit fails with 507 and commits
+/// nothing, reads go on, /ready says degraded, and writes work again once space is freed.
+#[test]
+fn a_full_disk_refuses_writes_clearly_and_recovers_without_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mount = tmp.path().join("small");
+    std::fs::create_dir_all(&mount).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=6m", "tmpfs"])
+        .arg(&mount)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !mounted {
+        // CI runs as root; a developer's unprivileged run cannot mount.
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&mount);
+    let data = mount.join("data");
+    let app = spawn_on(&data, &[]);
+    let url = |p: &str| format!("{}{p}", app.base);
+    let (status, _) = call(
+        "PUT",
+        &url("/v1/tracks/first"),
+        Some(WRITER),
+        Some(track("first", "First Light")),
+    );
+    assert_eq!(status, 200);
+    // Leave about 400 KB free.
+    let reserve = mount.join("reserve");
+    std::fs::write(&reserve, vec![1u8; 400 * 1024]).unwrap();
+    let filler = mount.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+    }
+    std::fs::remove_file(&reserve).unwrap();
+
+    let mut acknowledged = vec!["first".to_string()];
+    let mut refused = None;
+    for i in 0..400 {
+        let id = format!("fill-{i}");
+        let body = json!({"id": id, "title": format!("Filling Track {i}"), "artist": "Disk",
+            "description": "x".repeat(4000)});
+        let (status, r) = call(
+            "PUT",
+            &url(&format!("/v1/tracks/{id}")),
+            Some(WRITER),
+            Some(body),
+        );
+        match status {
+            200 => acknowledged.push(id),
+            507 => {
+                refused = Some((id, json_of(r)));
+                break;
+            }
+            other => panic!("write {i}: unexpected status {other}: {}", json_of(r)),
+        }
+    }
+    let (refused_id, body) = refused.expect("the disk fills up");
+    assert_eq!(body["error"]["code"], "insufficient_storage", "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("full"),
+        "{body}"
+    );
+    let (_, r) = call("GET", &url("/ready"), None, None);
+    let ready = json_of(r);
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    // Reads go on, and the refused write is nowhere.
+    let (status, _) = call(
+        "POST",
+        &url("/v1/search"),
+        Some(READER),
+        Some(json!({"text": "filling track", "top_k": 3})),
+    );
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        "GET",
+        &url(&format!("/v1/tracks/{refused_id}")),
+        Some(READER),
+        None,
+    );
+    assert_eq!(status, 404);
+    let out = run(&data, &["stats", "--json"]);
+    assert!(
+        out.status.success(),
+        "stats on a full disk: {}",
+        stderr(&out)
+    );
+
+    // Space freed: the same write now works, without a restart.
+    std::fs::remove_file(&filler).unwrap();
+    let (status, _) = call(
+        "PUT",
+        &url(&format!("/v1/tracks/{refused_id}")),
+        Some(WRITER),
+        Some(track(&refused_id, "After The Flood")),
+    );
+    assert_eq!(status, 200);
+    acknowledged.push(refused_id);
+    let (_, r) = call("GET", &url("/ready"), None, None);
+    assert_eq!(json_of(r)["status"], "ready");
+    drop(app);
+    // Every acknowledged write survived, and the store verifies.
+    let app = spawn_on(&data, &[]);
+    for id in &acknowledged {
+        let (status, _) = call(
+            "GET",
+            &format!("{}/v1/tracks/{id}", app.base),
+            Some(READER),
+            None,
+        );
+        assert_eq!(status, 200, "{id} was acknowledged");
+    }
+    drop(app);
+    let out = run(&data, &["verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

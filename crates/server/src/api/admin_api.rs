@@ -1,0 +1,86 @@
+//! `/v1/admin/snapshots`: take, list, download and delete snapshots of the store (admin
+//! scope). Snapshots are taken while reads and writes go on.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ApiResult};
+use crate::snapshots::{SnapshotEntry, SnapshotTaken};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SnapshotList {
+    /// Complete snapshots, oldest first.
+    pub snapshots: Vec<SnapshotEntry>,
+}
+
+/// Take a snapshot now: one file with every write acknowledged before it started.
+#[utoipa::path(post, path = "/v1/admin/snapshots", tag = "admin",
+    responses((status = 201, body = SnapshotTaken), (status = 507, body = crate::error::ErrorBody)), security(("api_key" = [])))]
+pub async fn create_snapshot(State(state): State<AppState>) -> ApiResult<Response> {
+    let folder = state.snapshots.clone();
+    let engine = state.engine.clone();
+    // Not under the search semaphore: a snapshot is I/O and must not hold back queries.
+    let taken = tokio::task::spawn_blocking(move || folder.take(engine.store().as_ref(), None))
+        .await
+        .map_err(|e| {
+            ApiError::from(music_rag_core::CoreError::Internal(format!(
+                "snapshot task failed: {e}"
+            )))
+        })??;
+    Ok((StatusCode::CREATED, Json(taken)).into_response())
+}
+
+/// The snapshots in the snapshot folder.
+#[utoipa::path(get, path = "/v1/admin/snapshots", tag = "admin",
+    responses((status = 200, body = SnapshotList)), security(("api_key" = [])))]
+pub async fn list_snapshots(State(state): State<AppState>) -> ApiResult<Json<SnapshotList>> {
+    Ok(Json(SnapshotList {
+        snapshots: state.snapshots.list()?,
+    }))
+}
+
+/// Download one snapshot file (a tar with `manifest.json` and `catalog.sqlite`).
+#[utoipa::path(get, path = "/v1/admin/snapshots/{name}", tag = "admin", params(("name" = String, Path)),
+    responses((status = 200, description = "the snapshot file", content_type = "application/x-tar"), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
+pub async fn download_snapshot(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<Response> {
+    let path = state.snapshots.path_of(&name)?;
+    let file = tokio::fs::File::open(&path).await.map_err(|e| {
+        ApiError::from(music_rag_core::CoreError::NotFound(format!(
+            "snapshot {name}: {e}"
+        )))
+    })?;
+    let bytes = file.metadata().await.map(|m| m.len()).unwrap_or(0);
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_string()),
+            (header::CONTENT_LENGTH, bytes.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Delete one snapshot file.
+#[utoipa::path(delete, path = "/v1/admin/snapshots/{name}", tag = "admin", params(("name" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
+pub async fn delete_snapshot(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    state.snapshots.delete(&name)?;
+    Ok(StatusCode::NO_CONTENT)
+}

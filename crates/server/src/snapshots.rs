@@ -1,0 +1,231 @@
+//! The snapshot folder: snapshots taken on demand (`music-rag backup`, the admin API) or on
+//! a schedule, listed, downloaded, deleted, and pruned to a retention count.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use music_rag_core::{CoreError, SnapshotManifest, Store};
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::metrics::{SNAPSHOTS, SNAPSHOT_BYTES, SNAPSHOT_LAST_SUCCESS, SNAPSHOT_SECONDS};
+
+const EXTENSION: &str = ".mrsnap";
+/// Scheduled and on-demand snapshots start with this; other files (pre-upgrade snapshots)
+/// are listed but never pruned.
+const PREFIX: &str = "snapshot-";
+
+/// One snapshot file in the folder.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SnapshotEntry {
+    /// File name: pass it to download or delete the snapshot.
+    pub name: String,
+    pub bytes: u64,
+    /// When the file was completed (RFC 3339, UTC).
+    pub created_at: String,
+}
+
+/// A snapshot just written.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SnapshotTaken {
+    pub name: String,
+    /// Where the file was written.
+    #[schema(value_type = String)]
+    pub path: PathBuf,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub manifest: SnapshotManifest,
+}
+
+#[derive(Debug, Clone)]
+pub struct SnapshotFolder {
+    dir: PathBuf,
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    OffsetDateTime::from(t)
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+fn io(e: std::io::Error) -> CoreError {
+    CoreError::Internal(format!("snapshot folder: {e}"))
+}
+
+impl SnapshotFolder {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A new file name that sorts by time: `snapshot-20261202T101500.123Z.mrsnap`.
+    fn new_name() -> String {
+        let stamp: String = rfc3339_millis(SystemTime::now())
+            .chars()
+            .filter(|c| !matches!(c, '-' | ':'))
+            .collect();
+        format!("{PREFIX}{stamp}{EXTENSION}")
+    }
+
+    /// Writes a snapshot of `store` into the folder (or to `to`), recording metrics.
+    pub fn take(&self, store: &dyn Store, to: Option<&Path>) -> Result<SnapshotTaken, CoreError> {
+        let path = match to {
+            Some(p) => p.to_path_buf(),
+            None => self.dir.join(Self::new_name()),
+        };
+        let started = Instant::now();
+        let result = store.snapshot(&path);
+        let seconds = started.elapsed().as_secs_f64();
+        match result {
+            Ok(manifest) => {
+                let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+                metrics::counter!(SNAPSHOTS, "outcome" => "success").increment(1);
+                metrics::gauge!(SNAPSHOT_LAST_SUCCESS).set(
+                    SystemTime::now()
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map(|d| d.as_secs_f64())
+                        .unwrap_or(0.0),
+                );
+                metrics::gauge!(SNAPSHOT_SECONDS).set(seconds);
+                metrics::gauge!(SNAPSHOT_BYTES).set(bytes as f64);
+                Ok(SnapshotTaken {
+                    name: path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    path,
+                    bytes,
+                    seconds,
+                    manifest,
+                })
+            }
+            Err(e) => {
+                metrics::counter!(SNAPSHOTS, "outcome" => "failure").increment(1);
+                Err(e)
+            }
+        }
+    }
+
+    /// Complete snapshots, oldest first (unfinished ones have another name).
+    pub fn list(&self) -> Result<Vec<SnapshotEntry>, CoreError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(EXTENSION) || name.starts_with('.') {
+                continue;
+            }
+            let meta = entry.metadata().map_err(io)?;
+            out.push(SnapshotEntry {
+                name,
+                bytes: meta.len(),
+                created_at: meta.modified().map(rfc3339).unwrap_or_default(),
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// The path of the snapshot called `name`, refusing anything that is not a plain
+    /// snapshot file name in this folder.
+    pub fn path_of(&self, name: &str) -> Result<PathBuf, CoreError> {
+        let plain = !name.is_empty()
+            && !name.starts_with('.')
+            && name.ends_with(EXTENSION)
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !plain {
+            return Err(CoreError::invalid(
+                "name",
+                format!("must be a snapshot file name ending in {EXTENSION}"),
+            ));
+        }
+        let path = self.dir.join(name);
+        if !path.is_file() {
+            return Err(CoreError::NotFound(format!("no snapshot named {name}")));
+        }
+        Ok(path)
+    }
+
+    pub fn delete(&self, name: &str) -> Result<(), CoreError> {
+        std::fs::remove_file(self.path_of(name)?).map_err(io)
+    }
+
+    /// Deletes the oldest snapshots beyond the newest `keep` (pre-upgrade snapshots stay).
+    pub fn prune(&self, keep: usize) -> Result<Vec<String>, CoreError> {
+        let ours: Vec<SnapshotEntry> = self
+            .list()?
+            .into_iter()
+            .filter(|e| e.name.starts_with(PREFIX))
+            .collect();
+        let excess = ours.len().saturating_sub(keep);
+        let mut removed = Vec::new();
+        for e in ours.into_iter().take(excess) {
+            self.delete(&e.name)?;
+            removed.push(e.name);
+        }
+        Ok(removed)
+    }
+}
+
+fn rfc3339_millis(t: SystemTime) -> String {
+    let t = OffsetDateTime::from(t);
+    let millis = t.millisecond();
+    let base = t
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default();
+    // 2026-12-02T10:15:00Z -> 2026-12-02T10:15:00.123Z, so names taken in one second differ.
+    match base.strip_suffix('Z') {
+        Some(b) => format!("{b}.{millis:03}Z"),
+        None => base,
+    }
+}
+
+/// Takes a snapshot every `every` and keeps the newest `keep`, until the process ends.
+pub fn spawn_schedule(
+    engine: std::sync::Arc<music_rag_core::Engine>,
+    folder: SnapshotFolder,
+    every: Duration,
+    keep: usize,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let (engine, folder) = (engine.clone(), folder.clone());
+            let done = tokio::task::spawn_blocking(move || {
+                let taken = folder.take(engine.store().as_ref(), None)?;
+                let pruned = folder.prune(keep)?;
+                Ok::<_, CoreError>((taken, pruned))
+            })
+            .await;
+            match done {
+                Ok(Ok((taken, pruned))) => tracing::info!(
+                    name = %taken.name,
+                    bytes = taken.bytes,
+                    seconds = taken.seconds,
+                    tracks = taken.manifest.tracks,
+                    pruned = pruned.len(),
+                    "scheduled snapshot written"
+                ),
+                Ok(Err(e)) => tracing::error!(error = %e, "scheduled snapshot failed"),
+                Err(e) => tracing::error!(error = %e, "scheduled snapshot task failed"),
+            }
+        }
+    })
+}
