@@ -160,7 +160,7 @@ impl SearchArgs {
     }
 }
 
-fn model_dir(g: &Global) -> PathBuf {
+pub fn model_dir(g: &Global) -> PathBuf {
     g.model_dir.clone().unwrap_or_else(default_model_dir)
 }
 
@@ -322,6 +322,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Restore(args) => crate::data_commands::restore(&g, &args),
         Command::Verify => crate::data_commands::verify(&g),
         Command::Repair => crate::data_commands::repair(&g),
+        Command::Reindex => crate::data_commands::reindex(&g),
         Command::Export(args) => crate::data_commands::export(&g, &args),
         Command::IngestAudio(args) => crate::audio_ingest::run(&g, &args),
         Command::Ask(args) => crate::answers::ask(&g, &args),

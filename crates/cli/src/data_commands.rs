@@ -7,14 +7,18 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressStyle};
 use music_rag_core::app::catalog::PAGE_MAX;
-use music_rag_core::Store;
+use music_rag_core::{Engine, Store, Track};
+use music_rag_embed::TextEmbedder;
 use music_rag_server::snapshots::SnapshotFolder;
 use music_rag_store::maintenance::{self, Check};
-use music_rag_store::{Access, EmbeddedStore};
+use music_rag_store::{Access, EmbeddedStore, WriterLock};
 use serde_json::json;
 
-use crate::commands::open_store;
+use crate::commands::{model_dir, model_of, open_store};
 use crate::Global;
 
 #[derive(Args, Debug)]
@@ -174,6 +178,135 @@ pub fn export(g: &Global, args: &ExportArgs) -> Result<ExitCode> {
     out.flush()?;
     if let Some(p) = &args.out {
         eprintln!("exported {written} tracks to {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `DATA_DIR` with a suffix on its last component, beside it.
+fn beside(dir: &std::path::Path, suffix: &str) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "data".into());
+    dir.with_file_name(format!("{name}{suffix}"))
+}
+
+pub fn reindex(g: &Global) -> Result<ExitCode> {
+    let embedder = TextEmbedder::load_with(&model_dir(g), g.embed_backend)?;
+    let (model_id, dim) = {
+        let (m, d) = model_of(&embedder);
+        (m.to_string(), d)
+    };
+    let next_dir = beside(&g.data_dir, ".reindex");
+    let old = open_store(g, None, Access::ReadOnly)?;
+    if old.model_id() == model_id && old.dim() == dim && !next_dir.exists() {
+        outln!(
+            "{} already holds vectors from {model_id} ({dim} dimensions); nothing to do",
+            g.data_dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let next = EmbeddedStore::open(&next_dir, Some((model_id.as_str(), dim)), Access::ReadWrite)
+        .with_context(|| format!("cannot open {}", next_dir.display()))?;
+    let engine = Engine::new(Arc::new(embedder), Arc::new(next));
+    let total = old.count()?;
+    let bar = ProgressBar::new(total as u64).with_style(
+        ProgressStyle::with_template(
+            "{spinner} re-embedding [{bar:30}] {pos}/{len} tracks, {per_sec}, eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    let started = Instant::now();
+    let mut report = music_rag_core::IngestReport::default();
+    let mut kept = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = old.list(cursor.as_deref(), 64)?;
+        let tracks: Vec<Track> = page
+            .tracks
+            .iter()
+            .map(|t| {
+                let mut t = (**t).clone();
+                t.created_at = None;
+                t.updated_at = None;
+                kept.insert(t.id.clone());
+                t
+            })
+            .collect();
+        // Each batch is durable before the next: a re-run skips it as unchanged.
+        report.absorb(engine.upsert(tracks)?);
+        bar.inc(page.tracks.len() as u64);
+        match page.next_cursor {
+            Some(c) if !page.tracks.is_empty() => cursor = Some(c),
+            _ => break,
+        }
+    }
+    // Tracks deleted from the old store since an interrupted run.
+    let mut gone = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = engine.store().list(cursor.as_deref(), PAGE_MAX)?;
+        gone.extend(
+            page.tracks
+                .iter()
+                .filter(|t| !kept.contains(&t.id))
+                .map(|t| t.id.clone()),
+        );
+        match page.next_cursor {
+            Some(c) if !page.tracks.is_empty() => cursor = Some(c),
+            _ => break,
+        }
+    }
+    for id in &gone {
+        engine.store().delete(id)?;
+    }
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    drop(engine);
+    drop(old);
+    let switched = match WriterLock::acquire(&g.data_dir) {
+        Ok(lock) => {
+            let kept_as = beside(&g.data_dir, ".before-reindex");
+            anyhow::ensure!(
+                !kept_as.exists(),
+                "{} exists from an earlier reindex; move it away and run reindex again",
+                kept_as.display()
+            );
+            std::fs::rename(&g.data_dir, &kept_as)?;
+            std::fs::rename(&next_dir, &g.data_dir)?;
+            drop(lock);
+            Some(kept_as)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            None
+        }
+    };
+    if g.json {
+        outln!(
+            "{}",
+            json!({"model_id": model_id, "dim": dim, "tracks": total, "embedded": report.embedded,
+                   "unchanged": report.unchanged, "removed": gone.len(), "seconds": seconds,
+                   "switched": switched.is_some(), "previous": switched})
+        );
+    } else {
+        outln!(
+            "re-embedded {} of {total} tracks with {model_id} in {seconds:.1} s ({} were already done)",
+            report.embedded,
+            report.unchanged
+        );
+        match &switched {
+            Some(prev) => outln!(
+                "{} now uses the new vectors; the old store is kept in {}",
+                g.data_dir.display(),
+                prev.display()
+            ),
+            None => outln!(
+                "the new vectors are ready in {}; stop the server and run `music-rag reindex` again to switch",
+                next_dir.display()
+            ),
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -138,6 +138,13 @@ pub enum Command {
     Verify,
     /// Bring the derived keyword index back in step with the catalog, then verify.
     Repair,
+    /// Re-embed every track with the current model (--model-dir, --embed-backend).
+    ///
+    /// The new vectors are built in DATA_DIR.reindex while the old ones keep serving (this
+    /// only reads the data directory); a crash or Ctrl-C loses nothing, and running it again
+    /// resumes. When complete and no server holds the directory, the new store replaces the
+    /// old one, which is kept as DATA_DIR.before-reindex.
+    Reindex,
     /// Write every track as JSON lines, in the import format (`ingest` reads it back).
     Export(data_commands::ExportArgs),
     /// Manage the embedding model.

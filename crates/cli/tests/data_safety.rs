@@ -377,3 +377,116 @@ fn a_full_disk_refuses_writes_clearly_and_recovers_without_a_restart() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// A store whose vectors came from another model is refused by name; `reindex` re-embeds it
+/// beside the old one, survives being killed half-way (the re-run resumes), then switches.
+#[test]
+fn reindex_replaces_another_models_vectors_and_resumes_after_a_kill() {
+    let (tmp, data) = fresh_copy();
+    let db = rusqlite::Connection::open(data.join("catalog.sqlite")).unwrap();
+    db.execute("UPDATE meta SET value='old-model' WHERE key='model_id'", [])
+        .unwrap();
+    drop(db);
+    let refused = run(&data, &["search", "calm piano"]);
+    assert!(!refused.status.success());
+    let err = stderr(&refused);
+    assert!(
+        err.contains("old-model") && err.contains("reindex"),
+        "{err}"
+    );
+    let tracks = ok_json(&data, &["stats"])["tracks"].as_u64().unwrap();
+
+    let mut first = common::bin()
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("reindex")
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let _ = first.kill();
+    let _ = first.wait();
+    let done = ok_json(&data, &["reindex"]);
+    assert_eq!(done["switched"], true, "{done}");
+    assert_eq!(done["tracks"].as_u64().unwrap(), tracks, "{done}");
+    assert_eq!(
+        done["embedded"].as_u64().unwrap() + done["unchanged"].as_u64().unwrap(),
+        tracks,
+        "{done}"
+    );
+    let stats = ok_json(&data, &["stats"]);
+    assert_eq!(stats["tracks"].as_u64().unwrap(), tracks);
+    let found = ok_json(&data, &["search", "calm piano", "-k", "3"]);
+    assert_eq!(found["hits"].as_array().unwrap().len(), 3);
+    assert!(run(&data, &["verify"]).status.success());
+    let previous = tmp.path().join("data.before-reindex");
+    assert!(previous.join("catalog.sqlite").exists());
+    // Nothing left to do now.
+    let again = run(&data, &["reindex"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to do"));
+}
+
+fn killed_after(data: &Path, args: &[&str], delay_ms: u64) {
+    let mut child = common::bin()
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+    // SIGKILL: no cleanup runs.
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// `kill -9` during a snapshot never leaves a damaged file under a snapshot's name; during a
+/// restore, the target is either a whole store or refused (by verify and by every command)
+/// until the restore is run again.
+#[test]
+fn kill_9_during_a_snapshot_or_a_restore_leaves_nothing_damaged() {
+    let (tmp, data) = fresh_copy();
+    for delay in [10, 60, 150, 400] {
+        let snap = tmp.path().join(format!("killed-{delay}.mrsnap"));
+        killed_after(&data, &["backup", "--to", snap.to_str().unwrap()], delay);
+        if snap.exists() {
+            let target = tmp.path().join(format!("from-killed-{delay}"));
+            ok_json(&target, &["restore", snap.to_str().unwrap()]);
+            assert!(run(&target, &["verify"]).status.success(), "{delay} ms");
+        }
+    }
+    let good = tmp.path().join("good.mrsnap");
+    ok_json(&data, &["backup", "--to", good.to_str().unwrap()]);
+    let target = tmp.path().join("target");
+    ok_json(&target, &["restore", good.to_str().unwrap()]);
+    for delay in [10, 60, 150, 400, 900] {
+        killed_after(
+            &target,
+            &["restore", good.to_str().unwrap(), "--force"],
+            delay,
+        );
+        let verified = run(&target, &["verify", "--json"]);
+        let report: serde_json::Value = serde_json::from_slice(&verified.stdout).unwrap();
+        if !verified.status.success() {
+            let failed: Vec<&str> = report["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|c| c["ok"] == false)
+                .map(|c| c["name"].as_str().unwrap())
+                .collect();
+            if failed.contains(&"restore") {
+                // Killed while swapping files: refused until the restore is run again.
+                let refused = run(&target, &["stats"]);
+                assert!(!refused.status.success() && stderr(&refused).contains("interrupted"));
+                ok_json(&target, &["restore", good.to_str().unwrap(), "--force"]);
+            } else {
+                // Killed while rebuilding the derived index: the database is whole, and the
+                // index is named as behind until a writer (repair, serve) rebuilds it.
+                assert_eq!(failed, vec!["keyword index"], "{delay} ms: {report}");
+                assert!(run(&target, &["repair"]).status.success());
+            }
+        }
+        assert!(run(&target, &["verify"]).status.success(), "{delay} ms");
+    }
+}

@@ -8,13 +8,14 @@ pub mod maintenance;
 mod memory;
 mod sqlite;
 
+pub use lock::WriterLock;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use keyword::KeywordIndex;
-use lock::WriterLock;
 use memory::{Catalog, Entry};
 use music_rag_core::domain::filter::TrackFacets;
 use music_rag_core::{

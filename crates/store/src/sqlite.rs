@@ -114,12 +114,29 @@ impl Db {
 
     /// Opens an existing database without writing to it (a writer may hold it meanwhile).
     pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open_with_flags(
+        let read_only = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        let db = Self { conn };
+        )
+        .map_err(StoreError::from)
+        .and_then(|conn| {
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            let db = Self { conn };
+            db.schema_version()?;
+            Ok(db)
+        });
+        let db = match read_only {
+            Ok(db) => db,
+            // A writer killed mid-write leaves a WAL that only a read-write connection can
+            // recover (SQLite does it on open, safely beside any other connection); this one
+            // still issues no writes of its own.
+            Err(e) => {
+                tracing::debug!(error = %e, "read-only open failed; opening read-write to recover the WAL");
+                let conn = Connection::open(path)?;
+                conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                Self { conn }
+            }
+        };
         let version = db.schema_version()?;
         if version > SCHEMA_VERSION {
             return Err(newer_schema(version));
