@@ -7,10 +7,15 @@ into the repo). Deterministic (fixed seed). Writes into OUT (default target/eval
                          (catalog: jamendo_catalog.jsonl, the first 10,000 MTG-Jamendo tracks)
   harmonix_known.jsonl   known-item: misspelled title and artist; relevant = that track
   harmonix_facts.jsonl   factual questions (tempo, time signature) with the exact answer
+  descriptive.jsonl      natural descriptions: 200 MusicCaps clips held out of the catalog, their
+                         captions cut by rule to query length; relevant = catalog clips sharing
+                         the held-out clip's genre, instruments and moods, graded by how many
+                         (kinds descriptive_tune and descriptive_test: tune on the first only)
+  heldout_catalog.jsonl  the demo catalog (catalog/*.jsonl) without the 200 held-out clips
 
     python3 bench/eval/build_sets.py [DATA_DIR] [OUT]
 """
-import ast, csv, itertools, json, os, random, sys
+import ast, csv, hashlib, itertools, json, os, random, re, sys
 
 DATA = sys.argv[1] if len(sys.argv) > 1 else "../shared/data"
 OUT = sys.argv[2] if len(sys.argv) > 2 else "target/eval"
@@ -142,3 +147,72 @@ for row in rng.sample(songs, 100):
         q = f"what is the time signature of {row['Title']} by {row['Artist']}?"
     facts.append({"query": q, "relevant": ["harmonix:" + row["File"]], "kind": "harmonix_facts", "answer": answer})
 write("harmonix_facts.jsonl", facts)
+
+
+# Descriptive: held-out MusicCaps clips, described in their own (human) words.
+CATALOG_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../catalog")
+demo = {}
+for name in ("harmonix.jsonl", "musicnet.jsonl", "musiccaps.jsonl"):
+    with open(os.path.join(CATALOG_DIR, name)) as f:
+        for line in f:
+            if line.strip():
+                t = json.loads(line)
+                demo[t["id"]] = t
+
+
+def aspects(t):
+    m = t["metadata"]
+    genres = {g for g in (m.get("genre"), m.get("subgenre")) if g}
+    return genres, set(m.get("instrumentation") or []), set(m.get("mood") or [])
+
+
+# Meta words that say how a clip was recorded or described, not how it sounds.
+BOILERPLATE = re.compile(
+    r"^(this is (a|an) |this (song|music|track|clip|audio|recording) (is|features|contains|has) |"
+    r"the (low|poor|high|good) quality recording features |the (low|poor) quality recording (is|contains) |"
+    r"this (low|poor) quality recording (is|features|contains) |the song (is|features|contains) |"
+    r"the music (is|features|contains) |the recording (is|features|contains) |it (is|sounds) )",
+    re.I)
+
+
+def query_from_caption(caption):
+    """The first two sentences without recording boilerplate, cut to 16 words."""
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", caption) if s.strip()]
+    words = []
+    for s in sentences[:2]:
+        s = BOILERPLATE.sub("", s.rstrip(".!?"))
+        words.extend(s.split())
+    return " ".join(words[:16]).strip(" ,;").lower()
+
+
+caps = [t for i, t in sorted(demo.items()) if i.startswith("musiccaps:")]
+candidates = []
+for t in caps:
+    g, ins, mo = aspects(t)
+    if g and (ins or mo) and t.get("description"):
+        candidates.append(t)
+held = sorted(candidates, key=lambda t: hashlib.sha256(t["id"].encode()).hexdigest())[:200]
+held_ids = {t["id"] for t in held}
+pool = [t for i, t in sorted(demo.items()) if i.startswith("musiccaps:") and i not in held_ids]
+desc = []
+for n, t in enumerate(held):
+    g, ins, mo = aspects(t)
+    graded = []
+    for c in pool:
+        cg, cins, cmo = aspects(c)
+        shared = (g & cg, ins & cins, mo & cmo)
+        kinds = sum(1 for s in shared if s)
+        if kinds >= 2:
+            graded.append((c["id"], float(sum(min(len(s), 2) for s in shared))))
+    if len(graded) < 3:
+        continue
+    graded.sort(key=lambda x: (-x[1], x[0]))
+    desc.append({"query": query_from_caption(t["description"]), "relevant": [i for i, _ in graded],
+                 "gains": [gain for _, gain in graded],
+                 "kind": "descriptive_tune" if n % 2 == 0 else "descriptive_test"})
+write("descriptive.jsonl", desc)
+with open(os.path.join(OUT, "heldout_catalog.jsonl"), "w") as f:
+    for i, t in sorted(demo.items()):
+        if i not in held_ids:
+            f.write(json.dumps(t) + "\n")
+print(f"heldout_catalog.jsonl: {len(demo) - len(held_ids)}", file=sys.stderr)

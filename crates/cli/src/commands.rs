@@ -122,9 +122,10 @@ pub struct SearchArgs {
     /// How many results (1-100).
     #[arg(long, short = 'k', default_value_t = 10)]
     pub top_k: usize,
-    /// Weight of meaning against keywords in fusion (0-1).
-    #[arg(long, default_value_t = 0.6)]
-    pub semantic_weight: f32,
+    /// Weight of meaning against keywords in fusion (0-1; default: 0.85 for a description of
+    /// six or more words that names no one, 0.6 otherwise).
+    #[arg(long)]
+    pub semantic_weight: Option<f32>,
     /// Show how the query was parsed, each hit's score parts and stage timings.
     #[arg(long)]
     pub explain: bool,

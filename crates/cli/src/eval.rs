@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use music_rag_core::domain::eval::{mean, score, EvalQuery, Scores};
+use music_rag_core::domain::eval::{mean, score_graded, EvalQuery, Scores};
 use music_rag_core::{AskRequest, SearchRequest};
 use serde_json::json;
 
@@ -51,7 +51,7 @@ impl Method {
         };
         match self {
             Method::Original => SearchRequest {
-                semantic_weight: 1.0,
+                semantic_weight: Some(1.0),
                 parse: false,
                 rerank: false,
                 ..base
@@ -81,6 +81,25 @@ pub struct EvalArgs {
     /// Methods to compare (default: all four).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub method: Vec<Method>,
+    /// Score another server through the original API's `POST /search` instead of this store
+    /// (e.g. the original Python service at http://127.0.0.1:8001).
+    #[arg(long, value_name = "URL", conflicts_with = "method")]
+    pub against: Option<String>,
+}
+
+/// Ranked ids from a server speaking the original API: `POST /search` with `text_query`.
+fn search_remote(agent: &ureq::Agent, base: &str, query: &str, k: usize) -> Result<Vec<String>> {
+    let url = format!("{}/search", base.trim_end_matches('/'));
+    let hits: Vec<serde_json::Value> = agent
+        .post(&url)
+        .send_json(json!({"text_query": query, "top_k": k}))
+        .with_context(|| format!("POST {url}"))?
+        .into_json()
+        .with_context(|| format!("{url} did not answer with a JSON list of hits"))?;
+    Ok(hits
+        .iter()
+        .filter_map(|h| h["id"].as_str().map(str::to_string))
+        .collect())
 }
 
 fn read_queries(path: &PathBuf) -> Result<Vec<EvalQuery>> {
@@ -98,6 +117,15 @@ fn read_queries(path: &PathBuf) -> Result<Vec<EvalQuery>> {
                 "{}:{}: relevant must list at least one id",
                 path.display(),
                 i + 1
+            );
+        }
+        if !q.gains.is_empty() && q.gains.len() != q.relevant.len() {
+            bail!(
+                "{}:{}: gains must have one number per relevant id ({} for {})",
+                path.display(),
+                i + 1,
+                q.gains.len(),
+                q.relevant.len()
             );
         }
         out.push(q);
@@ -121,21 +149,43 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
     } else {
         args.method.clone()
     };
-    let engine = crate::commands::open_engine(g, music_rag_store::Access::ReadOnly)?;
     let bar = ProgressBar::new((queries.len() * methods.len()) as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} queries {elapsed}")
             .expect("valid template"),
     );
     // (kind, method) -> per-query scores
     let mut by: BTreeMap<(String, usize), Vec<Scores>> = BTreeMap::new();
+    let kind_of = |q: &EvalQuery| q.kind.clone().unwrap_or_else(|| "all".into());
+    if let Some(base) = &args.against {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(std::time::Duration::from_secs(60))
+            .build();
+        bar.set_length(queries.len() as u64);
+        for q in &queries {
+            let ranked = search_remote(&agent, base, &q.query, args.k)?;
+            by.entry((kind_of(q), 0)).or_default().push(score_graded(
+                &ranked,
+                &q.relevant,
+                &q.gains,
+                args.k,
+            ));
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let label = format!("server at {base}");
+        return Ok(report(g, args.k, &by, &[label], &[]));
+    }
+    let engine = crate::commands::open_engine(g, music_rag_store::Access::ReadOnly)?;
     for (mi, m) in methods.iter().enumerate() {
         for q in &queries {
             let resp = engine.search(&m.request(&q.query, args.k))?;
             let ranked: Vec<String> = resp.hits.iter().map(|h| h.track.id.clone()).collect();
-            let kind = q.kind.clone().unwrap_or_else(|| "all".into());
-            by.entry((kind, mi))
-                .or_default()
-                .push(score(&ranked, &q.relevant, args.k));
+            by.entry((kind_of(q), mi)).or_default().push(score_graded(
+                &ranked,
+                &q.relevant,
+                &q.gains,
+                args.k,
+            ));
             bar.inc(1);
         }
     }
@@ -157,16 +207,27 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
         e.1 += 1;
     }
     bar.finish_and_clear();
-    let k = args.k;
+    let names: Vec<String> = methods.iter().map(|m| m.name().to_string()).collect();
     let answer_rows: Vec<serde_json::Value> = answers
         .iter()
         .map(|(kind, (right, n))| json!({"set": kind, "questions": n, "answer_accuracy": *right as f64 / *n as f64}))
         .collect();
+    Ok(report(g, args.k, &by, &names, &answer_rows))
+}
+
+/// Prints the mean scores per set and method (a Markdown table, or JSON).
+fn report(
+    g: &Global,
+    k: usize,
+    by: &BTreeMap<(String, usize), Vec<Scores>>,
+    methods: &[String],
+    answer_rows: &[serde_json::Value],
+) -> ExitCode {
     let rows: Vec<serde_json::Value> = by
         .iter()
         .map(|((kind, mi), scores)| {
             let m = mean(scores);
-            json!({"set": kind, "method": methods[*mi].name(), "queries": scores.len(),
+            json!({"set": kind, "method": methods[*mi], "queries": scores.len(),
                 "precision": m.precision, "recall": m.recall, "ndcg": m.ndcg, "mrr": m.reciprocal_rank, "rank1": m.rank1})
         })
         .collect();
@@ -175,7 +236,7 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
             "{}",
             json!({"k": k, "results": rows, "answers": answer_rows})
         );
-        return Ok(ExitCode::SUCCESS);
+        return ExitCode::SUCCESS;
     }
     outln!("| set | method | queries | P@{k} | R@{k} | nDCG@{k} | MRR | rank-1 |");
     outln!("|---|---|---:|---:|---:|---:|---:|---:|");
@@ -193,7 +254,7 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
             pct("rank1")
         );
     }
-    for r in &answer_rows {
+    for r in answer_rows {
         outln!(
             "\n{}: the answer states the expected fact and cites it in {:.1} % of {} questions",
             r["set"].as_str().unwrap_or(""),
@@ -201,5 +262,5 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
             r["questions"]
         );
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
 }

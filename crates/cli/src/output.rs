@@ -62,7 +62,7 @@ pub fn search(resp: &SearchResponse, as_json: bool, explain: bool) {
             .map(|h| json!({"id": h.track.id, "title": h.track.title, "artist": h.track.artist, "score": h.score,
                 "retrieval_type": h.retrieval_type, "scores": h.scores, "why": h.why, "track": h.track}))
             .collect();
-        let body = json!({"hits": hits, "parsed": resp.parsed, "summary": resp.summary,
+        let body = json!({"hits": hits, "parsed": resp.parsed, "route": resp.route, "summary": resp.summary,
             "enhancement": resp.enhancement, "timings": resp.timings});
         outln!(
             "{}",
@@ -71,6 +71,7 @@ pub fn search(resp: &SearchResponse, as_json: bool, explain: bool) {
         return;
     }
     if explain {
+        outln!("read as: {}", resp.route.describe());
         if let Some(p) = &resp.parsed {
             outln!("searched for: {:?}", p.text);
             for r in &p.recognized {

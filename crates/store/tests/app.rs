@@ -266,3 +266,32 @@ fn playlists_keep_tempo_steps_small() {
         assert!((w[1] - w[0]).abs() <= music_rag_core::domain::playlist::MAX_TEMPO_STEP);
     }
 }
+
+#[test]
+fn a_long_description_is_read_for_meaning_and_a_known_item_for_its_words() {
+    let (_dir, engine) = engine();
+    let route = |text: &str| {
+        engine
+            .search(&SearchRequest {
+                text: text.into(),
+                ..Default::default()
+            })
+            .unwrap()
+            .route
+    };
+    use music_rag_core::domain::route::QueryRoute;
+    assert_eq!(
+        route("a slow sad song with soft strings and a gentle voice for a rainy evening"),
+        QueryRoute::Description
+    );
+    // Long, but it names the track in full (with a typo), or names someone.
+    assert_eq!(
+        route("autumn waltzz vienna strings played slowly at night for dancing"),
+        QueryRoute::Keywords
+    );
+    assert_eq!(
+        route("a slow sad song with soft strings by Vienna Strings for a rainy evening"),
+        QueryRoute::Keywords
+    );
+    assert_eq!(route("hip hop"), QueryRoute::Keywords);
+}

@@ -10,9 +10,11 @@ use crate::app::enhance::Enhancement;
 use crate::app::{ms_since, Engine};
 use crate::domain::filter::{Filter, TrackFacets};
 use crate::domain::fusion::{merge_dual, rrf};
-use crate::domain::hit::{Hit, ScoreParts, Why};
+use crate::domain::hit::{Candidate, Hit, ScoreParts, Why};
+use crate::domain::names::named_entities;
 use crate::domain::parse::{keyword_terms, ParsedQuery};
 use crate::domain::rerank::{RerankQuery, RERANK_DEPTH};
+use crate::domain::route::QueryRoute;
 use crate::domain::summary::{summarize, ResultsSummary, SummaryAuthor};
 use crate::domain::text::normalize_term;
 use crate::domain::track::Track;
@@ -28,8 +30,9 @@ pub struct SearchRequest {
     /// Hard constraints: every hit satisfies them.
     pub filters: Filter,
     pub top_k: usize,
-    /// Weight of dense (meaning) against keyword ranks in fusion, 0–1.
-    pub semantic_weight: f32,
+    /// Weight of dense (meaning) against keyword ranks in fusion, 0–1. Unset: chosen from the
+    /// query (0.85 for a description, 0.6 otherwise).
+    pub semantic_weight: Option<f32>,
     /// Turn plain-words parsing of `text` into filters on or off.
     pub parse: bool,
     /// Dual-track: broad retrieval under the hard filters only.
@@ -53,7 +56,7 @@ impl Default for SearchRequest {
             text: String::new(),
             filters: Filter::default(),
             top_k: 10,
-            semantic_weight: 0.6,
+            semantic_weight: None,
             parse: true,
             broad: true,
             targeted: true,
@@ -74,10 +77,10 @@ impl SearchRequest {
             ));
         }
         crate::error::check_count("top_k", self.top_k, TOP_K_MAX)?;
-        if !(0.0..=1.0).contains(&self.semantic_weight) {
+        if let Some(w) = self.semantic_weight.filter(|w| !(0.0..=1.0).contains(w)) {
             return Err(CoreError::invalid(
                 "semantic_weight",
-                format!("must be between 0 and 1 (got {})", self.semantic_weight),
+                format!("must be between 0 and 1 (got {w})"),
             ));
         }
         if !self.broad && !self.targeted {
@@ -108,6 +111,8 @@ pub struct SearchResponse {
     pub cached: bool,
     pub hits: Vec<Hit>,
     pub parsed: Option<ParsedQuery>,
+    /// How the query was read for ranking: `keywords` or `description`.
+    pub route: QueryRoute,
     /// What the hits share, in a sentence.
     pub summary: ResultsSummary,
     /// What query enhancement did, when it was asked for.
@@ -231,14 +236,17 @@ impl Engine {
         timings.retrieve_ms = ms_since(t);
 
         let t = Instant::now();
+        let route = self.route(req, &text, broad.as_ref().or(targeted.as_ref()))?;
+        let weights = route.weights(req.semantic_weight);
         let fuse = |lists: Option<(Vec<_>, Vec<_>)>| {
             lists
-                .map(|(d, k)| rrf(&d, &k, req.semantic_weight))
+                .map(|(d, k)| rrf(&d, &k, weights.semantic, weights.keyword_strength))
                 .unwrap_or_default()
         };
-        let mut merged = merge_dual(fuse(broad), fuse(targeted));
+        let mut merged = merge_dual(fuse(broad), fuse(targeted), weights.targeted_boost);
         if req.rerank {
-            self.rerank(&mut merged, &text, &hard.clone().union(&soft), req.top_k)?;
+            let wanted = hard.clone().union(&soft);
+            self.rerank(&mut merged, &text, &wanted, req.top_k, weights.rerank_scale)?;
         }
         let terms = keyword_terms(&text);
         let hard_desc = hard.describe();
@@ -277,10 +285,43 @@ impl Engine {
             cached: false,
             hits,
             parsed,
+            route,
             summary,
             enhancement,
             timings,
         })
+    }
+
+    /// How to read the query for ranking: a description only when it is long and names no
+    /// one, neither in words ("by X", quotes, capitalised names) nor by covering the title and
+    /// artist of one of the best keyword matches (a known item typed in full).
+    fn route(
+        &self,
+        req: &SearchRequest,
+        text: &str,
+        lists: Option<&(Vec<Candidate>, Vec<Candidate>)>,
+    ) -> Result<QueryRoute> {
+        if QueryRoute::of(text, false) == QueryRoute::Keywords {
+            return Ok(QueryRoute::Keywords);
+        }
+        let vocab = self.store.vocabulary()?;
+        if !named_entities(&req.text, &|phrase| vocab.kind_of(phrase).is_some()).is_empty() {
+            return Ok(QueryRoute::Keywords);
+        }
+        let q = RerankQuery::new(text, &Filter::default());
+        for c in lists
+            .map(|(_, k)| k.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .take(5)
+        {
+            if let Some(t) = self.store.get(&c.id)? {
+                if q.names_track(&t) {
+                    return Ok(QueryRoute::Keywords);
+                }
+            }
+        }
+        Ok(QueryRoute::Description)
     }
 
     /// Reorders the head of the fused list by the field-aware reranker.
@@ -290,12 +331,13 @@ impl Engine {
         text: &str,
         wanted: &Filter,
         top_k: usize,
+        scale: f32,
     ) -> Result<()> {
         let depth = merged.len().min((top_k * 2).max(RERANK_DEPTH));
         let q = RerankQuery::new(text, wanted);
         for (id, m) in merged[..depth].iter_mut() {
             if let Some(track) = self.store.get(id)? {
-                let bonus = q.bonus(&track);
+                let bonus = scale * q.bonus(&track);
                 m.parts.rerank_bonus = Some(bonus);
                 m.score += bonus;
             }

@@ -1,7 +1,7 @@
 //! Retrieval metrics, as the original service computed them: precision, recall and nDCG at k
 //! (binary relevance) and mean reciprocal rank, plus rank-1 accuracy for known-item queries.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 pub struct EvalQuery {
     pub query: String,
     pub relevant: Vec<String>,
+    /// Graded relevance: the gain of each id of `relevant`, in order (empty: every one 1).
+    #[serde(default)]
+    pub gains: Vec<f64>,
     /// The set or kind this query belongs to (e.g. `known_item`); reports group by it.
     #[serde(default)]
     pub kind: Option<String>,
@@ -29,21 +32,40 @@ pub struct Scores {
 }
 
 pub fn score(ranked: &[String], relevant: &[String], k: usize) -> Scores {
-    let rel: HashSet<&str> = relevant.iter().map(String::as_str).collect();
+    score_graded(ranked, relevant, &[], k)
+}
+
+/// As `score`, with nDCG from graded gains (`gains[i]` for `relevant[i]`; empty: all 1).
+/// Precision, recall and reciprocal rank count any relevant id.
+pub fn score_graded(ranked: &[String], relevant: &[String], gains: &[f64], k: usize) -> Scores {
+    let gain_of: HashMap<&str, f64> = relevant
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), gains.get(i).copied().unwrap_or(1.0)))
+        .collect();
+    let rel: HashSet<&str> = gain_of.keys().copied().collect();
     if rel.is_empty() || k == 0 {
         return Scores::default();
     }
     let top = &ranked[..ranked.len().min(k)];
     let hits: Vec<bool> = top.iter().map(|id| rel.contains(id.as_str())).collect();
     let found = hits.iter().filter(|h| **h).count() as f64;
-    let dcg: f64 = hits
+    let dcg: f64 = top
         .iter()
         .enumerate()
-        .filter(|(_, h)| **h)
-        .map(|(i, _)| 1.0 / ((i + 2) as f64).log2())
+        .filter_map(|(i, id)| {
+            gain_of
+                .get(id.as_str())
+                .map(|g| g / ((i + 2) as f64).log2())
+        })
         .sum();
-    let ideal: f64 = (0..rel.len().min(k))
-        .map(|i| 1.0 / ((i + 2) as f64).log2())
+    let mut best: Vec<f64> = gain_of.values().copied().collect();
+    best.sort_by(|a, b| b.total_cmp(a));
+    let ideal: f64 = best
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(i, g)| g / ((i + 2) as f64).log2())
         .sum();
     let first = ranked.iter().position(|id| rel.contains(id.as_str()));
     Scores {
@@ -77,6 +99,19 @@ mod tests {
 
     fn ids(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn graded_gains_reward_the_more_relevant_first() {
+        let relevant = ids(&["a", "b"]);
+        let gains = [3.0, 1.0];
+        let best = score_graded(&ids(&["a", "b"]), &relevant, &gains, 2);
+        let swapped = score_graded(&ids(&["b", "a"]), &relevant, &gains, 2);
+        assert!((best.ndcg - 1.0).abs() < 1e-12);
+        assert!(swapped.ndcg < best.ndcg);
+        assert_eq!(swapped.recall, 1.0);
+        // Without gains, both orders are perfect.
+        assert!((score(&ids(&["b", "a"]), &relevant, 2).ndcg - 1.0).abs() < 1e-12);
     }
 
     #[test]

@@ -10,12 +10,17 @@ pub const RRF_K: f32 = 60.0;
 pub const TARGETED_BOOST: f32 = 1.2;
 
 /// Fuses a dense and a keyword rank list. `semantic_weight` weights dense against keyword;
-/// scores are scaled so a track ranked first in both lists scores 1.0.
+/// scores are scaled so a track ranked first in both lists scores 1.0. With
+/// `keyword_strength` above 0, a keyword hit's rank share is scaled by its BM25 score relative
+/// to the best one (to that power), so a weak match (one common word) counts for less than its
+/// rank alone says.
 pub fn rrf(
     dense: &[Candidate],
     keyword: &[Candidate],
     semantic_weight: f32,
+    keyword_strength: f32,
 ) -> Vec<(String, ScoreParts)> {
+    let best_keyword = keyword.iter().map(|c| c.score).fold(0.0f32, f32::max);
     let mut parts: HashMap<&str, ScoreParts> = HashMap::new();
     for (rank, c) in dense.iter().enumerate() {
         let p = parts.entry(&c.id).or_default();
@@ -27,7 +32,14 @@ pub fn rrf(
         let p = parts.entry(&c.id).or_default();
         p.keyword_rank = Some(rank + 1);
         p.keyword_score = Some(c.score);
-        p.fused += (1.0 - semantic_weight) * (RRF_K + 1.0) / (RRF_K + rank as f32 + 1.0);
+        let strength = if best_keyword > 0.0 && keyword_strength > 0.0 {
+            (c.score / best_keyword)
+                .clamp(0.0, 1.0)
+                .powf(keyword_strength)
+        } else {
+            1.0
+        };
+        p.fused += (1.0 - semantic_weight) * strength * (RRF_K + 1.0) / (RRF_K + rank as f32 + 1.0);
     }
     let mut out: Vec<(String, ScoreParts)> = parts
         .into_iter()
@@ -54,10 +66,12 @@ pub struct Merged {
     pub parts: ScoreParts,
 }
 
-/// Merges broad and targeted lists: targeted scores are boosted, duplicates keep their best.
+/// Merges broad and targeted lists: targeted scores are multiplied by `boost`, duplicates
+/// keep their best.
 pub fn merge_dual(
     broad: Vec<(String, ScoreParts)>,
     targeted: Vec<(String, ScoreParts)>,
+    boost: f32,
 ) -> Vec<(String, Merged)> {
     let mut by_id: HashMap<String, Merged> = HashMap::new();
     for (id, parts) in broad {
@@ -71,7 +85,7 @@ pub fn merge_dual(
         );
     }
     for (id, parts) in targeted {
-        let score = parts.fused * TARGETED_BOOST;
+        let score = parts.fused * boost;
         match by_id.get_mut(&id) {
             Some(m) if m.score >= score => {}
             _ => {
@@ -106,7 +120,7 @@ mod tests {
     fn rrf_rewards_agreement() {
         let dense = vec![c("a", 0.9), c("b", 0.8), c("c", 0.7)];
         let kw = vec![c("b", 5.0), c("d", 4.0)];
-        let fused = rrf(&dense, &kw, 0.5);
+        let fused = rrf(&dense, &kw, 0.5, 0.0);
         assert_eq!(fused[0].0, "b");
         assert_eq!(fused.len(), 4);
         let b = &fused[0].1;
@@ -116,7 +130,7 @@ mod tests {
 
     #[test]
     fn rank_one_in_both_scores_one() {
-        let fused = rrf(&[c("a", 1.0)], &[c("a", 1.0)], 0.3);
+        let fused = rrf(&[c("a", 1.0)], &[c("a", 1.0)], 0.3, 0.0);
         assert!((fused[0].1.fused - 1.0).abs() < 1e-6);
     }
 
@@ -124,17 +138,36 @@ mod tests {
     fn semantic_weight_one_ignores_keyword_order() {
         let dense = vec![c("a", 0.9), c("b", 0.8)];
         let kw = vec![c("b", 5.0), c("a", 4.0)];
-        let fused = rrf(&dense, &kw, 1.0);
+        let fused = rrf(&dense, &kw, 1.0, 0.0);
         assert_eq!(fused[0].0, "a");
-        let fused = rrf(&dense, &kw, 0.0);
+        let fused = rrf(&dense, &kw, 0.0, 0.0);
         assert_eq!(fused[0].0, "b");
     }
 
     #[test]
+    fn keyword_strength_lets_a_weak_keyword_match_count_less() {
+        // "b" is in both lists, but in the keyword list a far weaker match than "a"; "c" is
+        // first by meaning only.
+        let dense = vec![
+            c("c", 0.9),
+            c("x", 0.8),
+            c("y", 0.7),
+            c("z", 0.6),
+            c("b", 0.5),
+        ];
+        let kw = vec![c("a", 10.0), c("b", 0.5)];
+        let at = |list: &[(String, ScoreParts)], id: &str| list.iter().position(|(i, _)| i == id);
+        let plain = rrf(&dense, &kw, 0.5, 0.0);
+        assert_eq!(plain[0].0, "b", "plain RRF: two ranks beat one");
+        let weighed = rrf(&dense, &kw, 0.5, 1.0);
+        assert!(at(&weighed, "b") > at(&weighed, "c"), "{weighed:?}");
+    }
+
+    #[test]
     fn dual_merge_boosts_targeted_and_dedupes() {
-        let broad = rrf(&[c("a", 0.9), c("b", 0.8)], &[], 1.0);
-        let targeted = rrf(&[c("b", 0.8)], &[], 1.0);
-        let merged = merge_dual(broad, targeted);
+        let broad = rrf(&[c("a", 0.9), c("b", 0.8)], &[], 1.0, 0.0);
+        let targeted = rrf(&[c("b", 0.8)], &[], 1.0, 0.0);
+        let merged = merge_dual(broad, targeted, TARGETED_BOOST);
         assert_eq!(merged.len(), 2);
         assert_eq!(merged[0].0, "b");
         assert_eq!(merged[0].1.retrieval_type, RetrievalType::Targeted);

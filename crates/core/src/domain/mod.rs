@@ -16,6 +16,7 @@ pub mod names;
 pub mod parse;
 pub mod playlist;
 pub mod rerank;
+pub mod route;
 pub mod summary;
 pub mod text;
 pub mod track;

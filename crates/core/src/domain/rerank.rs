@@ -88,6 +88,12 @@ impl RerankQuery {
         covered.len() as f32 / self.words.len() as f32
     }
 
+    /// Whether the query names this track: most of its title's words and of its artist's are
+    /// in it (typos allowed), as in "bohemian rapsody queen".
+    pub fn names_track(&self, t: &Track) -> bool {
+        self.name_cover(&t.title) >= 0.4 && self.name_cover(&t.artist) >= 0.4
+    }
+
     /// The field bonus of one track.
     pub fn bonus(&self, t: &Track) -> f32 {
         let mut b = TITLE_WEIGHT * self.name_cover(&t.title)

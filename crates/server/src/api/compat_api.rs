@@ -44,9 +44,10 @@ pub struct CompatSearchRequest {
     pub use_broad_retrieval: bool,
     #[serde(default = "yes")]
     pub use_targeted_retrieval: bool,
-    /// Weight of meaning against keywords, 0–1.
-    #[serde(default = "default_semantic_weight")]
-    pub semantic_weight: f32,
+    /// Weight of meaning against keywords, 0–1 (unset: chosen from the query, 0.85 for a
+    /// description and 0.6 otherwise).
+    #[serde(default)]
+    pub semantic_weight: Option<f32>,
 }
 
 fn default_top_k() -> usize {
@@ -54,9 +55,6 @@ fn default_top_k() -> usize {
 }
 fn yes() -> bool {
     true
-}
-fn default_semantic_weight() -> f32 {
-    SearchRequest::default().semantic_weight
 }
 
 #[derive(Debug, Serialize, ToSchema)]
