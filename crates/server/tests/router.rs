@@ -145,6 +145,15 @@ async fn batches_report_every_track_and_filters_read_their_own_field() {
         {"id": "bad", "title": "", "artist": "x"},
     ]})
     .to_string();
+    let bare = json!([track("a", "Hip-Hop", &[])]).to_string();
+    let (status, r) = call(&app, "POST", "/v1/tracks", Some(WRITER), Some(&bare)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    let message = r["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("bare JSON array") && message.contains("{\"tracks\""),
+        "{r}"
+    );
+    assert_eq!(r["error"]["field"], "tracks");
     let (status, r) = call(&app, "POST", "/v1/tracks", Some(WRITER), Some(&batch)).await;
     assert_eq!(status, StatusCode::OK, "{r}");
     assert_eq!(

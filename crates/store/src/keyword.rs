@@ -258,13 +258,29 @@ impl KeywordIndex {
         out
     }
 
-    fn build_query(&self, text: &str) -> Option<Box<dyn Query>> {
+    /// Whether `word` is itself a word of the catalog (in any field, as that field's analyzer
+    /// reads it): such a word is typed correctly and gets no typo expansion, so "morning"
+    /// does not match "Mourning" nor "good" match "Gold".
+    fn is_catalog_word(&self, searcher: &tantivy::Searcher, word: &str) -> bool {
+        weighted(&self.fields)
+            .iter()
+            .any(|(field, tokenizer, _, _)| {
+                self.analyze(tokenizer, word).iter().any(|t| {
+                    searcher
+                        .doc_freq(&Term::from_field_text(*field, t))
+                        .is_ok_and(|n| n > 0)
+                })
+            })
+    }
+
+    fn build_query(&self, text: &str, searcher: &tantivy::Searcher) -> Option<Box<dyn Query>> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for word in keyword_terms(text) {
             let mut variants = vec![word.clone()];
             if let Some((_, digit)) = NUMBER_WORDS.iter().find(|(w, _)| *w == word) {
                 variants.push(digit.to_string());
             }
+            let correct = self.is_catalog_word(searcher, &word);
             for (field, tokenizer, boost, fuzzy) in weighted(&self.fields) {
                 for variant in &variants {
                     for term_text in self.analyze(tokenizer, variant) {
@@ -273,7 +289,7 @@ impl KeywordIndex {
                         clauses
                             .push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
                         let distance = typo_budget(&term_text);
-                        if fuzzy && distance > 0 {
+                        if fuzzy && !correct && distance > 0 {
                             let fq = FuzzyTermQuery::new(term, distance, true);
                             clauses.push((
                                 Occur::Should,
@@ -294,10 +310,10 @@ impl KeywordIndex {
         k: usize,
         allowed: Option<Arc<dyn Fn(u64) -> bool + Send + Sync>>,
     ) -> Result<Vec<(u64, f32)>, StoreError> {
-        let Some(query) = self.build_query(text) else {
+        let searcher = self.reader.searcher();
+        let Some(query) = self.build_query(text, &searcher) else {
             return Ok(Vec::new());
         };
-        let searcher = self.reader.searcher();
         let top = TopDocs::with_limit(k.max(1));
         let docs = match allowed {
             None => searcher.search(&query, &top)?,

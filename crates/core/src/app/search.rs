@@ -236,7 +236,12 @@ impl Engine {
         timings.retrieve_ms = ms_since(t);
 
         let t = Instant::now();
-        let route = self.route(req, &text, broad.as_ref().or(targeted.as_ref()))?;
+        let names_artist = parsed.as_ref().is_some_and(|p| !p.artists.is_empty());
+        let route = if names_artist {
+            QueryRoute::Keywords
+        } else {
+            self.route(req, &text, broad.as_ref().or(targeted.as_ref()))?
+        };
         let weights = route.weights(req.semantic_weight);
         let fuse = |lists: Option<(Vec<_>, Vec<_>)>| {
             lists
@@ -246,7 +251,13 @@ impl Engine {
         let mut merged = merge_dual(fuse(broad), fuse(targeted), weights.targeted_boost);
         if req.rerank {
             let wanted = hard.clone().union(&soft);
-            self.rerank(&mut merged, &text, &wanted, req.top_k, weights.rerank_scale)?;
+            let q = RerankQuery::new(&text, &wanted).with_artists(
+                parsed
+                    .as_ref()
+                    .map(|p| p.artists.as_slice())
+                    .unwrap_or_default(),
+            );
+            self.rerank(&mut merged, &q, req.top_k, weights.rerank_scale)?;
         }
         let terms = keyword_terms(&text);
         let hard_desc = hard.describe();
@@ -328,13 +339,11 @@ impl Engine {
     fn rerank(
         &self,
         merged: &mut [(String, crate::domain::fusion::Merged)],
-        text: &str,
-        wanted: &Filter,
+        q: &RerankQuery,
         top_k: usize,
         scale: f32,
     ) -> Result<()> {
         let depth = merged.len().min((top_k * 2).max(RERANK_DEPTH));
-        let q = RerankQuery::new(text, wanted);
         for (id, m) in merged[..depth].iter_mut() {
             if let Some(track) = self.store.get(id)? {
                 let bonus = scale * q.bonus(&track);

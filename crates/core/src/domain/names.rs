@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::domain::text::normalize_term;
 
@@ -51,8 +53,12 @@ pub struct CatalogNames {
 
 /// Articles a name may be written with or without ("The Beatles" = "Beatles").
 fn name_words(s: &str) -> Vec<String> {
-    // "Jane's Addiction" and "Janes Addiction" are one name.
-    let words: Vec<String> = normalize_term(&s.replace(['\'', '’'], ""))
+    // "Jane's Addiction" and "Janes Addiction" are one name; "Beyoncé" and "Beyonce" too.
+    let folded: String = s
+        .nfd()
+        .filter(|c| !is_combining_mark(*c) && !matches!(c, '\'' | '’'))
+        .collect();
+    let words: Vec<String> = normalize_term(&folded)
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_string)
@@ -61,6 +67,13 @@ fn name_words(s: &str) -> Vec<String> {
         Some("the" | "a" | "an") if words.len() > 1 => words[1..].to_vec(),
         _ => words,
     }
+}
+
+/// Whether an artist credit ("Lil Wayne feat. Static Major") includes the named artist (as
+/// `artist_named` returns it), as consecutive words.
+pub fn credits(artist: &str, named: &str) -> bool {
+    let asked: Vec<String> = named.split(' ').map(str::to_string).collect();
+    contains_words(&name_words(artist), &asked)
 }
 
 /// One word of a name matches one of the catalog's: exactly or within the typo budget.

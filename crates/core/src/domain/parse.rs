@@ -22,6 +22,10 @@ pub struct ParsedQuery {
     pub preferences: Filter,
     /// What was recognised, in words: `"80s" -> year 1980-1989`.
     pub recognized: Vec<String>,
+    /// Catalog artists the query names (exactly, or with a typo per long word), as normalised
+    /// names: their words are not read as genres or moods, and their tracks rank first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artists: Vec<String>,
 }
 
 const NEGATORS: &[&str] = &[
@@ -272,6 +276,7 @@ pub fn parse_query(text: &str, vocab: &Vocabulary) -> ParsedQuery {
     parse_keys(&mut tokens, &mut out);
     parse_negations(&mut tokens, &mut out, vocab);
     parse_tempo_words(&mut tokens, &mut out);
+    parse_artists(&mut tokens, &mut out, vocab);
     parse_vocabulary(&mut tokens, &mut out, vocab);
     let kept: Vec<&str> = tokens
         .iter()
@@ -613,6 +618,47 @@ fn parse_tempo_words(tokens: &mut [Token], out: &mut ParsedQuery) {
     }
 }
 
+/// Longest artist name first; a one-word name counts only in a short query ("queen", "beyonse
+/// halo"), since many one-word band names are also ordinary words ("journey").
+const ARTIST_SPAN_MAX: usize = 4;
+const ONE_WORD_NAME_QUERY_MAX: usize = 3;
+
+/// Names beat vocabulary: "daft punk" is the artist, not the genre punk.
+fn parse_artists(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabulary) {
+    let content = tokens.iter().filter(|t| !is_stopword(&t.raw)).count();
+    let mut i = 0;
+    while i < tokens.len() {
+        let mut matched = 0;
+        for len in (1..=ARTIST_SPAN_MAX).rev() {
+            if i + len > tokens.len() || tokens[i..i + len].iter().any(|t| t.consumed) {
+                continue;
+            }
+            if len == 1 && (content > ONE_WORD_NAME_QUERY_MAX || is_stopword(&tokens[i].raw)) {
+                continue;
+            }
+            let words: Vec<String> = tokens[i..i + len]
+                .iter()
+                .map(|t| normalize_term(&t.raw))
+                .collect();
+            if words.iter().any(|w| w.len() < 3) && len == 1 {
+                continue;
+            }
+            let Some(name) = vocab.names.artist_named(&words) else {
+                continue;
+            };
+            out.recognized
+                .push(format!("\"{}\" -> the artist {name}", words.join(" ")));
+            push_unique(&mut out.artists, &name);
+            for t in &mut tokens[i..i + len] {
+                t.consumed = true;
+            }
+            matched = len;
+            break;
+        }
+        i += matched.max(1);
+    }
+}
+
 fn parse_vocabulary(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabulary) {
     let mut i = 0;
     while i < tokens.len() {
@@ -707,6 +753,40 @@ mod tests {
             vec![("west african".into(), 1)],
             vec![],
         )
+    }
+
+    #[test]
+    fn names_beat_vocabulary() {
+        let mut v = Vocabulary::new(
+            vec![("punk".into(), 4), ("rock".into(), 5), ("opera".into(), 2)],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+        );
+        v.names = crate::domain::names::CatalogNames::new(
+            [
+                ("Daft Punk", "Get Lucky", None),
+                ("Queen", "Bohemian Rhapsody", None),
+                ("Beyoncé", "Halo", None),
+                ("Journey", "Separate Ways", None),
+            ]
+            .into_iter(),
+        );
+        let p = parse_query("daft punk", &v);
+        assert_eq!(p.artists, vec!["daft punk"]);
+        assert!(p.preferences.genres.is_empty(), "{p:?}");
+        assert!(p.recognized[0].contains("the artist daft punk"), "{p:?}");
+        assert_eq!(parse_query("queen opera rock", &v).artists, vec!["queen"]);
+        assert_eq!(parse_query("beyonse", &v).artists, vec!["beyonce"]);
+        // A one-word band name that is also a plain word counts only in a short query.
+        assert!(parse_query("music for a long night journey by the sea", &v)
+            .artists
+            .is_empty());
+        assert_eq!(
+            parse_query("punk rock", &v).preferences.genres,
+            vec!["punk", "rock"]
+        );
     }
 
     #[test]

@@ -16,6 +16,11 @@ const ARTIST_WEIGHT: f32 = 0.4;
 const FACET_WEIGHT: f32 = 0.5;
 const TEMPO_WEIGHT: f32 = 0.2;
 const YEAR_WEIGHT: f32 = 0.2;
+/// A typo match of a name's word of at most `SHORT_WORD` letters counts for this, against 1.
+const SHORT_WORD: usize = 4;
+const SHORT_TYPO_WEIGHT: f32 = 0.5;
+/// A catalog artist the query names outranks every facet match: names beat vocabulary.
+const NAMED_ARTIST_WEIGHT: f32 = 1.0;
 
 /// What the reranker knows of the query.
 pub struct RerankQuery {
@@ -23,6 +28,8 @@ pub struct RerankQuery {
     padded: String,
     tempo: Option<Range>,
     year: Option<Range>,
+    /// Catalog artists the query names (as `CatalogNames::artist_named` returns them).
+    artists: Vec<String>,
 }
 
 impl RerankQuery {
@@ -41,13 +48,30 @@ impl RerankQuery {
             ),
             tempo: wanted.tempo,
             year: wanted.year,
+            artists: Vec::new(),
         }
     }
 
-    fn has_word(&self, w: &str) -> bool {
+    /// Tracks by these artists (as the parser named them) get the named-artist bonus.
+    pub fn with_artists(mut self, artists: &[String]) -> Self {
+        self.artists = artists.to_vec();
+        self
+    }
+
+    /// How well the query holds a word: 1 exactly or with a typo in a long word, less with a
+    /// typo in a short one (one edit in four letters is weak evidence: "good" is not "Gold"),
+    /// 0 not at all.
+    fn word_weight(&self, w: &str) -> f32 {
         self.words
             .iter()
-            .any(|q| crate::domain::text::word_match(q, w).is_some())
+            .filter_map(|q| crate::domain::text::word_match(q, w))
+            .map(|m| match m {
+                crate::domain::text::WordMatch::Typo if w.chars().count() <= SHORT_WORD => {
+                    SHORT_TYPO_WEIGHT
+                }
+                _ => 1.0,
+            })
+            .fold(0.0, f32::max)
     }
 
     /// Share of a name's words the query holds, squared so a whole name beats a part.
@@ -56,7 +80,7 @@ impl RerankQuery {
         if ws.is_empty() {
             return 0.0;
         }
-        let hit = ws.iter().filter(|w| self.has_word(w)).count() as f32;
+        let hit: f32 = ws.iter().map(|w| self.word_weight(w)).sum();
         (hit / ws.len() as f32).powi(2)
     }
 
@@ -96,7 +120,12 @@ impl RerankQuery {
 
     /// The field bonus of one track.
     pub fn bonus(&self, t: &Track) -> f32 {
-        let mut b = TITLE_WEIGHT * self.name_cover(&t.title)
+        let named = self
+            .artists
+            .iter()
+            .any(|a| crate::domain::names::credits(&t.artist, a));
+        let mut b = if named { NAMED_ARTIST_WEIGHT } else { 0.0 };
+        b += TITLE_WEIGHT * self.name_cover(&t.title)
             + ARTIST_WEIGHT * self.name_cover(&t.artist)
             + FACET_WEIGHT * self.facet_cover(t);
         if let (Some(r), Some(v)) = (self.tempo, t.metadata.tempo) {

@@ -97,8 +97,19 @@ pub struct BatchUpsert {
     security(("api_key" = [])))]
 pub async fn batch(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<BatchUpsert>,
+    ApiJson(body): ApiJson<serde_json::Value>,
 ) -> ApiResult<Json<IngestReport>> {
+    // The commonest first mistake is a bare list of tracks: say what the body must be.
+    if body.is_array() {
+        return Err(ApiError::invalid(
+            "tracks",
+            "must be sent inside an object: {\"tracks\": [...]}, not as a bare JSON array",
+        ));
+    }
+    let body: BatchUpsert = serde_path_to_error::deserialize(body).map_err(|e| {
+        let field = e.path().to_string();
+        ApiError::field_message(field.clone(), format!("{field}: {}", e.into_inner()))
+    })?;
     let max = state.settings.config.max_batch_size;
     if body.tracks.len() > max {
         return Err(ApiError {
