@@ -62,7 +62,8 @@ pub fn search(resp: &SearchResponse, as_json: bool, explain: bool) {
             .map(|h| json!({"id": h.track.id, "title": h.track.title, "artist": h.track.artist, "score": h.score,
                 "retrieval_type": h.retrieval_type, "scores": h.scores, "why": h.why, "track": h.track}))
             .collect();
-        let body = json!({"hits": hits, "parsed": resp.parsed, "route": resp.route, "summary": resp.summary,
+        let body = json!({"hits": hits, "parsed": resp.parsed, "route": resp.route,
+            "empty_reason": resp.empty_reason, "summary": resp.summary,
             "enhancement": resp.enhancement, "timings": resp.timings});
         outln!(
             "{}",
@@ -88,7 +89,10 @@ pub fn search(resp: &SearchResponse, as_json: bool, explain: bool) {
         }
     }
     if resp.hits.is_empty() {
-        outln!("no tracks match");
+        outln!(
+            "no tracks match: {}",
+            resp.empty_reason.as_deref().unwrap_or("nothing matched")
+        );
     }
     for (i, h) in resp.hits.iter().enumerate() {
         outln!(

@@ -295,3 +295,55 @@ fn a_long_description_is_read_for_meaning_and_a_known_item_for_its_words() {
     );
     assert_eq!(route("hip hop"), QueryRoute::Keywords);
 }
+
+#[test]
+fn an_empty_page_says_why() {
+    let (_dir, engine) = engine();
+    let search = |filters: Filter| {
+        engine
+            .search(&SearchRequest {
+                text: "something to dance to".into(),
+                filters,
+                parse: false,
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    // Each filter passes some tracks, but none passes both.
+    let r = search(Filter {
+        genres: vec!["hip hop".into()],
+        time_signatures: vec!["3/4".into()],
+        ..Default::default()
+    });
+    assert!(r.hits.is_empty());
+    let why = r.empty_reason.unwrap();
+    assert!(
+        why.contains("together") && why.contains("(2 tracks)") && why.contains("3/4"),
+        "{why}"
+    );
+    // A filter no track passes is named on its own.
+    let r = search(Filter {
+        keys: vec!["F# major".into()],
+        ..Default::default()
+    });
+    let why = r.empty_reason.unwrap();
+    assert!(why.starts_with("no track in the catalog has key"), "{why}");
+    // Hits carry no reason.
+    assert!(search(Filter::default()).empty_reason.is_none());
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(
+        dir.path(),
+        Some(("hashing-test-embedder", 64)),
+        Access::ReadWrite,
+    )
+    .unwrap();
+    let empty = Engine::new(Arc::new(HashingEmbedder::new(64)), Arc::new(store));
+    let r = empty
+        .search(&SearchRequest {
+            text: "anything".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(r.empty_reason.unwrap().contains("catalog is empty"));
+}

@@ -113,6 +113,10 @@ pub struct SearchResponse {
     pub parsed: Option<ParsedQuery>,
     /// How the query was read for ranking: `keywords` or `description`.
     pub route: QueryRoute,
+    /// When there are no hits: why, in words (which filters no track passes, or an empty
+    /// catalog), so an empty page says what to change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub empty_reason: Option<String>,
     /// What the hits share, in a sentence.
     pub summary: ResultsSummary,
     /// What query enhancement did, when it was asked for.
@@ -291,15 +295,53 @@ impl Engine {
             });
         }
         let summary = self.summary(&hits, &req.text, req.model_summary);
+        let empty_reason = if hits.is_empty() {
+            Some(self.why_empty(&hard)?)
+        } else {
+            None
+        };
         timings.fuse_ms = ms_since(t);
         Ok(SearchResponse {
             cached: false,
             hits,
             parsed,
             route,
+            empty_reason,
             summary,
             enhancement,
             timings,
+        })
+    }
+
+    /// Why a search found nothing: an empty catalog, a filter no track passes, or filters that
+    /// each pass some tracks but never together (with how many each passes).
+    fn why_empty(&self, hard: &Filter) -> Result<String> {
+        let total = self.store.count()?;
+        if total == 0 {
+            return Ok(
+                "the catalog is empty: add tracks with `music-rag ingest FILE`, \
+                       `music-rag init-sample-data` or POST /v1/tracks"
+                    .into(),
+            );
+        }
+        let mut parts = Vec::new();
+        for clause in hard.split_fields() {
+            let passing = self.store.keyword_search("", &clause, total)?.len();
+            let what = clause.describe().join("; ");
+            if passing == 0 {
+                return Ok(format!(
+                    "no track in the catalog has {what}; remove that filter to see results"
+                ));
+            }
+            parts.push(format!("{what} ({passing} tracks)"));
+        }
+        Ok(match parts.len() {
+            0 => "nothing matched the query's words or meaning".into(),
+            1 => format!("no track matched within {}", parts[0]),
+            _ => format!(
+                "no track passes all the filters together: {}; remove one to see results",
+                parts.join(", ")
+            ),
         })
     }
 
