@@ -126,17 +126,7 @@ impl KeywordIndex {
                 Index::create_in_dir(dir, schema)?
             }
         };
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()?;
-        Ok(Self {
-            dir: dir.to_path_buf(),
-            index,
-            reader,
-            writer: Mutex::new(None),
-            fields,
-        })
+        Self::over(dir, index, fields)
     }
 
     /// Opens the index without ever writing it; an unreadable or missing index reads as an
@@ -147,6 +137,12 @@ impl KeywordIndex {
             Ok(i) if i.schema() == schema => i,
             _ => Index::create_in_ram(schema),
         };
+        Self::over(dir, index, fields)
+    }
+
+    /// The index with its reader (reloaded by hand after each commit); the writer is opened on
+    /// first write.
+    fn over(dir: &Path, index: Index, fields: Fields) -> Result<Self, StoreError> {
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
