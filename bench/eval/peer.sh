@@ -35,6 +35,14 @@ score() { # catalog.jsonl sets...
   done
   kill "$SVC_PID"; wait "$SVC_PID" 2>/dev/null || true; SVC_PID=
 }
-score "$OUT/heldout_catalog.jsonl" descriptive
-cat catalog/harmonix.jsonl catalog/musicnet.jsonl catalog/musiccaps.jsonl > "$WORK/demo.jsonl"
-score "$WORK/demo.jsonl" musiccaps harmonix_known harmonix_facts
+# SETS=jamendo (or descriptive, demo) runs one part only.
+SETS=${SETS:-descriptive demo jamendo}
+for part in $SETS; do
+  case $part in
+    descriptive) score "$OUT/heldout_catalog.jsonl" descriptive ;;
+    demo)
+      cat catalog/harmonix.jsonl catalog/musicnet.jsonl catalog/musiccaps.jsonl > "$WORK/demo.jsonl"
+      score "$WORK/demo.jsonl" musiccaps harmonix_known harmonix_facts ;;
+    jamendo) score "$OUT/jamendo_catalog.jsonl" jamendo ;;
+  esac
+done
