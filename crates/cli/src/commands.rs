@@ -122,7 +122,7 @@ pub struct SearchArgs {
     /// How many results (1-100).
     #[arg(long, short = 'k', default_value_t = 10)]
     pub top_k: usize,
-    /// Weight of meaning against keywords in fusion (0-1; default: 0.85 for a description of
+    /// Weight of meaning against keywords in fusion (0-1; default: 0.5 for a description of
     /// six or more words that names no one, 0.6 otherwise).
     #[arg(long)]
     pub semantic_weight: Option<f32>,

@@ -31,7 +31,7 @@ pub struct SearchRequest {
     pub filters: Filter,
     pub top_k: usize,
     /// Weight of dense (meaning) against keyword ranks in fusion, 0–1. Unset: chosen from the
-    /// query (0.85 for a description, 0.6 otherwise).
+    /// query (0.5 for a description, 0.6 otherwise).
     pub semantic_weight: Option<f32>,
     /// Turn plain-words parsing of `text` into filters on or off.
     pub parse: bool,

@@ -44,7 +44,7 @@ pub struct CompatSearchRequest {
     pub use_broad_retrieval: bool,
     #[serde(default = "yes")]
     pub use_targeted_retrieval: bool,
-    /// Weight of meaning against keywords, 0–1 (unset: chosen from the query, 0.85 for a
+    /// Weight of meaning against keywords, 0–1 (unset: chosen from the query, 0.5 for a
     /// description and 0.6 otherwise).
     #[serde(default)]
     pub semantic_weight: Option<f32>,
