@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use music_rag_core::domain::eval::{mean, score_graded, EvalQuery, Scores};
+use music_rag_core::domain::eval::{mean, score, EvalQuery, Scores};
 use music_rag_core::{AskRequest, SearchRequest};
 use serde_json::json;
 
@@ -163,7 +163,7 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
         bar.set_length(queries.len() as u64);
         for q in &queries {
             let ranked = search_remote(&agent, base, &q.query, args.k)?;
-            by.entry((kind_of(q), 0)).or_default().push(score_graded(
+            by.entry((kind_of(q), 0)).or_default().push(score(
                 &ranked,
                 &q.relevant,
                 &q.gains,
@@ -180,7 +180,7 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
         for q in &queries {
             let resp = engine.search(&m.request(&q.query, args.k))?;
             let ranked: Vec<String> = resp.hits.iter().map(|h| h.track.id.clone()).collect();
-            by.entry((kind_of(q), mi)).or_default().push(score_graded(
+            by.entry((kind_of(q), mi)).or_default().push(score(
                 &ranked,
                 &q.relevant,
                 &q.gains,

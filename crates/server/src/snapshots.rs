@@ -181,13 +181,8 @@ impl SnapshotFolder {
 }
 
 fn rfc3339_millis(t: SystemTime) -> String {
-    let t = OffsetDateTime::from(t);
-    let millis = t.millisecond();
-    let base = t
-        .replace_nanosecond(0)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default();
+    let millis = OffsetDateTime::from(t).millisecond();
+    let base = rfc3339(t);
     // 2026-12-02T10:15:00Z -> 2026-12-02T10:15:00.123Z, so names taken in one second differ.
     match base.strip_suffix('Z') {
         Some(b) => format!("{b}.{millis:03}Z"),

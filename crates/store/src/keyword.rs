@@ -254,21 +254,6 @@ impl KeywordIndex {
         out
     }
 
-    /// Whether `word` is itself a word of the catalog (in any field, as that field's analyzer
-    /// reads it): such a word is typed correctly and gets no typo expansion, so "morning"
-    /// does not match "Mourning" nor "good" match "Gold".
-    fn is_catalog_word(&self, searcher: &tantivy::Searcher, word: &str) -> bool {
-        weighted(&self.fields)
-            .iter()
-            .any(|(field, tokenizer, _, _)| {
-                self.analyze(tokenizer, word).iter().any(|t| {
-                    searcher
-                        .doc_freq(&Term::from_field_text(*field, t))
-                        .is_ok_and(|n| n > 0)
-                })
-            })
-    }
-
     fn build_query(&self, text: &str, searcher: &tantivy::Searcher) -> Option<Box<dyn Query>> {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for word in keyword_terms(text) {
@@ -276,22 +261,36 @@ impl KeywordIndex {
             if let Some((_, digit)) = NUMBER_WORDS.iter().find(|(w, _)| *w == word) {
                 variants.push(digit.to_string());
             }
-            let correct = self.is_catalog_word(searcher, &word);
-            for (field, tokenizer, boost, fuzzy) in weighted(&self.fields) {
-                for variant in &variants {
-                    for term_text in self.analyze(tokenizer, variant) {
-                        let term = Term::from_field_text(field, &term_text);
-                        let q = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
-                        clauses
-                            .push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
-                        let distance = typo_budget(&term_text);
-                        if fuzzy && !correct && distance > 0 {
-                            let fq = FuzzyTermQuery::new(term, distance, true);
-                            clauses.push((
-                                Occur::Should,
-                                Box::new(BoostQuery::new(Box::new(fq), boost * 0.5)),
-                            ));
-                        }
+            // Each field's terms for the word, analysed once.
+            let fields: Vec<(f32, bool, Vec<Term>)> = weighted(&self.fields)
+                .into_iter()
+                .map(|(field, tokenizer, boost, fuzzy)| {
+                    let terms = variants
+                        .iter()
+                        .flat_map(|v| self.analyze(tokenizer, v))
+                        .map(|t| Term::from_field_text(field, &t))
+                        .collect();
+                    (boost, fuzzy, terms)
+                })
+                .collect();
+            // A word the catalog itself holds (in any field) is typed correctly and gets no typo
+            // expansion, so "morning" does not match "Mourning" nor "good" match "Gold".
+            let correct = fields.iter().any(|(_, _, terms)| {
+                terms
+                    .iter()
+                    .any(|t| searcher.doc_freq(t).is_ok_and(|n| n > 0))
+            });
+            for (boost, fuzzy, terms) in fields {
+                for term in terms {
+                    let distance = term.value().as_str().map_or(0, typo_budget);
+                    let q = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
+                    clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
+                    if fuzzy && !correct && distance > 0 {
+                        let fq = FuzzyTermQuery::new(term, distance, true);
+                        clauses.push((
+                            Occur::Should,
+                            Box::new(BoostQuery::new(Box::new(fq), boost * 0.5)),
+                        ));
                     }
                 }
             }

@@ -166,19 +166,13 @@ impl Db {
         if !has_meta {
             return Ok(0);
         }
-        let v: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value FROM meta WHERE key='schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        v.map(|v| {
-            v.parse()
-                .map_err(|_| StoreError::Corrupt(format!("schema version {v:?} is not a number")))
-        })
-        .unwrap_or(Ok(0))
+        self.meta("schema_version")?
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    StoreError::Corrupt(format!("schema version {v:?} is not a number"))
+                })
+            })
+            .unwrap_or(Ok(0))
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {

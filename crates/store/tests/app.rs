@@ -55,7 +55,8 @@ fn catalog() -> Vec<Track> {
     out
 }
 
-fn engine() -> (tempfile::TempDir, Engine) {
+/// An engine over an empty store in a temporary directory.
+fn empty_engine() -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().unwrap();
     let embedder = Arc::new(HashingEmbedder::new(64));
     let store = EmbeddedStore::open(
@@ -64,7 +65,11 @@ fn engine() -> (tempfile::TempDir, Engine) {
         Access::ReadWrite,
     )
     .unwrap();
-    let engine = Engine::new(embedder, Arc::new(store));
+    (dir, Engine::new(embedder, Arc::new(store)))
+}
+
+fn engine() -> (tempfile::TempDir, Engine) {
+    let (dir, engine) = empty_engine();
     let report = engine.upsert(catalog()).unwrap();
     assert_eq!(report.created, 5);
     (dir, engine)
@@ -331,14 +336,7 @@ fn an_empty_page_says_why() {
     // Hits carry no reason.
     assert!(search(Filter::default()).empty_reason.is_none());
 
-    let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(
-        dir.path(),
-        Some(("hashing-test-embedder", 64)),
-        Access::ReadWrite,
-    )
-    .unwrap();
-    let empty = Engine::new(Arc::new(HashingEmbedder::new(64)), Arc::new(store));
+    let (_empty_dir, empty) = empty_engine();
     let r = empty
         .search(&SearchRequest {
             text: "anything".into(),

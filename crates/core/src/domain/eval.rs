@@ -31,13 +31,9 @@ pub struct Scores {
     pub rank1: f64,
 }
 
-pub fn score(ranked: &[String], relevant: &[String], k: usize) -> Scores {
-    score_graded(ranked, relevant, &[], k)
-}
-
-/// As `score`, with nDCG from graded gains (`gains[i]` for `relevant[i]`; empty: all 1).
-/// Precision, recall and reciprocal rank count any relevant id.
-pub fn score_graded(ranked: &[String], relevant: &[String], gains: &[f64], k: usize) -> Scores {
+/// Metrics of `ranked` at `k`; nDCG from graded gains (`gains[i]` for `relevant[i]`; empty: all
+/// 1). Precision, recall and reciprocal rank count any relevant id.
+pub fn score(ranked: &[String], relevant: &[String], gains: &[f64], k: usize) -> Scores {
     let gain_of: HashMap<&str, f64> = relevant
         .iter()
         .enumerate()
@@ -105,18 +101,18 @@ mod tests {
     fn graded_gains_reward_the_more_relevant_first() {
         let relevant = ids(&["a", "b"]);
         let gains = [3.0, 1.0];
-        let best = score_graded(&ids(&["a", "b"]), &relevant, &gains, 2);
-        let swapped = score_graded(&ids(&["b", "a"]), &relevant, &gains, 2);
+        let best = score(&ids(&["a", "b"]), &relevant, &gains, 2);
+        let swapped = score(&ids(&["b", "a"]), &relevant, &gains, 2);
         assert!((best.ndcg - 1.0).abs() < 1e-12);
         assert!(swapped.ndcg < best.ndcg);
         assert_eq!(swapped.recall, 1.0);
         // Without gains, both orders are perfect.
-        assert!((score(&ids(&["b", "a"]), &relevant, 2).ndcg - 1.0).abs() < 1e-12);
+        assert!((score(&ids(&["b", "a"]), &relevant, &[], 2).ndcg - 1.0).abs() < 1e-12);
     }
 
     #[test]
     fn perfect_ranking_scores_one() {
-        let s = score(&ids(&["a", "b", "c"]), &ids(&["a", "b"]), 2);
+        let s = score(&ids(&["a", "b", "c"]), &ids(&["a", "b"]), &[], 2);
         assert_eq!(s.precision, 1.0);
         assert_eq!(s.recall, 1.0);
         assert!((s.ndcg - 1.0).abs() < 1e-12);
@@ -127,7 +123,7 @@ mod tests {
     #[test]
     fn metrics_match_hand_computed_values() {
         // Relevant at ranks 2 and 4 of 4; three relevant in all.
-        let s = score(&ids(&["x", "a", "y", "b"]), &ids(&["a", "b", "c"]), 4);
+        let s = score(&ids(&["x", "a", "y", "b"]), &ids(&["a", "b", "c"]), &[], 4);
         assert_eq!(s.precision, 0.5);
         assert!((s.recall - 2.0 / 3.0).abs() < 1e-12);
         let dcg = 1.0 / 3f64.log2() + 1.0 / 5f64.log2();
@@ -135,7 +131,7 @@ mod tests {
         assert!((s.ndcg - dcg / idcg).abs() < 1e-12);
         assert_eq!(s.reciprocal_rank, 0.5);
         assert_eq!(s.rank1, 0.0);
-        let none = score(&ids(&["x"]), &ids(&["a"]), 10);
+        let none = score(&ids(&["x"]), &ids(&["a"]), &[], 10);
         assert_eq!(
             none,
             Scores {

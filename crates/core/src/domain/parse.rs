@@ -640,7 +640,7 @@ fn parse_artists(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabulary
                 .iter()
                 .map(|t| normalize_term(&t.raw))
                 .collect();
-            if words.iter().any(|w| w.len() < 3) && len == 1 {
+            if len == 1 && words[0].len() < 3 {
                 continue;
             }
             let Some(name) = vocab.names.artist_named(&words) else {
