@@ -268,6 +268,7 @@ pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
         length: args.length,
         minutes: args.minutes,
         filters: args.filters.filter()?,
+        ..Default::default()
     })?;
     if let Some(path) = &args.output {
         std::fs::write(path, render(&p, format)?)

@@ -35,6 +35,11 @@ pub struct ServeArgs {
     /// Scheduled snapshots to keep (MUSIC_RAG_SNAPSHOT_KEEP, default 7).
     #[arg(long)]
     pub snapshot_keep: Option<usize>,
+    /// A folder whose audio files the web page and `/v1/tracks/{id}/audio` may stream
+    /// (repeatable; MUSIC_RAG_AUDIO_DIRS, comma-separated). The upload folder and DATA_DIR/audio
+    /// always may.
+    #[arg(long = "audio-dir", value_name = "DIR")]
+    pub audio_dirs: Vec<PathBuf>,
 }
 
 /// The original service's environment variable names and the settings they set.
@@ -67,6 +72,7 @@ const PREFIXED: &[&str] = &[
     "max_body_bytes",
     "max_upload_bytes",
     "upload_dir",
+    "audio_dirs",
     "request_timeout_seconds",
     "max_concurrent_requests",
     "max_concurrent_searches",
@@ -124,6 +130,10 @@ pub fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
     }
     if let Some(k) = args.snapshot_keep {
         fig = fig.merge(Serialized::default("snapshot_keep", k));
+    }
+    if !args.audio_dirs.is_empty() {
+        let dirs: Vec<String> = args.audio_dirs.iter().map(|d| d.display().to_string()).collect();
+        fig = fig.merge(Serialized::default("audio_dirs", dirs.join(",")));
     }
     fig.extract()
         .map_err(|e| anyhow::anyhow!("configuration: {e}"))
@@ -237,8 +247,14 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
         let schedule = settings
             .snapshot_every
             .map(|every| (every, settings.config.snapshot_keep));
+        let mut audio_roots = vec![g.data_dir.join("audio")];
+        audio_roots.extend(
+            settings.config.audio_dirs.iter().flat_map(|d| d.split(',')).map(str::trim)
+                .filter(|d| !d.is_empty()).map(PathBuf::from),
+        );
         let state = AppState::new(Arc::new(engine), settings, upload_dir)
-            .with_snapshot_dir(snapshot_dir);
+            .with_snapshot_dir(snapshot_dir)
+            .with_audio_roots(audio_roots);
         if let Some((every, keep)) = schedule {
             tracing::info!(?every, keep, dir = %state.snapshots.dir().display(), "snapshots scheduled");
             music_rag_server::snapshots::spawn_schedule(

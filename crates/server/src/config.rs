@@ -81,6 +81,9 @@ pub struct ServerConfig {
     pub max_upload_bytes: usize,
     /// Where uploaded audio files are kept (default: `uploads` in the data directory).
     pub upload_dir: Option<String>,
+    /// `MUSIC_RAG_AUDIO_DIRS`: folders (comma-separated) whose audio files `/v1/tracks/{id}/audio`
+    /// may stream, besides the upload folder and `audio` in the data directory.
+    pub audio_dirs: Option<String>,
     pub request_timeout_seconds: u64,
     /// Requests in flight beyond this are shed with 503 and Retry-After.
     pub max_concurrent_requests: usize,
@@ -125,6 +128,7 @@ impl Default for ServerConfig {
             max_body_bytes: 10 * 1024 * 1024,
             max_upload_bytes: 200 * 1024 * 1024,
             upload_dir: None,
+            audio_dirs: None,
             request_timeout_seconds: 30,
             max_concurrent_requests: 512,
             max_concurrent_searches: 4,

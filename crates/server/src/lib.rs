@@ -29,7 +29,7 @@ use tower_http::trace::TraceLayer;
 
 use api::{
     admin_api, ask_api, audio_api, compat_api, ops_api, playlist_api, recommend_api, search_api,
-    tracks_api,
+    stats_api, tracks_api, ui_api,
 };
 use auth::Scope;
 pub use config::{ConfigError, ServerConfig, Settings};
@@ -69,7 +69,10 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(compat_api::health))
         .route("/ready", get(ops_api::ready))
         .route("/openapi.json", get(ops_api::openapi))
-        .route("/docs", get(ops_api::docs));
+        .route("/docs", get(ops_api::docs))
+        .route("/ui", get(ui_api::page))
+        .route("/ui/", get(ui_api::page))
+        .route("/ui/assets/{name}", get(ui_api::asset));
     let read = Router::new()
         .route("/search", post(compat_api::search))
         .route("/stats", get(compat_api::stats))
@@ -82,9 +85,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/recommend", post(recommend_api::recommend))
         .route("/v1/playlist", post(playlist_api::playlist))
-        .route("/v1/stats", get(compat_api::stats))
+        .route("/v1/stats", get(stats_api::stats))
         .route("/v1/tracks", get(tracks_api::list))
-        .route("/v1/tracks/{id}", get(tracks_api::get));
+        .route("/v1/tracks/{id}", get(tracks_api::get))
+        .route("/v1/tracks/{id}/audio", get(tracks_api::audio));
     let write = Router::new()
         .route("/index", post(compat_api::index))
         .route("/index/batch", post(compat_api::index_batch))

@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::api::{
     admin_api, ask_api, audio_api, compat_api, ops_api, playlist_api, recommend_api, search_api,
-    tracks_api,
+    stats_api, tracks_api,
 };
 
 struct Security;
@@ -25,10 +25,10 @@ impl Modify for Security {
     info(title = "Music RAG", description = "Find and talk about music in plain words. Keys go in X-API-Key or Authorization: Bearer; scopes are read, write and admin."),
     paths(
         compat_api::root, compat_api::health, compat_api::search, compat_api::index, compat_api::index_batch,
-        compat_api::stats, compat_api::item,
+        compat_api::stats, compat_api::item, stats_api::stats,
         search_api::search,
         ask_api::ask, recommend_api::recommend, playlist_api::playlist, audio_api::upload, audio_api::search,
-        tracks_api::list, tracks_api::get, tracks_api::put, tracks_api::delete, tracks_api::batch,
+        tracks_api::list, tracks_api::get, tracks_api::audio, tracks_api::put, tracks_api::delete, tracks_api::batch,
         ops_api::ready, ops_api::metrics,
         admin_api::create_snapshot, admin_api::list_snapshots, admin_api::download_snapshot,
         admin_api::delete_snapshot,

@@ -6,6 +6,7 @@ use governor::clock::DefaultClock;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use metrics_exporter_prometheus::PrometheusHandle;
+use music_rag_core::domain::overview::CatalogOverview;
 use music_rag_core::Engine;
 use tokio::sync::Semaphore;
 
@@ -28,6 +29,10 @@ pub struct AppState {
     pub upload_dir: std::path::PathBuf,
     /// Where snapshots are written and listed.
     pub snapshots: SnapshotFolder,
+    /// The catalog overview of `/v1/stats` and the write sequence it was computed at.
+    pub overview: Arc<std::sync::Mutex<Option<(u64, Arc<CatalogOverview>)>>>,
+    /// Folders whose files `/v1/tracks/{id}/audio` may stream (the upload folder always).
+    pub audio_roots: Arc<Vec<std::path::PathBuf>>,
 }
 
 impl AppState {
@@ -44,6 +49,8 @@ impl AppState {
             settings: Arc::new(settings),
             metrics: crate::metrics::handle(),
             snapshots: SnapshotFolder::new(upload_dir.with_file_name("snapshots")),
+            audio_roots: Arc::new(vec![upload_dir.clone()]),
+            overview: Arc::default(),
             upload_dir,
         }
     }
@@ -52,6 +59,26 @@ impl AppState {
     pub fn with_snapshot_dir(mut self, dir: std::path::PathBuf) -> Self {
         self.snapshots = SnapshotFolder::new(dir);
         self
+    }
+
+    /// Audio files under these folders may be streamed too (the upload folder always may).
+    pub fn with_audio_roots(mut self, roots: Vec<std::path::PathBuf>) -> Self {
+        let mut all = vec![self.upload_dir.clone()];
+        all.extend(roots);
+        self.audio_roots = Arc::new(all);
+        self
+    }
+
+    /// The real path of a track's audio file when it lies inside one of the audio folders;
+    /// symbolic links and `..` are resolved first, so nothing outside them is ever served.
+    pub fn playable_path(&self, audio_path: &str) -> Option<std::path::PathBuf> {
+        let real = std::fs::canonicalize(audio_path).ok()?;
+        let inside = self
+            .audio_roots
+            .iter()
+            .filter_map(|root| std::fs::canonicalize(root).ok())
+            .any(|root| real.starts_with(root));
+        (inside && real.is_file()).then_some(real)
     }
 
     /// Runs CPU-bound engine work on a blocking thread once a slot is free.

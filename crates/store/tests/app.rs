@@ -252,6 +252,47 @@ fn answers_name_what_the_catalog_lacks() {
 }
 
 #[test]
+fn a_playlist_given_as_ids_keeps_their_order_and_refuses_unknown_ids() {
+    let (_dir, engine) = engine();
+    let made = engine
+        .playlist(&PlaylistRequest {
+            prompt: Some("song".into()),
+            length: Some(4),
+            ..Default::default()
+        })
+        .unwrap();
+    let mut ids: Vec<String> = made.entries.iter().map(|e| e.track.id.clone()).collect();
+    ids.reverse();
+    ids.pop();
+    let edited = engine
+        .playlist(&PlaylistRequest {
+            tracks: ids.clone(),
+            title: Some("edited".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let got: Vec<String> = edited.entries.iter().map(|e| e.track.id.clone()).collect();
+    assert_eq!(got, ids);
+    assert_eq!(edited.title, "edited");
+    assert!(edited.entries[0].transition.is_none() && edited.entries[1].transition.is_some());
+    let err = engine
+        .playlist(&PlaylistRequest {
+            tracks: vec![ids[0].clone(), "no-such-track".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(matches!(&err, CoreError::Invalid(f) if f.field == "tracks[1]"), "{err}");
+    let err = engine
+        .playlist(&PlaylistRequest {
+            tracks: ids,
+            prompt: Some("song".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+    assert!(matches!(&err, CoreError::Invalid(f) if f.field == "tracks"), "{err}");
+}
+
+#[test]
 fn playlists_keep_tempo_steps_small() {
     let (_dir, engine) = engine();
     let p = engine

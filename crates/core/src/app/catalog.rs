@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::app::Engine;
+use crate::domain::overview::{CatalogOverview, OverviewTally};
 use crate::domain::track::Track;
 use crate::domain::vocabulary::Vocabulary;
 use crate::error::{CoreError, Result};
@@ -49,6 +50,25 @@ impl Catalog {
     /// Counts of tracks and vectors, and the write sequence.
     pub fn stats(&self) -> Result<StoreStats> {
         self.store.stats()
+    }
+
+    /// The catalog at a glance for filter controls and charts: terms with counts, tempo
+    /// histogram, keys, decades, live and studio, playable tracks. One pass over the tracks.
+    pub fn overview(&self) -> Result<CatalogOverview> {
+        let mut tally = OverviewTally::default();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.store.list(cursor.as_deref(), PAGE_MAX)?;
+            for t in &page.tracks {
+                tally.add(t);
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let vocabulary = self.store.vocabulary()?;
+        Ok(tally.finish(&vocabulary))
     }
 
     /// The genres, moods, instruments, origins and tags filters match, with their counts.

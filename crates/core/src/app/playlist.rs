@@ -28,11 +28,25 @@ pub struct PlaylistRequest {
     /// Target running time; used instead of `length`.
     pub minutes: Option<f32>,
     pub filters: Filter,
+    /// A playlist exactly as given: these ids in this order, nothing chosen or reordered
+    /// (how a front end exports a playlist its user edited). Not combined with the others.
+    pub tracks: Vec<String>,
+    /// Title of a playlist given by `tracks`.
+    pub title: Option<String>,
 }
 
 impl PlaylistRequest {
     pub fn validate(&self) -> Result<()> {
         let prompt = self.prompt.as_deref().map(str::trim).unwrap_or("");
+        if !self.tracks.is_empty() {
+            if !prompt.is_empty() || !self.seed_ids.is_empty() || self.length.is_some() || self.minutes.is_some() {
+                return Err(CoreError::invalid(
+                    "tracks",
+                    "gives the whole playlist; it cannot be combined with prompt, seed_ids, length or minutes",
+                ));
+            }
+            return crate::error::check_count("tracks", self.tracks.len(), LENGTH_MAX);
+        }
         if prompt.is_empty() && self.seed_ids.is_empty() {
             return Err(CoreError::invalid(
                 "prompt",
@@ -78,6 +92,16 @@ impl PlaylistRequest {
 impl Engine {
     pub fn playlist(&self, req: &PlaylistRequest) -> Result<Playlist> {
         req.validate()?;
+        if !req.tracks.is_empty() {
+            let mut given = Vec::with_capacity(req.tracks.len());
+            for (i, id) in req.tracks.iter().enumerate() {
+                given.push(self.store().get(id)?.ok_or_else(|| {
+                    CoreError::invalid(format!("tracks[{i}]"), format!("unknown track id: {id}"))
+                })?);
+            }
+            let title = req.title.clone().filter(|t| !t.trim().is_empty());
+            return Ok(assemble(title.unwrap_or_else(|| DEFAULT_TITLE.into()), &given));
+        }
         let length = req.length.unwrap_or(20);
         let mut pool: Vec<Arc<Track>> = Vec::new();
         let mut ids = HashSet::new();
@@ -139,34 +163,41 @@ impl Engine {
             _ => 0.0,
         };
         let ordered = order(chosen, &likeness);
-        let mut entries = Vec::with_capacity(ordered.len());
-        let (mut total, mut estimated) = (0.0, false);
-        let mut max_step: Option<f32> = None;
-        for (i, t) in ordered.iter().enumerate() {
-            let (s, guessed) = seconds(t);
-            total += s;
-            estimated |= guessed;
-            let transition = (i > 0).then(|| transition(&ordered[i - 1], t));
-            if let Some(step) = transition.as_ref().and_then(|tr| tr.tempo_step) {
-                max_step = Some(max_step.map_or(step, |m: f32| m.max(step)));
-            }
-            entries.push(PlaylistEntry {
-                position: i + 1,
-                track: t.clone(),
-                transition,
-            });
-        }
         let title = if prompt.is_empty() {
-            "Music RAG playlist".to_string()
+            DEFAULT_TITLE.to_string()
         } else {
             prompt.to_string()
         };
-        Ok(Playlist {
-            title,
-            entries,
-            total_seconds: total,
-            duration_estimated: estimated,
-            max_tempo_step: max_step,
-        })
+        Ok(assemble(title, &ordered))
+    }
+}
+
+const DEFAULT_TITLE: &str = "Music RAG playlist";
+
+/// Tracks in their final order with positions, transitions and running time.
+fn assemble(title: String, ordered: &[Arc<Track>]) -> Playlist {
+    let mut entries = Vec::with_capacity(ordered.len());
+    let (mut total, mut estimated) = (0.0, false);
+    let mut max_step: Option<f32> = None;
+    for (i, t) in ordered.iter().enumerate() {
+        let (s, guessed) = seconds(t);
+        total += s;
+        estimated |= guessed;
+        let transition = (i > 0).then(|| transition(&ordered[i - 1], t));
+        if let Some(step) = transition.as_ref().and_then(|tr| tr.tempo_step) {
+            max_step = Some(max_step.map_or(step, |m: f32| m.max(step)));
+        }
+        entries.push(PlaylistEntry {
+            position: i + 1,
+            track: t.clone(),
+            transition,
+        });
+    }
+    Playlist {
+        title,
+        entries,
+        total_seconds: total,
+        duration_estimated: estimated,
+        max_tempo_step: max_step,
     }
 }

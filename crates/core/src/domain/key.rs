@@ -9,7 +9,7 @@ use serde::Serialize;
 
 /// Major or minor.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     Major,
@@ -42,7 +42,7 @@ impl fmt::Display for Mode {
 
 /// A key: a tonic pitch class (0 = C .. 11 = B) and a mode. Enharmonic spellings are one key
 /// ("C# minor" = "D-flat minor").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
     pub tonic: u8,
     pub mode: Mode,
@@ -114,6 +114,15 @@ impl Key {
             Mode::Minor => (self.tonic as i32 + 3) % 12,
         };
         (((major_pc * 7) % 12 + 7) % 12 + 1) as u8
+    }
+
+    /// The Camelot code: wheel number, then A for minor or B for major ("8A" = A minor).
+    pub fn camelot(self) -> String {
+        let ring = match self.mode {
+            Mode::Minor => 'A',
+            Mode::Major => 'B',
+        };
+        format!("{}{ring}", self.camelot_number())
     }
 
     /// Same wheel number (relative keys), or neighbours on the same ring: the keys DJs mix.

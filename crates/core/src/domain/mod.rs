@@ -13,6 +13,7 @@ pub mod hit;
 pub mod key;
 pub mod limits;
 pub mod names;
+pub mod overview;
 pub mod parse;
 pub mod playlist;
 pub mod rerank;

@@ -113,14 +113,27 @@ impl CompatSearchRequest {
 }
 
 /// Name and version of the service.
-#[utoipa::path(get, path = "/", tag = "compat", responses((status = 200, description = "Service name and version")))]
-pub async fn root() -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "name": "Music RAG",
-        "version": env!("CARGO_PKG_VERSION"),
-        "docs": "/docs",
-        "openapi": "/openapi.json",
-    }))
+#[utoipa::path(get, path = "/", tag = "compat", responses((status = 200, description = "Service name and version"), (status = 303, description = "A browser (`Accept: text/html`) is sent to the web page at `/ui`")))]
+pub async fn root(headers: axum::http::HeaderMap) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    // A browser gets the web page; API clients keep the original JSON.
+    let mut response = if crate::api::ui_api::wants_html(&headers) {
+        axum::response::Redirect::to("/ui").into_response()
+    } else {
+        Json(serde_json::json!({
+            "name": "Music RAG",
+            "version": env!("CARGO_PKG_VERSION"),
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+            "ui": "/ui",
+        }))
+        .into_response()
+    };
+    response.headers_mut().insert(
+        axum::http::header::VARY,
+        axum::http::HeaderValue::from_static("Accept"),
+    );
+    response
 }
 
 /// Liveness: the process answers.

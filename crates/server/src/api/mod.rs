@@ -8,4 +8,6 @@ pub mod ops_api;
 pub mod playlist_api;
 pub mod recommend_api;
 pub mod search_api;
+pub mod stats_api;
 pub mod tracks_api;
+pub mod ui_api;

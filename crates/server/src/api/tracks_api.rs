@@ -1,8 +1,12 @@
 //! `/v1/tracks`: get, put, delete, batch upsert with per-item results, and paging.
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::Json;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
 use music_rag_core::{IngestReport, Track, UpsertOutcome};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -49,6 +53,45 @@ pub async fn list(
 pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Track>> {
     let track = state.run_blocking(move |e| e.catalog().track(&id)).await?;
     Ok(Json((*track).clone()))
+}
+
+/// The track's audio file, streamed with range requests (so a player can seek) and the
+/// content type of its format. Only files inside the upload folder or the configured audio
+/// folders are served.
+#[utoipa::path(get, path = "/v1/tracks/{id}/audio", tag = "tracks", params(("id" = String, Path)),
+    responses((status = 200, description = "The audio file", content_type = "audio/*"),
+        (status = 206, description = "The requested byte range"),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 416, description = "The range lies outside the file")),
+    security(("api_key" = [])))]
+pub async fn audio(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> ApiResult<Response> {
+    let track = {
+        let id = id.clone();
+        state.run_blocking(move |e| e.catalog().track(&id)).await?
+    };
+    let Some(audio_path) = track.audio_path.as_deref().filter(|p| !p.is_empty()) else {
+        return Err(ApiError::not_found(format!("track {id:?} has no audio file")));
+    };
+    let Some(path) = state.playable_path(audio_path) else {
+        tracing::warn!(track = %id, "audio file missing or outside the audio folders");
+        return Err(ApiError::not_found(format!(
+            "the audio file of track {id:?} is missing or outside the folders this server \
+             may stream (the upload folder, DATA_DIR/audio, MUSIC_RAG_AUDIO_DIRS)"
+        )));
+    };
+    let served = ServeFile::new(path).oneshot(request).await.map_err(|e| {
+        ApiError::from(music_rag_core::CoreError::Internal(format!("reading audio: {e}")))
+    })?;
+    let mut response = served.map(Body::new);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=3600"),
+    );
+    Ok(response)
 }
 
 /// Create or replace one track; the id in the path wins and must match the body's if given.
