@@ -375,9 +375,9 @@ function trackCard(t, { why, score, actions = true } = {}) {
   if (actions) {
     li.append(el('div', { class: 'actions' },
       hasAudio(t) ? el('button', { type: 'button', onclick: () => play(t), 'aria-label': `Play ${t.title}` }, '▶ Play') : null,
-      el('button', { type: 'button', onclick: () => refine(t, true), 'aria-label': `More like ${t.title}` }, 'More like this'),
-      el('button', { type: 'button', onclick: () => refine(t, false), 'aria-label': `Less like ${t.title}` }, 'Less like this'),
-      el('button', { type: 'button', onclick: () => addSeed(t), 'aria-label': `Add ${t.title} to playlist seeds` }, '+ Playlist'),
+      el('button', { type: 'button', onclick: () => refine(t, true), 'aria-label': `More like this: ${t.title}` }, 'More like this'),
+      el('button', { type: 'button', onclick: () => refine(t, false), 'aria-label': `Less like this: ${t.title}` }, 'Less like this'),
+      el('button', { type: 'button', onclick: () => addSeed(t), 'aria-label': `Seed a playlist: ${t.title}` }, 'Seed a playlist'),
     ));
   }
   return li;

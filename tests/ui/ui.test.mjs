@@ -1,0 +1,348 @@
+// The web page end to end in headless Chromium, against real servers started by
+// crates/cli/tests/ui.rs (which passes their addresses and keys in the environment):
+//   OPEN_URL    a server without keys over the sample catalog plus generated audio
+//   KEYED_URL   a server with keys over an empty catalog; WRITE_KEY and READ_KEY
+//   SCREENSHOT_DIR where each main view's screenshot goes
+//   AUDIO_TITLE a generated track with audio; AUDIO_FILE a clip to upload
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} must be set (crates/cli/tests/ui.rs runs this file)`);
+  return v;
+};
+const OPEN = env('OPEN_URL');
+const KEYED = env('KEYED_URL');
+const SHOTS = env('SCREENSHOT_DIR');
+const AUDIO_TITLE = env('AUDIO_TITLE');
+const require = createRequire(import.meta.url);
+const AXE = require.resolve('axe-core/axe.min.js');
+
+let browser;
+before(async () => {
+  await mkdir(SHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+  });
+});
+after(async () => browser && browser.close());
+
+/** A fresh page (new context: empty session storage) with the page's errors collected. */
+async function open(base = OPEN, options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, acceptDownloads: true, ...options });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+  // Nothing but the server itself: every request outside it is a failure.
+  page.outside = [];
+  page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) page.outside.push(r.url()); });
+  await page.goto(`${base}/`);
+  await page.waitForSelector('body[data-ready=true]');
+  return page;
+}
+
+async function done(page) {
+  assert.deepEqual(page.outside, [], 'the page fetched something outside the server');
+  await page.context().close();
+}
+
+const hitTitles = (page) => page.$$eval('#results li h3', (hs) => hs.map((h) => h.firstChild.textContent.trim()));
+const hitIds = (page) => page.$$eval('#results li', (ls) => ls.map((l) => l.dataset.id));
+
+async function searchFor(page, text) {
+  const before = await page.$eval('#search-status', (s) => s.textContent);
+  await page.fill('#q', text);
+  await page.waitForFunction((prev) => {
+    const s = document.querySelector('#search-status').textContent;
+    return s && s !== prev && /track|No tracks/.test(s);
+  }, before);
+}
+
+test('a browser asking for / gets the page; API clients keep the JSON', async () => {
+  const html = await fetch(`${OPEN}/`, { headers: { Accept: 'text/html' }, redirect: 'manual' });
+  assert.equal(html.status, 303);
+  assert.equal(html.headers.get('location'), '/ui');
+  const json = await (await fetch(`${OPEN}/`)).json();
+  assert.equal(json.name, 'Music RAG');
+});
+
+test('first load is small, compressed and cached by content hash', async () => {
+  const page = await open();
+  const sizes = await page.evaluate(() => performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation'))
+    .filter((e) => e.name.includes('/ui')).map((e) => ({ name: e.name, transfer: e.transferSize, body: e.decodedBodySize, encoded: e.encodedBodySize })));
+  const total = sizes.reduce((s, e) => s + e.encoded, 0);
+  console.log(`first load: ${sizes.length} files, ${total} bytes compressed, ${sizes.reduce((s, e) => s + e.body, 0)} bytes uncompressed`);
+  assert.ok(total < 200 * 1024, `first load ${total} bytes`);
+  assert.ok(sizes.every((e) => e.encoded < e.body), 'every file is sent compressed');
+  const asset = sizes.find((e) => /app\.[0-9a-f]{12}\.js$/.test(e.name));
+  assert.ok(asset, 'the script is served under a hashed name');
+  const res = await fetch(asset.name);
+  assert.match(res.headers.get('cache-control'), /immutable/);
+  await done(page);
+});
+
+test('typing a query shows fitting results, with what the parser read as chips', async () => {
+  const page = await open();
+  const started = Date.now();
+  await page.type('#q', 'jakson five abc', { delay: 30 });
+  const typed = Date.now();
+  await page.waitForFunction(() => document.querySelectorAll('#results li').length > 0);
+  console.log(`results ${Date.now() - typed} ms after the last key (typing took ${typed - started} ms; debug build, shared machine)`);
+  const titles = await hitTitles(page);
+  assert.equal(titles[0], 'ABC');
+  assert.match(await page.textContent('#results li:first-child .artist'), /Jackson 5/);
+  assert.match(await page.textContent('#results li:first-child .why'), /\S/);
+  await page.screenshot({ path: path.join(SHOTS, 'search.png') });
+  assert.deepEqual(page.errors, []);
+  await done(page);
+});
+
+test('removing a parsed chip searches again without it', async () => {
+  const page = await open();
+  await searchFor(page, 'pop songs under 100 bpm');
+  const chip = page.locator('.chip', { hasText: 'tempo ≤ 100 bpm' }).first();
+  await chip.waitFor();
+  const tempos = async () => page.$$eval('#results li .facts', (fs) => fs.map((f) => Number((/(\d+) bpm/.exec(f.textContent) || [])[1])).filter((n) => n));
+  const limited = await tempos();
+  assert.ok(limited.length > 0 && limited.every((t) => t <= 100), `tempos ${limited}`);
+  const before = await hitIds(page);
+  await chip.getByRole('button').click();
+  await page.waitForFunction((prev) => [...document.querySelectorAll('#results li')].map((l) => l.dataset.id).join() !== prev, before.join());
+  assert.equal(await page.locator('.chip', { hasText: 'tempo ≤ 100 bpm' }).count(), 0);
+  assert.ok((await tempos()).some((t) => t > 100), 'without the chip faster songs come back');
+  await done(page);
+});
+
+test('a genre filter from the catalog facets keeps only that genre', async () => {
+  const page = await open();
+  await page.click('#facets summary');
+  await page.waitForFunction(() => document.querySelector('#f-genre').options.length > 2);
+  const genre = await page.$eval('#f-genre', (s) => [...s.options].find((o) => o.value === 'rock')?.value);
+  assert.equal(genre, 'rock');
+  await page.fill('#q', 'songs');
+  await page.selectOption('#f-genre', 'rock');
+  await page.waitForFunction(() => {
+    const f = [...document.querySelectorAll('#results li .facts')];
+    return f.length > 0 && f.every((x) => /rock/i.test(x.textContent));
+  });
+  await done(page);
+});
+
+test('a track with audio plays, its time advances, and seeking works', async () => {
+  const page = await open();
+  const ranges = [];
+  page.on('response', (r) => { if (r.url().includes('/audio') && r.status() === 206) ranges.push(r.headers()['content-range']); });
+  await searchFor(page, AUDIO_TITLE);
+  const card = page.locator('#results li', { hasText: AUDIO_TITLE }).first();
+  await card.getByRole('button', { name: `Play ${AUDIO_TITLE}` }).click();
+  await page.waitForFunction(() => document.querySelector('#audio').currentTime > 0.3, null, { timeout: 15000 });
+  assert.match(await page.textContent('#now-playing'), new RegExp(AUDIO_TITLE));
+  await page.evaluate(() => { document.querySelector('#audio').currentTime = 12; });
+  await page.waitForFunction(() => { const a = document.querySelector('#audio'); return a.currentTime >= 12 && !a.seeking; }, null, { timeout: 15000 });
+  assert.ok(ranges.length > 0, 'the file was streamed with range requests');
+  await page.screenshot({ path: path.join(SHOTS, 'player.png') });
+  // Sound-alike from the playing track.
+  await page.click('#sounds-like');
+  await page.waitForFunction(() => /sound like/.test(document.querySelector('#search-status').textContent));
+  assert.ok((await hitIds(page)).length > 0);
+  assert.deepEqual(page.errors, []);
+  await done(page);
+});
+
+test('more like this and less like this steer the results and show as chips', async () => {
+  const page = await open();
+  await searchFor(page, 'calm acoustic guitar');
+  const [first, second] = await hitIds(page);
+  const firstTitle = (await hitTitles(page))[0];
+  await page.locator('#results li').first().getByRole('button', { name: /^More like/ }).click();
+  await page.locator('.chip', { hasText: `more like: ${firstTitle}` }).waitFor();
+  await page.waitForFunction(() => /more like this/.test(document.querySelector('#search-summary').textContent));
+  const liked = await hitIds(page);
+  assert.ok(!liked.includes(first), 'the example itself is not a result');
+  const dislikedId = liked[0];
+  await page.locator('#results li').first().getByRole('button', { name: /^Less like/ }).click();
+  await page.locator('.chip.negative').waitFor();
+  await page.waitForFunction((id) => ![...document.querySelectorAll('#results li')].some((l) => l.dataset.id === id), dislikedId);
+  await page.locator('.chip', { hasText: 'more like:' }).getByRole('button').click();
+  await page.waitForFunction(() => !document.querySelector('.chip:not(.negative):not(.soft)') || !/more like/.test(document.querySelector('#chips').textContent));
+  assert.ok(second);
+  await done(page);
+});
+
+test('an answer streams in, with citations that lead to their tracks', async () => {
+  const page = await open();
+  await page.click('#tab-ask');
+  await page.evaluate(() => {
+    window.answerSteps = 0;
+    new MutationObserver((records) => { window.answerSteps += records.length; }).observe(document.querySelector('#answer'), { childList: true, characterData: true, subtree: true });
+  });
+  await page.fill('#question', 'what tempo is ABC by the Jackson 5?');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#answer a.cite');
+  const steps = await page.evaluate(() => window.answerSteps);
+  assert.ok(steps >= 3, `the answer arrived in ${steps} steps`);
+  assert.match(await page.textContent('#answer'), /ABC/);
+  assert.match(await page.textContent('#answer'), /bpm|BPM|tempo/i);
+  await page.click('#answer a.cite');
+  const focused = await page.evaluate(() => document.activeElement.id);
+  assert.match(focused, /^source-\d+$/);
+  assert.match(await page.textContent(`#${focused}`), /ABC/);
+  await page.screenshot({ path: path.join(SHOTS, 'ask.png') });
+  // A name the catalog lacks is said plainly, not answered with other songs.
+  await page.fill('#question', 'what songs by Zorblax Quartet do you have?');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => /no artist named/i.test(document.querySelector('#answer').textContent));
+  assert.ok(await page.$eval('#answer', (a) => a.classList.contains('declined')));
+  await done(page);
+});
+
+test('a playlist is drawn as a tempo flow, reordered, trimmed and exported', async () => {
+  const page = await open();
+  await page.click('#tab-playlist');
+  await page.fill('#pl-prompt', 'pop songs between 90 and 140 bpm');
+  await page.fill('#pl-count', '6');
+  await page.click('#playlist-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('#pl-list li').length === 6);
+  assert.ok(await page.locator('#pl-chart circle').count() >= 2, 'tempo points are drawn');
+  const order = () => page.$$eval('#pl-list li', (ls) => ls.map((l) => l.dataset.id));
+  const start = await order();
+  await page.locator('#pl-list li').nth(0).dragTo(page.locator('#pl-list li').nth(2));
+  const dragged = await order();
+  assert.notDeepEqual(dragged, start, 'dragging reorders');
+  assert.deepEqual([...dragged].sort(), [...start].sort());
+  await page.locator('#pl-list li').nth(1).getByRole('button', { name: /^Move .* down$/ }).click();
+  await page.locator('#pl-list li').last().getByRole('button', { name: /^Remove/ }).click();
+  const final = await order();
+  assert.equal(final.length, 5);
+  await page.screenshot({ path: path.join(SHOTS, 'playlist.png'), fullPage: true });
+  const titles = await page.$$eval('#pl-list li strong', (s) => s.map((x) => x.textContent));
+  const [m3uDownload] = await Promise.all([page.waitForEvent('download'), page.click('#pl-m3u')]);
+  const m3u = await readFile(await m3uDownload.path(), 'utf8');
+  assert.match(m3uDownload.suggestedFilename(), /\.m3u$/);
+  assert.ok(m3u.startsWith('#EXTM3U'));
+  const positions = titles.map((t) => m3u.indexOf(t));
+  assert.ok(positions.every((p, i) => p >= 0 && (i === 0 || p > positions[i - 1])), 'M3U lists the tracks in the edited order');
+  const [jspfDownload] = await Promise.all([page.waitForEvent('download'), page.click('#pl-jspf')]);
+  const jspf = JSON.parse(await readFile(await jspfDownload.path(), 'utf8'));
+  assert.deepEqual(jspf.playlist.track.map((t) => t.title), titles);
+  assert.deepEqual(jspf.playlist.track.map((t) => t.identifier[0]), final.map((id) => `music-rag:track:${id}`));
+  await done(page);
+});
+
+test('the catalog view charts the catalog', async () => {
+  const page = await open();
+  await page.click('#tab-catalog');
+  await page.waitForFunction(() => /tracks/.test(document.querySelector('#cat-counts').textContent));
+  assert.match(await page.textContent('#cat-counts'), /\d+ tracks, [1-9]\d* with audio/);
+  assert.ok(await page.locator('#cat-genres li').count() > 3);
+  assert.equal(await page.locator('#cat-keys path').count(), 24);
+  assert.ok(await page.locator('#cat-tempo rect').count() > 3);
+  await page.screenshot({ path: path.join(SHOTS, 'catalog.png'), fullPage: true });
+  await done(page);
+});
+
+test('with a write key a track is added through the page and then found', async () => {
+  const page = await open(KEYED);
+  await page.click('#tab-catalog');
+  await page.waitForFunction(() => /API key/.test(document.querySelector('#notice').textContent));
+  await page.click('.access summary');
+  await page.fill('#api-key', env('WRITE_KEY'));
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => location.href.includes(document.querySelector('#api-key').value || '\u0000')), false);
+  await page.fill('#add-id', 'ui-test-1');
+  await page.fill('#add-title', 'Velvet Lighthouse');
+  await page.fill('#add-artist', 'The Browser Band');
+  await page.fill('#add-genre', 'dream pop');
+  await page.fill('#add-tempo', '92');
+  await page.click('#add-form button[type=submit]');
+  await page.waitForFunction(() => /1 created/.test(document.querySelector('#add-status').textContent));
+  assert.match(await page.textContent('#add-results'), /ui-test-1: created/);
+  await page.click('#tab-search');
+  await searchFor(page, 'velvet lighthouse');
+  assert.equal((await hitIds(page))[0], 'ui-test-1');
+  // A bad row is reported with its reason; the good one is still added.
+  await page.click('#tab-catalog');
+  await page.setInputFiles('#add-file', { name: 'two.jsonl', mimeType: 'application/json', buffer: Buffer.from('{"id":"ui-test-2","title":"Paper Harbour","artist":"The Browser Band"}\n{"id":"ui-test-3","title":"","artist":"Nobody"}\n') });
+  await page.waitForFunction(() => /1 created.*1 failed/.test(document.querySelector('#add-status').textContent));
+  assert.match(await page.textContent('#add-results'), /invalid — title/);
+  await done(page);
+});
+
+test('a read key gets a clear refusal when uploading', async () => {
+  const page = await open(KEYED);
+  await page.click('.access summary');
+  await page.fill('#api-key', env('READ_KEY'));
+  await page.keyboard.press('Enter');
+  await page.click('#tab-catalog');
+  await page.setInputFiles('#add-audio', env('AUDIO_FILE'));
+  await page.waitForFunction(() => /write scope/.test(document.querySelector('#notice').textContent));
+  assert.match(await page.textContent('#add-results'), /write scope/);
+  await done(page);
+});
+
+test('keyboard only: tabs, search, refine and clear', async () => {
+  const page = await open();
+  await page.keyboard.press('Shift+Tab'); // from the search box back up the page
+  await page.locator('#tab-search').focus();
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'tab-ask');
+  assert.equal(await page.isVisible('#view-ask'), true);
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('Enter');
+  await page.locator('#q').focus();
+  await page.keyboard.type('calm piano');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#results li');
+  // Tab reaches the first result's buttons, and the focus is visible there.
+  let found = false;
+  for (let i = 0; i < 40 && !found; i++) {
+    await page.keyboard.press('Tab');
+    found = await page.evaluate(() => /^More like/.test(document.activeElement.getAttribute('aria-label') || ''));
+  }
+  assert.ok(found, 'Tab reaches "More like this"');
+  const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(outline, 'none');
+  await page.keyboard.press('Enter');
+  await page.locator('.chip', { hasText: 'more like:' }).waitFor();
+  await page.locator('#q').focus();
+  await page.keyboard.press('Escape');
+  assert.equal(await page.inputValue('#q'), '');
+  await done(page);
+});
+
+test('no serious or critical accessibility issues in any view', async () => {
+  // axe is injected into the page, which the page's own policy forbids; bypass it for the scan.
+  const page = await open(OPEN, { bypassCSP: true });
+  await page.addScriptTag({ path: AXE });
+  await searchFor(page, 'calm piano');
+  const problems = [];
+  for (const view of ['search', 'ask', 'playlist', 'catalog']) {
+    await page.click(`#tab-${view}`);
+    if (view === 'catalog') await page.waitForFunction(() => /tracks/.test(document.querySelector('#cat-counts').textContent));
+    const result = await page.evaluate(async () => axe.run(document, { resultTypes: ['violations'] }));
+    for (const v of result.violations.filter((x) => ['serious', 'critical'].includes(x.impact))) {
+      problems.push(`${view}: ${v.id} (${v.impact}) ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
+    }
+  }
+  assert.deepEqual(problems, []);
+  await done(page);
+});
+
+test('usable at phone width', async () => {
+  const page = await open(OPEN, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  await searchFor(page, 'calm piano');
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 1, `the page is ${overflow} px wider than the phone`);
+  const box = await page.locator('#results li').first().getByRole('button', { name: /^More like/ }).boundingBox();
+  assert.ok(box && box.x >= 0 && box.x + box.width <= 390, 'buttons fit on the screen');
+  await page.screenshot({ path: path.join(SHOTS, 'phone.png') });
+  await done(page);
+});
