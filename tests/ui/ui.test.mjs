@@ -273,6 +273,10 @@ test('with a write key a track is added through the page and then found', async 
   await page.setInputFiles('#add-file', { name: 'two.jsonl', mimeType: 'application/json', buffer: Buffer.from('{"id":"ui-test-2","title":"Paper Harbour","artist":"The Browser Band"}\n{"id":"ui-test-3","title":"","artist":"Nobody"}\n') });
   await page.waitForFunction(() => /1 created.*1 failed/.test(document.querySelector('#add-status').textContent));
   assert.match(await page.textContent('#add-results'), /invalid — title/);
+  // CSV is read by the server, which names a bad row's line.
+  await page.setInputFiles('#add-file', { name: 'more.csv', mimeType: 'text/csv', buffer: Buffer.from('id,title,artist,tempo,mood\nui-test-4,Salt Road,The Browser Band,101,calm;warm\nui-test-5,Broken Row,Nobody,fast,\n') });
+  await page.waitForFunction(() => /1 created.*1 failed/.test(document.querySelector('#add-status').textContent) && /ui-test-4/.test(document.querySelector('#add-results').textContent));
+  assert.match(await page.textContent('#add-results'), /line 3: tempo must be a number/);
   await done(page);
 });
 

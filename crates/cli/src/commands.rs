@@ -17,8 +17,8 @@ use music_rag_embed::{default_model_dir, fetch_model, TextEmbedder};
 use music_rag_store::{Access, EmbeddedStore};
 use serde_json::json;
 
-use crate::import::{read_rows, Row};
 use crate::{demo_catalog, output, Cli, Command, Global, ModelCommand};
+use music_rag_import::Row;
 
 /// Tracks per durable write during imports.
 const INGEST_BATCH: usize = 64;
@@ -212,7 +212,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(report.exit_code())
         }
         Command::Ingest(args) => {
-            let (_, rows) = read_rows(&args.file)?;
+            let rows = read_rows(&args.file)?;
             let engine = if args.dry_run {
                 None
             } else {
@@ -385,6 +385,23 @@ impl IngestReport {
             ExitCode::from(2)
         }
     }
+}
+
+/// Every row of a catalog file, its format known from its name or its first characters.
+fn read_rows(path: &std::path::Path) -> Result<Vec<Row>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let format = music_rag_import::detect_format(name, &text);
+    let parsed = music_rag_import::parse(&text, format)
+        .with_context(|| format!("cannot import {}", path.display()))?;
+    if !parsed.ignored_columns.is_empty() {
+        eprintln!(
+            "warning: ignoring unknown CSV columns: {:?}",
+            parsed.ignored_columns
+        );
+    }
+    Ok(parsed.rows)
 }
 
 fn dry_run(rows: Vec<Row>) -> IngestReport {

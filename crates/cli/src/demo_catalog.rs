@@ -435,10 +435,10 @@ pub fn build(data: &Path, out: &Path) -> Result<usize> {
 }
 
 /// Every demo track as import rows, source by source.
-pub fn rows() -> Vec<crate::import::Row> {
+pub fn rows() -> Vec<music_rag_import::Row> {
     DEMO_SOURCES
         .iter()
-        .flat_map(|(_, text)| crate::import::json_lines_from(text.as_bytes()))
+        .flat_map(|(_, text)| music_rag_import::json_lines_from(text.as_bytes()))
         .collect()
 }
 

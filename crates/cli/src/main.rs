@@ -18,7 +18,6 @@ mod commands;
 mod data_commands;
 mod demo_catalog;
 mod eval;
-mod import;
 mod logging;
 mod output;
 mod serve;

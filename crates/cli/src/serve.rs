@@ -132,7 +132,11 @@ pub fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
         fig = fig.merge(Serialized::default("snapshot_keep", k));
     }
     if !args.audio_dirs.is_empty() {
-        let dirs: Vec<String> = args.audio_dirs.iter().map(|d| d.display().to_string()).collect();
+        let dirs: Vec<String> = args
+            .audio_dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
         fig = fig.merge(Serialized::default("audio_dirs", dirs.join(",")));
     }
     fig.extract()

@@ -15,9 +15,27 @@ use common::sound::{music, tool, write_wav};
 
 /// Generated tracks with audio: (file, title, artist, bpm, chord).
 const SONGS: &[(&str, &str, &str, f32, &[i32])] = &[
-    ("lantern.ogg", "Lantern Waltz", "The Test Ensemble", 90.0, &[57, 60, 64]),
-    ("harbour.ogg", "Harbour Lights", "The Test Ensemble", 120.0, &[60, 64, 67]),
-    ("copper.ogg", "Copper Engine", "Echo Choir", 140.0, &[62, 66, 69]),
+    (
+        "lantern.ogg",
+        "Lantern Waltz",
+        "The Test Ensemble",
+        90.0,
+        &[57, 60, 64],
+    ),
+    (
+        "harbour.ogg",
+        "Harbour Lights",
+        "The Test Ensemble",
+        120.0,
+        &[60, 64, 67],
+    ),
+    (
+        "copper.ogg",
+        "Copper Engine",
+        "Echo Choir",
+        140.0,
+        &[62, 66, 69],
+    ),
 ];
 
 fn repo() -> PathBuf {
@@ -67,7 +85,10 @@ fn the_web_page_works_in_a_real_browser() {
     let upload = audio_library(&data.join("audio"), scratch.path());
     let clip = scratch.path().join("clip.ogg");
     std::fs::copy(&upload, &clip).unwrap();
-    let ingest = common::run(&data, &["ingest-audio", data.join("audio").to_str().unwrap()]);
+    let ingest = common::run(
+        &data,
+        &["ingest-audio", data.join("audio").to_str().unwrap()],
+    );
     assert!(
         ingest.status.success(),
         "ingest-audio: {}",
@@ -84,7 +105,12 @@ fn the_web_page_works_in_a_real_browser() {
     };
     let out = Command::new("node")
         .current_dir(&ui)
-        .args(["--test", "--test-concurrency=1", "--test-reporter=tap", "ui.test.mjs"])
+        .args([
+            "--test",
+            "--test-concurrency=1",
+            "--test-reporter=tap",
+            "ui.test.mjs",
+        ])
         .env("OPEN_URL", &open.base)
         .env("KEYED_URL", &keyed.base)
         .env("WRITE_KEY", WRITER)

@@ -16,6 +16,9 @@ use crate::snapshots::SnapshotFolder;
 
 pub type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 
+/// A catalog overview and the write sequence it was computed at.
+pub type OverviewAt = (u64, Arc<CatalogOverview>);
+
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
@@ -30,7 +33,7 @@ pub struct AppState {
     /// Where snapshots are written and listed.
     pub snapshots: SnapshotFolder,
     /// The catalog overview of `/v1/stats` and the write sequence it was computed at.
-    pub overview: Arc<std::sync::Mutex<Option<(u64, Arc<CatalogOverview>)>>>,
+    pub overview: Arc<std::sync::Mutex<Option<OverviewAt>>>,
     /// Folders whose files `/v1/tracks/{id}/audio` may stream (the upload folder always).
     pub audio_roots: Arc<Vec<std::path::PathBuf>>,
 }

@@ -204,3 +204,246 @@ async fn batches_report_every_track_and_filters_read_their_own_field() {
     .await;
     assert_eq!(v["count"], 1, "{v}");
 }
+
+async fn send(app: &TestApp, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 24).await.unwrap();
+    (parts.status, parts.headers, bytes.to_vec())
+}
+
+fn get(path: &str, headers: &[(&str, &str)]) -> Request<Body> {
+    let mut req = Request::builder().uri(path);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn audio_streams_with_ranges_only_from_the_audio_folders() {
+    let app = test_app();
+    let uploads = app._dir.path().join("uploads");
+    std::fs::create_dir_all(&uploads).unwrap();
+    let inside = uploads.join("song.ogg");
+    let bytes: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&inside, &bytes).unwrap();
+    let outside = app._dir.path().join("secret.ogg");
+    std::fs::write(&outside, b"not for the web").unwrap();
+    let sneaky = uploads.join("link.ogg");
+    std::os::unix::fs::symlink(&outside, &sneaky).unwrap();
+    let tracks = json!({"tracks": [
+        {"id": "in", "title": "In", "artist": "A", "audio_path": inside},
+        {"id": "out", "title": "Out", "artist": "A", "audio_path": outside},
+        {"id": "dots", "title": "Dots", "artist": "A", "audio_path": uploads.join("../secret.ogg")},
+        {"id": "link", "title": "Link", "artist": "A", "audio_path": sneaky},
+        {"id": "none", "title": "None", "artist": "A"},
+    ]});
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/v1/tracks",
+        Some(WRITER),
+        Some(&tracks.to_string()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+
+    let key = [("x-api-key", READER)];
+    let (status, headers, body) = send(&app, get("/v1/tracks/in/audio", &key)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "audio/ogg");
+    assert_eq!(headers["accept-ranges"], "bytes");
+    assert_eq!(body, bytes);
+    let (status, headers, body) = send(
+        &app,
+        get(
+            "/v1/tracks/in/audio",
+            &[("x-api-key", READER), ("range", "bytes=100-199")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(headers["content-range"], "bytes 100-199/10000");
+    assert_eq!(body, bytes[100..200]);
+    let (status, _, _) = send(
+        &app,
+        get(
+            "/v1/tracks/in/audio",
+            &[("x-api-key", READER), ("range", "bytes=20000-")],
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
+
+    for id in ["out", "dots", "link", "none"] {
+        let (status, _, body) = send(&app, get(&format!("/v1/tracks/{id}/audio"), &key)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{id}");
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains("not for the web"), "{id}: {text}");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["error"]["code"], "not_found", "{id}: {v}");
+    }
+    let (status, _, _) = send(&app, get("/v1/tracks/in/audio", &[])).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "reading audio needs the read scope"
+    );
+}
+
+#[tokio::test]
+async fn browsers_get_the_page_and_api_clients_the_json() {
+    let app = test_app();
+    let (status, headers, _) = send(
+        &app,
+        get("/", &[("accept", "text/html,application/xhtml+xml")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/ui");
+    let (status, _, body) = send(&app, get("/", &[("accept", "application/json")])).await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["name"], "Music RAG");
+
+    let (status, headers, page) = send(&app, get("/ui", &[])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'self'"));
+    assert_eq!(headers["cache-control"], "no-cache");
+    let page = String::from_utf8(page).unwrap();
+    let script = page
+        .split('"')
+        .find(|s| s.starts_with("/ui/assets/app.") && s.ends_with(".js"))
+        .expect("the page links its script by hashed name")
+        .to_string();
+    let (status, headers, gz) = send(&app, get(&script, &[("accept-encoding", "gzip")])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert!(headers["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let etag = headers["etag"].to_str().unwrap().to_string();
+    let (_, _, plain) = send(&app, get(&script, &[])).await;
+    assert!(
+        gz.len() < plain.len() / 2,
+        "{} vs {}",
+        gz.len(),
+        plain.len()
+    );
+    let (status, _, _) = send(&app, get(&script, &[("if-none-match", &etag)])).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    let (status, _, _) = send(&app, get("/ui/assets/app.000000000000.js", &[])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn stats_give_the_catalog_overview_for_filters_and_charts() {
+    let app = test_app();
+    let tracks = json!({"tracks": [
+        {"id": "a", "title": "A", "artist": "X", "year": 1984, "metadata": {"genre": "Hip-Hop", "tempo": 95, "key": "A minor", "is_live_performance": true}},
+        {"id": "b", "title": "B", "artist": "Y", "year": 1999, "metadata": {"genre": "hip hop", "tempo": 128, "key": "Am"}},
+        {"id": "c", "title": "C", "artist": "Z", "metadata": {"genre": "rock", "mood": ["calm"]}},
+    ]});
+    call(
+        &app,
+        "POST",
+        "/v1/tracks",
+        Some(WRITER),
+        Some(&tracks.to_string()),
+    )
+    .await;
+    let (status, v) = call(&app, "GET", "/v1/stats", Some(READER), None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let o = &v["overview"];
+    assert_eq!(v["tracks"], 3);
+    assert_eq!(
+        o["genres"][0],
+        json!({"name": "hip hop", "count": 2}),
+        "{o}"
+    );
+    assert_eq!(
+        o["keys"],
+        json!([{"key": "A minor", "camelot": "8A", "count": 2}])
+    );
+    assert_eq!(o["tempo"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        o["decades"],
+        json!([{"decade": 1980, "count": 1}, {"decade": 1990, "count": 1}])
+    );
+    assert_eq!(o["live"], 1);
+    assert_eq!(o["moods"][0]["name"], "calm");
+    // The overview follows writes.
+    call(&app, "DELETE", "/v1/tracks/a", Some(WRITER), None).await;
+    let (_, v) = call(&app, "GET", "/v1/stats", Some(READER), None).await;
+    assert_eq!(v["overview"]["live"], 0, "{v}");
+    assert_eq!(v["overview"]["genres"][0]["count"], 1);
+}
+
+#[tokio::test]
+async fn catalog_files_are_imported_row_by_row() {
+    let app = test_app();
+    let post = |content_type: &'static str, body: &'static str, query: &'static str| {
+        Request::builder()
+            .method("POST")
+            .uri(format!("/v1/tracks{query}"))
+            .header("x-api-key", WRITER)
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let csv = "id,title,artist,tempo,metadata.mood\n\
+               c1,Salt Road,Band,101,calm;warm\n\
+               c2,Broken Row,Band,fast,\n\
+               c3,,Band,90,\n";
+    let (status, _, body) = send(&app, post("text/csv; charset=utf-8", csv, "")).await;
+    assert_eq!(status, StatusCode::OK);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (v["created"].as_u64(), v["failed"].as_u64()),
+        (Some(1), Some(2)),
+        "{v}"
+    );
+    assert_eq!(v["results"][0], json!({"status": "created", "id": "c1"}));
+    assert_eq!(v["results"][1]["field"], "line 3", "{v}");
+    assert!(v["results"][1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("tempo must be a number"));
+    assert_eq!(v["results"][2]["field"], "title", "{v}");
+    let (_, t) = call(&app, "GET", "/v1/tracks/c1", Some(READER), None).await;
+    assert_eq!(t["metadata"]["mood"], json!(["calm", "warm"]));
+
+    let lines = "{\"id\":\"j1\",\"title\":\"Lines\",\"artist\":\"Band\"}\nnot json\n";
+    let (_, _, body) = send(
+        &app,
+        post("application/x-ndjson", lines, "?all_or_nothing=true"),
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["field"], "line 2", "{v}");
+    let (status, _) = call(&app, "GET", "/v1/tracks/j1", Some(READER), None).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "all or nothing wrote nothing"
+    );
+    let (_, _, body) = send(&app, post("application/x-ndjson", lines, "")).await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["created"], 1, "{v}");
+
+    let (status, _, body) = send(&app, post("text/csv", "title,artist\nA,B\n", "")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no id column"),
+        "{v}"
+    );
+}

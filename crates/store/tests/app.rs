@@ -281,7 +281,10 @@ fn a_playlist_given_as_ids_keeps_their_order_and_refuses_unknown_ids() {
             ..Default::default()
         })
         .unwrap_err();
-    assert!(matches!(&err, CoreError::Invalid(f) if f.field == "tracks[1]"), "{err}");
+    assert!(
+        matches!(&err, CoreError::Invalid(f) if f.field == "tracks[1]"),
+        "{err}"
+    );
     let err = engine
         .playlist(&PlaylistRequest {
             tracks: ids,
@@ -289,7 +292,10 @@ fn a_playlist_given_as_ids_keeps_their_order_and_refuses_unknown_ids() {
             ..Default::default()
         })
         .unwrap_err();
-    assert!(matches!(&err, CoreError::Invalid(f) if f.field == "tracks"), "{err}");
+    assert!(
+        matches!(&err, CoreError::Invalid(f) if f.field == "tracks"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -39,7 +39,11 @@ impl PlaylistRequest {
     pub fn validate(&self) -> Result<()> {
         let prompt = self.prompt.as_deref().map(str::trim).unwrap_or("");
         if !self.tracks.is_empty() {
-            if !prompt.is_empty() || !self.seed_ids.is_empty() || self.length.is_some() || self.minutes.is_some() {
+            if !prompt.is_empty()
+                || !self.seed_ids.is_empty()
+                || self.length.is_some()
+                || self.minutes.is_some()
+            {
                 return Err(CoreError::invalid(
                     "tracks",
                     "gives the whole playlist; it cannot be combined with prompt, seed_ids, length or minutes",
@@ -100,7 +104,10 @@ impl Engine {
                 })?);
             }
             let title = req.title.clone().filter(|t| !t.trim().is_empty());
-            return Ok(assemble(title.unwrap_or_else(|| DEFAULT_TITLE.into()), &given));
+            return Ok(assemble(
+                title.unwrap_or_else(|| DEFAULT_TITLE.into()),
+                &given,
+            ));
         }
         let length = req.length.unwrap_or(20);
         let mut pool: Vec<Arc<Track>> = Vec::new();

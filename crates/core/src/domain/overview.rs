@@ -145,7 +145,7 @@ impl OverviewTally {
             .into_iter()
             .map(|(name, count)| TermCount { name, count })
             .collect();
-        time_signatures.sort_by(|a, b| b.count.cmp(&a.count));
+        time_signatures.sort_by_key(|t| std::cmp::Reverse(t.count));
         CatalogOverview {
             tracks: self.tracks,
             with_audio: self.with_audio,
@@ -207,15 +207,29 @@ mod tests {
         assert_eq!(
             o.tempo,
             vec![
-                TempoBin { min: 90, max: 100, count: 2 },
-                TempoBin { min: 120, max: 130, count: 1 }
+                TempoBin {
+                    min: 90,
+                    max: 100,
+                    count: 2
+                },
+                TempoBin {
+                    min: 120,
+                    max: 130,
+                    count: 1
+                }
             ]
         );
         assert_eq!(o.keys[0].key, "A minor");
         assert_eq!(o.keys[0].count, 2);
         assert_eq!(o.keys[0].camelot, "8A");
         assert_eq!(o.keys[1].camelot, "8B");
-        assert_eq!(o.decades[0], DecadeCount { decade: 1980, count: 2 });
+        assert_eq!(
+            o.decades[0],
+            DecadeCount {
+                decade: 1980,
+                count: 2
+            }
+        );
         assert_eq!(o.years, Some((1984, 2001)));
         assert_eq!((o.live, o.studio), (1, 3));
     }

@@ -29,12 +29,13 @@ function headers(extra = {}) {
   return h;
 }
 
-async function request(method, path, { json, body, signal, accept } = {}) {
+async function request(method, path, { json, body, contentType, signal, accept } = {}) {
   const init = { method, signal, headers: headers(accept ? { Accept: accept } : {}) };
   if (json !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(json);
   } else if (body !== undefined) {
+    if (contentType) init.headers['Content-Type'] = contentType;
     init.body = body;
   }
   const res = await fetch(path, init);
@@ -885,29 +886,31 @@ function setupCatalog() {
     const file = $('add-file').files[0];
     if (!file) return;
     const text = await file.text();
-    if (/\.csv$/i.test(file.name) || file.type === 'text/csv') {
-      $('add-status').textContent = `Adding ${file.name}…`;
-      try {
-        const res = await request('POST', '/v1/tracks', { body: text, json: undefined, accept: 'application/json' , });
-        reportIngest(await res.json());
-      } catch (err) {
-        $('add-status').textContent = '';
-        notice(explain(err));
-      }
-      return;
-    }
-    let tracks;
+    const head = text.trimStart()[0];
+    // The server reads CSV and JSON lines itself, reporting a bad row by its line.
+    const contentType = /\.csv$/i.test(file.name) || (head !== '[' && head !== '{') ? 'text/csv'
+      : head === '{' ? 'application/x-ndjson' : null;
+    $('add-status').textContent = `Adding ${file.name}…`;
     try {
-      const trimmed = text.trim();
-      tracks = trimmed.startsWith('[') ? JSON.parse(trimmed)
-        : trimmed.startsWith('{') && !trimmed.includes('\n') ? [JSON.parse(trimmed)]
-          : trimmed.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
-      if (!Array.isArray(tracks)) tracks = tracks.tracks || [tracks];
+      if (contentType) {
+        reportIngest(await (await request('POST', '/v1/tracks', { body: text, contentType })).json());
+      } else {
+        let tracks;
+        try {
+          tracks = JSON.parse(text);
+        } catch (err) {
+          $('add-status').textContent = '';
+          notice(`${file.name} is not a JSON array of tracks: ${err.message}`);
+          return;
+        }
+        reportIngest(await api.json('POST', '/v1/tracks', { tracks }));
+      }
+      notice('');
+      loadFacets();
     } catch (err) {
-      notice(`${file.name} is not JSON or JSON lines: ${err.message}`);
-      return;
+      $('add-status').textContent = '';
+      notice(explain(err));
     }
-    addTracks(tracks);
   });
   $('add-audio').addEventListener('change', async () => {
     const files = [...$('add-audio').files];

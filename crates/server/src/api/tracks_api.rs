@@ -1,17 +1,18 @@
 //! `/v1/tracks`: get, put, delete, batch upsert with per-item results, and paging.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Json;
+use music_rag_core::{IngestReport, Track, UpsertOutcome};
+use music_rag_import::Format;
+use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
-use music_rag_core::{IngestReport, Track, UpsertOutcome};
-use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
@@ -74,7 +75,9 @@ pub async fn audio(
         state.run_blocking(move |e| e.catalog().track(&id)).await?
     };
     let Some(audio_path) = track.audio_path.as_deref().filter(|p| !p.is_empty()) else {
-        return Err(ApiError::not_found(format!("track {id:?} has no audio file")));
+        return Err(ApiError::not_found(format!(
+            "track {id:?} has no audio file"
+        )));
     };
     let Some(path) = state.playable_path(audio_path) else {
         tracing::warn!(track = %id, "audio file missing or outside the audio folders");
@@ -84,7 +87,9 @@ pub async fn audio(
         )));
     };
     let served = ServeFile::new(path).oneshot(request).await.map_err(|e| {
-        ApiError::from(music_rag_core::CoreError::Internal(format!("reading audio: {e}")))
+        ApiError::from(music_rag_core::CoreError::Internal(format!(
+            "reading audio: {e}"
+        )))
     })?;
     let mut response = served.map(Body::new);
     response.headers_mut().insert(
@@ -134,14 +139,38 @@ pub struct BatchUpsert {
     pub all_or_nothing: bool,
 }
 
-/// Upsert many tracks; each gets its own result.
-#[utoipa::path(post, path = "/v1/tracks", tag = "tracks", request_body = BatchUpsert,
+/// Upsert many tracks; each gets its own result. The body is JSON `{"tracks": [...]}`, or a
+/// catalog file as `text/csv` or `application/x-ndjson` (JSON lines) in the import format of
+/// `music-rag ingest`, where a row that cannot be read is reported by its line and the others
+/// are still written.
+#[utoipa::path(post, path = "/v1/tracks", tag = "tracks", request_body(description = "JSON `{tracks}`, or a catalog file: CSV with a header row, or one JSON track per line",
+        content((BatchUpsert = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),
+    params(("all_or_nothing" = Option<bool>, Query, description = "For CSV and JSON lines bodies: write nothing when any row is invalid")),
     responses((status = 200, body = IngestReport), (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn batch(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<serde_json::Value>,
+    request: Request,
 ) -> ApiResult<Json<IngestReport>> {
+    if let Some(format) = file_format(request.headers()) {
+        let all_or_nothing = request
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "all_or_nothing=true"));
+        let limit = state.settings.config.max_body_bytes;
+        let bytes = axum::body::to_bytes(request.into_body(), limit)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    "the request body is larger than the configured limit (MUSIC_RAG_MAX_BODY_BYTES)",
+                )
+            })?;
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| ApiError::invalid("body", "must be UTF-8 text"))?;
+        return import_file(&state, &text, format, all_or_nothing).await;
+    }
+    let ApiJson(body) = ApiJson::<serde_json::Value>::from_request(request, &state).await?;
     // The commonest first mistake is a bare list of tracks: say what the body must be.
     if body.is_array() {
         return Err(ApiError::invalid(
@@ -153,19 +182,7 @@ pub async fn batch(
         let field = e.path().to_string();
         ApiError::field_message(field.clone(), format!("{field}: {}", e.into_inner()))
     })?;
-    let max = state.settings.config.max_batch_size;
-    if body.tracks.len() > max {
-        return Err(ApiError {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            ..ApiError::invalid(
-                "tracks",
-                format!(
-                    "must hold at most {max} tracks (MAX_BATCH_SIZE); got {}",
-                    body.tracks.len()
-                ),
-            )
-        });
-    }
+    check_batch_size(&state, body.tracks.len())?;
     let tracks = body.tracks;
     let report = if body.all_or_nothing {
         state
@@ -174,5 +191,82 @@ pub async fn batch(
     } else {
         state.run_blocking(move |e| e.upsert(tracks)).await?
     };
+    Ok(Json(report))
+}
+
+/// The catalog file format a body's content type names, when it is not JSON.
+fn file_format(headers: &axum::http::HeaderMap) -> Option<Format> {
+    let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "text/csv" => Some(Format::Csv),
+        "application/x-ndjson" | "application/jsonl" | "application/json-lines" => {
+            Some(Format::JsonLines)
+        }
+        _ => None,
+    }
+}
+
+fn check_batch_size(state: &AppState, len: usize) -> ApiResult<()> {
+    let max = state.settings.config.max_batch_size;
+    if len > max {
+        return Err(ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            ..ApiError::invalid(
+                "tracks",
+                format!("must hold at most {max} tracks (MAX_BATCH_SIZE); got {len}"),
+            )
+        });
+    }
+    Ok(())
+}
+
+/// Writes the readable rows of a catalog file; a row that cannot be read gets an `invalid`
+/// result naming its line, in its place among the others.
+async fn import_file(
+    state: &AppState,
+    text: &str,
+    format: Format,
+    all_or_nothing: bool,
+) -> ApiResult<Json<IngestReport>> {
+    let parsed = music_rag_import::parse(text, format)
+        .map_err(|e| ApiError::invalid("body", e.to_string()))?;
+    check_batch_size(state, parsed.rows.len())?;
+    let mut unreadable: Vec<(usize, UpsertOutcome)> = Vec::new();
+    let mut tracks = Vec::new();
+    for (i, row) in parsed.rows.into_iter().enumerate() {
+        match row.track {
+            Ok(t) => tracks.push(t),
+            Err(message) => unreadable.push((
+                i,
+                UpsertOutcome::Invalid {
+                    id: None,
+                    field: format!("line {}", row.line),
+                    message: format!("line {}: {message}", row.line),
+                },
+            )),
+        }
+    }
+    if all_or_nothing && !unreadable.is_empty() {
+        let (_, first) = &unreadable[0];
+        let UpsertOutcome::Invalid { field, message, .. } = first else {
+            unreachable!("only invalid rows are unreadable")
+        };
+        return Err(ApiError::invalid(
+            field.clone(),
+            format!("{message}; nothing was written (all_or_nothing)"),
+        ));
+    }
+    let mut report = if all_or_nothing {
+        state
+            .run_blocking(move |e| e.upsert_all_or_nothing(tracks))
+            .await?
+    } else {
+        state.run_blocking(move |e| e.upsert(tracks)).await?
+    };
+    for (position, outcome) in unreadable {
+        report.failed += 1;
+        report.results.insert(position, outcome);
+    }
     Ok(Json(report))
 }

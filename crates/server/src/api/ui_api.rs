@@ -86,7 +86,10 @@ impl Prepared {
             header::CONTENT_TYPE,
             HeaderValue::from_static(self.content_type),
         );
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache_control),
+        );
         h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
         if let Ok(etag) = HeaderValue::from_str(&self.etag) {
             h.insert(header::ETAG, etag);
@@ -189,7 +192,10 @@ mod tests {
         let page = String::from_utf8(built().page.raw.clone()).unwrap();
         assert!(!page.contains("{{"), "a placeholder was left in the page");
         for (name, _) in &built().files {
-            assert!(page.contains(&format!("/ui/assets/{name}")), "{name} is not linked");
+            assert!(
+                page.contains(&format!("/ui/assets/{name}")),
+                "{name} is not linked"
+            );
         }
     }
 
@@ -197,9 +203,15 @@ mod tests {
     fn gzip_is_sent_only_when_accepted() {
         let mut h = HeaderMap::new();
         assert!(!accepts_gzip(&h));
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate, br"));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, deflate, br"),
+        );
         assert!(accepts_gzip(&h));
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("br, gzip;q=0"));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("br, gzip;q=0"),
+        );
         assert!(!accepts_gzip(&h));
     }
 }

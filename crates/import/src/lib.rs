@@ -1,11 +1,28 @@
 //! Reading catalogs from JSON arrays, JSON lines and CSV, row by row, so one bad row is
-//! reported with its line and reason while the good rows are still imported.
+//! reported with its line and reason while the good rows are still imported. The command line
+//! (`music-rag ingest FILE`) and the HTTP API (`POST /v1/tracks` with `text/csv` or
+//! `application/x-ndjson`) both read files with this.
 
 use std::io::BufRead;
-use std::path::Path;
 
-use anyhow::{bail, Context, Result};
 use music_rag_core::{GivenVector, Metadata, Track};
+
+/// Why a whole file could not be read (a single bad row is reported in its [`Row`] instead).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("the file is not a JSON array of tracks: {0}")]
+    NotJsonArray(String),
+    #[error("the CSV has no header row: {0}")]
+    NoCsvHeader(String),
+    #[error("the CSV has no id column; columns it may have: {}", CSV_COLUMNS.join(", "))]
+    NoIdColumn,
+}
+
+/// The rows of a file, and the CSV columns that were not read.
+pub struct Parsed {
+    pub rows: Vec<Row>,
+    pub ignored_columns: Vec<String>,
+}
 
 /// One row of an input file: the track, or why it could not be read.
 pub struct Row {
@@ -55,13 +72,10 @@ pub enum Format {
     Csv,
 }
 
-pub fn detect_format(path: &Path, head: &str) -> Format {
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_lowercase)
-        .as_deref()
-    {
+/// The format of a file from its name's extension, else from its first characters.
+pub fn detect_format(file_name: &str, head: &str) -> Format {
+    let extension = file_name.rsplit_once('.').map(|(_, e)| e.to_lowercase());
+    match extension.as_deref() {
         Some("csv") => Format::Csv,
         Some("jsonl" | "ndjson") => Format::JsonLines,
         _ => match head.trim_start().chars().next() {
@@ -72,16 +86,19 @@ pub fn detect_format(path: &Path, head: &str) -> Format {
     }
 }
 
-pub fn read_rows(path: &Path) -> Result<(Format, Vec<Row>)> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let format = detect_format(path, &text[..text.len().min(4096)]);
-    let rows = match format {
-        Format::JsonArray => json_array(&text)?,
-        Format::JsonLines => json_lines(&text),
-        Format::Csv => csv_rows(&text)?,
-    };
-    Ok((format, rows))
+/// Every row of a file's text in the given format.
+pub fn parse(text: &str, format: Format) -> Result<Parsed, ImportError> {
+    Ok(match format {
+        Format::JsonArray => Parsed {
+            rows: json_array(text)?,
+            ignored_columns: Vec::new(),
+        },
+        Format::JsonLines => Parsed {
+            rows: json_lines(text),
+            ignored_columns: Vec::new(),
+        },
+        Format::Csv => csv_rows(text)?,
+    })
 }
 
 /// A row's type error named by its field: `metadata.year: invalid type: string "nineteen",
@@ -99,9 +116,9 @@ fn path_error(e: serde_path_to_error::Error<serde_json::Error>) -> String {
     }
 }
 
-fn json_array(text: &str) -> Result<Vec<Row>> {
+fn json_array(text: &str) -> Result<Vec<Row>, ImportError> {
     let items: Vec<serde_json::Value> =
-        serde_json::from_str(text).context("the file is not a JSON array of tracks")?;
+        serde_json::from_str(text).map_err(|e| ImportError::NotJsonArray(e.to_string()))?;
     Ok(items
         .into_iter()
         .enumerate()
@@ -221,28 +238,23 @@ fn csv_track(headers: &[String], record: &csv::StringRecord) -> Result<Track, St
     Ok(t)
 }
 
-fn csv_rows(text: &str) -> Result<Vec<Row>> {
+fn csv_rows(text: &str) -> Result<Parsed, ImportError> {
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
     let headers: Vec<String> = rdr
         .headers()
-        .context("the CSV has no header row")?
+        .map_err(|e| ImportError::NoCsvHeader(e.to_string()))?
         .iter()
         .map(|h| h.trim().trim_start_matches("metadata.").to_lowercase())
         .collect();
-    let unknown: Vec<&String> = headers
+    let ignored_columns: Vec<String> = headers
         .iter()
         .filter(|h| !CSV_COLUMNS.contains(&h.as_str()))
+        .cloned()
         .collect();
     if !headers.iter().any(|h| h == "id") {
-        bail!(
-            "the CSV has no id column; columns it may have: {}",
-            CSV_COLUMNS.join(", ")
-        );
-    }
-    if !unknown.is_empty() {
-        eprintln!("warning: ignoring unknown CSV columns: {unknown:?}");
+        return Err(ImportError::NoIdColumn);
     }
     let mut out = Vec::new();
     for record in rdr.records() {
@@ -265,7 +277,10 @@ fn csv_rows(text: &str) -> Result<Vec<Row>> {
             }
         }
     }
-    Ok(out)
+    Ok(Parsed {
+        rows: out,
+        ignored_columns,
+    })
 }
 
 /// Reads JSON lines from any reader (for the embedded demo catalog).
@@ -287,7 +302,7 @@ mod tests {
         let text = "id,title,artist,tempo,mood,metadata.instrumentation\n\
                     a,T,A,120,happy;calm,piano|drums\n\
                     b,T,A,fast,,\n";
-        let rows = csv_rows(text).unwrap();
+        let rows = csv_rows(text).unwrap().rows;
         let a = rows[0].track.as_ref().unwrap();
         assert_eq!(a.metadata.tempo, Some(120.0));
         assert_eq!(a.metadata.mood, vec!["happy", "calm"]);
@@ -307,11 +322,9 @@ mod tests {
 
     #[test]
     fn formats_are_detected() {
-        assert_eq!(detect_format(Path::new("x.csv"), "["), Format::Csv);
-        assert_eq!(detect_format(Path::new("x.json"), " [{"), Format::JsonArray);
-        assert_eq!(
-            detect_format(Path::new("x.json"), "{\"id\""),
-            Format::JsonLines
-        );
+        assert_eq!(detect_format("x.csv", "["), Format::Csv);
+        assert_eq!(detect_format("x.json", " [{"), Format::JsonArray);
+        assert_eq!(detect_format("x.json", "{\"id\""), Format::JsonLines);
+        assert_eq!(detect_format("upload", "id,title"), Format::Csv);
     }
 }
