@@ -286,6 +286,8 @@ async function runSearch() {
       ? `${search.hits.length} track${search.hits.length === 1 ? '' : 's'}`
       : `No tracks match${emptyReason ? ': ' + emptyReason : '.'}`;
     $('more').hidden = hits.length < search.topK || search.topK >= 100;
+    // What the page shows results for (tests and the latency benchmark wait on it).
+    document.body.dataset.shown = text;
     notice('');
   } catch (err) {
     if (err.name === 'AbortError') return;
