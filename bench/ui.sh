@@ -9,6 +9,7 @@ BIN=${BIN:-./target/release/music-rag}
 DATA=${DATA:-/tmp/music-rag-ui-bench}
 [ -x "$BIN" ] || cargo build --release --quiet --bin music-rag
 [ -d tests/ui/node_modules ] || npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error
+"$BIN" model fetch >/dev/null
 if [ ! -f "$DATA/catalog.sqlite" ]; then
   "$BIN" --data-dir "$DATA" init-sample-data >/dev/null
 fi
@@ -21,4 +22,5 @@ python3 ../shared/peer-seed-stack/distinct_queries.py 2000 | tail -n 1000 | shuf
 server=$!
 for _ in $(seq 100); do grep -q "listening on" "$log" && break; sleep 0.1; done
 base=$(sed -n 's/^listening on //p' "$log" | head -1)
+[ -n "$base" ] || { echo "the server did not start:" >&2; cat "$log" >&2; exit 1; }
 node bench/ui/typing.mjs "$base" "$queries" "$N"

@@ -51,6 +51,10 @@ async function open(base = OPEN, options = {}) {
 
 async function done(page) {
   assert.deepEqual(page.outside, [], 'the page fetched something outside the server');
+  // Refusals the tests provoke (401, 403) are logged by the browser; anything else is a defect,
+  // including a violation of the page's Content-Security-Policy.
+  const unexpected = page.errors.filter((e) => !/status of 40[13]/.test(e));
+  assert.deepEqual(unexpected, [], 'errors in the page');
   await page.context().close();
 }
 
@@ -222,7 +226,7 @@ test('a playlist is drawn as a tempo flow, reordered, trimmed and exported', asy
   await page.locator('#pl-list li').last().getByRole('button', { name: /^Remove/ }).click();
   const final = await order();
   assert.equal(final.length, 5);
-  await page.screenshot({ path: path.join(SHOTS, 'playlist.png'), fullPage: true });
+  await page.screenshot({ path: path.join(SHOTS, 'playlist.png') });
   const titles = await page.$$eval('#pl-list li strong', (s) => s.map((x) => x.textContent));
   const [m3uDownload] = await Promise.all([page.waitForEvent('download'), page.click('#pl-m3u')]);
   const m3u = await readFile(await m3uDownload.path(), 'utf8');
@@ -245,7 +249,10 @@ test('the catalog view charts the catalog', async () => {
   assert.ok(await page.locator('#cat-genres li').count() > 3);
   assert.equal(await page.locator('#cat-keys path').count(), 24);
   assert.ok(await page.locator('#cat-tempo rect').count() > 3);
-  await page.screenshot({ path: path.join(SHOTS, 'catalog.png'), fullPage: true });
+  const widths = await page.$$eval('#cat-genres .bar', (bars) => bars.map((b) => b.getBoundingClientRect().width));
+  assert.ok(widths[0] > widths[widths.length - 1], `bars scale with their counts: ${widths}`);
+  await page.screenshot({ path: path.join(SHOTS, 'catalog.png') });
+  assert.deepEqual(page.errors, []);
   await done(page);
 });
 

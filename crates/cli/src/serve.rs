@@ -268,7 +268,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
                 keep,
             );
         }
-        tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, "music-rag listening");
+        tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, web_page = %format!("http://{addr}/ui"), "music-rag listening");
         // Scripts and tests read the bound address from this line.
         outln!("listening on http://{addr}");
         music_rag_server::serve(listener, state, music_rag_server::shutdown_signal()).await?;

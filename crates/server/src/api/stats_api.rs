@@ -22,8 +22,16 @@ pub struct CatalogStats {
     pub sequence: u64,
     pub backend: String,
     pub embedding_model: String,
+    pub query_cache: QueryCache,
     #[schema(value_type = CatalogOverview)]
     pub overview: Arc<CatalogOverview>,
+}
+
+/// The query embedding cache since start.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryCache {
+    pub hits: u64,
+    pub misses: u64,
 }
 
 /// Catalog statistics and overview.
@@ -54,6 +62,7 @@ pub async fn stats(State(state): State<AppState>) -> ApiResult<Json<CatalogStats
         })
         .await?;
     metrics::gauge!(crate::metrics::CATALOG_TRACKS).set(stats.tracks as f64);
+    let (hits, misses) = state.engine.embedder().cache_stats();
     Ok(Json(CatalogStats {
         tracks: stats.tracks,
         text_embeddings_count: stats.text_embeddings,
@@ -61,6 +70,7 @@ pub async fn stats(State(state): State<AppState>) -> ApiResult<Json<CatalogStats
         sequence: stats.sequence,
         backend: stats.backend,
         embedding_model: state.engine.embedder().model_id().to_string(),
+        query_cache: QueryCache { hits, misses },
         overview,
     }))
 }
