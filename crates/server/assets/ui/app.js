@@ -861,10 +861,11 @@ function reportIngest(report) {
   overview = null;
 }
 
-async function addTracks(tracks) {
-  $('add-status').textContent = `Adding ${tracks.length} track${tracks.length === 1 ? '' : 's'}…`;
+/** Sends tracks (as `send` does) and shows the per-row report. */
+async function importTracks(label, send) {
+  $('add-status').textContent = `Adding ${label}…`;
   try {
-    reportIngest(await api.json('POST', '/v1/tracks', { tracks }));
+    reportIngest(await send());
     notice('');
     loadFacets();
   } catch (err) {
@@ -877,13 +878,14 @@ function setupCatalog() {
   $('add-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const tempo = $('add-tempo').value;
-    addTracks([{
+    const track = {
       id: $('add-id').value.trim(),
       title: $('add-title').value.trim(),
       artist: $('add-artist').value.trim(),
       description: $('add-description').value.trim() || null,
       metadata: { genre: $('add-genre').value.trim() || null, tempo: tempo ? Number(tempo) : null },
-    }]);
+    };
+    importTracks(track.title || 'a track', () => api.json('POST', '/v1/tracks', { tracks: [track] }));
   });
   $('add-file').addEventListener('change', async () => {
     const file = $('add-file').files[0];
@@ -893,27 +895,18 @@ function setupCatalog() {
     // The server reads CSV and JSON lines itself, reporting a bad row by its line.
     const contentType = /\.csv$/i.test(file.name) || (head !== '[' && head !== '{') ? 'text/csv'
       : head === '{' ? 'application/x-ndjson' : null;
-    $('add-status').textContent = `Adding ${file.name}…`;
-    try {
-      if (contentType) {
-        reportIngest(await (await request('POST', '/v1/tracks', { body: text, contentType })).json());
-      } else {
-        let tracks;
-        try {
-          tracks = JSON.parse(text);
-        } catch (err) {
-          $('add-status').textContent = '';
-          notice(`${file.name} is not a JSON array of tracks: ${err.message}`);
-          return;
-        }
-        reportIngest(await api.json('POST', '/v1/tracks', { tracks }));
-      }
-      notice('');
-      loadFacets();
-    } catch (err) {
-      $('add-status').textContent = '';
-      notice(explain(err));
+    if (contentType) {
+      importTracks(file.name, async () => (await request('POST', '/v1/tracks', { body: text, contentType })).json());
+      return;
     }
+    let tracks;
+    try {
+      tracks = JSON.parse(text);
+    } catch (err) {
+      notice(`${file.name} is not a JSON array of tracks: ${err.message}`);
+      return;
+    }
+    importTracks(file.name, () => api.json('POST', '/v1/tracks', { tracks }));
   });
   $('add-audio').addEventListener('change', async () => {
     const files = [...$('add-audio').files];
