@@ -18,6 +18,7 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     MethodNotAllowed,
+    RangeNotSatisfiable,
     RateLimited,
     Overloaded,
     Unavailable,
@@ -27,7 +28,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::InvalidInput,
         ErrorCode::MalformedJson,
         ErrorCode::BadRequest,
@@ -37,6 +38,7 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::RangeNotSatisfiable,
         ErrorCode::RateLimited,
         ErrorCode::Overloaded,
         ErrorCode::Unavailable,
@@ -67,6 +69,9 @@ impl ErrorCode {
             ErrorCode::Forbidden => ("forbidden", StatusCode::FORBIDDEN),
             ErrorCode::NotFound => ("not_found", StatusCode::NOT_FOUND),
             ErrorCode::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
+            ErrorCode::RangeNotSatisfiable => {
+                ("range_not_satisfiable", StatusCode::RANGE_NOT_SATISFIABLE)
+            }
             ErrorCode::RateLimited => ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
             ErrorCode::Overloaded => ("overloaded", StatusCode::SERVICE_UNAVAILABLE),
             ErrorCode::Unavailable => ("unavailable", StatusCode::SERVICE_UNAVAILABLE),

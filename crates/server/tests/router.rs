@@ -266,7 +266,7 @@ async fn audio_streams_with_ranges_only_from_the_audio_folders() {
     assert_eq!(status, StatusCode::PARTIAL_CONTENT);
     assert_eq!(headers["content-range"], "bytes 100-199/10000");
     assert_eq!(body, bytes[100..200]);
-    let (status, _, _) = send(
+    let (status, headers, body) = send(
         &app,
         get(
             "/v1/tracks/in/audio",
@@ -275,6 +275,9 @@ async fn audio_streams_with_ranges_only_from_the_audio_folders() {
     )
     .await;
     assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(headers["content-range"], "bytes */10000");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], "range_not_satisfiable");
 
     for id in ["out", "dots", "link", "none"] {
         let (status, _, body) = send(&app, get(&format!("/v1/tracks/{id}/audio"), &key)).await;

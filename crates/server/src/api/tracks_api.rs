@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use music_rag_core::{IngestReport, Track, UpsertOutcome};
 use music_rag_import::Format;
@@ -91,6 +91,18 @@ pub async fn audio(
             "reading audio: {e}"
         )))
     })?;
+    if served.status() == StatusCode::RANGE_NOT_SATISFIABLE {
+        let size = served.headers().get(header::CONTENT_RANGE).cloned();
+        let mut refused = ApiError::new(
+            ErrorCode::RangeNotSatisfiable,
+            "the requested byte range lies outside the audio file",
+        )
+        .into_response();
+        if let Some(size) = size {
+            refused.headers_mut().insert(header::CONTENT_RANGE, size);
+        }
+        return Ok(refused);
+    }
     let mut response = served.map(Body::new);
     response.headers_mut().insert(
         header::CACHE_CONTROL,
