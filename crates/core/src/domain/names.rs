@@ -253,6 +253,25 @@ fn is_capitalised(w: &str) -> bool {
         .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
 }
 
+/// The first word of the capitalised run that ends just before `words[by]`, when there is one
+/// and it does not open the question ("Anything by Adele?" names no title).
+fn title_before(words: &[Word<'_>], by: usize) -> Option<usize> {
+    let mut first = by;
+    while first > 0 {
+        let w = &words[first - 1];
+        let connector_inside = CONNECTORS.contains(&w.lower.as_str())
+            && first < by
+            && first >= 2
+            && is_capitalised(words[first - 2].text);
+        if w.ends_clause || !(is_capitalised(w.text) || connector_inside) {
+            break;
+        }
+        first -= 1;
+    }
+    (first > 0 && first < by && !QUESTION_OPENERS.contains(&words[first].lower.as_str()))
+        .then_some(first)
+}
+
 /// Names a question uses: quoted names, names after "by", "the band", "album" and the like,
 /// and capitalised runs of two or more words. `is_vocabulary` says whether a phrase is a
 /// catalog term (a genre or origin like "West African"), which is not a name.
@@ -327,6 +346,17 @@ pub fn named_entities(question: &str, is_vocabulary: &dyn Fn(&str) -> bool) -> V
         {
             i += 1;
             continue;
+        }
+        // "what year is Umbrella by Rihanna": the capitalised words before "by" name a title.
+        if *phrase == ["by"] {
+            if let Some(first) = title_before(&words, i) {
+                let name: Vec<&str> = words[first..i].iter().map(|w| w.text).collect();
+                let name = name.join(" ");
+                if !is_vocabulary(&normalize_term(&name)) {
+                    push(NameKind::Title, &name);
+                    taken[first..i].iter_mut().for_each(|t| *t = true);
+                }
+            }
         }
         let start = i + phrase.len();
         let mut end = start;
@@ -420,7 +450,10 @@ mod tests {
     fn names_after_by_the_band_and_album() {
         assert_eq!(
             names("what tempo is ABC by the Jackson 5?"),
-            vec![(NameKind::Artist, "the Jackson 5".to_string())]
+            vec![
+                (NameKind::Title, "ABC".to_string()),
+                (NameKind::Artist, "the Jackson 5".to_string())
+            ]
         );
         assert_eq!(
             names("what songs by Taylor Swift do you have?"),
@@ -441,10 +474,36 @@ mod tests {
     }
 
     #[test]
+    fn a_capitalised_title_before_by_is_a_title() {
+        assert_eq!(
+            names("what year is Umbrella by Rihanna from?"),
+            vec![
+                (NameKind::Title, "Umbrella".to_string()),
+                (NameKind::Artist, "Rihanna".to_string())
+            ]
+        );
+        assert_eq!(
+            names("who plays Hotel California by the Eagles?"),
+            vec![
+                (NameKind::Title, "Hotel California".to_string()),
+                (NameKind::Artist, "the Eagles".to_string())
+            ]
+        );
+        assert_eq!(names("Anything by Adele?"), vec![(NameKind::Artist, "Adele".to_string())]);
+        assert_eq!(
+            names("any songs by Adele?"),
+            vec![(NameKind::Artist, "Adele".to_string())]
+        );
+    }
+
+    #[test]
     fn possessive_names_stay_whole() {
         assert_eq!(
             names("What tempo is Ocean Size by Jane's Addiction?"),
-            vec![(NameKind::Artist, "Jane's Addiction".to_string())]
+            vec![
+                (NameKind::Title, "Ocean Size".to_string()),
+                (NameKind::Artist, "Jane's Addiction".to_string())
+            ]
         );
     }
 
