@@ -273,6 +273,13 @@ pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
     if let Some(path) = &args.output {
         std::fs::write(path, render(&p, format)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
+        let left_out = p.unplayable();
+        if format == PlaylistFormat::M3u && left_out > 0 {
+            eprintln!(
+                "{left_out} of {} tracks left out of the M3U: they have no audio file (a JSPF export lists every track)",
+                p.entries.len()
+            );
+        }
     }
     if g.json {
         outln!("{}", serde_json::to_string(&p)?);
@@ -301,10 +308,10 @@ pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
         "{} tracks, {:.0} min{}",
         p.entries.len(),
         p.total_seconds / 60.0,
-        if p.duration_estimated {
-            " (some durations estimated)"
+        if p.unknown_durations > 0 {
+            format!(" + {} of unknown length", p.unknown_durations)
         } else {
-            ""
+            String::new()
         }
     );
     if let Some(path) = &args.output {

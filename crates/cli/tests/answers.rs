@@ -404,13 +404,18 @@ fn playlists_flow_and_export() {
     );
     assert_eq!(status, 200);
     assert!(r.content_type().contains("mpegurl"));
+    // No track of the sample has an audio file: the M3U plays nothing and says so.
+    assert_eq!(r.header("x-playlist-left-out"), Some("12"));
     let m3u = r.into_string().unwrap();
     assert!(m3u.starts_with("#EXTM3U\n"));
+    assert!(
+        m3u.contains("# 12 of 12 tracks left out: they have no audio file"),
+        "{m3u}"
+    );
     assert_eq!(
-        m3u.lines()
-            .filter(|l| l.contains("music-rag track"))
-            .count(),
-        12
+        m3u.lines().filter(|l| !l.starts_with('#')).count(),
+        0,
+        "{m3u}"
     );
     let (_, r) = call(
         "POST",
@@ -429,8 +434,27 @@ fn playlists_flow_and_export() {
     );
     assert_eq!(status, 200);
     let p = json_of(r);
-    let total = p["total_seconds"].as_f64().unwrap();
-    assert!(total >= 1200.0, "{total}");
+    // The total counts known durations only; the others are counted, never guessed into it.
+    let entries = p["entries"].as_array().unwrap();
+    let known: f64 = entries
+        .iter()
+        .filter_map(|e| e["track"]["metadata"]["duration"].as_f64())
+        .sum();
+    let unknown = entries
+        .iter()
+        .filter(|e| e["track"]["metadata"]["duration"].is_null())
+        .count();
+    assert!(
+        (p["total_seconds"].as_f64().unwrap() - known).abs() < 1.0,
+        "{p}"
+    );
+    assert_eq!(p["unknown_durations"].as_u64(), Some(unknown as u64));
+    assert_eq!(p["duration_estimated"], unknown > 0);
+    // Filling minutes counts a track of unknown length as 210 s (ASSUMED_SECONDS).
+    assert!(
+        known + 210.0 * unknown as f64 >= 1200.0,
+        "20 minutes were asked for: {p}"
+    );
     let seeded = json!({"seed_ids": ["harmonix:0004_abc"], "length": 6});
     let (status, r) = call("POST", &url, Some(READER), Some(seeded));
     assert_eq!(status, 200);

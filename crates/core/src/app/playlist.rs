@@ -184,12 +184,13 @@ const DEFAULT_TITLE: &str = "Music RAG playlist";
 /// Tracks in their final order with positions, transitions and running time.
 fn assemble(title: String, ordered: &[Arc<Track>]) -> Playlist {
     let mut entries = Vec::with_capacity(ordered.len());
-    let (mut total, mut estimated) = (0.0, false);
+    let (mut total, mut unknown) = (0.0, 0);
     let mut max_step: Option<f32> = None;
     for (i, t) in ordered.iter().enumerate() {
-        let (s, guessed) = seconds(t);
-        total += s;
-        estimated |= guessed;
+        match t.metadata.duration {
+            Some(d) => total += d,
+            None => unknown += 1,
+        }
         let transition = (i > 0).then(|| transition(&ordered[i - 1], t));
         if let Some(step) = transition.as_ref().and_then(|tr| tr.tempo_step) {
             max_step = Some(max_step.map_or(step, |m: f32| m.max(step)));
@@ -204,7 +205,8 @@ fn assemble(title: String, ordered: &[Arc<Track>]) -> Playlist {
         title,
         entries,
         total_seconds: total,
-        duration_estimated: estimated,
+        duration_estimated: unknown > 0,
+        unknown_durations: unknown,
         max_tempo_step: max_step,
     }
 }

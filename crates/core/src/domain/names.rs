@@ -489,7 +489,10 @@ mod tests {
                 (NameKind::Artist, "the Eagles".to_string())
             ]
         );
-        assert_eq!(names("Anything by Adele?"), vec![(NameKind::Artist, "Adele".to_string())]);
+        assert_eq!(
+            names("Anything by Adele?"),
+            vec![(NameKind::Artist, "Adele".to_string())]
+        );
         assert_eq!(
             names("any songs by Adele?"),
             vec![(NameKind::Artist, "Adele".to_string())]

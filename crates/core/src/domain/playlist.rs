@@ -45,9 +45,12 @@ pub struct PlaylistEntry {
 pub struct Playlist {
     pub title: String,
     pub entries: Vec<PlaylistEntry>,
+    /// Running time of the tracks whose duration is known.
     pub total_seconds: f32,
-    /// True when some durations were unknown and assumed.
+    /// True when some durations are unknown (those tracks are not in `total_seconds`).
     pub duration_estimated: bool,
+    /// Tracks whose duration is unknown.
+    pub unknown_durations: usize,
     pub max_tempo_step: Option<f32>,
 }
 
@@ -176,24 +179,34 @@ pub(crate) fn seconds(t: &Track) -> (f32, bool) {
 }
 
 impl Playlist {
-    /// Extended M3U: tracks with audio files are playable entries; the others are listed as
-    /// comments so the file stays valid and nothing is silently dropped.
+    /// Tracks without an audio file, which an M3U cannot play.
+    pub fn unplayable(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.track.audio_path.is_none())
+            .count()
+    }
+
+    /// Extended M3U of the playable entries only (tracks with audio files); a comment says how
+    /// many were left out and why, so a player gets only what it can play.
     pub fn to_m3u(&self) -> String {
         let mut out = format!("#EXTM3U\n#PLAYLIST:{}\n", self.title.replace('\n', " "));
+        let left_out = self.unplayable();
+        if left_out > 0 {
+            out.push_str(&format!(
+                "# {left_out} of {} tracks left out: they have no audio file (the JSPF export lists every track)\n",
+                self.entries.len()
+            ));
+        }
         for e in &self.entries {
             let t = &e.track;
-            let secs = t.metadata.duration.map(|d| d.round() as i64).unwrap_or(-1);
-            match &t.audio_path {
-                Some(path) => {
-                    out.push_str(&format!(
-                        "#EXTINF:{secs},{} - {}\n{path}\n",
-                        t.artist, t.title
-                    ));
-                }
-                None => out.push_str(&format!(
-                    "# {} - {} (music-rag track {}: no audio file)\n",
-                    t.artist, t.title, t.id
-                )),
+            if let Some(path) = &t.audio_path {
+                let secs = t.metadata.duration.map(|d| d.round() as i64).unwrap_or(-1);
+                out.push_str(&format!(
+                    "#EXTINF:{secs},{} - {}\n{path}\n",
+                    t.artist.replace('\n', " "),
+                    t.title.replace('\n', " ")
+                ));
             }
         }
         out
@@ -310,14 +323,17 @@ mod tests {
                     transition: None,
                 },
             ],
-            total_seconds: 271.4,
+            total_seconds: 61.4,
             duration_estimated: true,
+            unknown_durations: 1,
             max_tempo_step: None,
         };
         let m3u = p.to_m3u();
         assert!(m3u.starts_with("#EXTM3U\n"));
         assert!(m3u.contains("#EXTINF:61,x - a\n/music/a.ogg\n"));
-        assert!(m3u.contains("music-rag track b: no audio file"));
+        assert!(m3u.contains("# 1 of 2 tracks left out: they have no audio file"));
+        assert!(!m3u.contains("y - b"), "only playable entries: {m3u}");
+        assert_eq!(p.unplayable(), 1);
         let j = p.to_jspf();
         assert_eq!(
             j["playlist"]["track"][0]["location"][0],

@@ -648,7 +648,8 @@ async function makePlaylist() {
 function playlistStatus() {
   const seconds = playlist.entries.reduce((s, e) => s + (e.track.metadata.duration || 0), 0);
   const unknown = playlist.entries.filter((e) => !e.track.metadata.duration).length;
-  $('pl-status').textContent = `${playlist.entries.length} tracks, ${Math.round(seconds / 60)} minutes${unknown ? ` (+ ${unknown} of unknown length)` : ''}.`;
+  const playable = playlist.entries.filter((e) => hasAudio(e.track)).length;
+  $('pl-status').textContent = `${playlist.entries.length} tracks, ${Math.round(seconds / 60)} minutes${unknown ? ` + ${unknown} of unknown length` : ''}; ${playable} with audio.`;
 }
 
 function renderPlaylist() {
@@ -733,6 +734,10 @@ async function exportPlaylist(format) {
   try {
     const res = await request('POST', `/v1/playlist?format=${format}`, { json: { tracks: ids, title: playlist.title } });
     const blob = await res.blob();
+    const leftOut = Number(res.headers.get('X-Playlist-Left-Out') || 0);
+    $('pl-status').textContent = leftOut
+      ? `The M3U holds the ${ids.length - leftOut} tracks that have audio; ${leftOut} without an audio file were left out (the JSPF lists every track).`
+      : `Downloaded ${format.toUpperCase()} with ${ids.length} tracks.`;
     const a = el('a', { href: URL.createObjectURL(blob), download: `${(playlist.title || 'playlist').replace(/[^\w -]+/g, '').trim() || 'playlist'}.${format}` });
     document.body.append(a);
     a.click();

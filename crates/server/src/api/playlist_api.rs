@@ -18,8 +18,12 @@ pub struct FormatParam {
     pub format: Option<String>,
 }
 
+/// How many tracks an M3U answer left out because they have no audio file.
+const LEFT_OUT_HEADER: &str = "x-playlist-left-out";
+
 /// Relevant tracks in an order that flows: small tempo steps, compatible keys, no artist
-/// twice in a row, no duplicates.
+/// twice in a row, no duplicates. An M3U holds only the tracks with audio files; the
+/// `X-Playlist-Left-Out` header and a comment in the file say how many were left out.
 #[utoipa::path(post, path = "/v1/playlist", tag = "answers", request_body = PlaylistRequest, params(FormatParam),
     responses((status = 200, body = Playlist), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
@@ -36,7 +40,16 @@ pub async fn playlist(
     let playlist = state.run_blocking(move |e| e.playlist(&req)).await?;
     Ok(match format.as_str() {
         "m3u" => (
-            [(header::CONTENT_TYPE, "audio/x-mpegurl; charset=utf-8")],
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "audio/x-mpegurl; charset=utf-8".to_string(),
+                ),
+                (
+                    header::HeaderName::from_static(LEFT_OUT_HEADER),
+                    playlist.unplayable().to_string(),
+                ),
+            ],
             playlist.to_m3u(),
         )
             .into_response(),
