@@ -125,6 +125,15 @@ test('removing a parsed chip searches again without it', async () => {
   await done(page);
 });
 
+test('a filter no track passes is named, and the results without it are offered', async () => {
+  const page = await open();
+  await searchFor(page, 'piano music from the 1920s');
+  await page.waitForFunction(() => /No track has year 1920-1929/.test(document.querySelector('#search-summary').textContent));
+  assert.ok((await hitIds(page)).length > 0, 'results without the year are shown');
+  assert.equal(await page.locator('.chip', { hasText: 'year 1920–1929' }).count(), 1, 'the filter stays visible as a chip');
+  await done(page);
+});
+
 test('a genre filter from the catalog facets keeps only that genre', async () => {
   const page = await open();
   await page.click('#facets summary');

@@ -63,7 +63,7 @@ pub fn search(resp: &SearchResponse, as_json: bool, explain: bool) {
                 "retrieval_type": h.retrieval_type, "scores": h.scores, "why": h.why, "track": h.track}))
             .collect();
         let body = json!({"hits": hits, "parsed": resp.parsed, "route": resp.route,
-            "empty_reason": resp.empty_reason, "summary": resp.summary,
+            "empty_reason": resp.empty_reason, "relaxed": resp.relaxed, "summary": resp.summary,
             "enhancement": resp.enhancement, "timings": resp.timings});
         outln!(
             "{}",
@@ -94,7 +94,16 @@ pub fn search(resp: &SearchResponse, as_json: bool, explain: bool) {
             resp.empty_reason.as_deref().unwrap_or("nothing matched")
         );
     }
-    for (i, h) in resp.hits.iter().enumerate() {
+    let (hits, relaxed) = match &resp.relaxed {
+        Some(r) if resp.hits.is_empty() => (&r.hits, true),
+        _ => (&resp.hits, false),
+    };
+    if relaxed {
+        if let Some(r) = &resp.relaxed {
+            outln!("without {}:", r.dropped.join(", "));
+        }
+    }
+    for (i, h) in hits.iter().enumerate() {
         outln!(
             "{:>2}. {} — {}  [{}]  score {:.3}",
             i + 1,

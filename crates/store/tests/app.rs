@@ -374,6 +374,34 @@ fn an_empty_page_says_why() {
     });
     let why = r.empty_reason.unwrap();
     assert!(why.starts_with("no track in the catalog has key"), "{why}");
+    // ... and the results without it are offered, under the filters that do pass tracks.
+    let relaxed = r
+        .relaxed
+        .expect("results without the filter no track passes");
+    assert_eq!(relaxed.dropped, vec!["key: F# major".to_string()]);
+    assert!(!relaxed.hits.is_empty());
+    let r = search(Filter {
+        keys: vec!["F# major".into()],
+        genres: vec!["hip hop".into()],
+        ..Default::default()
+    });
+    let relaxed = r.relaxed.unwrap();
+    assert!(!relaxed.hits.is_empty());
+    assert!(
+        relaxed
+            .hits
+            .iter()
+            .all(|h| ["b", "e"].contains(&h.track.id.as_str())),
+        "the other filters still hold"
+    );
+    // Filters that each pass tracks but not together offer nothing in their place.
+    assert!(search(Filter {
+        genres: vec!["hip hop".into()],
+        time_signatures: vec!["3/4".into()],
+        ..Default::default()
+    })
+    .relaxed
+    .is_none());
     // Hits carry no reason.
     assert!(search(Filter::default()).empty_reason.is_none());
 

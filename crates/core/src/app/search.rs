@@ -50,6 +50,16 @@ pub struct SearchRequest {
     pub model_summary: bool,
 }
 
+/// Why a page is empty, and the filters that would find something when some filter no track
+/// passes is dropped.
+struct EmptyWhy {
+    reason: String,
+    /// Filters no track passes, in words.
+    blocking: Vec<String>,
+    /// The other filters, when dropping the blocking ones is worth a second search.
+    without_blocking: Option<Filter>,
+}
+
 impl Default for SearchRequest {
     fn default() -> Self {
         Self {
@@ -94,6 +104,15 @@ impl SearchRequest {
     }
 }
 
+/// Results found once the filters that no track passes were dropped.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Serialize)]
+pub struct RelaxedResults {
+    /// The filters left out, in words ("year 1980-1989").
+    pub dropped: Vec<String>,
+    pub hits: Vec<Hit>,
+}
+
 /// Milliseconds spent per stage.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -117,6 +136,10 @@ pub struct SearchResponse {
     /// catalog), so an empty page says what to change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub empty_reason: Option<String>,
+    /// When no track passes a filter at all: the results without that filter, offered
+    /// instead of an empty page (the filters dropped are named).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relaxed: Option<RelaxedResults>,
     /// What the hits share, in a sentence.
     pub summary: ResultsSummary,
     /// What query enhancement did, when it was asked for.
@@ -295,10 +318,30 @@ impl Engine {
             });
         }
         let summary = self.summary(&hits, &req.text, req.model_summary);
-        let empty_reason = if hits.is_empty() {
-            Some(self.why_empty(&hard)?)
+        let (empty_reason, relaxed) = if hits.is_empty() {
+            let why = self.why_empty(&hard)?;
+            let relaxed = match why.without_blocking {
+                Some(filters) => {
+                    let again = self.search_uncached(&SearchRequest {
+                        text: text.clone(),
+                        filters,
+                        preferences: soft.clone(),
+                        parse: false,
+                        enhance: false,
+                        model_summary: false,
+                        ..req.clone()
+                    })?;
+                    Some(RelaxedResults {
+                        dropped: why.blocking,
+                        hits: again.hits,
+                    })
+                    .filter(|r| !r.hits.is_empty())
+                }
+                None => None,
+            };
+            (Some(why.reason), relaxed)
         } else {
-            None
+            (None, None)
         };
         timings.fuse_ms = ms_since(t);
         Ok(SearchResponse {
@@ -307,6 +350,7 @@ impl Engine {
             parsed,
             route,
             empty_reason,
+            relaxed,
             summary,
             enhancement,
             timings,
@@ -315,33 +359,49 @@ impl Engine {
 
     /// Why a search found nothing: an empty catalog, a filter no track passes, or filters that
     /// each pass some tracks but never together (with how many each passes).
-    fn why_empty(&self, hard: &Filter) -> Result<String> {
+    fn why_empty(&self, hard: &Filter) -> Result<EmptyWhy> {
         let total = self.store.count()?;
         if total == 0 {
-            return Ok(
-                "the catalog is empty: add tracks with `music-rag ingest FILE`, \
+            return Ok(EmptyWhy {
+                reason: "the catalog is empty: add tracks with `music-rag ingest FILE`, \
                        `music-rag init-sample-data` or POST /v1/tracks"
                     .into(),
-            );
+                blocking: Vec::new(),
+                without_blocking: None,
+            });
         }
-        let mut parts = Vec::new();
+        let (mut parts, mut blocking) = (Vec::new(), Vec::new());
+        let mut others = Filter::default();
         for clause in hard.split_fields() {
             let passing = self.store.keyword_search("", &clause, total)?.len();
             let what = clause.describe().join("; ");
             if passing == 0 {
-                return Ok(format!(
-                    "no track in the catalog has {what}; remove that filter to see results"
-                ));
+                blocking.push(what);
+            } else {
+                parts.push(format!("{what} ({passing} tracks)"));
+                others = others.and(&clause);
             }
-            parts.push(format!("{what} ({passing} tracks)"));
         }
-        Ok(match parts.len() {
-            0 => "nothing matched the query's words or meaning".into(),
-            1 => format!("no track matched within {}", parts[0]),
-            _ => format!(
-                "no track passes all the filters together: {}; remove one to see results",
-                parts.join(", ")
-            ),
+        let reason = if !blocking.is_empty() {
+            format!(
+                "no track in the catalog has {}; remove that filter to see results",
+                blocking.join(", nor ")
+            )
+        } else {
+            match parts.len() {
+                0 => "nothing matched the query's words or meaning".into(),
+                1 => format!("no track matched within {}", parts[0]),
+                _ => format!(
+                    "no track passes all the filters together: {}; remove one to see results",
+                    parts.join(", ")
+                ),
+            }
+        };
+        let without_blocking = (!blocking.is_empty()).then_some(others);
+        Ok(EmptyWhy {
+            reason,
+            blocking,
+            without_blocking,
         })
     }
 

@@ -274,6 +274,11 @@ async function runSearch() {
       hits = resp.hits;
       summary = resp.summary ? resp.summary.text : '';
       emptyReason = resp.empty_reason || '';
+      if (!hits.length && resp.relaxed) {
+        // No track passes some filter at all: offer the results without it, said plainly.
+        hits = resp.relaxed.hits;
+        summary = `No track has ${resp.relaxed.dropped.join(', nor ')}; these are the results without that filter.`;
+      }
       document.body.dataset.searchMs = String(Math.round(performance.now() - started));
     }
     if (controller !== search.controller) return;
