@@ -50,6 +50,9 @@ pub struct SearchRequest {
     pub model_summary: bool,
 }
 
+/// How an empty page's reason ends when nothing is offered in its place.
+const DROP_IT: &str = "; remove that filter to see results";
+
 /// Why a page is empty, and the filters that would find something when some filter no track
 /// passes is dropped.
 struct EmptyWhy {
@@ -339,7 +342,13 @@ impl Engine {
                 }
                 None => None,
             };
-            (Some(why.reason), relaxed)
+            let reason = match &relaxed {
+                Some(_) => why
+                    .reason
+                    .replace(DROP_IT, "; below, the results without that filter"),
+                None => why.reason,
+            };
+            (Some(reason), relaxed)
         } else {
             (None, None)
         };
@@ -384,7 +393,7 @@ impl Engine {
         }
         let reason = if !blocking.is_empty() {
             format!(
-                "no track in the catalog has {}; remove that filter to see results",
+                "no track in the catalog has {}{DROP_IT}",
                 blocking.join(", nor ")
             )
         } else {
