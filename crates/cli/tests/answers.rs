@@ -185,7 +185,7 @@ fn extractive_answers_cite_real_tracks_and_decline_when_nothing_fits() {
         Some(json!({"question": ""})),
     );
     assert_eq!(status, 422);
-    assert_eq!(json_of(r)["error"]["field"], "question");
+    assert_eq!(json_of(r)["error"]["field"], "text");
 }
 
 /// (event, data) pairs of a server-sent event stream.
@@ -461,7 +461,7 @@ fn playlists_flow_and_export() {
     assert_eq!(json_of(r)["entries"].as_array().unwrap().len(), 6);
     for (body, field) in [
         (json!({"prompt": "x", "length": 0}), "length"),
-        (json!({"length": 5}), "prompt"),
+        (json!({"length": 5}), "text"),
         (json!({"prompt": "x", "length": 5, "minutes": 3}), "minutes"),
     ] {
         let (status, r) = call("POST", &url, Some(READER), Some(body));

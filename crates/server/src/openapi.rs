@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::api::{
     admin_api, ask_api, audio_api, compat_api, ops_api, playlist_api, recommend_api, search_api,
-    stats_api, tracks_api,
+    stats_api, tracks_api, ui_api,
 };
 
 struct Security;
@@ -29,7 +29,7 @@ impl Modify for Security {
         search_api::search,
         ask_api::ask, recommend_api::recommend, playlist_api::playlist, audio_api::upload, audio_api::search,
         tracks_api::list, tracks_api::get, tracks_api::audio, tracks_api::put, tracks_api::delete, tracks_api::batch,
-        ops_api::ready, ops_api::metrics,
+        ops_api::ready, ops_api::metrics, ops_api::openapi, ops_api::docs, ui_api::page, ui_api::asset,
         admin_api::create_snapshot, admin_api::list_snapshots, admin_api::download_snapshot,
         admin_api::delete_snapshot,
     ),

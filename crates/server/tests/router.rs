@@ -450,3 +450,144 @@ async fn catalog_files_are_imported_row_by_row() {
         "{v}"
     );
 }
+
+/// The paths `lib.rs` registers with `.route("PATH", ...)`, read from its source so that a
+/// route added without documentation fails the test below.
+fn registered_paths() -> Vec<String> {
+    let source = include_str!("../src/lib.rs");
+    source
+        .split(".route(")
+        .skip(1)
+        .filter_map(|rest| {
+            let start = rest.find('"')? + 1;
+            let len = rest[start..].find('"')?;
+            Some(rest[start..start + len].to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_route_is_documented_and_every_documented_route_answers() {
+    let app = test_app();
+    let (_, doc) = call(&app, "GET", "/openapi.json", None, None).await;
+    let paths = doc["paths"].as_object().expect("paths");
+    let registered = registered_paths();
+    assert!(registered.len() > 20, "{registered:?}");
+    for path in &registered {
+        // `/ui/` is the same page as `/ui`.
+        if path != "/ui/" {
+            assert!(
+                paths.contains_key(path),
+                "{path} is served but not in /openapi.json"
+            );
+        }
+    }
+    for (path, operations) in paths {
+        assert!(
+            registered.contains(path),
+            "{path} is documented but not served"
+        );
+        for method in operations.as_object().unwrap().keys() {
+            let uri = path
+                .replace("{id}", "no-such-id")
+                .replace("{name}", "no-such-name");
+            let req = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(&uri)
+                .header("x-api-key", WRITER)
+                .header("content-type", "application/json")
+                .body(Body::from("{}"))
+                .unwrap();
+            let (status, _, body) = send(&app, req).await;
+            let text = String::from_utf8_lossy(&body);
+            assert!(
+                status != StatusCode::METHOD_NOT_ALLOWED && !text.contains("no such route"),
+                "{method} {path} is documented but the router answers {status}: {text}"
+            );
+        }
+    }
+    // Every operation has its own id (generated clients name their methods by them).
+    let mut ids: Vec<&str> = paths
+        .values()
+        .flat_map(|ops| ops.as_object().unwrap().values())
+        .map(|op| op["operationId"].as_str().unwrap_or(""))
+        .collect();
+    ids.sort_unstable();
+    let repeated: Vec<&&str> = ids
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| &w[0])
+        .collect();
+    assert!(repeated.is_empty(), "operationIds used twice: {repeated:?}");
+    // Parameters are where they are sent: query parameters are not path parameters.
+    for (path, operations) in paths {
+        for (method, op) in operations.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let name = p["name"].as_str().unwrap();
+                let in_path = path.contains(&format!("{{{name}}}"));
+                assert_eq!(
+                    p["in"] == "path",
+                    in_path,
+                    "{method} {path}: parameter {name} is declared in {}",
+                    p["in"]
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn v1_requests_name_their_words_text_and_accept_the_old_names() {
+    let app = test_app();
+    let tracks = json!({"tracks": [track("a", "pop", &[]), track("b", "rock", &[])]});
+    call(
+        &app,
+        "POST",
+        "/v1/tracks",
+        Some(WRITER),
+        Some(&tracks.to_string()),
+    )
+    .await;
+    for body in [json!({"text": "song"}), json!({"question": "song"})] {
+        let (status, v) = call(
+            &app,
+            "POST",
+            "/v1/ask",
+            Some(READER),
+            Some(&body.to_string()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}: {v}");
+    }
+    for body in [
+        json!({"text": "song", "length": 2}),
+        json!({"prompt": "song", "length": 2}),
+    ] {
+        let (status, v) = call(
+            &app,
+            "POST",
+            "/v1/playlist",
+            Some(READER),
+            Some(&body.to_string()),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}: {v}");
+    }
+    let (status, v) = call(
+        &app,
+        "POST",
+        "/v1/ask",
+        Some(READER),
+        Some(r#"{"text": " "}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["error"]["field"], "text");
+    let (_, doc) = call(&app, "GET", "/openapi.json", None, None).await;
+    for schema in ["AskRequest", "PlaylistRequest", "SearchRequest"] {
+        assert!(
+            doc["components"]["schemas"][schema]["properties"]["text"].is_object(),
+            "{schema} documents `text`"
+        );
+    }
+}

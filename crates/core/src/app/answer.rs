@@ -27,6 +27,8 @@ pub const ASK_TOP_K_MAX: usize = 20;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AskRequest {
+    /// The question. `/v1` names the words of every request `text`; `question` is accepted too.
+    #[serde(rename = "text", alias = "question")]
     pub question: String,
     /// Hard constraints on the tracks the answer may use.
     pub filters: Filter,
@@ -56,11 +58,11 @@ impl Default for AskRequest {
 impl AskRequest {
     pub fn validate(&self) -> Result<()> {
         if self.question.trim().is_empty() {
-            return Err(CoreError::invalid("question", "must not be empty"));
+            return Err(CoreError::invalid("text", "must not be empty"));
         }
         if self.question.len() > QUERY_MAX_BYTES {
             return Err(CoreError::invalid(
-                "question",
+                "text",
                 format!("must be at most {QUERY_MAX_BYTES} bytes"),
             ));
         }
@@ -304,7 +306,7 @@ mod tests {
         let Err(CoreError::Invalid(e)) = bad.validate() else {
             panic!("empty question accepted");
         };
-        assert_eq!(e.field, "question");
+        assert_eq!(e.field, "text");
         let bad = AskRequest {
             question: "x".into(),
             top_k: 21,

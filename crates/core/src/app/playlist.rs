@@ -19,7 +19,9 @@ pub const MINUTES_MAX: f32 = 600.0;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PlaylistRequest {
-    /// What the playlist is about, in plain words.
+    /// What the playlist is about, in plain words. `/v1` names the words of every request
+    /// `text`; `prompt` is accepted too.
+    #[serde(rename = "text", alias = "prompt")]
     pub prompt: Option<String>,
     /// Tracks to build around; they open the playlist.
     pub seed_ids: Vec<String>,
@@ -46,20 +48,20 @@ impl PlaylistRequest {
             {
                 return Err(CoreError::invalid(
                     "tracks",
-                    "gives the whole playlist; it cannot be combined with prompt, seed_ids, length or minutes",
+                    "gives the whole playlist; it cannot be combined with text, seed_ids, length or minutes",
                 ));
             }
             return crate::error::check_count("tracks", self.tracks.len(), LENGTH_MAX);
         }
         if prompt.is_empty() && self.seed_ids.is_empty() {
             return Err(CoreError::invalid(
-                "prompt",
+                "text",
                 "or seed_ids must be given: a playlist needs a theme or seed tracks",
             ));
         }
         if prompt.len() > crate::domain::limits::QUERY_MAX_BYTES {
             return Err(CoreError::invalid(
-                "prompt",
+                "text",
                 format!(
                     "must be at most {} bytes",
                     crate::domain::limits::QUERY_MAX_BYTES

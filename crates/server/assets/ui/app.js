@@ -506,7 +506,7 @@ async function ask(question) {
   $('ask-status').textContent = 'Finding tracks…';
   let text = '';
   try {
-    const res = await request('POST', '/v1/ask', { json: { question, stream: true, top_k: 5 }, accept: 'text/event-stream' });
+    const res = await request('POST', '/v1/ask', { json: { text: question, stream: true, top_k: 5 }, accept: 'text/event-stream' });
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
     let done = null;
@@ -635,7 +635,7 @@ async function makePlaylist() {
   const prompt = $('pl-prompt').value.trim();
   const byMinutes = document.querySelector('input[name=pl-by]:checked').value === 'minutes';
   const body = { seed_ids: playlist.seeds.map((s) => s.id) };
-  if (prompt) body.prompt = prompt;
+  if (prompt) body.text = prompt;
   if (byMinutes) body.minutes = Number($('pl-minutes').value); else body.length = Number($('pl-count').value);
   $('pl-status').textContent = 'Choosing and ordering tracks…';
   try {

@@ -179,7 +179,7 @@ fn parse_field<T: std::str::FromStr>(
 
 /// Tracks that sound alike: JSON `{track_id, text?, audio_weight?, filters?, top_k?}`, or a
 /// multipart upload with a `file` part (plus optional `text`, `audio_weight`, `top_k`).
-#[utoipa::path(post, path = "/v1/search/audio", tag = "search", request_body = ListenRequest,
+#[utoipa::path(post, path = "/v1/search/audio", tag = "search", operation_id = "search_audio", request_body = ListenRequest,
     responses((status = 200, body = ListenResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn search(

@@ -143,7 +143,7 @@ pub async fn health() -> Json<serde_json::Value> {
 }
 
 /// Search (the original's request and response shapes).
-#[utoipa::path(post, path = "/search", tag = "compat", request_body = CompatSearchRequest,
+#[utoipa::path(post, path = "/search", tag = "compat", operation_id = "compat_search", request_body = CompatSearchRequest,
     responses((status = 200, body = [CompatHit]), (status = 422, body = crate::error::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn search(
@@ -275,7 +275,7 @@ pub async fn index_batch(
 }
 
 /// Catalog statistics.
-#[utoipa::path(get, path = "/stats", tag = "compat", responses((status = 200, description = "Counts")), security(("api_key" = [])))]
+#[utoipa::path(get, path = "/stats", tag = "compat", operation_id = "compat_stats", responses((status = 200, description = "Counts")), security(("api_key" = [])))]
 pub async fn stats(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
     let s = state.run_blocking(|e| e.catalog().stats()).await?;
     let (hits, misses) = state.engine.embedder().cache_stats();

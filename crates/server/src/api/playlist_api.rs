@@ -13,6 +13,7 @@ use crate::extract::ApiJson;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FormatParam {
     /// `json` (default), `m3u` or `jspf`.
     pub format: Option<String>,

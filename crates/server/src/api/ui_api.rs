@@ -149,6 +149,8 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 }
 
 /// The web page.
+#[utoipa::path(get, path = "/ui", tag = "operations",
+    responses((status = 200, description = "The web page (HTML); also at `/ui/`", content_type = "text/html"), (status = 304, description = "Not modified (ETag)")))]
 pub async fn page(headers: HeaderMap) -> Response {
     let mut response = built().page.respond(&headers, "no-cache");
     let h = response.headers_mut();
@@ -167,7 +169,9 @@ pub async fn page(headers: HeaderMap) -> Response {
     response
 }
 
-/// One of the page's scripts or styles, by its hashed name.
+/// One of the page's scripts or styles, by its hashed name (cached as immutable).
+#[utoipa::path(get, path = "/ui/assets/{name}", tag = "operations", params(("name" = String, Path)),
+    responses((status = 200, description = "JavaScript or CSS"), (status = 304, description = "Not modified (ETag)"), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
     match built().files.iter().find(|(n, _)| *n == name) {
         Some((_, file)) => file.respond(&headers, "public, max-age=31536000, immutable"),
