@@ -1,7 +1,8 @@
 //! A JSON body extractor whose every rejection is an `ApiError` naming the field.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
@@ -45,5 +46,76 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 ..ApiError::new(ErrorCode::BadRequest, other.body_text())
             }),
         }
+    }
+}
+
+/// Query parameters whose every rejection is a JSON error naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(e) => {
+                let text = e.body_text();
+                let detail = text.trim_start_matches("Failed to deserialize query string: ");
+                let field = detail
+                    .split_once(": ")
+                    .map(|(f, _)| f.to_string())
+                    .or_else(|| field_of(detail));
+                Err(ApiError {
+                    field,
+                    ..ApiError::new(ErrorCode::InvalidInput, format!("query string: {detail}"))
+                })
+            }
+        }
+    }
+}
+
+/// Path segments whose every rejection (say, bytes that are not UTF-8) is a JSON error.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(e) if e.status().is_server_error() => {
+                tracing::error!(error = %e.body_text(), "path extraction failed");
+                Err(ApiError::new(
+                    ErrorCode::Internal,
+                    "the route's path could not be read",
+                ))
+            }
+            Err(e) => Err(ApiError::new(
+                ErrorCode::BadRequest,
+                format!("the path is not valid: {}", e.body_text()),
+            )),
+        }
+    }
+}
+
+/// A multipart form whose rejection (no boundary, not multipart) is a JSON error naming `file`.
+pub struct ApiMultipart(pub axum::extract::Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Multipart::from_request(req, state)
+            .await
+            .map(ApiMultipart)
+            .map_err(|e| {
+                ApiError::invalid(
+                    "file",
+                    format!(
+                        "must be sent as multipart/form-data with a boundary ({})",
+                        e.body_text()
+                    ),
+                )
+            })
     }
 }

@@ -20,6 +20,66 @@ impl Modify for Security {
     }
 }
 
+/// Answers any route can give that the handlers do not list themselves: the guards (keys,
+/// scopes, rate limit), the body checks, the timeout, load shedding and the panic guard. Each is
+/// the one JSON error body.
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                )
+                .build()
+        };
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+            ];
+            for op in operations.into_iter().flatten() {
+                let mut add = |status: &str, description: &str| {
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| error(description).into());
+                };
+                add("408", "The request took longer than the configured timeout");
+                add(
+                    "500",
+                    "An unexpected failure (the message names the request id)",
+                );
+                add("503", "Overloaded or not ready; see Retry-After");
+                if op.security.is_some() {
+                    add("401", "No key, or an unknown key");
+                    add("403", "The key's scope does not allow this");
+                    add("429", "Rate limited; see Retry-After");
+                }
+                if op.request_body.is_some() {
+                    add(
+                        "400",
+                        "The body is not valid JSON or not a readable request",
+                    );
+                    add("413", "The body is larger than the configured limit");
+                    add("415", "The body is not of a type this route reads");
+                    add("422", "A field breaks a rule; `field` names it");
+                }
+                if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                    add("400", "A path segment cannot be read");
+                    add("422", "A parameter breaks a rule; `field` names it");
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Music RAG", description = "Find and talk about music in plain words. Keys go in X-API-Key or Authorization: Bearer; scopes are read, write and admin."),
@@ -33,7 +93,7 @@ impl Modify for Security {
         admin_api::create_snapshot, admin_api::list_snapshots, admin_api::download_snapshot,
         admin_api::delete_snapshot,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &CommonErrors),
     tags(
         (name = "compat", description = "The original Python service's endpoints, unchanged for its clients"),
         (name = "search", description = "Versioned search"),

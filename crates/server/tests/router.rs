@@ -85,7 +85,7 @@ async fn every_error_is_one_json_shape_with_a_code_from_the_table() {
     let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
     /// Method, path, key, body, expected status.
     type Case<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, u16);
-    let cases: [Case; 7] = [
+    let cases: [Case; 10] = [
         ("GET", "/no/such/route", Some(READER), None, 404),
         ("DELETE", "/health", Some(READER), None, 405),
         ("POST", "/v1/search", None, Some(r#"{"text":"x"}"#), 401),
@@ -105,6 +105,15 @@ async fn every_error_is_one_json_shape_with_a_code_from_the_table() {
             422,
         ),
         ("GET", "/v1/tracks/nobody", Some(READER), None, 404),
+        ("GET", "/v1/tracks?limit=-1", Some(READER), None, 422),
+        ("GET", "/v1/tracks/%FF", Some(READER), None, 400),
+        (
+            "POST",
+            "/v1/playlist?format=wav",
+            Some(READER),
+            Some(r#"{"text":"x"}"#),
+            422,
+        ),
     ];
     for (method, path, key, body, want) in cases {
         let (status, v) = call(&app, method, path, key, body).await;
@@ -133,6 +142,20 @@ async fn every_error_is_one_json_shape_with_a_code_from_the_table() {
     )
     .await;
     assert_eq!(v["error"]["field"], "filters.keys", "{v}");
+    let (_, v) = call(&app, "GET", "/v1/tracks?limit=-1", Some(READER), None).await;
+    assert_eq!(v["error"]["field"], "limit", "{v}");
+    // A multipart body without its boundary.
+    let req = Request::builder()
+        .method("POST")
+        .uri("/v1/tracks/audio")
+        .header("x-api-key", WRITER)
+        .header("content-type", "multipart/form-data")
+        .body(Body::from("--x\r\n"))
+        .unwrap();
+    let (status, _, body) = send(&app, req).await;
+    let v: Value = serde_json::from_slice(&body).expect("a JSON error body");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["field"], "file", "{v}");
 }
 
 #[tokio::test]

@@ -33,6 +33,7 @@ pub struct AskRequest {
     /// Hard constraints on the tracks the answer may use.
     pub filters: Filter,
     /// How many tracks to retrieve as sources (1-20).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 20))]
     pub top_k: usize,
     /// Stream the answer as server-sent events (HTTP only).
     pub stream: bool,

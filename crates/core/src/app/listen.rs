@@ -26,6 +26,7 @@ pub struct ListenRequest {
     /// Weight of audio likeness against the text ranking, 0-1 (used when `text` is given).
     pub audio_weight: f32,
     pub filters: Filter,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
     pub top_k: usize,
 }
 

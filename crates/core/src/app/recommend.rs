@@ -24,6 +24,7 @@ pub struct RecommendRequest {
     /// Ids of tracks to steer away from (0-50).
     pub negative: Vec<String>,
     pub filters: Filter,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
     pub top_k: usize,
 }
 

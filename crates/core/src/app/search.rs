@@ -29,6 +29,7 @@ pub struct SearchRequest {
     pub text: String,
     /// Hard constraints: every hit satisfies them.
     pub filters: Filter,
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
     pub top_k: usize,
     /// Weight of dense (meaning) against keyword ranks in fusion, 0–1. Unset: chosen from the
     /// query (0.5 for a description, 0.6 otherwise).

@@ -2,7 +2,7 @@
 //! scope). Snapshots are taken while reads and writes go on.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiPath;
 use crate::snapshots::{SnapshotEntry, SnapshotTaken};
 use crate::state::AppState;
 
@@ -50,7 +51,7 @@ pub async fn list_snapshots(State(state): State<AppState>) -> ApiResult<Json<Sna
     responses((status = 200, description = "the snapshot file", content_type = "application/x-tar"), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
 pub async fn download_snapshot(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<Response> {
     let path = state.snapshots.path_of(&name)?;
     let file = tokio::fs::File::open(&path).await.map_err(|e| {
@@ -79,7 +80,7 @@ pub async fn download_snapshot(
     responses((status = 204, description = "deleted"), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
 pub async fn delete_snapshot(
     State(state): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.snapshots.delete(&name)?;
     Ok(StatusCode::NO_CONTENT)

@@ -15,7 +15,7 @@ use music_rag_core::{CoreError, Track, UpsertOutcome};
 use serde::Serialize;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiMultipart};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -109,7 +109,7 @@ fn safe_name(name: &str) -> String {
     security(("api_key" = [])))]
 pub async fn upload(
     State(state): State<AppState>,
-    form: Multipart,
+    ApiMultipart(form): ApiMultipart,
 ) -> ApiResult<(StatusCode, Json<UploadResult>)> {
     let upload = read_multipart(form).await?;
     let dir = state.upload_dir.clone();
@@ -198,9 +198,7 @@ pub async fn search(
             state.run_blocking(move |e| e.listen(&listen, None)).await?,
         ));
     }
-    let form = Multipart::from_request(req, &state)
-        .await
-        .map_err(|e| ApiError::invalid("file", format!("is not readable multipart data ({e})")))?;
+    let ApiMultipart(form) = ApiMultipart::from_request(req, &state).await?;
     let upload = read_multipart(form).await?;
     let defaults = ListenRequest::default();
     let listen = ListenRequest {

@@ -2,14 +2,14 @@
 //! original, filters apply to every mood and to the tempo range, items survive a restart, and
 //! bad input is a 4xx naming the field.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use music_rag_core::{Filter, Range, RetrievalType, SearchRequest, Track, UpsertOutcome};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 
 /// A list, or a single string as some clients send it.
@@ -34,6 +34,7 @@ impl OneOrMany {
 pub struct CompatSearchRequest {
     pub text_query: String,
     #[serde(default = "default_top_k")]
+    #[schema(minimum = 1, maximum = 100)]
     pub top_k: usize,
     pub genre_filter: Option<OneOrMany>,
     pub mood_filter: Option<OneOrMany>,
@@ -294,7 +295,10 @@ pub async fn stats(State(state): State<AppState>) -> ApiResult<Json<serde_json::
 /// One track by id.
 #[utoipa::path(get, path = "/item/{id}", tag = "compat", params(("id" = String, Path, description = "Track id")),
     responses((status = 200, body = Track), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
-pub async fn item(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Track>> {
+pub async fn item(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Track>> {
     let track = state.run_blocking(move |e| e.catalog().track(&id)).await?;
     Ok(Json((*track).clone()))
 }

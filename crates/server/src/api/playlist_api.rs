@@ -1,6 +1,6 @@
 //! `/v1/playlist`: a sequenced playlist as JSON, M3U or JSPF (`?format=`).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,7 +9,7 @@ use music_rag_core::domain::playlist::Playlist;
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -30,7 +30,7 @@ const LEFT_OUT_HEADER: &str = "x-playlist-left-out";
     security(("api_key" = [])))]
 pub async fn playlist(
     State(state): State<AppState>,
-    Query(q): Query<FormatParam>,
+    ApiQuery(q): ApiQuery<FormatParam>,
     ApiJson(req): ApiJson<PlaylistRequest>,
 ) -> ApiResult<Response> {
     let format = q.format.unwrap_or_else(|| "json".into());

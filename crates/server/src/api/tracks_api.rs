@@ -1,7 +1,7 @@
 //! `/v1/tracks`: get, put, delete, batch upsert with per-item results, and paging.
 
 use axum::body::Body;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,7 +13,7 @@ use tower_http::services::ServeFile;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -37,7 +37,7 @@ pub struct TrackPage {
     responses((status = 200, body = TrackPage), (status = 422, body = crate::error::ErrorBody)), security(("api_key" = [])))]
 pub async fn list(
     State(state): State<AppState>,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<TrackPage>> {
     let limit = q.limit.unwrap_or(100);
     let page = state
@@ -52,7 +52,10 @@ pub async fn list(
 /// One track.
 #[utoipa::path(get, path = "/v1/tracks/{id}", tag = "tracks", params(("id" = String, Path)),
     responses((status = 200, body = Track), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
-pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Track>> {
+pub async fn get(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Track>> {
     let track = state.run_blocking(move |e| e.catalog().track(&id)).await?;
     Ok(Json((*track).clone()))
 }
@@ -68,7 +71,7 @@ pub async fn get(State(state): State<AppState>, Path(id): Path<String>) -> ApiRe
     security(("api_key" = [])))]
 pub async fn audio(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     request: Request,
 ) -> ApiResult<Response> {
     let track = {
@@ -117,7 +120,7 @@ pub async fn audio(
     responses((status = 200, body = UpsertOutcome), (status = 422, body = crate::error::ErrorBody)), security(("api_key" = [])))]
 pub async fn put(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(mut track): ApiJson<Track>,
 ) -> ApiResult<Json<UpsertOutcome>> {
     if !track.id.is_empty() && track.id != id {
@@ -137,7 +140,7 @@ pub async fn put(
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.run_blocking(move |e| e.catalog().delete(&id)).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -6,12 +6,12 @@
 use std::io::Write;
 use std::sync::OnceLock;
 
-use axum::extract::Path;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::extract::ApiPath;
 
 /// A file of the page as written in `assets/ui/`.
 struct Source {
@@ -172,7 +172,7 @@ pub async fn page(headers: HeaderMap) -> Response {
 /// One of the page's scripts or styles, by its hashed name (cached as immutable).
 #[utoipa::path(get, path = "/ui/assets/{name}", tag = "operations", params(("name" = String, Path)),
     responses((status = 200, description = "JavaScript or CSS"), (status = 304, description = "Not modified (ETag)"), (status = 404, body = crate::error::ErrorBody)))]
-pub async fn asset(Path(name): Path<String>, headers: HeaderMap) -> Response {
+pub async fn asset(ApiPath(name): ApiPath<String>, headers: HeaderMap) -> Response {
     match built().files.iter().find(|(n, _)| *n == name) {
         Some((_, file)) => file.respond(&headers, "public, max-age=31536000, immutable"),
         None => ApiError::not_found(format!("the page has no file {name:?}")).into_response(),
