@@ -7,4 +7,9 @@ cargo build --quiet --bin music-rag
 ./target/debug/music-rag model fetch
 # The web page's browser tests (crates/cli/tests/ui.rs) drive Chromium with these packages.
 npm ci --prefix tests/ui --no-audit --no-fund --loglevel=error
+# crates/cli/tests/http.rs checks the OpenAPI document against the server with schemathesis.
+if [ ! -x target/schemathesis/bin/schemathesis ]; then
+  python3 -m venv target/schemathesis
+  target/schemathesis/bin/pip install --quiet --disable-pip-version-check schemathesis==4.32.5
+fi
 cargo test --workspace --no-fail-fast "$@"

@@ -529,6 +529,15 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
             );
         }
     }
+    // Every reference resolves to a schema in the document.
+    let text = doc.to_string();
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = &reference[..reference.find('"').unwrap()];
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "{name} is referenced but not defined"
+        );
+    }
     // Every operation has its own id (generated clients name their methods by them).
     let mut ids: Vec<&str> = paths
         .values()

@@ -29,6 +29,10 @@ pub const ASK_TOP_K_MAX: usize = 20;
 pub struct AskRequest {
     /// The question. `/v1` names the words of every request `text`; `question` is accepted too.
     #[serde(rename = "text", alias = "question")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, min_length = 1, pattern = r"\S")
+    )]
     pub question: String,
     /// Hard constraints on the tracks the answer may use.
     pub filters: Filter,

@@ -20,6 +20,7 @@ const NEGATIVE_WEIGHT: f32 = 0.5;
 #[serde(default, deny_unknown_fields)]
 pub struct RecommendRequest {
     /// Ids of tracks to find more like (1-50).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 50))]
     pub positive: Vec<String>,
     /// Ids of tracks to steer away from (0-50).
     pub negative: Vec<String>,

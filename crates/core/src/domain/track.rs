@@ -47,7 +47,15 @@ pub struct Metadata {
 #[serde(default)]
 pub struct Track {
     pub id: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, min_length = 1, pattern = r"\S")
+    )]
     pub title: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, min_length = 1, pattern = r"\S")
+    )]
     pub artist: String,
     pub description: Option<String>,
     pub audio_path: Option<String>,

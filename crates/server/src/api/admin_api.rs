@@ -47,7 +47,7 @@ pub async fn list_snapshots(State(state): State<AppState>) -> ApiResult<Json<Sna
 }
 
 /// Download one snapshot file (a tar with `manifest.json` and `catalog.sqlite`).
-#[utoipa::path(get, path = "/v1/admin/snapshots/{name}", tag = "admin", params(("name" = String, Path)),
+#[utoipa::path(get, path = "/v1/admin/snapshots/{name}", tag = "admin", params(("name" = String, Path, pattern = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*\.mrsnap$")),
     responses((status = 200, description = "the snapshot file", content_type = "application/x-tar"), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
 pub async fn download_snapshot(
     State(state): State<AppState>,
@@ -76,7 +76,7 @@ pub async fn download_snapshot(
 }
 
 /// Delete one snapshot file.
-#[utoipa::path(delete, path = "/v1/admin/snapshots/{name}", tag = "admin", params(("name" = String, Path)),
+#[utoipa::path(delete, path = "/v1/admin/snapshots/{name}", tag = "admin", params(("name" = String, Path, pattern = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*\.mrsnap$")),
     responses((status = 204, description = "deleted"), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
 pub async fn delete_snapshot(
     State(state): State<AppState>,

@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// Answer a question from the catalog, with citations.
 #[utoipa::path(post, path = "/v1/ask", tag = "answers", request_body = AskRequest,
     responses((status = 200, description = "The answer as JSON, or server-sent events when `stream` is true: `token` events (`{text}`), then `sources`, then `done` (the whole answer), or `error`; `restart` voids the tokens so far",
-            content((AskResponse = "application/json"), (String = "text/event-stream"))),
+            content((AskResponse = "application/json"), (Object = "text/event-stream"))),
         (status = 422, body = ErrorBody)), security(("api_key" = [])))]
 pub async fn ask(
     State(state): State<AppState>,

@@ -39,6 +39,7 @@ pub struct CompatSearchRequest {
     pub genre_filter: Option<OneOrMany>,
     pub mood_filter: Option<OneOrMany>,
     /// `[min, max]` BPM.
+    #[schema(min_items = 2, max_items = 2)]
     pub tempo_range: Option<Vec<f32>>,
     pub cultural_origin_filter: Option<OneOrMany>,
     #[serde(default = "yes")]

@@ -8,7 +8,7 @@ use music_rag_core::app::playlist::PlaylistRequest;
 use music_rag_core::domain::playlist::Playlist;
 use serde::Deserialize;
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
@@ -16,7 +16,17 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct FormatParam {
     /// `json` (default), `m3u` or `jspf`.
-    pub format: Option<String>,
+    #[param(inline)]
+    pub format: Option<ExportFormat>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    #[default]
+    Json,
+    M3u,
+    Jspf,
 }
 
 /// How many tracks an M3U answer left out because they have no audio file.
@@ -33,14 +43,11 @@ pub async fn playlist(
     ApiQuery(q): ApiQuery<FormatParam>,
     ApiJson(req): ApiJson<PlaylistRequest>,
 ) -> ApiResult<Response> {
-    let format = q.format.unwrap_or_else(|| "json".into());
-    if !["json", "m3u", "jspf"].contains(&format.as_str()) {
-        return Err(ApiError::invalid("format", "must be json, m3u or jspf"));
-    }
+    let format = q.format.unwrap_or_default();
     req.validate()?;
     let playlist = state.run_blocking(move |e| e.playlist(&req)).await?;
-    Ok(match format.as_str() {
-        "m3u" => (
+    Ok(match format {
+        ExportFormat::M3u => (
             [
                 (
                     header::CONTENT_TYPE,
@@ -54,11 +61,11 @@ pub async fn playlist(
             playlist.to_m3u(),
         )
             .into_response(),
-        "jspf" => (
+        ExportFormat::Jspf => (
             [(header::CONTENT_TYPE, "application/jspf+json")],
             playlist.to_jspf().to_string(),
         )
             .into_response(),
-        _ => Json(playlist).into_response(),
+        ExportFormat::Json => Json(playlist).into_response(),
     })
 }
