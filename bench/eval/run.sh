@@ -10,6 +10,7 @@ OUT=target/eval
 # B=path/to/music-rag scores another build (e.g. a copy of the previous version).
 if [ -z "${B:-}" ]; then cargo build --release -q -p music-rag; B=target/release/music-rag; fi
 python3 bench/eval/build_sets.py "$DATA" "$OUT"
+python3 bench/eval/names_set.py "$OUT"
 # A store is built under a temporary name and renamed when complete, so an interrupted run
 # never leaves a partial store that a later run would take for done.
 load() { # dir command...
@@ -22,7 +23,7 @@ load "$OUT/heldout-data" ingest "$OUT/heldout_catalog.jsonl"
 $B --data-dir "$OUT/heldout-data" eval --queries "$OUT/descriptive.jsonl"
 load "$OUT/demo-data" init-sample-data
 load "$OUT/jamendo-data" ingest "$OUT/jamendo_catalog.jsonl"
-for set in musiccaps harmonix_known harmonix_facts; do
+for set in musiccaps harmonix_known harmonix_facts names; do
   $B --data-dir "$OUT/demo-data" eval --queries "$OUT/$set.jsonl"
 done
 $B --data-dir "$OUT/jamendo-data" eval --queries "$OUT/jamendo.jsonl"
