@@ -27,12 +27,24 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `--version`: the release and the store layout this build reads and writes.
+fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        format!(
+            "{} (store schema {})",
+            env!("CARGO_PKG_VERSION"),
+            music_rag_store::SCHEMA_VERSION
+        )
+    })
+}
+
 /// Music RAG: a music catalog you can search and ask in plain words.
 ///
 /// Data lives in a data directory (default ./data). The embedding model is fetched once with
 /// `music-rag model fetch`.
 #[derive(Parser, Debug)]
-#[command(name = "music-rag", version, propagate_version = true)]
+#[command(name = "music-rag", version, long_version = long_version(), propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -155,6 +167,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Print the effective server configuration (secrets masked) and whether it is valid.
     Config(serve::ServeArgs),
+    /// Ask a running server whether it is ready (exit 0) or not (exit 1); for container health
+    /// checks in images without curl.
+    Healthcheck(serve::HealthcheckArgs),
     /// Measure search latency on the current store (see docs/BENCHMARKS.md).
     #[command(hide = true)]
     BenchSearch(bench::BenchArgs),

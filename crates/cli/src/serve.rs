@@ -42,6 +42,16 @@ pub struct ServeArgs {
     pub audio_dirs: Vec<PathBuf>,
 }
 
+#[derive(Args, Debug, Clone)]
+pub struct HealthcheckArgs {
+    /// The server's base URL (default: the configured port on 127.0.0.1).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 3)]
+    pub timeout: u64,
+}
+
 /// The original service's environment variable names and the settings they set.
 const ORIGINAL_ENV: &[(&str, &str)] = &[
     ("API_HOST", "host"),
@@ -139,8 +149,66 @@ pub fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
             .collect();
         fig = fig.merge(Serialized::default("audio_dirs", dirs.join(",")));
     }
-    fig.extract()
-        .map_err(|e| anyhow::anyhow!("configuration: {e}"))
+    let mut config: ServerConfig = fig
+        .extract()
+        .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+    secrets_from_files(&mut config)?;
+    // Cloud Run and similar platforms say which port to listen on in PORT.
+    if args.port.is_none()
+        && std::env::var_os("API_PORT").is_none()
+        && std::env::var_os("MUSIC_RAG_PORT").is_none()
+    {
+        if let Some(port) = std::env::var("PORT").ok().filter(|p| !p.is_empty()) {
+            config.port = port.parse().map_err(|_| {
+                anyhow::anyhow!("invalid setting PORT: {port:?} is not a port number (0-65535)")
+            })?;
+        }
+    }
+    Ok(config)
+}
+
+/// Secrets as Docker and Kubernetes mount them: `NAME_FILE` names a file holding the value.
+const SECRET_FILES: &[(&str, &[&str])] = &[
+    ("API_KEY_FILE", &["API_KEY", "MUSIC_RAG_API_KEY"]),
+    ("MUSIC_RAG_API_KEYS_FILE", &["MUSIC_RAG_API_KEYS"]),
+    (
+        "OPENAI_API_KEY_FILE",
+        &["OPENAI_API_KEY", "MUSIC_RAG_LLM_API_KEY"],
+    ),
+];
+
+/// The file a secret is read from, when one is configured.
+pub fn keys_file() -> Option<PathBuf> {
+    std::env::var_os("MUSIC_RAG_API_KEYS_FILE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn secrets_from_files(config: &mut ServerConfig) -> Result<()> {
+    for (file_var, direct) in SECRET_FILES {
+        let Some(path) = std::env::var_os(file_var).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        if let Some(both) = direct
+            .iter()
+            .find(|d| std::env::var_os(d).is_some_and(|v| !v.is_empty()))
+        {
+            anyhow::bail!("invalid setting {file_var}: {both} is set too; set one of them");
+        }
+        let value = std::fs::read_to_string(&path).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid setting {file_var}: cannot read {}: {e}",
+                std::path::Path::new(&path).display()
+            )
+        })?;
+        let secret = Some(music_rag_server::config::Secret::new(value.trim()));
+        match *file_var {
+            "API_KEY_FILE" => config.api_key = secret,
+            "MUSIC_RAG_API_KEYS_FILE" => config.api_keys = secret,
+            _ => config.llm_api_key = secret,
+        }
+    }
+    Ok(())
 }
 
 /// The engine with the configured model provider, when one is configured.
@@ -168,6 +236,57 @@ pub fn engine_with_configured_provider(g: &Global) -> Result<Engine> {
     )
 }
 
+/// Reloads the API keys on SIGHUP and when the keys file changes (checked every 2 s), so an
+/// old and a new key can both work during a rotation, then the old one is removed, all
+/// without a restart. A configuration that no longer validates keeps the old keys.
+fn spawn_key_reload(state: AppState, args: ServeArgs) {
+    let file = keys_file();
+    let stamp = |f: &PathBuf| {
+        std::fs::metadata(f)
+            .ok()
+            .map(|m| (m.modified().ok(), m.len()))
+    };
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut seen = file.as_ref().and_then(stamp);
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            #[cfg(unix)]
+            let signalled = async {
+                match hangup.as_mut() {
+                    Some(h) => h.recv().await.is_some(),
+                    None => std::future::pending().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let signalled = std::future::pending::<bool>();
+            let why = tokio::select! {
+                true = signalled => "SIGHUP",
+                _ = tick.tick() => {
+                    let now = file.as_ref().and_then(stamp);
+                    if now == seen {
+                        continue;
+                    }
+                    seen = now;
+                    "the keys file changed"
+                }
+            };
+            match load_config(&args).and_then(|c| Ok(c.validate()?)) {
+                Ok(settings) => match state.replace_keys(settings.keys) {
+                    Ok(count) => tracing::info!(keys = count, reason = why, "API keys reloaded"),
+                    Err(e) => tracing::warn!(reason = why, "API keys not reloaded: {e}"),
+                },
+                Err(e) => tracing::warn!(
+                    reason = why,
+                    "API keys not reloaded, the old keys stay: {e:#}"
+                ),
+            }
+        }
+    });
+}
+
 fn init_logging(config: &ServerConfig, cli_level: &str) {
     // LOG_LEVEL set through the flag wins over the file; otherwise the configured level.
     let level = if cli_level != "warn" {
@@ -176,6 +295,45 @@ fn init_logging(config: &ServerConfig, cli_level: &str) {
         config.log_level.as_str()
     };
     crate::logging::init(level, config.environment == "production");
+}
+
+/// `GET /ready` on a running server: exit 0 when it answers 200 (ready, or degraded: reads
+/// work), 1 otherwise, with the reason on stderr.
+pub fn healthcheck(g: &Global, args: &HealthcheckArgs) -> Result<ExitCode> {
+    let base = match &args.url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => {
+            let config = load_config(&ServeArgs::default())?;
+            format!("http://127.0.0.1:{}", config.port)
+        }
+    };
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(args.timeout.max(1)))
+        .build();
+    let answer = agent.get(&format!("{base}/ready")).call();
+    let (ok, body) = match answer {
+        Ok(r) => (r.status() == 200, r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(code, r)) => (
+            false,
+            format!("{code}: {}", r.into_string().unwrap_or_default()),
+        ),
+        Err(e) => (false, format!("cannot reach {base}: {e}")),
+    };
+    if g.json {
+        outln!(
+            "{}",
+            serde_json::json!({"url": base, "ready": ok, "answer": body})
+        );
+    } else if ok {
+        outln!("ready: {body}");
+    } else {
+        eprintln!("not ready: {body}");
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 pub fn print_config(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
@@ -268,6 +426,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
                 keep,
             );
         }
+        spawn_key_reload(state.clone(), args.clone());
         tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, web_page = %format!("http://{addr}/ui"), "music-rag listening");
         // Scripts and tests read the bound address from this line.
         outln!("listening on http://{addr}");

@@ -646,3 +646,139 @@ fn the_openapi_document_holds_under_schemathesis() {
     assert!(out.status.success(), "schemathesis found problems:\n{text}");
     assert!(text.contains("Tested: "), "{text}");
 }
+
+/// Status of `GET /v1/stats` with `key`.
+fn status_with(base: &str, key: &str) -> u16 {
+    call("GET", &format!("{base}/v1/stats"), Some(key), None).0
+}
+
+/// Waits up to `seconds` for `check` to hold.
+fn eventually(seconds: u64, check: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    check()
+}
+
+#[test]
+fn keys_come_from_a_file_and_rotate_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("api-keys");
+    let (old, new) = ("old-rotating-key-0001", "new-rotating-key-0002");
+    std::fs::write(&file, format!("{old}:read\n")).unwrap();
+    let app = spawn_app(&[
+        ("MUSIC_RAG_API_KEYS", ""),
+        ("MUSIC_RAG_API_KEYS_FILE", file.to_str().unwrap()),
+    ]);
+    let b = &app.base;
+    assert_eq!(status_with(b, old), 200);
+    assert_eq!(status_with(b, new), 401);
+    // Both keys during the rotation, on SIGHUP.
+    std::fs::write(&file, format!("{old}:read,{new}:read\n")).unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &app.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    assert!(
+        eventually(5, || status_with(b, new) == 200),
+        "the new key works after SIGHUP"
+    );
+    assert_eq!(
+        status_with(b, old),
+        200,
+        "the old key still works during the rotation"
+    );
+    // The old key removed: a change of the file is enough.
+    std::fs::write(&file, format!("{new}:read\n")).unwrap();
+    assert!(
+        eventually(6, || status_with(b, old) == 401),
+        "the old key is refused"
+    );
+    assert_eq!(status_with(b, new), 200);
+    // A broken file keeps the keys in force.
+    std::fs::write(&file, "short:read\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(
+        status_with(b, new),
+        200,
+        "an invalid keys file changes nothing"
+    );
+
+    // A secret and its file together are refused, naming both.
+    let secret = dir.path().join("api-key");
+    std::fs::write(&secret, "file-secret-value-0001\n").unwrap();
+    let out = common::bin()
+        .args(["config", "--json"])
+        .env("API_KEY", "direct-secret-value-01")
+        .env("API_KEY_FILE", &secret)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("API_KEY_FILE") && err.contains("API_KEY is set too"),
+        "{err}"
+    );
+    let out = common::bin()
+        .args(["config", "--json"])
+        .env_remove("API_KEY")
+        .env("API_KEY_FILE", &secret)
+        .env("PORT", "8123")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], true, "{v}");
+    assert_eq!(v["config"]["api_key"], "********");
+    assert_eq!(
+        v["config"]["port"], 8123,
+        "PORT is used when API_PORT is unset"
+    );
+    let out = common::bin()
+        .args(["config", "--json"])
+        .env("PORT", "8123")
+        .env("API_PORT", "9000")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["config"]["port"], 9000, "API_PORT wins over PORT");
+}
+
+#[test]
+fn versions_and_the_container_healthcheck() {
+    let app = spawn_app(&[]);
+    let (_, r) = call("GET", &format!("{}/health", app.base), None, None);
+    let v = json_of(r);
+    assert_eq!(v["status"], "healthy");
+    assert_eq!(v["store_schema_version"], 1, "{v}");
+    let out = common::bin().arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(env!("CARGO_PKG_VERSION")) && text.contains("store schema 1"),
+        "{text}"
+    );
+
+    let ok = common::bin()
+        .args(["healthcheck", "--url", &app.base])
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("\"status\":\"ready\""));
+    // Nothing listens on this port any more.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let down = common::bin()
+        .args(["healthcheck", "--url", &url, "--timeout", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("not ready: cannot reach"));
+}

@@ -68,6 +68,10 @@ impl ApiKeys {
         self.keys.is_empty()
     }
 
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
     /// The matching key's index and scope.
     pub fn find(&self, presented: &str) -> Option<(usize, Scope)> {
         let d = digest(presented);

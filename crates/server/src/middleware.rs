@@ -35,11 +35,17 @@ pub async fn guard(
     req: Request,
     next: Next,
 ) -> Response {
-    let keys = &state.settings.keys;
-    let caller = if keys.is_empty() {
-        Caller::Anonymous
-    } else {
-        match presented_key(&req).map(|k| keys.find(k)) {
+    // The keys in force now (a reload swaps them); the lock is not held past this block.
+    let found = {
+        let keys = state
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        (!keys.is_empty()).then(|| presented_key(&req).map(|k| keys.find(k)))
+    };
+    let caller = match found {
+        None => Caller::Anonymous,
+        Some(found) => match found {
             None => {
                 return ApiError::new(
                     ErrorCode::Unauthorized,
@@ -63,7 +69,7 @@ pub async fn guard(
                 .into_response();
             }
             Some(Some((index, _))) => Caller::Key { index },
-        }
+        },
     };
     let bucket = match caller {
         Caller::Key { index, .. } => format!("key:{index}"),

@@ -10,6 +10,7 @@ use music_rag_core::domain::overview::CatalogOverview;
 use music_rag_core::Engine;
 use tokio::sync::Semaphore;
 
+use crate::auth::ApiKeys;
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
 use crate::snapshots::SnapshotFolder;
@@ -34,6 +35,9 @@ pub struct AppState {
     pub snapshots: SnapshotFolder,
     /// The catalog overview of `/v1/stats` and the write sequence it was computed at.
     pub overview: Arc<std::sync::Mutex<Option<OverviewAt>>>,
+    /// The API keys in force: set from the settings, swapped by a reload (SIGHUP, or a change
+    /// of the keys file) so keys rotate without a restart.
+    pub keys: Arc<std::sync::RwLock<ApiKeys>>,
     /// Folders whose files `/v1/tracks/{id}/audio` may stream (the upload folder always).
     pub audio_roots: Arc<Vec<std::path::PathBuf>>,
 }
@@ -45,8 +49,10 @@ impl AppState {
             std::num::NonZeroU32::new(c.rate_limit_per_second).unwrap_or(std::num::NonZeroU32::MIN);
         let burst = std::num::NonZeroU32::new(c.rate_limit_burst).unwrap_or(per_second);
         let limiter = RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst));
+        let keys = Arc::new(std::sync::RwLock::new(settings.keys.clone()));
         Self {
             engine,
+            keys,
             blocking: Arc::new(Semaphore::new(c.max_concurrent_searches)),
             limiter: Arc::new(limiter),
             settings: Arc::new(settings),
@@ -62,6 +68,22 @@ impl AppState {
     pub fn with_snapshot_dir(mut self, dir: std::path::PathBuf) -> Self {
         self.snapshots = SnapshotFolder::new(dir);
         self
+    }
+
+    /// Puts new keys in force for every request from now on; refused (the old keys stay) when
+    /// they would leave a non-loopback server without keys.
+    pub fn replace_keys(&self, keys: ApiKeys) -> Result<usize, String> {
+        let exposed =
+            !self.settings.addr.ip().is_loopback() && !self.settings.config.allow_unauthenticated;
+        if keys.is_empty() && exposed {
+            return Err("the new configuration has no API keys on a non-loopback address; keeping the old keys".into());
+        }
+        let count = keys.len();
+        *self
+            .keys
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = keys;
+        Ok(count)
     }
 
     /// Audio files under these folders may be streamed too (the upload folder always may).

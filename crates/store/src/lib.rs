@@ -9,6 +9,7 @@ mod memory;
 mod sqlite;
 
 pub use lock::WriterLock;
+pub use sqlite::SCHEMA_VERSION;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -546,6 +547,11 @@ impl Store for EmbeddedStore {
 
     fn write_failure(&self) -> Option<String> {
         self.write_failure.lock().ok().and_then(|f| f.clone())
+    }
+
+    fn schema_version(&self) -> Option<i64> {
+        // Opening migrates an older store, and refuses a newer one.
+        Some(SCHEMA_VERSION)
     }
 
     fn snapshot(&self, to: &Path) -> music_rag_core::Result<SnapshotManifest> {

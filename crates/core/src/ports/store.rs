@@ -116,6 +116,10 @@ pub trait Store: Send + Sync {
     fn write_failure(&self) -> Option<String> {
         None
     }
+    /// The version of the stored data's layout, for operators (health, rollbacks).
+    fn schema_version(&self) -> Option<i64> {
+        None
+    }
     /// Writes one consistent snapshot file of the source of truth to `to`, while reads and
     /// writes go on.
     fn snapshot(&self, _to: &std::path::Path) -> Result<SnapshotManifest> {

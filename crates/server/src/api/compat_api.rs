@@ -138,10 +138,16 @@ pub async fn root(headers: axum::http::HeaderMap) -> axum::response::Response {
     response
 }
 
-/// Liveness: the process answers.
+/// Liveness: the process answers. Also says which version runs and which store layout it
+/// reads (the first thing to check in a rollback).
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "`{\"status\": \"healthy\"}`")))]
-pub async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "healthy", "version": env!("CARGO_PKG_VERSION")}))
+pub async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let store = state.engine.store();
+    Json(serde_json::json!({
+        "status": "healthy",
+        "version": env!("CARGO_PKG_VERSION"),
+        "store_schema_version": store.schema_version(),
+    }))
 }
 
 /// Search (the original's request and response shapes).
