@@ -58,6 +58,7 @@ const ORIGINAL_ENV: &[(&str, &str)] = &[
     ("API_PORT", "port"),
     ("API_KEY", "api_key"),
     ("LOG_LEVEL", "log_level"),
+    ("LOG_FORMAT", "log_format"),
     ("MAX_BATCH_SIZE", "max_batch_size"),
     ("ENVIRONMENT", "environment"),
     ("CORS_ORIGINS", "cors_origins"),
@@ -76,6 +77,7 @@ const PREFIXED: &[&str] = &[
     "cors_origins",
     "environment",
     "log_level",
+    "log_format",
     "max_batch_size",
     "rate_limit_per_second",
     "rate_limit_burst",
@@ -294,7 +296,7 @@ fn init_logging(config: &ServerConfig, cli_level: &str) {
     } else {
         config.log_level.as_str()
     };
-    crate::logging::init(level, config.environment == "production");
+    crate::logging::init(level, config.json_logs());
 }
 
 /// `GET /ready` on a running server: exit 0 when it answers 200 (ready, or degraded: reads
@@ -427,7 +429,16 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
             );
         }
         spawn_key_reload(state.clone(), args.clone());
-        tracing::info!(%addr, ready_ms = started.elapsed().as_millis() as u64, web_page = %format!("http://{addr}/ui"), "music-rag listening");
+        tracing::info!(
+            %addr,
+            ready_ms = started.elapsed().as_millis() as u64,
+            web_page = %format!("http://{addr}/ui"),
+            version = env!("CARGO_PKG_VERSION"),
+            store_schema = state.engine.store().schema_version(),
+            tracks = state.engine.store().count().unwrap_or(0),
+            settings = %state.settings.config.masked(),
+            "music-rag listening"
+        );
         // Scripts and tests read the bound address from this line.
         outln!("listening on http://{addr}");
         music_rag_server::serve(listener, state, music_rag_server::shutdown_signal()).await?;

@@ -782,3 +782,86 @@ fn versions_and_the_container_healthcheck() {
     assert_eq!(down.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&down.stderr).contains("not ready: cannot reach"));
 }
+
+#[test]
+fn logs_are_json_lines_with_an_access_line_per_request_and_no_secret() {
+    let (_tmp, data) = common::fresh_copy();
+    let log_dir = tempfile::tempdir().unwrap();
+    let log_path = log_dir.path().join("server.log");
+    let mut child = common::bin()
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--port", "0"])
+        .env("MUSIC_RAG_API_KEYS", format!("{READER}:read"))
+        .env("LOG_LEVEL", "info")
+        .env("LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    call(
+        "POST",
+        &format!("{base}/v1/search"),
+        Some(READER),
+        Some(json!({"text": "calm piano"})),
+    );
+    call(
+        "GET",
+        &format!("{base}/v1/tracks/harmonix:0004_abc"),
+        Some(READER),
+        None,
+    );
+    call("GET", &format!("{base}/v1/stats"), None, None);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(!text.contains(READER), "a key was logged:\n{text}");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let start = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "music-rag listening")
+        .expect("a startup line");
+    assert_eq!(start["fields"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(start["fields"]["store_schema"], 1);
+    assert!(
+        start["fields"]["settings"]
+            .as_str()
+            .unwrap()
+            .contains("********:read"),
+        "{start}"
+    );
+    let access: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["target"] == "music_rag_server::access")
+        .collect();
+    assert_eq!(access.len(), 3, "{text}");
+    let get = access
+        .iter()
+        .find(|l| l["fields"]["route"] == "/v1/tracks/{id}")
+        .expect("the route template, not the raw path");
+    assert_eq!(get["fields"]["status"], 200);
+    assert_eq!(get["fields"]["method"], "GET");
+    assert!(get["fields"]["latency_ms"].as_f64().is_some());
+    assert!(!get["fields"]["request_id"].as_str().unwrap().is_empty());
+    assert_eq!(get["fields"]["key_id"].as_str().unwrap().len(), 8, "{get}");
+    let refused = access
+        .iter()
+        .find(|l| l["fields"]["status"] == 401)
+        .expect("the refused call");
+    assert_eq!(refused["fields"]["key_id"], "");
+}

@@ -72,6 +72,14 @@ impl ApiKeys {
         self.keys.len()
     }
 
+    /// A short name for the key at `index` that logs may carry: the first bytes of its
+    /// SHA-256 digest, from which the key cannot be recovered.
+    pub fn key_id(&self, index: usize) -> Option<String> {
+        self.keys
+            .get(index)
+            .map(|(d, _)| d[..4].iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     /// The matching key's index and scope.
     pub fn find(&self, presented: &str) -> Option<(usize, Scope)> {
         let d = digest(presented);

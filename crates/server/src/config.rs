@@ -70,6 +70,9 @@ pub struct ServerConfig {
     pub environment: String,
     /// `LOG_LEVEL`.
     pub log_level: String,
+    /// `LOG_FORMAT`: `json` (one JSON object a line, for log aggregation; the default in
+    /// production) or `text`.
+    pub log_format: Option<String>,
     /// `MAX_BATCH_SIZE`: most tracks in one batch upsert.
     pub max_batch_size: usize,
     /// Requests per second allowed per key (or client address without keys).
@@ -122,6 +125,7 @@ impl Default for ServerConfig {
             cors_origins: String::new(),
             environment: "development".into(),
             log_level: "info".into(),
+            log_format: None,
             max_batch_size: 1000,
             rate_limit_per_second: 200,
             rate_limit_burst: 400,
@@ -172,6 +176,14 @@ pub struct Settings {
 }
 
 impl ServerConfig {
+    /// Whether logs are JSON lines: as configured, else in production.
+    pub fn json_logs(&self) -> bool {
+        match self.log_format.as_deref() {
+            Some(f) => f == "json",
+            None => self.environment == "production",
+        }
+    }
+
     pub fn validate(&self) -> Result<Settings, ConfigError> {
         let ip: IpAddr = self.host.parse().map_err(|_| {
             bad(
@@ -248,6 +260,11 @@ impl ServerConfig {
                 "environment (ENVIRONMENT)",
                 "must be development, production or test",
             ));
+        }
+        if let Some(f) = self.log_format.as_deref() {
+            if !matches!(f, "json" | "text") {
+                return Err(bad("log_format (LOG_FORMAT)", "must be json or text"));
+            }
         }
         let cors_origins: Vec<String> = self
             .cors_origins

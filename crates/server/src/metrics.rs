@@ -89,12 +89,35 @@ pub async fn track(req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let start = Instant::now();
     let resp = next.run(req).await;
-    let status = resp.status().as_u16().to_string();
-    metrics::counter!(REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
+    let elapsed = start.elapsed();
+    let status = resp.status().as_u16();
+    let key_id = resp
+        .extensions()
+        .get::<crate::middleware::KeyId>()
+        .map(|k| k.0.as_str())
+        .unwrap_or("");
+    // One access-log line per request: the route template, never the raw path or the key.
+    tracing::info!(
+        target: "music_rag_server::access",
+        method = %method,
+        route = %route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        request_id = %request_id,
+        key_id,
+        "request"
+    );
+    metrics::counter!(REQUESTS, "route" => route.clone(), "method" => method, "status" => status.to_string())
         .increment(1);
-    metrics::histogram!(REQUEST_SECONDS, "route" => route).record(start.elapsed().as_secs_f64());
+    metrics::histogram!(REQUEST_SECONDS, "route" => route).record(elapsed.as_secs_f64());
     resp
 }
 

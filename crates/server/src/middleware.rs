@@ -36,12 +36,17 @@ pub async fn guard(
     next: Next,
 ) -> Response {
     // The keys in force now (a reload swaps them); the lock is not held past this block.
-    let found = {
+    let (found, key_id) = {
         let keys = state
             .keys
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        (!keys.is_empty()).then(|| presented_key(&req).map(|k| keys.find(k)))
+        let found = (!keys.is_empty()).then(|| presented_key(&req).map(|k| keys.find(k)));
+        let key_id = match found {
+            Some(Some(Some((index, _)))) => keys.key_id(index),
+            _ => None,
+        };
+        (found, key_id)
     };
     let caller = match found {
         None => Caller::Anonymous,
@@ -89,8 +94,17 @@ pub async fn guard(
         .retry_after(wait.as_secs_f64().ceil() as u64)
         .into_response();
     }
-    next.run(req).await
+    let mut response = next.run(req).await;
+    if let Some(id) = key_id {
+        // For the access log, which runs outside the guard.
+        response.extensions_mut().insert(KeyId(id));
+    }
+    response
 }
+
+/// Which key a request used (a digest prefix, never the key), for the access log.
+#[derive(Debug, Clone)]
+pub struct KeyId(pub String);
 
 /// Turns a panic in a handler into a 500 that carries the request id, and logs it; the
 /// server keeps serving.
