@@ -24,6 +24,10 @@ struct TestApp {
 }
 
 fn test_app() -> TestApp {
+    test_app_with(ServerConfig::default())
+}
+
+fn test_app_with(config: ServerConfig) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(
         dir.path(),
@@ -37,7 +41,7 @@ fn test_app() -> TestApp {
     ));
     let settings = ServerConfig {
         api_keys: Some(format!("{READER}:read,{WRITER}:write").as_str().into()),
-        ..Default::default()
+        ..config
     }
     .validate()
     .unwrap();
@@ -622,4 +626,55 @@ async fn v1_requests_name_their_words_text_and_accept_the_old_names() {
             "{schema} documents `text`"
         );
     }
+}
+
+fn multipart_upload(path: &str, file: &[u8]) -> Request<Body> {
+    let boundary = "test-boundary-7f3a";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"clip.ogg\"\r\nContent-Type: audio/ogg\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("x-api-key", WRITER)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn uploads_stream_to_disk_and_an_oversized_one_is_413_leaving_nothing() {
+    let app = test_app_with(ServerConfig {
+        max_upload_bytes: 64 * 1024,
+        ..Default::default()
+    });
+    let uploads = app._dir.path().join("uploads");
+    let leftovers = || std::fs::read_dir(&uploads).map(|d| d.count()).unwrap_or(0);
+    let (status, _, body) = send(
+        &app,
+        multipart_upload("/v1/tracks/audio", &vec![7u8; 200 * 1024]),
+    )
+    .await;
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(v["error"]["code"], "payload_too_large");
+    assert_eq!(leftovers(), 0, "a refused upload leaves no file");
+    // Within the limit but not audio: refused by the analysis, and nothing is kept either.
+    let (status, _, body) = send(&app, multipart_upload("/v1/tracks/audio", &[1u8; 4096])).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(leftovers(), 0);
+    let (status, _, _) = send(&app, multipart_upload("/v1/search/audio", &[1u8; 4096])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(leftovers(), 0, "a clip searched by sound is not kept");
 }

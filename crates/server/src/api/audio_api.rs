@@ -2,7 +2,6 @@
 //! `/v1/search/audio` (tracks that sound like an uploaded clip or a catalog track, optionally
 //! combined with words).
 
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use axum::extract::{FromRequest, Multipart, Request, State};
@@ -26,43 +25,98 @@ pub struct UploadResult {
     pub track: Track,
 }
 
-/// An uploaded file: its bytes and the extension of the name it came with.
+/// An uploaded file, streamed to a temporary file in the upload folder (never held whole in
+/// memory), with the name it came with and the form's other fields.
 struct Upload {
-    bytes: Vec<u8>,
+    /// Removed on drop unless kept with [`Upload::keep_as`].
+    temp: Option<PathBuf>,
+    size: u64,
     file_name: String,
     fields: Vec<(String, String)>,
 }
 
-async fn read_multipart(mut form: Multipart) -> ApiResult<Upload> {
+impl Upload {
+    fn path(&self) -> &Path {
+        self.temp.as_deref().unwrap_or(Path::new(""))
+    }
+
+    /// Moves the file to `to`; it is no longer removed on drop.
+    fn keep_as(mut self, to: &Path) -> std::io::Result<()> {
+        match self.temp.take() {
+            Some(temp) => std::fs::rename(temp, to),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if let Some(temp) = self.temp.take() {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
+/// A multipart error as the client should see it: 413 when the body passed the upload limit.
+fn multipart_error(field: &str, e: axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            crate::error::ErrorCode::PayloadTooLarge,
+            "the upload is larger than the configured limit (MUSIC_RAG_MAX_UPLOAD_BYTES)",
+        )
+    } else {
+        ApiError::invalid(field, format!("could not be received ({})", e.body_text()))
+    }
+}
+
+/// Writing the upload failed: a full disk is 507, anything else 503.
+fn storing_failed(e: std::io::Error) -> ApiError {
+    ApiError::from(if e.kind() == std::io::ErrorKind::StorageFull {
+        CoreError::StorageFull("the disk is full; the upload was not kept".into())
+    } else {
+        CoreError::Unavailable(format!("cannot store the upload: {e}"))
+    })
+}
+
+async fn read_multipart(mut form: Multipart, dir: &Path) -> ApiResult<Upload> {
+    use tokio::io::AsyncWriteExt;
     let mut upload = Upload {
-        bytes: Vec::new(),
+        temp: None,
+        size: 0,
         file_name: String::new(),
         fields: Vec::new(),
     };
-    let mut found = false;
-    while let Some(field) = form
+    while let Some(mut field) = form
         .next_field()
         .await
-        .map_err(|e| ApiError::invalid("file", format!("is not readable multipart data ({e})")))?
+        .map_err(|e| multipart_error("file", e))?
     {
         let name = field.name().unwrap_or_default().to_string();
-        if name == "file" {
+        if name == "file" && upload.temp.is_none() {
             upload.file_name = field.file_name().unwrap_or("upload").to_string();
-            upload.bytes = field
-                .bytes()
+            tokio::fs::create_dir_all(dir)
                 .await
-                .map_err(|e| ApiError::invalid("file", format!("could not be received ({e})")))?
-                .to_vec();
-            found = true;
+                .map_err(storing_failed)?;
+            let temp = dir.join(format!(".partial-{}", uuid::Uuid::new_v4().simple()));
+            let mut file = tokio::fs::File::create(&temp)
+                .await
+                .map_err(storing_failed)?;
+            upload.temp = Some(temp);
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| multipart_error("file", e))?
+            {
+                upload.size += chunk.len() as u64;
+                file.write_all(&chunk).await.map_err(storing_failed)?;
+            }
+            file.flush().await.map_err(storing_failed)?;
         } else {
-            let value = field
-                .text()
-                .await
-                .map_err(|e| ApiError::invalid(name.clone(), format!("is not text ({e})")))?;
+            let value = field.text().await.map_err(|e| multipart_error(&name, e))?;
             upload.fields.push((name, value));
         }
     }
-    if !found || upload.bytes.is_empty() {
+    if upload.temp.is_none() || upload.size == 0 {
         return Err(ApiError::invalid(
             "file",
             "must be a non-empty multipart part named file",
@@ -111,21 +165,17 @@ pub async fn upload(
     State(state): State<AppState>,
     ApiMultipart(form): ApiMultipart,
 ) -> ApiResult<(StatusCode, Json<UploadResult>)> {
-    let upload = read_multipart(form).await?;
-    let dir = state.upload_dir.clone();
+    let upload = read_multipart(form, &state.upload_dir).await?;
     let name = format!(
         "{}-{}",
         uuid::Uuid::new_v4().simple(),
         safe_name(&upload.file_name)
     );
-    let path: PathBuf = dir.join(name);
-    let bytes = upload.bytes;
+    let path: PathBuf = state.upload_dir.join(name);
+    upload.keep_as(&path).map_err(storing_failed)?;
     let saved = path.clone();
     let result = state
         .run_blocking(move |engine| {
-            std::fs::create_dir_all(&dir)
-                .and_then(|_| std::fs::write(&saved, &bytes))
-                .map_err(|e| CoreError::Unavailable(format!("cannot store the upload: {e}")))?;
             let analysed = match analyse_file(&saved) {
                 Ok(a) => a,
                 Err(e) => {
@@ -199,7 +249,7 @@ pub async fn search(
         ));
     }
     let ApiMultipart(form) = ApiMultipart::from_request(req, &state).await?;
-    let upload = read_multipart(form).await?;
+    let upload = read_multipart(form, &state.upload_dir).await?;
     let defaults = ListenRequest::default();
     let listen = ListenRequest {
         text: parse_field(&upload.fields, "text")?,
@@ -209,10 +259,12 @@ pub async fn search(
     };
     listen.validate()?;
     let ext = extension(&upload.file_name);
-    let bytes = upload.bytes;
     let resp = state
         .run_blocking(move |engine| {
-            let decoded = decode_source(Box::new(Cursor::new(bytes)), ext.as_deref())?;
+            // The clip is read from its temporary file, removed when `upload` drops.
+            let file = std::fs::File::open(upload.path())
+                .map_err(|e| CoreError::Unavailable(format!("cannot read the upload back: {e}")))?;
+            let decoded = decode_source(Box::new(file), ext.as_deref())?;
             let features = analyse(&decoded.samples, decoded.sample_rate);
             engine.listen(&listen, Some(features.vector))
         })
