@@ -36,6 +36,27 @@ pub fn colour() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+/// The server's logs: like [`init`], but written to stderr by a background thread, so a
+/// request never waits on the terminal or pipe (an access line per request cost a fifth of
+/// the cached-search throughput when written inline). Nothing is dropped: a full buffer
+/// blocks. Keep the guard until exit; dropping it flushes.
+pub fn init_server(level: &str, json: bool) -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("music-rag-log")
+        .finish(std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter_for(level))
+        .with_ansi(colour())
+        .with_writer(writer);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    guard
+}
+
 /// Readable logs on stderr (`json` for log aggregation).
 pub fn init(level: &str, json: bool) {
     let builder = tracing_subscriber::fmt()

@@ -289,14 +289,17 @@ fn spawn_key_reload(state: AppState, args: ServeArgs) {
     });
 }
 
-fn init_logging(config: &ServerConfig, cli_level: &str) {
+fn init_logging(
+    config: &ServerConfig,
+    cli_level: &str,
+) -> tracing_appender::non_blocking::WorkerGuard {
     // LOG_LEVEL set through the flag wins over the file; otherwise the configured level.
     let level = if cli_level != "warn" {
         cli_level
     } else {
         config.log_level.as_str()
     };
-    crate::logging::init(level, config.json_logs());
+    crate::logging::init_server(level, config.json_logs())
 }
 
 /// `GET /ready` on a running server: exit 0 when it answers 200 (ready, or degraded: reads
@@ -378,7 +381,7 @@ fn toml_text(value: &serde_json::Value) -> String {
 
 pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     let config = load_config(args)?;
-    init_logging(&config, &g.log_level);
+    let _log_flush = init_logging(&config, &g.log_level);
     let settings: Settings = config.validate()?;
     let started = Instant::now();
     let engine = with_provider(
