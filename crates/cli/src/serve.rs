@@ -448,5 +448,10 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
         tracing::info!("stopped cleanly");
         anyhow::Ok(())
     })?;
+    // Work still running on blocking threads after the grace period (a long batch being
+    // embedded) is not waited for: the process ends now. Such a write has not committed (a
+    // batch commits in one transaction after its embedding), or commits atomically; a client
+    // retrying it is safe, since upserts are idempotent.
+    runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(ExitCode::SUCCESS)
 }

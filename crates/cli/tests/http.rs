@@ -865,3 +865,66 @@ fn logs_are_json_lines_with_an_access_line_per_request_and_no_secret() {
         .expect("the refused call");
     assert_eq!(refused["fields"]["key_id"], "");
 }
+
+#[test]
+fn sigterm_during_a_long_batch_exits_within_the_grace_period_and_commits_all_or_nothing() {
+    let mut app = spawn_app(&[("MUSIC_RAG_SHUTDOWN_GRACE_SECONDS", "2")]);
+    let b = app.base.clone();
+    // Long enough to be embedding when SIGTERM comes (each description differs).
+    let tracks: Vec<Value> = (0..600)
+        .map(|i| {
+            json!({"id": format!("grace:{i}"), "title": format!("Grace Note {i}"), "artist": "The Drain Band",
+                   "description": format!("A slow piece number {i} about leaving on time, with strings and a piano.")})
+        })
+        .collect();
+    let url = format!("{b}/v1/tracks");
+    // 0: the connection closed without an answer.
+    let writer = std::thread::spawn(move || {
+        match agent()
+            .post(&url)
+            .set("X-API-Key", WRITER)
+            .send_json(json!({ "tracks": tracks }))
+        {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(_) => 0,
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let sent = std::time::Instant::now();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &app.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = app.child.wait().unwrap();
+    let took = sent.elapsed();
+    assert!(
+        took.as_secs_f64() < 5.0,
+        "exited {took:?} after SIGTERM; the grace is 2 s"
+    );
+    assert_eq!(status.code(), Some(0));
+    let answered = writer.join().unwrap();
+    // The store opens, and holds the batch whole (answered 200) or not at all.
+    let data = app.data.clone();
+    let again = spawn_on(&data, &[]);
+    let stored = (0..600)
+        .filter(|i| {
+            call(
+                "GET",
+                &format!("{}/v1/tracks/grace:{i}", again.base),
+                Some(READER),
+                None,
+            )
+            .0 == 200
+        })
+        .count();
+    if answered == 200 {
+        assert_eq!(stored, 600);
+    } else {
+        assert!(
+            stored == 0 || stored == 600,
+            "{stored} of 600 tracks committed"
+        );
+    }
+}
