@@ -89,12 +89,7 @@ pub async fn track(req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let request_id = crate::middleware::request_id(&req).to_string();
     let start = Instant::now();
     let resp = next.run(req).await;
     let elapsed = start.elapsed();

@@ -106,15 +106,21 @@ pub async fn guard(
 #[derive(Debug, Clone)]
 pub struct KeyId(pub String);
 
+/// The request's id (set or propagated by the outermost layer), or "" when it has none.
+pub fn request_id<B>(req: &axum::http::Request<B>) -> &str {
+    req.headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
 /// Turns a panic in a handler into a 500 that carries the request id, and logs it; the
 /// server keeps serving.
 pub async fn catch_panic(req: Request, next: Next) -> Response {
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("unknown")
-        .to_string();
+    let request_id = match request_id(&req) {
+        "" => "unknown".to_string(),
+        id => id.to_string(),
+    };
     match std::panic::AssertUnwindSafe(next.run(req))
         .catch_unwind()
         .await

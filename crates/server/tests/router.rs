@@ -282,25 +282,17 @@ async fn audio_streams_with_ranges_only_from_the_audio_folders() {
     assert_eq!(headers["content-type"], "audio/ogg");
     assert_eq!(headers["accept-ranges"], "bytes");
     assert_eq!(body, bytes);
-    let (status, headers, body) = send(
-        &app,
+    let ranged = |range: &'static str| {
         get(
             "/v1/tracks/in/audio",
-            &[("x-api-key", READER), ("range", "bytes=100-199")],
-        ),
-    )
-    .await;
+            &[("x-api-key", READER), ("range", range)],
+        )
+    };
+    let (status, headers, body) = send(&app, ranged("bytes=100-199")).await;
     assert_eq!(status, StatusCode::PARTIAL_CONTENT);
     assert_eq!(headers["content-range"], "bytes 100-199/10000");
     assert_eq!(body, bytes[100..200]);
-    let (status, headers, body) = send(
-        &app,
-        get(
-            "/v1/tracks/in/audio",
-            &[("x-api-key", READER), ("range", "bytes=20000-")],
-        ),
-    )
-    .await;
+    let (status, headers, body) = send(&app, ranged("bytes=20000-")).await;
     assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(headers["content-range"], "bytes */10000");
     let v: Value = serde_json::from_slice(&body).unwrap();
