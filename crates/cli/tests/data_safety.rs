@@ -181,13 +181,19 @@ fn backup_while_serving_then_restore_verify_and_the_same_results() {
     assert_eq!(export(&same), export(&app.data), "tracks and vectors equal");
     // The same hits; near-ties may swap because BM25 statistics of a freshly built index do
     // not count the deleted documents an older one still carries until it merges.
-    for q in ["calm piano", "during backup 7", "energetic rock with drums"] {
+    for q in ["calm piano", "energetic rock with drums"] {
         let mut a = common::ids(&ok_json(&same, &["search", q, "-k", "5"]));
         let mut b = common::ids(&ok_json(&app.data, &["search", q, "-k", "5"]));
         assert_eq!(a[0], b[0], "{q}");
         a.sort();
         b.sort();
         assert_eq!(a, b, "{q}");
+    }
+    // The tracks written during the backup tie with each other on this query but for one:
+    // that one comes first in both, the tied rest may differ.
+    for dir in [&same, &app.data] {
+        let hits = common::ids(&ok_json(dir, &["search", "during backup 7", "-k", "5"]));
+        assert_eq!(hits[0], "during-7", "{hits:?}");
     }
     let (status, _) = call(
         "DELETE",
