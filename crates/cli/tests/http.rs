@@ -928,3 +928,75 @@ fn sigterm_during_a_long_batch_exits_within_the_grace_period_and_commits_all_or_
         );
     }
 }
+
+/// `promtool` from Debian's `prometheus` package (`.ci/run` installs it), or `PROMTOOL`.
+fn promtool() -> String {
+    let tool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let found = std::process::Command::new(&tool).arg("--version").output();
+    assert!(
+        found.is_ok_and(|o| o.status.success()),
+        "{tool} is needed for the alert rules (Debian package prometheus; .ci/run installs it)"
+    );
+    tool
+}
+
+#[test]
+fn alert_rules_pass_promtool_and_read_only_exported_metrics() {
+    let rules_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/monitoring");
+    let tool = promtool();
+    for args in [
+        ["check", "rules", "alerts.yml"],
+        ["test", "rules", "alerts.test.yml"],
+    ] {
+        let out = std::process::Command::new(&tool)
+            .current_dir(&rules_dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Every metric a rule reads is exported by a server that has served, written and snapshotted.
+    let app = spawn_app(&[]);
+    let b = &app.base;
+    call(
+        "POST",
+        &format!("{b}/v1/search"),
+        Some(READER),
+        Some(json!({"text": "calm piano"})),
+    );
+    call(
+        "POST",
+        &format!("{b}/v1/tracks"),
+        Some(WRITER),
+        Some(json!({"tracks": [track("metrics:1")]})),
+    );
+    call("GET", &format!("{b}/ready"), None, None);
+    call(
+        "POST",
+        &format!("{b}/v1/admin/snapshots"),
+        Some(ADMIN),
+        None,
+    );
+    let (_, r) = call("GET", &format!("{b}/metrics"), Some(ADMIN), None);
+    let exported = r.into_string().unwrap();
+    let rules = std::fs::read_to_string(rules_dir.join("alerts.yml")).unwrap();
+    let mut used: Vec<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|w| (w.starts_with("music_rag_") || w.starts_with("process_")) && !w.contains(':'))
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    assert!(used.len() >= 10, "{used:?}");
+    for name in used {
+        assert!(
+            exported.lines().any(|l| l.starts_with(name)),
+            "the rules read {name}, which /metrics does not export"
+        );
+    }
+}

@@ -24,6 +24,9 @@ pub const SNAPSHOT_LAST_SUCCESS: &str = "music_rag_snapshot_last_success_timesta
 pub const SNAPSHOT_SECONDS: &str = "music_rag_snapshot_duration_seconds";
 pub const SNAPSHOT_BYTES: &str = "music_rag_snapshot_size_bytes";
 pub const STORE_WRITABLE: &str = "music_rag_store_writable";
+pub const IN_FLIGHT: &str = "music_rag_http_requests_in_flight";
+pub const READY: &str = "music_rag_ready";
+pub const INGEST_ROWS: &str = "music_rag_ingest_rows_total";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -75,9 +78,40 @@ pub fn handle() -> PrometheusHandle {
                 STORE_WRITABLE,
                 "1 while writes succeed, 0 while they fail (for example on a full disk)"
             );
+            metrics::describe_gauge!(IN_FLIGHT, "HTTP requests being served now");
+            metrics::describe_gauge!(
+                READY,
+                "1 while /ready answers ready or degraded, 0 while not ready"
+            );
+            metrics::describe_counter!(
+                INGEST_ROWS,
+                "Tracks received for writing over HTTP, by outcome (stored, failed)"
+            );
+            process_collector().describe();
+            // Counters that alerts read exist from the start at zero, so "none yet" is a
+            // value and not a missing series.
+            metrics::counter!(SHED).absolute(0);
+            metrics::counter!(RATE_LIMITED).absolute(0);
+            metrics::counter!(INGEST_ROWS, "outcome" => "stored").absolute(0);
+            metrics::counter!(INGEST_ROWS, "outcome" => "failed").absolute(0);
+            metrics::gauge!(IN_FLIGHT).set(0.0);
             handle
         })
         .clone()
+}
+
+/// Process CPU, memory, threads and file descriptors (`process_*`), read at each scrape.
+pub fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
+}
+
+/// Counts the rows of a write by outcome.
+pub fn record_ingest(report: &music_rag_core::IngestReport) {
+    let failed = report.failed as u64;
+    let stored = (report.results.len() as u64).saturating_sub(failed);
+    metrics::counter!(INGEST_ROWS, "outcome" => "stored").increment(stored);
+    metrics::counter!(INGEST_ROWS, "outcome" => "failed").increment(failed);
 }
 
 /// Counts and times every request by its route template (never the raw path: ids would
@@ -91,7 +125,10 @@ pub async fn track(req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let request_id = crate::middleware::request_id(&req).to_string();
     let start = Instant::now();
+    let in_flight = metrics::gauge!(IN_FLIGHT);
+    in_flight.increment(1.0);
     let resp = next.run(req).await;
+    in_flight.decrement(1.0);
     let elapsed = start.elapsed();
     let status = resp.status().as_u16();
     let key_id = resp

@@ -254,6 +254,7 @@ pub async fn index_batch(
         });
     }
     let report = state.run_blocking(move |e| e.upsert(tracks)).await?;
+    crate::metrics::record_ingest(&report);
     let errors: Vec<BatchError> = report
         .results
         .iter()

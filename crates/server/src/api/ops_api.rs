@@ -5,7 +5,9 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 
-use crate::metrics::{CACHE_HITS, CACHE_HIT_RATIO, CACHE_MISSES, CATALOG_TRACKS, STORE_WRITABLE};
+use crate::metrics::{
+    CACHE_HITS, CACHE_HIT_RATIO, CACHE_MISSES, CATALOG_TRACKS, READY, STORE_WRITABLE,
+};
 use crate::state::AppState;
 
 /// Readiness: the store is open and the model loaded. While writes fail (a full disk), the
@@ -19,6 +21,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         Ok(n) => {
             let failure = store.write_failure();
             metrics::gauge!(STORE_WRITABLE).set(if failure.is_some() { 0.0 } else { 1.0 });
+            metrics::gauge!(READY).set(1.0);
             Json(serde_json::json!({
                 "status": if failure.is_some() { "degraded" } else { "ready" },
                 "writable": failure.is_none(),
@@ -28,18 +31,24 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             }))
             .into_response()
         }
-        Err(e) => crate::error::ApiError::from(e).into_response(),
+        Err(e) => {
+            metrics::gauge!(READY).set(0.0);
+            crate::error::ApiError::from(e).into_response()
+        }
     }
 }
 
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")), security(("api_key" = [])))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    if let Ok(n) = state.engine.store().count() {
-        metrics::gauge!(CATALOG_TRACKS).set(n as f64);
+    let count = state.engine.store().count();
+    if let Ok(n) = &count {
+        metrics::gauge!(CATALOG_TRACKS).set(*n as f64);
     }
+    metrics::gauge!(READY).set(if count.is_ok() { 1.0 } else { 0.0 });
     let writable = state.engine.store().write_failure().is_none();
     metrics::gauge!(STORE_WRITABLE).set(if writable { 1.0 } else { 0.0 });
+    crate::metrics::process_collector().collect();
     let (hits, misses) = state.engine.embedder().cache_stats();
     metrics::counter!(CACHE_HITS).absolute(hits);
     metrics::counter!(CACHE_MISSES).absolute(misses);

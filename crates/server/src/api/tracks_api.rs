@@ -208,6 +208,7 @@ pub async fn batch(
     } else {
         state.run_blocking(move |e| e.upsert(tracks)).await?
     };
+    crate::metrics::record_ingest(&report);
     Ok(Json(report))
 }
 
@@ -285,5 +286,6 @@ async fn import_file(
         report.failed += 1;
         report.results.insert(position, outcome);
     }
+    crate::metrics::record_ingest(&report);
     Ok(Json(report))
 }
