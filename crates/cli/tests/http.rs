@@ -941,7 +941,7 @@ fn promtool() -> String {
 }
 
 #[test]
-fn alert_rules_pass_promtool_and_read_only_exported_metrics() {
+fn alert_rules_and_the_dashboard_read_only_exported_metrics() {
     let rules_dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/monitoring");
     let tool = promtool();
@@ -961,7 +961,8 @@ fn alert_rules_pass_promtool_and_read_only_exported_metrics() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    // Every metric a rule reads is exported by a server that has served, written and snapshotted.
+    // Every metric a rule or a dashboard panel reads is exported by a server that has served,
+    // answered, written and snapshotted.
     let app = spawn_app(&[]);
     let b = &app.base;
     call(
@@ -976,6 +977,12 @@ fn alert_rules_pass_promtool_and_read_only_exported_metrics() {
         Some(WRITER),
         Some(json!({"tracks": [track("metrics:1")]})),
     );
+    call(
+        "POST",
+        &format!("{b}/v1/ask"),
+        Some(READER),
+        Some(json!({"text": "calm piano?"})),
+    );
     call("GET", &format!("{b}/ready"), None, None);
     call(
         "POST",
@@ -985,7 +992,13 @@ fn alert_rules_pass_promtool_and_read_only_exported_metrics() {
     );
     let (_, r) = call("GET", &format!("{b}/metrics"), Some(ADMIN), None);
     let exported = r.into_string().unwrap();
-    let rules = std::fs::read_to_string(rules_dir.join("alerts.yml")).unwrap();
+    // The rules and the Grafana dashboard's queries.
+    let dashboard = std::fs::read_to_string(rules_dir.join("dashboard.json")).unwrap();
+    let panels = serde_json::from_str::<Value>(&dashboard).unwrap()["panels"]
+        .as_array()
+        .map_or(0, |p| p.len());
+    assert!(panels >= 10, "the dashboard has {panels} panels");
+    let rules = std::fs::read_to_string(rules_dir.join("alerts.yml")).unwrap() + &dashboard;
     let mut used: Vec<&str> = rules
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
         .filter(|w| (w.starts_with("music_rag_") || w.starts_with("process_")) && !w.contains(':'))
@@ -996,7 +1009,7 @@ fn alert_rules_pass_promtool_and_read_only_exported_metrics() {
     for name in used {
         assert!(
             exported.lines().any(|l| l.starts_with(name)),
-            "the rules read {name}, which /metrics does not export"
+            "the rules or the dashboard read {name}, which /metrics does not export"
         );
     }
 }
