@@ -42,7 +42,7 @@ for part in $SETS; do
     descriptive) score "$OUT/heldout_catalog.jsonl" descriptive ;;
     demo)
       cat catalog/harmonix.jsonl catalog/musicnet.jsonl catalog/musiccaps.jsonl > "$WORK/demo.jsonl"
-      score "$WORK/demo.jsonl" musiccaps harmonix_known harmonix_facts ;;
+      score "$WORK/demo.jsonl" musiccaps harmonix_known harmonix_facts names ;;
     jamendo) score "$OUT/jamendo_catalog.jsonl" jamendo ;;
   esac
 done

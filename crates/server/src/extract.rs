@@ -10,6 +10,14 @@ use crate::error::{ApiError, ErrorCode};
 
 pub struct ApiJson<T>(pub T);
 
+/// A body over `max_body_bytes`.
+pub fn body_too_large() -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        "the request body is larger than the configured limit (MUSIC_RAG_MAX_BODY_BYTES)",
+    )
+}
+
 /// Pulls the field path out of serde's message ("unknown field `x`", "... at line 1 column 5").
 fn field_of(message: &str) -> Option<String> {
     let start = message.find('`')? + 1;
@@ -26,21 +34,38 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(JsonRejection::JsonDataError(e)) => {
                 // serde_path_to_error gives "path: message" in the body text.
                 let text = e.body_text();
-                let detail = text.trim_start_matches("Failed to deserialize the JSON body into the target type: ");
+                let detail = text.trim_start_matches(
+                    "Failed to deserialize the JSON body into the target type: ",
+                );
                 let (path, msg) = detail.split_once(": ").unwrap_or(("", detail));
-                let field = if path.is_empty() || path == "." { field_of(msg) } else { Some(path.to_string()) };
+                let field = if path.is_empty() || path == "." {
+                    field_of(msg)
+                } else {
+                    Some(path.to_string())
+                };
                 Err(ApiError {
                     field: field.clone(),
-                    ..ApiError::new(ErrorCode::InvalidInput, format!("{}{msg}", field.map(|f| format!("{f}: ")).unwrap_or_default()))
+                    ..ApiError::new(
+                        ErrorCode::InvalidInput,
+                        format!(
+                            "{}{msg}",
+                            field.map(|f| format!("{f}: ")).unwrap_or_default()
+                        ),
+                    )
                 })
             }
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::new(ErrorCode::MalformedJson, e.body_text())),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(ErrorCode::UnsupportedMediaType,
+            Err(JsonRejection::JsonSyntaxError(e)) => {
+                Err(ApiError::new(ErrorCode::MalformedJson, e.body_text()))
+            }
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
                 "send the body as JSON with Content-Type: application/json",
             )),
-            Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(ErrorCode::PayloadTooLarge,
-                "the request body is larger than the configured limit (MUSIC_RAG_MAX_BODY_BYTES)",
-            )),
+            Err(JsonRejection::BytesRejection(e))
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Err(body_too_large())
+            }
             Err(other) => Err(ApiError {
                 status: other.status(),
                 ..ApiError::new(ErrorCode::BadRequest, other.body_text())

@@ -78,6 +78,18 @@ async fn call(
     (status, value)
 }
 
+/// Posts a `{"tracks": [...]}` batch with the write key.
+async fn write_tracks(app: &TestApp, batch: &Value) -> (StatusCode, Value) {
+    call(
+        app,
+        "POST",
+        "/v1/tracks",
+        Some(WRITER),
+        Some(&batch.to_string()),
+    )
+    .await
+}
+
 fn track(id: &str, genre: &str, tags: &[&str]) -> Value {
     json!({"id": id, "title": format!("Song {id}"), "artist": "Band", "tags": tags,
            "metadata": {"genre": genre, "tempo": 100}})
@@ -266,14 +278,7 @@ async fn audio_streams_with_ranges_only_from_the_audio_folders() {
         {"id": "link", "title": "Link", "artist": "A", "audio_path": sneaky},
         {"id": "none", "title": "None", "artist": "A"},
     ]});
-    let (status, v) = call(
-        &app,
-        "POST",
-        "/v1/tracks",
-        Some(WRITER),
-        Some(&tracks.to_string()),
-    )
-    .await;
+    let (status, v) = write_tracks(&app, &tracks).await;
     assert_eq!(status, StatusCode::OK, "{v}");
 
     let key = [("x-api-key", READER)];
@@ -371,14 +376,7 @@ async fn stats_give_the_catalog_overview_for_filters_and_charts() {
         {"id": "b", "title": "B", "artist": "Y", "year": 1999, "metadata": {"genre": "hip hop", "tempo": 128, "key": "Am"}},
         {"id": "c", "title": "C", "artist": "Z", "metadata": {"genre": "rock", "mood": ["calm"]}},
     ]});
-    call(
-        &app,
-        "POST",
-        "/v1/tracks",
-        Some(WRITER),
-        Some(&tracks.to_string()),
-    )
-    .await;
+    write_tracks(&app, &tracks).await;
     let (status, v) = call(&app, "GET", "/v1/stats", Some(READER), None).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let o = &v["overview"];
@@ -568,14 +566,7 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
 async fn v1_requests_name_their_words_text_and_accept_the_old_names() {
     let app = test_app();
     let tracks = json!({"tracks": [track("a", "pop", &[]), track("b", "rock", &[])]});
-    call(
-        &app,
-        "POST",
-        "/v1/tracks",
-        Some(WRITER),
-        Some(&tracks.to_string()),
-    )
-    .await;
+    write_tracks(&app, &tracks).await;
     for body in [json!({"text": "song"}), json!({"question": "song"})] {
         let (status, v) = call(
             &app,

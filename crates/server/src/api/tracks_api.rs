@@ -162,30 +162,22 @@ pub struct BatchUpsert {
 /// are still written.
 #[utoipa::path(post, path = "/v1/tracks", tag = "tracks", request_body(description = "JSON `{tracks}`, or a catalog file: CSV with a header row, or one JSON track per line",
         content((BatchUpsert = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))),
-    params(("all_or_nothing" = Option<bool>, Query, description = "For CSV and JSON lines bodies: write nothing when any row is invalid")),
+    params(ImportParams),
     responses((status = 200, body = IngestReport), (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn batch(
     State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ImportParams>,
     request: Request,
 ) -> ApiResult<Json<IngestReport>> {
     if let Some(format) = file_format(request.headers()) {
-        let all_or_nothing = request
-            .uri()
-            .query()
-            .is_some_and(|q| q.split('&').any(|p| p == "all_or_nothing=true"));
         let limit = state.settings.config.max_body_bytes;
         let bytes = axum::body::to_bytes(request.into_body(), limit)
             .await
-            .map_err(|_| {
-                ApiError::new(
-                    ErrorCode::PayloadTooLarge,
-                    "the request body is larger than the configured limit (MUSIC_RAG_MAX_BODY_BYTES)",
-                )
-            })?;
+            .map_err(|_| crate::extract::body_too_large())?;
         let text = String::from_utf8(bytes.to_vec())
             .map_err(|_| ApiError::invalid("body", "must be UTF-8 text"))?;
-        return import_file(&state, &text, format, all_or_nothing).await;
+        return import_file(&state, &text, format, params.all_or_nothing).await;
     }
     let ApiJson(body) = ApiJson::<serde_json::Value>::from_request(request, &state).await?;
     // The commonest first mistake is a bare list of tracks: say what the body must be.
@@ -200,8 +192,26 @@ pub async fn batch(
         ApiError::field_message(field.clone(), format!("{field}: {}", e.into_inner()))
     })?;
     check_batch_size(&state, body.tracks.len())?;
-    let tracks = body.tracks;
-    let report = if body.all_or_nothing {
+    let report = write_batch(&state, body.tracks, body.all_or_nothing).await?;
+    Ok(Json(report))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    /// For CSV and JSON lines bodies: write nothing when any row is invalid (JSON bodies say
+    /// `all_or_nothing` in the body).
+    #[serde(default)]
+    pub all_or_nothing: bool,
+}
+
+/// Writes a batch, all or nothing when asked, and counts its rows.
+async fn write_batch(
+    state: &AppState,
+    tracks: Vec<Track>,
+    all_or_nothing: bool,
+) -> ApiResult<IngestReport> {
+    let report = if all_or_nothing {
         state
             .run_blocking(move |e| e.upsert_all_or_nothing(tracks))
             .await?
@@ -209,7 +219,7 @@ pub async fn batch(
         state.run_blocking(move |e| e.upsert(tracks)).await?
     };
     crate::metrics::record_ingest(&report);
-    Ok(Json(report))
+    Ok(report)
 }
 
 /// The catalog file format a body's content type names, when it is not JSON.
@@ -275,17 +285,10 @@ async fn import_file(
             format!("{message}; nothing was written (all_or_nothing)"),
         ));
     }
-    let mut report = if all_or_nothing {
-        state
-            .run_blocking(move |e| e.upsert_all_or_nothing(tracks))
-            .await?
-    } else {
-        state.run_blocking(move |e| e.upsert(tracks)).await?
-    };
+    let mut report = write_batch(state, tracks, all_or_nothing).await?;
     for (position, outcome) in unreadable {
         report.failed += 1;
         report.results.insert(position, outcome);
     }
-    crate::metrics::record_ingest(&report);
     Ok(Json(report))
 }
