@@ -204,7 +204,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => crate::serve::serve(&g, &args),
         Command::Config(args) => crate::serve::print_config(&g, &args),
-        Command::Healthcheck(args) => crate::serve::healthcheck(&g, &args),
+        Command::Healthcheck(args) => crate::healthcheck::healthcheck(&g, &args),
         Command::InitSampleData => {
             let engine = open_engine(&g, Access::ReadWrite)?;
             let rows = demo_catalog::rows();

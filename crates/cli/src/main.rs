@@ -18,6 +18,7 @@ mod commands;
 mod data_commands;
 mod demo_catalog;
 mod eval;
+mod healthcheck;
 mod logging;
 mod output;
 mod serve;
@@ -169,7 +170,7 @@ pub enum Command {
     Config(serve::ServeArgs),
     /// Ask a running server whether it is ready (exit 0) or not (exit 1); for container health
     /// checks in images without curl.
-    Healthcheck(serve::HealthcheckArgs),
+    Healthcheck(healthcheck::HealthcheckArgs),
     /// Measure search latency on the current store (see docs/BENCHMARKS.md).
     #[command(hide = true)]
     BenchSearch(bench::BenchArgs),

@@ -40,16 +40,12 @@ pub struct ServeArgs {
     /// always may.
     #[arg(long = "audio-dir", value_name = "DIR")]
     pub audio_dirs: Vec<PathBuf>,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct HealthcheckArgs {
-    /// The server's base URL (default: the configured port on 127.0.0.1).
-    #[arg(long)]
-    pub url: Option<String>,
-    /// Seconds to wait for the answer.
-    #[arg(long, default_value_t = 3)]
-    pub timeout: u64,
+    /// PEM certificate chain: serve HTTPS with it (MUSIC_RAG_TLS_CERT_FILE); reloaded on SIGHUP.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key (MUSIC_RAG_TLS_KEY_FILE).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The original service's environment variable names and the settings they set.
@@ -89,6 +85,11 @@ const PREFIXED: &[&str] = &[
     "max_concurrent_requests",
     "max_concurrent_searches",
     "shutdown_grace_seconds",
+    "max_connections",
+    "header_read_timeout_seconds",
+    "idle_timeout_seconds",
+    "tls_cert_file",
+    "tls_key_file",
     "snapshot_every",
     "snapshot_keep",
     "snapshot_dir",
@@ -142,6 +143,15 @@ pub fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
     }
     if let Some(k) = args.snapshot_keep {
         fig = fig.merge(Serialized::default("snapshot_keep", k));
+    }
+    if let Some(f) = &args.tls_cert {
+        fig = fig.merge(Serialized::default(
+            "tls_cert_file",
+            f.display().to_string(),
+        ));
+    }
+    if let Some(f) = &args.tls_key {
+        fig = fig.merge(Serialized::default("tls_key_file", f.display().to_string()));
     }
     if !args.audio_dirs.is_empty() {
         let dirs: Vec<String> = args
@@ -240,8 +250,14 @@ pub fn engine_with_configured_provider(g: &Global) -> Result<Engine> {
 
 /// Reloads the API keys on SIGHUP and when the keys file changes (checked every 2 s), so an
 /// old and a new key can both work during a rotation, then the old one is removed, all
-/// without a restart. A configuration that no longer validates keeps the old keys.
-fn spawn_key_reload(state: AppState, args: ServeArgs) {
+/// without a restart; SIGHUP also reloads the TLS certificate (new handshakes get it, open
+/// connections keep theirs). A configuration or certificate that no longer loads keeps the
+/// old one in force.
+fn spawn_reload(
+    state: AppState,
+    args: ServeArgs,
+    tls: Option<Arc<music_rag_server::tls::Certificates>>,
+) {
     let file = keys_file();
     let stamp = |f: &PathBuf| {
         std::fs::metadata(f)
@@ -265,7 +281,15 @@ fn spawn_key_reload(state: AppState, args: ServeArgs) {
             #[cfg(not(unix))]
             let signalled = std::future::pending::<bool>();
             let why = tokio::select! {
-                true = signalled => "SIGHUP",
+                true = signalled => {
+                    if let Some(certificates) = &tls {
+                        match certificates.reload() {
+                            Ok(()) => tracing::info!("TLS certificate reloaded"),
+                            Err(e) => tracing::warn!("TLS certificate not reloaded, the old one stays: {e}"),
+                        }
+                    }
+                    "SIGHUP"
+                }
                 _ = tick.tick() => {
                     let now = file.as_ref().and_then(stamp);
                     if now == seen {
@@ -302,45 +326,6 @@ fn init_logging(
     crate::logging::init_server(level, config.json_logs())
 }
 
-/// `GET /ready` on a running server: exit 0 when it answers 200 (ready, or degraded: reads
-/// work), 1 otherwise, with the reason on stderr.
-pub fn healthcheck(g: &Global, args: &HealthcheckArgs) -> Result<ExitCode> {
-    let base = match &args.url {
-        Some(u) => u.trim_end_matches('/').to_string(),
-        None => {
-            let config = load_config(&ServeArgs::default())?;
-            format!("http://127.0.0.1:{}", config.port)
-        }
-    };
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(args.timeout.max(1)))
-        .build();
-    let answer = agent.get(&format!("{base}/ready")).call();
-    let (ok, body) = match answer {
-        Ok(r) => (r.status() == 200, r.into_string().unwrap_or_default()),
-        Err(ureq::Error::Status(code, r)) => (
-            false,
-            format!("{code}: {}", r.into_string().unwrap_or_default()),
-        ),
-        Err(e) => (false, format!("cannot reach {base}: {e}")),
-    };
-    if g.json {
-        outln!(
-            "{}",
-            serde_json::json!({"url": base, "ready": ok, "answer": body})
-        );
-    } else if ok {
-        outln!("ready: {body}");
-    } else {
-        eprintln!("not ready: {body}");
-    }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
-}
-
 pub fn print_config(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     crate::init_cli_logging(&g.log_level);
     let config = load_config(args)?;
@@ -356,7 +341,12 @@ pub fn print_config(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
         outln!("{}", toml_text(&masked).trim_end());
         match &checked {
             Ok(settings) => eprintln!(
-                "this configuration would start, serving http://{}",
+                "this configuration would start, serving {}://{}",
+                if settings.config.tls_files().is_some() {
+                    "https"
+                } else {
+                    "http"
+                },
                 settings.addr
             ),
             Err(p) => eprintln!("this configuration will not start: {p}"),
@@ -394,6 +384,12 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let tls = settings
+        .config
+        .tls_files()
+        .map(|(cert, key)| music_rag_server::tls::Certificates::load(&cert, &key))
+        .transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(settings.addr)
             .await
@@ -431,11 +427,11 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
                 keep,
             );
         }
-        spawn_key_reload(state.clone(), args.clone());
+        spawn_reload(state.clone(), args.clone(), tls.clone());
         tracing::info!(
             %addr,
             ready_ms = started.elapsed().as_millis() as u64,
-            web_page = %format!("http://{addr}/ui"),
+            web_page = %format!("{scheme}://{addr}/ui"),
             version = env!("CARGO_PKG_VERSION"),
             store_schema = state.engine.store().schema_version(),
             tracks = state.engine.store().count().unwrap_or(0),
@@ -443,8 +439,8 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
             "music-rag listening"
         );
         // Scripts and tests read the bound address from this line.
-        outln!("listening on http://{addr}");
-        music_rag_server::serve(listener, state, music_rag_server::shutdown_signal()).await?;
+        outln!("listening on {scheme}://{addr}");
+        music_rag_server::serve(listener, state, tls, music_rag_server::shutdown_signal()).await?;
         tracing::info!("stopped cleanly");
         anyhow::Ok(())
     })?;

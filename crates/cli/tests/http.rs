@@ -783,6 +783,99 @@ fn versions_and_the_container_healthcheck() {
     assert!(String::from_utf8_lossy(&down.stderr).contains("not ready: cannot reach"));
 }
 
+/// A self-signed certificate for localhost written as PEM files; returns its DER form.
+fn write_certificate(dir: &std::path::Path) -> Vec<u8> {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), made.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), made.key_pair.serialize_pem()).unwrap();
+    made.cert.der().to_vec()
+}
+
+/// `GET /health` over HTTPS trusting only `trusted`: the status, or the TLS error.
+fn https_status(base: &str, trusted: &[u8]) -> Result<u16, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(trusted.to_vec().into()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let agent = ureq::AgentBuilder::new()
+        .tls_config(std::sync::Arc::new(config))
+        .timeout(std::time::Duration::from_secs(10))
+        .build();
+    let url = base.replace("127.0.0.1", "localhost");
+    match agent.get(&format!("{url}/health")).call() {
+        Ok(r) => Ok(r.status()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[test]
+fn https_with_a_certificate_reloaded_on_sighup() {
+    let files = tempfile::tempdir().unwrap();
+    let first = write_certificate(files.path());
+    let cert = files.path().join("cert.pem");
+    let key = files.path().join("key.pem");
+    let app = spawn_app(&[
+        ("MUSIC_RAG_TLS_CERT_FILE", cert.to_str().unwrap()),
+        ("MUSIC_RAG_TLS_KEY_FILE", key.to_str().unwrap()),
+    ]);
+    assert!(app.base.starts_with("https://"), "{}", app.base);
+    assert_eq!(https_status(&app.base, &first), Ok(200));
+
+    // The container probe speaks HTTPS to its own server.
+    let port = app.base.rsplit(':').next().unwrap();
+    let probe = common::bin()
+        .args(["healthcheck"])
+        .env("API_PORT", port)
+        .env("MUSIC_RAG_TLS_CERT_FILE", &cert)
+        .env("MUSIC_RAG_TLS_KEY_FILE", &key)
+        .output()
+        .unwrap();
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+
+    let second = write_certificate(files.path());
+    assert!(
+        https_status(&app.base, &second).is_err(),
+        "the new certificate is not served before SIGHUP"
+    );
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &app.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    assert!(
+        eventually(5, || https_status(&app.base, &second) == Ok(200)),
+        "the new certificate is served after SIGHUP"
+    );
+    assert!(https_status(&app.base, &first).is_err());
+
+    // Half a pair is refused at start, naming the missing setting.
+    let out = common::bin()
+        .args(["serve", "--port", "0", "--tls-cert"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "clap refuses --tls-cert alone");
+    let out = common::bin()
+        .args(["config", "--json"])
+        .env("MUSIC_RAG_TLS_CERT_FILE", &cert)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["problem"].as_str().unwrap_or("").contains("tls_key_file"),
+        "{v}"
+    );
+}
+
 #[test]
 fn logs_are_json_lines_with_an_access_line_per_request_and_no_secret() {
     let (_tmp, data) = common::fresh_copy();

@@ -94,6 +94,18 @@ pub struct ServerConfig {
     pub max_concurrent_searches: usize,
     /// How long SIGTERM waits for in-flight requests.
     pub shutdown_grace_seconds: u64,
+    /// Client connections open at once; beyond this, new ones wait in the listen queue.
+    pub max_connections: usize,
+    /// Longest time a client may take to send a request's headers (and a TLS handshake);
+    /// a connection that sends nothing is closed after it too.
+    pub header_read_timeout_seconds: u64,
+    /// A connection on which no byte moves for this long is closed (after its current request).
+    pub idle_timeout_seconds: u64,
+    /// `MUSIC_RAG_TLS_CERT_FILE`: PEM certificate chain; with `tls_key_file`, serve HTTPS
+    /// (HTTP/1.1 and HTTP/2). Reloaded on SIGHUP.
+    pub tls_cert_file: Option<String>,
+    /// `MUSIC_RAG_TLS_KEY_FILE`: the certificate's PEM private key.
+    pub tls_key_file: Option<String>,
     /// `OPENAI_BASE_URL`: an OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp) for
     /// answers, query enhancement and summaries, e.g. `http://localhost:11434/v1`. Unset:
     /// everything runs offline.
@@ -137,6 +149,11 @@ impl Default for ServerConfig {
             max_concurrent_requests: 512,
             max_concurrent_searches: 4,
             shutdown_grace_seconds: 10,
+            max_connections: 1024,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 60,
+            tls_cert_file: None,
+            tls_key_file: None,
             llm_base_url: None,
             llm_model: None,
             llm_api_key: None,
@@ -182,6 +199,19 @@ impl ServerConfig {
             Some(f) => f == "json",
             None => self.environment == "production",
         }
+    }
+
+    /// The certificate and key files, when HTTPS is configured.
+    pub fn tls_files(&self) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+        let cert = self
+            .tls_cert_file
+            .as_deref()
+            .filter(|f| !f.trim().is_empty())?;
+        let key = self
+            .tls_key_file
+            .as_deref()
+            .filter(|f| !f.trim().is_empty())?;
+        Some((cert.into(), key.into()))
     }
 
     pub fn validate(&self) -> Result<Settings, ConfigError> {
@@ -252,6 +282,28 @@ impl ServerConfig {
         )?;
         positive("max_concurrent_requests", self.max_concurrent_requests)?;
         positive("max_concurrent_searches", self.max_concurrent_searches)?;
+        positive("max_connections", self.max_connections)?;
+        positive(
+            "header_read_timeout_seconds",
+            self.header_read_timeout_seconds as usize,
+        )?;
+        positive("idle_timeout_seconds", self.idle_timeout_seconds as usize)?;
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|f| !f.trim().is_empty());
+        match (set(&self.tls_cert_file), set(&self.tls_key_file)) {
+            (true, false) => {
+                return Err(bad(
+                    "tls_key_file (MUSIC_RAG_TLS_KEY_FILE)",
+                    "is needed with tls_cert_file: HTTPS takes a certificate and its key",
+                ))
+            }
+            (false, true) => {
+                return Err(bad(
+                    "tls_cert_file (MUSIC_RAG_TLS_CERT_FILE)",
+                    "is needed with tls_key_file: HTTPS takes a certificate and its key",
+                ))
+            }
+            _ => {}
+        }
         if !matches!(
             self.environment.as_str(),
             "development" | "production" | "test"

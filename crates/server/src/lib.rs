@@ -11,9 +11,9 @@ mod middleware;
 mod openapi;
 pub mod snapshots;
 pub mod state;
+pub mod tls;
+mod transport;
 
-use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
@@ -35,6 +35,7 @@ use auth::Scope;
 pub use config::{ConfigError, ServerConfig, Settings};
 use error::{ApiError, ErrorCode};
 pub use state::AppState;
+pub use transport::serve;
 
 fn guarded(state: &AppState, scope: Scope, routes: Router<AppState>) -> Router<AppState> {
     routes.route_layer(axum::middleware::from_fn_with_state(
@@ -139,33 +140,6 @@ pub fn app(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(c.max_body_bytes)),
         )
         .with_state(state)
-}
-
-/// Serves until `shutdown` resolves, then stops accepting and waits up to the configured
-/// grace period for requests in flight.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let grace = Duration::from_secs(state.settings.config.shutdown_grace_seconds);
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = stopping_tx.send(());
-    });
-    let server = std::pin::pin!(std::future::IntoFuture::into_future(server));
-    tokio::select! {
-        r = server => r,
-        _ = async {
-            let _ = stopping_rx.await;
-            tokio::time::sleep(grace).await;
-        } => {
-            tracing::warn!(?grace, "requests still in flight after the grace period; stopping anyway");
-            Ok(())
-        }
-    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

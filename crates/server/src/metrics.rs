@@ -27,6 +27,7 @@ pub const STORE_WRITABLE: &str = "music_rag_store_writable";
 pub const IN_FLIGHT: &str = "music_rag_http_requests_in_flight";
 pub const READY: &str = "music_rag_ready";
 pub const INGEST_ROWS: &str = "music_rag_ingest_rows_total";
+pub const OPEN_CONNECTIONS: &str = "music_rag_http_open_connections";
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -80,6 +81,10 @@ pub fn handle() -> PrometheusHandle {
             );
             metrics::describe_gauge!(IN_FLIGHT, "HTTP requests being served now");
             metrics::describe_gauge!(
+                OPEN_CONNECTIONS,
+                "Client connections open now (at most max_connections)"
+            );
+            metrics::describe_gauge!(
                 READY,
                 "1 while /ready answers ready or degraded, 0 while not ready"
             );
@@ -95,6 +100,7 @@ pub fn handle() -> PrometheusHandle {
             metrics::counter!(INGEST_ROWS, "outcome" => "stored").absolute(0);
             metrics::counter!(INGEST_ROWS, "outcome" => "failed").absolute(0);
             metrics::gauge!(IN_FLIGHT).set(0.0);
+            metrics::gauge!(OPEN_CONNECTIONS).set(0.0);
             handle
         })
         .clone()
