@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -23,9 +23,21 @@ use crate::Global;
 
 #[derive(Args, Debug)]
 pub struct BackupArgs {
-    /// Snapshot file to write (default: a new file in the data directory's snapshots/).
+    /// Snapshot file to write (default: a new file in the data directory's snapshots/); with
+    /// --server, a folder (or file) to download the snapshot into (default: snapshots/).
     #[arg(long)]
     pub to: Option<PathBuf>,
+    /// Back up a running server over its admin API instead of a local data directory: take a
+    /// snapshot there, download it, then delete it there. The admin key comes from --api-key,
+    /// API_KEY or the file in API_KEY_FILE.
+    #[arg(long, value_name = "URL", env = "MUSIC_RAG_SERVER")]
+    pub server: Option<String>,
+    /// Admin key for --server.
+    #[arg(long, env = "API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// With --server: keep only the newest N snapshots in the destination folder.
+    #[arg(long, value_name = "N", requires = "server")]
+    pub keep: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -49,6 +61,9 @@ pub struct ExportArgs {
 }
 
 pub fn backup(g: &Global, args: &BackupArgs) -> Result<ExitCode> {
+    if let Some(server) = &args.server {
+        return backup_server(g, server, args);
+    }
     let store = open_store(g, None, Access::ReadOnly)?;
     let folder = SnapshotFolder::new(g.data_dir.join("snapshots"));
     let taken = folder.take(&store, args.to.as_deref())?;
@@ -62,6 +77,110 @@ pub fn backup(g: &Global, args: &BackupArgs) -> Result<ExitCode> {
             taken.manifest.sequence,
             taken.bytes as f64 / 1e6,
             taken.seconds
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `backup --server`: snapshot, download (to a temporary name, renamed when complete), delete
+/// on the server, prune the destination folder.
+fn backup_server(g: &Global, server: &str, args: &BackupArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let base = server.trim_end_matches('/');
+    let key = match (&args.api_key, std::env::var_os("API_KEY_FILE")) {
+        (Some(k), _) => k.clone(),
+        (None, Some(file)) => std::fs::read_to_string(&file)
+            .with_context(|| {
+                format!(
+                    "API_KEY_FILE: cannot read {}",
+                    PathBuf::from(&file).display()
+                )
+            })?
+            .trim()
+            .to_string(),
+        (None, None) => {
+            anyhow::bail!("--server needs an admin key: --api-key, API_KEY or API_KEY_FILE")
+        }
+    };
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(Duration::from_secs(10))
+        .build();
+    let refused = |what: &str, e: ureq::Error| match e {
+        ureq::Error::Status(code, r) => anyhow::anyhow!(
+            "{what}: the server answered {code}: {}",
+            r.into_string().unwrap_or_default()
+        ),
+        other => anyhow::anyhow!("{what}: cannot reach {base}: {other}"),
+    };
+    let taken: serde_json::Value = agent
+        .post(&format!("{base}/v1/admin/snapshots"))
+        .set("X-API-Key", &key)
+        .call()
+        .map_err(|e| refused("taking a snapshot", e))?
+        .into_json()?;
+    let name = taken["name"]
+        .as_str()
+        .context("the server's snapshot answer has no name")?
+        .to_string();
+    let to = args
+        .to
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("snapshots"));
+    let (dir, file) = if to.extension().is_some_and(|e| e == "mrsnap") {
+        (
+            to.parent().map(PathBuf::from).unwrap_or_default(),
+            to.clone(),
+        )
+    } else {
+        (to.clone(), to.join(&name))
+    };
+    if !dir.as_os_str().is_empty() {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let part = file.with_extension("mrsnap.part");
+    let response = agent
+        .get(&format!("{base}/v1/admin/snapshots/{name}"))
+        .set("X-API-Key", &key)
+        .call()
+        .map_err(|e| refused("downloading the snapshot", e))?;
+    let mut out =
+        std::fs::File::create(&part).with_context(|| format!("cannot write {}", part.display()))?;
+    let bytes = std::io::copy(&mut response.into_reader(), &mut out)
+        .with_context(|| format!("downloading into {}", part.display()))?;
+    out.sync_all()?;
+    anyhow::ensure!(
+        Some(bytes) == taken["bytes"].as_u64(),
+        "the download of {name} stopped after {bytes} bytes of {}",
+        taken["bytes"]
+    );
+    std::fs::rename(&part, &file)?;
+    agent
+        .delete(&format!("{base}/v1/admin/snapshots/{name}"))
+        .set("X-API-Key", &key)
+        .call()
+        .map_err(|e| refused("deleting the snapshot on the server", e))?;
+    let pruned = match args.keep {
+        Some(keep) => SnapshotFolder::new(dir.clone()).prune(keep)?,
+        None => Vec::new(),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    if g.json {
+        outln!(
+            "{}",
+            json!({"server": base, "path": file, "bytes": bytes, "seconds": seconds, "manifest": taken["manifest"], "pruned": pruned})
+        );
+    } else {
+        outln!(
+            "wrote {} ({} tracks, {:.1} MB) from {base} in {seconds:.2} s{}",
+            file.display(),
+            taken["manifest"]["tracks"],
+            bytes as f64 / 1e6,
+            if pruned.is_empty() {
+                String::new()
+            } else {
+                format!("; removed {} older", pruned.len())
+            }
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -163,6 +163,52 @@ fn backup_while_serving_then_restore_verify_and_the_same_results() {
     );
     assert_eq!(forced["tracks"], cli["manifest"]["tracks"]);
 
+    // A backup of the running server over its admin API, kept to the newest one, restores;
+    // the server keeps no copy.
+    let remote = tmp.path().join("remote");
+    let before = std::fs::read_dir(app.data.join("snapshots"))
+        .unwrap()
+        .count();
+    let mut last_backup = serde_json::Value::Null;
+    for _ in 0..2 {
+        let out = common::bin()
+            .args([
+                "backup", "--json", "--keep", "1", "--server", &app.base, "--to",
+            ])
+            .arg(&remote)
+            .env("API_KEY", ADMIN)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        last_backup = serde_json::from_slice(&out.stdout).unwrap();
+    }
+    let kept: Vec<_> = std::fs::read_dir(&remote)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        std::fs::read_dir(app.data.join("snapshots"))
+            .unwrap()
+            .count(),
+        before
+    );
+    let from_remote = tmp.path().join("from-remote");
+    let out = ok_json(&from_remote, &["restore", kept[0].to_str().unwrap()]);
+    assert_eq!(out["tracks"], last_backup["manifest"]["tracks"]);
+    assert!(out["tracks"].as_u64().unwrap() > 20);
+    let out = common::bin()
+        .args(["backup", "--server", &app.base, "--to"])
+        .arg(&remote)
+        .env("API_KEY", WRITER)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && stderr(&out).contains("403"),
+        "{}",
+        stderr(&out)
+    );
+
     // With writes stopped, a snapshot restores to the same catalog and the same searches.
     let (_, r) = call(
         "POST",
