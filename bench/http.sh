@@ -8,6 +8,7 @@
 #   CATALOG=/tmp/jamendo.jsonl bench/http.sh
 #
 # Knobs: PORT (8766) DURATION (20s) WARMUP (3s) TOP_K (10) BATCH (100) KEEP=1
+#        BIN=/path/to/music-rag (another build, e.g. the previous version, instead of this one)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -17,8 +18,10 @@ DURATION=${DURATION:-20s}; WARMUP=${WARMUP:-3s}; BATCH=${BATCH:-100}
 export TOP_K=${TOP_K:-10} QUERIES=$PEER/queries.txt
 BASE="http://127.0.0.1:$PORT"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-(cd "$ROOT" && cargo build --release --quiet --bin music-rag)
-BIN=$ROOT/target/release/music-rag
+if [ -z "${BIN:-}" ]; then
+  (cd "$ROOT" && cargo build --release --quiet --bin music-rag)
+  BIN=$ROOT/target/release/music-rag
+fi
 "$BIN" model fetch >/dev/null
 
 WORK=$(mktemp -d /tmp/music-rag-bench.XXXXXX)
