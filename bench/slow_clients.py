@@ -5,7 +5,7 @@ the server closed the slow sockets (or that it had not by the end).
 
     python3 bench/slow_clients.py PORT [N=2000] [SECONDS=40]
 """
-import select
+import selectors
 import socket
 import sys
 import time
@@ -34,31 +34,37 @@ def main():
         s.setblocking(False)
         s.connect_ex(("127.0.0.1", port))
         slow.append(s)
-    time.sleep(0.5)
+    time.sleep(3)  # let the handshakes finish
+    attached = []
     for s in slow:
         try:
             s.send(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+            attached.append(s)
         except OSError:
-            pass
-    open_socks = set(slow)
+            s.close()  # the handshake never completed: the listen queue was full
+    open_socks = set(attached)
+    sel = selectors.DefaultSelector()
+    for s in attached:
+        sel.register(s, selectors.EVENT_READ)
     closed_at = []
     waits = []
     next_probe = time.time()
     while time.time() - start < duration and open_socks:
-        readable, _, _ = select.select(list(open_socks)[:1000], [], [], 0.2)
-        for s in readable:
+        for key, _ in sel.select(0.2):
+            s = key.fileobj
             try:
                 if s.recv(4096) == b"":
                     raise OSError
             except OSError:
                 open_socks.discard(s)
+                sel.unregister(s)
                 closed_at.append(time.time() - start)
                 s.close()
         if time.time() >= next_probe:
             waits.append(normal_request(port, 30))
             next_probe = time.time() + 1
     ok = [w for good, w in waits if good]
-    print(f"slow clients: {n}; closed by the server: {len(closed_at)}"
+    print(f"slow clients: {n}, connected: {len(attached)}; closed by the server: {len(closed_at)}"
           + (f" (first at {min(closed_at):.1f} s, last at {max(closed_at):.1f} s)" if closed_at else "")
           + f"; still open after {time.time() - start:.0f} s: {len(open_socks)}")
     if ok:

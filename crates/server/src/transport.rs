@@ -5,7 +5,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -85,17 +85,27 @@ pub async fn serve(
         };
         let _ = tcp.set_nodelay(true);
         let app = app.clone();
+        let io = Watched::new(tcp);
+        let activity = io.activity.clone();
+        let requests = activity.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(remote));
-            app.clone().oneshot(req)
+            let started = requests.request_started(req.version() == hyper::Version::HTTP_2);
+            let answer = app.clone().oneshot(req);
+            async move {
+                let response = answer.await?;
+                // The request counts as in progress until its body is sent (or dropped).
+                Ok::<_, std::convert::Infallible>(response.map(|body| InProgress {
+                    body,
+                    _request: started,
+                }))
+            }
         });
         let builder = builder.clone();
         let acceptor = acceptor.clone();
         let stopping = stopping.clone();
         tokio::spawn(async move {
             metrics::gauge!(OPEN_CONNECTIONS).increment(1.0);
-            let io = Watched::new(tcp);
-            let activity = io.activity.clone();
             match acceptor {
                 None => serve_connection(&builder, io, activity, service, stopping, limits).await,
                 Some(acceptor) => {
@@ -129,8 +139,9 @@ pub async fn serve(
 }
 
 /// Drives one connection; asks it to close gracefully (after the request in progress) when
-/// the server stops or when no byte has moved for the idle timeout (before its first byte:
-/// the header deadline).
+/// the server stops, when an HTTP/1 client has not sent a complete request head within the
+/// header deadline of connecting or of its previous answer (however slowly its bytes trickle
+/// in), or when no byte has moved for the idle timeout.
 async fn serve_connection<IO, S>(
     builder: &auto::Builder<TokioExecutor>,
     io: IO,
@@ -142,7 +153,7 @@ async fn serve_connection<IO, S>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: hyper::service::Service<
             hyper::Request<Incoming>,
-            Response = axum::response::Response,
+            Response = hyper::Response<InProgress>,
             Error = std::convert::Infallible,
         > + Send
         + 'static,
@@ -152,15 +163,7 @@ async fn serve_connection<IO, S>(
     let mut conn = std::pin::pin!(conn);
     let mut closing = false;
     loop {
-        // Before the first byte the header deadline applies, after it the idle timeout.
-        let quiet_until = || {
-            let limit = if activity.read_any() {
-                limits.idle_timeout
-            } else {
-                limits.header_read_timeout
-            };
-            activity.last() + limit
-        };
+        let (deadline, _) = activity.deadline(&limits);
         tokio::select! {
             result = conn.as_mut() => {
                 if let Err(e) = result {
@@ -169,47 +172,123 @@ async fn serve_connection<IO, S>(
                 return;
             }
             _ = stopping.changed(), if !closing => {
+                if activity.waiting_for_a_head() {
+                    return;
+                }
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
-            _ = tokio::time::sleep_until(quiet_until().into()), if !closing => {
-                if quiet_until() <= Instant::now() {
-                    closing = true;
-                    conn.as_mut().graceful_shutdown();
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                match activity.deadline(&limits) {
+                    // Nothing is in progress, so nothing is lost by closing now; a graceful
+                    // close would wait for the head that never comes.
+                    (at, Expiry::Head) if at <= Instant::now() => return,
+                    (at, Expiry::Idle) if at <= Instant::now() && !closing => {
+                        closing = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                    _ => {}
                 }
             }
         }
     }
 }
 
-/// When bytes last moved on a connection, and whether any were ever read.
+/// A response body that keeps its request counted as in progress until it is sent.
+struct InProgress {
+    body: axum::body::Body,
+    _request: RequestStarted,
+}
+
+impl hyper::body::Body for InProgress {
+    type Data = hyper::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Which rule a connection's deadline comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expiry {
+    /// No complete request head in time, with nothing in progress: close at once.
+    Head,
+    /// No byte moved for the idle timeout: close after the request in progress.
+    Idle,
+}
+
+/// What a connection is doing: when bytes last moved, requests in progress, and since when
+/// it has waited for a request head.
 #[derive(Debug)]
 struct Activity {
     opened: Instant,
-    /// Milliseconds after `opened` of the last read or write; the top bit marks that a byte
-    /// was ever read.
-    last_ms: AtomicU64,
+    /// Milliseconds after `opened` of the last read or write.
+    last_io_ms: AtomicU64,
+    /// Milliseconds after `opened` since which no request has been in progress.
+    waiting_since_ms: AtomicU64,
+    in_flight: AtomicUsize,
+    http2: AtomicBool,
 }
 
-const READ_ANY: u64 = 1 << 63;
+/// Ends a request's part in [`Activity`] when its answer has been sent (or dropped).
+struct RequestStarted(Arc<Activity>);
+
+impl Drop for RequestStarted {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0
+                .waiting_since_ms
+                .store(self.0.now_ms(), Ordering::Release);
+        }
+    }
+}
 
 impl Activity {
-    fn touch(&self, read: bool) {
-        let ms = self.opened.elapsed().as_millis() as u64 & !READ_ANY;
-        let flag = if read {
-            READ_ANY
+    fn now_ms(&self) -> u64 {
+        self.opened.elapsed().as_millis() as u64
+    }
+
+    fn touch(&self) {
+        self.last_io_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn request_started(self: &Arc<Self>, http2: bool) -> RequestStarted {
+        if http2 {
+            self.http2.store(true, Ordering::Relaxed);
+        }
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        RequestStarted(self.clone())
+    }
+
+    /// HTTP/1 (or not yet known) with no request in progress: the next thing due is a head.
+    fn waiting_for_a_head(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0 && !self.http2.load(Ordering::Relaxed)
+    }
+
+    /// When the connection is to be closed if nothing changes, and by which rule: no byte
+    /// for the idle timeout; while waiting for a head, no complete head within the header
+    /// deadline of connecting or of the previous answer.
+    fn deadline(&self, limits: &Limits) -> (Instant, Expiry) {
+        let at = |ms: &AtomicU64| self.opened + Duration::from_millis(ms.load(Ordering::Acquire));
+        let idle = at(&self.last_io_ms) + limits.idle_timeout;
+        let head = at(&self.waiting_since_ms) + limits.header_read_timeout;
+        if self.waiting_for_a_head() && head <= idle {
+            (head, Expiry::Head)
         } else {
-            self.last_ms.load(Ordering::Relaxed) & READ_ANY
-        };
-        self.last_ms.store(ms | flag, Ordering::Relaxed);
-    }
-
-    fn last(&self) -> Instant {
-        self.opened + Duration::from_millis(self.last_ms.load(Ordering::Relaxed) & !READ_ANY)
-    }
-
-    fn read_any(&self) -> bool {
-        self.last_ms.load(Ordering::Relaxed) & READ_ANY != 0
+            (idle, Expiry::Idle)
+        }
     }
 }
 
@@ -225,7 +304,10 @@ impl<IO> Watched<IO> {
             io,
             activity: Arc::new(Activity {
                 opened: Instant::now(),
-                last_ms: AtomicU64::new(0),
+                last_io_ms: AtomicU64::new(0),
+                waiting_since_ms: AtomicU64::new(0),
+                in_flight: AtomicUsize::new(0),
+                http2: AtomicBool::new(false),
             }),
         }
     }
@@ -240,7 +322,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
         let before = buf.filled().len();
         let result = Pin::new(&mut self.io).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.activity.touch(true);
+            self.activity.touch();
         }
         result
     }
@@ -254,7 +336,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
     ) -> Poll<std::io::Result<usize>> {
         let result = Pin::new(&mut self.io).poll_write(cx, buf);
         if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch(false);
+            self.activity.touch();
         }
         result
     }
@@ -274,7 +356,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
     ) -> Poll<std::io::Result<usize>> {
         let result = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
         if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch(false);
+            self.activity.touch();
         }
         result
     }

@@ -193,9 +193,10 @@ fn closed_after(mut socket: TcpStream, started: Instant) -> (Duration, Vec<u8>) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_silent_and_idle_clients_are_cut_off_and_connections_are_capped() {
+    // An idle timeout far beyond the test: every close below is the header deadline's.
     let config = ServerConfig {
         header_read_timeout_seconds: 1,
-        idle_timeout_seconds: 2,
+        idle_timeout_seconds: 30,
         max_connections: 2,
         ..ServerConfig::default()
     };
@@ -214,6 +215,12 @@ async fn slow_silent_and_idle_clients_are_cut_off_and_connections_are_capped() {
             .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             .unwrap();
         let waiting = std::thread::spawn(move || closed_after(third, started));
+        // A fourth sends half a request while it waits: its bytes are there when accepted.
+        let mut fourth = TcpStream::connect(addr).unwrap();
+        fourth
+            .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+            .unwrap();
+        let queued = std::thread::spawn(move || closed_after(fourth, started));
         for socket in [silent, half] {
             let (after, got) = closed_after(socket, started);
             assert!(
@@ -228,6 +235,36 @@ async fn slow_silent_and_idle_clients_are_cut_off_and_connections_are_capped() {
         assert!(
             after >= Duration::from_millis(900),
             "the third connection was served at once ({after:?}), past the limit of 2"
+        );
+        let (after, got) = queued.join().unwrap();
+        assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+        assert!(
+            after < Duration::from_millis(3500),
+            "half a request that waited in the queue was held {after:?}"
+        );
+
+        // Trickling a header a byte at a time does not extend the deadline.
+        let started = Instant::now();
+        let mut trickle = TcpStream::connect(addr).unwrap();
+        trickle
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let mut closed = false;
+        for byte in
+            b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+        {
+            let mut buf = [0u8; 64];
+            if matches!(trickle.read(&mut buf), Ok(0)) || trickle.write_all(&[*byte]).is_err() {
+                closed = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(closed, "a trickling client was never cut off");
+        assert!(
+            started.elapsed() < Duration::from_millis(3000),
+            "a trickling client was held {:?}",
+            started.elapsed()
         );
 
         // A kept-alive connection waiting for its next request is closed too.
