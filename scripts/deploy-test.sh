@@ -235,6 +235,9 @@ chmod a+r "$work/compose/secrets/api_key"
 (
   cd "$work/compose"
   export MUSIC_RAG_PUBLISH=127.0.0.1:18303 BACKUP_EVERY=3600
+  # The demo catalog into the volume first, as docs/DEPLOYMENT.md says (one writer at a time).
+  docker-compose -p "$project" --compatibility run --rm music-rag init-sample-data >"$work/demo.log" 2>&1 \
+    || fail "init-sample-data in Compose: $(tail -5 "$work/demo.log")"
   docker-compose -p "$project" --compatibility up -d >/dev/null 2>&1 || fail "compose up"
   key="$(cat secrets/api_key)"
   wait_ready http://127.0.0.1:18303 >/dev/null || fail "the Compose service never became ready"
@@ -247,6 +250,8 @@ chmod a+r "$work/compose/secrets/api_key"
     sleep 0.5
   done
   [ "$(docker inspect -f '{{.State.Health.Status}}' "${project}_music-rag_1")" = healthy ] || fail "compose service not healthy"
+  expect 200 "$(http POST http://127.0.0.1:18303/v1/search "$key" '{"text":"jackson five abc","top_k":3}')" "search in Compose"
+  grep -q 'harmonix:0004_abc' "$work/body" || fail "Compose's demo catalog has no ABC: $(head -c 300 "$work/body")"
   expect 200 "$(http PUT http://127.0.0.1:18303/v1/tracks/compose:one "$key" \
     '{"title":"Harbour Lights","artist":"The Test Band","description":"A calm accordion waltz."}')" "a write through Compose"
   docker-compose -p "$project" --compatibility --profile backup up -d >/dev/null 2>&1 || fail "compose backup profile"
@@ -258,7 +263,7 @@ chmod a+r "$work/compose/secrets/api_key"
     || fail "the backup job wrote nothing: $(docker-compose -p "$project" --profile backup logs backup 2>&1 | tail -5)"
   docker-compose -p "$project" --profile backup down -v >/dev/null 2>&1 || fail "compose down"
 )
-step "Compose: up -d, healthy, limits and read-only root applied, a write, the backup profile wrote a snapshot, down"
+step "Compose: the demo catalog loaded, up -d, healthy, limits and read-only root applied, a search and a write, the backup profile wrote a snapshot, down"
 
 # ---- monitoring ----------------------------------------------------------------------------
 if command -v promtool >/dev/null; then

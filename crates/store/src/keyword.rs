@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use music_rag_core::domain::names::unstylize;
 use music_rag_core::domain::text::typo_budget;
 use tantivy::collector::{FilterCollector, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
@@ -64,6 +65,21 @@ pub struct KeywordIndex {
     fields: Fields,
 }
 
+/// The version of what a document holds, recorded with every commit; an index written under
+/// other rules is indexed again at open. 2: placeholder titles ("Sad ballad") are not titles;
+/// stylized names are indexed as typed too ("P!nk" also as "Pink").
+const RULES: &str = "rules-2";
+
+/// A name as written plus, when it is stylized ("P!nk"), as people type it ("Pink").
+fn name_text(name: &str) -> String {
+    let plain = unstylize(name);
+    if plain == name {
+        plain
+    } else {
+        format!("{name} {plain}")
+    }
+}
+
 fn add_all(
     writer: &mut IndexWriter,
     f: Fields,
@@ -72,8 +88,8 @@ fn add_all(
     for (slot, t) in tracks {
         writer.add_document(doc!(
             f.slot => *slot,
-            f.title => t.title.as_str(),
-            f.artist => t.artist.as_str(),
+            f.title => name_text(t.name_title()),
+            f.artist => name_text(&t.artist),
             f.album => t.album.as_deref().unwrap_or(""),
             f.facets => t.facet_text(),
             f.description => t.description.as_deref().unwrap_or(""),
@@ -170,13 +186,18 @@ impl KeywordIndex {
         })
     }
 
-    /// The sequence number the last commit reflects (0 when none).
+    /// The sequence number the last commit reflects (0 when none, or when it was written
+    /// under other indexing rules: then every track is indexed again).
     pub fn sequence(&self) -> u64 {
         self.index
             .load_metas()
             .ok()
             .and_then(|m| m.payload)
-            .and_then(|p| p.parse().ok())
+            .and_then(|p| {
+                p.strip_prefix(RULES)
+                    .and_then(|s| s.strip_prefix(':'))
+                    .and_then(|s| s.parse().ok())
+            })
             .unwrap_or(0)
     }
 
@@ -225,7 +246,7 @@ impl KeywordIndex {
         let committed = (|| {
             change(writer, self.fields)?;
             let mut commit = writer.prepare_commit()?;
-            commit.set_payload(&seq.to_string());
+            commit.set_payload(&format!("{RULES}:{seq}"));
             commit.commit()?;
             Ok::<_, StoreError>(())
         })();

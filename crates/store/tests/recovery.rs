@@ -3,38 +3,11 @@
 
 use std::path::Path;
 
-use music_rag_core::{Filter, Store, StoredTrack, Track};
+use music_rag_core::{Filter, Store, StoredTrack};
+mod common;
+
+use common::{item, keyword_ids, writer, DIM};
 use music_rag_store::{Access, EmbeddedStore};
-
-const DIM: usize = 8;
-
-fn item(id: &str, title: &str, axis: usize) -> StoredTrack {
-    let mut embedding = vec![0.0; DIM];
-    embedding[axis % DIM] = 1.0;
-    StoredTrack {
-        track: Track {
-            id: id.into(),
-            title: title.into(),
-            artist: "Someone".into(),
-            ..Default::default()
-        },
-        embedding,
-        content_hash: format!("c-{id}-{title}"),
-        text_hash: format!("t-{id}-{title}"),
-    }
-}
-
-fn open(dir: &Path) -> EmbeddedStore {
-    EmbeddedStore::open(dir, Some(("test-model", DIM)), Access::ReadWrite).unwrap()
-}
-
-fn keyword_ids(s: &EmbeddedStore, text: &str) -> Vec<String> {
-    s.keyword_search(text, &Filter::default(), 10)
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect()
-}
 
 fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).unwrap();
@@ -52,7 +25,7 @@ fn copy_dir(src: &Path, dst: &Path) {
 fn upserts_replace_and_survive_reopen() {
     let tmp = tempfile::tempdir().unwrap();
     {
-        let s = open(tmp.path());
+        let s = writer(tmp.path());
         s.upsert(vec![
             item("a", "Blue Harbour", 0),
             item("b", "Red Desert", 1),
@@ -61,7 +34,7 @@ fn upserts_replace_and_survive_reopen() {
         s.upsert(vec![item("a", "Green Harbour", 2)]).unwrap();
         assert_eq!(s.count().unwrap(), 2);
     }
-    let s = open(tmp.path());
+    let s = writer(tmp.path());
     assert_eq!(s.count().unwrap(), 2);
     assert_eq!(s.get("a").unwrap().unwrap().title, "Green Harbour");
     assert!(s.get("a").unwrap().unwrap().created_at.is_some());
@@ -88,7 +61,7 @@ fn a_lagging_keyword_index_is_caught_up_at_open() {
     let data = tmp.path().join("data");
     let snapshot = tmp.path().join("keyword-at-seq-1");
     {
-        let s = open(&data);
+        let s = writer(&data);
         s.upsert(vec![
             item("a", "Blue Harbour", 0),
             item("b", "Red Desert", 1),
@@ -97,14 +70,14 @@ fn a_lagging_keyword_index_is_caught_up_at_open() {
     }
     copy_dir(&data.join("keyword"), &snapshot);
     {
-        let s = open(&data);
+        let s = writer(&data);
         s.upsert(vec![item("c", "Silver Harbour", 3)]).unwrap();
         assert!(s.delete("b").unwrap());
     }
     // As if the process died after the database committed but before the index did.
     std::fs::remove_dir_all(data.join("keyword")).unwrap();
     copy_dir(&snapshot, &data.join("keyword"));
-    let s = open(&data);
+    let s = writer(&data);
     let mut found = keyword_ids(&s, "harbour");
     found.sort();
     assert_eq!(found, vec!["a", "c"]);
@@ -119,22 +92,22 @@ fn a_lagging_keyword_index_is_caught_up_at_open() {
 fn a_missing_or_damaged_keyword_index_is_rebuilt() {
     let tmp = tempfile::tempdir().unwrap();
     {
-        let s = open(tmp.path());
+        let s = writer(tmp.path());
         s.upsert(vec![item("a", "Blue Harbour", 0)]).unwrap();
     }
     std::fs::write(tmp.path().join("keyword").join("meta.json"), b"{ not json").unwrap();
-    let s = open(tmp.path());
+    let s = writer(tmp.path());
     assert_eq!(keyword_ids(&s, "harbour"), vec!["a"]);
     drop(s);
     std::fs::remove_dir_all(tmp.path().join("keyword")).unwrap();
-    let s = open(tmp.path());
+    let s = writer(tmp.path());
     assert_eq!(keyword_ids(&s, "blue"), vec!["a"]);
 }
 
 #[test]
 fn another_models_store_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    open(tmp.path()).upsert(vec![item("a", "x", 0)]).unwrap();
+    writer(tmp.path()).upsert(vec![item("a", "x", 0)]).unwrap();
     let err = EmbeddedStore::open(tmp.path(), Some(("other-model", DIM)), Access::ReadWrite)
         .err()
         .unwrap()
@@ -148,7 +121,7 @@ fn another_models_store_is_refused() {
 #[test]
 fn filters_apply_inside_both_retrievers() {
     let tmp = tempfile::tempdir().unwrap();
-    let s = open(tmp.path());
+    let s = writer(tmp.path());
     let mut items: Vec<StoredTrack> = (0..50)
         .map(|i| item(&format!("t{i}"), &format!("Harbour song {i}"), i))
         .collect();

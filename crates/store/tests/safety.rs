@@ -3,44 +3,12 @@
 
 use std::path::Path;
 
-use music_rag_core::{Filter, Store, StoredTrack, Track};
+use music_rag_core::{Filter, Store, Track};
 use music_rag_store::maintenance::verify;
+mod common;
+
+use common::{item, keyword_ids, writer, MODEL};
 use music_rag_store::{Access, EmbeddedStore};
-
-const DIM: usize = 8;
-const MODEL: (&str, usize) = ("test-model", DIM);
-
-fn item(id: &str, title: &str, axis: usize) -> StoredTrack {
-    let mut embedding = vec![0.0; DIM];
-    embedding[axis % DIM] = 1.0;
-    embedding[(axis + 1) % DIM] = 0.25 * (axis as f32 + 1.0);
-    StoredTrack {
-        track: Track {
-            id: id.into(),
-            title: title.into(),
-            artist: "Someone".into(),
-            ..Default::default()
-        },
-        embedding,
-        content_hash: format!("c-{id}-{title}"),
-        text_hash: format!("t-{id}-{title}"),
-    }
-}
-
-fn writer(dir: &Path) -> EmbeddedStore {
-    EmbeddedStore::open(dir, Some(MODEL), Access::ReadWrite).unwrap()
-}
-
-fn keyword_ids(s: &EmbeddedStore, text: &str) -> Vec<String> {
-    let mut ids: Vec<String> = s
-        .keyword_search(text, &Filter::default(), 50)
-        .unwrap()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    ids.sort();
-    ids
-}
 
 /// Every track with its vector, in id order, for exact comparisons.
 fn contents(s: &EmbeddedStore) -> Vec<(Track, Vec<f32>)> {

@@ -524,11 +524,12 @@ fn explain(
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
-    let name_words: Vec<String> = normalize_term(&format!("{} {}", track.title, track.artist))
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect();
+    let name_words: Vec<String> =
+        normalize_term(&format!("{} {}", track.name_title(), track.artist))
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect();
     let mut matched = Vec::new();
     for term in terms {
         if words.contains(term.as_str()) {

@@ -52,9 +52,35 @@ pub struct CatalogNames {
 }
 
 /// Articles a name may be written with or without ("The Beatles" = "Beatles").
+/// Reads a symbol that stands for a letter inside a word as that letter, as people type the
+/// name: "P!nk" = "Pink", "Ke$ha" = "Kesha", "M@ze" = "Maze".
+pub fn unstylize(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let letter = match c {
+                '!' => 'i',
+                '$' => 's',
+                '@' => 'a',
+                _ => return c,
+            };
+            let between = i > 0
+                && chars[i - 1].is_alphabetic()
+                && chars.get(i + 1).is_some_and(|n| n.is_alphabetic());
+            if between {
+                letter
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 fn name_words(s: &str) -> Vec<String> {
     // "Jane's Addiction" and "Janes Addiction" are one name; "Beyoncé" and "Beyonce" too.
-    let folded: String = s
+    let folded: String = unstylize(s)
         .nfd()
         .filter(|c| !is_combining_mark(*c) && !matches!(c, '\'' | '’'))
         .collect();
@@ -429,6 +455,22 @@ pub fn named_entities(question: &str, is_vocabulary: &dyn Fn(&str) -> bool) -> V
         i = end;
     }
     out
+}
+
+#[cfg(test)]
+mod stylized {
+    use super::*;
+
+    #[test]
+    fn symbols_inside_a_name_read_as_letters() {
+        assert_eq!(unstylize("P!nk"), "Pink");
+        assert_eq!(unstylize("Ke$ha"), "Kesha");
+        assert_eq!(unstylize("Wow! $5 @ home"), "Wow! $5 @ home");
+        assert!(credits(
+            "P!nk feat. Nate Ruess",
+            &name_words("pink").join(" ")
+        ));
+    }
 }
 
 #[cfg(test)]

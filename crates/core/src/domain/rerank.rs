@@ -76,7 +76,7 @@ impl RerankQuery {
 
     /// Share of a name's words the query holds, squared so a whole name beats a part.
     fn name_cover(&self, name: &str) -> f32 {
-        let ws = keyword_terms(&normalize_term(name));
+        let ws = keyword_terms(&normalize_term(&crate::domain::names::unstylize(name)));
         if ws.is_empty() {
             return 0.0;
         }
@@ -115,7 +115,7 @@ impl RerankQuery {
     /// Whether the query names this track: most of its title's words and of its artist's are
     /// in it (typos allowed), as in "bohemian rapsody queen".
     pub fn names_track(&self, t: &Track) -> bool {
-        self.name_cover(&t.title) >= 0.4 && self.name_cover(&t.artist) >= 0.4
+        self.name_cover(t.name_title()) >= 0.4 && self.name_cover(&t.artist) >= 0.4
     }
 
     /// The field bonus of one track.
@@ -125,7 +125,7 @@ impl RerankQuery {
             .iter()
             .any(|a| crate::domain::names::credits(&t.artist, a));
         let mut b = if named { NAMED_ARTIST_WEIGHT } else { 0.0 };
-        b += TITLE_WEIGHT * self.name_cover(&t.title)
+        b += TITLE_WEIGHT * self.name_cover(t.name_title())
             + ARTIST_WEIGHT * self.name_cover(&t.artist)
             + FACET_WEIGHT * self.facet_cover(t);
         if let (Some(r), Some(v)) = (self.tempo, t.metadata.tempo) {

@@ -103,7 +103,7 @@ impl Vocabulary {
             }
         }
         self.names
-            .count(&t.artist, &t.title, t.album.as_deref(), added);
+            .count(&t.artist, t.name_title(), t.album.as_deref(), added);
     }
 
     /// The field a normalised term belongs to, if the catalog uses it: the field that uses it
