@@ -2,16 +2,12 @@
 //! through `tower::ServiceExt::oneshot` without a socket, with a deterministic hashing embedder
 //! (tests of meaning over real HTTP and the real model are in the CLI crate's `http` suite).
 
-use std::sync::Arc;
+mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use music_rag_core::testing::HashingEmbedder;
-use music_rag_core::Engine;
 use music_rag_server::config::ServerConfig;
 use music_rag_server::error::ErrorCode;
-use music_rag_server::state::AppState;
-use music_rag_store::{Access, EmbeddedStore};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -28,24 +24,10 @@ fn test_app() -> TestApp {
 }
 
 fn test_app_with(config: ServerConfig) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(
-        dir.path(),
-        Some(("hashing-test-embedder", 64)),
-        Access::ReadWrite,
-    )
-    .unwrap();
-    let engine = Arc::new(Engine::new(
-        Arc::new(HashingEmbedder::new(64)),
-        Arc::new(store),
-    ));
-    let settings = ServerConfig {
+    let (dir, state) = common::hashing_state(ServerConfig {
         api_keys: Some(format!("{READER}:read,{WRITER}:write").as_str().into()),
         ..config
-    }
-    .validate()
-    .unwrap();
-    let state = AppState::new(engine, settings, dir.path().join("uploads"));
+    });
     TestApp {
         router: music_rag_server::app(state),
         _dir: dir,

@@ -8,15 +8,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use music_rag_core::testing::HashingEmbedder;
-use music_rag_core::Engine;
 use music_rag_server::config::ServerConfig;
-use music_rag_server::state::AppState;
 use music_rag_server::tls::Certificates;
-use music_rag_store::{Access, EmbeddedStore};
 use rustls::pki_types::{CertificateDer, ServerName};
 
 struct Running {
@@ -34,19 +32,7 @@ impl Drop for Running {
 }
 
 async fn start(config: ServerConfig, tls: Option<Arc<Certificates>>) -> Running {
-    let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(
-        dir.path(),
-        Some(("hashing-test-embedder", 64)),
-        Access::ReadWrite,
-    )
-    .unwrap();
-    let engine = Arc::new(Engine::new(
-        Arc::new(HashingEmbedder::new(64)),
-        Arc::new(store),
-    ));
-    let settings = config.validate().unwrap();
-    let state = AppState::new(engine, settings, dir.path().join("uploads"));
+    let (dir, state) = common::hashing_state(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
