@@ -237,14 +237,23 @@ impl Catalog {
         let mut bits = index.live.clone();
         for clause in filter.text_clauses() {
             let mut matched = Bits::zeros(self.entries.len());
+            // For a negated clause: the tracks that record any value in its fields (one that
+            // lists no instruments is not known to be "without vocals").
+            let mut known = Bits::zeros(self.entries.len());
             let values = clause
                 .fields
                 .iter()
                 .flat_map(|f| index.values.get(f).into_iter().flatten());
             for (value, positions) in values {
+                if clause.negated {
+                    positions.iter().for_each(|&p| known.set(p as usize));
+                }
                 if clause.matches_value(value) {
                     positions.iter().for_each(|&p| matched.set(p as usize));
                 }
+            }
+            if clause.negated {
+                bits.and(&known, false);
             }
             bits.and(&matched, clause.negated);
         }

@@ -127,8 +127,32 @@ fn filters_apply_inside_both_retrievers() {
         .collect();
     for (i, it) in items.iter_mut().enumerate() {
         it.track.metadata.genre = Some(if i % 10 == 0 { "jazz" } else { "rock" }.into());
+        // Every third lists its instruments: piano, with vocals on the even ones.
+        if i % 3 == 0 {
+            it.track.metadata.instrumentation = if i % 2 == 0 {
+                vec!["piano".into(), "female vocal".into()]
+            } else {
+                vec!["piano".into()]
+            };
+        }
     }
     s.upsert(items).unwrap();
+    // "Without vocals" holds only for tracks known to have none: i % 3 == 0 and i odd.
+    let without = Filter {
+        exclude_instruments: vec!["vocals".into()],
+        ..Default::default()
+    };
+    let dense = s
+        .dense_search(&item("", "", 1).embedding, &without, 50)
+        .unwrap();
+    let mut ids: Vec<usize> = dense.iter().map(|c| c.id[1..].parse().unwrap()).collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        (0..50)
+            .filter(|i| i % 3 == 0 && i % 2 == 1)
+            .collect::<Vec<_>>()
+    );
     let f = Filter {
         genres: vec!["jazz".into()],
         ..Default::default()

@@ -663,13 +663,21 @@ impl CompiledFilter {
             && self.live.is_none_or(|l| f.live.unwrap_or(false) == l)
     }
 
+    /// A negated clause ("without vocals") holds only for a track that records values in its
+    /// fields and none of them matches: a track that lists no instruments is not known to be
+    /// without vocals.
     pub fn matches(&self, f: &TrackFacets) -> bool {
         self.text_clauses().iter().all(|c| {
             let any = c
                 .fields
                 .iter()
                 .any(|&field| f.field(field).iter().any(|v| c.matches_value(v)));
-            any != c.negated
+            if c.negated {
+                let known = c.fields.iter().any(|&field| !f.field(field).is_empty());
+                known && !any
+            } else {
+                any
+            }
         }) && self.matches_numeric(f)
     }
 }
@@ -750,6 +758,14 @@ mod tests {
             exclude_instruments: vec!["drums".into()],
             ..Default::default()
         }));
+        // A track that lists no instruments is not known to be without drums.
+        let mut unknown = track();
+        unknown.metadata.instrumentation.clear();
+        let without_drums = Filter {
+            exclude_instruments: vec!["drums".into()],
+            ..Default::default()
+        };
+        assert!(!without_drums.compile().matches(&TrackFacets::of(&unknown)));
     }
 
     #[test]
