@@ -111,15 +111,16 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
   -keyout "$secrets/music-rag-tls/tls.key" -out "$secrets/music-rag-tls/tls.crt" 2>/dev/null
 chmod -R a+rX "$secrets"
 
+spec_field() { # SPEC_FILE FIELD: a field of k8s_to_docker.py's answer, one list item a line
+  python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print("\n".join(v) if isinstance(v, list) else v)' "$1" "$2"
+}
 run_as_manifest() { # OVERLAY CONTAINER VOLUME HOST_PORT
-  local spec; spec="$("$venv/bin/python" scripts/k8s_to_docker.py "$work/$1.yaml" "$secrets" "$3" "$4")"
-  local args; mapfile -t args < <(echo "$spec" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["args"]))')
-  local cargs; mapfile -t cargs < <(echo "$spec" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["container_args"]))')
-  [ "$(echo "$spec" | python3 -c 'import json,sys; print(json.load(sys.stdin)["image"])')" = "$image" ] \
-    || fail "$1 runs another image than $image"
+  "$venv/bin/python" scripts/k8s_to_docker.py "$work/$1.yaml" "$secrets" "$3" "$4" >"$work/$2.spec"
+  local args; mapfile -t args < <(spec_field "$work/$2.spec" args)
+  local cargs; mapfile -t cargs < <(spec_field "$work/$2.spec" container_args)
+  [ "$(spec_field "$work/$2.spec" image)" = "$image" ] || fail "$1 runs another image than $image"
   containers+=("$2")
   docker run -d --name "$2" "${args[@]}" "$image" "${cargs[@]}" >/dev/null
-  echo "$spec" >"$work/$2.spec"
 }
 probes_answer() { # CONTAINER BASE [curl options]
   local c="$1" base="$2"; shift 2
@@ -187,8 +188,7 @@ expect 200 "$(http GET "$base/v1/stats" "$reader")" "stats after the restart"
 grep -q '"tracks":200' "$work/body" || fail "after the restart: $(head -c 300 "$work/body")"
 docker stop "$c" >/dev/null
 docker tag "$image" "music-rag:rollback-test"
-spec_args="$(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["args"]))' "$work/$c.spec")"
-mapfile -t args <<<"$spec_args"
+mapfile -t args < <(spec_field "$work/$c.spec" args)
 containers+=("${c}-rollback")
 docker run -d --name "${c}-rollback" "${args[@]}" music-rag:rollback-test serve >/dev/null
 wait_ready "$base" >/dev/null || fail "the rolled-back image never became ready"
