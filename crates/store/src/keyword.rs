@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use music_rag_core::domain::names::unstylize;
+use music_rag_core::domain::names::searchable_name;
 use music_rag_core::domain::text::typo_budget;
 use tantivy::collector::{FilterCollector, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
@@ -70,16 +70,6 @@ pub struct KeywordIndex {
 /// stylized names are indexed as typed too ("P!nk" also as "Pink").
 const RULES: &str = "rules-2";
 
-/// A name as written plus, when it is stylized ("P!nk"), as people type it ("Pink").
-fn name_text(name: &str) -> String {
-    let plain = unstylize(name);
-    if plain == name {
-        plain
-    } else {
-        format!("{name} {plain}")
-    }
-}
-
 fn add_all(
     writer: &mut IndexWriter,
     f: Fields,
@@ -88,8 +78,8 @@ fn add_all(
     for (slot, t) in tracks {
         writer.add_document(doc!(
             f.slot => *slot,
-            f.title => name_text(t.name_title()),
-            f.artist => name_text(&t.artist),
+            f.title => searchable_name(t.name_title()),
+            f.artist => searchable_name(&t.artist),
             f.album => t.album.as_deref().unwrap_or(""),
             f.facets => t.facet_text(),
             f.description => t.description.as_deref().unwrap_or(""),

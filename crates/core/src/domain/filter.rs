@@ -482,6 +482,51 @@ impl TextClause<'_> {
     pub fn matches_value(&self, value: &FacetValue) -> bool {
         self.needles.iter().any(|n| n.matches(value))
     }
+
+    /// The index keys (see [`TrackFacets::index_keys`]) of which a track must hold at least
+    /// one to satisfy the clause's needles: a clause is then one set-overlap test, which an
+    /// inverted index (PostgreSQL's GIN) answers without reading the tracks.
+    pub fn index_keys(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for field in self.fields {
+            for n in self.needles {
+                if n.exact {
+                    out.push(format!("{}={}", field.code(), n.padded));
+                } else {
+                    out.push(format!("{}={}", field.code(), n.padded.trim()));
+                    out.push(format!("{}~{}", field.code(), n.compact));
+                }
+            }
+        }
+        out
+    }
+
+    /// Keys of which a track holds one when it records any value in the clause's fields: a
+    /// negated clause holds only for such tracks (see [`CompiledFilter::matches`]).
+    pub fn known_keys(&self) -> Vec<String> {
+        self.fields
+            .iter()
+            .map(|f| format!("{}*", f.code()))
+            .collect()
+    }
+}
+
+impl FacetField {
+    /// A short stable prefix for index keys. Stored keys carry it: changing one needs a
+    /// re-index of stores that keep keys.
+    fn code(self) -> &'static str {
+        match self {
+            FacetField::Genre => "g",
+            FacetField::Tag => "t",
+            FacetField::Mood => "m",
+            FacetField::Instrument => "i",
+            FacetField::Origin => "o",
+            FacetField::Era => "e",
+            FacetField::Key => "k",
+            FacetField::Mode => "mo",
+            FacetField::TimeSignature => "ts",
+        }
+    }
 }
 
 /// Normalised facets of one track, computed once when the track is loaded.
@@ -531,6 +576,38 @@ impl TrackFacets {
         ];
         ALL.into_iter()
             .flat_map(move |f| self.field(f).iter().map(move |v| (f, v)))
+    }
+
+    /// The track's facets as a set of keys such that a clause's needles match one of its
+    /// values exactly when the two key sets overlap: every run of whole words of a value
+    /// (`g=hip hop`, for "west coast hip hop"), the value without spaces (`g~westcoasthiphop`),
+    /// canonical values as they are (keys, modes, time signatures), and `g*` for a field that
+    /// holds any value.
+    pub fn index_keys(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut last = None;
+        for (field, value) in self.values() {
+            let code = field.code();
+            if last != Some(field) {
+                out.push(format!("{code}*"));
+                last = Some(field);
+            }
+            if value.padded == value.compact {
+                // Canonical values are stored unpadded and matched whole.
+                out.push(format!("{code}={}", value.padded));
+                continue;
+            }
+            let words: Vec<&str> = value.term().split(' ').collect();
+            for start in 0..words.len() {
+                for end in start..words.len() {
+                    out.push(format!("{code}={}", words[start..=end].join(" ")));
+                }
+            }
+            out.push(format!("{code}~{}", value.compact));
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 
     pub fn of(t: &Track) -> Self {
@@ -647,6 +724,11 @@ impl CompiledFilter {
             });
         }
         out
+    }
+
+    /// The tempo, year and live clauses, for stores that compare them on columns.
+    pub fn numeric(&self) -> (Option<Range>, Option<Range>, Option<bool>) {
+        (self.tempo, self.year, self.live)
     }
 
     pub fn has_numeric(&self) -> bool {
@@ -958,5 +1040,123 @@ mod tests {
         assert!(f.contradictory);
         assert!(!f.compile().matches(&TrackFacets::of(&track())));
         assert!(!f.compile().is_empty());
+    }
+
+    /// The set-overlap form of each clause (what the PostgreSQL store evaluates with its GIN
+    /// index) decides every filter exactly as matching the values does.
+    #[test]
+    fn index_keys_decide_every_clause_as_matching_does() {
+        use std::collections::HashSet;
+        fn by_keys(c: &CompiledFilter, f: &TrackFacets) -> bool {
+            let keys: HashSet<String> = f.index_keys().into_iter().collect();
+            let holds = |ks: Vec<String>| ks.iter().any(|k| keys.contains(k));
+            c.text_clauses().iter().all(|cl| {
+                let any = holds(cl.index_keys());
+                if cl.negated {
+                    holds(cl.known_keys()) && !any
+                } else {
+                    any
+                }
+            }) && c.matches_numeric(f)
+        }
+        let mut tracks = vec![track(), Track::default()];
+        let mut t = track();
+        t.metadata.genre = Some("West Coast Hip-Hop".into());
+        t.metadata.subgenre = Some("R&B".into());
+        t.tags = vec!["hiphop feel".into(), "late night".into()];
+        t.metadata.instrumentation = vec!["drum kit".into(), "bass".into()];
+        t.metadata.key = Some("E-flat minor".into());
+        t.metadata.time_signature = Some("3/4".into());
+        tracks.push(t);
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let filters = [
+            Filter::default(),
+            Filter {
+                genres: list(&["hip hop"]),
+                ..Default::default()
+            },
+            Filter {
+                genres: list(&["HipHop"]),
+                ..Default::default()
+            },
+            Filter {
+                genres: list(&["coast hip"]),
+                ..Default::default()
+            },
+            Filter {
+                genres: list(&["po", "jazz"]),
+                ..Default::default()
+            },
+            Filter {
+                genres: list(&["synth pop", "r and b"]),
+                ..Default::default()
+            },
+            Filter {
+                genres_or_tags: list(&["hip hop"]),
+                ..Default::default()
+            },
+            Filter {
+                tags: list(&["night"]),
+                ..Default::default()
+            },
+            Filter {
+                moods: list(&["energetic"]),
+                ..Default::default()
+            },
+            Filter {
+                instruments: list(&["drum"]),
+                ..Default::default()
+            },
+            Filter {
+                exclude_instruments: list(&["vocals"]),
+                ..Default::default()
+            },
+            Filter {
+                exclude_instruments: list(&["drums"]),
+                ..Default::default()
+            },
+            Filter {
+                origins: list(&["kingdom"]),
+                ..Default::default()
+            },
+            Filter {
+                keys: list(&["D# minor"]),
+                ..Default::default()
+            },
+            Filter {
+                keys: list(&["A minor"]),
+                mode: Some(Mode::Minor),
+                ..Default::default()
+            },
+            Filter {
+                mode: Some(Mode::Major),
+                ..Default::default()
+            },
+            Filter {
+                time_signatures: list(&["3/4"]),
+                ..Default::default()
+            },
+            Filter {
+                tempo: Some(Range::new(Some(100.0), None)),
+                ..Default::default()
+            },
+            Filter {
+                genres: list(&["pop"]),
+                contradictory: true,
+                ..Default::default()
+            },
+        ];
+        let mut passed = 0;
+        for f in &filters {
+            let c = f.compile();
+            for t in &tracks {
+                let facets = TrackFacets::of(t);
+                let expected = c.matches(&facets);
+                assert_eq!(by_keys(&c, &facets), expected, "{f:?} on {:?}", t.metadata);
+                passed += usize::from(expected);
+            }
+        }
+        // Both outcomes occur, so the comparison is not vacuous.
+        assert!(passed > filters.len() && passed < filters.len() * tracks.len());
     }
 }

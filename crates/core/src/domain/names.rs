@@ -51,7 +51,17 @@ pub struct CatalogNames {
     albums: HashMap<Vec<String>, u32>,
 }
 
-/// Articles a name may be written with or without ("The Beatles" = "Beatles").
+/// A name as written plus, when it is stylized ("P!nk"), as people type it ("Pink"): the text
+/// keyword indexes hold for titles and artists.
+pub fn searchable_name(name: &str) -> String {
+    let plain = unstylize(name);
+    if plain == name {
+        plain
+    } else {
+        format!("{name} {plain}")
+    }
+}
+
 /// Reads a symbol that stands for a letter inside a word as that letter, as people type the
 /// name: "P!nk" = "Pink", "Ke$ha" = "Kesha", "M@ze" = "Maze".
 pub fn unstylize(s: &str) -> String {

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Recall@10 of PostgreSQL's HNSW dense retrieval against exact search, unfiltered and with
+filters of several selectivities, over a catalog a music-rag store holds in PostgreSQL.
+
+Queries are the normalised sum of two random tracks' vectors (so no query is a stored vector).
+Each query runs twice in the same session settings the store uses (hnsw.ef_search,
+hnsw.iterative_scan = relaxed_order): through the index, and exactly (index scans off).
+
+    VENV=$(scripts/postgres.sh venv); $VENV/bin/pip install 'psycopg[binary]'
+    $VENV/bin/python bench/pg_recall.py postgres://postgres@127.0.0.1:55432/musicrag [SCHEMA] [N]
+"""
+import random
+import statistics
+import sys
+import time
+
+import psycopg
+
+url = sys.argv[1]
+schema = sys.argv[2] if len(sys.argv) > 2 else "public"
+n = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+EF = 100
+random.seed(7)
+
+conn = psycopg.connect(url, autocommit=True)
+cur = conn.cursor()
+cur.execute(f"SET search_path = {schema}, public")
+cur.execute(f"SET hnsw.ef_search = {EF}")
+cur.execute("SET hnsw.iterative_scan = relaxed_order")
+cur.execute("SELECT count(*) FROM tracks")
+total = cur.fetchone()[0]
+cur.execute("SELECT id FROM tracks")
+ids = [r[0] for r in cur.fetchall()]
+
+# Filters as the store writes them: one overlap test on facet_keys per clause.
+cur.execute(
+    "SELECT k, count(*) FROM tracks, unnest(facet_keys) k WHERE k LIKE 'g=%' "
+    "GROUP BY k ORDER BY count(*) DESC"
+)
+genre_counts = cur.fetchall()
+
+
+def pick(share):
+    """The genre key whose share of tracks is closest to `share`."""
+    return min(genre_counts, key=lambda kc: abs(kc[1] / total - share))
+
+
+filters = [("none", "TRUE", None)]
+for share in (0.5, 0.05, 0.001):
+    key, count = pick(share)
+    filters.append((f"{key} ({100 * count / total:.2f} %)", "facet_keys && %s::text[]", [key]))
+
+
+def query_vector():
+    a, b = random.sample(ids, 2)
+    cur.execute(
+        "SELECT (SELECT embedding FROM tracks WHERE id = %s)::real[], "
+        "(SELECT embedding FROM tracks WHERE id = %s)::real[]",
+        (a, b),
+    )
+    va, vb = cur.fetchone()
+    s = [x + y for x, y in zip(va, vb)]
+    norm = sum(x * x for x in s) ** 0.5
+    return "[" + ",".join(f"{x / norm:.7f}" for x in s) + "]"
+
+
+def top(vec, cond, args, exact):
+    cur.execute("SET enable_indexscan = %s" % ("off" if exact else "on"))
+    cur.execute("SET enable_bitmapscan = on")
+    t0 = time.perf_counter()
+    cur.execute(
+        f"SELECT id FROM tracks WHERE {cond} ORDER BY embedding <=> %s::vector LIMIT 10",
+        (args or []) + [vec],
+    )
+    rows = [r[0] for r in cur.fetchall()]
+    return rows, (time.perf_counter() - t0) * 1000
+
+
+print(f"{total} tracks, {n} queries per filter, ef_search {EF}, iterative scan relaxed_order")
+print("| filter | recall@10 | index p50 / p95 ms | exact p50 / p95 ms |")
+print("|---|---|---|---|")
+for name, cond, args in filters:
+    recalls, fast, slow = [], [], []
+    for _ in range(n):
+        vec = query_vector()
+        approx, t_a = top(vec, cond, args, exact=False)
+        exact, t_e = top(vec, cond, args, exact=True)
+        if exact:
+            recalls.append(len(set(approx) & set(exact)) / len(exact))
+        fast.append(t_a)
+        slow.append(t_e)
+    q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(p * len(xs)))]
+    print(
+        f"| {name} | {statistics.mean(recalls):.3f} | {q(fast, .5):.1f} / {q(fast, .95):.1f} "
+        f"| {q(slow, .5):.1f} / {q(slow, .95):.1f} |"
+    )

@@ -1,0 +1,672 @@
+//! The PostgreSQL store: PostgreSQL holds the tracks, their vectors (pgvector, HNSW on cosine)
+//! and the keyword index (weighted `tsvector`, `pg_trgm` on names), and does the retrieval.
+//! A replica keeps only a connection pool and a vocabulary it can rebuild, so any number of
+//! `music-rag serve` processes can share one database.
+
+mod query;
+mod schema;
+pub mod test_database;
+
+pub use schema::SCHEMA_VERSION;
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use music_rag_core::domain::filter::TrackFacets;
+use music_rag_core::domain::names::searchable_name;
+use music_rag_core::{
+    Candidate, CoreError, Filter, Known, Page, Store, StoreStats, StoredTrack, Track, Vocabulary,
+};
+use pgvector::Vector;
+use postgres::types::Json;
+use postgres::NoTls;
+use r2d2_postgres::PostgresConnectionManager;
+
+use query::Params;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    #[error("database: {0}")]
+    Db(#[from] postgres::Error),
+    #[error("no database connection: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("{0}")]
+    Incompatible(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+impl PgError {
+    /// Whether the database cannot be reached or is restarting: a request can succeed later.
+    fn is_unreachable(&self) -> bool {
+        match self {
+            PgError::Pool(_) => true,
+            PgError::Db(e) => {
+                e.is_closed()
+                    || e.code().is_some_and(|c| {
+                        let code = c.code();
+                        // Connection exceptions, shutdown, too many connections, read-only.
+                        code.starts_with("08")
+                            || code.starts_with("57P")
+                            || code == "53300"
+                            || code == "25006"
+                    })
+                    || (e.code().is_none() && e.as_db_error().is_none())
+            }
+            _ => false,
+        }
+    }
+
+    fn is_disk_full(&self) -> bool {
+        matches!(self, PgError::Db(e) if e.code().is_some_and(|c| c.code() == "53100"))
+    }
+}
+
+impl From<PgError> for CoreError {
+    fn from(e: PgError) -> Self {
+        if e.is_disk_full() {
+            return CoreError::StorageFull(
+                "the database's disk is full; nothing of this write was committed".into(),
+            );
+        }
+        if e.is_unreachable() {
+            return CoreError::Unavailable(format!("PostgreSQL is unreachable: {e}"));
+        }
+        match e {
+            PgError::Incompatible(m) | PgError::Config(m) => CoreError::Unavailable(m),
+            other => CoreError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// `postgres://user:password@host:port/dbname` (libpq URL or key=value form).
+    pub url: String,
+    /// The schema holding this catalog's tables (several catalogs can share a database).
+    pub schema: String,
+    /// Connections per replica.
+    pub pool_size: u32,
+    /// How long a request waits for a connection (and a connection for the server).
+    pub connect_timeout: Duration,
+    /// How long the first open keeps retrying an unreachable database.
+    pub startup_wait: Duration,
+    /// The longest a statement may run before the server cancels it.
+    pub statement_timeout: Duration,
+    /// The HNSW candidate list per query (`hnsw.ef_search`): larger is slower and closer to
+    /// exact; iterative scans extend it when filters reject candidates.
+    pub ef_search: u32,
+}
+
+impl PgOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            schema: "public".into(),
+            pool_size: 16,
+            connect_timeout: Duration::from_secs(3),
+            startup_wait: Duration::from_secs(30),
+            statement_timeout: Duration::from_secs(30),
+            ef_search: 100,
+        }
+    }
+
+    fn validate(&self) -> Result<(), PgError> {
+        let ok = self
+            .schema
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && self
+                .schema
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && self.schema.len() <= 63;
+        if !ok {
+            return Err(PgError::Config(format!(
+                "database schema {:?} must be lower-case letters, digits and _ (at most 63), \
+                 starting with a letter or _",
+                self.schema
+            )));
+        }
+        if self.pool_size == 0 {
+            return Err(PgError::Config(
+                "database pool size must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Every connection searches this schema first and the extensions' schema after it, lets
+/// HNSW scans continue past candidates a filter rejects, and accepts a name word one typo
+/// away (one edit in a six-letter word scores 0.5 word similarity; the default bar is 0.6).
+#[derive(Debug)]
+struct SessionSettings {
+    sql: String,
+}
+
+impl r2d2::CustomizeConnection<postgres::Client, postgres::Error> for SessionSettings {
+    fn on_acquire(&self, conn: &mut postgres::Client) -> Result<(), postgres::Error> {
+        conn.batch_execute(&self.sql)
+    }
+}
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+
+/// How long a replica may answer from a vocabulary older than the latest write: rebuilding it
+/// reads every track's names and facets, so a stream of writes does not rebuild it per query.
+/// Retrieval itself always reads the database as of now.
+pub const VOCABULARY_MAX_LAG: Duration = Duration::from_secs(1);
+
+struct CachedVocabulary {
+    sequence: u64,
+    built: Instant,
+    vocabulary: Arc<Vocabulary>,
+}
+
+pub struct PgStore {
+    pool: Pool,
+    schema: String,
+    model_id: String,
+    dim: usize,
+    vocabulary: Mutex<Option<CachedVocabulary>>,
+}
+
+/// The database's clock as the embedded store writes times (RFC 3339, UTC, milliseconds).
+const NOW: &str =
+    r#"to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')"#;
+
+impl PgStore {
+    /// Connects, migrates the schema and checks the model. Without a model (commands that
+    /// only read or delete), the stored one is assumed. Retries an unreachable database for
+    /// `startup_wait`, so replicas may start before it.
+    pub fn open(options: &PgOptions, model: Option<(&str, usize)>) -> Result<Self, PgError> {
+        options.validate()?;
+        let mut config = postgres::Config::from_str(&options.url).map_err(|e| {
+            PgError::Config(format!(
+                "the database URL is not valid ({e}); write it like \
+                 postgres://user:password@host:5432/dbname"
+            ))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.connect_timeout);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("music-rag");
+        }
+        config.keepalives(true);
+        let schema = options.schema.clone();
+        let session = SessionSettings {
+            sql: format!(
+                "SET search_path = {schema}, public;
+                 SET statement_timeout = {};
+                 SET hnsw.ef_search = {};
+                 SET hnsw.iterative_scan = relaxed_order;
+                 SET pg_trgm.word_similarity_threshold = 0.4;",
+                options.statement_timeout.as_millis(),
+                options.ef_search
+            ),
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(options.connect_timeout)
+            // A connection that died with the server is found by its failed query and
+            // dropped; checking each one out with a round trip would cost every query.
+            .test_on_check_out(false)
+            .connection_customizer(Box::new(session))
+            .build_unchecked(PostgresConnectionManager::new(config, NoTls));
+        let deadline = Instant::now() + options.startup_wait;
+        let (model_id, dim) = loop {
+            let attempt = pool
+                .get()
+                .map_err(PgError::from)
+                .and_then(|mut c| schema::migrate(&mut c, &schema, model));
+            match attempt {
+                Ok(m) => break m,
+                Err(e) if e.is_unreachable() && Instant::now() < deadline => {
+                    tracing::warn!(error = %e, "waiting for PostgreSQL");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        Ok(Self {
+            pool,
+            schema,
+            model_id,
+            dim,
+            vocabulary: Mutex::new(None),
+        })
+    }
+
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// Runs a read, once more on a fresh connection when the first one had died (the server
+    /// restarted since it was opened).
+    fn read<T>(
+        &self,
+        f: impl Fn(&mut postgres::Client) -> Result<T, PgError>,
+    ) -> Result<T, PgError> {
+        let mut conn = self.pool.get()?;
+        match f(&mut conn) {
+            Err(e) if e.is_unreachable() => {
+                drop(conn);
+                let mut fresh = self.pool.get()?;
+                f(&mut fresh)
+            }
+            other => other,
+        }
+    }
+
+    fn check_dim(&self, what: &str, v: &[f32]) -> Result<(), CoreError> {
+        if v.len() != self.dim {
+            return Err(CoreError::Internal(format!(
+                "{what} has {} floats, expected {}",
+                v.len(),
+                self.dim
+            )));
+        }
+        Ok(())
+    }
+
+    fn write_tracks(&self, items: &[StoredTrack]) -> Result<(), PgError> {
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.transaction()?;
+        let sequence: i64 = tx
+            .query_one(
+                "UPDATE store_state SET sequence = sequence + 1 RETURNING sequence",
+                &[],
+            )?
+            .get(0);
+        let statement = tx.prepare(&format!(
+            "INSERT INTO tracks (id, doc, content_hash, text_hash, embedding, audio_vector,
+                 facet_keys, tempo, year, live, search_text, names, created_at, updated_at,
+                 sequence)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                 setweight(to_tsvector('english', $11), 'A')
+                 || setweight(to_tsvector('english', $12), 'B')
+                 || setweight(to_tsvector('english', $13), 'C')
+                 || setweight(to_tsvector('english', $14), 'D'),
+                 $15, {NOW}, {NOW}, $16)
+             ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc,
+                 content_hash = EXCLUDED.content_hash, text_hash = EXCLUDED.text_hash,
+                 embedding = EXCLUDED.embedding, audio_vector = EXCLUDED.audio_vector,
+                 facet_keys = EXCLUDED.facet_keys, tempo = EXCLUDED.tempo,
+                 year = EXCLUDED.year, live = EXCLUDED.live,
+                 search_text = EXCLUDED.search_text, names = EXCLUDED.names,
+                 updated_at = EXCLUDED.updated_at, sequence = EXCLUDED.sequence"
+        ))?;
+        for item in items {
+            let t = &item.track;
+            let mut doc = t.clone();
+            // Kept in their own columns, set by the database.
+            doc.created_at = None;
+            doc.updated_at = None;
+            let names = format!(
+                "{} {}",
+                searchable_name(t.name_title()),
+                searchable_name(&t.artist)
+            )
+            .to_lowercase();
+            let audio = t
+                .audio
+                .as_ref()
+                .filter(|a| !a.vector.is_empty())
+                .map(|a| Vector::from(a.vector.clone()));
+            tx.execute(
+                &statement,
+                &[
+                    &t.id,
+                    &Json(&doc),
+                    &item.content_hash,
+                    &item.text_hash,
+                    &Vector::from(item.embedding.clone()),
+                    &audio,
+                    &TrackFacets::of(t).index_keys(),
+                    &t.metadata.tempo,
+                    &t.year,
+                    &t.metadata.is_live_performance,
+                    &names,
+                    &format!("{} {}", t.album.as_deref().unwrap_or(""), t.facet_text()),
+                    &t.description.as_deref().unwrap_or(""),
+                    &t.metadata.lyrics.as_deref().unwrap_or(""),
+                    &names,
+                    &sequence,
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn delete_track(&self, id: &str) -> Result<bool, PgError> {
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.transaction()?;
+        // Taken first, as every write does, so writes commit in sequence order.
+        tx.execute("UPDATE store_state SET sequence = sequence + 1", &[])?;
+        let deleted = tx.execute("DELETE FROM tracks WHERE id = $1", &[&id])?;
+        if deleted == 0 {
+            // Nothing changed: the sequence stays, so no cache is invalidated for nothing.
+            tx.rollback()?;
+            return Ok(false);
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    fn track_of(row: &postgres::Row) -> Result<Arc<Track>, PgError> {
+        let Json(mut track): Json<Track> = row.try_get(0)?;
+        track.created_at = Some(row.try_get(1)?);
+        track.updated_at = Some(row.try_get(2)?);
+        Ok(Arc::new(track))
+    }
+
+    fn candidates(rows: Vec<postgres::Row>) -> Result<Vec<Candidate>, PgError> {
+        let mut out = rows
+            .iter()
+            .map(|r| {
+                Ok(Candidate {
+                    id: r.try_get(0)?,
+                    score: r.try_get::<_, f64>(1)? as f32,
+                })
+            })
+            .collect::<Result<Vec<_>, PgError>>()?;
+        // Iterative index scans return in relaxed order.
+        out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Nearest vectors in `column` among tracks that pass the filter.
+    fn nearest(
+        &self,
+        column: &str,
+        query: &[f32],
+        filter: &Filter,
+        k: usize,
+    ) -> Result<Vec<Candidate>, PgError> {
+        let mut params = Params::default();
+        let q = params.push(Vector::from(query.to_vec()));
+        let condition = query::filter_condition(&filter.compile(), &mut params);
+        let limit = params.push(k as i64);
+        let sql = format!(
+            "SELECT id, (1 - ({column} <=> {q}))::float8 FROM tracks
+             WHERE {column} IS NOT NULL AND {condition}
+             ORDER BY {column} <=> {q} LIMIT {limit}"
+        );
+        self.read(|c| Self::candidates(c.query(&sql, &params.refs())?))
+    }
+
+    fn keyword(&self, text: &str, filter: &Filter, k: usize) -> Result<Vec<Candidate>, PgError> {
+        let compiled = filter.compile();
+        let mut params = Params::default();
+        let words = query::query_words(text);
+        if text.trim().is_empty() || words.is_empty() {
+            if !text.trim().is_empty() {
+                return Ok(Vec::new());
+            }
+            let condition = query::filter_condition(&compiled, &mut params);
+            let limit = params.push(k as i64);
+            let sql = format!(
+                "SELECT id, 0::float8 FROM tracks WHERE {condition} ORDER BY id LIMIT {limit}"
+            );
+            return self.read(|c| {
+                c.query(&sql, &params.refs())?
+                    .iter()
+                    .map(|r| {
+                        Ok(Candidate {
+                            id: r.try_get(0)?,
+                            score: 0.0,
+                        })
+                    })
+                    .collect()
+            });
+        }
+        let tsquery = params.push(query::any_word_tsquery(&words));
+        // A word no track holds as typed may be a typo of a title or artist word; a word the
+        // catalog holds gets no typo expansion ("morning" must not find "Mourning").
+        let typos: Vec<String> = {
+            let candidates = query::typo_candidates(&words);
+            if candidates.is_empty() {
+                Vec::new()
+            } else {
+                self.read(|c| {
+                    Ok(c.query(
+                        "SELECT w FROM unnest($1::text[]) AS w WHERE NOT EXISTS
+                         (SELECT 1 FROM tracks WHERE search_text @@ plainto_tsquery('english', w))",
+                        &[&candidates],
+                    )?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect())
+                })?
+            }
+        };
+        let mut matched = vec!["search_text @@ q.tq".to_string()];
+        let mut similarity = Vec::new();
+        for w in typos {
+            let p = params.push(w);
+            matched.push(format!("names %> {p}"));
+            similarity.push(format!(
+                "CASE WHEN names %> {p} THEN word_similarity({p}, names) ELSE 0 END"
+            ));
+        }
+        let similarity = if similarity.is_empty() {
+            "0".to_string()
+        } else {
+            similarity.join(" + ")
+        };
+        let condition = query::filter_condition(&compiled, &mut params);
+        let limit = params.push(k as i64);
+        let sql = format!(
+            "SELECT id, (ts_rank_cd('{{0.1, 0.3, 0.6, 1.0}}', search_text, q.tq, 1)
+                     + 0.5 * ({similarity}))::float8 AS score
+             FROM tracks, (SELECT to_tsquery('english', {tsquery}) AS tq) AS q
+             WHERE ({}) AND {condition}
+             ORDER BY score DESC, id LIMIT {limit}",
+            matched.join(" OR ")
+        );
+        self.read(|c| Self::candidates(c.query(&sql, &params.refs())?))
+    }
+
+    /// The vocabulary of every track's names and facets, read from the database.
+    fn build_vocabulary(&self) -> Result<Vocabulary, PgError> {
+        self.read(|c| {
+            let mut vocabulary = Vocabulary::default();
+            // Only what the vocabulary reads: names and facets, not descriptions or lyrics.
+            let rows = c.query(
+                "SELECT jsonb_set(doc - 'description' - 'audio', '{metadata}',
+                     (doc -> 'metadata') - 'lyrics' - 'venue' - 'audience_response')
+                 FROM tracks",
+                &[],
+            )?;
+            for row in rows {
+                let Json(track): Json<Track> = row.try_get(0)?;
+                let facets = TrackFacets::of(&track);
+                vocabulary.count_track(&track, &facets, true);
+            }
+            Ok(vocabulary)
+        })
+    }
+}
+
+impl Store for PgStore {
+    fn upsert(&self, items: Vec<StoredTrack>) -> music_rag_core::Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        for item in &items {
+            self.check_dim(&format!("vector for {}", item.track.id), &item.embedding)?;
+        }
+        Ok(self.write_tracks(&items)?)
+    }
+
+    fn get(&self, id: &str) -> music_rag_core::Result<Option<Arc<Track>>> {
+        Ok(self.read(|c| {
+            c.query_opt(
+                "SELECT doc, created_at, updated_at FROM tracks WHERE id = $1",
+                &[&id],
+            )?
+            .map(|r| Self::track_of(&r))
+            .transpose()
+        })?)
+    }
+
+    fn get_embedding(&self, id: &str) -> music_rag_core::Result<Option<Vec<f32>>> {
+        Ok(self.read(|c| {
+            Ok(
+                c.query_opt("SELECT embedding FROM tracks WHERE id = $1", &[&id])?
+                    .map(|r| r.get::<_, Vector>(0).to_vec()),
+            )
+        })?)
+    }
+
+    fn delete(&self, id: &str) -> music_rag_core::Result<bool> {
+        Ok(self.delete_track(id)?)
+    }
+
+    fn list(&self, cursor: Option<&str>, limit: usize) -> music_rag_core::Result<Page> {
+        let rows = self.read(|c| {
+            Ok(c.query(
+                "SELECT doc, created_at, updated_at FROM tracks
+                 WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2",
+                &[&cursor, &(limit as i64 + 1)],
+            )?)
+        })?;
+        let mut tracks = rows
+            .iter()
+            .map(Self::track_of)
+            .collect::<Result<Vec<_>, PgError>>()?;
+        let next_cursor = if tracks.len() > limit {
+            tracks.truncate(limit);
+            tracks.last().map(|t| t.id.clone())
+        } else {
+            None
+        };
+        Ok(Page {
+            tracks,
+            next_cursor,
+        })
+    }
+
+    fn count(&self) -> music_rag_core::Result<usize> {
+        Ok(self.read(|c| {
+            Ok(c.query_one("SELECT count(*) FROM tracks", &[])?
+                .get::<_, i64>(0) as usize)
+        })?)
+    }
+
+    fn known(&self, ids: &[&str]) -> music_rag_core::Result<HashMap<String, Known>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(self.read(|c| {
+            Ok(c.query(
+                "SELECT id, content_hash, text_hash FROM tracks WHERE id = ANY($1)",
+                &[&ids],
+            )?
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    Known {
+                        content_hash: r.get(1),
+                        text_hash: r.get(2),
+                    },
+                )
+            })
+            .collect())
+        })?)
+    }
+
+    fn dense_search(
+        &self,
+        query: &[f32],
+        filter: &Filter,
+        k: usize,
+    ) -> music_rag_core::Result<Vec<Candidate>> {
+        self.check_dim("query vector", query)?;
+        Ok(self.nearest("embedding", query, filter, k)?)
+    }
+
+    fn audio_search(
+        &self,
+        query: &[f32],
+        filter: &Filter,
+        k: usize,
+    ) -> music_rag_core::Result<Vec<Candidate>> {
+        Ok(self.nearest("audio_vector", query, filter, k)?)
+    }
+
+    fn keyword_search(
+        &self,
+        text: &str,
+        filter: &Filter,
+        k: usize,
+    ) -> music_rag_core::Result<Vec<Candidate>> {
+        Ok(self.keyword(text, filter, k)?)
+    }
+
+    fn vocabulary(&self) -> music_rag_core::Result<Arc<Vocabulary>> {
+        let sequence = self.sequence()?;
+        let mut cached = self
+            .vocabulary
+            .lock()
+            .map_err(|_| CoreError::Internal("vocabulary lock poisoned".into()))?;
+        if let Some(c) = cached.as_ref() {
+            if c.sequence == sequence || c.built.elapsed() < VOCABULARY_MAX_LAG {
+                return Ok(c.vocabulary.clone());
+            }
+        }
+        let vocabulary = Arc::new(self.build_vocabulary()?);
+        *cached = Some(CachedVocabulary {
+            sequence,
+            built: Instant::now(),
+            vocabulary: vocabulary.clone(),
+        });
+        Ok(vocabulary)
+    }
+
+    fn sequence(&self) -> music_rag_core::Result<u64> {
+        Ok(self.read(|c| {
+            Ok(c.query_one("SELECT sequence FROM store_state", &[])?
+                .get::<_, i64>(0) as u64)
+        })?)
+    }
+
+    fn stats(&self) -> music_rag_core::Result<StoreStats> {
+        let (tracks, audio, sequence) = self.read(|c| {
+            let r = c.query_one(
+                "SELECT count(*), count(audio_vector), (SELECT sequence FROM store_state)
+                 FROM tracks",
+                &[],
+            )?;
+            Ok((r.get::<_, i64>(0), r.get::<_, i64>(1), r.get::<_, i64>(2)))
+        })?;
+        Ok(StoreStats {
+            tracks: tracks as usize,
+            text_embeddings: tracks as usize,
+            audio_embeddings: audio as usize,
+            sequence: sequence as u64,
+            backend: "postgres".into(),
+        })
+    }
+
+    fn schema_version(&self) -> Option<i64> {
+        Some(SCHEMA_VERSION)
+    }
+}

@@ -1,0 +1,167 @@
+//! SQL for the retrievers: a filter as a `WHERE` condition over the indexed columns, and the
+//! keyword query as a weighted `tsquery` plus trigram matches for typed names.
+
+use music_rag_core::domain::filter::CompiledFilter;
+use music_rag_core::domain::parse::keyword_terms;
+use music_rag_core::domain::text::typo_budget;
+use postgres::types::ToSql;
+
+/// Query parameters collected while SQL is written; `$n` placeholders follow their order.
+#[derive(Default)]
+pub struct Params(Vec<Box<dyn ToSql + Sync + Send>>);
+
+impl Params {
+    /// Adds a parameter and returns its placeholder.
+    pub fn push(&mut self, value: impl ToSql + Sync + Send + 'static) -> String {
+        self.0.push(Box::new(value));
+        format!("${}", self.0.len())
+    }
+
+    pub fn refs(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.0
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect()
+    }
+}
+
+/// The filter as a condition on `tracks`: each facet clause is one overlap test on the GIN
+/// index of `facet_keys` (see `TrackFacets::index_keys`), numbers are compared on their columns.
+pub fn filter_condition(filter: &CompiledFilter, params: &mut Params) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for clause in filter.text_clauses() {
+        let keys = clause.index_keys();
+        if keys.is_empty() {
+            // A clause nothing can satisfy (a contradictory filter).
+            parts.push("FALSE".into());
+            continue;
+        }
+        let any = format!("facet_keys && {}::text[]", params.push(keys));
+        if clause.negated {
+            let known = params.push(clause.known_keys());
+            parts.push(format!("(facet_keys && {known}::text[] AND NOT {any})"));
+        } else {
+            parts.push(any);
+        }
+    }
+    let (tempo, year, live) = filter.numeric();
+    if let Some(r) = tempo {
+        parts.push("tempo IS NOT NULL".into());
+        if let Some(min) = r.min {
+            parts.push(format!("tempo >= {}::real", params.push(min)));
+        }
+        if let Some(max) = r.max {
+            parts.push(format!("tempo <= {}::real", params.push(max)));
+        }
+    }
+    if let Some(r) = year {
+        parts.push("year IS NOT NULL".into());
+        if let Some(min) = r.min {
+            parts.push(format!("year >= {}::real", params.push(min)));
+        }
+        if let Some(max) = r.max {
+            parts.push(format!("year <= {}::real", params.push(max)));
+        }
+    }
+    if let Some(l) = live {
+        parts.push(format!("coalesce(live, false) = {}", params.push(l)));
+    }
+    if parts.is_empty() {
+        "TRUE".into()
+    } else {
+        parts.join(" AND ")
+    }
+}
+
+/// Query words that also stand for a digit in names ("jackson five" = "Jackson 5").
+const NUMBER_WORDS: &[(&str, &str)] = &[
+    ("one", "1"),
+    ("two", "2"),
+    ("three", "3"),
+    ("four", "4"),
+    ("five", "5"),
+    ("six", "6"),
+    ("seven", "7"),
+    ("eight", "8"),
+    ("nine", "9"),
+    ("ten", "10"),
+];
+
+/// The words of a keyword query, each with the spellings it stands for, reduced to letters
+/// and digits so they are safe inside a `tsquery`.
+pub fn query_words(text: &str) -> Vec<Vec<String>> {
+    keyword_terms(text)
+        .into_iter()
+        .flat_map(|term| {
+            term.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+                .collect::<Vec<_>>()
+        })
+        .map(|word| {
+            let mut forms = vec![word.clone()];
+            if let Some((_, digit)) = NUMBER_WORDS.iter().find(|(w, _)| *w == word) {
+                forms.push(digit.to_string());
+            }
+            forms
+        })
+        .collect()
+}
+
+/// The `tsquery` text matching any of the words (ranked by how many and where they match).
+pub fn any_word_tsquery(words: &[Vec<String>]) -> String {
+    words
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// Words long enough to carry a typo (the same budget as the embedded store's index).
+pub fn typo_candidates(words: &[Vec<String>]) -> Vec<String> {
+    words
+        .iter()
+        .map(|forms| forms[0].clone())
+        .filter(|w| typo_budget(w) > 0)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use music_rag_core::Filter;
+
+    #[test]
+    fn query_words_are_safe_and_know_number_words() {
+        let words = query_words("ABC by the Jackson five; DROP TABLE's");
+        let flat: Vec<&str> = words.iter().flatten().map(String::as_str).collect();
+        assert!(flat.contains(&"jackson") && flat.contains(&"5") && flat.contains(&"abc"));
+        assert!(flat.iter().all(|w| w.chars().all(char::is_alphanumeric)));
+        assert_eq!(any_word_tsquery(&[vec!["a".into(), "1".into()]]), "a | 1");
+    }
+
+    #[test]
+    fn every_clause_becomes_a_parameterised_condition() {
+        let filter = Filter {
+            genres: vec!["hip hop".into()],
+            exclude_instruments: vec!["vocals".into()],
+            tempo: Some(music_rag_core::domain::filter::Range::new(Some(90.0), None)),
+            live: Some(false),
+            ..Default::default()
+        };
+        let mut params = Params::default();
+        let sql = filter_condition(&filter.compile(), &mut params);
+        assert_eq!(
+            sql,
+            "facet_keys && $1::text[] AND (facet_keys && $3::text[] AND NOT facet_keys && \
+             $2::text[]) AND tempo IS NOT NULL AND tempo >= $4::real AND coalesce(live, false) = $5"
+        );
+        assert_eq!(params.refs().len(), 5);
+        let mut none = Params::default();
+        assert_eq!(
+            filter_condition(&Filter::default().compile(), &mut none),
+            "TRUE"
+        );
+    }
+}

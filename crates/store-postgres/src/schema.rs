@@ -1,0 +1,150 @@
+//! Versioned migrations, run at open under an advisory lock so replicas starting together do
+//! not race, and the model the stored vectors come from.
+
+use postgres::Client;
+
+use crate::PgError;
+
+/// The newest schema this build writes; a database migrated further is refused.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Any fixed number: every replica takes the same lock around migrations.
+const MIGRATION_LOCK: i64 = 0x6d75_7369_6372_6167;
+
+/// Migration `n` (1-based) as SQL. `{dim}` is the vector size of the model the store is
+/// created for (a pgvector HNSW index needs a fixed size).
+fn migration(version: i64, dim: usize) -> Option<String> {
+    match version {
+        1 => Some(format!(
+            r#"
+CREATE TABLE store_meta (key text PRIMARY KEY, value text NOT NULL);
+-- The write sequence: every write transaction increments it first, so writers are serialised
+-- in commit order and every replica reads the same number after a commit.
+CREATE TABLE store_state (id int PRIMARY KEY CHECK (id = 1), sequence bigint NOT NULL);
+INSERT INTO store_state VALUES (1, 0);
+CREATE TABLE tracks (
+    id text COLLATE "C" PRIMARY KEY,
+    doc jsonb NOT NULL,
+    content_hash text NOT NULL,
+    text_hash text NOT NULL,
+    embedding vector({dim}) NOT NULL,
+    audio_vector vector,
+    facet_keys text[] NOT NULL,
+    tempo real,
+    year int,
+    live boolean,
+    search_text tsvector NOT NULL,
+    names text NOT NULL,
+    created_at text NOT NULL,
+    updated_at text NOT NULL,
+    sequence bigint NOT NULL
+);
+CREATE INDEX tracks_embedding ON tracks USING hnsw (embedding vector_cosine_ops);
+CREATE INDEX tracks_facet_keys ON tracks USING gin (facet_keys);
+CREATE INDEX tracks_search_text ON tracks USING gin (search_text);
+CREATE INDEX tracks_names ON tracks USING gin (names gin_trgm_ops);
+CREATE INDEX tracks_tempo ON tracks (tempo);
+CREATE INDEX tracks_year ON tracks (year);
+"#
+        )),
+        _ => None,
+    }
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`] and checks (or, in a new store, records) the
+/// model. Returns the model id and vector size the store holds.
+pub fn migrate(
+    client: &mut Client,
+    schema: &str,
+    model: Option<(&str, usize)>,
+) -> Result<(String, usize), PgError> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+    let result = migrate_locked(client, schema, model);
+    // Released even when migrating failed; the session ending would release it too.
+    let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+    result
+}
+
+fn migrate_locked(
+    client: &mut Client,
+    schema: &str,
+    model: Option<(&str, usize)>,
+) -> Result<(String, usize), PgError> {
+    client.batch_execute(&format!(
+        "CREATE EXTENSION IF NOT EXISTS vector SCHEMA public;
+         CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public;
+         CREATE SCHEMA IF NOT EXISTS {schema};
+         CREATE TABLE IF NOT EXISTS schema_migrations (
+             version bigint PRIMARY KEY,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         );"
+    ))?;
+    let current: i64 = client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )?
+        .get(0);
+    if current > SCHEMA_VERSION {
+        return Err(PgError::Incompatible(format!(
+            "the database schema is at version {current}, newer than this build understands \
+             ({SCHEMA_VERSION}); run the newer music-rag, or restore a backup taken before it"
+        )));
+    }
+    let stored = if current > 0 {
+        stored_model(client)?
+    } else {
+        None
+    };
+    let (model_id, dim) = match (stored, model) {
+        (Some((m, d)), Some((want, want_dim))) if m != want || d != want_dim => {
+            return Err(PgError::Incompatible(format!(
+                "the database holds vectors from model {m} ({d} dimensions), not {want} \
+                 ({want_dim}); vectors of two models are never mixed: use the model that wrote \
+                 it, another database or schema, or re-embed the catalog"
+            )))
+        }
+        (Some(stored), _) => stored,
+        (None, Some((m, d))) => (m.to_string(), d),
+        (None, None) => {
+            return Err(PgError::Incompatible(
+                "the database holds no catalog yet; a command that loads the model creates it"
+                    .into(),
+            ))
+        }
+    };
+    for version in current + 1..=SCHEMA_VERSION {
+        let sql = migration(version, dim).expect("every version up to SCHEMA_VERSION exists");
+        let mut tx = client.transaction()?;
+        tx.batch_execute(&sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version) VALUES ($1)",
+            &[&version],
+        )?;
+        if version == 1 {
+            tx.execute(
+                "INSERT INTO store_meta VALUES ('model_id', $1), ('dim', $2)",
+                &[&model_id, &dim.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        tracing::info!(version, schema, "database schema migrated");
+    }
+    Ok((model_id, dim))
+}
+
+fn stored_model(client: &mut Client) -> Result<Option<(String, usize)>, PgError> {
+    let rows = client.query(
+        "SELECT key, value FROM store_meta WHERE key IN ('model_id', 'dim')",
+        &[],
+    )?;
+    let get = |k: &str| {
+        rows.iter()
+            .find(|r| r.get::<_, &str>(0) == k)
+            .map(|r| r.get::<_, String>(1))
+    };
+    match (get("model_id"), get("dim").and_then(|d| d.parse().ok())) {
+        (Some(m), Some(d)) => Ok(Some((m, d))),
+        _ => Ok(None),
+    }
+}

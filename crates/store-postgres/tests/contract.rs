@@ -1,0 +1,597 @@
+//! One contract for every store backend: the same tests run against the embedded store (in a
+//! temporary directory) and against PostgreSQL (a schema of its own in the test database).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use music_rag_core::domain::audio::{AudioFeatures, AUDIO_VECTOR_DIM};
+use music_rag_core::domain::filter::Range;
+use music_rag_core::{Filter, Mode, Store, StoredTrack, Track};
+use music_rag_store::{Access, EmbeddedStore};
+use music_rag_store_postgres::test_database::TestSchema;
+use music_rag_store_postgres::PgStore;
+
+const DIM: usize = 8;
+const MODEL: (&str, usize) = ("contract-model", DIM);
+
+/// Opens stores of one backend over the same data, as often as a test needs.
+trait Backend {
+    /// A store over the backend's data, opened for writing with `model`.
+    fn open_with(&self, model: (&str, usize)) -> music_rag_core::Result<Arc<dyn Store>>;
+    fn open(&self) -> Arc<dyn Store> {
+        self.open_with(MODEL).unwrap()
+    }
+}
+
+struct Embedded(tempfile::TempDir);
+
+impl Backend for Embedded {
+    fn open_with(&self, model: (&str, usize)) -> music_rag_core::Result<Arc<dyn Store>> {
+        Ok(Arc::new(
+            EmbeddedStore::open(self.0.path(), Some(model), Access::ReadWrite)
+                .map_err(music_rag_core::CoreError::from)?,
+        ))
+    }
+}
+
+struct Postgres(TestSchema);
+
+impl Backend for Postgres {
+    fn open_with(&self, model: (&str, usize)) -> music_rag_core::Result<Arc<dyn Store>> {
+        Ok(Arc::new(
+            PgStore::open(&self.0.options(), Some(model))
+                .map_err(music_rag_core::CoreError::from)?,
+        ))
+    }
+}
+
+fn unit(v: Vec<f32>) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.into_iter().map(|x| x / n).collect()
+}
+
+/// A vector mostly along `axis`, a little along the next one.
+fn along(axis: usize, lean: f32) -> Vec<f32> {
+    let mut v = vec![0.0; DIM];
+    v[axis % DIM] = 1.0;
+    v[(axis + 1) % DIM] = lean;
+    unit(v)
+}
+
+fn stored(track: Track, embedding: Vec<f32>) -> StoredTrack {
+    StoredTrack {
+        content_hash: format!("c-{}-{}", track.id, track.title),
+        text_hash: format!("t-{}-{}", track.id, track.title),
+        track,
+        embedding,
+    }
+}
+
+fn track(id: &str, title: &str, artist: &str) -> Track {
+    Track {
+        id: id.into(),
+        title: title.into(),
+        artist: artist.into(),
+        ..Default::default()
+    }
+}
+
+/// Five tracks with every kind of facet, on different axes.
+fn catalog() -> Vec<StoredTrack> {
+    let mut a = track("a", "Night Drive", "Neon Coast");
+    a.metadata.genre = Some("Dance".into());
+    a.tags = vec!["hip hop feel".into()];
+    a.metadata.mood = vec!["energetic".into()];
+    a.metadata.instrumentation = vec!["synthesizer".into(), "female vocal".into()];
+    a.metadata.tempo = Some(122.0);
+    a.metadata.key = Some("A minor".into());
+    a.metadata.time_signature = Some("4/4".into());
+    a.year = Some(2019);
+    let mut b = track("b", "Block Party", "MC Rhymes");
+    b.metadata.genre = Some("Hip-Hop".into());
+    b.metadata.instrumentation = vec!["drum machine".into(), "rap".into()];
+    b.metadata.tempo = Some(95.0);
+    b.metadata.key = Some("C major".into());
+    b.metadata.is_live_performance = Some(true);
+    b.year = Some(1999);
+    let mut c = track("c", "Blue Danube Dreams", "Vienna Strings");
+    c.metadata.genre = Some("Classical".into());
+    c.metadata.instrumentation = vec!["violin".into(), "cello".into()];
+    c.metadata.tempo = Some(150.0);
+    c.metadata.key = Some("D major".into());
+    c.metadata.time_signature = Some("3/4".into());
+    c.description = Some("A waltz for strings on a summer evening".into());
+    let mut d = track("d", "Autumn Waltz", "Vienna Strings");
+    d.metadata.genre = Some("Classical".into());
+    d.metadata.instrumentation = vec!["piano".into()];
+    d.metadata.tempo = Some(140.0);
+    d.metadata.key = Some("E-flat minor".into());
+    d.metadata.time_signature = Some("3/4".into());
+    d.metadata.mood = vec!["melancholic".into()];
+    let mut e = track("e", "ABC", "The Jackson 5");
+    e.metadata.genre = Some("hiphop".into());
+    e.metadata.tempo = Some(90.0);
+    e.metadata.lyrics = Some("easy as one two three".into());
+    vec![
+        stored(a, along(0, 0.1)),
+        stored(b, along(1, 0.1)),
+        stored(c, along(2, 0.1)),
+        stored(d, along(2, 0.6)),
+        stored(e, along(4, 0.1)),
+    ]
+}
+
+fn loaded(b: &dyn Backend) -> Arc<dyn Store> {
+    let s = b.open();
+    s.upsert(catalog()).unwrap();
+    s
+}
+
+fn ids(c: Vec<music_rag_core::Candidate>) -> Vec<String> {
+    c.into_iter().map(|c| c.id).collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn upsert_get_list_and_count(b: &dyn Backend) {
+    let s = loaded(b);
+    assert_eq!(s.count().unwrap(), 5);
+    let a = s.get("a").unwrap().expect("stored");
+    assert_eq!(a.title, "Night Drive");
+    assert_eq!(a.metadata.key.as_deref(), Some("A minor"));
+    assert!(a.created_at.as_deref().is_some_and(|t| t.ends_with('Z')));
+    assert!(s.get("zz").unwrap().is_none());
+    let v = s.get_embedding("c").unwrap().expect("vector");
+    let want = along(2, 0.1);
+    assert!(v.iter().zip(&want).all(|(x, y)| (x - y).abs() < 1e-6));
+    // Pages in id order, the cursor continuing after the last id.
+    let first = s.list(None, 2).unwrap();
+    let first_ids: Vec<&str> = first.tracks.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(first_ids, ["a", "b"]);
+    assert_eq!(first.next_cursor.as_deref(), Some("b"));
+    let rest = s.list(Some("b"), 10).unwrap();
+    let rest_ids: Vec<&str> = rest.tracks.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(rest_ids, ["c", "d", "e"]);
+    assert!(rest.next_cursor.is_none());
+    let stats = s.stats().unwrap();
+    assert_eq!((stats.tracks, stats.text_embeddings), (5, 5));
+}
+
+fn upserts_replace_keep_created_and_move_the_sequence(b: &dyn Backend) {
+    let s = loaded(b);
+    let before = s.sequence().unwrap();
+    let created = s.get("a").unwrap().unwrap().created_at.clone();
+    let known = s.known(&["a", "nope"]).unwrap();
+    assert_eq!(known.len(), 1);
+    assert_eq!(known["a"].content_hash, "c-a-Night Drive");
+    let mut a = track("a", "Night Drive (Remix)", "Neon Coast");
+    a.metadata.genre = Some("House".into());
+    s.upsert(vec![stored(a, along(6, 0.1))]).unwrap();
+    let after = s.sequence().unwrap();
+    assert!(after > before, "{after} > {before}");
+    let got = s.get("a").unwrap().unwrap();
+    assert_eq!(got.title, "Night Drive (Remix)");
+    assert_eq!(got.created_at, created);
+    assert_eq!(s.count().unwrap(), 5);
+    // The old vector and facets are gone from both retrievers.
+    let near = ids(s
+        .dense_search(&along(6, 0.1), &Filter::default(), 1)
+        .unwrap());
+    assert_eq!(near, ["a"]);
+    let dance = Filter {
+        genres: vec!["dance".into()],
+        ..Default::default()
+    };
+    assert!(s
+        .dense_search(&along(0, 0.1), &dance, 5)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.known(&["a"]).unwrap()["a"].content_hash,
+        "c-a-Night Drive (Remix)"
+    );
+}
+
+fn deletes_leave_no_trace(b: &dyn Backend) {
+    let s = loaded(b);
+    let seq = s.sequence().unwrap();
+    assert!(!s.delete("nope").unwrap());
+    assert_eq!(
+        s.sequence().unwrap(),
+        seq,
+        "a delete of nothing changes nothing"
+    );
+    assert!(s.delete("e").unwrap());
+    assert!(s.sequence().unwrap() > seq);
+    assert!(s.get("e").unwrap().is_none());
+    assert_eq!(s.count().unwrap(), 4);
+    assert!(!ids(s
+        .dense_search(&along(4, 0.1), &Filter::default(), 5)
+        .unwrap())
+    .contains(&"e".to_string()));
+    assert!(s
+        .keyword_search("Jackson", &Filter::default(), 5)
+        .unwrap()
+        .is_empty());
+}
+
+fn dense_search_ranks_by_cosine(b: &dyn Backend) {
+    let s = loaded(b);
+    let hits = s
+        .dense_search(&along(2, 0.1), &Filter::default(), 3)
+        .unwrap();
+    assert_eq!(ids(hits.clone()), ["c", "d", "b"]);
+    assert!(
+        (hits[0].score - 1.0).abs() < 1e-4,
+        "cosine of a vector with itself"
+    );
+    assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+    let many = s
+        .dense_search_many(
+            &along(2, 0.1),
+            &[
+                Filter::default(),
+                Filter {
+                    live: Some(true),
+                    ..Default::default()
+                },
+            ],
+            2,
+        )
+        .unwrap();
+    assert_eq!(ids(many[0].clone()), ["c", "d"]);
+    assert_eq!(ids(many[1].clone()), ["b"]);
+}
+
+/// Every kind of filter, inside both retrievers: a hit always satisfies the filter, and every
+/// track that satisfies it can be found.
+fn filters_apply_inside_both_retrievers(b: &dyn Backend) {
+    let s = loaded(b);
+    let list = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let cases: Vec<(Filter, Vec<&str>)> = vec![
+        (
+            Filter {
+                genres: list(&["Hip-Hop"]),
+                ..Default::default()
+            },
+            vec!["b", "e"],
+        ),
+        (
+            Filter {
+                genres: list(&["hip hop", "classical"]),
+                ..Default::default()
+            },
+            vec!["b", "c", "d", "e"],
+        ),
+        (
+            Filter {
+                tags: list(&["hip hop"]),
+                ..Default::default()
+            },
+            vec!["a"],
+        ),
+        (
+            Filter {
+                genres_or_tags: list(&["hip hop"]),
+                ..Default::default()
+            },
+            vec!["a", "b", "e"],
+        ),
+        (
+            Filter {
+                moods: list(&["Melancholic"]),
+                ..Default::default()
+            },
+            vec!["d"],
+        ),
+        (
+            Filter {
+                instruments: list(&["violin"]),
+                ..Default::default()
+            },
+            vec!["c"],
+        ),
+        (
+            Filter {
+                exclude_instruments: list(&["vocals"]),
+                ..Default::default()
+            },
+            vec!["c", "d"],
+        ),
+        (
+            Filter {
+                keys: list(&["D# minor"]),
+                ..Default::default()
+            },
+            vec!["d"],
+        ),
+        (
+            Filter {
+                mode: Some(Mode::Major),
+                ..Default::default()
+            },
+            vec!["b", "c"],
+        ),
+        (
+            Filter {
+                time_signatures: list(&["3/4"]),
+                ..Default::default()
+            },
+            vec!["c", "d"],
+        ),
+        (
+            Filter {
+                tempo: Some(Range::new(Some(120.0), Some(145.0))),
+                ..Default::default()
+            },
+            vec!["a", "d"],
+        ),
+        (
+            Filter {
+                year: Some(Range::new(None, Some(2000.0))),
+                ..Default::default()
+            },
+            vec!["b"],
+        ),
+        (
+            Filter {
+                live: Some(false),
+                ..Default::default()
+            },
+            vec!["a", "c", "d", "e"],
+        ),
+        (
+            Filter {
+                genres: list(&["classical"]),
+                ..Default::default()
+            }
+            .and(&Filter {
+                genres: list(&["dance"]),
+                ..Default::default()
+            }),
+            vec![],
+        ),
+    ];
+    for (filter, want) in cases {
+        let want = sorted(want.into_iter().map(String::from).collect());
+        let dense = sorted(ids(s.dense_search(&along(3, 0.5), &filter, 10).unwrap()));
+        assert_eq!(dense, want, "dense with {filter:?}");
+        let browse = sorted(ids(s.keyword_search("", &filter, 10).unwrap()));
+        assert_eq!(browse, want, "browse with {filter:?}");
+        // "strings" is in two tracks' artist, "party" in one title: keyword hits are
+        // the filter's tracks among them.
+        let words = sorted(ids(s.keyword_search("strings party", &filter, 10).unwrap()));
+        let expected: Vec<String> = want
+            .iter()
+            .filter(|id| ["b", "c", "d"].contains(&id.as_str()))
+            .cloned()
+            .collect();
+        assert_eq!(words, expected, "keyword with {filter:?}");
+    }
+}
+
+fn keyword_search_weighs_names_and_forgives_typos(b: &dyn Backend) {
+    let s = loaded(b);
+    // Title and artist words rank above description words.
+    let hits = ids(s.keyword_search("waltz", &Filter::default(), 5).unwrap());
+    assert_eq!(hits, ["d", "c"], "title before description");
+    // A typo in a name still finds it; "five" is the 5 in "The Jackson 5".
+    assert_eq!(
+        ids(s.keyword_search("Jakson", &Filter::default(), 5).unwrap()),
+        ["e"]
+    );
+    assert_eq!(
+        ids(s
+            .keyword_search("jackson five", &Filter::default(), 1)
+            .unwrap()),
+        ["e"]
+    );
+    assert_eq!(
+        ids(s
+            .keyword_search("Viena Strigns", &Filter::default(), 5)
+            .unwrap())
+        .len(),
+        2
+    );
+    // Lyrics are searched too; a word nothing holds finds nothing.
+    assert_eq!(
+        ids(s.keyword_search("easy", &Filter::default(), 5).unwrap()),
+        ["e"]
+    );
+    assert!(s
+        .keyword_search("zzzzqqq", &Filter::default(), 5)
+        .unwrap()
+        .is_empty());
+    // A word the catalog holds as typed is not stretched to a near name.
+    let mut m = track("m", "Mourning Song", "Elegy");
+    m.description = Some("for the dead".into());
+    let mut n = track("n", "Sunrise", "Dawn Chorus");
+    n.description = Some("a bright morning".into());
+    s.upsert(vec![stored(m, along(5, 0.1)), stored(n, along(6, 0.1))])
+        .unwrap();
+    assert_eq!(
+        ids(s.keyword_search("morning", &Filter::default(), 5).unwrap()),
+        ["n"]
+    );
+}
+
+fn audio_search_reads_audio_vectors_with_filters(b: &dyn Backend) {
+    let s = b.open();
+    let with_audio = |id: &str, genre: &str, axis: usize| {
+        let mut t = track(id, id, "Sound Maker");
+        t.metadata.genre = Some(genre.into());
+        let mut v = vec![0.0; AUDIO_VECTOR_DIM];
+        v[axis] = 1.0;
+        v[axis + 1] = 0.2;
+        t.audio = Some(AudioFeatures {
+            vector: unit(v),
+            ..Default::default()
+        });
+        stored(t, along(axis, 0.1))
+    };
+    s.upsert(vec![
+        with_audio("x", "ambient", 0),
+        with_audio("y", "ambient", 3),
+        with_audio("z", "rock", 0),
+        stored(track("plain", "No Audio", "Quiet"), along(0, 0.1)),
+    ])
+    .unwrap();
+    let mut q = vec![0.0; AUDIO_VECTOR_DIM];
+    q[0] = 1.0;
+    let all = s.audio_search(&q, &Filter::default(), 10).unwrap();
+    assert_eq!(all.len(), 3, "only tracks with audio");
+    assert_eq!(sorted(ids(all[..2].to_vec())), ["x", "z"]);
+    let ambient = Filter {
+        genres: vec!["ambient".into()],
+        ..Default::default()
+    };
+    assert_eq!(ids(s.audio_search(&q, &ambient, 10).unwrap()), ["x", "y"]);
+    assert_eq!(s.stats().unwrap().audio_embeddings, 3);
+    let back = s.get("x").unwrap().unwrap();
+    assert_eq!(back.audio.as_ref().unwrap().vector.len(), AUDIO_VECTOR_DIM);
+}
+
+fn writes_survive_reopening_and_another_model_is_refused(b: &dyn Backend) {
+    let seq = {
+        let s = loaded(b);
+        s.delete("b").unwrap();
+        s.sequence().unwrap()
+    };
+    let s = b.open();
+    assert_eq!(s.count().unwrap(), 4);
+    assert_eq!(s.sequence().unwrap(), seq);
+    assert_eq!(
+        ids(s.keyword_search("Jackson", &Filter::default(), 5).unwrap()),
+        ["e"]
+    );
+    drop(s);
+    let refused = b.open_with(("another-model", DIM)).err().expect("refused");
+    assert!(refused.to_string().contains("another-model"), "{refused}");
+}
+
+fn the_vocabulary_knows_facets_and_names(b: &dyn Backend) {
+    let s = loaded(b);
+    let v = s.vocabulary().unwrap();
+    use music_rag_core::domain::vocabulary::FacetKind;
+    assert_eq!(v.kind_of("classical"), Some(FacetKind::Genre));
+    assert_eq!(v.kind_of("violin"), Some(FacetKind::Instrument));
+    let genres: Vec<String> = v
+        .terms(FacetKind::Genre)
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(genres[0], "classical");
+}
+
+/// Writers on several threads at once, over overlapping ids: every track lands once, none is
+/// lost or doubled, and the sequence moved once per write.
+fn concurrent_writers_lose_and_double_nothing(b: &dyn Backend) {
+    let s = b.open();
+    let before = s.sequence().unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|w| {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                for batch in 0..5 {
+                    let items = (0..10)
+                        .map(|i| {
+                            // Half the ids are written by every thread.
+                            let id = if i % 2 == 0 {
+                                format!("shared-{batch}-{i}")
+                            } else {
+                                format!("w{w}-{batch}-{i}")
+                            };
+                            stored(
+                                track(&id, &format!("Song {w} {batch} {i}"), "Many Hands"),
+                                along(i, 0.3),
+                            )
+                        })
+                        .collect();
+                    s.upsert(items).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let shared = 5 * 5;
+    let own = 4 * 5 * 5;
+    assert_eq!(s.count().unwrap(), shared + own);
+    let mut seen = HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = s.list(cursor.as_deref(), 17).unwrap();
+        for t in &page.tracks {
+            assert!(seen.insert(t.id.clone()), "{} listed twice", t.id);
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), shared + own);
+    assert_eq!(s.sequence().unwrap(), before + 20);
+}
+
+/// Replicas (PostgreSQL only: the embedded store has one writer per data directory): a write
+/// through one store is seen by another over the same data at once.
+#[test]
+fn postgres_replicas_see_every_write_at_once() {
+    let b = Postgres(TestSchema::new("replicas"));
+    let one = loaded(&b);
+    let two = b.open();
+    assert_eq!(two.sequence().unwrap(), one.sequence().unwrap());
+    let mut t = track("new", "Fresh Tune", "Late Arrival");
+    t.metadata.genre = Some("Dance".into());
+    one.upsert(vec![stored(t, along(7, 0.1))]).unwrap();
+    assert_eq!(two.sequence().unwrap(), one.sequence().unwrap());
+    assert_eq!(two.get("new").unwrap().unwrap().title, "Fresh Tune");
+    assert_eq!(
+        ids(two
+            .dense_search(&along(7, 0.1), &Filter::default(), 1)
+            .unwrap()),
+        ["new"]
+    );
+    assert_eq!(
+        ids(two
+            .keyword_search("Fresh Tune", &Filter::default(), 1)
+            .unwrap()),
+        ["new"]
+    );
+    assert!(two.delete("new").unwrap());
+    assert!(one.get("new").unwrap().is_none());
+}
+
+macro_rules! contract {
+    ($($test:ident),* $(,)?) => {
+        mod embedded {
+            $(#[test]
+            fn $test() {
+                super::$test(&super::Embedded(tempfile::tempdir().unwrap()));
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $test() {
+                super::$test(&super::Postgres(music_rag_store_postgres::test_database::TestSchema::new(stringify!($test).split('_').next().unwrap())));
+            })*
+        }
+    };
+}
+
+contract!(
+    upsert_get_list_and_count,
+    upserts_replace_keep_created_and_move_the_sequence,
+    deletes_leave_no_trace,
+    dense_search_ranks_by_cosine,
+    filters_apply_inside_both_retrievers,
+    keyword_search_weighs_names_and_forgives_typos,
+    audio_search_reads_audio_vectors_with_filters,
+    writes_survive_reopening_and_another_model_is_refused,
+    the_vocabulary_knows_facets_and_names,
+    concurrent_writers_lose_and_double_nothing,
+);
