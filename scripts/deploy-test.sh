@@ -226,9 +226,42 @@ done
 docker rm -f "$c" >/dev/null
 step "HTTPS: HTTP/2 and HTTP/1.1, probes over HTTPS, HEALTHCHECK healthy, certificate reloaded on SIGHUP"
 
+# ---- Scale-out: the image as two replicas over PostgreSQL ---------------------------------
+# The scale-out overlay's settings (database URL from a secret file, read-only root, data on a
+# tmpfs) against the throwaway PostgreSQL on the host's loopback (host network).
+db_url="$(scripts/postgres.sh start | tail -n 1)"
+db_schema="deploy_$$"
+mkdir -p "$secrets/music-rag-database"
+printf '%s\n' "$db_url" >"$secrets/music-rag-database/url"
+chmod -R a+rX "$secrets"
+for n in 1 2; do
+  c="${project}-replica-$n"
+  containers+=("$c")
+  docker run -d --name "$c" --network host --user 10001:10001 --read-only \
+    --tmpfs /tmp --tmpfs /data:uid=10001,gid=10001 --cap-drop ALL \
+    --security-opt no-new-privileges:true \
+    -e DATABASE_URL_FILE=/run/secrets/music-rag-database/url \
+    -e MUSIC_RAG_DATABASE_SCHEMA="$db_schema" \
+    -e MUSIC_RAG_API_KEYS_FILE=/run/secrets/music-rag/api_keys \
+    -v "$secrets/music-rag-database:/run/secrets/music-rag-database:ro" \
+    -v "$secrets/music-rag-secrets:/run/secrets/music-rag:ro" \
+    "$image" serve --host 127.0.0.1 --port $((18310 + n)) >/dev/null
+done
+wait_ready http://127.0.0.1:18311 >/dev/null || fail "replica 1 over PostgreSQL never became ready"
+wait_ready http://127.0.0.1:18312 >/dev/null || fail "replica 2 over PostgreSQL never became ready"
+expect 200 "$(http PUT http://127.0.0.1:18311/v1/tracks/scale:one "$admin" \
+  '{"title":"Harbour of Replicas","artist":"The Shared Catalog","metadata":{"genre":"folk"}}')" "a write through replica 1"
+expect 200 "$(http GET http://127.0.0.1:18312/v1/tracks/scale:one "$reader")" "read through replica 2"
+grep -q 'Harbour of Replicas' "$work/body" || fail "replica 2 returned another track"
+expect 200 "$(http POST http://127.0.0.1:18312/v1/search "$reader" '{"text":"harbour replicas","top_k":1}')" "search through replica 2"
+grep -q 'scale:one' "$work/body" || fail "replica 2 did not find the track written through replica 1"
+for n in 1 2; do docker rm -f "${project}-replica-$n" >/dev/null; done
+"$(scripts/postgres.sh bin)/psql" -q "$db_url" -c "DROP SCHEMA $db_schema CASCADE" >/dev/null
+step "scale-out: the image as two replicas over PostgreSQL (secret-file URL, read-only root), a write through one read and found through the other"
+
 # ---- Compose -------------------------------------------------------------------------------
 mkdir -p "$work/compose/secrets"
-cp deploy/compose/docker-compose.yml deploy/compose/.env.example "$work/compose/"
+cp deploy/compose/docker-compose.yml deploy/compose/postgres.yml deploy/compose/.env.example "$work/compose/"
 cp "$work/compose/.env.example" "$work/compose/.env"
 openssl rand -hex 24 >"$work/compose/secrets/api_key"
 chmod a+r "$work/compose/secrets/api_key"

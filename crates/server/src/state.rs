@@ -106,6 +106,24 @@ impl AppState {
         (inside && real.is_file()).then_some(real)
     }
 
+    /// Reads the store on a blocking thread (a database store blocks on the network) without
+    /// waiting for a search slot, so readiness and metrics answer while searches queue.
+    pub async fn store_blocking<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn music_rag_core::Store) -> Result<T, music_rag_core::CoreError>
+            + Send
+            + 'static,
+    {
+        let engine = self.engine.clone();
+        match tokio::task::spawn_blocking(move || f(engine.store().as_ref())).await {
+            Ok(r) => r.map_err(ApiError::from),
+            Err(e) => Err(ApiError::from(music_rag_core::CoreError::Internal(
+                format!("store task failed: {e}"),
+            ))),
+        }
+    }
+
     /// Runs CPU-bound engine work on a blocking thread once a slot is free.
     pub async fn run_blocking<T, F>(&self, f: F) -> ApiResult<T>
     where

@@ -16,10 +16,11 @@ use crate::state::AppState;
 /// `music_rag_store_writable` metric.
 #[utoipa::path(get, path = "/ready", tag = "operations", responses((status = 200, description = "ready, or degraded (reads work, writes fail)"), (status = 503, description = "not ready")))]
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let store = state.engine.store();
-    match store.count() {
-        Ok(n) => {
-            let failure = store.write_failure();
+    match state
+        .store_blocking(|store| Ok((store.count()?, store.write_failure())))
+        .await
+    {
+        Ok((n, failure)) => {
             metrics::gauge!(STORE_WRITABLE).set(if failure.is_some() { 0.0 } else { 1.0 });
             metrics::gauge!(READY).set(1.0);
             Json(serde_json::json!({
@@ -33,7 +34,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         }
         Err(e) => {
             metrics::gauge!(READY).set(0.0);
-            crate::error::ApiError::from(e).into_response()
+            e.into_response()
         }
     }
 }
@@ -41,12 +42,14 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")), security(("api_key" = [])))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let count = state.engine.store().count();
-    if let Ok(n) = &count {
+    let store = state
+        .store_blocking(|store| Ok((store.count()?, store.write_failure().is_none())))
+        .await;
+    if let Ok((n, _)) = &store {
         metrics::gauge!(CATALOG_TRACKS).set(*n as f64);
     }
-    metrics::gauge!(READY).set(if count.is_ok() { 1.0 } else { 0.0 });
-    let writable = state.engine.store().write_failure().is_none();
+    metrics::gauge!(READY).set(if store.is_ok() { 1.0 } else { 0.0 });
+    let writable = store.is_ok_and(|(_, writable)| writable);
     metrics::gauge!(STORE_WRITABLE).set(if writable { 1.0 } else { 0.0 });
     crate::metrics::process_collector().collect();
     let (hits, misses) = state.engine.embedder().cache_stats();
