@@ -380,6 +380,8 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     )?;
     // Build the vocabulary now so the first query does not pay for it.
     engine.parse("warm up")?;
+    // Read here, not on the runtime's threads: a database store blocks on the network.
+    let tracks = engine.store().count()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -434,7 +436,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
             web_page = %format!("{scheme}://{addr}/ui"),
             version = env!("CARGO_PKG_VERSION"),
             store_schema = state.engine.store().schema_version(),
-            tracks = state.engine.store().count().unwrap_or(0),
+            tracks,
             settings = %state.settings.config.masked(),
             "music-rag listening"
         );

@@ -566,6 +566,72 @@ fn postgres_replicas_see_every_write_at_once() {
     assert!(one.get("new").unwrap().is_none());
 }
 
+/// Two replicas' engines: a write through one retires the other's cached response at once
+/// (the cache is keyed by the sequence PostgreSQL holds).
+#[test]
+fn postgres_a_write_through_one_replica_retires_the_others_cache() {
+    use music_rag_core::testing::HashingEmbedder;
+    use music_rag_core::{Engine, SearchRequest};
+    let b = Postgres(TestSchema::new("cache"));
+    let model = ("hashing-test-embedder", 64);
+    let engine = |b: &Postgres| {
+        Engine::new(
+            Arc::new(HashingEmbedder::new(64)),
+            b.open_with(model).unwrap(),
+        )
+    };
+    let (one, two) = (engine(&b), engine(&b));
+    one.upsert(catalog().into_iter().map(|s| s.track).collect())
+        .unwrap();
+    let req = SearchRequest {
+        text: "dusk quartet".into(),
+        top_k: 3,
+        ..Default::default()
+    };
+    two.search(&req).unwrap();
+    assert!(two.search(&req).unwrap().cached);
+    one.upsert(vec![track("f", "Strings at Dusk", "Evening Quartet")])
+        .unwrap();
+    let after = two.search(&req).unwrap();
+    assert!(!after.cached);
+    assert_eq!(after.hits[0].track.id, "f");
+}
+
+/// The use cases over the store: a repeated ingest changes nothing (content hashes), a
+/// repeated search is served from the cache, and a write retires the cached response.
+fn ingest_is_idempotent_and_writes_retire_cached_searches(b: &dyn Backend) {
+    use music_rag_core::testing::HashingEmbedder;
+    use music_rag_core::{Engine, SearchRequest};
+    let model = ("hashing-test-embedder", 64);
+    let engine = Engine::new(
+        Arc::new(HashingEmbedder::new(64)),
+        b.open_with(model).unwrap(),
+    );
+    let tracks: Vec<Track> = catalog().into_iter().map(|s| s.track).collect();
+    assert_eq!(engine.upsert(tracks.clone()).unwrap().created, 5);
+    let seq = engine.store().sequence().unwrap();
+    let again = engine.upsert(tracks).unwrap();
+    assert_eq!((again.created, again.unchanged), (0, 5));
+    assert_eq!(engine.store().sequence().unwrap(), seq, "nothing written");
+    let req = SearchRequest {
+        text: "waltz for strings".into(),
+        top_k: 3,
+        ..Default::default()
+    };
+    let first = engine.search(&req).unwrap();
+    assert!(!first.cached);
+    assert!(engine.search(&req).unwrap().cached);
+    engine
+        .upsert(vec![track("f", "Strings at Dusk", "Evening Quartet")])
+        .unwrap();
+    let after = engine.search(&req).unwrap();
+    assert!(!after.cached, "a write retires cached responses");
+    assert!(
+        after.hits.iter().any(|h| h.track.id == "f"),
+        "and the next search sees it"
+    );
+}
+
 macro_rules! contract {
     ($($test:ident),* $(,)?) => {
         mod embedded {
@@ -594,4 +660,5 @@ contract!(
     writes_survive_reopening_and_another_model_is_refused,
     the_vocabulary_knows_facets_and_names,
     concurrent_writers_lose_and_double_nothing,
+    ingest_is_idempotent_and_writes_retire_cached_searches,
 );
