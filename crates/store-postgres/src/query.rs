@@ -1,9 +1,9 @@
 //! SQL for the retrievers: a filter as a `WHERE` condition over the indexed columns, and the
 //! keyword query as a weighted `tsquery` plus trigram matches for typed names.
 
-use music_rag_core::domain::filter::CompiledFilter;
+use music_rag_core::domain::filter::{CompiledFilter, Range};
 use music_rag_core::domain::parse::keyword_terms;
-use music_rag_core::domain::text::typo_budget;
+use music_rag_core::domain::text::{digit_for, typo_budget};
 use postgres::types::ToSql;
 
 /// Query parameters collected while SQL is written; `$n` placeholders follow their order.
@@ -45,24 +45,8 @@ pub fn filter_condition(filter: &CompiledFilter, params: &mut Params) -> String 
         }
     }
     let (tempo, year, live) = filter.numeric();
-    if let Some(r) = tempo {
-        parts.push("tempo IS NOT NULL".into());
-        if let Some(min) = r.min {
-            parts.push(format!("tempo >= {}::real", params.push(min)));
-        }
-        if let Some(max) = r.max {
-            parts.push(format!("tempo <= {}::real", params.push(max)));
-        }
-    }
-    if let Some(r) = year {
-        parts.push("year IS NOT NULL".into());
-        if let Some(min) = r.min {
-            parts.push(format!("year >= {}::real", params.push(min)));
-        }
-        if let Some(max) = r.max {
-            parts.push(format!("year <= {}::real", params.push(max)));
-        }
-    }
+    range_condition("tempo", tempo, &mut parts, params);
+    range_condition("year", year, &mut parts, params);
     if let Some(l) = live {
         parts.push(format!("coalesce(live, false) = {}", params.push(l)));
     }
@@ -73,19 +57,22 @@ pub fn filter_condition(filter: &CompiledFilter, params: &mut Params) -> String 
     }
 }
 
-/// Query words that also stand for a digit in names ("jackson five" = "Jackson 5").
-const NUMBER_WORDS: &[(&str, &str)] = &[
-    ("one", "1"),
-    ("two", "2"),
-    ("three", "3"),
-    ("four", "4"),
-    ("five", "5"),
-    ("six", "6"),
-    ("seven", "7"),
-    ("eight", "8"),
-    ("nine", "9"),
-    ("ten", "10"),
-];
+/// A numeric range on `column`: a track without a value never passes.
+fn range_condition(
+    column: &str,
+    range: Option<Range>,
+    parts: &mut Vec<String>,
+    params: &mut Params,
+) {
+    let Some(r) = range else { return };
+    parts.push(format!("{column} IS NOT NULL"));
+    if let Some(min) = r.min {
+        parts.push(format!("{column} >= {}::real", params.push(min)));
+    }
+    if let Some(max) = r.max {
+        parts.push(format!("{column} <= {}::real", params.push(max)));
+    }
+}
 
 /// The words of a keyword query, each with the spellings it stands for, reduced to letters
 /// and digits so they are safe inside a `tsquery`.
@@ -100,9 +87,7 @@ pub fn query_words(text: &str) -> Vec<Vec<String>> {
         })
         .map(|word| {
             let mut forms = vec![word.clone()];
-            if let Some((_, digit)) = NUMBER_WORDS.iter().find(|(w, _)| *w == word) {
-                forms.push(digit.to_string());
-            }
+            forms.extend(digit_for(&word).map(str::to_string));
             forms
         })
         .collect()

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use music_rag_core::domain::names::searchable_name;
-use music_rag_core::domain::text::typo_budget;
+use music_rag_core::domain::text::{digit_for, typo_budget};
 use tantivy::collector::{FilterCollector, TopDocs};
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
@@ -19,20 +19,6 @@ use music_rag_core::domain::parse::keyword_terms;
 use music_rag_core::Track;
 
 const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;
-
-/// Query words that also stand for a digit in names ("jackson five" = "Jackson 5").
-const NUMBER_WORDS: &[(&str, &str)] = &[
-    ("one", "1"),
-    ("two", "2"),
-    ("three", "3"),
-    ("four", "4"),
-    ("five", "5"),
-    ("six", "6"),
-    ("seven", "7"),
-    ("eight", "8"),
-    ("nine", "9"),
-    ("ten", "10"),
-];
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -269,9 +255,7 @@ impl KeywordIndex {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for word in keyword_terms(text) {
             let mut variants = vec![word.clone()];
-            if let Some((_, digit)) = NUMBER_WORDS.iter().find(|(w, _)| *w == word) {
-                variants.push(digit.to_string());
-            }
+            variants.extend(digit_for(&word).map(str::to_string));
             // Each field's terms for the word, analysed once.
             let fields: Vec<(f32, bool, Vec<Term>)> = weighted(&self.fields)
                 .into_iter()

@@ -55,6 +55,28 @@ pub fn word_match(typed: &str, stored: &str) -> Option<WordMatch> {
     (budget > 0 && strsim::osa_distance(typed, stored) <= budget).then_some(WordMatch::Typo)
 }
 
+/// Query words that also stand for a digit in names ("jackson five" = "Jackson 5").
+const NUMBER_WORDS: [(&str, &str); 10] = [
+    ("one", "1"),
+    ("two", "2"),
+    ("three", "3"),
+    ("four", "4"),
+    ("five", "5"),
+    ("six", "6"),
+    ("seven", "7"),
+    ("eight", "8"),
+    ("nine", "9"),
+    ("ten", "10"),
+];
+
+/// The digit a number word stands for in names, if it is one ("five" -> "5").
+pub fn digit_for(word: &str) -> Option<&'static str> {
+    NUMBER_WORDS
+        .iter()
+        .find(|(w, _)| *w == word)
+        .map(|(_, d)| *d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
