@@ -268,6 +268,10 @@ chmod a+r "$work/compose/secrets/api_key"
 (
   cd "$work/compose"
   export MUSIC_RAG_PUBLISH=127.0.0.1:18303 BACKUP_EVERY=3600
+  # The scale-out file is checked, not run: its PostgreSQL and nginx images come from a
+  # registry this machine cannot reach (tests/postgres.rs runs the same topology for real).
+  printf 'x\n' >secrets/postgres_password && printf 'postgres://music:x@postgres:5432/music\n' >secrets/database_url
+  docker-compose -f postgres.yml config -q || fail "deploy/compose/postgres.yml does not validate"
   # The demo catalog into the volume first, as docs/DEPLOYMENT.md says (one writer at a time).
   docker-compose -p "$project" --compatibility run --rm music-rag init-sample-data >"$work/demo.log" 2>&1 \
     || fail "init-sample-data in Compose: $(tail -5 "$work/demo.log")"

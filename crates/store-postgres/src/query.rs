@@ -103,10 +103,12 @@ pub fn any_word_tsquery(words: &[Vec<String>]) -> String {
         .join(" | ")
 }
 
-/// Words long enough to carry a typo (the same budget as the embedded store's index).
+/// Words long enough to carry a typo (the same budget as the embedded store's index); a
+/// number word stands for its digit, not for a misspelt name.
 pub fn typo_candidates(words: &[Vec<String>]) -> Vec<String> {
     words
         .iter()
+        .filter(|forms| forms.len() == 1)
         .map(|forms| forms[0].clone())
         .filter(|w| typo_budget(w) > 0)
         .collect()
