@@ -48,7 +48,7 @@ def pick(share):
 filters = [("none", "TRUE", None)]
 for share in (0.5, 0.05, 0.001):
     key, count = pick(share)
-    filters.append((f"{key} ({100 * count / total:.2f} %)", "facet_keys && %s::text[]", [key]))
+    filters.append((f"{key} ({100 * count / total:.2f} %)", "facet_keys && %s::text[]", [[key]]))
 
 
 def query_vector():
