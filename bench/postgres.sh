@@ -43,7 +43,7 @@ t0=$(date +%s.%N); "$BIN" --data-dir "$WORK/sub-embedded" ingest "$WORK/subset.j
 echo "embedded: $SUBSET tracks in $(secs "$t0") s"
 t0=$(date +%s.%N); pg "${SCHEMA}_sub" ingest "$WORK/subset.jsonl" --json > /dev/null
 echo "postgres: $SUBSET tracks in $(secs "$t0") s"
-"$PGBIN/psql" -q "$URL" -c "DROP SCHEMA ${SCHEMA}_sub CASCADE" >/dev/null
+PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -q "$URL" -c "DROP SCHEMA ${SCHEMA}_sub CASCADE" >/dev/null
 
 echo "== the whole catalog, vectors given (embedded once, exported, loaded into both)"
 NTRACKS=$(wc -l < "$CATALOG")

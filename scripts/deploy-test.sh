@@ -256,7 +256,7 @@ grep -q 'Harbour of Replicas' "$work/body" || fail "replica 2 returned another t
 expect 200 "$(http POST http://127.0.0.1:18312/v1/search "$reader" '{"text":"harbour replicas","top_k":1}')" "search through replica 2"
 grep -q 'scale:one' "$work/body" || fail "replica 2 did not find the track written through replica 1"
 for n in 1 2; do docker rm -f "${project}-replica-$n" >/dev/null; done
-"$(scripts/postgres.sh bin)/psql" -q "$db_url" -c "DROP SCHEMA $db_schema CASCADE" >/dev/null
+PGOPTIONS="-c client_min_messages=warning" "$(scripts/postgres.sh bin)/psql" -q "$db_url" -c "DROP SCHEMA $db_schema CASCADE" >/dev/null
 step "scale-out: the image as two replicas over PostgreSQL (secret-file URL, read-only root), a write through one read and found through the other"
 
 # ---- Compose -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::server::{call, json_of, spawn_on, App, READER, WRITER};
-use music_rag_store_postgres::test_database::TestSchema;
+use music_rag_store_postgres::test_database::{postgres_script, TestSchema};
 use serde_json::{json, Value};
 
 /// The environment that points a process at one schema of the database.
@@ -266,21 +266,6 @@ impl Drop for OwnCluster {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn postgres_script(args: &[&str]) -> String {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres.sh");
-    let out = Command::new(script).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or("")
-        .to_string()
 }
 
 /// PostgreSQL stopped and started again under load: while it is away every request is

@@ -14,25 +14,31 @@ pub fn url() -> String {
         if let Ok(url) = std::env::var("MUSIC_RAG_TEST_DATABASE_URL") {
             return url;
         }
-        let script = workspace_root().join("scripts/postgres.sh");
-        let out = Command::new(&script)
-            .arg("start")
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "{} start failed: {}",
-            script.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .expect("the script prints the URL last")
-            .trim()
-            .to_string()
+        postgres_script(&["start"])
     })
     .clone()
+}
+
+/// Runs `scripts/postgres.sh` with `args` (start, stop, ...) and returns its last line of
+/// output (the URL, for `start`).
+pub fn postgres_script(args: &[&str]) -> String {
+    let script = workspace_root().join("scripts/postgres.sh");
+    let out = Command::new(&script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed: {}",
+        script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 fn workspace_root() -> PathBuf {
