@@ -165,7 +165,8 @@ pub const VOCABULARY_MAX_LAG: Duration = Duration::from_secs(1);
 
 struct CachedVocabulary {
     sequence: u64,
-    built: Instant,
+    /// When the cached vocabulary was last known to match the database's sequence.
+    checked: Instant,
     vocabulary: Arc<Vocabulary>,
 }
 
@@ -415,27 +416,18 @@ impl PgStore {
     fn keyword(&self, text: &str, filter: &Filter, k: usize) -> Result<Vec<Candidate>, PgError> {
         let compiled = filter.compile();
         let mut params = Params::default();
-        let words = query::query_words(text);
-        if text.trim().is_empty() || words.is_empty() {
-            if !text.trim().is_empty() {
-                return Ok(Vec::new());
-            }
+        if text.trim().is_empty() {
+            // Browsing: the tracks that pass the filter, in id order.
             let condition = query::filter_condition(&compiled, &mut params);
             let limit = params.push(k as i64);
             let sql = format!(
                 "SELECT id, 0::float8 FROM tracks WHERE {condition} ORDER BY id LIMIT {limit}"
             );
-            return self.read(|c| {
-                c.query(&sql, &params.refs())?
-                    .iter()
-                    .map(|r| {
-                        Ok(Candidate {
-                            id: r.try_get(0)?,
-                            score: 0.0,
-                        })
-                    })
-                    .collect()
-            });
+            return self.read(|c| Self::candidates(c.query(&sql, &params.refs())?));
+        }
+        let words = query::query_words(text);
+        if words.is_empty() {
+            return Ok(Vec::new());
         }
         let tsquery = params.push(query::any_word_tsquery(&words));
         // A word no track holds as typed may be a typo of a title or artist word; a word the
@@ -624,21 +616,27 @@ impl Store for PgStore {
         Ok(self.keyword(text, filter, k)?)
     }
 
+    /// Every search parses with the vocabulary: the sequence is read at most once per
+    /// `VOCABULARY_MAX_LAG`, not once per query (the response cache reads it already).
     fn vocabulary(&self) -> music_rag_core::Result<Arc<Vocabulary>> {
-        let sequence = self.sequence()?;
         let mut cached = self
             .vocabulary
             .lock()
             .map_err(|_| CoreError::Internal("vocabulary lock poisoned".into()))?;
-        if let Some(c) = cached.as_ref() {
-            if c.sequence == sequence || c.built.elapsed() < VOCABULARY_MAX_LAG {
+        if let Some(c) = cached.as_mut() {
+            if c.checked.elapsed() < VOCABULARY_MAX_LAG {
                 return Ok(c.vocabulary.clone());
             }
+        }
+        let sequence = self.sequence()?;
+        if let Some(c) = cached.as_mut().filter(|c| c.sequence == sequence) {
+            c.checked = Instant::now();
+            return Ok(c.vocabulary.clone());
         }
         let vocabulary = Arc::new(self.build_vocabulary()?);
         *cached = Some(CachedVocabulary {
             sequence,
-            built: Instant::now(),
+            checked: Instant::now(),
             vocabulary: vocabulary.clone(),
         });
         Ok(vocabulary)
