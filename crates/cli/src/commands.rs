@@ -165,6 +165,24 @@ pub fn model_dir(g: &Global) -> PathBuf {
     g.model_dir.clone().unwrap_or_else(default_model_dir)
 }
 
+/// `model embed`: query vectors as JSON lines, for scripts.
+fn embed_texts(g: &Global, texts: Vec<String>) -> Result<ExitCode> {
+    let embedder = TextEmbedder::load_with(&model_dir(g), g.embed_backend)?;
+    let texts = if texts.is_empty() {
+        std::io::stdin()
+            .lines()
+            .collect::<std::io::Result<Vec<_>>>()
+            .context("reading texts from standard input")?
+    } else {
+        texts
+    };
+    for text in texts.iter().filter(|t| !t.trim().is_empty()) {
+        let embedding = music_rag_core::Embedder::embed_query(&embedder, text)?;
+        outln!("{}", json!({"text": text, "embedding": embedding}));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// The catalog administration use cases, for commands that neither embed nor search.
 fn open_catalog(g: &Global, access: Access) -> Result<Catalog> {
     Ok(Catalog::new(crate::database::open(g, None, access)?.0))
@@ -309,6 +327,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Model(ModelCommand::Embed { texts }) => embed_texts(&g, texts),
         Command::Demo => demo(&g),
         Command::Backup(args) => crate::data_commands::backup(&g, &args),
         Command::Restore(args) => crate::data_commands::restore(&g, &args),

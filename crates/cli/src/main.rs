@@ -215,6 +215,14 @@ pub enum ModelCommand {
     Fetch,
     /// Print where the model is looked for and whether it is there.
     Path,
+    /// Embed texts as search queries: one JSON line per text, {"text", "embedding"}.
+    ///
+    /// Texts come from the arguments, or one per line from standard input. For scripts that
+    /// need the query vectors the search uses (recall measurements, other stores).
+    Embed {
+        /// Texts to embed (default: one per line from standard input).
+        texts: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {

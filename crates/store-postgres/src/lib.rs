@@ -110,7 +110,7 @@ impl PgOptions {
             connect_timeout: Duration::from_secs(3),
             startup_wait: Duration::from_secs(30),
             statement_timeout: Duration::from_secs(30),
-            ef_search: 100,
+            ef_search: 200,
         }
     }
 
@@ -168,6 +168,14 @@ struct CachedVocabulary {
     /// When the cached vocabulary was last known to match the database's sequence.
     checked: Instant,
     vocabulary: Arc<Vocabulary>,
+}
+
+#[derive(Default)]
+struct WordAnalysis {
+    /// Per query word, its share of tracks.
+    shares: Vec<f32>,
+    /// Words to look for among names by trigram similarity.
+    typos: Vec<String>,
 }
 
 pub struct PgStore {
@@ -429,29 +437,12 @@ impl PgStore {
         if words.is_empty() {
             return Ok(Vec::new());
         }
+        let analysis = self.analyse_words(&words)?;
         let tsquery = params.push(query::any_word_tsquery(&words));
-        // A word no track holds as typed may be a typo of a title or artist word; a word the
-        // catalog holds gets no typo expansion ("morning" must not find "Mourning").
-        let typos: Vec<String> = {
-            let candidates = query::typo_candidates(&words);
-            if candidates.is_empty() {
-                Vec::new()
-            } else {
-                self.read(|c| {
-                    Ok(c.query(
-                        "SELECT w FROM unnest($1::text[]) AS w WHERE NOT EXISTS
-                         (SELECT 1 FROM tracks WHERE search_text @@ plainto_tsquery('english', w))",
-                        &[&candidates],
-                    )?
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect())
-                })?
-            }
-        };
-        let mut matched = vec!["search_text @@ q.tq".to_string()];
+        let candidates = params.push(query::candidate_tsquery(&words, &analysis.shares));
+        let mut matched = vec!["search_text @@ q.mq".to_string()];
         let mut similarity = Vec::new();
-        for w in typos {
+        for w in analysis.typos {
             let p = params.push(w);
             matched.push(format!("names %> {p}"));
             similarity.push(format!(
@@ -465,17 +456,53 @@ impl PgStore {
         };
         let condition = query::filter_condition(&compiled, &mut params);
         let limit = params.push(k as i64);
-        // Every matching row is ranked (no index orders by rank), so the rank is the cost of a
-        // query with common words: ts_rank costs half of ts_rank_cd per row, measured.
+        // Every candidate is ranked (no index orders by rank), so the candidates are the rows
+        // holding a distinctive word (`mq`), ranked by all the words (`tq`); ts_rank costs half
+        // of ts_rank_cd per row, measured.
         let sql = format!(
             "SELECT id, (ts_rank('{{0.1, 0.3, 0.6, 1.0}}', search_text, q.tq, 1)
                      + 0.5 * ({similarity}))::float8 AS score
-             FROM tracks, (SELECT to_tsquery('english', {tsquery}) AS tq) AS q
+             FROM tracks, (SELECT to_tsquery('english', {tsquery}) AS tq,
+                                  to_tsquery('english', {candidates}) AS mq) AS q
              WHERE ({}) AND {condition}
              ORDER BY score DESC, id LIMIT {limit}",
             matched.join(" OR ")
         );
         self.read(|c| Self::candidates(c.query(&sql, &params.refs())?))
+    }
+
+    /// Each word's share of tracks (from the planner's statistics of the keyword index, 0 for
+    /// words rarer than its most common thousand or before the first `ANALYZE`), and the words
+    /// no track holds as typed that may be typos of a title or artist word ("morning" must
+    /// not find "Mourning"; a number word stands for its digit). One round trip.
+    fn analyse_words(&self, words: &[Vec<String>]) -> Result<WordAnalysis, PgError> {
+        let typed: Vec<String> = words.iter().map(|forms| forms[0].clone()).collect();
+        let typo_candidates = query::typo_candidates(words);
+        let schema = self.schema.clone();
+        self.read(|c| {
+            let rows = c.query(
+                "WITH common AS (
+                     SELECT s.lexeme, s.share FROM pg_stats,
+                         unnest(most_common_elems::text::text[], most_common_elem_freqs)
+                             AS s(lexeme, share)
+                     WHERE schemaname = $3 AND tablename = 'tracks' AND attname = 'search_text')
+                 SELECT w,
+                     coalesce((SELECT max(common.share) FROM common WHERE common.lexeme IN
+                         (SELECT unnest(tsvector_to_array(to_tsvector('english', w))))), 0)::float4,
+                     w = ANY($2) AND NOT EXISTS
+                         (SELECT 1 FROM tracks WHERE search_text @@ plainto_tsquery('english', w))
+                 FROM unnest($1::text[]) WITH ORDINALITY AS t(w, n) ORDER BY n",
+                &[&typed, &typo_candidates, &schema],
+            )?;
+            let mut analysis = WordAnalysis::default();
+            for row in rows {
+                analysis.shares.push(row.try_get(1)?);
+                if row.try_get(2)? {
+                    analysis.typos.push(row.try_get(0)?);
+                }
+            }
+            Ok(analysis)
+        })
     }
 
     /// The vocabulary of every track's names and facets, read from the database.

@@ -93,14 +93,50 @@ pub fn query_words(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// The `tsquery` text matching any of the words (ranked by how many and where they match).
+/// A word held by more than this share of tracks says little about which track is meant:
+/// it still ranks the candidates but does not make one (BM25 gives it almost no weight either).
+/// Without the bound a plain-words query ranks a fifth of a large catalog.
+pub const COMMON_SHARE: f32 = 0.05;
+
+/// One word's forms as a `tsquery` alternative.
+fn forms_tsquery(forms: &[String]) -> String {
+    match forms {
+        [one] => one.clone(),
+        _ => format!("({})", forms.join(" | ")),
+    }
+}
+
+/// The `tsquery` text ranking by every word (ranked by how many and where they match).
 pub fn any_word_tsquery(words: &[Vec<String>]) -> String {
     words
         .iter()
-        .flatten()
-        .map(String::as_str)
+        .map(|forms| forms_tsquery(forms))
         .collect::<Vec<_>>()
         .join(" | ")
+}
+
+/// The `tsquery` text deciding which tracks are candidates, given each word's share of the
+/// catalog: any word that is not common; when every word is common, all of them together.
+pub fn candidate_tsquery(words: &[Vec<String>], shares: &[f32]) -> String {
+    let distinctive: Vec<&Vec<String>> = words
+        .iter()
+        .zip(shares)
+        .filter(|(_, share)| **share <= COMMON_SHARE)
+        .map(|(w, _)| w)
+        .collect();
+    if distinctive.is_empty() {
+        words
+            .iter()
+            .map(|forms| forms_tsquery(forms))
+            .collect::<Vec<_>>()
+            .join(" & ")
+    } else {
+        distinctive
+            .into_iter()
+            .map(|forms| forms_tsquery(forms))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
 }
 
 /// Words long enough to carry a typo (the same budget as the embedded store's index); a
@@ -125,7 +161,20 @@ mod tests {
         let flat: Vec<&str> = words.iter().flatten().map(String::as_str).collect();
         assert!(flat.contains(&"jackson") && flat.contains(&"5") && flat.contains(&"abc"));
         assert!(flat.iter().all(|w| w.chars().all(char::is_alphanumeric)));
-        assert_eq!(any_word_tsquery(&[vec!["a".into(), "1".into()]]), "a | 1");
+        assert_eq!(
+            any_word_tsquery(&[vec!["a".into(), "1".into()], vec!["b".into()]]),
+            "(a | 1) | b"
+        );
+    }
+
+    #[test]
+    fn common_words_rank_but_do_not_make_candidates() {
+        let words: Vec<Vec<String>> = vec![vec!["rock".into()], vec!["kazoo".into()]];
+        assert_eq!(candidate_tsquery(&words, &[0.2, 0.001]), "kazoo");
+        // Nothing distinctive: the tracks holding every word.
+        assert_eq!(candidate_tsquery(&words, &[0.2, 0.3]), "rock & kazoo");
+        // No statistics yet (never analysed): every word makes candidates.
+        assert_eq!(candidate_tsquery(&words, &[0.0, 0.0]), "rock | kazoo");
     }
 
     #[test]

@@ -566,6 +566,52 @@ fn postgres_replicas_see_every_write_at_once() {
     assert!(one.get("new").unwrap().is_none());
 }
 
+/// PostgreSQL only (the embedded store ranks with BM25 over every match): once the statistics
+/// know a word is common, it still ranks the candidates but only distinctive words make them,
+/// so a plain-words query does not rank a fifth of the catalog.
+#[test]
+fn postgres_common_words_rank_but_distinctive_words_choose() {
+    let b = Postgres(TestSchema::new("common"));
+    let store = b.open();
+    let mut items: Vec<StoredTrack> = (0..60)
+        .map(|i| {
+            let mut t = track(&format!("r{i:02}"), &format!("Anthem {i}"), "Band");
+            t.description = Some("loud rock with drums".into());
+            stored(t, along(i, 0.1))
+        })
+        .collect();
+    let mut kazoo = track("kazoo", "Kazoo Rock", "Band");
+    kazoo.description = Some("rock played on a kazoo".into());
+    items.push(stored(kazoo, along(3, 0.2)));
+    store.upsert(items).unwrap();
+    let mut c = ::postgres::Client::connect(&b.0.url, ::postgres::NoTls).unwrap();
+    c.batch_execute(&format!("ANALYZE {}.tracks", b.0.name))
+        .unwrap();
+
+    let hits = ids(store
+        .keyword_search("rock kazoo", &Filter::default(), 100)
+        .unwrap());
+    assert_eq!(
+        hits,
+        ["kazoo"],
+        "only the track holding the distinctive word"
+    );
+    // Every word common: the tracks holding all of them, ranked.
+    let all = store
+        .keyword_search("loud rock", &Filter::default(), 100)
+        .unwrap();
+    assert_eq!(all.len(), 60, "the kazoo track is not loud");
+    assert_eq!(
+        store
+            .keyword_search("rock", &Filter::default(), 100)
+            .unwrap()
+            .first()
+            .map(|h| h.id.as_str()),
+        Some("kazoo"),
+        "a title match ranks first"
+    );
+}
+
 /// Two replicas' engines: a write through one retires the other's cached response at once
 /// (the cache is keyed by the sequence PostgreSQL holds).
 #[test]
