@@ -97,7 +97,9 @@ pub struct PgOptions {
     /// The longest a statement may run before the server cancels it.
     pub statement_timeout: Duration,
     /// The HNSW candidate list per query (`hnsw.ef_search`): larger is slower and closer to
-    /// exact; iterative scans extend it when filters reject candidates.
+    /// exact; iterative scans extend it when filters reject candidates. 1000 (pgvector's
+    /// maximum) also makes the planner prefer an exact scan for small catalogs and selective
+    /// filters, where it is cheaper.
     pub ef_search: u32,
 }
 
@@ -110,7 +112,7 @@ impl PgOptions {
             connect_timeout: Duration::from_secs(3),
             startup_wait: Duration::from_secs(30),
             statement_timeout: Duration::from_secs(30),
-            ef_search: 200,
+            ef_search: 1000,
         }
     }
 
