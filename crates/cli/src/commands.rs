@@ -465,37 +465,42 @@ pub fn ingest_rows(
         .progress_chars("=> "),
     );
     bar.set_message(format!("importing {source}"));
-    for chunk in rows.chunks(INGEST_BATCH) {
-        let mut lines = Vec::new();
-        let mut tracks: Vec<(Track, Option<GivenVector>)> = Vec::new();
-        for row in chunk {
-            match &row.track {
-                Ok(t) => {
-                    lines.push(row.line);
-                    tracks.push((t.clone(), row.vector.clone()));
+    // A large load into an empty PostgreSQL catalog builds the vector index once, at the end.
+    engine.bulk_load(rows.len(), || -> Result<()> {
+        for chunk in rows.chunks(INGEST_BATCH) {
+            let mut lines = Vec::new();
+            let mut tracks: Vec<(Track, Option<GivenVector>)> = Vec::new();
+            for row in chunk {
+                match &row.track {
+                    Ok(t) => {
+                        lines.push(row.line);
+                        tracks.push((t.clone(), row.vector.clone()));
+                    }
+                    Err(m) => report.failed.push(RowError {
+                        line: row.line,
+                        id: None,
+                        field: None,
+                        message: m.clone(),
+                    }),
                 }
-                Err(m) => report.failed.push(RowError {
-                    line: row.line,
-                    id: None,
-                    field: None,
-                    message: m.clone(),
-                }),
             }
-        }
-        let batch = engine.upsert_given(tracks)?;
-        for (line, outcome) in lines.iter().zip(&batch.results) {
-            if let UpsertOutcome::Invalid { id, field, message } = outcome {
-                report.failed.push(RowError {
-                    line: *line,
-                    id: id.clone(),
-                    field: Some(field.clone()),
-                    message: message.clone(),
-                });
+            let batch = engine.upsert_given(tracks)?;
+            for (line, outcome) in lines.iter().zip(&batch.results) {
+                if let UpsertOutcome::Invalid { id, field, message } = outcome {
+                    report.failed.push(RowError {
+                        line: *line,
+                        id: id.clone(),
+                        field: Some(field.clone()),
+                        message: message.clone(),
+                    });
+                }
             }
+            report.absorb(&batch);
+            bar.inc(chunk.len() as u64);
         }
-        report.absorb(&batch);
-        bar.inc(chunk.len() as u64);
-    }
+        bar.set_message(format!("indexing {source}"));
+        Ok(())
+    })?;
     bar.finish_and_clear();
     report.seconds = start.elapsed().as_secs_f64();
     report.tracks_per_second = report.rows as f64 / report.seconds.max(1e-9);

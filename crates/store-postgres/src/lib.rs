@@ -11,6 +11,7 @@ pub use schema::SCHEMA_VERSION;
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -180,8 +181,14 @@ struct WordAnalysis {
     typos: Vec<String>,
 }
 
+/// A load this large into an empty catalog builds the vector index once at its end instead
+/// of row by row (several times faster; searches meanwhile are exact scans).
+pub const BULK_LOAD_MIN_ROWS: usize = 1_000;
+
 pub struct PgStore {
     pool: Pool,
+    /// This store dropped the vector index for a bulk load and builds it when the load ends.
+    deferred_index: AtomicBool,
     schema: String,
     model_id: String,
     dim: usize,
@@ -253,6 +260,7 @@ impl PgStore {
             model_id,
             dim,
             vocabulary: Mutex::new(None),
+            deferred_index: AtomicBool::new(false),
         })
     }
 
@@ -537,6 +545,37 @@ impl Store for PgStore {
             self.check_dim(&format!("vector for {}", item.track.id), &item.embedding)?;
         }
         Ok(self.write_tracks(&items)?)
+    }
+
+    fn begin_bulk_load(&self, rows: usize) -> music_rag_core::Result<()> {
+        if rows < BULK_LOAD_MIN_ROWS || self.deferred_index.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let dropped = self.read(|c| {
+            let mut tx = c.transaction()?;
+            // Only into an empty catalog: a served catalog keeps its fast searches.
+            let empty: bool = tx
+                .query_one("SELECT NOT EXISTS (SELECT 1 FROM tracks)", &[])?
+                .get(0);
+            if empty {
+                tx.batch_execute("DROP INDEX IF EXISTS tracks_embedding")?;
+            }
+            tx.commit()?;
+            Ok(empty)
+        })?;
+        if dropped {
+            tracing::info!(rows, "bulk load: the vector index is built when it ends");
+            self.deferred_index.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    fn end_bulk_load(&self) -> music_rag_core::Result<()> {
+        if self.deferred_index.swap(false, Ordering::SeqCst) {
+            let schema = self.schema.clone();
+            self.read(|c| schema::ensure_embedding_index(c, &schema))?;
+        }
+        Ok(())
     }
 
     fn get(&self, id: &str) -> music_rag_core::Result<Option<Arc<Track>>> {

@@ -11,6 +11,16 @@ pub const SCHEMA_VERSION: i64 = 2;
 /// Any fixed number: every replica takes the same lock around migrations.
 const MIGRATION_LOCK: i64 = 0x6d75_7369_6372_6167;
 
+/// The HNSW index of text vectors (dropped during a bulk load into an empty catalog and built
+/// once at its end; built at open if a load died before that).
+pub const EMBEDDING_INDEX: &str = "CREATE INDEX IF NOT EXISTS tracks_embedding ON tracks \
+     USING hnsw (embedding vector_cosine_ops) WITH (m = 32, ef_construction = 256)";
+
+/// Statement settings for building an index over a large catalog: it outlasts the timeout
+/// meant for queries and wants more memory than a query.
+pub const INDEX_BUILD_SETTINGS: &str =
+    "SET LOCAL statement_timeout = 0; SET LOCAL maintenance_work_mem = '512MB';";
+
 /// Migration `n` (1-based) as SQL. `{dim}` is the vector size of the model the store is
 /// created for (a pgvector HNSW index needs a fixed size).
 fn migration(version: i64, dim: usize) -> Option<String> {
@@ -53,17 +63,15 @@ CREATE INDEX tracks_year ON tracks (year);
         // finds 97 % (`bench/pg_recall.py`). Vectors stored inside the row (not TOASTed) make
         // an exact scan five times faster, which the planner picks for small catalogs and
         // selective filters. `CLUSTER` rewrites the rows once so existing vectors move in.
-        2 => Some(
+        2 => Some(format!(
             r#"
 DROP INDEX tracks_embedding;
 ALTER TABLE tracks ALTER COLUMN embedding SET STORAGE PLAIN;
 CLUSTER tracks USING tracks_pkey;
-CREATE INDEX tracks_embedding ON tracks USING hnsw (embedding vector_cosine_ops)
-    WITH (m = 32, ef_construction = 256);
+{EMBEDDING_INDEX};
 ANALYZE tracks;
 "#
-            .to_string(),
-        ),
+        )),
         _ => None,
     }
 }
@@ -135,10 +143,7 @@ fn migrate_locked(
     for version in current + 1..=target {
         let sql = migration(version, dim).expect("every version up to SCHEMA_VERSION exists");
         let mut tx = client.transaction()?;
-        // Rebuilding an index over a large catalog outlasts the timeout meant for queries.
-        tx.batch_execute(
-            "SET LOCAL statement_timeout = 0; SET LOCAL maintenance_work_mem = '256MB';",
-        )?;
+        tx.batch_execute(INDEX_BUILD_SETTINGS)?;
         tx.batch_execute(&sql)?;
         tx.execute(
             "INSERT INTO schema_migrations (version) VALUES ($1)",
@@ -153,7 +158,31 @@ fn migrate_locked(
         tx.commit()?;
         tracing::info!(version, schema, "database schema migrated");
     }
+    ensure_embedding_index(client, schema)?;
     Ok((model_id, dim))
+}
+
+/// Builds the text vectors' index if it is missing (a bulk load that died before its end);
+/// searches are exact, and slower, without it.
+pub fn ensure_embedding_index(client: &mut Client, schema: &str) -> Result<(), PgError> {
+    let present: bool = client
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&format!("{schema}.tracks_embedding")],
+        )?
+        .get(0);
+    if !present {
+        let start = std::time::Instant::now();
+        let mut tx = client.transaction()?;
+        tx.batch_execute(INDEX_BUILD_SETTINGS)?;
+        tx.batch_execute(EMBEDDING_INDEX)?;
+        tx.commit()?;
+        tracing::info!(
+            seconds = start.elapsed().as_secs_f64(),
+            "built the vector index of the catalog"
+        );
+    }
+    Ok(())
 }
 
 fn stored_model(client: &mut Client) -> Result<Option<(String, usize)>, PgError> {

@@ -612,6 +612,63 @@ fn postgres_common_words_rank_but_distinctive_words_choose() {
     );
 }
 
+/// PostgreSQL only: a large load into an empty catalog builds the vector index once at its
+/// end; searches meanwhile are exact; a load that dies before its end leaves a catalog whose
+/// next open builds the index.
+#[test]
+fn postgres_bulk_loads_build_the_vector_index_at_the_end() {
+    use music_rag_store_postgres::BULK_LOAD_MIN_ROWS;
+    let b = Postgres(TestSchema::new("bulk"));
+    let mut c = ::postgres::Client::connect(&b.0.url, ::postgres::NoTls).unwrap();
+    let index = format!("{}.tracks_embedding", b.0.name);
+    let mut has_index = || -> bool {
+        c.query_one("SELECT to_regclass($1) IS NOT NULL", &[&index])
+            .unwrap()
+            .get(0)
+    };
+
+    let store = b.open();
+    store.begin_bulk_load(BULK_LOAD_MIN_ROWS - 1).unwrap();
+    assert!(has_index(), "a small load keeps the index");
+    store.end_bulk_load().unwrap();
+
+    store.begin_bulk_load(BULK_LOAD_MIN_ROWS).unwrap();
+    assert!(!has_index(), "deferred while loading");
+    store.upsert(catalog()).unwrap();
+    let during = ids(store
+        .dense_search(&along(2, 0.1), &Filter::default(), 3)
+        .unwrap());
+    store.end_bulk_load().unwrap();
+    assert!(has_index(), "built at the end");
+    let after = ids(store
+        .dense_search(&along(2, 0.1), &Filter::default(), 3)
+        .unwrap());
+    assert_eq!(during, after);
+
+    // A served catalog is never left without its index.
+    store.begin_bulk_load(BULK_LOAD_MIN_ROWS).unwrap();
+    assert!(has_index(), "only an empty catalog defers the index");
+    store.end_bulk_load().unwrap();
+
+    // A load that died: the next open builds the index.
+    let other = Postgres(TestSchema::new("bulkdied"));
+    let store = other.open();
+    store.begin_bulk_load(BULK_LOAD_MIN_ROWS).unwrap();
+    store.upsert(catalog()).unwrap();
+    drop(store);
+    let reopened = other.open();
+    let mut c = ::postgres::Client::connect(&other.0.url, ::postgres::NoTls).unwrap();
+    let present: bool = c
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&format!("{}.tracks_embedding", other.0.name)],
+        )
+        .unwrap()
+        .get(0);
+    assert!(present, "rebuilt at open");
+    assert_eq!(reopened.count().unwrap(), catalog().len());
+}
+
 /// Two replicas' engines: a write through one retires the other's cached response at once
 /// (the cache is keyed by the sequence PostgreSQL holds).
 #[test]

@@ -106,6 +106,21 @@ impl IngestReport {
 }
 
 impl Engine {
+    /// Runs `load`, an import of about `rows` tracks, letting the store defer index upkeep
+    /// until it ends; the deferred work runs whether the import succeeded or not.
+    pub fn bulk_load<T, E: From<CoreError>>(
+        &self,
+        rows: usize,
+        load: impl FnOnce() -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        self.store.begin_bulk_load(rows)?;
+        let loaded = load();
+        let ended = self.store.end_bulk_load();
+        let value = loaded?;
+        ended?;
+        Ok(value)
+    }
+
     /// Upserts one track: its outcome, or the field error that refused it.
     pub fn upsert_one(&self, track: Track) -> Result<UpsertOutcome> {
         let mut report = self.upsert(vec![track])?;

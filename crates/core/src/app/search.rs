@@ -246,18 +246,28 @@ impl Engine {
             tracks.push((true, hard.clone().and(&soft)));
         }
         let filters: Vec<Filter> = tracks.iter().map(|(_, f)| f.clone()).collect();
-        let dense_lists = match &query_vec {
-            Some(v) => self.store.dense_search_many(v, &filters, k)?,
-            None => vec![Vec::new(); filters.len()],
-        };
-        let (mut broad, mut targeted) = (None, None);
-        for ((is_targeted, filter), dense) in tracks.iter().zip(dense_lists) {
-            // Without text, keyword search lists the filtered catalog in a stable order.
-            let keyword = if text.is_empty() && !dense.is_empty() {
-                Vec::new()
-            } else {
-                self.store.keyword_search(&text, filter, k)?
+        // The two retrievers run side by side: with a database each is a round trip and a
+        // statement of its own, so a query waits for the slower, not for both.
+        let (dense_lists, keyword_lists) = std::thread::scope(|scope| {
+            let keyword = scope.spawn(|| {
+                filters
+                    .iter()
+                    .map(|f| self.store.keyword_search(&text, f, k))
+                    .collect::<Result<Vec<_>>>()
+            });
+            let dense = match &query_vec {
+                Some(v) => self.store.dense_search_many(v, &filters, k),
+                None => Ok(vec![Vec::new(); filters.len()]),
             };
+            let keyword = keyword
+                .join()
+                .unwrap_or_else(|_| Err(CoreError::Internal("keyword search panicked".into())));
+            (dense, keyword)
+        });
+        let (mut broad, mut targeted) = (None, None);
+        for (((is_targeted, _), dense), keyword) in
+            tracks.iter().zip(dense_lists?).zip(keyword_lists?)
+        {
             *(if *is_targeted {
                 &mut targeted
             } else {

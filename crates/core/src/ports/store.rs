@@ -82,6 +82,15 @@ pub trait Store: Send + Sync {
     /// Upserts a batch in one atomic, durable write; returns after it is durable and every
     /// index reflects it. On error nothing of the batch is committed.
     fn upsert(&self, items: Vec<StoredTrack>) -> Result<()>;
+    /// An import of about `rows` tracks is starting: a store may defer index upkeep to
+    /// [`Store::end_bulk_load`] when that is faster. Searches stay correct meanwhile.
+    fn begin_bulk_load(&self, _rows: usize) -> Result<()> {
+        Ok(())
+    }
+    /// The import ended (or failed): deferred indexes are built now.
+    fn end_bulk_load(&self) -> Result<()> {
+        Ok(())
+    }
     fn get(&self, id: &str) -> Result<Option<Arc<Track>>>;
     fn get_embedding(&self, id: &str) -> Result<Option<Vec<f32>>>;
     /// Returns whether the track existed.
