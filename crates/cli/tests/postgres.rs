@@ -280,7 +280,9 @@ fn postgres_restarted_under_load_brings_503s_not_hangs_and_loses_nothing() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let port = 55490;
+    // Below the ephemeral range (32768-60999): a port in it can be held by any outgoing
+    // connection of the other tests at the moment the cluster starts or restarts.
+    let port = 29490;
     let cluster = OwnCluster::start(&tmp.path().join("pg"), port);
     let db = TestSchema {
         url: cluster.url.clone(),
