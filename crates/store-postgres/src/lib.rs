@@ -666,6 +666,30 @@ impl Store for PgStore {
         Ok(self.nearest("embedding", query, filter, k)?)
     }
 
+    /// Each filter's statement on its own connection, side by side: the query waits for the
+    /// slowest statement, not for their sum.
+    fn dense_search_many(
+        &self,
+        query: &[f32],
+        filters: &[Filter],
+        k: usize,
+    ) -> music_rag_core::Result<Vec<Vec<Candidate>>> {
+        self.check_dim("query vector", query)?;
+        std::thread::scope(|scope| {
+            let searches: Vec<_> = filters
+                .iter()
+                .map(|f| scope.spawn(move || self.nearest("embedding", query, f, k)))
+                .collect();
+            searches
+                .into_iter()
+                .map(|search| match search.join() {
+                    Ok(found) => Ok(found?),
+                    Err(_) => Err(CoreError::Internal("dense search panicked".into())),
+                })
+                .collect()
+        })
+    }
+
     fn audio_search(
         &self,
         query: &[f32],

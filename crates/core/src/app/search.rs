@@ -249,19 +249,22 @@ impl Engine {
         // The two retrievers run side by side: with a database each is a round trip and a
         // statement of its own, so a query waits for the slower, not for both.
         let (dense_lists, keyword_lists) = std::thread::scope(|scope| {
-            let keyword = scope.spawn(|| {
-                filters
-                    .iter()
-                    .map(|f| self.store.keyword_search(&text, f, k))
-                    .collect::<Result<Vec<_>>>()
-            });
+            let keyword: Vec<_> = filters
+                .iter()
+                .map(|f| scope.spawn(|| self.store.keyword_search(&text, f, k)))
+                .collect();
             let dense = match &query_vec {
                 Some(v) => self.store.dense_search_many(v, &filters, k),
                 None => Ok(vec![Vec::new(); filters.len()]),
             };
             let keyword = keyword
-                .join()
-                .unwrap_or_else(|_| Err(CoreError::Internal("keyword search panicked".into())));
+                .into_iter()
+                .map(|search| {
+                    search.join().unwrap_or_else(|_| {
+                        Err(CoreError::Internal("keyword search panicked".into()))
+                    })
+                })
+                .collect::<Result<Vec<_>>>();
             (dense, keyword)
         });
         let (mut broad, mut targeted) = (None, None);
