@@ -30,6 +30,12 @@ pub struct IngestArgs {
     /// Validate every row and report, without writing anything.
     #[arg(long)]
     pub dry_run: bool,
+    /// Vectors computed elsewhere (for example on a GPU), paired with the rows by id: JSON
+    /// lines {"id", "embedding", "embedding_model"}. Checked in full before anything is
+    /// written; each must come from this catalog's model and have its dimension. Rows without
+    /// one are embedded here.
+    #[arg(long, value_name = "FILE")]
+    pub vectors: Option<PathBuf>,
 }
 
 /// Metadata constraints shared by every command that retrieves.
@@ -168,6 +174,7 @@ pub fn model_dir(g: &Global) -> PathBuf {
 /// `model embed`: query vectors as JSON lines, for scripts.
 fn embed_texts(g: &Global, texts: Vec<String>) -> Result<ExitCode> {
     let embedder = TextEmbedder::load_with(&model_dir(g), g.embed_backend)?;
+    let model_id = music_rag_core::Embedder::model_id(&embedder).to_string();
     let texts = if texts.is_empty() {
         std::io::stdin()
             .lines()
@@ -178,7 +185,10 @@ fn embed_texts(g: &Global, texts: Vec<String>) -> Result<ExitCode> {
     };
     for text in texts.iter().filter(|t| !t.trim().is_empty()) {
         let embedding = music_rag_core::Embedder::embed_query(&embedder, text)?;
-        outln!("{}", json!({"text": text, "embedding": embedding}));
+        outln!(
+            "{}",
+            json!({"text": text, "embedding": embedding, "embedding_model": model_id})
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -221,7 +231,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(report.exit_code())
         }
         Command::Ingest(args) => {
-            let rows = read_rows(&args.file)?;
+            let mut rows = read_rows(&args.file)?;
+            if let Some(path) = &args.vectors {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                music_rag_import::attach_vectors(&mut rows, &text)
+                    .with_context(|| format!("--vectors {}", path.display()))?;
+            }
             let engine = if args.dry_run {
                 None
             } else {

@@ -215,7 +215,8 @@ pub enum ModelCommand {
     Fetch,
     /// Print where the model is looked for and whether it is there.
     Path,
-    /// Embed texts as search queries: one JSON line per text, {"text", "embedding"}.
+    /// Embed texts as search queries: one JSON line per text, {"text", "embedding",
+    /// "embedding_model"}.
     ///
     /// Texts come from the arguments, or one per line from standard input. For scripts that
     /// need the query vectors the search uses (recall measurements, other stores).

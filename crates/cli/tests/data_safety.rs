@@ -298,6 +298,92 @@ fn an_export_with_vectors_imports_without_re_embedding() {
     assert_eq!(report["created"], 1);
 }
 
+/// Vectors computed elsewhere come in a file of their own, paired by id: nothing is embedded
+/// again and the catalog is the same; a broken vectors file is refused before any write.
+#[test]
+fn a_vectors_file_pairs_with_the_catalog_by_id() {
+    let (tmp, data) = fresh_copy();
+    let export = tmp.path().join("export.jsonl");
+    let out = run(
+        &data,
+        &[
+            "export",
+            "--with-vectors",
+            "--out",
+            export.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (mut catalog, mut vectors) = (String::new(), String::new());
+    for line in std::fs::read_to_string(&export).unwrap().lines() {
+        let mut row: serde_json::Value = serde_json::from_str(line).unwrap();
+        let obj = row.as_object_mut().unwrap();
+        let vector = json!({
+            "id": obj["id"],
+            "embedding": obj.remove("embedding").unwrap(),
+            "embedding_model": obj.remove("embedding_model").unwrap(),
+        });
+        catalog += &format!("{row}\n");
+        vectors += &format!("{vector}\n");
+    }
+    let (catalog_file, vectors_file) = (tmp.path().join("c.jsonl"), tmp.path().join("v.jsonl"));
+    std::fs::write(&catalog_file, &catalog).unwrap();
+    std::fs::write(&vectors_file, &vectors).unwrap();
+    let paired = tmp.path().join("paired");
+    let args = |file: &Path| {
+        vec![
+            "ingest".to_string(),
+            catalog_file.to_str().unwrap().to_string(),
+            "--vectors".to_string(),
+            file.to_str().unwrap().to_string(),
+        ]
+    };
+    let report = ok_json(
+        &paired,
+        &args(&vectors_file)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(report["embedded"], 0, "{report}");
+    assert_eq!(report["failed"].as_array().unwrap().len(), 0, "{report}");
+    let again = tmp.path().join("again.jsonl");
+    assert!(run(
+        &paired,
+        &["export", "--with-vectors", "--out", again.to_str().unwrap()]
+    )
+    .status
+    .success());
+    assert_eq!(
+        std::fs::read(&export).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+
+    // Broken vectors files: refused by line or by the ids they name, nothing written.
+    let mut lines: Vec<String> = vectors.lines().map(str::to_string).collect();
+    let mut bad_line = lines.clone();
+    bad_line[1] = bad_line[1].replace("\"embedding_model\"", "\"model\"");
+    lines[0] = lines[0].replacen("\"id\":\"", "\"id\":\"not-in-the-catalog-", 1);
+    for (name, text, says) in [
+        ("bad.jsonl", bad_line.join("\n"), "line 2"),
+        ("unmatched.jsonl", lines.join("\n"), "not-in-the-catalog-"),
+    ] {
+        let file = tmp.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        let target = tmp.path().join(format!("refused-{name}"));
+        let out = run(
+            &target,
+            &args(&file).iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        assert!(!out.status.success(), "{name} must be refused");
+        assert!(stderr(&out).contains(says), "{name}: {}", stderr(&out));
+        assert!(
+            !target.join("catalog.sqlite").exists(),
+            "{name}: nothing written"
+        );
+    }
+}
+
 /// A small tmpfs as the data directory: a write that does not fit fails with 507 and commits
 /// nothing, reads go on, /ready says degraded, and writes work again once space is freed.
 #[test]

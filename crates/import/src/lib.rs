@@ -65,6 +65,79 @@ fn json_row(line: usize, mut value: serde_json::Value) -> Row {
     }
 }
 
+/// Why a vectors file (`ingest --vectors`) cannot be paired with the catalog rows. Checked in
+/// full before anything is written.
+#[derive(Debug, thiserror::Error)]
+pub enum VectorsError {
+    #[error("line {line}: {message}")]
+    Line { line: usize, message: String },
+    #[error(
+        "{count} vectors name ids that no row of the catalog file has (the first: {first}); \
+         the two files must describe the same tracks"
+    )]
+    Unmatched { count: usize, first: String },
+}
+
+/// Pairs a vectors file (JSON lines `{"id", "embedding", "embedding_model"}`, vectors computed
+/// elsewhere, for example on a GPU) with the catalog's rows by id. A row that also carries its
+/// own `embedding` is refused (two vectors for one track); rows without an entry are embedded
+/// as usual.
+pub fn attach_vectors(rows: &mut [Row], text: &str) -> Result<usize, VectorsError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Entry {
+        id: String,
+        embedding: Vec<f32>,
+        embedding_model: String,
+    }
+    let mut given: std::collections::HashMap<String, (usize, GivenVector)> =
+        std::collections::HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let entry: Entry =
+            serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(line))
+                .map_err(|e| VectorsError::Line {
+                    line: line_no,
+                    message: path_error(e),
+                })?;
+        let vector = GivenVector {
+            model_id: entry.embedding_model,
+            values: entry.embedding,
+        };
+        if let Some((first, _)) = given.insert(entry.id.clone(), (line_no, vector)) {
+            return Err(VectorsError::Line {
+                line: line_no,
+                message: format!("id {} already has a vector on line {first}", entry.id),
+            });
+        }
+    }
+    let mut attached = 0;
+    for row in rows.iter_mut() {
+        let Ok(track) = &row.track else { continue };
+        let Some((line, vector)) = given.remove(&track.id) else {
+            continue;
+        };
+        if row.vector.is_some() {
+            row.track = Err(format!(
+                "embedding: given both in the row and on line {line} of the vectors file"
+            ));
+            continue;
+        }
+        row.vector = Some(vector);
+        attached += 1;
+    }
+    if let Some(first) = given.keys().min() {
+        return Err(VectorsError::Unmatched {
+            count: given.len(),
+            first: first.clone(),
+        });
+    }
+    Ok(attached)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     JsonArray,
@@ -296,6 +369,35 @@ pub fn json_lines_from(reader: impl BufRead) -> Vec<Row> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vectors_pair_by_id_and_conflicts_are_named() {
+        let catalog = r#"{"id": "a", "title": "A", "artist": "X"}
+{"id": "b", "title": "B", "artist": "X", "embedding": [1, 0], "embedding_model": "m"}
+{"id": "c", "title": "C", "artist": "X"}"#;
+        let mut rows = json_lines(catalog);
+        let vectors = r#"{"id": "a", "embedding": [0, 1], "embedding_model": "m"}
+{"id": "b", "embedding": [0, 1], "embedding_model": "m"}"#;
+        assert_eq!(attach_vectors(&mut rows, vectors).unwrap(), 1);
+        assert_eq!(rows[0].vector.as_ref().unwrap().values, [0.0, 1.0]);
+        let twice = rows[1].track.as_ref().unwrap_err();
+        assert!(
+            twice.starts_with("embedding:") && twice.contains("line 2"),
+            "{twice}"
+        );
+        assert!(rows[2].vector.is_none(), "embedded here");
+
+        let duplicate = r#"{"id": "a", "embedding": [0, 1], "embedding_model": "m"}
+{"id": "a", "embedding": [1, 0], "embedding_model": "m"}"#;
+        let e = attach_vectors(&mut json_lines(catalog), duplicate).unwrap_err();
+        assert_eq!(e.to_string(), "line 2: id a already has a vector on line 1");
+        let e = attach_vectors(
+            &mut json_lines(catalog),
+            r#"{"id": "a", "embedding": "x", "embedding_model": "m"}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("line 1: embedding:"), "{e}");
+    }
 
     #[test]
     fn csv_lists_numbers_and_bad_cells() {
