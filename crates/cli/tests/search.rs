@@ -328,3 +328,59 @@ fn a_closed_pipe_ends_quietly_with_success() {
         );
     }
 }
+
+/// `model embed` gives scripts the query vectors search uses: one JSON line per text, unit
+/// length, the model's dimension and id, the same from arguments and from standard input.
+#[test]
+fn model_embed_writes_query_vectors_for_scripts() {
+    use std::io::Write;
+    let out = run(
+        shared_store(),
+        &["model", "embed", "slow sad piano", "west african drums"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let vector = |v: &serde_json::Value| -> Vec<f64> {
+        v["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
+    };
+    let first = vector(&lines[0]);
+    assert_eq!(first.len(), 384);
+    let norm = first.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-3, "unit length, got {norm}");
+    assert!(lines[0]["embedding_model"]
+        .as_str()
+        .unwrap()
+        .starts_with("MiniLM"));
+    assert_ne!(first, vector(&lines[1]));
+
+    let mut child = common::bin()
+        .args(["model", "embed"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"slow sad piano\n")
+        .unwrap();
+    let piped = child.wait_with_output().unwrap();
+    let from_stdin: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&piped.stdout).trim()).unwrap();
+    assert_eq!(from_stdin["text"], "slow sad piano");
+    assert_eq!(vector(&from_stdin), first);
+}
