@@ -15,6 +15,22 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `export --with-vectors` of the catalog in `data` into `file`.
+fn export_with_vectors(data: &Path, file: &Path) {
+    let out = run(
+        data,
+        &["export", "--with-vectors", "--out", file.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// The catalog in `data` exported again is byte for byte the export in `file`.
+fn assert_exports_as(data: &Path, file: &Path) {
+    let again = file.with_extension("again.jsonl");
+    export_with_vectors(data, &again);
+    assert_eq!(std::fs::read(file).unwrap(), std::fs::read(&again).unwrap());
+}
+
 fn track(id: &str, title: &str) -> serde_json::Value {
     json!({"id": id, "title": title, "artist": "Safety Test", "description": "a calm test track"})
 }
@@ -261,26 +277,12 @@ fn backup_while_serving_then_restore_verify_and_the_same_results() {
 fn an_export_with_vectors_imports_without_re_embedding() {
     let (tmp, data) = fresh_copy();
     let file = tmp.path().join("export.jsonl");
-    let out = run(
-        &data,
-        &["export", "--with-vectors", "--out", file.to_str().unwrap()],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    export_with_vectors(&data, &file);
     let moved = tmp.path().join("moved");
     let report = ok_json(&moved, &["ingest", file.to_str().unwrap()]);
     assert_eq!(report["embedded"], 0, "{report}");
     assert_eq!(report["failed"].as_array().unwrap().len(), 0, "{report}");
-    let again = tmp.path().join("again.jsonl");
-    assert!(run(
-        &moved,
-        &["export", "--with-vectors", "--out", again.to_str().unwrap()]
-    )
-    .status
-    .success());
-    assert_eq!(
-        std::fs::read(&file).unwrap(),
-        std::fs::read(&again).unwrap()
-    );
+    assert_exports_as(&moved, &file);
     // A vector from another model is refused by name, and the rest of the file still loads.
     let text = std::fs::read_to_string(&file).unwrap();
     let mut lines: Vec<String> = text.lines().take(2).map(str::to_string).collect();
@@ -347,17 +349,7 @@ fn a_vectors_file_pairs_with_the_catalog_by_id() {
     );
     assert_eq!(report["embedded"], 0, "{report}");
     assert_eq!(report["failed"].as_array().unwrap().len(), 0, "{report}");
-    let again = tmp.path().join("again.jsonl");
-    assert!(run(
-        &paired,
-        &["export", "--with-vectors", "--out", again.to_str().unwrap()]
-    )
-    .status
-    .success());
-    assert_eq!(
-        std::fs::read(&export).unwrap(),
-        std::fs::read(&again).unwrap()
-    );
+    assert_exports_as(&paired, &export);
 
     // Broken vectors files: refused by line or by the ids they name, nothing written.
     let mut lines: Vec<String> = vectors.lines().map(str::to_string).collect();
