@@ -6,6 +6,9 @@
 #   bench/http.sh                       synthetic peer catalog, N=10000 (seed 42)
 #   N=1000 bench/http.sh
 #   CATALOG=/tmp/jamendo.jsonl bench/http.sh
+#   QUERIES2=/tmp/d1.txt QUERIES3=/tmp/d2.txt bench/http.sh   also runs c=1 and c=32 over these
+#     files with the peer's search.lua, as the peer's run.sh does (every query distinct when
+#     made by its distinct_queries.py)
 #
 # Knobs: PORT (8766) DURATION (20s) WARMUP (3s) TOP_K (10) BATCH (100) KEEP=1
 #        BIN=/path/to/music-rag (another build, e.g. the previous version, instead of this one)
@@ -43,8 +46,12 @@ start_server() {
 }
 start_server; STARTUP_S=$READY_S
 RSS_IDLE=$(kb VmRSS)
+cpu_s() { awk -v t="$(getconf CLK_TCK)" '{printf "%.3f", ($14+$15)/t}' "/proc/$SVC_PID/stat"; }
+IC0=$(cpu_s); IT0=$(date +%s.%N)
 ING=$(python3 "$PEER/ingest.py" --port "$PORT" --file "$WORK/catalog.jsonl" --batch "$BATCH")
 echo "$ING"
+# Cores the server kept busy while ingesting (2.00 = both cores of this machine).
+echo "ingest: server used $(awk -v a="$IC0" -v b="$(cpu_s)" -v t0="$IT0" -v t1="$(date +%s.%N)" 'BEGIN{printf "%.2f", (b-a)/(t1-t0)}') cores"
 COUNT=$(curl -s "$BASE/stats" | python3 -c 'import sys,json; print(json.load(sys.stdin)["tracks"])')
 [ "$COUNT" = "$NTRACKS" ] || { echo "store holds $COUNT of $NTRACKS tracks" >&2; exit 1; }
 RSS_INGEST=$(kb VmRSS)
@@ -62,5 +69,9 @@ run_wrk 1 1 "$DURATION" "$PEER/search.lua" "c1"
 run_wrk 2 32 "$DURATION" "$PEER/search.lua" "c32"
 run_wrk 1 1 "$DURATION" "$HERE/search_distinct.lua" "c1_distinct"
 run_wrk 2 32 "$DURATION" "$HERE/search_distinct.lua" "c32_distinct"
+if [ -n "${QUERIES2:-}" ]; then
+  QUERIES=$QUERIES2 run_wrk 1 1 "$DURATION" "$PEER/search.lua" "d1"
+  QUERIES=${QUERIES3:-$QUERIES2} run_wrk 2 32 "$DURATION" "$PEER/search.lua" "d32"
+fi
 echo "tracks $NTRACKS; ready ${STARTUP_S}s empty, ${RESTART_S}s with the catalog"
 echo "RSS MiB: idle empty $(mib "$RSS_IDLE"), after ingest $(mib "$RSS_INGEST"), idle full $(mib "$RSS_IDLE_FULL"), end $(mib "$(kb VmRSS)"), peak $(mib "$(kb VmHWM)")"

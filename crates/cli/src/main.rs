@@ -92,12 +92,13 @@ pub struct Global {
     /// Defaults to the user cache folder.
     #[arg(long, global = true, env = "MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
-    /// Embedding implementation: `packed` (fast, default) or `candle` (candle-transformers).
+    /// Embedding implementation: `auto` (int8 where the processor has AVX-512 VNNI, else
+    /// packed), `int8`, `packed` (f32) or `candle` (candle-transformers).
     #[arg(
         long,
         global = true,
         env = "MUSIC_RAG_EMBED_BACKEND",
-        default_value = "packed"
+        default_value = "auto"
     )]
     pub embed_backend: music_rag_embed::Backend,
     /// Print machine-readable JSON instead of text.

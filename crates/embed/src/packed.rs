@@ -14,19 +14,55 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 use gemm::Parallelism;
 
+use crate::int8::{QuantLinear, QuantScratch};
 use crate::EmbedError;
+
+/// A linear layer's weights, `[n, k]`: f32 for the gemm kernels, or int8.
+enum Weights {
+    F32(Vec<f32>),
+    Int8(QuantLinear),
+}
+
+impl Weights {
+    /// Int8 when asked for and the shape fits the int8 kernel, f32 otherwise.
+    fn new(w: Vec<f32>, n: usize, k: usize, int8: bool) -> Self {
+        match int8.then(|| QuantLinear::new(&w, n, k)).flatten() {
+            Some(q) => Weights::Int8(q),
+            None => Weights::F32(w),
+        }
+    }
+
+    /// `dst[m, n] = x[m, k] · wᵀ` (`x` rows contiguous).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn apply(
+        &self,
+        dst: &mut [f32],
+        x: &[f32],
+        m: usize,
+        n: usize,
+        k: usize,
+        par: Parallelism,
+        scratch: &mut QuantScratch,
+    ) {
+        match self {
+            Weights::F32(w) => matmul_wt(dst, x, w, m, n, k, k, par),
+            Weights::Int8(q) => q.forward(dst, x, m, scratch),
+        }
+    }
+}
 
 struct Layer {
     /// Query, key and value weights stacked: [3H, H].
-    qkv_w: Vec<f32>,
+    qkv_w: Weights,
     qkv_b: Vec<f32>,
-    out_w: Vec<f32>,
+    out_w: Weights,
     out_b: Vec<f32>,
     ln1_g: Vec<f32>,
     ln1_b: Vec<f32>,
-    up_w: Vec<f32>,
+    up_w: Weights,
     up_b: Vec<f32>,
-    down_w: Vec<f32>,
+    down_w: Weights,
     down_b: Vec<f32>,
     ln2_g: Vec<f32>,
     ln2_b: Vec<f32>,
@@ -55,6 +91,7 @@ struct Workspace {
     tmp: Vec<f32>,
     inter: Vec<f32>,
     scores: Vec<f32>,
+    quant: QuantScratch,
 }
 
 thread_local! {
@@ -134,13 +171,51 @@ fn add_layer_norm(x: &mut [f32], residual: Option<&[f32]>, g: &[f32], b: &[f32],
                 *v += r;
             }
         }
-        let mean = row.iter().sum::<f32>() / h as f32;
-        let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / h as f32;
+        let mean = lane_sum(row, |v| v) / h as f32;
+        let var = lane_sum(row, |v| (v - mean) * (v - mean)) / h as f32;
         let inv = 1.0 / (var + eps).sqrt();
         for ((v, g), b) in row.iter_mut().zip(g).zip(b) {
             *v = (*v - mean) * inv * g + b;
         }
     }
+}
+
+/// Σ f(v) in 16 running sums: a single running f32 sum is a chain the compiler may not
+/// reorder, so it would stay scalar.
+#[inline(always)]
+fn lane_sum(v: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut lanes = [0.0f32; 16];
+    let chunks = v.chunks_exact(16);
+    let rest: f32 = chunks.remainder().iter().map(|&x| f(x)).sum();
+    for c in chunks {
+        for (l, &x) in lanes.iter_mut().zip(c) {
+            *l += f(x);
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
+}
+
+/// `e^x` with relative error about 1e-7 (Cephes' `expf` polynomial), written so the compiler
+/// vectorises the loops that call it: libm's `expf` is a scalar call, and GELU and softmax
+/// spent a seventh of batched encoding in it.
+#[allow(clippy::excessive_precision)]
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    // Below -87.3 the result would be subnormal; softmax and erf only need it to be ~0.
+    let x = x.clamp(-87.3, 88.7);
+    let n = (x * std::f32::consts::LOG2_E).round_ties_even();
+    let r = x - n * 0.693_359_375 - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_15e-4;
+    p = p * r + 1.398_199_950_7e-3;
+    p = p * r + 8.333_451_907_3e-3;
+    p = p * r + 4.166_579_589_4e-2;
+    p = p * r + 1.666_666_545_9e-1;
+    p = p * r + 5.000_000_120_1e-1;
+    let y = p * r * r + r + 1.0;
+    // SAFETY: n is finite and within -126..=128 after the clamp, so it fits an i32; the
+    // unchecked conversion (no saturation branch) is what lets the loop vectorise.
+    let n = unsafe { n.to_int_unchecked::<i32>() };
+    y * f32::from_bits(((n + 127) << 23) as u32)
 }
 
 /// erf with absolute error below 1.5e-7 (Abramowitz and Stegun 7.1.26).
@@ -155,7 +230,7 @@ fn erf(x: f32) -> f32 {
         - (((((1.061_405_429 * t - 1.453_152_027) * t) + 1.421_413_741) * t - 0.284_496_736) * t
             + 0.254_829_592)
             * t
-            * (-x * x).exp();
+            * exp(-x * x);
     sign * y
 }
 
@@ -173,12 +248,8 @@ fn bias_gelu(x: &mut [f32], bias: &[f32]) {
 fn softmax_rows(x: &mut [f32], n: usize) {
     for row in x.chunks_exact_mut(n) {
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0;
-        for v in row.iter_mut() {
-            *v = (*v - max).exp();
-            sum += *v;
-        }
-        let inv = 1.0 / sum;
+        row.iter_mut().for_each(|v| *v = exp(*v - max));
+        let inv = 1.0 / lane_sum(row, |v| v);
         row.iter_mut().for_each(|v| *v *= inv);
     }
 }
@@ -196,7 +267,12 @@ fn tensor_vec(t: &HashMap<String, Tensor>, names: &[String]) -> Result<Vec<f32>,
 }
 
 impl PackedBert {
-    pub fn load(weights: &Path, config: &serde_json::Value) -> Result<Self, EmbedError> {
+    /// Loads a BERT checkpoint; `int8` quantises the linear layers' weights (see `int8.rs`).
+    pub fn load(
+        weights: &Path,
+        config: &serde_json::Value,
+        int8: bool,
+    ) -> Result<Self, EmbedError> {
         let invalid = |reason: String| EmbedError::ModelInvalid {
             dir: weights.display().to_string(),
             reason,
@@ -233,16 +309,28 @@ impl PackedBert {
             let mut qkv_b = w(&format!("{p}.attention.self.query.bias"))?;
             qkv_b.extend(w(&format!("{p}.attention.self.key.bias"))?);
             qkv_b.extend(w(&format!("{p}.attention.self.value.bias"))?);
+            let linear = |name: &str, n: usize, k: usize| -> Result<Weights, EmbedError> {
+                let v = w(&format!("{p}.{name}"))?;
+                if v.len() != n * k {
+                    return Err(invalid(format!("{p}.{name} is not {n}x{k}")));
+                }
+                Ok(Weights::new(v, n, k, int8))
+            };
+            if qkv_w.len() != 3 * hidden * hidden {
+                return Err(invalid(format!(
+                    "{p} attention weights are not {hidden}x{hidden}"
+                )));
+            }
             layers.push(Layer {
-                qkv_w,
+                qkv_w: Weights::new(qkv_w, 3 * hidden, hidden, int8),
                 qkv_b,
-                out_w: w(&format!("{p}.attention.output.dense.weight"))?,
+                out_w: linear("attention.output.dense.weight", hidden, hidden)?,
                 out_b: w(&format!("{p}.attention.output.dense.bias"))?,
                 ln1_g: w(&format!("{p}.attention.output.LayerNorm.weight"))?,
                 ln1_b: w(&format!("{p}.attention.output.LayerNorm.bias"))?,
-                up_w: w(&format!("{p}.intermediate.dense.weight"))?,
+                up_w: linear("intermediate.dense.weight", inter, hidden)?,
                 up_b: w(&format!("{p}.intermediate.dense.bias"))?,
-                down_w: w(&format!("{p}.output.dense.weight"))?,
+                down_w: linear("output.dense.weight", hidden, inter)?,
                 down_b: w(&format!("{p}.output.dense.bias"))?,
                 ln2_g: w(&format!("{p}.output.LayerNorm.weight"))?,
                 ln2_b: w(&format!("{p}.output.LayerNorm.bias"))?,
@@ -299,6 +387,7 @@ impl PackedBert {
             tmp,
             inter,
             scores,
+            quant,
         } = ws;
         let x = grow(x, total * h);
         // Embeddings: word + position + token type 0, then layer norm.
@@ -325,7 +414,7 @@ impl PackedBert {
         let max_len = lens.iter().copied().max().unwrap_or(0);
         for layer in &self.layers {
             let qkv = grow(qkv, total * 3 * h);
-            matmul_wt(qkv, x, &layer.qkv_w, total, 3 * h, h, h, par);
+            layer.qkv_w.apply(qkv, x, total, 3 * h, h, par, quant);
             add_bias(qkv, &layer.qkv_b);
             let ctx = grow(ctx, total * h);
             let scores = grow(scores, max_len * max_len);
@@ -398,22 +487,17 @@ impl PackedBert {
                 off += len;
             }
             let tmp = grow(tmp, total * h);
-            matmul_wt(tmp, ctx, &layer.out_w, total, h, h, h, par);
+            layer.out_w.apply(tmp, ctx, total, h, h, par, quant);
             add_bias(tmp, &layer.out_b);
             add_layer_norm(tmp, Some(x), &layer.ln1_g, &layer.ln1_b, self.eps);
             let inter = grow(inter, total * self.inter);
-            matmul_wt(inter, tmp, &layer.up_w, total, self.inter, h, h, par);
+            layer
+                .up_w
+                .apply(inter, tmp, total, self.inter, h, par, quant);
             bias_gelu(inter, &layer.up_b);
-            matmul_wt(
-                x,
-                inter,
-                &layer.down_w,
-                total,
-                h,
-                self.inter,
-                self.inter,
-                par,
-            );
+            layer
+                .down_w
+                .apply(x, inter, total, h, self.inter, par, quant);
             add_bias(x, &layer.down_b);
             add_layer_norm(x, Some(tmp), &layer.ln2_g, &layer.ln2_b, self.eps);
         }
@@ -470,6 +554,19 @@ mod tests {
                 let want: f32 = (0..k).map(|t| a[i * k + t] * w[j * k + t]).sum();
                 assert!((dst[i * n + j] - want).abs() < 1e-4);
             }
+        }
+    }
+
+    #[test]
+    fn exp_is_accurate() {
+        // Clamped below: tiny, which is all softmax and erf need.
+        assert!(exp(-100.0) < 2e-38);
+        for x in [-87.0f32, -20.0, -1.5, -0.3, 0.0, 0.2, 1.0, 5.5, 30.0, 88.0] {
+            let (got, want) = (exp(x), x.exp());
+            assert!(
+                (got - want).abs() <= 3e-7 * want.max(1e-37),
+                "exp({x}) = {got} not {want}"
+            );
         }
     }
 
@@ -588,7 +685,7 @@ mod tests {
         let path = dir.path().join("model.safetensors");
         candle_core::safetensors::save(&tensors, &path).unwrap();
 
-        let packed = PackedBert::load(&path, &config).unwrap();
+        let packed = PackedBert::load(&path, &config, false).unwrap();
         // SAFETY: the file was just written by this test and is not modified while mapped.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&path], DType::F32, &Device::Cpu) }
             .unwrap();
