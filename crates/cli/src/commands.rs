@@ -482,25 +482,33 @@ pub fn ingest_rows(
     );
     bar.set_message(format!("importing {source}"));
     // A large load into an empty PostgreSQL catalog builds the vector index once, at the end.
-    engine.bulk_load(rows.len(), || -> Result<()> {
-        for chunk in rows.chunks(INGEST_BATCH) {
-            let mut lines = Vec::new();
-            let mut tracks: Vec<(Track, Option<GivenVector>)> = Vec::new();
-            for row in chunk {
-                match &row.track {
-                    Ok(t) => {
-                        lines.push(row.line);
-                        tracks.push((t.clone(), row.vector.clone()));
-                    }
-                    Err(m) => report.failed.push(RowError {
-                        line: row.line,
-                        id: None,
-                        field: None,
-                        message: m.clone(),
-                    }),
+    let mut batch_lines = std::collections::VecDeque::new();
+    let mut batches = Vec::new();
+    for chunk in rows.chunks(INGEST_BATCH) {
+        let mut lines = Vec::new();
+        let mut tracks: Vec<(Track, Option<GivenVector>)> = Vec::new();
+        for row in chunk {
+            match &row.track {
+                Ok(t) => {
+                    lines.push(row.line);
+                    tracks.push((t.clone(), row.vector.clone()));
                 }
+                Err(m) => report.failed.push(RowError {
+                    line: row.line,
+                    id: None,
+                    field: None,
+                    message: m.clone(),
+                }),
             }
-            let batch = engine.upsert_given(tracks)?;
+        }
+        batch_lines.push_back((lines, chunk.len()));
+        batches.push(tracks);
+    }
+    // A large load into an empty PostgreSQL catalog builds the vector index once, at the end.
+    engine.bulk_load(rows.len(), || -> Result<()> {
+        // Each batch is embedded while the one before it is written.
+        engine.upsert_batches(batches, |batch| -> Result<()> {
+            let (lines, rows) = batch_lines.pop_front().unwrap_or_default();
             for (line, outcome) in lines.iter().zip(&batch.results) {
                 if let UpsertOutcome::Invalid { id, field, message } = outcome {
                     report.failed.push(RowError {
@@ -512,8 +520,9 @@ pub fn ingest_rows(
                 }
             }
             report.absorb(&batch);
-            bar.inc(chunk.len() as u64);
-        }
+            bar.inc(rows as u64);
+            Ok(())
+        })?;
         bar.set_message(format!("indexing {source}"));
         Ok(())
     })?;

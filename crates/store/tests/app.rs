@@ -215,6 +215,67 @@ fn ingest_reports_every_row_and_the_last_duplicate_wins() {
     );
 }
 
+/// Batches embedded while the one before is written: reports arrive in order, one per batch;
+/// an id repeated in the next batch is judged against the written version; a bad row fails
+/// alone.
+#[test]
+fn pipelined_batches_report_in_order_and_see_each_others_writes() {
+    let (_dir, engine) = empty_engine();
+    let batches: Vec<Vec<(Track, Option<music_rag_core::GivenVector>)>> = (0..6)
+        .map(|b| {
+            (0..5)
+                .map(|i| {
+                    (
+                        track(
+                            &format!("t{b}-{i}"),
+                            &format!("Song {b} {i}"),
+                            "Band",
+                            "Pop",
+                        ),
+                        None,
+                    )
+                })
+                .collect()
+        })
+        .chain([
+            // The same track as batch 5 wrote, then a change to it, then an invalid row.
+            vec![(track("t5-0", "Song 5 0", "Band", "Pop"), None)],
+            vec![(track("t5-0", "Song 5 0 (live)", "Band", "Pop"), None)],
+            vec![(
+                Track {
+                    id: "bad".into(),
+                    artist: "Band".into(),
+                    ..Default::default()
+                },
+                None,
+            )],
+        ])
+        .collect();
+    let mut reports = Vec::new();
+    engine
+        .upsert_batches(batches, |r| -> Result<(), CoreError> {
+            reports.push(r);
+            Ok(())
+        })
+        .unwrap();
+    let tallies: Vec<(usize, usize, usize, usize)> = reports
+        .iter()
+        .map(|r| (r.created, r.updated, r.unchanged, r.failed))
+        .collect();
+    let mut want = vec![(5, 0, 0, 0); 6];
+    want.extend([(0, 0, 1, 0), (0, 1, 0, 0), (0, 0, 0, 1)]);
+    assert_eq!(tallies, want);
+    assert_eq!(
+        reports[0].results[0],
+        UpsertOutcome::Created { id: "t0-0".into() }
+    );
+    assert_eq!(
+        engine.catalog().track("t5-0").unwrap().title,
+        "Song 5 0 (live)"
+    );
+    assert_eq!(engine.store().count().unwrap(), 30);
+}
+
 #[test]
 fn answers_name_what_the_catalog_lacks() {
     let (_dir, engine) = engine();

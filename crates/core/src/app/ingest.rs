@@ -150,6 +150,71 @@ impl Engine {
     /// embedding when they come from this model and have its dimension; a vector that does
     /// not is refused as the track's `embedding` field.
     pub fn upsert_given(&self, tracks: Vec<(Track, Option<GivenVector>)>) -> Result<IngestReport> {
+        let prepared = self.prepare_given(tracks)?;
+        self.commit(prepared)
+    }
+
+    /// Upserts batches in order, embedding each while the one before it is written (by a
+    /// second thread), so the write no longer waits for the encoder nor the encoder for the
+    /// write. Each batch is still one durable write; `on_written` gets each batch's report, in
+    /// order, once that batch is written. A batch holding an id that a batch still in flight
+    /// holds waits for that write, so it is compared with what the store then holds.
+    pub fn upsert_batches<B, E>(
+        &self,
+        batches: B,
+        mut on_written: impl FnMut(IngestReport) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E>
+    where
+        B: IntoIterator<Item = Vec<(Track, Option<GivenVector>)>>,
+        E: From<CoreError>,
+    {
+        std::thread::scope(|scope| {
+            // One batch waits while another is written: embedding runs at most one ahead.
+            let (to_writer, written_rx) = std::sync::mpsc::sync_channel::<PreparedBatch>(1);
+            let (report_tx, reports) = std::sync::mpsc::channel::<Result<IngestReport>>();
+            scope.spawn(move || {
+                for batch in written_rx {
+                    let report = self.commit(batch);
+                    let failed = report.is_err();
+                    if report_tx.send(report).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            let writer_gone = || CoreError::Internal("the ingest writer stopped".into());
+            let mut in_flight: std::collections::VecDeque<std::collections::HashSet<String>> =
+                Default::default();
+            let receive = |in_flight: &mut std::collections::VecDeque<_>| {
+                in_flight.pop_front();
+                reports.recv().map_err(|_| writer_gone())?
+            };
+            for batch in batches {
+                let overlaps = batch
+                    .iter()
+                    .any(|(t, _)| in_flight.iter().any(|ids| ids.contains(&t.id)));
+                while overlaps && !in_flight.is_empty() {
+                    on_written(receive(&mut in_flight)?)?;
+                }
+                in_flight.push_back(batch.iter().map(|(t, _)| t.id.clone()).collect());
+                let prepared = self.prepare_given(batch)?;
+                if to_writer.send(prepared).is_err() {
+                    // The writer stopped on an error: report it.
+                    break;
+                }
+                while in_flight.len() > 1 {
+                    on_written(receive(&mut in_flight)?)?;
+                }
+            }
+            drop(to_writer);
+            while !in_flight.is_empty() {
+                on_written(receive(&mut in_flight)?)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Validates a batch and checks its given vectors, then prepares the valid tracks' write.
+    fn prepare_given(&self, tracks: Vec<(Track, Option<GivenVector>)>) -> Result<PreparedBatch> {
         let (mut outcomes, valid) = validate_batch(tracks)?;
         let valid = valid
             .into_iter()
@@ -166,7 +231,7 @@ impl Engine {
                 None => Some((i, t, None)),
             })
             .collect();
-        self.write_batch(outcomes, valid)
+        self.prepare(outcomes, valid)
     }
 
     fn check_given(&self, given: GivenVector) -> std::result::Result<Vec<f32>, String> {
@@ -204,16 +269,17 @@ impl Engine {
                 }));
             }
         }
-        self.write_batch(outcomes, valid)
+        let prepared = self.prepare(outcomes, valid)?;
+        self.commit(prepared)
     }
 
-    /// Writes the valid tracks of a validated batch: skips unchanged ones, reuses vectors
-    /// whose text did not change, embeds the rest, and writes them in one durable write.
-    fn write_batch(
+    /// Prepares the valid tracks of a validated batch: skips unchanged ones, reuses vectors
+    /// whose text did not change, and embeds the rest.
+    fn prepare(
         &self,
         mut outcomes: Vec<Option<UpsertOutcome>>,
         latest: Vec<(usize, Track, Option<Vec<f32>>)>,
-    ) -> Result<IngestReport> {
+    ) -> Result<PreparedBatch> {
         let mut timings = IngestReport::default();
         let ids: Vec<&str> = latest.iter().map(|(_, t, _)| t.id.as_str()).collect();
         let known = self.store.known(&ids)?;
@@ -262,18 +328,32 @@ impl Engine {
             timings.embedded = to_embed.len();
             timings.embed_ms = ms_since(t);
         }
-        if !to_write.is_empty() {
+        let mut items = Vec::with_capacity(to_write.len());
+        for (i, stored, existed) in to_write {
+            let id = stored.track.id.clone();
+            outcomes[i] = Some(if existed {
+                UpsertOutcome::Updated { id }
+            } else {
+                UpsertOutcome::Created { id }
+            });
+            items.push(stored);
+        }
+        Ok(PreparedBatch {
+            outcomes,
+            items,
+            timings,
+        })
+    }
+
+    /// Writes a prepared batch in one durable write and reports it.
+    fn commit(&self, batch: PreparedBatch) -> Result<IngestReport> {
+        let PreparedBatch {
+            outcomes,
+            items,
+            mut timings,
+        } = batch;
+        if !items.is_empty() {
             let t = Instant::now();
-            let mut items = Vec::with_capacity(to_write.len());
-            for (i, stored, existed) in to_write {
-                let id = stored.track.id.clone();
-                outcomes[i] = Some(if existed {
-                    UpsertOutcome::Updated { id }
-                } else {
-                    UpsertOutcome::Created { id }
-                });
-                items.push(stored);
-            }
             self.store.upsert(items)?;
             timings.write_ms = ms_since(t);
         }
@@ -288,6 +368,14 @@ impl Engine {
         report.write_ms = timings.write_ms;
         Ok(report)
     }
+}
+
+/// A batch ready for its one durable write: every track's outcome, the tracks to write with
+/// their vectors, and the embedding tallies so far.
+struct PreparedBatch {
+    outcomes: Vec<Option<UpsertOutcome>>,
+    items: Vec<StoredTrack>,
+    timings: IngestReport,
 }
 
 /// A vector computed elsewhere for a track, with the model that computed it.
