@@ -55,6 +55,7 @@ with open(args.catalog, "w") as cat, open(args.vectors, "w") as vec:
                 "id": f"syn-{i:07d}",
                 "title": f"Track {i} of set {c}",
                 "artist": f"Artist {c % 5000}",
+                "year": int(year[j]),
                 "description": f"A {moods[c % len(moods)]} {genre} piece with "
                 f"{instruments[c % len(instruments)]} and {instruments[(c // 8) % len(instruments)]}.",
                 "metadata": {
@@ -62,7 +63,6 @@ with open(args.catalog, "w") as cat, open(args.vectors, "w") as vec:
                     "mood": [moods[c % len(moods)]],
                     "instrumentation": [instruments[c % len(instruments)]],
                     "tempo": round(float(tempo[j]), 1),
-                    "year": int(year[j]),
                     "is_live_performance": bool(live[j]),
                 },
             }
