@@ -1,5 +1,6 @@
 //! BERT-family sentence embeddings on the CPU.
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +12,7 @@ use candle_transformers::models::bert::{BertModel, Config};
 use rayon::prelude::*;
 use tokenizers::{Tokenizer, TruncationParams};
 
-use crate::packed::PackedBert;
+use crate::packed::{read_weights, PackedBert};
 use crate::EmbedError;
 use music_rag_core::{CoreError, Embedder};
 
@@ -127,9 +128,19 @@ impl TextEmbedder {
             .map_err(|e| invalid(e.to_string()))?;
         tokenizer.with_padding(None);
         let device = Device::Cpu;
+        // Read once, for both encoders of `auto`.
+        let weights_read = std::cell::OnceCell::new();
+        let tensors = || -> Result<&HashMap<String, Tensor>, EmbedError> {
+            if let Some(t) = weights_read.get() {
+                return Ok(t);
+            }
+            let t = read_weights(&weights_path)?;
+            Ok(weights_read.get_or_init(|| t))
+        };
         let model = match backend {
             Backend::Auto | Backend::Packed | Backend::Int8 => Model::Packed(PackedBert::load(
                 &weights_path,
+                tensors()?,
                 &raw,
                 backend == Backend::Int8,
             )?),
@@ -146,7 +157,7 @@ impl TextEmbedder {
         };
         let query_model = match backend {
             Backend::Auto if crate::int8::int8_is_native() => {
-                Some(PackedBert::load(&weights_path, &raw, true)?)
+                Some(PackedBert::load(&weights_path, tensors()?, &raw, true)?)
             }
             _ => None,
         };

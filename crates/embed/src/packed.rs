@@ -266,10 +266,20 @@ fn tensor_vec(t: &HashMap<String, Tensor>, names: &[String]) -> Result<Vec<f32>,
     Err(format!("missing weight {}", names[0]))
 }
 
+/// A checkpoint's tensors, read once for every encoder built from them.
+pub fn read_weights(weights: &Path) -> Result<HashMap<String, Tensor>, EmbedError> {
+    candle_core::safetensors::load(weights, &Device::Cpu).map_err(|e| EmbedError::ModelInvalid {
+        dir: weights.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
 impl PackedBert {
-    /// Loads a BERT checkpoint; `int8` quantises the linear layers' weights (see `int8.rs`).
+    /// Builds the encoder from a checkpoint's tensors (`read_weights`, from the file at
+    /// `weights`); `int8` quantises the linear layers' weights (see `int8.rs`).
     pub fn load(
         weights: &Path,
+        tensors: &HashMap<String, Tensor>,
         config: &serde_json::Value,
         int8: bool,
     ) -> Result<Self, EmbedError> {
@@ -294,11 +304,9 @@ impl PackedBert {
                 "only BERT encoders with exact GELU are supported".into(),
             ));
         }
-        let tensors = candle_core::safetensors::load(weights, &Device::Cpu)
-            .map_err(|e| invalid(e.to_string()))?;
         // Checkpoints name weights with or without a `bert.` prefix.
         let w = |name: &str| -> Result<Vec<f32>, EmbedError> {
-            tensor_vec(&tensors, &[name.to_string(), format!("bert.{name}")]).map_err(invalid)
+            tensor_vec(tensors, &[name.to_string(), format!("bert.{name}")]).map_err(invalid)
         };
         let mut layers = Vec::with_capacity(layers_n);
         for i in 0..layers_n {
@@ -685,7 +693,8 @@ mod tests {
         let path = dir.path().join("model.safetensors");
         candle_core::safetensors::save(&tensors, &path).unwrap();
 
-        let packed = PackedBert::load(&path, &config, false).unwrap();
+        let packed =
+            PackedBert::load(&path, &read_weights(&path).unwrap(), &config, false).unwrap();
         // SAFETY: the file was just written by this test and is not modified while mapped.
         let vb = unsafe { VarBuilder::from_mmaped_safetensors(&[&path], DType::F32, &Device::Cpu) }
             .unwrap();
