@@ -10,9 +10,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use music_rag_core::app::catalog::{Catalog, PAGE_MAX};
-use music_rag_core::{
-    Engine, Filter, GivenVector, Mode, Range, SearchRequest, Track, UpsertOutcome,
-};
+use music_rag_core::{Engine, Filter, Mode, Range, SearchRequest, UpsertOutcome};
 use music_rag_embed::{default_model_dir, fetch_model, TextEmbedder};
 use music_rag_store::Access;
 use serde_json::json;
@@ -482,33 +480,38 @@ pub fn ingest_rows(
     );
     bar.set_message(format!("importing {source}"));
     // A large load into an empty PostgreSQL catalog builds the vector index once, at the end.
-    let mut batch_lines = std::collections::VecDeque::new();
-    let mut batches = Vec::new();
-    for chunk in rows.chunks(INGEST_BATCH) {
-        let mut lines = Vec::new();
-        let mut tracks: Vec<(Track, Option<GivenVector>)> = Vec::new();
-        for row in chunk {
-            match &row.track {
+    // Batches are cut from the rows as the pipeline asks for them, moving each track, so an
+    // import holds its rows once (a million rows with their vectors are gigabytes).
+    let total = rows.len();
+    let parse_failures = std::cell::RefCell::new(Vec::new());
+    let batch_lines = std::cell::RefCell::new(std::collections::VecDeque::new());
+    let mut rows = rows.into_iter().peekable();
+    let batches = std::iter::from_fn(|| {
+        rows.peek()?;
+        let (mut lines, mut tracks, mut count) = (Vec::new(), Vec::new(), 0);
+        for row in rows.by_ref().take(INGEST_BATCH) {
+            count += 1;
+            match row.track {
                 Ok(t) => {
                     lines.push(row.line);
-                    tracks.push((t.clone(), row.vector.clone()));
+                    tracks.push((t, row.vector));
                 }
-                Err(m) => report.failed.push(RowError {
+                Err(message) => parse_failures.borrow_mut().push(RowError {
                     line: row.line,
                     id: None,
                     field: None,
-                    message: m.clone(),
+                    message,
                 }),
             }
         }
-        batch_lines.push_back((lines, chunk.len()));
-        batches.push(tracks);
-    }
+        batch_lines.borrow_mut().push_back((lines, count));
+        Some(tracks)
+    });
     // A large load into an empty PostgreSQL catalog builds the vector index once, at the end.
-    engine.bulk_load(rows.len(), || -> Result<()> {
+    engine.bulk_load(total, || -> Result<()> {
         // Each batch is embedded while the one before it is written.
         engine.upsert_batches(batches, |batch| -> Result<()> {
-            let (lines, rows) = batch_lines.pop_front().unwrap_or_default();
+            let (lines, count) = batch_lines.borrow_mut().pop_front().unwrap_or_default();
             for (line, outcome) in lines.iter().zip(&batch.results) {
                 if let UpsertOutcome::Invalid { id, field, message } = outcome {
                     report.failed.push(RowError {
@@ -520,12 +523,13 @@ pub fn ingest_rows(
                 }
             }
             report.absorb(&batch);
-            bar.inc(rows as u64);
+            bar.inc(count as u64);
             Ok(())
         })?;
         bar.set_message(format!("indexing {source}"));
         Ok(())
     })?;
+    report.failed.extend(parse_failures.into_inner());
     bar.finish_and_clear();
     report.seconds = start.elapsed().as_secs_f64();
     report.tracks_per_second = report.rows as f64 / report.seconds.max(1e-9);
