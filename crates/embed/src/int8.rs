@@ -1,15 +1,15 @@
 //! Int8 linear layers for the packed encoder.
 //!
-//! Weights are quantised once, per output channel (symmetric, ±127); activations at run time
-//! per block of 32 inputs of a row (symmetric, then shifted by 128 to unsigned, the operand
-//! order of the VNNI instruction). Blocks, not whole rows, because BERT's hidden states have
-//! a few outlier channels: with one scale per row they left the other channels a handful of
-//! steps (cosine 0.994 against the f32 vectors; per block 0.999). Products accumulate exactly
-//! in i32 per block, so every kernel gives bit-identical results: the AVX-512 VNNI kernel is
-//! tested against the portable one. Why: a short query
-//! reads every weight once, and weights a quarter the size of f32 stay in the processor's
-//! cache from one query to the next; batched documents get four times the multiply-adds per
-//! instruction of f32 FMA.
+//! Weights are quantised once and activations at run time, both symmetric (±127) with one
+//! scale per output channel (weights) or row (activations) per block of 32 inputs; the
+//! activations are then shifted by 128 to unsigned, the operand order of the VNNI
+//! instruction. Blocks, not whole rows, because BERT's hidden states have a few outlier
+//! channels: with one scale per row they left the other channels a handful of steps (cosine
+//! 0.994 against the f32 vectors; per block 0.999). Products accumulate exactly in i32 per
+//! block, so every kernel gives bit-identical results: the AVX-512 VNNI kernel is tested
+//! against the portable one. Why int8: a short query reads every weight once, and weights a
+//! quarter the size of f32 stay in the processor's cache from one query to the next; batched
+//! documents get four times the multiply-adds per instruction of f32 FMA.
 
 /// Output channels per register of i32 accumulators.
 const LANES: usize = 16;
@@ -47,6 +47,22 @@ pub struct QuantScratch {
     scales: Vec<f32>,
 }
 
+/// The symmetric scale of a block: its largest magnitude is 127 steps (1 for a zero block).
+#[inline(always)]
+fn block_scale(block: &[f32]) -> f32 {
+    let amax = block.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+    scale_of(amax)
+}
+
+#[inline(always)]
+fn scale_of(amax: f32) -> f32 {
+    if amax > 0.0 {
+        amax / 127.0
+    } else {
+        1.0
+    }
+}
+
 impl QuantScratch {
     /// Rows of `x` (`m` rows of `k`) as unsigned bytes (`round(x / scale) + 128`), one scale
     /// per block of 32 inputs.
@@ -59,8 +75,7 @@ impl QuantScratch {
             .zip(self.data.chunks_exact_mut(BLOCK))
             .zip(&mut self.scales)
         {
-            let amax = row.iter().fold(0.0f32, |a, v| a.max(v.abs()));
-            let scale = if amax > 0.0 { amax / 127.0 } else { 1.0 };
+            let scale = block_scale(row);
             let inv = 1.0 / scale;
             for (d, v) in q.iter_mut().zip(row) {
                 // |v · inv| ≤ 127 (up to rounding), so the shifted value fits a byte.
@@ -84,8 +99,7 @@ impl QuantLinear {
         let mut shift_correction = vec![0; n * k / BLOCK];
         for j in 0..n {
             for (b, block) in w[j * k..(j + 1) * k].chunks_exact(BLOCK).enumerate() {
-                let amax = block.iter().fold(0.0f32, |a, v| a.max(v.abs()));
-                let scale = if amax > 0.0 { amax / 127.0 } else { 1.0 };
+                let scale = block_scale(block);
                 let at = Self::block_offset(j, b, k);
                 for (t, v) in block.iter().enumerate() {
                     let q = (v / scale).round_ties_even().clamp(-127.0, 127.0) as i8;
@@ -201,7 +215,8 @@ mod vnni {
     use std::arch::x86_64::*;
 
     use super::{
-        QuantLinear, QuantScratch, BLOCK, GROUP, LANES, TILE_BLOCKS, TILE_COLUMNS, TILE_ROWS,
+        scale_of, QuantLinear, QuantScratch, BLOCK, GROUP, LANES, TILE_BLOCKS, TILE_COLUMNS,
+        TILE_ROWS,
     };
 
     impl QuantScratch {
@@ -229,7 +244,7 @@ mod vnni {
                         _mm512_max_ps(m, _mm512_abs_ps(r))
                     });
                     let amax = _mm512_reduce_max_ps(abs);
-                    let scale = if amax > 0.0 { amax / 127.0 } else { 1.0 };
+                    let scale = scale_of(amax);
                     let inv = _mm512_set1_ps(1.0 / scale);
                     for (i, r) in v.into_iter().enumerate() {
                         // Rounds to nearest even (the default rounding mode), then shifts
