@@ -1,7 +1,10 @@
 //! The embedded store: SQLite is the source of truth (tracks, vectors, a write sequence
 //! number); the keyword index is derived and caught up at open when it lags; the in-memory
-//! catalog serves reads and exact filtered dense search.
+//! catalog serves reads and filtered dense search (exact, or through an inverted-file index
+//! from [`ANN_MIN_TRACKS`] tracks on).
 
+mod ivf;
+mod kernels;
 mod keyword;
 mod lock;
 pub mod maintenance;
@@ -9,6 +12,7 @@ mod memory;
 mod sqlite;
 
 pub use lock::WriterLock;
+pub use memory::ANN_MIN_TRACKS;
 pub use sqlite::SCHEMA_VERSION;
 
 use std::collections::HashMap;
@@ -17,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use keyword::KeywordIndex;
-use memory::{Catalog, Entry};
+use memory::{Catalog, Entry, IndexPlan};
 use music_rag_core::domain::filter::TrackFacets;
 use music_rag_core::{
     Candidate, CoreError, Filter, Known, Page, SnapshotManifest, Store, StoreStats, StoredTrack,
@@ -231,7 +235,8 @@ impl EmbeddedStore {
         writer_lock: Option<WriterLock>,
     ) -> Result<Self, StoreError> {
         let mut catalog = Catalog::new(dim);
-        for r in db.rows_since(0)? {
+        catalog.reserve(db.track_count()?);
+        db.each_row(|r| {
             if r.embedding.len() != dim {
                 return Err(StoreError::Corrupt(format!(
                     "track {} has a vector of {} floats, expected {dim}",
@@ -247,7 +252,9 @@ impl EmbeddedStore {
                 text_hash: r.text_hash,
             };
             catalog.insert(entry, &r.embedding);
-        }
+            Ok(())
+        })?;
+        catalog.refresh_index();
         let db_seq = db.sequence()?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -472,19 +479,7 @@ impl Store for EmbeddedStore {
         filters: &[Filter],
         k: usize,
     ) -> music_rag_core::Result<Vec<Vec<Candidate>>> {
-        if query.len() != self.dim {
-            return Err(CoreError::Internal(format!(
-                "query vector has {} floats, expected {}",
-                query.len(),
-                self.dim
-            )));
-        }
-        let compiled: Vec<_> = filters.iter().map(Filter::compile).collect();
-        Ok(self
-            .catalog
-            .read()
-            .map_err(lock_err)?
-            .dense_many(query, &compiled, k))
+        self.dense(query, filters, k, false)
     }
 
     fn audio_search(
@@ -560,6 +555,57 @@ impl Store for EmbeddedStore {
 }
 
 impl EmbeddedStore {
+    fn dense(
+        &self,
+        query: &[f32],
+        filters: &[Filter],
+        k: usize,
+        exact: bool,
+    ) -> music_rag_core::Result<Vec<Vec<Candidate>>> {
+        if query.len() != self.dim {
+            return Err(CoreError::Internal(format!(
+                "query vector has {} floats, expected {}",
+                query.len(),
+                self.dim
+            )));
+        }
+        let compiled: Vec<_> = filters.iter().map(Filter::compile).collect();
+        Ok(self
+            .catalog
+            .read()
+            .map_err(lock_err)?
+            .dense_many(query, &compiled, k, exact))
+    }
+
+    /// Dense search by an exact scan whatever the catalog's size: the answer the vector
+    /// index's recall is measured against.
+    pub fn dense_search_exact(
+        &self,
+        query: &[f32],
+        filter: &Filter,
+        k: usize,
+    ) -> music_rag_core::Result<Vec<Candidate>> {
+        Ok(self
+            .dense(query, std::slice::from_ref(filter), k, true)?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    /// How many lists the vector index has, or `None` while dense search is an exact scan.
+    pub fn vector_index_lists(&self) -> Option<usize> {
+        self.catalog.read().ok()?.index_lists()
+    }
+
+    /// Uses the vector index from `min_tracks` tracks on instead of [`ANN_MIN_TRACKS`]
+    /// (building it now if the catalog is that large): for measuring it on smaller catalogs.
+    pub fn set_vector_index_threshold(&self, min_tracks: usize) -> music_rag_core::Result<()> {
+        self.catalog
+            .write()
+            .map_err(lock_err)?
+            .set_index_threshold(min_tracks);
+        Ok(())
+    }
+
     /// One batch: the database transaction stays open while the keyword index takes the
     /// batch, so a failure of either commits nothing; only then does the in-memory catalog
     /// change and the new sequence number become visible.
@@ -611,7 +657,30 @@ impl EmbeddedStore {
         // Published last: a reader that sees this number also sees the data behind it, so no
         // cached response is stale.
         self.sequence.store(seq, Ordering::Release);
+        self.refresh_vector_index()?;
         db.prune_tombstones(seq)
+    }
+
+    /// Builds, rebuilds or drops the vector index as the catalog's size asks. Called by a
+    /// write with the database lock held, so no other write lands between the build (under
+    /// the catalog's read lock: searches go on) and its install.
+    fn refresh_vector_index(&self) -> Result<(), StoreError> {
+        let index = {
+            let catalog = self
+                .catalog
+                .read()
+                .map_err(|_| StoreError::Corrupt("lock".into()))?;
+            match catalog.index_plan() {
+                IndexPlan::Keep => return Ok(()),
+                IndexPlan::Drop => None,
+                IndexPlan::Build => Some(catalog.build_index()),
+            }
+        };
+        self.catalog
+            .write()
+            .map_err(|_| StoreError::Corrupt("lock".into()))?
+            .install_index(index);
+        Ok(())
     }
 
     /// The keyword slots a failed batch may have touched: the stored slots of its ids, and
@@ -657,6 +726,7 @@ impl EmbeddedStore {
             .map_err(|_| StoreError::Corrupt("lock".into()))?
             .remove(id);
         self.sequence.store(seq, Ordering::Release);
+        self.refresh_vector_index()?;
         db.prune_tombstones(seq)?;
         Ok(true)
     }

@@ -318,12 +318,39 @@ impl Db {
     }
 
     fn rows_where(&self, condition: &str, value: i64) -> Result<Vec<Row>, StoreError> {
+        let mut out = Vec::new();
+        self.each_row_where(condition, value, |row| {
+            out.push(row);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Every stored track, in slot order, handed over one at a time (a catalog is loaded
+    /// without holding all its rows at once).
+    pub fn each_row(&self, f: impl FnMut(Row) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        self.each_row_where("seq > ?1", 0, f)
+    }
+
+    /// How many tracks are stored.
+    pub fn track_count(&self) -> Result<usize, StoreError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM tracks", [], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
+    fn each_row_where(
+        &self,
+        condition: &str,
+        value: i64,
+        mut f: impl FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT slot, doc, embedding, content_hash, text_hash, created_at, updated_at
              FROM tracks WHERE {condition} ORDER BY slot"
         ))?;
         let mut rows = stmt.query([value])?;
-        let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let slot: i64 = r.get(0)?;
             let doc: String = r.get(1)?;
@@ -331,15 +358,15 @@ impl Db {
                 .map_err(|e| StoreError::Corrupt(format!("track at slot {slot}: {e}")))?;
             track.created_at = Some(r.get(5)?);
             track.updated_at = Some(r.get(6)?);
-            out.push(Row {
+            f(Row {
                 slot: slot as u64,
                 track,
                 embedding: decode_vector(&r.get::<_, Vec<u8>>(2)?),
                 content_hash: r.get(3)?,
                 text_hash: r.get(4)?,
-            });
+            })?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Slots deleted after `since`.

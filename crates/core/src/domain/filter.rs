@@ -737,12 +737,29 @@ impl CompiledFilter {
 
     /// Whether tempo, year and live hold (the parts `text_clauses` leaves out).
     pub fn matches_numeric(&self, f: &TrackFacets) -> bool {
+        self.matches_ranges(f.tempo, f.year)
+            && self.live.is_none_or(|l| f.live.unwrap_or(false) == l)
+    }
+
+    /// Whether the filter has a tempo or year range.
+    pub fn has_ranges(&self) -> bool {
+        self.tempo.is_some() || self.year.is_some()
+    }
+
+    /// Whether tempo and year hold, given alone (a store may keep them apart from the rest of
+    /// the facets, in columns that scan faster).
+    pub fn matches_ranges(&self, tempo: Option<f32>, year: Option<i32>) -> bool {
         self.tempo
-            .is_none_or(|r| f.tempo.is_some_and(|t| r.contains(t)))
+            .is_none_or(|r| tempo.is_some_and(|t| r.contains(t)))
             && self
                 .year
-                .is_none_or(|r| f.year.is_some_and(|y| r.contains(y as f32)))
-            && self.live.is_none_or(|l| f.live.unwrap_or(false) == l)
+                .is_none_or(|r| year.is_some_and(|y| r.contains(y as f32)))
+    }
+
+    /// Live performances only (`true`) or studio ones only (`false`: a track that does not
+    /// say counts as studio).
+    pub fn live(&self) -> Option<bool> {
+        self.live
     }
 
     /// A negated clause ("without vocals") holds only for a track that records values in its
