@@ -6,6 +6,7 @@
 mod ivf;
 mod kernels;
 mod keyword;
+mod load;
 mod lock;
 pub mod maintenance;
 mod memory;
@@ -234,26 +235,7 @@ impl EmbeddedStore {
         dim: usize,
         writer_lock: Option<WriterLock>,
     ) -> Result<Self, StoreError> {
-        let mut catalog = Catalog::new(dim);
-        catalog.reserve(db.track_count()?);
-        db.each_row(|r| {
-            if r.embedding.len() != dim {
-                return Err(StoreError::Corrupt(format!(
-                    "track {} has a vector of {} floats, expected {dim}",
-                    r.track.id,
-                    r.embedding.len()
-                )));
-            }
-            let entry = Entry {
-                slot: r.slot,
-                facets: TrackFacets::of(&r.track),
-                track: Arc::new(r.track),
-                content_hash: r.content_hash,
-                text_hash: r.text_hash,
-            };
-            catalog.insert(entry, &r.embedding);
-            Ok(())
-        })?;
+        let mut catalog = load::load_catalog(&db, dim)?;
         catalog.refresh_index();
         let db_seq = db.sequence()?;
         Ok(Self {
@@ -467,10 +449,7 @@ impl Store for EmbeddedStore {
         filter: &Filter,
         k: usize,
     ) -> music_rag_core::Result<Vec<Candidate>> {
-        Ok(self
-            .dense_search_many(query, std::slice::from_ref(filter), k)?
-            .pop()
-            .unwrap_or_default())
+        self.dense_one(query, filter, k, false)
     }
 
     fn dense_search_many(
@@ -585,8 +564,18 @@ impl EmbeddedStore {
         filter: &Filter,
         k: usize,
     ) -> music_rag_core::Result<Vec<Candidate>> {
+        self.dense_one(query, filter, k, true)
+    }
+
+    fn dense_one(
+        &self,
+        query: &[f32],
+        filter: &Filter,
+        k: usize,
+        exact: bool,
+    ) -> music_rag_core::Result<Vec<Candidate>> {
         Ok(self
-            .dense(query, std::slice::from_ref(filter), k, true)?
+            .dense(query, std::slice::from_ref(filter), k, exact)?
             .pop()
             .unwrap_or_default())
     }

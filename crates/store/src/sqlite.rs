@@ -39,6 +39,34 @@ pub struct Row {
     pub text_hash: String,
 }
 
+/// A row as the database holds it, before its track is parsed.
+pub struct RawRow {
+    slot: i64,
+    doc: String,
+    embedding: Vec<u8>,
+    content_hash: String,
+    text_hash: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl RawRow {
+    pub fn parse(self) -> Result<Row, StoreError> {
+        let slot = self.slot;
+        let mut track: Track = serde_json::from_str(&self.doc)
+            .map_err(|e| StoreError::Corrupt(format!("track at slot {slot}: {e}")))?;
+        track.created_at = Some(self.created_at);
+        track.updated_at = Some(self.updated_at);
+        Ok(Row {
+            slot: slot as u64,
+            track,
+            embedding: decode_vector(&self.embedding),
+            content_hash: self.content_hash,
+            text_hash: self.text_hash,
+        })
+    }
+}
+
 /// A row written by `upsert`, with its slot and timestamps.
 pub struct Written {
     pub slot: u64,
@@ -319,17 +347,23 @@ impl Db {
 
     fn rows_where(&self, condition: &str, value: i64) -> Result<Vec<Row>, StoreError> {
         let mut out = Vec::new();
-        self.each_row_where(condition, value, |row| {
-            out.push(row);
+        self.raw_rows_where(condition, value, usize::MAX, |raw| {
+            for r in raw {
+                out.push(r.parse()?);
+            }
             Ok(())
         })?;
         Ok(out)
     }
 
-    /// Every stored track, in slot order, handed over one at a time (a catalog is loaded
-    /// without holding all its rows at once).
-    pub fn each_row(&self, f: impl FnMut(Row) -> Result<(), StoreError>) -> Result<(), StoreError> {
-        self.each_row_where("seq > ?1", 0, f)
+    /// Every stored track in slot order, unparsed, in chunks of `chunk` rows (a catalog is
+    /// loaded without holding all its rows at once, and parsed on other threads).
+    pub fn raw_rows(
+        &self,
+        chunk: usize,
+        f: impl FnMut(Vec<RawRow>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.raw_rows_where("seq > ?1", 0, chunk, f)
     }
 
     /// How many tracks are stored.
@@ -340,31 +374,35 @@ impl Db {
         Ok(n as usize)
     }
 
-    fn each_row_where(
+    fn raw_rows_where(
         &self,
         condition: &str,
         value: i64,
-        mut f: impl FnMut(Row) -> Result<(), StoreError>,
+        chunk: usize,
+        mut f: impl FnMut(Vec<RawRow>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT slot, doc, embedding, content_hash, text_hash, created_at, updated_at
              FROM tracks WHERE {condition} ORDER BY slot"
         ))?;
         let mut rows = stmt.query([value])?;
+        let mut batch = Vec::new();
         while let Some(r) = rows.next()? {
-            let slot: i64 = r.get(0)?;
-            let doc: String = r.get(1)?;
-            let mut track: Track = serde_json::from_str(&doc)
-                .map_err(|e| StoreError::Corrupt(format!("track at slot {slot}: {e}")))?;
-            track.created_at = Some(r.get(5)?);
-            track.updated_at = Some(r.get(6)?);
-            f(Row {
-                slot: slot as u64,
-                track,
-                embedding: decode_vector(&r.get::<_, Vec<u8>>(2)?),
+            batch.push(RawRow {
+                slot: r.get(0)?,
+                doc: r.get(1)?,
+                embedding: r.get(2)?,
                 content_hash: r.get(3)?,
                 text_hash: r.get(4)?,
-            })?;
+                created_at: r.get(5)?,
+                updated_at: r.get(6)?,
+            });
+            if batch.len() >= chunk {
+                f(std::mem::take(&mut batch))?;
+            }
+        }
+        if !batch.is_empty() {
+            f(batch)?;
         }
         Ok(())
     }

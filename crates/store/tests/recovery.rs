@@ -175,3 +175,53 @@ fn filters_apply_inside_both_retrievers() {
         .unwrap()
         .is_empty());
 }
+
+/// The catalog is loaded in chunks parsed on several threads: a catalog of several chunks comes
+/// back whole and in the same order, and a damaged row in a late chunk fails the open with
+/// the row named instead of loading part of the catalog.
+#[test]
+fn a_catalog_of_many_chunks_reopens_whole_and_a_damaged_row_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ids: Vec<String> = (0..5000).map(|i| format!("t{i:05}")).collect();
+    let query = item("", "", 3).embedding;
+    let before = {
+        let s = writer(tmp.path());
+        s.upsert(
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| item(id, &format!("Song {i}"), i))
+                .collect(),
+        )
+        .unwrap();
+        s.dense_search(&query, &Filter::default(), 20).unwrap()
+    };
+    let s = writer(tmp.path());
+    assert_eq!(s.count().unwrap(), 5000);
+    let listed: Vec<String> = s
+        .list(None, 10_000)
+        .unwrap()
+        .tracks
+        .iter()
+        .map(|t| t.id.clone())
+        .collect();
+    assert_eq!(listed, ids);
+    assert_eq!(s.get("t04321").unwrap().unwrap().title, "Song 4321");
+    // Same scores and the same order among equal scores: positions were given in slot order.
+    assert_eq!(
+        s.dense_search(&query, &Filter::default(), 20).unwrap(),
+        before
+    );
+    drop(s);
+
+    let db = rusqlite::Connection::open(tmp.path().join("catalog.sqlite")).unwrap();
+    db.execute(
+        "UPDATE tracks SET doc = '{not json' WHERE id = 't04500'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let err = EmbeddedStore::open(tmp.path(), Some(common::MODEL), Access::ReadOnly)
+        .err()
+        .expect("a damaged row must fail the open");
+    assert!(err.to_string().contains("track at slot"), "{err}");
+}
