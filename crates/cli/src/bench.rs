@@ -28,6 +28,10 @@ pub struct BenchArgs {
 }
 
 fn percentiles(mut ms: Vec<f64>) -> serde_json::Value {
+    if ms.is_empty() {
+        // `--warm-rounds 0`: nothing was measured.
+        return json!({"n": 0});
+    }
     ms.sort_by(f64::total_cmp);
     let at = |p: f64| ms[((ms.len() as f64 - 1.0) * p).round() as usize];
     json!({"n": ms.len(), "p50_ms": at(0.50), "p95_ms": at(0.95), "p99_ms": at(0.99), "mean_ms": ms.iter().sum::<f64>() / ms.len() as f64})

@@ -384,3 +384,29 @@ fn model_embed_writes_query_vectors_for_scripts() {
     assert_eq!(from_stdin["text"], "slow sad piano");
     assert_eq!(vector(&from_stdin), first);
 }
+
+/// `bench-search` measures the real engine on the store; with no warm rounds it reports the
+/// warm sets as empty instead of failing.
+#[test]
+fn bench_search_reports_latencies_and_takes_zero_warm_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let queries = dir.path().join("queries.txt");
+    std::fs::write(&queries, "calm piano\nenergetic dance music\n").unwrap();
+    let report = ok_json(
+        shared_store(),
+        &[
+            "bench-search",
+            "--queries",
+            queries.to_str().unwrap(),
+            "--warm-rounds",
+            "0",
+        ],
+    );
+    assert!(report["tracks"].as_u64().unwrap() > 0, "{report}");
+    // Five prefixes of two queries, alternately plain and filtered.
+    assert_eq!(report["cold"]["n"], 5);
+    assert_eq!(report["cold_filtered"]["n"], 5);
+    assert!(report["cold"]["p95_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["warm"]["n"], 0);
+    assert_eq!(report["warm_filtered"]["n"], 0);
+}

@@ -117,6 +117,27 @@ fn word_matches(asked: &str, stored: &str) -> bool {
     crate::domain::text::word_match(asked, stored).is_some()
 }
 
+/// The name spelled exactly (one lookup: the common case, and every query tries several
+/// spans), else the first within the typo budget word by word. Names share words ("the ...",
+/// one artist's albums), so each distinct stored word is compared once per position.
+fn name_spelled(names: &HashMap<Vec<String>, u32>, words: &[String]) -> Option<String> {
+    if names.contains_key(words) {
+        return Some(words.join(" "));
+    }
+    let mut seen: Vec<HashMap<&str, bool>> = vec![HashMap::new(); words.len()];
+    names
+        .keys()
+        .find(|n| {
+            n.len() == words.len()
+                && n.iter().zip(words).enumerate().all(|(i, (stored, typed))| {
+                    *seen[i]
+                        .entry(stored.as_str())
+                        .or_insert_with(|| word_matches(typed, stored))
+                })
+        })
+        .map(|n| n.join(" "))
+}
+
 /// Whether `asked` appears in `stored` as consecutive words.
 fn contains_words(stored: &[String], asked: &[String]) -> bool {
     !asked.is_empty()
@@ -179,22 +200,12 @@ impl CatalogNames {
     /// The catalog artist whose whole name the words `words` spell (one typo allowed per
     /// long word), if any: "daft punk" -> "daft punk".
     pub fn artist_named(&self, words: &[String]) -> Option<String> {
-        self.artists
-            .keys()
-            .find(|a| {
-                a.len() == words.len() && a.iter().zip(words).all(|(s, w)| word_matches(w, s))
-            })
-            .map(|a| a.join(" "))
+        name_spelled(&self.artists, words)
     }
 
     /// The catalog title whose whole name the words spell, if any.
     pub fn title_named(&self, words: &[String]) -> Option<String> {
-        self.titles
-            .keys()
-            .find(|t| {
-                t.len() == words.len() && t.iter().zip(words).all(|(s, w)| word_matches(w, s))
-            })
-            .map(|t| t.join(" "))
+        name_spelled(&self.titles, words)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -31,7 +31,11 @@ fn push_word(out: &mut String, word: &str) {
 /// characters, one from four, two from eight. The keyword index, the "why" of each hit, the
 /// rerank and the answers all use this one rule.
 pub fn typo_budget(word: &str) -> u8 {
-    match word.chars().count() {
+    typo_budget_for(word.chars().count())
+}
+
+fn typo_budget_for(chars: usize) -> u8 {
+    match chars {
         0..=3 => 0,
         4..=7 => 1,
         _ => 2,
@@ -51,8 +55,14 @@ pub fn word_match(typed: &str, stored: &str) -> Option<WordMatch> {
     if typed == stored {
         return Some(WordMatch::Exact);
     }
-    let budget = typo_budget(typed) as usize;
-    (budget > 0 && strsim::osa_distance(typed, stored) <= budget).then_some(WordMatch::Typo)
+    let typed_chars = typed.chars().count();
+    let budget = typo_budget_for(typed_chars) as usize;
+    // Every edit changes the length by at most one character, so words whose lengths differ by
+    // more than the budget are rejected before the distance (which allocates) is computed.
+    let within = budget > 0
+        && typed_chars.abs_diff(stored.chars().count()) <= budget
+        && strsim::osa_distance(typed, stored) <= budget;
+    within.then_some(WordMatch::Typo)
 }
 
 /// Query words that also stand for a digit in names ("jackson five" = "Jackson 5").
