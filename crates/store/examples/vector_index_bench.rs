@@ -4,10 +4,12 @@
 //! `bench/synthetic_large.py` writes: live 50 %, genre "synthwave" 5 %, "zydeco" 0.1 %).
 //!
 //!     cargo run --release -p music-rag-store --example vector_index_bench -- DATA_DIR \
-//!         [QUERIES] [INDEX_FROM_TRACKS]
+//!         [QUERIES] [INDEX_FROM_TRACKS] [QUERY_VECTORS.jsonl]
 //!
 //! Queries are stored vectors moved by noise of half their length (near a track and its
-//! neighbours, not equal to it). Prints one JSON object.
+//! neighbours, not equal to it), or the first QUERIES lines of QUERY_VECTORS.jsonl (`{"embedding":
+//! [...]}` per line, as `music-rag model embed` writes them for real text queries). Prints one
+//! JSON object.
 
 use std::time::Instant;
 
@@ -31,6 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: DATA_DIR [QUERIES] [INDEX_FROM_TRACKS]")?;
     let queries: usize = args.next().map_or(Ok(200), |a| a.parse())?;
     let index_from: Option<usize> = args.next().map(|a| a.parse()).transpose()?;
+    let query_vectors = args.next();
 
     let started = Instant::now();
     let store = EmbeddedStore::open(dir.as_ref(), None, Access::ReadOnly)?;
@@ -55,9 +58,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (seed >> 11) as f32 / (1u64 << 53) as f32 * 2.0 - 1.0
     };
     let step = (tracks / queries).max(1);
-    let mut vectors = Vec::new();
+    let mut vectors: Vec<Vec<f32>> = Vec::new();
+    if let Some(path) = &query_vectors {
+        for line in std::fs::read_to_string(path)?.lines().take(queries) {
+            let v: serde_json::Value = serde_json::from_str(line)?;
+            let embedding = serde_json::from_value(v["embedding"].clone())?;
+            vectors.push(embedding);
+        }
+    }
     let mut cursor: Option<String> = None;
-    while vectors.len() < queries {
+    while query_vectors.is_none() && vectors.len() < queries {
         let page = store.list(cursor.as_deref(), step)?;
         let Some(first) = page.tracks.first() else {
             break;
@@ -117,7 +127,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "p95_ms": percentile(&fast, 0.95),
             "exact_p50_ms": percentile(&exact, 0.5),
             "exact_p95_ms": percentile(&exact, 0.95),
-            "recall_at_10": found as f64 / wanted.max(1) as f64,
+            "recall_at_10": (wanted > 0).then(|| found as f64 / wanted as f64),
         }));
     }
     println!(
@@ -125,6 +135,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({
             "tracks": tracks,
             "queries": vectors.len(),
+            "queries_from": query_vectors.as_deref().unwrap_or("stored vectors moved by noise"),
             "index_lists": store.vector_index_lists(),
             "open_s": open_s,
             "index_build_s": index_build_s,
