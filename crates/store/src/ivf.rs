@@ -37,6 +37,12 @@ pub(crate) struct List {
 }
 
 impl List {
+    fn reserve(&mut self, members: usize, dim: usize) {
+        self.positions.reserve_exact(members);
+        self.codes.reserve_exact(members * dim);
+        self.scales.reserve_exact(members);
+    }
+
     fn push(&mut self, pos: usize, v8: &[i8], scale: f32) {
         self.positions.push(pos as u32);
         self.codes.extend_from_slice(v8);
@@ -104,6 +110,12 @@ impl Ivf {
         };
         let placed = par_map(live, |p| ivf.nearest(vectors.i8_at(p)));
         ivf.list_of = vec![NO_LIST; live.iter().max().map_or(0, |m| m + 1)];
+        // Sized exactly: grown by doubling, the copies would hold up to twice their size.
+        let mut members = vec![0usize; n];
+        placed.iter().for_each(|&l| members[l as usize] += 1);
+        for (list, &m) in ivf.lists.iter_mut().zip(&members) {
+            list.reserve(m, dim);
+        }
         for (&p, list) in live.iter().zip(placed) {
             ivf.lists[list as usize].push(p, vectors.i8_at(p), vectors.scales[p]);
             ivf.list_of[p] = list;
