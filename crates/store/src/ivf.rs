@@ -174,7 +174,7 @@ impl Ivf {
     /// documents than documents from each other); a million clustered vectors 1.0 at a
     /// sixteenth.
     pub fn probes(&self) -> usize {
-        (self.lists.len() / 8).clamp(8, self.lists.len())
+        (self.lists.len() / 8).max(8).min(self.lists.len())
     }
 
     /// About how many vectors a query scans: a filter that passes fewer tracks than this is
@@ -324,6 +324,23 @@ mod tests {
         assert_eq!(seen, expected);
         assert!(!ivf.stale(3999));
         assert!(ivf.stale(4000));
+    }
+
+    #[test]
+    fn a_tiny_catalog_gets_one_list_per_vector_and_reads_them_all() {
+        let (f, q) = clustered(5, 8, 2);
+        let scales = vec![1.0; 5];
+        let vectors = Vectors {
+            dim: 8,
+            f32: &f,
+            i8: &q,
+            scales: &scales,
+        };
+        let ivf = Ivf::build(&vectors, &[0, 1, 2, 3, 4]);
+        assert_eq!(ivf.list_count(), 5);
+        assert_eq!(ivf.probes(), 5);
+        assert_eq!(ivf.scan_size(5), 5);
+        assert_eq!(ivf.ranked_lists(vectors.f32_at(0)).len(), 5);
     }
 
     #[test]
