@@ -152,6 +152,73 @@ impl Ord for Scored {
     }
 }
 
+/// A query with its 8-bit copy, scored against 8-bit vectors.
+struct Query8<'a> {
+    f32: &'a [f32],
+    i8: Vec<i8>,
+    scale: f32,
+    dot: fn(&[i8], &[i8]) -> i32,
+}
+
+impl<'a> Query8<'a> {
+    fn new(query: &'a [f32], dim: usize) -> Self {
+        let mut i8 = vec![0i8; dim];
+        let scale = quantize(query, &mut i8);
+        Self {
+            f32: query,
+            i8,
+            scale,
+            dot: kernels().i8,
+        }
+    }
+
+    fn score(&self, code: &[i8], code_scale: f32) -> f32 {
+        (self.dot)(&self.i8, code) as f32 * self.scale * code_scale
+    }
+}
+
+/// The best `wide` candidates of each filter by 8-bit score, and how many tracks passed each.
+struct Shortlists<'a> {
+    passing: &'a [Option<Bits>],
+    heaps: Vec<BinaryHeap<Reverse<Scored>>>,
+    passed: Vec<usize>,
+    wide: usize,
+}
+
+impl<'a> Shortlists<'a> {
+    fn new(passing: &'a [Option<Bits>], wide: usize) -> Self {
+        Self {
+            passing,
+            heaps: passing
+                .iter()
+                .map(|_| BinaryHeap::with_capacity(wide + 1))
+                .collect(),
+            passed: vec![0; passing.len()],
+            wide,
+        }
+    }
+
+    /// Offers `pos` to the filters of `group` it passes, scored (once, only if one does) by
+    /// `score`.
+    fn offer(&mut self, group: &[usize], pos: usize, score: impl Fn() -> f32) {
+        let mut s = None;
+        for &i in group {
+            if self.passing[i].as_ref().is_some_and(|b| !b.get(pos)) {
+                continue;
+            }
+            self.passed[i] += 1;
+            let s = *s.get_or_insert_with(&score);
+            let heap = &mut self.heaps[i];
+            if heap.len() < self.wide {
+                heap.push(Reverse(Scored(s, pos)));
+            } else if heap.peek().is_some_and(|Reverse(min)| s > min.0) {
+                heap.pop();
+                heap.push(Reverse(Scored(s, pos)));
+            }
+        }
+    }
+}
+
 /// How many 8-bit candidates per wanted result are re-scored exactly.
 const RESCORE_FACTOR: usize = 4;
 const RESCORE_MIN: usize = 200;
@@ -459,93 +526,83 @@ impl Catalog {
         let index = self.ann.as_ref().filter(|_| !exact);
         let (by_index, by_scan): (Vec<usize>, Vec<usize>) = (0..filters.len())
             .partition(|&i| index.is_some_and(|ivf| passes[i] > ivf.scan_size(self.len())));
-        let kern = kernels();
-        let mut q8 = vec![0i8; self.dim];
-        let q_scale = quantize(query, &mut q8);
+        let query8 = Query8::new(query, self.dim);
         let wide = (k * RESCORE_FACTOR).max(RESCORE_MIN);
-        let mut heaps: Vec<BinaryHeap<Reverse<Scored>>> = filters
-            .iter()
-            .map(|_| BinaryHeap::with_capacity(wide + 1))
-            .collect();
-        // Offers `pos` to the heaps of the filters in `group` it passes, scored (once) by
-        // `score`; counts the passes.
-        let visit = |heaps: &mut [BinaryHeap<Reverse<Scored>>],
-                     passed: &mut [usize],
-                     group: &[usize],
-                     pos: usize,
-                     score: &dyn Fn() -> f32| {
-            let mut s = None;
-            for &i in group {
-                if passing[i].as_ref().is_some_and(|b| !b.get(pos)) {
-                    continue;
-                }
-                passed[i] += 1;
-                let s = *s.get_or_insert_with(score);
-                let heap = &mut heaps[i];
-                if heap.len() < wide {
-                    heap.push(Reverse(Scored(s, pos)));
-                } else if heap.peek().is_some_and(|Reverse(min)| s > min.0) {
-                    heap.pop();
-                    heap.push(Reverse(Scored(s, pos)));
-                }
-            }
-        };
-        let mut passed = vec![0usize; filters.len()];
+        let mut lists = Shortlists::new(&passing, wide);
         if !by_scan.is_empty() {
-            let union = by_scan
-                .iter()
-                .map(|&i| passing[i].as_ref())
-                .collect::<Option<Vec<_>>>()
-                .map(|all| {
-                    let mut u = Bits::zeros(self.entries.len());
-                    all.into_iter().for_each(|b| u.or(b));
-                    u
-                });
-            let positions: Box<dyn Iterator<Item = usize>> = match &union {
-                Some(u) => Box::new(u.ones()),
-                None => Box::new((0..self.entries.len()).filter(|&p| self.entries[p].is_some())),
-            };
-            for p in positions {
-                let range = p * self.dim..(p + 1) * self.dim;
-                let score = || {
-                    (kern.i8)(&q8, &self.quantized[range.clone()]) as f32 * q_scale * self.scales[p]
-                };
-                visit(&mut heaps, &mut passed, &by_scan, p, &score);
-            }
+            self.scan_exact(&query8, &mut lists, &by_scan);
         }
         if let Some(ivf) = index.filter(|_| !by_index.is_empty()) {
-            // The closest lists first. Past the minimum, a filtered search goes on until it
-            // has scored as many passing tracks as the minimum lists held (or all it passes):
-            // its nearest passing tracks lie further out than the nearest tracks do.
-            let (mut visited, mut enough) = (0usize, None);
-            for (n, list) in ivf.ranked_lists(query).into_iter().enumerate() {
-                if n == ivf.probes() {
-                    enough = Some(visited);
-                }
-                if let Some(enough) = enough {
-                    if by_index.iter().all(|&i| passed[i] >= enough.min(passes[i])) {
-                        break;
-                    }
-                }
-                visited += list.positions.len();
-                let members = list.positions.iter().zip(&list.scales);
-                for ((&p, &scale), code) in members.zip(list.codes.chunks_exact(self.dim)) {
-                    let score = || (kern.i8)(&q8, code) as f32 * q_scale * scale;
-                    visit(&mut heaps, &mut passed, &by_index, p as usize, &score);
+            self.scan_index(ivf, &query8, &mut lists, &by_index, &passes);
+        }
+        self.rescore(query, lists, k)
+    }
+
+    /// One pass over the positions that pass any filter of `group`.
+    fn scan_exact(&self, query8: &Query8, lists: &mut Shortlists, group: &[usize]) {
+        let union = group
+            .iter()
+            .map(|&i| lists.passing[i].as_ref())
+            .collect::<Option<Vec<_>>>()
+            .map(|all| {
+                let mut u = Bits::zeros(self.entries.len());
+                all.into_iter().for_each(|b| u.or(b));
+                u
+            });
+        let positions: Box<dyn Iterator<Item = usize>> = match &union {
+            Some(u) => Box::new(u.ones()),
+            None => Box::new((0..self.entries.len()).filter(|&p| self.entries[p].is_some())),
+        };
+        for p in positions {
+            let code = &self.quantized[p * self.dim..(p + 1) * self.dim];
+            lists.offer(group, p, || query8.score(code, self.scales[p]));
+        }
+    }
+
+    /// The closest lists first. Past the minimum, a filtered search goes on until it has
+    /// scored as many passing tracks as the minimum lists held (or all it passes): its
+    /// nearest passing tracks lie further out than the nearest tracks do.
+    fn scan_index(
+        &self,
+        ivf: &Ivf,
+        query8: &Query8,
+        lists: &mut Shortlists,
+        group: &[usize],
+        passes: &[usize],
+    ) {
+        let (mut visited, mut enough) = (0usize, None);
+        for (n, list) in ivf.ranked_lists(query8.f32).into_iter().enumerate() {
+            if n == ivf.probes() {
+                enough = Some(visited);
+            }
+            if let Some(enough) = enough {
+                if group
+                    .iter()
+                    .all(|&i| lists.passed[i] >= enough.min(passes[i]))
+                {
+                    break;
                 }
             }
+            visited += list.positions.len();
+            let members = list.positions.iter().zip(&list.scales);
+            for ((&p, &scale), code) in members.zip(list.codes.chunks_exact(self.dim)) {
+                lists.offer(group, p as usize, || query8.score(code, scale));
+            }
         }
-        // Exact cosine for the shortlisted candidates.
-        heaps
+    }
+
+    /// Exact cosine for the shortlisted candidates; the best `k` of each filter.
+    fn rescore(&self, query: &[f32], lists: Shortlists, k: usize) -> Vec<Vec<Candidate>> {
+        let dot = kernels().f32;
+        lists
+            .heaps
             .into_iter()
             .map(|heap| {
                 let mut top: Vec<Scored> = heap
                     .into_iter()
                     .map(|Reverse(Scored(_, pos))| {
-                        Scored(
-                            (kern.f32)(query, &self.vectors[pos * self.dim..(pos + 1) * self.dim]),
-                            pos,
-                        )
+                        let vector = &self.vectors[pos * self.dim..(pos + 1) * self.dim];
+                        Scored(dot(query, vector), pos)
                     })
                     .collect();
                 top.sort_by(|a, b| b.cmp(a));
