@@ -259,6 +259,15 @@ fn par_map<T: Send>(items: &[usize], f: impl Fn(usize) -> T + Sync) -> Vec<T> {
 mod tests {
     use super::*;
 
+    fn view<'a>(dim: usize, f: &'a [f32], q: &'a [i8], scales: &'a [f32]) -> Vectors<'a> {
+        Vectors {
+            dim,
+            f32: f,
+            i8: q,
+            scales,
+        }
+    }
+
     /// `n` unit vectors around `clusters` random centres, and the 8-bit copies.
     pub(crate) fn clustered(n: usize, dim: usize, clusters: usize) -> (Vec<f32>, Vec<i8>) {
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
@@ -290,12 +299,7 @@ mod tests {
     fn every_position_is_in_exactly_one_list_through_inserts_and_removals() {
         let (f, q) = clustered(3000, 32, 40);
         let scales: Vec<f32> = (0..3000).map(|p| p as f32).collect();
-        let vectors = Vectors {
-            dim: 32,
-            f32: &f,
-            i8: &q,
-            scales: &scales,
-        };
+        let vectors = view(32, &f, &q, &scales);
         let live: Vec<usize> = (0..2000).collect();
         let mut ivf = Ivf::build(&vectors, &live);
         assert_eq!(ivf.list_count(), 45);
@@ -330,12 +334,7 @@ mod tests {
     fn a_tiny_catalog_gets_one_list_per_vector_and_reads_them_all() {
         let (f, q) = clustered(5, 8, 2);
         let scales = vec![1.0; 5];
-        let vectors = Vectors {
-            dim: 8,
-            f32: &f,
-            i8: &q,
-            scales: &scales,
-        };
+        let vectors = view(8, &f, &q, &scales);
         let ivf = Ivf::build(&vectors, &[0, 1, 2, 3, 4]);
         assert_eq!(ivf.list_count(), 5);
         assert_eq!(ivf.probes(), 5);
@@ -347,12 +346,7 @@ mod tests {
     fn a_vector_lands_in_the_list_of_its_closest_centroid() {
         let (f, q) = clustered(4000, 32, 20);
         let scales = vec![1.0; 4000];
-        let vectors = Vectors {
-            dim: 32,
-            f32: &f,
-            i8: &q,
-            scales: &scales,
-        };
+        let vectors = view(32, &f, &q, &scales);
         let live: Vec<usize> = (0..4000).collect();
         let ivf = Ivf::build(&vectors, &live);
         // Routing a stored vector as a query puts its own list first (or one whose centroid

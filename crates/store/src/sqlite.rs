@@ -39,6 +39,9 @@ pub struct Row {
     pub text_hash: String,
 }
 
+/// Rows read before they are parsed, where the caller does not choose.
+const PARSE_CHUNK: usize = 1024;
+
 /// A row as the database holds it, before its track is parsed.
 pub struct RawRow {
     slot: i64,
@@ -347,7 +350,8 @@ impl Db {
 
     fn rows_where(&self, condition: &str, value: i64) -> Result<Vec<Row>, StoreError> {
         let mut out = Vec::new();
-        self.raw_rows_where(condition, value, usize::MAX, |raw| {
+        // Parsed chunk by chunk, so the unparsed rows are never all held beside the parsed.
+        self.raw_rows_where(condition, value, PARSE_CHUNK, |raw| {
             for r in raw {
                 out.push(r.parse()?);
             }
