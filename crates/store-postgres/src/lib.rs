@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use music_rag_core::domain::filter::TrackFacets;
+use music_rag_core::domain::hit::TermMatch;
 use music_rag_core::domain::names::searchable_name;
 use music_rag_core::{
     Candidate, CoreError, Filter, Known, Page, Store, StoreStats, StoredTrack, Track, Vocabulary,
@@ -400,10 +401,10 @@ impl PgStore {
         let mut out = rows
             .iter()
             .map(|r| {
-                Ok(Candidate {
-                    id: r.try_get(0)?,
-                    score: r.try_get::<_, f64>(1)? as f32,
-                })
+                Ok(Candidate::scored(
+                    r.try_get::<_, String>(0)?,
+                    r.try_get::<_, f64>(1)? as f32,
+                ))
             })
             .collect::<Result<Vec<_>, PgError>>()?;
         // Iterative index scans return in relaxed order.
@@ -452,33 +453,71 @@ impl PgStore {
         let candidates = params.push(query::candidate_tsquery(&words, &analysis.shares));
         let mut matched = vec!["search_text @@ q.mq".to_string()];
         let mut similarity = Vec::new();
-        for w in analysis.typos {
-            let p = params.push(w);
+        let mut typo_of = Vec::new();
+        for w in &analysis.typos {
+            let p = params.push(w.clone());
             matched.push(format!("names %> {p}"));
             similarity.push(format!(
                 "CASE WHEN names %> {p} THEN word_similarity({p}, names) ELSE 0 END"
             ));
+            typo_of.push(p);
         }
         let similarity = if similarity.is_empty() {
             "0".to_string()
         } else {
             similarity.join(" + ")
         };
+        // Which words each of the `k` ranked rows holds, asked of those rows only.
+        let holds: Vec<String> = words
+            .iter()
+            .map(|forms| {
+                let p = params.push(query::any_word_tsquery(std::slice::from_ref(forms)));
+                format!("search_text @@ to_tsquery('english', {p})")
+            })
+            .collect();
+        let holds_typo: Vec<String> = typo_of.iter().map(|p| format!("names %> {p}")).collect();
         let condition = query::filter_condition(&compiled, &mut params);
         let limit = params.push(k as i64);
         // Every candidate is ranked (no index orders by rank), so the candidates are the rows
         // holding a distinctive word (`mq`), ranked by all the words (`tq`); ts_rank costs half
         // of ts_rank_cd per row, measured.
         let sql = format!(
-            "SELECT id, (ts_rank('{{0.1, 0.3, 0.6, 1.0}}', search_text, q.tq, 1)
-                     + 0.5 * ({similarity}))::float8 AS score
-             FROM tracks, (SELECT to_tsquery('english', {tsquery}) AS tq,
-                                  to_tsquery('english', {candidates}) AS mq) AS q
-             WHERE ({}) AND {condition}
-             ORDER BY score DESC, id LIMIT {limit}",
+            "SELECT id, score, ARRAY[{}]::bool[], ARRAY[{}]::bool[] FROM (
+                 SELECT id, search_text, names,
+                     (ts_rank('{{0.1, 0.3, 0.6, 1.0}}', search_text, q.tq, 1)
+                         + 0.5 * ({similarity}))::float8 AS score
+                 FROM tracks, (SELECT to_tsquery('english', {tsquery}) AS tq,
+                                      to_tsquery('english', {candidates}) AS mq) AS q
+                 WHERE ({}) AND {condition}
+                 ORDER BY score DESC, id LIMIT {limit}) AS ranked
+             ORDER BY score DESC, id",
+            holds.join(", "),
+            holds_typo.join(", "),
             matched.join(" OR ")
         );
-        self.read(|c| Self::candidates(c.query(&sql, &params.refs())?))
+        let rows = self.read(|c| Ok(c.query(&sql, &params.refs())?))?;
+        rows.iter()
+            .map(|r| {
+                let exact: Vec<bool> = r.try_get(2)?;
+                let typo: Vec<bool> = r.try_get(3)?;
+                let mut matched: Vec<TermMatch> = words
+                    .iter()
+                    .zip(&exact)
+                    .filter(|(_, held)| **held)
+                    .map(|(forms, _)| TermMatch::exact(&forms[0]))
+                    .collect();
+                for (word, _) in analysis.typos.iter().zip(&typo).filter(|(_, t)| **t) {
+                    if !matched.iter().any(|m| &m.term == word) {
+                        matched.push(TermMatch::typo(word));
+                    }
+                }
+                Ok(Candidate {
+                    id: r.try_get(0)?,
+                    score: r.try_get::<_, f64>(1)? as f32,
+                    matched,
+                })
+            })
+            .collect()
     }
 
     /// Each word's share of tracks (from the planner's statistics of the keyword index, 0 for

@@ -418,6 +418,37 @@ fn keyword_search_weighs_names_and_forgives_typos(b: &dyn Backend) {
     );
 }
 
+/// Each keyword hit carries the query words the retriever matched in it: as typed (through the
+/// stemmer too), or as a typo of a name; words it did not match are not claimed.
+fn keyword_hits_say_which_words_they_matched(b: &dyn Backend) {
+    use music_rag_core::domain::hit::TermMatch;
+    let s = loaded(b);
+    let matched = |text: &str, id: &str| -> Vec<TermMatch> {
+        s.keyword_search(text, &Filter::default(), 5)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("{text:?} finds {id}"))
+            .matched
+    };
+    // "waltzes" reaches the description's "waltz" by its stem; "strings" is in c's artist.
+    let mut c = matched("waltzes strings zzzzqqq", "c");
+    c.sort_by(|a, b| a.term.cmp(&b.term));
+    assert_eq!(
+        c,
+        [TermMatch::exact("strings"), TermMatch::exact("waltzes")]
+    );
+    // A misspelt artist word is matched as a typo; the exact word beside it as typed.
+    let e = matched("jakson abc", "e");
+    assert!(e.contains(&TermMatch::typo("jakson")), "{e:?}");
+    assert!(e.contains(&TermMatch::exact("abc")), "{e:?}");
+    // Dense retrieval matches no words.
+    let dense = s
+        .dense_search(&along(4, 0.1), &Filter::default(), 1)
+        .unwrap();
+    assert!(dense[0].matched.is_empty());
+}
+
 fn audio_search_reads_audio_vectors_with_filters(b: &dyn Backend) {
     let s = b.open();
     let with_audio = |id: &str, genre: &str, axis: usize| {
@@ -759,6 +790,7 @@ contract!(
     dense_search_ranks_by_cosine,
     filters_apply_inside_both_retrievers,
     keyword_search_weighs_names_and_forgives_typos,
+    keyword_hits_say_which_words_they_matched,
     audio_search_reads_audio_vectors_with_filters,
     writes_survive_reopening_and_another_model_is_refused,
     the_vocabulary_knows_facets_and_names,

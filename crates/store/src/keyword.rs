@@ -7,14 +7,17 @@ use std::sync::{Arc, Mutex};
 use music_rag_core::domain::names::searchable_name;
 use music_rag_core::domain::text::{digit_for, typo_budget};
 use tantivy::collector::{FilterCollector, TopDocs};
-use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, TermQuery};
+use tantivy::query::{
+    BooleanQuery, BoostQuery, EnableScoring, FuzzyTermQuery, Occur, Query, Scorer, TermQuery,
+};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED,
 };
 use tantivy::tokenizer::TextAnalyzer;
-use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
+use tantivy::{doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use crate::StoreError;
+use music_rag_core::domain::hit::TermMatch;
 use music_rag_core::domain::parse::keyword_terms;
 use music_rag_core::Track;
 
@@ -251,59 +254,70 @@ impl KeywordIndex {
         out
     }
 
-    fn build_query(&self, text: &str, searcher: &tantivy::Searcher) -> Option<Box<dyn Query>> {
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for word in keyword_terms(text) {
-            let mut variants = vec![word.clone()];
-            variants.extend(digit_for(&word).map(str::to_string));
-            // Each field's terms for the word, analysed once.
-            let fields: Vec<(f32, bool, Vec<Term>)> = weighted(&self.fields)
-                .into_iter()
-                .map(|(field, tokenizer, boost, fuzzy)| {
-                    let terms = variants
+    /// Each query word's clauses: its terms in every field, and typo expansions in the fields
+    /// that tolerate them when the catalog does not hold the word as typed.
+    fn word_clauses(&self, text: &str, searcher: &tantivy::Searcher) -> Vec<WordClauses> {
+        keyword_terms(text)
+            .into_iter()
+            .map(|word| {
+                let mut variants = vec![word.clone()];
+                variants.extend(digit_for(&word).map(str::to_string));
+                // Each field's terms for the word, analysed once.
+                let fields: Vec<(f32, bool, Vec<Term>)> = weighted(&self.fields)
+                    .into_iter()
+                    .map(|(field, tokenizer, boost, fuzzy)| {
+                        let terms = variants
+                            .iter()
+                            .flat_map(|v| self.analyze(tokenizer, v))
+                            .map(|t| Term::from_field_text(field, &t))
+                            .collect();
+                        (boost, fuzzy, terms)
+                    })
+                    .collect();
+                // A word the catalog itself holds (in any field) is typed correctly and gets no
+                // typo expansion, so "morning" does not match "Mourning" nor "good" "Gold".
+                let correct = fields.iter().any(|(_, _, terms)| {
+                    terms
                         .iter()
-                        .flat_map(|v| self.analyze(tokenizer, v))
-                        .map(|t| Term::from_field_text(field, &t))
-                        .collect();
-                    (boost, fuzzy, terms)
-                })
-                .collect();
-            // A word the catalog itself holds (in any field) is typed correctly and gets no typo
-            // expansion, so "morning" does not match "Mourning" nor "good" match "Gold".
-            let correct = fields.iter().any(|(_, _, terms)| {
-                terms
-                    .iter()
-                    .any(|t| searcher.doc_freq(t).is_ok_and(|n| n > 0))
-            });
-            for (boost, fuzzy, terms) in fields {
-                for term in terms {
-                    let distance = term.value().as_str().map_or(0, typo_budget);
-                    let q = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
-                    clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
-                    if fuzzy && !correct && distance > 0 {
-                        let fq = FuzzyTermQuery::new(term, distance, true);
-                        clauses.push((
-                            Occur::Should,
-                            Box::new(BoostQuery::new(Box::new(fq), boost * 0.5)),
-                        ));
+                        .any(|t| searcher.doc_freq(t).is_ok_and(|n| n > 0))
+                });
+                let mut clauses = WordClauses {
+                    word,
+                    exact: Vec::new(),
+                    typo: Vec::new(),
+                };
+                for (boost, fuzzy, terms) in fields {
+                    for term in terms {
+                        let distance = term.value().as_str().map_or(0, typo_budget);
+                        if fuzzy && !correct && distance > 0 {
+                            clauses.typo.push((boost * 0.5, term.clone(), distance));
+                        }
+                        clauses.exact.push((boost, term));
                     }
                 }
-            }
-        }
-        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+                clauses
+            })
+            .collect()
     }
 
-    /// Top `k` (slot, BM25) for `text`, keeping only slots `allowed` accepts.
+    /// Top `k` (slot, BM25, words matched) for `text`, keeping only slots `allowed` accepts.
     pub fn search(
         &self,
         text: &str,
         k: usize,
         allowed: Option<Arc<dyn Fn(u64) -> bool + Send + Sync>>,
-    ) -> Result<Vec<(u64, f32)>, StoreError> {
+    ) -> Result<Vec<KeywordHit>, StoreError> {
         let searcher = self.reader.searcher();
-        let Some(query) = self.build_query(text, &searcher) else {
+        let words = self.word_clauses(text, &searcher);
+        let clauses: Vec<(Occur, Box<dyn Query>)> = words
+            .iter()
+            .flat_map(|w| w.exact_queries().chain(w.typo_queries()))
+            .map(|q| (Occur::Should, q))
+            .collect();
+        if clauses.is_empty() {
             return Ok(Vec::new());
-        };
+        }
+        let query = BooleanQuery::new(clauses);
         let top = TopDocs::with_limit(k.max(1));
         let docs = match allowed {
             None => searcher.search(&query, &top)?,
@@ -313,16 +327,110 @@ impl KeywordIndex {
                 searcher.search(&query, &collector)?
             }
         };
+        let addresses: Vec<DocAddress> = docs.iter().map(|(_, a)| *a).collect();
+        let matched = matched_words(&searcher, &words, &addresses)?;
         let mut out = Vec::with_capacity(docs.len());
-        for (score, addr) in docs {
+        for ((score, addr), matched) in docs.into_iter().zip(matched) {
             let column = searcher
                 .segment_reader(addr.segment_ord)
                 .fast_fields()
                 .u64("slot")?;
             if let Some(slot) = column.first(addr.doc_id) {
-                out.push((slot, score));
+                out.push(KeywordHit {
+                    slot,
+                    score,
+                    matched,
+                });
             }
         }
         Ok(out)
     }
+}
+
+/// One keyword hit: the track's slot, its BM25 score and the query words it matched.
+#[derive(Debug, Clone)]
+pub struct KeywordHit {
+    pub slot: u64,
+    pub score: f32,
+    pub matched: Vec<TermMatch>,
+}
+
+/// One query word's clauses: (boost, term) as typed, (boost, term, edits) as typos.
+struct WordClauses {
+    word: String,
+    exact: Vec<(f32, Term)>,
+    typo: Vec<(f32, Term, u8)>,
+}
+
+impl WordClauses {
+    fn exact_queries(&self) -> impl Iterator<Item = Box<dyn Query>> + '_ {
+        self.exact.iter().map(|(boost, term)| {
+            let q = TermQuery::new(term.clone(), IndexRecordOption::WithFreqs);
+            Box::new(BoostQuery::new(Box::new(q), *boost)) as Box<dyn Query>
+        })
+    }
+
+    fn typo_queries(&self) -> impl Iterator<Item = Box<dyn Query>> + '_ {
+        self.typo.iter().map(|(boost, term, distance)| {
+            let q = FuzzyTermQuery::new(term.clone(), *distance, true);
+            Box::new(BoostQuery::new(Box::new(q), *boost)) as Box<dyn Query>
+        })
+    }
+}
+
+/// Which words each document matched, as typed or as a typo: the same clauses the ranking
+/// query ran, asked of each document, so "why" says what the index really matched.
+fn matched_words(
+    searcher: &tantivy::Searcher,
+    words: &[WordClauses],
+    docs: &[DocAddress],
+) -> Result<Vec<Vec<TermMatch>>, StoreError> {
+    let mut out = vec![Vec::new(); docs.len()];
+    // Documents of each segment in order: a scorer only moves forward.
+    let mut order: Vec<usize> = (0..docs.len()).collect();
+    order.sort_by_key(|&i| docs[i]);
+    let scoring = EnableScoring::disabled_from_searcher(searcher);
+    for word in words {
+        let exact = BooleanQuery::new(word.exact_queries().map(|q| (Occur::Should, q)).collect())
+            .weight(scoring)?;
+        let typo = (!word.typo.is_empty())
+            .then(|| {
+                BooleanQuery::new(word.typo_queries().map(|q| (Occur::Should, q)).collect())
+                    .weight(scoring)
+            })
+            .transpose()?;
+        // The scorers of the segment the last document was in.
+        let mut current: Option<SegmentScorers> = None;
+        for &i in &order {
+            let addr = docs[i];
+            if current.as_ref().is_none_or(|c| c.0 != addr.segment_ord) {
+                let reader = searcher.segment_reader(addr.segment_ord);
+                current = Some((
+                    addr.segment_ord,
+                    exact.scorer(reader, 1.0)?,
+                    typo.as_ref().map(|t| t.scorer(reader, 1.0)).transpose()?,
+                ));
+            }
+            let Some((_, as_typed, as_typo)) = current.as_mut() else {
+                continue;
+            };
+            if holds(as_typed.as_mut(), addr.doc_id) {
+                out[i].push(TermMatch::exact(&word.word));
+            } else if as_typo
+                .as_mut()
+                .is_some_and(|s| holds(s.as_mut(), addr.doc_id))
+            {
+                out[i].push(TermMatch::typo(&word.word));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One word's scorers over one segment: (segment, as typed, as a typo).
+type SegmentScorers = (u32, Box<dyn Scorer>, Option<Box<dyn Scorer>>);
+
+/// Whether the scorer's documents include `doc` (documents are asked in increasing order).
+fn holds(scorer: &mut dyn Scorer, doc: u32) -> bool {
+    scorer.doc() <= doc && scorer.seek(doc) == doc
 }

@@ -489,10 +489,11 @@ impl Store for EmbeddedStore {
         let hits = self.keyword.search(text, k, allowed)?;
         Ok(hits
             .into_iter()
-            .filter_map(|(slot, score)| {
-                catalog.by_slot(slot).map(|e| Candidate {
+            .filter_map(|hit| {
+                catalog.by_slot(hit.slot).map(|e| Candidate {
                     id: e.track.id.clone(),
-                    score,
+                    score: hit.score,
+                    matched: hit.matched,
                 })
             })
             .collect())

@@ -609,10 +609,9 @@ impl Catalog {
                 top.truncate(k);
                 top.into_iter()
                     .filter_map(|Scored(score, pos)| {
-                        self.entries[pos].as_ref().map(|e| Candidate {
-                            id: e.track.id.clone(),
-                            score,
-                        })
+                        self.entries[pos]
+                            .as_ref()
+                            .map(|e| Candidate::scored(e.track.id.clone(), score))
                     })
                     .collect()
             })
@@ -638,10 +637,9 @@ impl Catalog {
         out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
         out.into_iter()
             .filter_map(|Scored(score, p)| {
-                self.entries[p].as_ref().map(|e| Candidate {
-                    id: e.track.id.clone(),
-                    score,
-                })
+                self.entries[p]
+                    .as_ref()
+                    .map(|e| Candidate::scored(e.track.id.clone(), score))
             })
             .collect()
     }
@@ -663,10 +661,7 @@ impl Catalog {
             .filter(|&&p| passing.get(p))
             .filter_map(|&p| self.entries[p].as_ref())
             .take(k)
-            .map(|e| Candidate {
-                id: e.track.id.clone(),
-                score: 0.0,
-            })
+            .map(|e| Candidate::scored(e.track.id.clone(), 0.0))
             .collect()
     }
 

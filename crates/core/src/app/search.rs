@@ -1,7 +1,6 @@
 //! The search use case: parse, embed, retrieve under filters from both indexes, fuse, rerank,
 //! explain each hit, and summarise the results.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +11,7 @@ use crate::domain::filter::{Filter, TrackFacets};
 use crate::domain::fusion::{merge_dual, rrf};
 use crate::domain::hit::{Candidate, Hit, ScoreParts, Why};
 use crate::domain::names::named_entities;
-use crate::domain::parse::{keyword_terms, ParsedQuery};
+use crate::domain::parse::ParsedQuery;
 use crate::domain::rerank::{RerankQuery, RERANK_DEPTH};
 use crate::domain::route::QueryRoute;
 use crate::domain::summary::{summarize, ResultsSummary, SummaryAuthor};
@@ -303,7 +302,6 @@ impl Engine {
             );
             self.rerank(&mut merged, &q, req.top_k, weights.rerank_scale)?;
         }
-        let terms = keyword_terms(&text);
         let hard_desc = hard.describe();
         // Each preference on its own, so a hit's "why" names the ones it fits.
         let soft_parts: Vec<(Filter, crate::domain::filter::CompiledFilter)> = soft
@@ -325,7 +323,7 @@ impl Engine {
                 .filter(|(_, compiled)| compiled.matches(&facets))
                 .flat_map(|(part, _)| part.describe())
                 .collect();
-            let why = explain(&track, &terms, &hard_desc, prefs, &m.parts);
+            let why = explain(&track, &hard_desc, prefs, &m.parts);
             hits.push(Hit {
                 track,
                 score: m.score,
@@ -517,44 +515,17 @@ impl Engine {
     }
 }
 
-/// The words of a hit's "why": filters, preferences, matched terms and similarity.
-fn explain(
-    track: &Track,
-    terms: &[String],
-    filters: &[String],
-    preferences: Vec<String>,
-    parts: &ScoreParts,
-) -> Why {
-    let haystack = normalize_term(&format!(
-        "{} {} {} {} {}",
-        track.title,
-        track.artist,
-        track.album.as_deref().unwrap_or(""),
-        track.description.as_deref().unwrap_or(""),
-        track.facet_text()
-    ));
-    let words: HashSet<&str> = haystack
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
+/// The words of a hit's "why": filters, preferences, the words the keyword retriever matched
+/// and similarity.
+fn explain(track: &Track, filters: &[String], preferences: Vec<String>, parts: &ScoreParts) -> Why {
+    let matched: Vec<String> = parts
+        .keyword_matches
+        .iter()
+        .map(|m| match m.typo {
+            false => m.term.clone(),
+            true => format!("{}~{}", m.term, typo_target(track, &m.term)),
+        })
         .collect();
-    let name_words: Vec<String> =
-        normalize_term(&format!("{} {}", track.name_title(), track.artist))
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_string)
-            .collect();
-    let mut matched = Vec::new();
-    for term in terms {
-        if words.contains(term.as_str()) {
-            matched.push(term.clone());
-        } else if let Some(w) = name_words
-            .iter()
-            .find(|w| crate::domain::text::word_match(term, w).is_some())
-        {
-            // Typo tolerance as the keyword index applies it to titles and artists.
-            matched.push(format!("{term}~{w}"));
-        }
-    }
     let mut summary = Vec::new();
     if let Some(sim) = parts.dense_similarity {
         summary.push(format!("meaning similarity {sim:.2}"));
@@ -574,4 +545,15 @@ fn explain(
         matched_terms: matched,
         summary: summary.join("; "),
     }
+}
+
+/// The title or artist word a typed word was taken for (typos are matched in names only):
+/// the closest by edit distance.
+fn typo_target(track: &Track, typed: &str) -> String {
+    normalize_term(&format!("{} {}", track.name_title(), track.artist))
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .min_by_key(|w| strsim::osa_distance(typed, w))
+        .unwrap_or_default()
+        .to_string()
 }

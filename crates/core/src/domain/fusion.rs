@@ -32,6 +32,7 @@ pub fn rrf(
         let p = parts.entry(&c.id).or_default();
         p.keyword_rank = Some(rank + 1);
         p.keyword_score = Some(c.score);
+        p.keyword_matches.clone_from(&c.matched);
         let strength = if best_keyword > 0.0 && keyword_strength > 0.0 {
             (c.score / best_keyword)
                 .clamp(0.0, 1.0)
@@ -110,10 +111,7 @@ mod tests {
     use super::*;
 
     fn c(id: &str, score: f32) -> Candidate {
-        Candidate {
-            id: id.into(),
-            score,
-        }
+        Candidate::scored(id, score)
     }
 
     #[test]

@@ -29,6 +29,34 @@ pub struct ScoreParts {
     /// What the second-stage reranker added for fields the query names.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rerank_bonus: Option<f32>,
+    /// The query words the keyword retriever matched in this track (shown in `why`).
+    #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub keyword_matches: Vec<TermMatch>,
+}
+
+/// A query word the keyword retriever matched in a track: as typed, or as a typo of one of the
+/// track's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermMatch {
+    pub term: String,
+    pub typo: bool,
+}
+
+impl TermMatch {
+    pub fn exact(term: &str) -> Self {
+        Self {
+            term: term.to_string(),
+            typo: false,
+        }
+    }
+
+    pub fn typo(term: &str) -> Self {
+        Self {
+            term: term.to_string(),
+            typo: true,
+        }
+    }
 }
 
 /// Why a hit matched, in words and parts.
@@ -57,4 +85,17 @@ pub struct Hit {
 pub struct Candidate {
     pub id: String,
     pub score: f32,
+    /// What a keyword retriever matched (empty from dense retrieval).
+    pub matched: Vec<TermMatch>,
+}
+
+impl Candidate {
+    /// A candidate without matched words (dense retrieval, browsing).
+    pub fn scored(id: impl Into<String>, score: f32) -> Self {
+        Self {
+            id: id.into(),
+            score,
+            matched: Vec::new(),
+        }
+    }
 }
