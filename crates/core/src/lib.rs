@@ -18,7 +18,7 @@ pub use app::answer::{AnswerEvent, AskRequest, AskResponse};
 pub use app::ingest::{GivenVector, IngestReport, UpsertOutcome};
 pub use app::search::{SearchRequest, SearchResponse};
 pub use app::Engine;
-pub use domain::filter::{Filter, Range};
+pub use domain::filter::{Filter, Preferences, Range};
 pub use domain::hit::{Hit, RetrievalType};
 pub use domain::key::{Key, Mode};
 pub use domain::parse::ParsedQuery;

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::filter::{Filter, Range};
+use crate::domain::filter::{Preferences, Range};
 use crate::domain::text::normalize_term;
 use crate::domain::track::limits;
 use crate::domain::vocabulary::{FacetKind, Vocabulary};
@@ -19,7 +19,7 @@ pub struct Enhancement {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewritten_query: Option<String>,
     /// Suggested terms the catalog knows, used as preferences.
-    pub accepted: Filter,
+    pub accepted: Preferences,
     /// Suggestions that were dropped, with the reason.
     pub rejected: Vec<String>,
     /// Why enhancement was not applied.
@@ -34,7 +34,7 @@ impl Enhancement {
         Self {
             applied: false,
             rewritten_query: None,
-            accepted: Filter::default(),
+            accepted: Preferences::default(),
             rejected: Vec::new(),
             reason: Some(reason.into()),
             usage: None,
@@ -114,7 +114,7 @@ pub fn enhance(model: &dyn Generator, query: &str, vocab: &Vocabulary) -> Enhanc
 }
 
 fn validate(s: Suggestion, vocab: &Vocabulary) -> Enhancement {
-    let mut accepted = Filter::default();
+    let mut accepted = Preferences::default();
     let mut rejected = Vec::new();
     let suggested = s
         .genres

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::enhance::Enhancement;
 use crate::app::{ms_since, Engine};
-use crate::domain::filter::{Filter, TrackFacets};
+use crate::domain::filter::{Filter, Preferences, TrackFacets};
 use crate::domain::fusion::{merge_dual, rrf};
 use crate::domain::hit::{Candidate, Hit, ScoreParts, Why};
 use crate::domain::names::named_entities;
@@ -41,7 +41,7 @@ pub struct SearchRequest {
     /// scores ×1.2.
     pub targeted: bool,
     /// Soft constraints added to the parsed ones: hits that satisfy them rank higher.
-    pub preferences: Filter,
+    pub preferences: Preferences,
     /// Second-stage field-aware rerank of the top fused candidates.
     pub rerank: bool,
     /// Let the configured model rewrite the query and suggest filters (off by default).
@@ -73,7 +73,7 @@ impl Default for SearchRequest {
             parse: true,
             broad: true,
             targeted: true,
-            preferences: Filter::default(),
+            preferences: Preferences::default(),
             rerank: true,
             enhance: false,
             model_summary: false,
@@ -222,8 +222,8 @@ impl Engine {
         } else {
             None
         };
-        // Preferences are ranking evidence: a genre preferred may also be named by a tag.
-        let soft = soft.as_preferences();
+        // What fitting the preferences means: a genre preferred may also be named by a tag.
+        let fits = soft.matching();
         timings.parse_ms = ms_since(t);
 
         let t = Instant::now();
@@ -242,7 +242,7 @@ impl Engine {
             tracks.push((false, hard.clone()));
         }
         if req.targeted && !soft.is_empty() {
-            tracks.push((true, hard.clone().and(&soft)));
+            tracks.push((true, hard.clone().and(&fits)));
         }
         let filters: Vec<Filter> = tracks.iter().map(|(_, f)| f.clone()).collect();
         // The two retrievers run side by side: with a database each is a round trip and a
@@ -293,7 +293,7 @@ impl Engine {
         };
         let mut merged = merge_dual(fuse(broad), fuse(targeted), weights.targeted_boost);
         if req.rerank {
-            let wanted = hard.clone().union(&soft);
+            let wanted = hard.clone().union(&fits);
             let q = RerankQuery::new(&text, &wanted).with_artists(
                 parsed
                     .as_ref()
@@ -304,7 +304,7 @@ impl Engine {
         }
         let hard_desc = hard.describe();
         // Each preference on its own, so a hit's "why" names the ones it fits.
-        let soft_parts: Vec<(Filter, crate::domain::filter::CompiledFilter)> = soft
+        let soft_parts: Vec<(Filter, crate::domain::filter::CompiledFilter)> = fits
             .split_fields()
             .into_iter()
             .map(|f| {

@@ -104,8 +104,9 @@ pub struct Filter {
     pub genres: Vec<String>,
     /// Free-form tags, any of.
     pub tags: Vec<String>,
-    /// Genres that a track's genre, subgenre or tags may name: how genre preferences match,
-    /// so tags keep helping as ranking evidence while a genre filter reads the genre only.
+    /// Genres that a track's genre, subgenre or tags may name: how genre preferences match
+    /// ([`Preferences::matching`]), so tags keep helping as ranking evidence while a genre
+    /// filter reads the genre only.
     #[serde(skip)]
     #[cfg_attr(feature = "openapi", schema(ignore))]
     pub genres_or_tags: Vec<String>,
@@ -128,6 +129,53 @@ pub struct Filter {
     #[serde(skip)]
     #[cfg_attr(feature = "openapi", schema(ignore))]
     pub contradictory: bool,
+}
+
+/// Soft constraints: hits that satisfy them rank higher (the targeted track), the others still
+/// come. Written like a [`Filter`] (the same fields on the wire), but matched more loosely: a
+/// preferred genre may also be named by a track's tags, while a genre filter reads the genre.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = Filter))]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Preferences(Filter);
+
+impl Preferences {
+    /// The filter a track passes when it fits these preferences.
+    pub fn matching(&self) -> Filter {
+        let mut f = self.0.clone();
+        for g in std::mem::take(&mut f.genres) {
+            if !f.genres_or_tags.contains(&g) {
+                f.genres_or_tags.push(g);
+            }
+        }
+        f
+    }
+
+    /// Either set's preferences: lists are joined, ranges kept from `self` first.
+    pub fn union(self, other: &Preferences) -> Preferences {
+        Preferences(self.0.union(&other.0))
+    }
+}
+
+impl From<Filter> for Preferences {
+    fn from(wanted: Filter) -> Self {
+        Preferences(wanted)
+    }
+}
+
+/// Preferences read (and, while a parser builds them, written) field by field as a filter's.
+impl std::ops::Deref for Preferences {
+    type Target = Filter;
+    fn deref(&self) -> &Filter {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Preferences {
+    fn deref_mut(&mut self) -> &mut Filter {
+        &mut self.0
+    }
 }
 
 type ListRef = fn(&Filter) -> &Vec<String>;
@@ -162,17 +210,6 @@ const LIST_FIELDS: [(&str, ListRef, ListMut); 10] = [
 impl Filter {
     pub fn is_empty(&self) -> bool {
         *self == Filter::default()
-    }
-
-    /// This filter read as preferences: genres may also be named by tags.
-    pub fn as_preferences(mut self) -> Filter {
-        let genres = std::mem::take(&mut self.genres);
-        for g in genres {
-            if !self.genres_or_tags.contains(&g) {
-                self.genres_or_tags.push(g);
-            }
-        }
-        self
     }
 
     /// Both filters must hold: lists of the same field are intersected when both are set.
@@ -970,6 +1007,29 @@ mod tests {
         );
         assert!(Range::parse("tempo", "120-90").is_err());
         assert!(Range::parse("tempo", "fast").is_err());
+    }
+
+    #[test]
+    fn a_preferred_genre_is_fitted_by_a_tag_a_genre_filter_is_not() {
+        let mut t = track();
+        t.metadata.genre = Some("dance".into());
+        t.tags = vec!["hip hop feel".into()];
+        let asked = Filter {
+            genres: vec!["Hip-Hop".into()],
+            moods: vec!["happy".into()],
+            ..Default::default()
+        };
+        assert!(!asked.compile().matches(&TrackFacets::of(&t)));
+        let preferred = Preferences::from(asked.clone());
+        assert!(preferred.matching().compile().matches(&TrackFacets::of(&t)));
+        // The other fields mean the same in both.
+        t.metadata.mood.clear();
+        assert!(!preferred.matching().compile().matches(&TrackFacets::of(&t)));
+        // On the wire they are a filter's fields, as asked.
+        assert_eq!(
+            serde_json::to_value(&preferred).unwrap(),
+            serde_json::to_value(&asked).unwrap()
+        );
     }
 
     #[test]

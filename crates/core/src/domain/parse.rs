@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::domain::filter::{Filter, Range};
+use crate::domain::filter::{Filter, Preferences, Range};
 use crate::domain::text::normalize_term;
 use crate::domain::vocabulary::{FacetKind, Vocabulary};
 
@@ -19,7 +19,7 @@ pub struct ParsedQuery {
     /// Hard constraints every hit must satisfy.
     pub filters: Filter,
     /// Preferences: hits that satisfy them are boosted (the targeted track), others still come.
-    pub preferences: Filter,
+    pub preferences: Preferences,
     /// What was recognised, in words: `"80s" -> year 1980-1989`.
     pub recognized: Vec<String>,
     /// Catalog artists the query names (exactly, or with a typo per long word), as normalised
