@@ -63,42 +63,15 @@ const ORIGINAL_ENV: &[(&str, &str)] = &[
     ("OPENAI_API_KEY", "llm_api_key"),
 ];
 
-/// Settings a `MUSIC_RAG_*` variable may set (others, like MUSIC_RAG_DATA_DIR, are not server settings).
-const PREFIXED: &[&str] = &[
-    "host",
-    "port",
-    "api_key",
-    "api_keys",
-    "allow_unauthenticated",
-    "cors_origins",
-    "environment",
-    "log_level",
-    "log_format",
-    "max_batch_size",
-    "rate_limit_per_second",
-    "rate_limit_burst",
-    "max_body_bytes",
-    "max_upload_bytes",
-    "upload_dir",
-    "audio_dirs",
-    "request_timeout_seconds",
-    "max_concurrent_requests",
-    "max_concurrent_searches",
-    "shutdown_grace_seconds",
-    "max_connections",
-    "header_read_timeout_seconds",
-    "idle_timeout_seconds",
-    "tls_cert_file",
-    "tls_key_file",
-    "snapshot_every",
-    "snapshot_keep",
-    "snapshot_dir",
-    "llm_base_url",
-    "llm_model",
-    "llm_api_key",
-    "llm_timeout_seconds",
-    "llm_max_retries",
-];
+/// Settings a `MUSIC_RAG_*` variable may set: every field of [`ServerConfig`], read off its
+/// structure so a new setting gets its variable without a list to keep (others, like
+/// MUSIC_RAG_DATA_DIR, are not server settings).
+fn prefixed_settings() -> Vec<String> {
+    serde_json::to_value(ServerConfig::default())
+        .ok()
+        .and_then(|v| v.as_object().map(|fields| fields.keys().cloned().collect()))
+        .unwrap_or_default()
+}
 
 /// Defaults, then the TOML file, then environment variables, then flags.
 pub fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
@@ -115,6 +88,8 @@ pub fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
         );
         fig = fig.merge(Toml::file_exact(f));
     }
+    let settings = prefixed_settings();
+    let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
     fig = fig
         .merge(
             Env::raw()
@@ -128,7 +103,7 @@ pub fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
                         .unwrap_or_else(|| k.into())
                 }),
         )
-        .merge(Env::prefixed("MUSIC_RAG_").only(PREFIXED));
+        .merge(Env::prefixed("MUSIC_RAG_").only(&settings));
     if let Some(h) = &args.host {
         fig = fig.merge(Serialized::default("host", h));
     }
@@ -452,4 +427,28 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     // retrying it is safe, since upserts are idempotent.
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_server_setting_has_a_prefixed_variable() {
+        let settings = prefixed_settings();
+        for name in [
+            "host",
+            "api_keys",
+            "max_connections",
+            "llm_api_key",
+            "snapshot_dir",
+            "tls_key_file",
+        ] {
+            assert!(settings.iter().any(|s| s == name), "{name}: {settings:?}");
+        }
+        // Every original variable names a setting the structure has.
+        for (_, field) in ORIGINAL_ENV {
+            assert!(settings.iter().any(|s| s == field), "{field}");
+        }
+    }
 }

@@ -28,6 +28,16 @@ pub(crate) struct Ivf {
     trained_for: usize,
 }
 
+/// An index as saved to disk: enough to fill it again without training or placing.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Saved {
+    /// Unit-length centroids, `lists × dim`.
+    pub centroids: Vec<f32>,
+    pub trained_for: usize,
+    /// (catalog slot, list) of every member, by slot.
+    pub members: Vec<(u64, u32)>,
+}
+
 /// The members of one list: catalog positions with their 8-bit vectors and scales.
 #[derive(Clone, Default)]
 pub(crate) struct List {
@@ -89,8 +99,46 @@ impl Ivf {
 
     /// Trains centroids on a sample of the `live` positions and places every one of them.
     pub fn build(vectors: &Vectors, live: &[usize]) -> Self {
-        let dim = vectors.dim;
         let centroids = train(vectors, live, Self::lists_for(live.len()));
+        let mut ivf = Self::with_centroids(vectors.dim, centroids, live.len());
+        let placed = par_map(live, |p| ivf.nearest(vectors.i8_at(p)));
+        ivf.fill(vectors, live, &placed);
+        ivf
+    }
+
+    /// An index over saved centroids: `known[i]` is the saved list of `live[i]`, `None` for a
+    /// vector written since the save (placed again). Nothing is trained.
+    pub fn restore(vectors: &Vectors, live: &[usize], saved: Saved, known: &[Option<u32>]) -> Self {
+        let mut ivf = Self::with_centroids(vectors.dim, saved.centroids, saved.trained_for);
+        let lists = ivf.lists.len() as u32;
+        let at: Vec<usize> = (0..live.len()).collect();
+        let placed = par_map(&at, |i| match known[i] {
+            Some(l) if l < lists => l,
+            _ => ivf.nearest(vectors.i8_at(live[i])),
+        });
+        ivf.fill(vectors, live, &placed);
+        ivf
+    }
+
+    /// What a restore needs, with each member named by `slot_of` its catalog position.
+    pub fn saved(&self, slot_of: impl Fn(usize) -> u64) -> Saved {
+        let mut members: Vec<(u64, u32)> = self
+            .list_of
+            .iter()
+            .enumerate()
+            .filter(|(_, &l)| l != NO_LIST)
+            .map(|(p, &l)| (slot_of(p), l))
+            .collect();
+        members.sort_unstable();
+        Saved {
+            centroids: self.centroids.clone(),
+            trained_for: self.trained_for,
+            members,
+        }
+    }
+
+    /// Centroids (unit length, `lists × dim`) with empty lists.
+    fn with_centroids(dim: usize, centroids: Vec<f32>, trained_for: usize) -> Self {
         let n = centroids.len() / dim;
         let mut centroids8 = vec![0i8; centroids.len()];
         let centroid_scales = (0..n)
@@ -99,28 +147,30 @@ impl Ivf {
                 quantize(&centroids[range.clone()], &mut centroids8[range])
             })
             .collect();
-        let mut ivf = Self {
+        Self {
             dim,
             centroids,
             centroids8,
             centroid_scales,
             lists: vec![List::default(); n],
             list_of: Vec::new(),
-            trained_for: live.len(),
-        };
-        let placed = par_map(live, |p| ivf.nearest(vectors.i8_at(p)));
-        ivf.list_of = vec![NO_LIST; live.iter().max().map_or(0, |m| m + 1)];
-        // Sized exactly: grown by doubling, the copies would hold up to twice their size.
-        let mut members = vec![0usize; n];
+            trained_for,
+        }
+    }
+
+    /// Puts `live[i]` in list `placed[i]`, every list sized exactly (grown by doubling, the
+    /// copies would hold up to twice their size).
+    fn fill(&mut self, vectors: &Vectors, live: &[usize], placed: &[u32]) {
+        self.list_of = vec![NO_LIST; live.iter().max().map_or(0, |m| m + 1)];
+        let mut members = vec![0usize; self.lists.len()];
         placed.iter().for_each(|&l| members[l as usize] += 1);
-        for (list, &m) in ivf.lists.iter_mut().zip(&members) {
-            list.reserve(m, dim);
+        for (list, &m) in self.lists.iter_mut().zip(&members) {
+            list.reserve(m, self.dim);
         }
-        for (&p, list) in live.iter().zip(placed) {
-            ivf.lists[list as usize].push(p, vectors.i8_at(p), vectors.scales[p]);
-            ivf.list_of[p] = list;
+        for (&p, &list) in live.iter().zip(placed) {
+            self.lists[list as usize].push(p, vectors.i8_at(p), vectors.scales[p]);
+            self.list_of[p] = list;
         }
-        ivf
     }
 
     /// The list whose centroid is closest to an 8-bit vector.

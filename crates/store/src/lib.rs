@@ -3,6 +3,7 @@
 //! catalog serves reads and filtered dense search (exact, or through an inverted-file index
 //! from [`ANN_MIN_TRACKS`] tracks on).
 
+mod index_file;
 mod ivf;
 mod kernels;
 mod keyword;
@@ -10,6 +11,8 @@ mod load;
 mod lock;
 pub mod maintenance;
 mod memory;
+#[cfg(test)]
+mod restore_tests;
 mod sqlite;
 
 pub use lock::WriterLock;
@@ -116,7 +119,9 @@ pub struct EmbeddedStore {
     /// The database's sequence number, mirrored for lock-free reads.
     sequence: AtomicU64,
     /// Held while the store is open for writing.
-    _writer_lock: Option<WriterLock>,
+    writer_lock: Option<WriterLock>,
+    /// The write sequence the vector index file on disk reflects, if this process knows one.
+    index_saved_at: AtomicU64,
     /// Set when a failed write left the keyword index out of step and putting it back failed
     /// too; the next write rebuilds it first.
     keyword_dirty: AtomicBool,
@@ -126,6 +131,18 @@ pub struct EmbeddedStore {
 
 pub(crate) const DB_FILE: &str = "catalog.sqlite";
 pub(crate) const KEYWORD_DIR: &str = "keyword";
+/// `index_saved_at` before any save this process knows of.
+const NOT_SAVED: u64 = u64::MAX;
+
+/// A store closed after writes leaves its vector index on disk as of its last write, so the
+/// next open fills it instead of training it.
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        if self.catalog.read().is_ok_and(|c| c.index_lists().is_some()) {
+            self.save_vector_index();
+        }
+    }
+}
 
 impl EmbeddedStore {
     /// Opens (or, for writing, creates) the store in `dir` for vectors of `dim` floats from
@@ -136,13 +153,24 @@ impl EmbeddedStore {
         model: Option<(&str, usize)>,
         access: Access,
     ) -> Result<Self, StoreError> {
+        Self::open_with_vector_index_from(dir, model, access, ANN_MIN_TRACKS)
+    }
+
+    /// [`Self::open`] with the vector index used from `min_tracks` tracks on instead of
+    /// [`ANN_MIN_TRACKS`]: for measuring and testing it on smaller catalogs.
+    pub fn open_with_vector_index_from(
+        dir: &Path,
+        model: Option<(&str, usize)>,
+        access: Access,
+        min_tracks: usize,
+    ) -> Result<Self, StoreError> {
         match access {
             Access::ReadWrite => {
                 std::fs::create_dir_all(dir)?;
                 let lock = WriterLock::acquire(dir)?;
-                Self::open_locked(dir, model, lock)
+                Self::open_locked(dir, model, lock, min_tracks)
             }
-            Access::ReadOnly => Self::open_read_only(dir, model),
+            Access::ReadOnly => Self::open_read_only(dir, model, min_tracks),
         }
     }
 
@@ -151,6 +179,7 @@ impl EmbeddedStore {
         dir: &Path,
         model: Option<(&str, usize)>,
         lock: WriterLock,
+        index_from: usize,
     ) -> Result<Self, StoreError> {
         maintenance::refuse_interrupted_restore(dir)?;
         let db = Db::open(&dir.join(DB_FILE), |db, from| {
@@ -160,12 +189,16 @@ impl EmbeddedStore {
         })?;
         let (model_id, dim) = Self::check_model(dir, &db, model, true)?;
         let keyword = KeywordIndex::open(&dir.join(KEYWORD_DIR))?;
-        let store = Self::assemble(dir, db, keyword, model_id, dim, Some(lock))?;
+        let store = Self::assemble(dir, db, keyword, (model_id, dim), Some(lock), index_from)?;
         store.catch_up_keyword()?;
         Ok(store)
     }
 
-    fn open_read_only(dir: &Path, model: Option<(&str, usize)>) -> Result<Self, StoreError> {
+    fn open_read_only(
+        dir: &Path,
+        model: Option<(&str, usize)>,
+        index_from: usize,
+    ) -> Result<Self, StoreError> {
         maintenance::refuse_interrupted_restore(dir)?;
         let path = dir.join(DB_FILE);
         let db = if path.exists() {
@@ -175,7 +208,7 @@ impl EmbeddedStore {
         };
         let (model_id, dim) = Self::check_model(dir, &db, model, false)?;
         let keyword = KeywordIndex::open_read_only(&dir.join(KEYWORD_DIR))?;
-        let store = Self::assemble(dir, db, keyword, model_id, dim, None)?;
+        let store = Self::assemble(dir, db, keyword, (model_id, dim), None, index_from)?;
         let (index_seq, db_seq) = (
             store.keyword.sequence(),
             store.sequence.load(Ordering::Acquire),
@@ -231,14 +264,22 @@ impl EmbeddedStore {
         dir: &Path,
         db: Db,
         keyword: KeywordIndex,
-        model_id: String,
-        dim: usize,
+        (model_id, dim): (String, usize),
         writer_lock: Option<WriterLock>,
+        index_from: usize,
     ) -> Result<Self, StoreError> {
         let mut catalog = load::load_catalog(&db, dim)?;
-        catalog.refresh_index();
+        catalog.index_from(index_from);
         let db_seq = db.sequence()?;
-        Ok(Self {
+        let mut index_saved_at = Self::restore_vector_index(dir, &db, &mut catalog, dim, db_seq);
+        // Trained now (no usable file, or the catalog outgrew it): saved at once, as training
+        // again would cost the next open seconds.
+        let trained = matches!(catalog.index_plan(), IndexPlan::Build);
+        catalog.refresh_index();
+        if trained {
+            index_saved_at = None;
+        }
+        let store = Self {
             dir: dir.to_path_buf(),
             db: Mutex::new(db),
             keyword,
@@ -246,10 +287,66 @@ impl EmbeddedStore {
             dim,
             model_id,
             sequence: AtomicU64::new(db_seq),
-            _writer_lock: writer_lock,
+            writer_lock,
+            index_saved_at: AtomicU64::new(index_saved_at.unwrap_or(NOT_SAVED)),
             keyword_dirty: AtomicBool::new(false),
             write_failure: Mutex::new(None),
-        })
+        };
+        if trained {
+            store.save_vector_index();
+        }
+        Ok(store)
+    }
+
+    /// Fills the vector index from its file when the catalog needs one and the file holds it
+    /// (tracks written since the file are placed again); returns the sequence the file
+    /// reflects. Without a usable file the caller trains the index.
+    fn restore_vector_index(
+        dir: &Path,
+        db: &Db,
+        catalog: &mut Catalog,
+        dim: usize,
+        db_seq: u64,
+    ) -> Option<u64> {
+        if !matches!(catalog.index_plan(), IndexPlan::Build) {
+            return None;
+        }
+        // A file ahead of the database is from another history (a restored snapshot).
+        let (seq, saved) = index_file::read(&dir.join(index_file::INDEX_FILE), dim)
+            .filter(|(s, _)| *s <= db_seq)?;
+        let rewritten = db
+            .slots_written_after(seq)
+            .inspect_err(|e| tracing::warn!(error = %e, "tracks written since the saved vector index unreadable; training again"))
+            .ok()?;
+        let ivf = catalog.restore_index(saved, &rewritten)?;
+        catalog.install_index(Some(ivf));
+        Some(seq)
+    }
+
+    /// Writes the vector index to its file as reflecting the current sequence, or removes the
+    /// file when there is no index. Writers only, with no write in flight (at open, under the
+    /// database lock, or when closing). A failure is logged, not returned: the file is
+    /// derived, and without it the next open trains the index again.
+    fn save_vector_index(&self) {
+        let seq = self.sequence.load(Ordering::Acquire);
+        if self.writer_lock.is_none() || self.index_saved_at.load(Ordering::Acquire) == seq {
+            return;
+        }
+        let Ok(saved) = self.catalog.read().map(|c| c.saved_index()) else {
+            return;
+        };
+        let path = self.dir.join(index_file::INDEX_FILE);
+        let written = match saved {
+            Some(saved) => index_file::write(&path, self.dim, seq, &saved),
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+        };
+        match written {
+            Ok(()) => self.index_saved_at.store(seq, Ordering::Release),
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "vector index not saved"),
+        }
     }
 
     /// Brings the keyword index up to the source of truth: the changes since the sequence it
@@ -349,7 +446,7 @@ impl EmbeddedStore {
 
     /// Brings a keyword index left out of step by an earlier failure back before writing.
     fn ready_to_write(&self) -> Result<(), StoreError> {
-        if self._writer_lock.is_none() {
+        if self.writer_lock.is_none() {
             return Err(StoreError::ReadOnly(
                 "this command opened the store read-only; writes need a writing command".into(),
             ));
@@ -670,6 +767,7 @@ impl EmbeddedStore {
             .write()
             .map_err(|_| StoreError::Corrupt("lock".into()))?
             .install_index(index);
+        self.save_vector_index();
         Ok(())
     }
 

@@ -298,12 +298,13 @@ impl EmbeddedStore {
         sync_dir(dir)?;
         remove_db_files(&target);
         let _ = std::fs::remove_dir_all(dir.join(KEYWORD_DIR));
+        let _ = std::fs::remove_file(dir.join(crate::index_file::INDEX_FILE));
         std::fs::rename(&staged, &target)?;
         sync_dir(dir)?;
         std::fs::remove_file(dir.join(RESTORING))?;
         sync_dir(dir)?;
         let _ = std::fs::remove_dir_all(&staging);
-        let store = Self::open_locked(dir, model, lock)?;
+        let store = Self::open_locked(dir, model, lock, crate::memory::ANN_MIN_TRACKS)?;
         Ok((store, manifest))
     }
 }

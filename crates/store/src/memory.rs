@@ -3,13 +3,13 @@
 //! or through the inverted-file index once the catalog is large).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use music_rag_core::domain::filter::{CompiledFilter, FacetField, FacetValue, TrackFacets};
 use music_rag_core::{Candidate, Track, Vocabulary};
 
-use crate::ivf::{Ivf, Vectors};
+use crate::ivf::{Ivf, Saved, Vectors};
 use crate::kernels::{dot, kernels, quantize};
 
 pub struct Entry {
@@ -278,6 +278,53 @@ impl Catalog {
         ivf
     }
 
+    /// The index as it would be saved, members named by their slots.
+    pub(crate) fn saved_index(&self) -> Option<Saved> {
+        self.ann
+            .as_ref()
+            .map(|ivf| ivf.saved(|p| self.entries[p].as_ref().map_or(u64::MAX, |e| e.slot)))
+    }
+
+    /// The index refilled from `saved` (no training): every track in its saved list except
+    /// those in `rewritten` (written since the save) or missing from it, which are placed
+    /// again. `None` when more than half would be: the centroids no longer describe the
+    /// catalog, so it is trained afresh.
+    pub(crate) fn restore_index(&self, saved: Saved, rewritten: &HashSet<u64>) -> Option<Ivf> {
+        let started = std::time::Instant::now();
+        let live: Vec<usize> = (0..self.entries.len())
+            .filter(|&p| self.entries[p].is_some())
+            .collect();
+        let known: Vec<Option<u32>> = live
+            .iter()
+            .map(|&p| {
+                let slot = self.entries[p].as_ref()?.slot;
+                if rewritten.contains(&slot) {
+                    return None;
+                }
+                let i = saved.members.binary_search_by_key(&slot, |m| m.0).ok()?;
+                Some(saved.members[i].1)
+            })
+            .collect();
+        let again = known.iter().filter(|k| k.is_none()).count();
+        if again * 2 > live.len() {
+            tracing::info!(
+                tracks = live.len(),
+                again,
+                "saved vector index too far behind; training again"
+            );
+            return None;
+        }
+        let ivf = Ivf::restore(&self.vectors_view(), &live, saved, &known);
+        tracing::info!(
+            tracks = live.len(),
+            placed_again = again,
+            lists = ivf.list_count(),
+            ms = started.elapsed().as_millis() as u64,
+            "vector index filled from its saved file"
+        );
+        Some(ivf)
+    }
+
     pub fn index_lists(&self) -> Option<usize> {
         self.ann.as_ref().map(Ivf::list_count)
     }
@@ -297,8 +344,13 @@ impl Catalog {
 
     /// Builds the index from `min_tracks` on instead of [`ANN_MIN_TRACKS`].
     pub fn set_index_threshold(&mut self, min_tracks: usize) {
-        self.ann_min = min_tracks;
+        self.index_from(min_tracks);
         self.refresh_index();
+    }
+
+    /// Uses the index from `min_tracks` on, from the next refresh.
+    pub fn index_from(&mut self, min_tracks: usize) {
+        self.ann_min = min_tracks;
     }
 
     fn vectors_view(&self) -> Vectors<'_> {

@@ -451,6 +451,21 @@ impl Db {
         )? as u64)
     }
 
+    /// Slots of the tracks written after write `seq` (by the index on `seq`).
+    pub fn slots_written_after(
+        &self,
+        seq: u64,
+    ) -> Result<std::collections::HashSet<u64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT slot FROM tracks WHERE seq > ?1")?;
+        let slots = stmt.query_map(params![seq as i64], |r| r.get::<_, i64>(0))?;
+        slots
+            .map(|s| Ok(s? as u64))
+            .collect::<Result<_, rusqlite::Error>>()
+            .map_err(StoreError::from)
+    }
+
     /// The highest slot ever handed out (slots are never reused).
     pub fn max_slot_ever(&self) -> Result<u64, StoreError> {
         let top: Option<i64> = self
