@@ -37,10 +37,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let query_vectors = args.next();
 
     let started = Instant::now();
-    let store = EmbeddedStore::open(dir.as_ref(), None, Access::ReadOnly)?;
-    if let Some(min) = index_from {
-        store.set_vector_index_threshold(min)?;
-    }
+    // Opened for writing, so an index trained at open is saved and the next run fills it from
+    // the file (`vector-index.bin`) instead: run twice to see both opens.
+    let store = EmbeddedStore::open_with_vector_index_from(
+        dir.as_ref(),
+        None,
+        Access::ReadWrite,
+        index_from.unwrap_or(music_rag_store::ANN_MIN_TRACKS),
+    )?;
     let open_s = started.elapsed().as_secs_f64();
     let tracks = store.count()?;
     // The index's share of the open: dropped and built again.
