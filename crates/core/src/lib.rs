@@ -22,7 +22,7 @@ pub use domain::filter::{Filter, Preferences, Range};
 pub use domain::hit::{Hit, RetrievalType};
 pub use domain::key::{Key, Mode};
 pub use domain::parse::ParsedQuery;
-pub use domain::track::{Metadata, Track};
+pub use domain::track::{Metadata, Track, ValidTrack};
 pub use domain::vocabulary::Vocabulary;
 pub use error::{CoreError, FieldError, Result};
 pub use ports::{

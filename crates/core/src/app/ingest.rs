@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::app::{ms_since, Engine};
 use crate::domain::hash::content_hash;
-use crate::domain::track::Track;
+use crate::domain::track::{Track, ValidTrack};
 use crate::error::{CoreError, FieldError, Result};
 use crate::ports::StoredTrack;
 
@@ -221,7 +221,7 @@ impl Engine {
             .filter_map(|(i, t, given)| match given.map(|g| self.check_given(g)) {
                 Some(Err(rule)) => {
                     outcomes[i] = Some(UpsertOutcome::Invalid {
-                        id: Some(t.id),
+                        id: Some(t.id.clone()),
                         message: format!("embedding {rule}"),
                         field: "embedding".into(),
                     });
@@ -278,7 +278,7 @@ impl Engine {
     fn prepare(
         &self,
         mut outcomes: Vec<Option<UpsertOutcome>>,
-        latest: Vec<(usize, Track, Option<Vec<f32>>)>,
+        latest: Vec<(usize, ValidTrack, Option<Vec<f32>>)>,
     ) -> Result<PreparedBatch> {
         let mut timings = IngestReport::default();
         let ids: Vec<&str> = latest.iter().map(|(_, t, _)| t.id.as_str()).collect();
@@ -294,7 +294,7 @@ impl Engine {
             );
             let existing = known.get(&t.id);
             if existing.is_some_and(|k| k.content_hash == hash) {
-                outcomes[i] = Some(UpsertOutcome::Unchanged { id: t.id });
+                outcomes[i] = Some(UpsertOutcome::Unchanged { id: t.id.clone() });
                 continue;
             }
             let reuse = match (given, existing) {
@@ -308,7 +308,7 @@ impl Engine {
                 timings.reused_vectors += 1;
             }
             let stored = StoredTrack {
-                track: t,
+                track: t.into_track(),
                 embedding: reuse.unwrap_or_default(),
                 content_hash: hash,
                 text_hash,
@@ -388,11 +388,14 @@ pub struct GivenVector {
 /// Validates every track of a batch once: the outcome of each invalid or superseded one (by
 /// input position), and the valid tracks to write (the last of each id, with its position
 /// and any vector given with it).
-type ValidatedBatch<V> = (Vec<Option<UpsertOutcome>>, Vec<(usize, Track, Option<V>)>);
+type ValidatedBatch<V> = (
+    Vec<Option<UpsertOutcome>>,
+    Vec<(usize, ValidTrack, Option<V>)>,
+);
 
 fn validate_batch<V>(tracks: Vec<(Track, Option<V>)>) -> Result<ValidatedBatch<V>> {
     let mut outcomes: Vec<Option<UpsertOutcome>> = vec![None; tracks.len()];
-    let mut valid: Vec<(usize, Track, Option<V>)> = Vec::new();
+    let mut valid: Vec<(usize, ValidTrack, Option<V>)> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, (t, given)) in tracks.into_iter().enumerate() {
         let id_hint = (!t.id.trim().is_empty()).then(|| t.id.trim().to_string());

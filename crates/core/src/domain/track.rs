@@ -123,13 +123,32 @@ fn trim_list(values: &mut Vec<String>) {
     values.retain(|v| seen.insert(v.to_lowercase()));
 }
 
+/// A track that passed [`Track::validated`]: normalised, and every rule checked. Only
+/// `validated` makes one, so what takes one never validates again.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ValidTrack(Track);
+
+impl ValidTrack {
+    pub fn into_track(self) -> Track {
+        self.0
+    }
+}
+
+impl std::ops::Deref for ValidTrack {
+    type Target = Track;
+    fn deref(&self) -> &Track {
+        &self.0
+    }
+}
+
 impl Track {
     /// Normalises whitespace and empty values, then checks every rule. The error names the
     /// first field that breaks a rule and the rule itself.
-    pub fn validated(mut self) -> Result<Track, CoreError> {
+    pub fn validated(mut self) -> Result<ValidTrack, CoreError> {
         self.normalize();
         self.validate().map_err(CoreError::Invalid)?;
-        Ok(self)
+        Ok(ValidTrack(self))
     }
 
     fn normalize(&mut self) {
