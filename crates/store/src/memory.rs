@@ -3,8 +3,8 @@
 //! or through the inverted-file index once the catalog is large).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
-use std::sync::{Arc, OnceLock};
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use music_rag_core::domain::filter::{CompiledFilter, FacetField, FacetValue, TrackFacets};
 use music_rag_core::{Candidate, Track, Vocabulary};
@@ -106,6 +106,35 @@ struct FacetIndex {
     ranges: Vec<(Option<f32>, Option<i32>)>,
     /// The positions of live performances.
     live_performances: Bits,
+    /// The passing positions of the filters asked for last, by the filter's text: a query
+    /// asks for each of its filters from the dense and the keyword retriever at the same time,
+    /// and common filters recur. Part of the facet index, so a write clears it with the index.
+    recent: Mutex<VecDeque<(String, Arc<OnceLock<Bits>>)>>,
+}
+
+/// Filters whose passing positions the facet index remembers.
+const RECENT_FILTERS: usize = 32;
+
+impl FacetIndex {
+    /// The passing positions of the filter `key` names, computed by `compute` once however
+    /// many ask at the same time.
+    fn remembered(&self, key: String, compute: impl FnOnce() -> Bits) -> Bits {
+        let slot = {
+            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            match recent.iter().position(|(k, _)| *k == key) {
+                Some(i) => recent[i].1.clone(),
+                None => {
+                    if recent.len() == RECENT_FILTERS {
+                        recent.pop_front();
+                    }
+                    let slot = Arc::new(OnceLock::new());
+                    recent.push_back((key, slot.clone()));
+                    slot
+                }
+            }
+        };
+        slot.get_or_init(compute).clone()
+    }
 }
 
 /// Asks the kernel to back a large vector array with 2 MiB pages (Linux; a hint). A scan that
@@ -393,6 +422,7 @@ impl Catalog {
                 values,
                 ranges,
                 live_performances,
+                recent: Mutex::new(VecDeque::new()),
             })
         })
     }
@@ -400,6 +430,12 @@ impl Catalog {
     /// Positions that pass the filter.
     pub fn passing(&self, filter: &CompiledFilter) -> Bits {
         let index = self.facet_index();
+        index.remembered(format!("{filter:?}"), || {
+            self.compute_passing(index, filter)
+        })
+    }
+
+    fn compute_passing(&self, index: &FacetIndex, filter: &CompiledFilter) -> Bits {
         let mut bits = index.live.clone();
         for clause in filter.text_clauses() {
             let mut matched = Bits::zeros(self.entries.len());
@@ -720,5 +756,50 @@ impl Catalog {
     /// The catalog's vocabulary as of now.
     pub fn vocabulary(&self) -> Arc<Vocabulary> {
         self.vocabulary.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use music_rag_core::{Filter, Track};
+
+    fn insert(c: &mut Catalog, slot: u64, genre: &str) {
+        let mut track = Track {
+            id: format!("t{slot}"),
+            title: "T".into(),
+            artist: "A".into(),
+            ..Default::default()
+        };
+        track.metadata.genre = Some(genre.into());
+        let entry = Entry {
+            slot,
+            facets: TrackFacets::of(&track),
+            track: Arc::new(track),
+            content_hash: String::new(),
+            text_hash: String::new(),
+        };
+        c.insert(entry, &[1.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn remembered_filters_follow_every_write() {
+        let mut c = Catalog::new(4);
+        insert(&mut c, 1, "rock");
+        insert(&mut c, 2, "jazz");
+        let rock = Filter {
+            genres: vec!["rock".into()],
+            ..Default::default()
+        }
+        .compile();
+        let count = |c: &Catalog| c.passing(&rock).ones().count();
+        assert_eq!(count(&c), 1);
+        assert_eq!(count(&c), 1, "remembered, the same");
+        insert(&mut c, 3, "rock");
+        assert_eq!(count(&c), 2, "a new rock track passes");
+        c.remove("t1");
+        assert_eq!(count(&c), 1, "a removed one does not");
+        insert(&mut c, 3, "jazz");
+        assert_eq!(count(&c), 0, "nor one that changed genre");
     }
 }
