@@ -106,13 +106,13 @@ struct FacetIndex {
     ranges: Vec<(Option<f32>, Option<i32>)>,
     /// The positions of live performances.
     live_performances: Bits,
-    /// The passing positions of the filters asked for last, by the filter's text: a query
+    /// The passing positions of the last filters first asked for, by the filter's text: a query
     /// asks for each of its filters from the dense and the keyword retriever at the same time,
     /// and common filters recur. Part of the facet index, so a write clears it with the index.
     recent: Mutex<VecDeque<(String, Arc<OnceLock<Bits>>)>>,
 }
 
-/// Filters whose passing positions the facet index remembers.
+/// Filters whose passing positions the facet index remembers (the oldest asked is dropped).
 const RECENT_FILTERS: usize = 32;
 
 impl FacetIndex {
