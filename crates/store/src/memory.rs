@@ -294,9 +294,7 @@ impl Catalog {
     /// on meanwhile; the caller keeps writes out until [`Self::install_index`]).
     pub(crate) fn build_index(&self) -> Ivf {
         let started = std::time::Instant::now();
-        let live: Vec<usize> = (0..self.entries.len())
-            .filter(|&p| self.entries[p].is_some())
-            .collect();
+        let live: Vec<usize> = self.live_positions().collect();
         let ivf = Ivf::build(&self.vectors_view(), &live);
         tracing::info!(
             tracks = live.len(),
@@ -320,9 +318,7 @@ impl Catalog {
     /// catalog, so it is trained afresh.
     pub(crate) fn restore_index(&self, saved: Saved, rewritten: &HashSet<u64>) -> Option<Ivf> {
         let started = std::time::Instant::now();
-        let live: Vec<usize> = (0..self.entries.len())
-            .filter(|&p| self.entries[p].is_some())
-            .collect();
+        let live: Vec<usize> = self.live_positions().collect();
         let known: Vec<Option<u32>> = live
             .iter()
             .map(|&p| {
@@ -380,6 +376,11 @@ impl Catalog {
     /// Uses the index from `min_tracks` on, from the next refresh.
     pub fn index_from(&mut self, min_tracks: usize) {
         self.ann_min = min_tracks;
+    }
+
+    /// The positions holding a track, in order.
+    fn live_positions(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.entries.len()).filter(|&p| self.entries[p].is_some())
     }
 
     fn vectors_view(&self) -> Vectors<'_> {
@@ -639,7 +640,7 @@ impl Catalog {
             });
         let positions: Box<dyn Iterator<Item = usize>> = match &union {
             Some(u) => Box::new(u.ones()),
-            None => Box::new((0..self.entries.len()).filter(|&p| self.entries[p].is_some())),
+            None => Box::new(self.live_positions()),
         };
         for p in positions {
             let code = &self.quantized[p * self.dim..(p + 1) * self.dim];
