@@ -15,6 +15,11 @@ use crate::AudioError;
 
 /// At most this much audio is kept for analysis (longer files are analysed from the start).
 pub const MAX_ANALYSED_SECONDS: f64 = 600.0;
+/// Sample rates outside this range are refused before decoding: a header claiming 0 Hz (or
+/// billions) is a damaged or hostile file, and no real recording lies outside it.
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+/// More channels than this is a damaged header, not a recording.
+pub const MAX_CHANNELS: usize = 64;
 
 /// Decoded audio, mixed down to mono.
 #[derive(Debug, Clone)]
@@ -25,6 +30,35 @@ pub struct Decoded {
     /// Length of the whole stream in seconds (the samples may hold less: see
     /// `MAX_ANALYSED_SECONDS`).
     pub duration_seconds: f64,
+}
+
+/// Runs decoding or analysis so that a panic inside it (a decoder bug on a damaged file)
+/// becomes this file's error instead of taking down the caller.
+pub fn guarded<T>(work: impl FnOnce() -> Result<T, AudioError>) -> Result<T, AudioError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+        Ok(result) => result,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".into());
+            Err(AudioError::Corrupt(format!(
+                "the decoder failed on this file ({what})"
+            )))
+        }
+    }
+}
+
+/// Decodes and analyses any media source (an uploaded clip), panics included as errors.
+pub fn analyse_source(
+    source: Box<dyn MediaSource>,
+    extension: Option<&str>,
+) -> Result<music_rag_core::domain::audio::AudioFeatures, AudioError> {
+    guarded(|| {
+        let decoded = decode_source(source, extension)?;
+        Ok(crate::analyse(&decoded.samples, decoded.sample_rate))
+    })
 }
 
 pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
@@ -65,6 +99,20 @@ pub fn decode_source(
     let sample_rate = params
         .sample_rate
         .ok_or_else(|| AudioError::Unsupported("no sample rate".into()))?;
+    if !SAMPLE_RATES.contains(&sample_rate) {
+        return Err(AudioError::Corrupt(format!(
+            "the header's sample rate {sample_rate} Hz is outside {}-{} Hz",
+            SAMPLE_RATES.start(),
+            SAMPLE_RATES.end()
+        )));
+    }
+    if let Some(count) = params.channels.map(|c| c.count()) {
+        if count == 0 || count > MAX_CHANNELS {
+            return Err(AudioError::Corrupt(format!(
+                "the header's channel count {count} is outside 1-{MAX_CHANNELS}"
+            )));
+        }
+    }
     let expected_frames = params.n_frames;
     let mut decoder = symphonia::default::get_codecs()
         .make(&params, &DecoderOptions::default())

@@ -87,7 +87,12 @@ pub struct AnalysedFile {
 
 /// Reads tags, decodes and analyses one file. Measured tempo, key and duration fill what the
 /// tags lack; the derived words become tags.
+/// A panic while reading, decoding or analysing becomes this file's error.
 pub fn analyse_file(path: &Path) -> Result<AnalysedFile, AudioError> {
+    crate::decode::guarded(|| analyse_file_unguarded(path))
+}
+
+fn analyse_file_unguarded(path: &Path) -> Result<AnalysedFile, AudioError> {
     let fingerprint = fingerprint(path)?;
     let tags = read_tags(path);
     let decoded = decode_file(path)?;

@@ -79,6 +79,7 @@ pub fn backup(g: &Global, args: &BackupArgs) -> Result<ExitCode> {
             taken.bytes as f64 / 1e6,
             taken.seconds
         );
+        outln!("{}", what_a_snapshot_holds(&taken.manifest));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -140,13 +141,25 @@ fn backup_server(g: &Global, server: &str, args: &BackupArgs) -> Result<ExitCode
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let part = file.with_extension("mrsnap.part");
+    // Downloads that a killed run left behind (a running download holds its file's lock).
+    let swept = music_rag_store::partial::sweep(
+        if dir.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            &dir
+        },
+        |n| n.ends_with(".mrsnap.part"),
+    );
+    for path in &swept {
+        tracing::info!(path = %path.display(), "removed an unfinished download left by an interrupted backup");
+    }
     let response = agent
         .get(&format!("{base}/v1/admin/snapshots/{name}"))
         .set("X-API-Key", &key)
         .call()
         .map_err(|e| refused("downloading the snapshot", e))?;
-    let mut out =
-        std::fs::File::create(&part).with_context(|| format!("cannot write {}", part.display()))?;
+    let mut out = music_rag_store::partial::create_locked(&part)
+        .with_context(|| format!("cannot write {}", part.display()))?;
     let bytes = std::io::copy(&mut response.into_reader(), &mut out)
         .with_context(|| format!("downloading into {}", part.display()))?;
     out.sync_all()?;
@@ -183,8 +196,42 @@ fn backup_server(g: &Global, server: &str, args: &BackupArgs) -> Result<ExitCode
                 format!("; removed {} older", pruned.len())
             }
         );
+        if let Ok(manifest) =
+            serde_json::from_value::<music_rag_core::SnapshotManifest>(taken["manifest"].clone())
+        {
+            outln!("{}", what_a_snapshot_holds(&manifest));
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Says plainly what a snapshot holds and what it leaves to the user's own backups.
+fn what_a_snapshot_holds(manifest: &music_rag_core::SnapshotManifest) -> String {
+    let held: Vec<_> = manifest
+        .files
+        .iter()
+        .filter(|f| f.name.starts_with("files/"))
+        .collect();
+    let bytes: u64 = held.iter().map(|f| f.bytes).sum();
+    let mut line = format!(
+        "it holds the catalog and {} audio file{} kept in the data directory ({:.1} MB)",
+        held.len(),
+        if held.len() == 1 { "" } else { "s" },
+        bytes as f64 / 1e6
+    );
+    if manifest.audio_files_elsewhere > 0 {
+        line.push_str(&format!(
+            "; {} audio file{} that tracks reference in place (music folders) are not copied: \
+             back those folders up yourself",
+            manifest.audio_files_elsewhere,
+            if manifest.audio_files_elsewhere == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ));
+    }
+    line
 }
 
 pub fn restore(g: &Global, args: &RestoreArgs) -> Result<ExitCode> {
@@ -254,9 +301,14 @@ pub fn verify(g: &Global) -> Result<ExitCode> {
     ))
 }
 
-/// Opening for writing brings the keyword index back to the source of truth; then verify.
+/// Rebuilds the derived indexes from the source of truth (whatever their files' state), then
+/// verifies.
 pub fn repair(g: &Global) -> Result<ExitCode> {
-    drop(database::embedded(g, None, Access::ReadWrite)?);
+    database::require_embedded(g)?;
+    drop(
+        music_rag_store::EmbeddedStore::repair(&g.data_dir, None)
+            .with_context(|| format!("cannot repair the store in {}", g.data_dir.display()))?,
+    );
     Ok(print_checks(
         &maintenance::verify(&g.data_dir, None),
         g.json,

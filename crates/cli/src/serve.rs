@@ -395,6 +395,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
         let state = AppState::new(Arc::new(engine), settings, upload_dir)
             .with_snapshot_dir(snapshot_dir)
             .with_audio_roots(audio_roots);
+        sweep_unfinished(&state);
         if let Some((every, keep)) = schedule {
             tracing::info!(?every, keep, dir = %state.snapshots.dir().display(), "snapshots scheduled");
             music_rag_server::snapshots::spawn_schedule(
@@ -427,6 +428,18 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     // retrying it is safe, since upserts are idempotent.
     runtime.shutdown_timeout(Duration::from_millis(200));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Removes what killed writers left in the server's folders: unfinished snapshots and uploads
+/// (a file still being written holds its lock and is left alone).
+fn sweep_unfinished(state: &AppState) {
+    let mut removed = music_rag_store::maintenance::sweep_partial_snapshots(state.snapshots.dir());
+    removed.extend(music_rag_store::partial::sweep(&state.upload_dir, |n| {
+        n.starts_with(music_rag_server::api::audio_api::UPLOAD_TEMP_PREFIX)
+    }));
+    for path in &removed {
+        tracing::info!(path = %path.display(), "removed an unfinished file left by an interrupted snapshot or upload");
+    }
 }
 
 #[cfg(test)]

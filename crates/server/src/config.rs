@@ -79,6 +79,9 @@ pub struct ServerConfig {
     pub rate_limit_per_second: u32,
     /// Requests allowed in a burst above the steady rate.
     pub rate_limit_burst: u32,
+    /// Failed authentications (wrong or missing keys) allowed per client address a minute,
+    /// after a burst of as many; past it the address is refused with 429 for a while.
+    pub auth_failures_per_minute: u32,
     pub max_body_bytes: usize,
     /// Largest audio upload (`/v1/tracks/audio`, `/v1/search/audio`).
     pub max_upload_bytes: usize,
@@ -120,7 +123,7 @@ pub struct ServerConfig {
     pub llm_max_retries: u32,
     /// Take a snapshot this often while serving, e.g. `24h`, `30m`, `90s` (unset: never).
     pub snapshot_every: Option<String>,
-    /// Scheduled snapshots kept; older ones are deleted.
+    /// Snapshots kept (scheduled and taken through the API); older ones are deleted.
     pub snapshot_keep: usize,
     /// Where snapshots go (default: `snapshots` in the data directory).
     pub snapshot_dir: Option<String>,
@@ -141,6 +144,7 @@ impl Default for ServerConfig {
             max_batch_size: 1000,
             rate_limit_per_second: 200,
             rate_limit_burst: 400,
+            auth_failures_per_minute: 30,
             max_body_bytes: 10 * 1024 * 1024,
             max_upload_bytes: 200 * 1024 * 1024,
             upload_dir: None,
@@ -274,6 +278,10 @@ impl ServerConfig {
         positive("max_batch_size (MAX_BATCH_SIZE)", self.max_batch_size)?;
         positive("rate_limit_per_second", self.rate_limit_per_second as usize)?;
         positive("rate_limit_burst", self.rate_limit_burst as usize)?;
+        positive(
+            "auth_failures_per_minute",
+            self.auth_failures_per_minute as usize,
+        )?;
         positive("max_body_bytes", self.max_body_bytes)?;
         positive("max_upload_bytes", self.max_upload_bytes)?;
         positive(

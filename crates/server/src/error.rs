@@ -19,6 +19,7 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     RangeNotSatisfiable,
+    RequestTimeout,
     RateLimited,
     Overloaded,
     Unavailable,
@@ -28,7 +29,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::InvalidInput,
         ErrorCode::MalformedJson,
         ErrorCode::BadRequest,
@@ -39,6 +40,7 @@ impl ErrorCode {
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
         ErrorCode::RangeNotSatisfiable,
+        ErrorCode::RequestTimeout,
         ErrorCode::RateLimited,
         ErrorCode::Overloaded,
         ErrorCode::Unavailable,
@@ -72,6 +74,7 @@ impl ErrorCode {
             ErrorCode::RangeNotSatisfiable => {
                 ("range_not_satisfiable", StatusCode::RANGE_NOT_SATISFIABLE)
             }
+            ErrorCode::RequestTimeout => ("request_timeout", StatusCode::REQUEST_TIMEOUT),
             ErrorCode::RateLimited => ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
             ErrorCode::Overloaded => ("overloaded", StatusCode::SERVICE_UNAVAILABLE),
             ErrorCode::Unavailable => ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
@@ -163,9 +166,10 @@ impl From<CoreError> for ApiError {
             }
             CoreError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
+                let id = crate::middleware::current_request_id();
                 ApiError::new(
                     ErrorCode::Internal,
-                    "internal error; see the server log for this request id",
+                    format!("internal error (request id {id}); see the server log for it"),
                 )
             }
         }

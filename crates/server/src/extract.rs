@@ -25,11 +25,94 @@ fn field_of(message: &str) -> Option<String> {
     Some(message[start..start + len].to_string())
 }
 
+/// The rule for U+0000 everywhere a client sends text (bodies, query strings, paths): refused
+/// with a 422 naming where it was, the same rule track validation applies, so both stores
+/// see the same inputs (PostgreSQL cannot hold NUL in text).
+fn nul_refused(field: &str) -> ApiError {
+    ApiError::field_message(
+        field,
+        format!("{field} must not contain the NUL character (U+0000)"),
+    )
+}
+
+/// Where in a JSON document a string (or a key) holds U+0000, as `tracks[2].title`.
+fn nul_path(value: &serde_json::Value, at: &str) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(at.to_string()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(v, &format!("{at}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_path(v, &here)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// JSON can carry NUL only as the escape `\u0000`: documents without it are not parsed twice.
+fn json_nul_field(body: &[u8]) -> Option<String> {
+    let escaped = body
+        .windows(6)
+        .any(|w| w[0] == b'\\' && w[1] == b'u' && w[2..].eq_ignore_ascii_case(b"0000"));
+    if !escaped {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    nul_path(&value, "").map(|p| if p.is_empty() { "body".into() } else { p })
+}
+
+/// `application/json`, or any `application/…+json`, as axum's `Json` accepts.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !is_json(req.headers()) {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let body = match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(body_too_large()),
+            Err(e) => {
+                return Err(ApiError {
+                    status: e.status(),
+                    ..ApiError::new(ErrorCode::BadRequest, e.body_text())
+                })
+            }
+        };
+        if let Some(field) = json_nul_field(&body) {
+            return Err(nul_refused(&field));
+        }
+        match axum::Json::<T>::from_bytes(&body) {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(JsonRejection::JsonDataError(e)) => {
                 // serde_path_to_error gives "path: message" in the body text.
@@ -81,6 +164,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        if let Some((name, _)) = query
+            .split('&')
+            .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+            .find(|(name, value)| has_encoded_nul(name) || has_encoded_nul(value))
+        {
+            return Err(nul_refused(name));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
             Err(e) => {
@@ -99,6 +190,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// Whether percent-encoded text decodes to a NUL (`%00`; a URI cannot hold a raw one).
+fn has_encoded_nul(s: &str) -> bool {
+    s.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+}
+
 /// Path segments whose every rejection (say, bytes that are not UTF-8) is a JSON error.
 pub struct ApiPath<T>(pub T);
 
@@ -106,6 +204,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if has_encoded_nul(parts.uri.path()) {
+            return Err(nul_refused("path"));
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
             Err(e) if e.status().is_server_error() => {
@@ -142,5 +243,25 @@ impl<S: Send + Sync> FromRequest<S> for ApiMultipart {
                     ),
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nul_anywhere_in_a_json_body_is_found_by_its_path() {
+        let body =
+            br#"{"tracks": [{"id": "a", "title": "ok"}, {"id": "b", "tags": ["x", "y\u0000"]}]}"#;
+        assert_eq!(json_nul_field(body).as_deref(), Some("tracks[1].tags[1]"));
+        assert_eq!(
+            json_nul_field(br#"{"text_query": "a\U0000b"}"#),
+            None,
+            "JSON escapes are lower-case u"
+        );
+        assert_eq!(json_nul_field(br#"{"text_query": "fine"}"#), None);
+        assert_eq!(json_nul_field(br#""\u0000""#).as_deref(), Some("body"));
+        assert!(has_encoded_nul("/v1/tracks/a%00b") && !has_encoded_nul("/v1/tracks/a%20b"));
     }
 }

@@ -18,13 +18,12 @@ use std::time::Duration;
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use api::{
@@ -136,7 +135,8 @@ pub fn app(state: AppState) -> Router {
                 .concurrency_limit(c.max_concurrent_requests)
                 .layer(axum::middleware::from_fn(middleware::catch_panic))
                 .layer(cors(&state.settings.cors_origins))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(c.request_timeout_seconds)))
+                .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::refuse_cross_site))
+                .layer(axum::middleware::from_fn_with_state(Duration::from_secs(c.request_timeout_seconds), middleware::timeout))
                 .layer(DefaultBodyLimit::max(c.max_body_bytes)),
         )
         .with_state(state)

@@ -48,20 +48,28 @@ pub async fn guard(
         };
         (found, key_id)
     };
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    // An address that failed too often is refused whatever it presents, so keys cannot be
+    // guessed faster than the failure quota allows.
+    if let Some(wait) = client.and_then(|ip| state.auth_blocked_for(ip)) {
+        metrics::counter!(RATE_LIMITED).increment(1);
+        return auth_rate_limited(wait);
+    }
+    let failed = |message: &str| -> Response {
+        if let Some(wait) = client.and_then(|ip| state.note_auth_failure(ip)) {
+            metrics::counter!(RATE_LIMITED).increment(1);
+            return auth_rate_limited(wait);
+        }
+        ApiError::new(ErrorCode::Unauthorized, message).into_response()
+    };
     let caller = match found {
         None => Caller::Anonymous,
         Some(found) => match found {
-            None => {
-                return ApiError::new(
-                    ErrorCode::Unauthorized,
-                    "send an API key in X-API-Key or Authorization: Bearer",
-                )
-                .into_response()
-            }
-            Some(None) => {
-                return ApiError::new(ErrorCode::Unauthorized, "the API key is not valid")
-                    .into_response()
-            }
+            None => return failed("send an API key in X-API-Key or Authorization: Bearer"),
+            Some(None) => return failed("the API key is not valid"),
             Some(Some((_, scope))) if scope < needed => {
                 return ApiError::new(
                     ErrorCode::Forbidden,
@@ -102,6 +110,65 @@ pub async fn guard(
     response
 }
 
+fn auth_rate_limited(wait: std::time::Duration) -> Response {
+    ApiError::new(
+        ErrorCode::RateLimited,
+        "too many failed authentications from this address; retry after the time in Retry-After",
+    )
+    .retry_after(wait.as_secs_f64().ceil() as u64)
+    .into_response()
+}
+
+/// Whether a browser sent this request from a page of another site: its `Origin` is neither
+/// this server (as the `Host` or `X-Forwarded-Host` it was reached by) nor an allowed CORS
+/// origin, or, without `Origin`, `Sec-Fetch-Site` says `cross-site`/`same-site`. Clients
+/// that are not browsers send neither header and are not affected.
+fn is_cross_site(req: &Request, allowed: &[String]) -> bool {
+    let headers = req.headers();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(origin) = text("origin") {
+        if allowed
+            .iter()
+            .any(|a| a == "*" || a.trim_end_matches('/') == origin)
+        {
+            return false;
+        }
+        // "null" (a sandboxed page, a file) is never this server.
+        let authority = origin.split_once("://").map(|(_, rest)| rest);
+        let own = [text("x-forwarded-host"), text("host")];
+        return !own
+            .iter()
+            .flatten()
+            .any(|host| authority.is_some_and(|a| a.eq_ignore_ascii_case(host.trim())));
+    }
+    matches!(text("sec-fetch-site"), Some("cross-site" | "same-site"))
+}
+
+/// Refuses state-changing requests (anything but GET, HEAD and OPTIONS) that a page of
+/// another site made the user's browser send: CORS hides the answer from that page but does
+/// not stop a "simple" request (a form, or `text/csv`) from writing. With no keys set (the
+/// loopback default) this is the only thing between a web page and the catalog.
+pub async fn refuse_cross_site(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let safe = matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    if !safe && is_cross_site(&req, &state.settings.cors_origins) {
+        tracing::warn!(method = %req.method(), path = %req.uri().path(), "cross-site write refused");
+        return ApiError::new(
+            ErrorCode::Forbidden,
+            "a page of another site may not change this server's data (its Origin is not this \
+             server nor in CORS_ORIGINS)",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
 /// Which key a request used (a digest prefix, never the key), for the access log.
 #[derive(Debug, Clone)]
 pub struct KeyId(pub String);
@@ -114,17 +181,27 @@ pub fn request_id<B>(req: &axum::http::Request<B>) -> &str {
         .unwrap_or("")
 }
 
+tokio::task_local! {
+    /// The id of the request the current task serves, so an internal error's body can name it.
+    static CURRENT_REQUEST_ID: String;
+}
+
+/// The id of the request being served, or "unknown" outside a request.
+pub fn current_request_id() -> String {
+    CURRENT_REQUEST_ID
+        .try_with(|id| id.clone())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// Turns a panic in a handler into a 500 that carries the request id, and logs it; the
-/// server keeps serving.
+/// server keeps serving. Handlers run with the request id in scope ([`current_request_id`]).
 pub async fn catch_panic(req: Request, next: Next) -> Response {
     let request_id = match request_id(&req) {
         "" => "unknown".to_string(),
         id => id.to_string(),
     };
-    match std::panic::AssertUnwindSafe(next.run(req))
-        .catch_unwind()
-        .await
-    {
+    let run = std::panic::AssertUnwindSafe(next.run(req)).catch_unwind();
+    match CURRENT_REQUEST_ID.scope(request_id.clone(), run).await {
         Ok(resp) => resp,
         Err(panic) => {
             let what = panic
@@ -139,6 +216,48 @@ pub async fn catch_panic(req: Request, next: Next) -> Response {
             )
             .into_response()
         }
+    }
+}
+
+tokio::task_local! {
+    /// Set once a request's write has started (see [`write_begins`]).
+    static WRITE_STARTED: std::sync::Arc<std::sync::atomic::AtomicBool>;
+}
+
+/// Called by a handler as its write starts: from then on the request timeout lets it finish.
+pub fn write_begins() {
+    let _ = WRITE_STARTED.try_with(|w| w.store(true, std::sync::atomic::Ordering::Release));
+}
+
+/// The request timeout, answered with a JSON 408 that says what happened. A request cut off
+/// before its write started wrote nothing; once a write has started the request runs on to
+/// its real outcome, so a 408 never hides a committed write.
+pub async fn timeout(
+    State(limit): State<std::time::Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let run = WRITE_STARTED.scope(started.clone(), next.run(req));
+    tokio::pin!(run);
+    match tokio::time::timeout(limit, &mut run).await {
+        Ok(response) => response,
+        Err(_) if started.load(std::sync::atomic::Ordering::Acquire) => {
+            tracing::warn!(
+                seconds = limit.as_secs(),
+                "a write ran past the request timeout; finishing it"
+            );
+            run.await
+        }
+        Err(_) => ApiError::new(
+            ErrorCode::RequestTimeout,
+            format!(
+                "the request took longer than {} s and was stopped; nothing was written \
+                 (MUSIC_RAG_REQUEST_TIMEOUT_SECONDS)",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
     }
 }
 

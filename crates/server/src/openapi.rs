@@ -38,6 +38,18 @@ impl Modify for CommonErrors {
                 .build()
         };
         for item in doc.paths.paths.values_mut() {
+            // Every method but GET refuses a write sent by a page of another site (403).
+            for op in [&mut item.put, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                op.responses
+                    .responses
+                    .entry("403".to_string())
+                    .or_insert_with(|| {
+                        error("Refused: a page of another site sent this request (Origin)").into()
+                    });
+            }
             let operations = [
                 &mut item.get,
                 &mut item.put,

@@ -1,5 +1,6 @@
 //! What every handler shares: the engine, the settings, and bounded blocking work.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use governor::clock::DefaultClock;
@@ -16,6 +17,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::snapshots::SnapshotFolder;
 
 pub type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
+type AddrLimiter = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock>;
 
 /// A catalog overview and the write sequence it was computed at.
 pub type OverviewAt = (u64, Arc<CatalogOverview>);
@@ -40,6 +42,12 @@ pub struct AppState {
     pub keys: Arc<std::sync::RwLock<ApiKeys>>,
     /// Folders whose files `/v1/tracks/{id}/audio` may stream (the upload folder always).
     pub audio_roots: Arc<Vec<std::path::PathBuf>>,
+    /// Held while a snapshot is taken through the API: one at a time.
+    pub snapshot_running: Arc<tokio::sync::Mutex<()>>,
+    /// Failed authentications per client address (wrong or missing keys) ...
+    auth_failures: Arc<AddrLimiter>,
+    /// ... and the addresses refused until a time because they failed too often.
+    auth_blocked: Arc<std::sync::Mutex<std::collections::HashMap<IpAddr, std::time::Instant>>>,
 }
 
 impl AppState {
@@ -50,6 +58,8 @@ impl AppState {
         let burst = std::num::NonZeroU32::new(c.rate_limit_burst).unwrap_or(per_second);
         let limiter = RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst));
         let keys = Arc::new(std::sync::RwLock::new(settings.keys.clone()));
+        let auth_failures = std::num::NonZeroU32::new(c.auth_failures_per_minute)
+            .unwrap_or(std::num::NonZeroU32::MIN);
         Self {
             engine,
             keys,
@@ -60,8 +70,42 @@ impl AppState {
             snapshots: SnapshotFolder::new(upload_dir.with_file_name("snapshots")),
             audio_roots: Arc::new(vec![upload_dir.clone()]),
             overview: Arc::default(),
+            snapshot_running: Arc::default(),
+            auth_failures: Arc::new(RateLimiter::keyed(
+                Quota::per_minute(auth_failures).allow_burst(auth_failures),
+            )),
+            auth_blocked: Arc::default(),
             upload_dir,
         }
+    }
+
+    /// How long `ip` is still refused for failing authentication too often, if it is.
+    pub fn auth_blocked_for(&self, ip: IpAddr) -> Option<std::time::Duration> {
+        let blocked = self
+            .auth_blocked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let until = *blocked.get(&ip)?;
+        until.checked_duration_since(std::time::Instant::now())
+    }
+
+    /// Counts a failed authentication from `ip`; past the quota the address is refused for
+    /// the returned time.
+    pub fn note_auth_failure(&self, ip: IpAddr) -> Option<std::time::Duration> {
+        use governor::clock::Clock;
+        let not_until = self.auth_failures.check_key(&ip).err()?;
+        let wait = not_until
+            .wait_time_from(DefaultClock::default().now())
+            .max(std::time::Duration::from_secs(1));
+        let now = std::time::Instant::now();
+        let mut blocked = self
+            .auth_blocked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Bounded: expired entries go whenever one is added.
+        blocked.retain(|_, until| *until > now);
+        blocked.insert(ip, now + wait);
+        Some(wait)
     }
 
     /// Snapshots go to `dir` (default: `snapshots` beside the upload folder).
@@ -130,11 +174,34 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&Engine) -> Result<T, music_rag_core::CoreError> + Send + 'static,
     {
+        self.run(f, false).await
+    }
+
+    /// [`Self::run_blocking`] for work that writes: from the moment it starts, the request
+    /// timeout no longer cuts the request short, so a write is either answered with its
+    /// outcome or, timed out before it started, not made at all (never written yet answered
+    /// 408).
+    pub async fn run_write<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Engine) -> Result<T, music_rag_core::CoreError> + Send + 'static,
+    {
+        self.run(f, true).await
+    }
+
+    async fn run<T, F>(&self, f: F, writes: bool) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Engine) -> Result<T, music_rag_core::CoreError> + Send + 'static,
+    {
         let _permit = self.blocking.clone().acquire_owned().await.map_err(|_| {
             ApiError::from(music_rag_core::CoreError::Unavailable(
                 "shutting down".into(),
             ))
         })?;
+        if writes {
+            crate::middleware::write_begins();
+        }
         let engine = self.engine.clone();
         match tokio::task::spawn_blocking(move || f(&engine)).await {
             Ok(r) => r.map_err(ApiError::from),

@@ -408,7 +408,7 @@ impl PgStore {
             })
             .collect::<Result<Vec<_>, PgError>>()?;
         // Iterative index scans return in relaxed order.
-        out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        out.sort_by(Candidate::rank_order);
         Ok(out)
     }
 

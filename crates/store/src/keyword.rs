@@ -100,39 +100,62 @@ fn schema() -> (Schema, Fields) {
 }
 
 impl KeywordIndex {
-    /// Opens the index in `dir`, or makes a new empty one if it is missing or unreadable
+    /// Opens the index in `dir`, or makes a new empty one if it is missing or unreadable: a
+    /// missing or damaged segment file included, since opening the reader opens every file
     /// (it is derived: the caller catches it up from the source of truth).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let (schema, fields) = schema();
         std::fs::create_dir_all(dir)?;
         let fresh = !dir.join("meta.json").exists();
-        let index = match Index::open_in_dir(dir) {
-            Ok(i) if i.schema() == schema => i,
-            opened => {
+        match Self::open_existing(dir) {
+            Ok(index) => Ok(index),
+            Err(why) => {
                 if !fresh {
-                    let why = opened
-                        .err()
-                        .map(|e| e.to_string())
-                        .unwrap_or_else(|| "another schema".into());
                     tracing::warn!(dir = %dir.display(), %why, "keyword index unreadable; rebuilding it");
                 }
-                std::fs::remove_dir_all(dir)?;
-                std::fs::create_dir_all(dir)?;
-                Index::create_in_dir(dir, schema)?
+                Self::create_empty(dir)
             }
-        };
+        }
+    }
+
+    /// A new empty index in `dir`, replacing whatever was there.
+    pub fn create_empty(dir: &Path) -> Result<Self, StoreError> {
+        let (schema, fields) = schema();
+        if dir.exists() {
+            std::fs::remove_dir_all(dir)?;
+        }
+        std::fs::create_dir_all(dir)?;
+        let index = Index::create_in_dir(dir, schema)?;
         Self::over(dir, index, fields)
+    }
+
+    /// Opens the index in `dir` with its reader, or says why it cannot be read.
+    pub fn open_existing(dir: &Path) -> Result<Self, String> {
+        let (schema, fields) = schema();
+        let index = Index::open_in_dir(dir).map_err(|e| e.to_string())?;
+        if index.schema() != schema {
+            return Err("it was written with another schema".into());
+        }
+        Self::over(dir, index, fields).map_err(|e| e.to_string())
+    }
+
+    /// Files of the index whose contents no longer match their checksums (reads every file).
+    pub fn damaged_files(&self) -> Result<Vec<String>, String> {
+        let damaged = self.index.validate_checksum().map_err(|e| e.to_string())?;
+        let mut names: Vec<String> = damaged.iter().map(|p| p.display().to_string()).collect();
+        names.sort();
+        Ok(names)
     }
 
     /// Opens the index without ever writing it; an unreadable or missing index reads as an
     /// empty one (the writer rebuilds it).
     pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
-        let (schema, fields) = schema();
-        let index = match Index::open_in_dir(dir) {
-            Ok(i) if i.schema() == schema => i,
-            _ => Index::create_in_ram(schema),
-        };
-        Self::over(dir, index, fields)
+        match Self::open_existing(dir) {
+            Ok(index) => Ok(index),
+            Err(_) => {
+                let (schema, fields) = schema();
+                Self::over(dir, Index::create_in_ram(schema), fields)
+            }
+        }
     }
 
     /// The index with its reader (reloaded by hand after each commit); the writer is opened on
@@ -318,7 +341,19 @@ impl KeywordIndex {
             return Ok(Vec::new());
         }
         let query = BooleanQuery::new(clauses);
-        let top = TopDocs::with_limit(k.max(1));
+        // Equal scores in slot order (a track's slot is its row in the catalog database, kept
+        // by snapshots): without it they fall in index layout order, which a rebuilt index
+        // does not share.
+        let top = TopDocs::with_limit(k.max(1)).tweak_score(|segment: &tantivy::SegmentReader| {
+            let slots = segment.fast_fields().u64("slot").ok();
+            move |doc: tantivy::DocId, score: tantivy::Score| {
+                let slot = slots
+                    .as_ref()
+                    .and_then(|c| c.first(doc))
+                    .unwrap_or(u64::MAX);
+                (score, std::cmp::Reverse(slot))
+            }
+        });
         let docs = match allowed {
             None => searcher.search(&query, &top)?,
             Some(pred) => {
@@ -330,7 +365,7 @@ impl KeywordIndex {
         let addresses: Vec<DocAddress> = docs.iter().map(|(_, a)| *a).collect();
         let matched = matched_words(&searcher, &words, &addresses)?;
         let mut out = Vec::with_capacity(docs.len());
-        for ((score, addr), matched) in docs.into_iter().zip(matched) {
+        for (((score, _), addr), matched) in docs.into_iter().zip(matched) {
             let column = searcher
                 .segment_reader(addr.segment_ord)
                 .fast_fields()

@@ -11,6 +11,7 @@ mod load;
 mod lock;
 pub mod maintenance;
 mod memory;
+pub mod partial;
 #[cfg(test)]
 mod restore_tests;
 mod sqlite;
@@ -154,6 +155,24 @@ impl EmbeddedStore {
         access: Access,
     ) -> Result<Self, StoreError> {
         Self::open_with_vector_index_from(dir, model, access, ANN_MIN_TRACKS)
+    }
+
+    /// Opens for writing after throwing away the derived indexes (the keyword index and the
+    /// saved vector index), so they are rebuilt from the source of truth whatever state
+    /// their files are in: what `music-rag repair` does. The writer lock is taken first, so
+    /// a running writer's files are never touched.
+    pub fn repair(dir: &Path, model: Option<(&str, usize)>) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let lock = WriterLock::acquire(dir)?;
+        let keyword = dir.join(KEYWORD_DIR);
+        if keyword.exists() {
+            std::fs::remove_dir_all(&keyword)?;
+        }
+        match std::fs::remove_file(dir.join(crate::index_file::INDEX_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        Self::open_locked(dir, model, lock, ANN_MIN_TRACKS)
     }
 
     /// [`Self::open`] with the vector index used from `min_tracks` tracks on instead of
@@ -446,11 +465,12 @@ impl EmbeddedStore {
 
     /// Brings a keyword index left out of step by an earlier failure back before writing.
     fn ready_to_write(&self) -> Result<(), StoreError> {
-        if self.writer_lock.is_none() {
+        let Some(lock) = &self.writer_lock else {
             return Err(StoreError::ReadOnly(
                 "this command opened the store read-only; writes need a writing command".into(),
             ));
-        }
+        };
+        lock.recheck()?;
         if self.keyword_dirty.load(Ordering::Acquire) {
             self.catch_up_keyword()?;
         }

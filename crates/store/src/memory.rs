@@ -687,22 +687,20 @@ impl Catalog {
             .heaps
             .into_iter()
             .map(|heap| {
-                let mut top: Vec<Scored> = heap
+                let mut top: Vec<Candidate> = heap
                     .into_iter()
-                    .map(|Reverse(Scored(_, pos))| {
+                    .filter_map(|Reverse(Scored(_, pos))| {
                         let vector = &self.vectors[pos * self.dim..(pos + 1) * self.dim];
-                        Scored(dot(query, vector), pos)
-                    })
-                    .collect();
-                top.sort_by(|a, b| b.cmp(a));
-                top.truncate(k);
-                top.into_iter()
-                    .filter_map(|Scored(score, pos)| {
                         self.entries[pos]
                             .as_ref()
-                            .map(|e| Candidate::scored(e.track.id.clone(), score))
+                            .map(|e| Candidate::scored(e.track.id.clone(), dot(query, vector)))
                     })
-                    .collect()
+                    .collect();
+                // Ties by id, not by position: positions depend on the order tracks were
+                // loaded or written, and a restored store must rank as the original did.
+                top.sort_by(Candidate::rank_order);
+                top.truncate(k);
+                top
             })
             .collect()
     }
@@ -710,7 +708,10 @@ impl Catalog {
     /// Exact cosine over the audio vectors of tracks that pass the filter.
     pub fn audio_search(&self, query: &[f32], filter: &CompiledFilter, k: usize) -> Vec<Candidate> {
         let passing = (!filter.is_empty()).then(|| self.passing(filter));
-        let mut heap: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(k + 1);
+        // Kept wider than `k` so equal scores at the cut are decided by id below, not by
+        // position.
+        let wide = k * 2 + 8;
+        let mut heap: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(wide + 1);
         for (p, e) in self.entries.iter().enumerate() {
             let Some(e) = e else { continue };
             let Some(a) = &e.track.audio else { continue };
@@ -718,19 +719,21 @@ impl Catalog {
                 continue;
             }
             heap.push(Reverse(Scored(dot(&a.vector, query), p)));
-            if heap.len() > k {
+            if heap.len() > wide {
                 heap.pop();
             }
         }
-        let mut out: Vec<Scored> = heap.into_iter().map(|Reverse(s)| s).collect();
-        out.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        out.into_iter()
-            .filter_map(|Scored(score, p)| {
+        let mut out: Vec<Candidate> = heap
+            .into_iter()
+            .filter_map(|Reverse(Scored(score, p))| {
                 self.entries[p]
                     .as_ref()
                     .map(|e| Candidate::scored(e.track.id.clone(), score))
             })
-            .collect()
+            .collect();
+        out.sort_by(Candidate::rank_order);
+        out.truncate(k);
+        out
     }
 
     /// How many tracks carry an audio vector.

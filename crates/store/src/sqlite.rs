@@ -498,6 +498,18 @@ impl Db {
 
     /// Writes a consistent, compacted copy of the database to `to`. `VACUUM INTO` reads in
     /// one transaction, so writes may go on meanwhile and none is copied half-done.
+    /// Every track's audio file path, as stored.
+    pub fn audio_paths(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT json_extract(doc, '$.audio_path') FROM tracks \
+             WHERE json_extract(doc, '$.audio_path') IS NOT NULL ORDER BY slot",
+        )?;
+        let paths = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(paths)
+    }
+
     pub fn copy_to(&self, to: &Path) -> Result<(), StoreError> {
         self.conn
             .execute("VACUUM INTO ?1", [to.to_string_lossy()])?;
@@ -513,4 +525,20 @@ fn newer_schema(version: i64) -> StoreError {
          directory's snapshots/ folder)",
         env!("CARGO_PKG_VERSION")
     ))
+}
+
+/// In the database at `path` (not open elsewhere), moves tracks' audio paths that start with
+/// the folder `from` to the same place under `to`; returns how many moved. Used when a
+/// snapshot is restored into another data directory than the one it was taken from.
+pub fn move_audio_paths(path: &Path, from: &str, to: &str) -> Result<usize, StoreError> {
+    let conn = Connection::open(path)?;
+    let from = format!("{}/", from.trim_end_matches('/'));
+    let to = format!("{}/", to.trim_end_matches('/'));
+    let moved = conn.execute(
+        "UPDATE tracks SET doc = json_set(doc, '$.audio_path', \
+             ?2 || substr(json_extract(doc, '$.audio_path'), length(?1) + 1)) \
+         WHERE substr(json_extract(doc, '$.audio_path'), 1, length(?1)) = ?1",
+        params![from, to],
+    )?;
+    Ok(moved)
 }

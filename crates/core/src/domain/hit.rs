@@ -90,6 +90,13 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// The one order of a retriever's list, on every store: best score first, equal scores by
+    /// id, so ties never depend on where an index happened to lay tracks out (a restored or
+    /// rebuilt index ranks exactly as the one it replaces).
+    pub fn rank_order(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+        b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id))
+    }
+
     /// A candidate without matched words (dense retrieval, browsing).
     pub fn scored(id: impl Into<String>, score: f32) -> Self {
         Self {

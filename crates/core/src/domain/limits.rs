@@ -17,3 +17,16 @@ pub const DURATION_MAX_SECONDS: f32 = 86_400.0;
 pub const TOP_K_MAX: usize = 100;
 /// Bytes of query text one request may carry.
 pub const QUERY_MAX_BYTES: usize = 2048;
+
+/// One rule for every store: text may not hold U+0000. PostgreSQL cannot store it in `text`,
+/// and no title, tag or description needs it; refusing it here (a 422 naming the field)
+/// makes both stores accept exactly the same tracks.
+pub fn check_no_nul(field: &str, value: &str) -> Result<(), crate::error::FieldError> {
+    if value.contains('\0') {
+        return Err(crate::error::FieldError::new(
+            field,
+            "must not contain the NUL character (U+0000)",
+        ));
+    }
+    Ok(())
+}

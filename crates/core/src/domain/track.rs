@@ -79,7 +79,8 @@ fn check_text(field: &str, value: &Option<String>, max: usize) -> Result<(), Fie
             field,
             format!("must be at most {max} bytes (got {})", v.len()),
         )),
-        _ => Ok(()),
+        Some(v) => limits::check_no_nul(field, v),
+        None => Ok(()),
     }
 }
 
@@ -101,6 +102,7 @@ fn check_list(field: &str, values: &[String]) -> Result<(), FieldError> {
                 format!("must be at most {} bytes", limits::LIST_ITEM_MAX_BYTES),
             ));
         }
+        limits::check_no_nul(&format!("{field}[{i}]"), v)?;
     }
     Ok(())
 }
@@ -203,6 +205,7 @@ impl Track {
                     format!("must be at most {SHORT_TEXT_MAX_BYTES} bytes"),
                 ));
             }
+            limits::check_no_nul(field, value)?;
         }
         let m = &self.metadata;
         for (field, value) in [

@@ -66,7 +66,17 @@ pub struct SnapshotManifest {
     pub tracks: u64,
     pub vectors: u64,
     pub audio_vectors: u64,
+    /// The database and the audio files held in the data directory (`files/…`, uploads and
+    /// copied audio), each with its size and SHA-256.
     pub files: Vec<SnapshotFile>,
+    /// The data directory the snapshot was taken from: tracks' audio paths under it are moved
+    /// to the directory a snapshot is restored into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<String>,
+    /// Audio files that tracks reference in place outside the data directory (a user's music
+    /// folder): not copied into the snapshot; back those folders up as they are.
+    #[serde(default)]
+    pub audio_files_elsewhere: u64,
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -9,7 +9,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::ApiPath;
 use crate::snapshots::{SnapshotEntry, SnapshotTaken};
 use crate::state::AppState;
@@ -20,20 +20,40 @@ pub struct SnapshotList {
     pub snapshots: Vec<SnapshotEntry>,
 }
 
-/// Take a snapshot now: one file with every write acknowledged before it started.
+/// Take a snapshot now: one file with every write acknowledged before it started. One is
+/// taken at a time (a request while one is being taken gets 429 with Retry-After), and the
+/// folder keeps the newest `snapshot_keep` (MUSIC_RAG_SNAPSHOT_KEEP): older ones are deleted,
+/// so neither their number nor the disk they take can grow without bound.
 #[utoipa::path(post, path = "/v1/admin/snapshots", tag = "admin",
-    responses((status = 201, body = SnapshotTaken), (status = 507, body = crate::error::ErrorBody)), security(("api_key" = [])))]
+    responses((status = 201, body = SnapshotTaken), (status = 429, body = crate::error::ErrorBody), (status = 507, body = crate::error::ErrorBody)), security(("api_key" = [])))]
 pub async fn create_snapshot(State(state): State<AppState>) -> ApiResult<Response> {
+    let Ok(one_at_a_time) = state.snapshot_running.clone().try_lock_owned() else {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            "a snapshot is being taken; retry after the time in Retry-After",
+        )
+        .retry_after(5));
+    };
     let folder = state.snapshots.clone();
     let engine = state.engine.clone();
+    let keep = state.settings.config.snapshot_keep.max(1);
     // Not under the search semaphore: a snapshot is I/O and must not hold back queries.
-    let taken = tokio::task::spawn_blocking(move || folder.take(engine.store().as_ref(), None))
-        .await
-        .map_err(|e| {
-            ApiError::from(music_rag_core::CoreError::Internal(format!(
-                "snapshot task failed: {e}"
-            )))
-        })??;
+    crate::middleware::write_begins();
+    let taken = tokio::task::spawn_blocking(move || {
+        let _running = one_at_a_time;
+        let taken = folder.take(engine.store().as_ref(), None)?;
+        let pruned = folder.prune(keep)?;
+        if !pruned.is_empty() {
+            tracing::info!(pruned = pruned.len(), keep, "older snapshots deleted");
+        }
+        Ok::<_, music_rag_core::CoreError>(taken)
+    })
+    .await
+    .map_err(|e| {
+        ApiError::from(music_rag_core::CoreError::Internal(format!(
+            "snapshot task failed: {e}"
+        )))
+    })??;
     Ok((StatusCode::CREATED, Json(taken)).into_response())
 }
 

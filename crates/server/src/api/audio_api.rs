@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
-use music_rag_audio::decode::decode_source;
-use music_rag_audio::{analyse, analyse_file};
+use music_rag_audio::analyse_file;
+use music_rag_audio::decode::analyse_source;
 use music_rag_core::app::listen::{ListenRequest, ListenResponse};
 use music_rag_core::{CoreError, Track, UpsertOutcome};
 use serde::Serialize;
@@ -78,6 +78,39 @@ fn storing_failed(e: std::io::Error) -> ApiError {
     })
 }
 
+/// Uploads being received are written under this prefix, then renamed when kept.
+pub const UPLOAD_TEMP_PREFIX: &str = ".partial-";
+
+/// A form field other than the file (`text`, `top_k`, …) is at most this long. It is held in
+/// memory, so the limit is enforced while it arrives, not after (the upload limit is for the
+/// file, which goes to disk).
+pub const MAX_FORM_FIELD_BYTES: usize = 16 * 1024;
+/// Form fields besides the file, at most.
+const MAX_FORM_FIELDS: usize = 16;
+
+/// Reads a small text field chunk by chunk, refusing it as soon as it passes the limit.
+async fn read_small_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+    name: &str,
+) -> ApiResult<String> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(name, e))? {
+        if bytes.len() + chunk.len() > MAX_FORM_FIELD_BYTES {
+            return Err(ApiError {
+                field: Some(name.to_string()),
+                ..ApiError::new(
+                    crate::error::ErrorCode::PayloadTooLarge,
+                    format!(
+                        "{name} is longer than {MAX_FORM_FIELD_BYTES} bytes (only the file part may be large)"
+                    ),
+                )
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| ApiError::invalid(name, "must be UTF-8 text"))
+}
+
 async fn read_multipart(mut form: Multipart, dir: &Path) -> ApiResult<Upload> {
     use tokio::io::AsyncWriteExt;
     let mut upload = Upload {
@@ -97,10 +130,14 @@ async fn read_multipart(mut form: Multipart, dir: &Path) -> ApiResult<Upload> {
             tokio::fs::create_dir_all(dir)
                 .await
                 .map_err(storing_failed)?;
-            let temp = dir.join(format!(".partial-{}", uuid::Uuid::new_v4().simple()));
-            let mut file = tokio::fs::File::create(&temp)
-                .await
-                .map_err(storing_failed)?;
+            let temp = dir.join(format!(
+                "{UPLOAD_TEMP_PREFIX}{}",
+                uuid::Uuid::new_v4().simple()
+            ));
+            // Locked while it is written, so a sweep at start removes only abandoned ones.
+            let file = std::fs::File::create(&temp).map_err(storing_failed)?;
+            file.try_lock().map_err(|e| storing_failed(e.into()))?;
+            let mut file = tokio::fs::File::from_std(file);
             upload.temp = Some(temp);
             while let Some(chunk) = field
                 .chunk()
@@ -112,7 +149,13 @@ async fn read_multipart(mut form: Multipart, dir: &Path) -> ApiResult<Upload> {
             }
             file.flush().await.map_err(storing_failed)?;
         } else {
-            let value = field.text().await.map_err(|e| multipart_error(&name, e))?;
+            if upload.fields.len() >= MAX_FORM_FIELDS {
+                return Err(ApiError::invalid(
+                    name,
+                    format!("is one field too many: a form takes at most {MAX_FORM_FIELDS} besides the file"),
+                ));
+            }
+            let value = read_small_field(&mut field, &name).await?;
             upload.fields.push((name, value));
         }
     }
@@ -175,7 +218,7 @@ pub async fn upload(
     upload.keep_as(&path).map_err(storing_failed)?;
     let saved = path.clone();
     let result = state
-        .run_blocking(move |engine| {
+        .run_write(move |engine| {
             let analysed = match analyse_file(&saved) {
                 Ok(a) => a,
                 Err(e) => {
@@ -264,8 +307,7 @@ pub async fn search(
             // The clip is read from its temporary file, removed when `upload` drops.
             let file = std::fs::File::open(upload.path())
                 .map_err(|e| CoreError::Unavailable(format!("cannot read the upload back: {e}")))?;
-            let decoded = decode_source(Box::new(file), ext.as_deref())?;
-            let features = analyse(&decoded.samples, decoded.sample_rate);
+            let features = analyse_source(Box::new(file), ext.as_deref())?;
             engine.listen(&listen, Some(features.vector))
         })
         .await?;

@@ -198,7 +198,7 @@ pub async fn index(
     State(state): State<AppState>,
     ApiJson(track): ApiJson<Track>,
 ) -> ApiResult<Json<IndexResponse>> {
-    let outcome = state.run_blocking(move |e| e.upsert_one(track)).await?;
+    let outcome = state.run_write(move |e| e.upsert_one(track)).await?;
     let (id, verb) = match outcome {
         UpsertOutcome::Created { id } => (id, "indexed"),
         UpsertOutcome::Updated { id } => (id, "updated"),
@@ -253,7 +253,7 @@ pub async fn index_batch(
             )
         });
     }
-    let report = state.run_blocking(move |e| e.upsert(tracks)).await?;
+    let report = state.run_write(move |e| e.upsert(tracks)).await?;
     crate::metrics::record_ingest(&report);
     let errors: Vec<BatchError> = report
         .results

@@ -91,6 +91,16 @@ pub async fn audio(
              may stream (the upload folder, DATA_DIR/audio, MUSIC_RAG_AUDIO_DIRS)"
         )));
     };
+    let mut request = request;
+    let ignored = request
+        .headers()
+        .get(header::RANGE)
+        .is_some_and(|v| !is_single_byte_range(v.to_str().unwrap_or("")));
+    if ignored {
+        // RFC 9110 §14.2: a Range the server does not support (several ranges, another unit,
+        // bad syntax) is ignored and the whole file sent with 200, never refused with 416.
+        request.headers_mut().remove(header::RANGE);
+    }
     let served = ServeFile::new(path).oneshot(request).await.map_err(|e| {
         ApiError::from(music_rag_core::CoreError::Internal(format!(
             "reading audio: {e}"
@@ -116,6 +126,25 @@ pub async fn audio(
     Ok(response)
 }
 
+/// Whether a `Range` value is one byte range this server answers with 206 (or 416 when it
+/// lies outside the file): `bytes=FIRST-`, `bytes=FIRST-LAST` or `bytes=-SUFFIX`.
+fn is_single_byte_range(value: &str) -> bool {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return false;
+    };
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return false;
+    };
+    let number = |s: &str| !s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit());
+    match (first.trim(), last.trim()) {
+        ("", suffix) => number(suffix),
+        (first, "") => number(first),
+        (first, last) => {
+            number(first) && number(last) && first.parse::<u64>().ok() <= last.parse::<u64>().ok()
+        }
+    }
+}
+
 /// Create or replace one track; the id in the path wins and must match the body's if given.
 #[utoipa::path(put, path = "/v1/tracks/{id}", tag = "tracks", params(("id" = String, Path)), request_body = Track,
     responses((status = 200, body = UpsertOutcome), (status = 422, body = crate::error::ErrorBody)), security(("api_key" = [])))]
@@ -131,9 +160,7 @@ pub async fn put(
         ));
     }
     track.id = id;
-    Ok(Json(
-        state.run_blocking(move |e| e.upsert_one(track)).await?,
-    ))
+    Ok(Json(state.run_write(move |e| e.upsert_one(track)).await?))
 }
 
 /// Delete one track.
@@ -143,7 +170,7 @@ pub async fn delete(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state.run_blocking(move |e| e.catalog().delete(&id)).await?;
+    state.run_write(move |e| e.catalog().delete(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -213,10 +240,10 @@ async fn write_batch(
 ) -> ApiResult<IngestReport> {
     let report = if all_or_nothing {
         state
-            .run_blocking(move |e| e.upsert_all_or_nothing(tracks))
+            .run_write(move |e| e.upsert_all_or_nothing(tracks))
             .await?
     } else {
-        state.run_blocking(move |e| e.upsert(tracks)).await?
+        state.run_write(move |e| e.upsert(tracks)).await?
     };
     crate::metrics::record_ingest(&report);
     Ok(report)
@@ -291,4 +318,34 @@ async fn import_file(
         report.results.insert(position, outcome);
     }
     Ok(Json(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_single_byte_range;
+
+    #[test]
+    fn only_one_well_formed_byte_range_is_answered_as_a_range() {
+        for ok in [
+            "bytes=0-0",
+            "bytes=0-",
+            "bytes=-500",
+            "bytes=10-20",
+            " bytes=5-5 ",
+        ] {
+            assert!(is_single_byte_range(ok), "{ok}");
+        }
+        for ignored in [
+            "bytes=0-0,2-3",
+            "items=0-5",
+            "bytes=abc",
+            "bytes=",
+            "bytes=-",
+            "bytes=5-1",
+            "bytes=1-2-3",
+            "",
+        ] {
+            assert!(!is_single_byte_range(ignored), "{ignored}");
+        }
+    }
 }
