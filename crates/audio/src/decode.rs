@@ -70,11 +70,69 @@ pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
     decode_source(Box::new(file), hint_ext.as_deref())
 }
 
+/// A WAV file's format chunk is read before the decoder sees it: a header claiming 0 Hz, no
+/// channels or an odd sample size makes decoders divide by zero or panic, so it is refused
+/// here with what is wrong. Anything that is not a RIFF/WAVE file passes untouched.
+fn check_wav_header(source: &mut Box<dyn MediaSource>) -> Result<(), AudioError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut head = Vec::with_capacity(4096);
+    source.by_ref().take(4096).read_to_end(&mut head)?;
+    source.seek(SeekFrom::Start(0))?;
+    if head.len() < 12 || &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+        return Ok(());
+    }
+    let mut at = 12;
+    while at + 8 <= head.len() {
+        let id = &head[at..at + 4];
+        let size = u32::from_le_bytes([head[at + 4], head[at + 5], head[at + 6], head[at + 7]]);
+        let body = at + 8;
+        if id == b"fmt " {
+            if size < 16 || body + 16 > head.len() {
+                return Err(AudioError::Corrupt(
+                    "the WAV format chunk is too short".into(),
+                ));
+            }
+            let u16_at = |o: usize| u16::from_le_bytes([head[body + o], head[body + o + 1]]);
+            let channels = u16_at(2) as usize;
+            let rate = u32::from_le_bytes([
+                head[body + 4],
+                head[body + 5],
+                head[body + 6],
+                head[body + 7],
+            ]);
+            let bits = u16_at(14);
+            if !SAMPLE_RATES.contains(&rate) {
+                return Err(AudioError::Corrupt(format!(
+                    "the WAV header's sample rate {rate} Hz is outside {}-{} Hz",
+                    SAMPLE_RATES.start(),
+                    SAMPLE_RATES.end()
+                )));
+            }
+            if channels == 0 || channels > MAX_CHANNELS {
+                return Err(AudioError::Corrupt(format!(
+                    "the WAV header's channel count {channels} is outside 1-{MAX_CHANNELS}"
+                )));
+            }
+            if bits == 0 || bits > 64 {
+                return Err(AudioError::Corrupt(format!(
+                    "the WAV header's sample size {bits} bits is outside 1-64"
+                )));
+            }
+            return Ok(());
+        }
+        // Chunks are padded to an even size.
+        at = body.saturating_add(size as usize + (size as usize & 1));
+    }
+    Ok(())
+}
+
 /// Decodes any media source; `extension` helps the format probe.
 pub fn decode_source(
     source: Box<dyn MediaSource>,
     extension: Option<&str>,
 ) -> Result<Decoded, AudioError> {
+    let mut source = source;
+    check_wav_header(&mut source)?;
     let stream = MediaSourceStream::new(source, Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = extension {

@@ -178,38 +178,6 @@ fn a_folder_becomes_tracks_with_tags_and_measured_sound() {
     assert_eq!(ids.len(), 3);
 }
 
-fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "music-rag-test-boundary-7f3a";
-    let mut body = Vec::new();
-    for (name, file_name, bytes) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match file_name {
-            Some(f) => body.extend_from_slice(
-                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
-            ),
-            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
-        }
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-fn post_multipart(url: &str, key: &str, parts: &[(&str, Option<&str>, &[u8])]) -> (u16, Value) {
-    let (content_type, body) = multipart(parts);
-    let r = agent()
-        .post(url)
-        .set("X-API-Key", key)
-        .set("Content-Type", &content_type)
-        .send_bytes(&body);
-    match r {
-        Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
-        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
-        Err(e) => panic!("{url}: {e}"),
-    }
-}
-
 #[test]
 fn uploads_and_listen_alike_search_over_http() {
     let tmp = tempfile::tempdir().unwrap();

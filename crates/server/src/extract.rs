@@ -89,71 +89,88 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// A JSON body of tracks: like [`ApiJson`], but a NUL is left to each track's validation, so
+/// in a batch it fails its own row (named, as every invalid row is) and not the batch.
+pub struct ApiJsonTracks<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJsonTracks<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        read_json(req, state, false).await.map(ApiJsonTracks)
+    }
+}
+
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(req.headers()) {
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedMediaType,
-                "send the body as JSON with Content-Type: application/json",
-            ));
+        read_json(req, state, true).await.map(ApiJson)
+    }
+}
+
+async fn read_json<T: DeserializeOwned, S: Send + Sync>(
+    req: Request,
+    state: &S,
+    refuse_nul: bool,
+) -> Result<T, ApiError> {
+    if !is_json(req.headers()) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the body as JSON with Content-Type: application/json",
+        ));
+    }
+    let body = match axum::body::Bytes::from_request(req, state).await {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(body_too_large()),
+        Err(e) => {
+            return Err(ApiError {
+                status: e.status(),
+                ..ApiError::new(ErrorCode::BadRequest, e.body_text())
+            })
         }
-        let body = match axum::body::Bytes::from_request(req, state).await {
-            Ok(b) => b,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(body_too_large()),
-            Err(e) => {
-                return Err(ApiError {
-                    status: e.status(),
-                    ..ApiError::new(ErrorCode::BadRequest, e.body_text())
-                })
-            }
-        };
-        if let Some(field) = json_nul_field(&body) {
-            return Err(nul_refused(&field));
+    };
+    if let Some(field) = json_nul_field(&body).filter(|_| refuse_nul) {
+        return Err(nul_refused(&field));
+    }
+    match axum::Json::<T>::from_bytes(&body) {
+        Ok(axum::Json(v)) => Ok(v),
+        Err(JsonRejection::JsonDataError(e)) => {
+            // serde_path_to_error gives "path: message" in the body text.
+            let text = e.body_text();
+            let detail = text
+                .trim_start_matches("Failed to deserialize the JSON body into the target type: ");
+            let (path, msg) = detail.split_once(": ").unwrap_or(("", detail));
+            let field = if path.is_empty() || path == "." {
+                field_of(msg)
+            } else {
+                Some(path.to_string())
+            };
+            Err(ApiError {
+                field: field.clone(),
+                ..ApiError::new(
+                    ErrorCode::InvalidInput,
+                    format!(
+                        "{}{msg}",
+                        field.map(|f| format!("{f}: ")).unwrap_or_default()
+                    ),
+                )
+            })
         }
-        match axum::Json::<T>::from_bytes(&body) {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(JsonRejection::JsonDataError(e)) => {
-                // serde_path_to_error gives "path: message" in the body text.
-                let text = e.body_text();
-                let detail = text.trim_start_matches(
-                    "Failed to deserialize the JSON body into the target type: ",
-                );
-                let (path, msg) = detail.split_once(": ").unwrap_or(("", detail));
-                let field = if path.is_empty() || path == "." {
-                    field_of(msg)
-                } else {
-                    Some(path.to_string())
-                };
-                Err(ApiError {
-                    field: field.clone(),
-                    ..ApiError::new(
-                        ErrorCode::InvalidInput,
-                        format!(
-                            "{}{msg}",
-                            field.map(|f| format!("{f}: ")).unwrap_or_default()
-                        ),
-                    )
-                })
-            }
-            Err(JsonRejection::JsonSyntaxError(e)) => {
-                Err(ApiError::new(ErrorCode::MalformedJson, e.body_text()))
-            }
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
-                ErrorCode::UnsupportedMediaType,
-                "send the body as JSON with Content-Type: application/json",
-            )),
-            Err(JsonRejection::BytesRejection(e))
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                Err(body_too_large())
-            }
-            Err(other) => Err(ApiError {
-                status: other.status(),
-                ..ApiError::new(ErrorCode::BadRequest, other.body_text())
-            }),
+        Err(JsonRejection::JsonSyntaxError(e)) => {
+            Err(ApiError::new(ErrorCode::MalformedJson, e.body_text()))
         }
+        Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the body as JSON with Content-Type: application/json",
+        )),
+        Err(JsonRejection::BytesRejection(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(body_too_large())
+        }
+        Err(other) => Err(ApiError {
+            status: other.status(),
+            ..ApiError::new(ErrorCode::BadRequest, other.body_text())
+        }),
     }
 }
 

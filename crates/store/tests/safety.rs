@@ -287,3 +287,197 @@ fn write_the_schema1_fixture() {
     )
     .unwrap();
 }
+
+/// Ties are ranked the same by a store and by its restored snapshot: equal scores are ordered
+/// by a stable key, not by where each index happened to lay tracks out. The layout is made to
+/// differ on purpose: tracks deleted and written again sit elsewhere in the live store than in
+/// one rebuilt from the snapshot.
+#[test]
+fn equal_scores_rank_the_same_after_a_restore() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("source");
+    let s = writer(&source);
+    // Thirty tracks with the same vector and the same words: every score ties.
+    let same = |id: &str| item(id, "Harbour Song", 3);
+    let ids: Vec<String> = (0..30).map(|i| format!("t{:02}", (i * 7) % 30)).collect();
+    for id in &ids {
+        s.upsert(vec![same(id)]).unwrap();
+    }
+    for id in ids.iter().step_by(3) {
+        assert!(s.delete(id).unwrap());
+    }
+    for id in ids.iter().step_by(3).rev() {
+        s.upsert(vec![same(id)]).unwrap();
+    }
+    let query = same("q").embedding;
+    let ranked = |s: &EmbeddedStore| -> (Vec<String>, Vec<String>) {
+        let dense = s.dense_search(&query, &Filter::default(), 10).unwrap();
+        let keyword = s.keyword_search("harbour", &Filter::default(), 10).unwrap();
+        (
+            dense.into_iter().map(|c| c.id).collect(),
+            keyword.into_iter().map(|c| c.id).collect(),
+        )
+    };
+    let before = ranked(&s);
+    let snap = tmp.path().join("ties.mrsnap");
+    s.snapshot(&snap).unwrap();
+    drop(s);
+    let (restored, _) =
+        EmbeddedStore::restore(&snap, &tmp.path().join("restored"), false, Some(MODEL)).unwrap();
+    assert_eq!(ranked(&restored), before);
+    // Reopened (index files read back, not rebuilt) it ranks the same too.
+    let reopened = writer(&source);
+    assert_eq!(ranked(&reopened), before);
+    // Dense ties fall in id order.
+    let mut sorted = before.0.clone();
+    sorted.sort();
+    assert_eq!(before.0, sorted);
+}
+
+/// The keyword index is derived: a segment file deleted or cut short never stops the store
+/// from opening, `verify` names the damage, and `repair` rebuilds it from the catalog.
+#[test]
+fn a_damaged_keyword_index_is_rebuilt_not_fatal() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let s = writer(tmp.path());
+        s.upsert(vec![
+            item("a", "Blue Harbour", 0),
+            item("b", "Red Desert", 1),
+        ])
+        .unwrap();
+    }
+    let keyword_dir = tmp.path().join("keyword");
+    let segment_files = || -> Vec<std::path::PathBuf> {
+        let mut files: Vec<_> = std::fs::read_dir(&keyword_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                !name.starts_with('.') && name != "meta.json" && !name.ends_with(".lock")
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let files = segment_files();
+    assert!(!files.is_empty());
+    // One file missing: the reader cannot open the segment.
+    std::fs::remove_file(&files[0]).unwrap();
+    let checks = verify(tmp.path(), Some(MODEL));
+    let keyword = checks.iter().find(|c| c.name == "keyword index").unwrap();
+    assert!(
+        !keyword.ok && keyword.detail.contains("repair"),
+        "{checks:?}"
+    );
+    // A read-only open still works (keyword results wait for a writer to rebuild).
+    let reader = EmbeddedStore::open(tmp.path(), Some(MODEL), Access::ReadOnly).unwrap();
+    assert_eq!(reader.count().unwrap(), 2);
+    drop(reader);
+    // A writing open rebuilds it.
+    let s = writer(tmp.path());
+    assert_eq!(keyword_ids(&s, "harbour"), vec!["a"]);
+    drop(s);
+    assert!(all_ok(tmp.path()));
+    // One file cut short: verify names it; repair rebuilds.
+    let files = segment_files();
+    let victim = files
+        .iter()
+        .max_by_key(|p| p.metadata().unwrap().len())
+        .unwrap();
+    let len = victim.metadata().unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(victim)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    assert!(!all_ok(tmp.path()));
+    let repaired = EmbeddedStore::repair(tmp.path(), Some(MODEL)).unwrap();
+    assert_eq!(keyword_ids(&repaired, "desert"), vec!["b"]);
+    drop(repaired);
+    assert!(all_ok(tmp.path()));
+}
+
+/// What exists only in the data directory is in the snapshot: audio files tracks keep there
+/// are copied with their checksums and put back on restore (paths moved to the new
+/// directory); files referenced in place elsewhere are counted, not copied; `verify` reports
+/// audio files that went missing.
+#[test]
+fn snapshots_hold_the_audio_files_kept_in_the_data_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = tmp.path().join("source");
+    let uploads = source.join("uploads");
+    std::fs::create_dir_all(&uploads).unwrap();
+    let held = uploads.join("clip.ogg");
+    std::fs::write(&held, b"an uploaded clip's bytes").unwrap();
+    let music = tmp.path().join("music");
+    std::fs::create_dir_all(&music).unwrap();
+    let elsewhere = music.join("song.flac");
+    std::fs::write(&elsewhere, b"a song in the user's folder").unwrap();
+    let s = writer(&source);
+    let mut a = item("a", "Uploaded", 0);
+    a.track.audio_path = Some(held.canonicalize().unwrap().display().to_string());
+    let mut b = item("b", "In Place", 1);
+    b.track.audio_path = Some(elsewhere.canonicalize().unwrap().display().to_string());
+    s.upsert(vec![a, b]).unwrap();
+    let snap = tmp.path().join("audio.mrsnap");
+    let manifest = s.snapshot(&snap).unwrap();
+    drop(s);
+    let listed: Vec<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(listed, vec!["catalog.sqlite", "files/uploads/clip.ogg"]);
+    assert_eq!(manifest.audio_files_elsewhere, 1);
+
+    let target = tmp.path().join("restored");
+    let (restored, _) = EmbeddedStore::restore(&snap, &target, false, Some(MODEL)).unwrap();
+    let put_back = target.join("uploads/clip.ogg");
+    assert_eq!(
+        std::fs::read(&put_back).unwrap(),
+        b"an uploaded clip's bytes"
+    );
+    let a = restored.get("a").unwrap().unwrap();
+    assert_eq!(
+        a.audio_path.as_deref(),
+        Some(
+            put_back
+                .canonicalize()
+                .unwrap()
+                .display()
+                .to_string()
+                .as_str()
+        ),
+        "the track points at its restored file"
+    );
+    let b = restored.get("b").unwrap().unwrap();
+    assert_eq!(
+        b.audio_path.as_deref(),
+        Some(
+            elsewhere
+                .canonicalize()
+                .unwrap()
+                .display()
+                .to_string()
+                .as_str()
+        )
+    );
+    drop(restored);
+    assert!(all_ok(&target));
+    std::fs::remove_file(&elsewhere).unwrap();
+    let checks = verify(&target, Some(MODEL));
+    let audio = checks.iter().find(|c| c.name == "audio files").unwrap();
+    assert!(!audio.ok && audio.detail.contains("song.flac"), "{audio:?}");
+
+    // A damaged audio file in the snapshot is refused before anything changes.
+    let bytes = std::fs::read(&snap).unwrap();
+    let at = bytes.windows(9).position(|w| w == b"an upload").unwrap();
+    let mut bad = bytes.clone();
+    bad[at] ^= 0x20;
+    let bad_snap = tmp.path().join("bad.mrsnap");
+    std::fs::write(&bad_snap, bad).unwrap();
+    let refused = EmbeddedStore::restore(&bad_snap, &tmp.path().join("other"), false, Some(MODEL));
+    let err = refused
+        .err()
+        .expect("a damaged file is refused")
+        .to_string();
+    assert!(err.contains("files/uploads/clip.ogg"), "{err}");
+}

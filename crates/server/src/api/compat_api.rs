@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiJsonTracks, ApiPath};
 use crate::state::AppState;
 
 /// A list, or a single string as some clients send it.
@@ -196,7 +196,7 @@ pub struct IndexResponse {
     security(("api_key" = [])))]
 pub async fn index(
     State(state): State<AppState>,
-    ApiJson(track): ApiJson<Track>,
+    ApiJsonTracks(track): ApiJsonTracks<Track>,
 ) -> ApiResult<Json<IndexResponse>> {
     let outcome = state.run_write(move |e| e.upsert_one(track)).await?;
     let (id, verb) = match outcome {
@@ -238,7 +238,7 @@ pub struct BatchError {
     security(("api_key" = [])))]
 pub async fn index_batch(
     State(state): State<AppState>,
-    ApiJson(tracks): ApiJson<Vec<Track>>,
+    ApiJsonTracks(tracks): ApiJsonTracks<Vec<Track>>,
 ) -> ApiResult<Json<BatchResponse>> {
     let max = state.settings.config.max_batch_size;
     if tracks.len() > max {

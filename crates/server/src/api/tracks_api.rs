@@ -13,7 +13,7 @@ use tower_http::services::ServeFile;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiJsonTracks, ApiPath, ApiQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -151,7 +151,7 @@ fn is_single_byte_range(value: &str) -> bool {
 pub async fn put(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    ApiJson(mut track): ApiJson<Track>,
+    ApiJsonTracks(mut track): ApiJsonTracks<Track>,
 ) -> ApiResult<Json<UpsertOutcome>> {
     if !track.id.is_empty() && track.id != id {
         return Err(ApiError::invalid(
@@ -206,7 +206,8 @@ pub async fn batch(
             .map_err(|_| ApiError::invalid("body", "must be UTF-8 text"))?;
         return import_file(&state, &text, format, params.all_or_nothing).await;
     }
-    let ApiJson(body) = ApiJson::<serde_json::Value>::from_request(request, &state).await?;
+    let ApiJsonTracks(body) =
+        ApiJsonTracks::<serde_json::Value>::from_request(request, &state).await?;
     // The commonest first mistake is a bare list of tracks: say what the body must be.
     if body.is_array() {
         return Err(ApiError::invalid(
