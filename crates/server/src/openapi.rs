@@ -20,6 +20,38 @@ impl Modify for Security {
     }
 }
 
+/// Rules on list items that the derive cannot attach: a time signature is written like
+/// "3/4" (1-32 beats of a whole, half, quarter, eighth, sixteenth or thirty-second note), a
+/// key like "A minor", "F# major", "Bb" or "Am" (the parser reads a few more spellings).
+struct ItemRules;
+
+const TIME_SIGNATURE: &str = r"^([1-9]|[12][0-9]|3[0-2])/(1|2|4|8|16|32)$";
+const KEY: &str = r"^[A-Ga-g](#|b|♯|♭| sharp| flat)?( major| minor| maj| min|m)?$";
+
+impl Modify for ItemRules {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{ArrayItems, Schema};
+        use utoipa::openapi::RefOr;
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        for name in ["Filter", "Preferences"] {
+            let Some(RefOr::T(Schema::Object(filter))) = components.schemas.get_mut(name) else {
+                continue;
+            };
+            for (field, pattern) in [("time_signatures", TIME_SIGNATURE), ("keys", KEY)] {
+                if let Some(RefOr::T(Schema::Array(list))) = filter.properties.get_mut(field) {
+                    if let ArrayItems::RefOrSchema(item) = &mut list.items {
+                        if let RefOr::T(Schema::Object(item)) = item.as_mut() {
+                            item.pattern = Some(pattern.into());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Answers any route can give that the handlers do not list themselves: the guards (keys,
 /// scopes, rate limit), the body checks, the timeout, load shedding and the panic guard. Each is
 /// the one JSON error body.
@@ -94,7 +126,7 @@ impl Modify for CommonErrors {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Music RAG", description = "Find and talk about music in plain words. Keys go in X-API-Key or Authorization: Bearer; scopes are read, write and admin."),
+    info(title = "Music RAG", description = "Find and talk about music in plain words. Keys go in X-API-Key or Authorization: Bearer; scopes are read, write and admin. No text may hold the NUL character (U+0000): it is refused with 422 naming the field. Writes sent by a browser page of another site (an Origin that is not this server nor in CORS_ORIGINS) are refused with 403. Batches are validated row by row: invalid rows are listed in the answer and the others written."),
     paths(
         compat_api::root, compat_api::health, compat_api::search, compat_api::index, compat_api::index_batch,
         compat_api::stats, compat_api::item, stats_api::stats,
@@ -105,7 +137,7 @@ impl Modify for CommonErrors {
         admin_api::create_snapshot, admin_api::list_snapshots, admin_api::download_snapshot,
         admin_api::delete_snapshot,
     ),
-    modifiers(&Security, &CommonErrors),
+    modifiers(&Security, &CommonErrors, &ItemRules),
     tags(
         (name = "compat", description = "The original Python service's endpoints, unchanged for its clients"),
         (name = "search", description = "Versioned search"),

@@ -35,9 +35,11 @@ pub struct AskRequest {
     )]
     pub question: String,
     /// Hard constraints on the tracks the answer may use.
+    #[serde(deserialize_with = "crate::domain::wire::object")]
     pub filters: Filter,
     /// How many tracks to retrieve as sources (1-20).
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 20))]
+    #[serde(deserialize_with = "crate::domain::wire::count")]
     pub top_k: usize,
     /// Stream the answer as server-sent events (HTTP only).
     pub stream: bool,

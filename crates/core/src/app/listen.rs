@@ -24,9 +24,12 @@ pub struct ListenRequest {
     /// Words to combine with the sound, e.g. "but calmer".
     pub text: Option<String>,
     /// Weight of audio likeness against the text ranking, 0-1 (used when `text` is given).
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1))]
     pub audio_weight: f32,
+    #[serde(deserialize_with = "crate::domain::wire::object")]
     pub filters: Filter,
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
+    #[serde(deserialize_with = "crate::domain::wire::count")]
     pub top_k: usize,
 }
 

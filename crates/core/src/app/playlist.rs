@@ -26,9 +26,11 @@ pub struct PlaylistRequest {
     /// Tracks to build around; they open the playlist.
     pub seed_ids: Vec<String>,
     /// Number of tracks (default 20 when `minutes` is not given).
+    #[serde(deserialize_with = "crate::domain::wire::optional_count")]
     pub length: Option<usize>,
     /// Target running time; used instead of `length`.
     pub minutes: Option<f32>,
+    #[serde(deserialize_with = "crate::domain::wire::object")]
     pub filters: Filter,
     /// A playlist exactly as given: these ids in this order, nothing chosen or reordered
     /// (how a front end exports a playlist its user edited). Not combined with the others.

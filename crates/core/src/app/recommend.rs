@@ -24,8 +24,10 @@ pub struct RecommendRequest {
     pub positive: Vec<String>,
     /// Ids of tracks to steer away from (0-50).
     pub negative: Vec<String>,
+    #[serde(deserialize_with = "crate::domain::wire::object")]
     pub filters: Filter,
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
+    #[serde(deserialize_with = "crate::domain::wire::count")]
     pub top_k: usize,
 }
 

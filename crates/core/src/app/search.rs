@@ -27,11 +27,14 @@ pub use crate::domain::limits::{QUERY_MAX_BYTES, TOP_K_MAX};
 pub struct SearchRequest {
     pub text: String,
     /// Hard constraints: every hit satisfies them.
+    #[serde(deserialize_with = "crate::domain::wire::object")]
     pub filters: Filter,
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
+    #[serde(deserialize_with = "crate::domain::wire::count")]
     pub top_k: usize,
     /// Weight of dense (meaning) against keyword ranks in fusion, 0–1. Unset: chosen from the
     /// query (0.5 for a description, 0.6 otherwise).
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1))]
     pub semantic_weight: Option<f32>,
     /// Turn plain-words parsing of `text` into filters on or off.
     pub parse: bool,
@@ -41,6 +44,7 @@ pub struct SearchRequest {
     /// scores ×1.2.
     pub targeted: bool,
     /// Soft constraints added to the parsed ones: hits that satisfy them rank higher.
+    #[serde(deserialize_with = "crate::domain::wire::object")]
     pub preferences: Preferences,
     /// Second-stage field-aware rerank of the top fused candidates.
     pub rerank: bool,

@@ -36,8 +36,13 @@ pub struct AudioFeatures {
     /// Seconds of audio analysed.
     pub analysed_seconds: f32,
     /// Plain words derived from the measurements ("slow", "dark", "minor key").
+    #[cfg_attr(feature = "openapi", schema(max_items = 64))]
     pub words: Vec<String>,
     /// The normalised vector compared in listen-alike search.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, min_items = 48, max_items = 48)
+    )]
     pub vector: Vec<f32>,
     /// Size and modification time of the analysed file, so re-runs skip unchanged files.
     pub file_fingerprint: Option<String>,

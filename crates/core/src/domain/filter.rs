@@ -122,7 +122,9 @@ pub struct Filter {
     pub mode: Option<Mode>,
     /// Time signatures, any of, e.g. "3/4".
     pub time_signatures: Vec<String>,
+    #[serde(deserialize_with = "crate::domain::wire::optional_object")]
     pub tempo: Option<Range>,
+    #[serde(deserialize_with = "crate::domain::wire::optional_object")]
     pub year: Option<Range>,
     pub live: Option<bool>,
     /// Set when two filters were combined that no track can satisfy together.

@@ -23,3 +23,4 @@ pub mod text;
 pub mod track;
 pub mod vector;
 pub mod vocabulary;
+pub mod wire;

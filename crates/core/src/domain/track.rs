@@ -28,13 +28,15 @@ pub struct Metadata {
     pub subgenre: Option<String>,
     pub cultural_origin: Option<String>,
     /// Beats per minute.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 400))]
     pub tempo: Option<f32>,
     pub key: Option<String>,
     pub time_signature: Option<String>,
     pub instrumentation: Vec<String>,
     pub mood: Vec<String>,
     pub era: Option<String>,
-    /// Seconds.
+    /// Seconds, more than 0 and at most a day.
+    #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0, maximum = 86400))]
     pub duration: Option<f32>,
     pub is_live_performance: Option<bool>,
     pub venue: Option<String>,
@@ -61,11 +63,17 @@ pub struct Track {
     pub description: Option<String>,
     pub audio_path: Option<String>,
     pub album: Option<String>,
+    #[serde(deserialize_with = "crate::domain::wire::optional_i32")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1000, maximum = 2100))]
     pub year: Option<i32>,
     pub tags: Vec<String>,
+    #[serde(deserialize_with = "crate::domain::wire::object")]
     pub metadata: Metadata,
     /// Audio analysis, when the track was ingested from an audio file.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::domain::wire::optional_object"
+    )]
     pub audio: Option<crate::domain::audio::AudioFeatures>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,

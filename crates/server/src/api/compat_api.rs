@@ -33,7 +33,10 @@ impl OneOrMany {
 #[serde(deny_unknown_fields)]
 pub struct CompatSearchRequest {
     pub text_query: String,
-    #[serde(default = "default_top_k")]
+    #[serde(
+        default = "default_top_k",
+        deserialize_with = "music_rag_core::domain::wire::count"
+    )]
     #[schema(minimum = 1, maximum = 100)]
     pub top_k: usize,
     pub genre_filter: Option<OneOrMany>,
@@ -49,6 +52,7 @@ pub struct CompatSearchRequest {
     /// Weight of meaning against keywords, 0–1 (unset: chosen from the query, 0.5 for a
     /// description and 0.6 otherwise).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1)]
     pub semantic_weight: Option<f32>,
 }
 
@@ -191,7 +195,41 @@ pub struct IndexResponse {
 }
 
 /// Index one track.
-#[utoipa::path(post, path = "/index", tag = "compat", request_body = Track,
+/// The body of `POST /index`: a [`Track`] whose `id` is required, as the original service
+/// required it (the shared `Track` schema leaves it out because `PUT /v1/tracks/{id}` takes it
+/// from the path). Only the document differs; the body is read as a `Track`.
+pub struct TrackWithId;
+
+impl utoipa::PartialSchema for TrackWithId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::Schema;
+        use utoipa::openapi::RefOr;
+        let mut schema = <Track as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            if !object.required.iter().any(|r| r == "id") {
+                object.required.push("id".into());
+            }
+            if let Some(RefOr::T(Schema::Object(id))) = object.properties.get_mut("id") {
+                id.min_length = Some(1);
+                id.pattern = Some(r"\S".into());
+            }
+        }
+        schema
+    }
+}
+
+impl ToSchema for TrackWithId {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        <Track as ToSchema>::schemas(schemas);
+    }
+}
+
+#[utoipa::path(post, path = "/index", tag = "compat", request_body = TrackWithId,
     responses((status = 200, body = IndexResponse), (status = 422, body = crate::error::ErrorBody)),
     security(("api_key" = [])))]
 pub async fn index(
