@@ -285,6 +285,36 @@ mod tests {
     use tower::ServiceExt;
 
     #[tokio::test]
+    async fn an_internal_error_names_the_request_it_failed() {
+        let app = Router::new()
+            .route(
+                "/broken",
+                get(|| async {
+                    Err::<&'static str, _>(crate::error::ApiError::from(
+                        music_rag_core::CoreError::Internal("disk said no".into()),
+                    ))
+                }),
+            )
+            .layer(axum::middleware::from_fn(super::catch_panic));
+        let req = Request::get("/broken")
+            .header("x-request-id", "req-77")
+            .body(Body::empty())
+            .unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), 500);
+        let body = axum::body::to_bytes(resp.into_body(), 10_000)
+            .await
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains("req-77"), "{message}");
+        assert!(
+            !message.contains("disk said no"),
+            "causes stay in the log: {message}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_panicking_handler_becomes_a_500_naming_the_request() {
         let app = Router::new()
             .route(
