@@ -202,7 +202,9 @@ fn lane_sum(v: &[f32], f: impl Fn(f32) -> f32) -> f32 {
 #[inline(always)]
 fn exp(x: f32) -> f32 {
     // Below -87.3 the result would be subnormal; softmax and erf only need it to be ~0.
-    let x = x.clamp(-87.3, 88.7);
+    // `max` and `min` (not `clamp`) because they return the other operand for NaN: a NaN
+    // (softmax of infinities, say) becomes -87.3, so `n` below is always finite and in range.
+    let x = x.max(-87.3).min(88.7);
     let n = (x * std::f32::consts::LOG2_E).round_ties_even();
     let r = x - n * 0.693_359_375 - n * -2.121_944_4e-4;
     let mut p = 1.987_569_15e-4;
@@ -212,7 +214,8 @@ fn exp(x: f32) -> f32 {
     p = p * r + 1.666_666_545_9e-1;
     p = p * r + 5.000_000_120_1e-1;
     let y = p * r * r + r + 1.0;
-    // SAFETY: n is finite and within -126..=128 after the clamp, so it fits an i32; the
+    // SAFETY: x is finite and within [-87.3, 88.7] whatever came in (NaN and infinities
+    // included), so n is finite and within -126..=128 and fits an i32; the
     // unchecked conversion (no saturation branch) is what lets the loop vectorise.
     let n = unsafe { n.to_int_unchecked::<i32>() };
     y * f32::from_bits(((n + 127) << 23) as u32)
@@ -257,10 +260,15 @@ fn softmax_rows(x: &mut [f32], n: usize) {
 fn tensor_vec(t: &HashMap<String, Tensor>, names: &[String]) -> Result<Vec<f32>, String> {
     for n in names {
         if let Some(t) = t.get(n) {
-            return t
+            let values = t
                 .flatten_all()
                 .and_then(|t| t.to_vec1::<f32>())
-                .map_err(|e| format!("{n}: {e}"));
+                .map_err(|e| format!("{n}: {e}"))?;
+            // Damaged weights are refused at load instead of turning every vector into NaN.
+            if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+                return Err(format!("{n} holds {bad}, not a finite number"));
+            }
+            return Ok(values);
         }
     }
     Err(format!("missing weight {}", names[0]))
@@ -576,6 +584,51 @@ mod tests {
                 "exp({x}) = {got} not {want}"
             );
         }
+    }
+
+    #[test]
+    fn nan_and_infinities_pass_the_element_wise_steps_without_undefined_behaviour() {
+        for x in [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            f32::MIN,
+            1e30,
+            -1e30,
+        ] {
+            // Defined for every input: never NaN, never negative (large inputs saturate).
+            let y = exp(x);
+            assert!(!y.is_nan() && y >= 0.0, "exp({x}) = {y}");
+            assert!(erf(x).is_nan() || erf(x).abs() <= 1.0, "erf({x})");
+        }
+        assert!(exp(f32::NEG_INFINITY) < 1e-37 && exp(f32::NAN) < 1e-37);
+        // A row of softmax with infinities and a NaN, and GELU over the same, stay defined.
+        let mut row = vec![f32::INFINITY, 1.0, f32::NAN, f32::NEG_INFINITY];
+        softmax_rows(&mut row, 4);
+        assert_eq!(row.len(), 4);
+        let mut x = vec![f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.5];
+        bias_gelu(&mut x, &[0.0; 4]);
+        assert!((x[3] - 0.345_731).abs() < 1e-5, "gelu(0.5) = {}", x[3]);
+    }
+
+    #[test]
+    fn weights_that_are_not_finite_are_refused_at_load() {
+        let mut tensors = HashMap::new();
+        tensors.insert(
+            "w".to_string(),
+            Tensor::new(&[1.0f32, f32::NAN, 2.0], &Device::Cpu).unwrap(),
+        );
+        let err = tensor_vec(&tensors, &["w".to_string()]).unwrap_err();
+        assert!(err.contains("w holds NaN"), "{err}");
+        tensors.insert(
+            "v".to_string(),
+            Tensor::new(&[1.0f32, 2.0], &Device::Cpu).unwrap(),
+        );
+        assert_eq!(
+            tensor_vec(&tensors, &["v".to_string()]).unwrap(),
+            vec![1.0, 2.0]
+        );
     }
 
     #[test]
