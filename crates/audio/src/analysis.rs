@@ -7,6 +7,7 @@
 use std::f32::consts::PI;
 
 use music_rag_core::domain::audio::{AudioFeatures, AUDIO_VECTOR_DIM};
+use music_rag_core::domain::key::{Key, Mode};
 use realfft::RealFftPlanner;
 
 const MEL_BANDS: usize = 40;
@@ -16,9 +17,6 @@ const TEMPO_MIN: f32 = 40.0;
 const TEMPO_MAX: f32 = 240.0;
 /// librosa's default tempo prior: log-normal around 120 BPM, one octave wide.
 const TEMPO_PRIOR_BPM: f32 = 120.0;
-const NOTE_NAMES: [&str; 12] = [
-    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
-];
 const MAJOR: [f32; 12] = [
     6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88,
 ];
@@ -595,8 +593,7 @@ fn vector(f: &AudioFeatures, centroid_std: f32, level_std: f32) -> Vec<f32> {
         Some(_) => 0.5,
         None => 0.0,
     });
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter_mut().for_each(|x| *x /= norm);
+    music_rag_core::domain::vector::normalize(&mut v);
     debug_assert_eq!(v.len(), AUDIO_VECTOR_DIM);
     v
 }
@@ -647,11 +644,8 @@ pub fn analyse(samples: &[f32], rate: u32) -> AudioFeatures {
     let key = key_of(&chroma_mean)
         .filter(|(_, _, r)| *r > 0.3)
         .map(|(tonic, minor, _)| {
-            format!(
-                "{} {}",
-                NOTE_NAMES[tonic],
-                if minor { "minor" } else { "major" }
-            )
+            // Spelled as the catalog spells keys everywhere (`Key`'s names: Eb, Ab, Bb).
+            Key::new(tonic as u8, if minor { Mode::Minor } else { Mode::Major }).to_string()
         });
     let mut f = AudioFeatures {
         tempo_bpm,

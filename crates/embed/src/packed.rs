@@ -528,8 +528,7 @@ impl PackedBert {
                     *a += b;
                 }
             }
-            let norm = v.iter().map(|a| a * a).sum::<f32>().sqrt().max(1e-12);
-            v.iter_mut().for_each(|a| *a /= norm);
+            music_rag_core::domain::vector::normalize(&mut v);
             out.push(v);
             off += len;
         }

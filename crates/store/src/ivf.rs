@@ -278,10 +278,7 @@ fn train(vectors: &Vectors, live: &[usize], lists: usize) -> Vec<f32> {
                 let p = sample[(c * 7919 + round * 104_729) % want];
                 sum.copy_from_slice(vectors.f32_at(p));
             }
-            let norm = sum.iter().map(|x| x * x).sum::<f32>().sqrt();
-            if norm > 0.0 {
-                sum.iter_mut().for_each(|x| *x /= norm);
-            }
+            music_rag_core::domain::vector::normalize(sum);
         }
         centroids = sums;
     }

@@ -11,7 +11,7 @@ use crate::app::search::{SearchRequest, TOP_K_MAX};
 use crate::app::Engine;
 use crate::domain::audio::AUDIO_VECTOR_DIM;
 use crate::domain::filter::Filter;
-use crate::domain::fusion::RRF_K;
+use crate::domain::fusion::rank_share;
 use crate::domain::track::Track;
 use crate::error::{CoreError, Result};
 
@@ -139,17 +139,16 @@ impl Engine {
         } else {
             1.0
         };
-        let rrf = |rank: usize| (RRF_K + 1.0) / (RRF_K + rank as f32);
         let mut parts: HashMap<String, Parts> = HashMap::new();
         let seed = req.track_id.as_deref();
         for (i, c) in audio.iter().enumerate() {
             let e = parts.entry(c.id.clone()).or_default();
-            e.score += w * rrf(i + 1);
+            e.score += w * rank_share(i);
             e.audio_similarity = Some(c.score);
         }
         for (i, h) in text_hits.iter().enumerate() {
             let e = parts.entry(h.track.id.clone()).or_default();
-            e.score += (1.0 - w) * rrf(i + 1);
+            e.score += (1.0 - w) * rank_share(i);
             e.text_rank = Some(i + 1);
         }
         let mut ranked: Vec<(String, Parts)> = parts

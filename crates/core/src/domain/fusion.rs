@@ -9,6 +9,12 @@ pub const RRF_K: f32 = 60.0;
 /// The original service's boost for targeted (filtered) hits.
 pub const TARGETED_BOOST: f32 = 1.2;
 
+/// A list's share for the item at `rank` (0 = first): 1.0 for the first, decaying as
+/// reciprocal rank fusion does. The one rank rule of every fusion (search, listen-alike).
+pub fn rank_share(rank: usize) -> f32 {
+    (RRF_K + 1.0) / (RRF_K + rank as f32 + 1.0)
+}
+
 /// Fuses a dense and a keyword rank list. `semantic_weight` weights dense against keyword;
 /// scores are scaled so a track ranked first in both lists scores 1.0. With
 /// `keyword_strength` above 0, a keyword hit's rank share is scaled by its BM25 score relative
@@ -26,7 +32,7 @@ pub fn rrf(
         let p = parts.entry(&c.id).or_default();
         p.dense_rank = Some(rank + 1);
         p.dense_similarity = Some(c.score);
-        p.fused += semantic_weight * (RRF_K + 1.0) / (RRF_K + rank as f32 + 1.0);
+        p.fused += semantic_weight * rank_share(rank);
     }
     for (rank, c) in keyword.iter().enumerate() {
         let p = parts.entry(&c.id).or_default();
@@ -40,7 +46,7 @@ pub fn rrf(
         } else {
             1.0
         };
-        p.fused += (1.0 - semantic_weight) * strength * (RRF_K + 1.0) / (RRF_K + rank as f32 + 1.0);
+        p.fused += (1.0 - semantic_weight) * strength * rank_share(rank);
     }
     let mut out: Vec<(String, ScoreParts)> = parts
         .into_iter()

@@ -5,12 +5,18 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-/// `v` scaled to unit length (a zero vector stays zero).
-pub fn normalized(mut v: Vec<f32>) -> Vec<f32> {
-    let norm = dot(&v, &v).sqrt();
+/// Scales `v` to unit length in place; a zero vector (or one holding NaN) is left as it is.
+/// The one rule for every vector the project normalises: embeddings, audio vectors, centroids.
+pub fn normalize(v: &mut [f32]) {
+    let norm = dot(v, v).sqrt();
     if norm > 0.0 {
         v.iter_mut().for_each(|x| *x /= norm);
     }
+}
+
+/// `v` scaled to unit length (a zero vector stays zero).
+pub fn normalized(mut v: Vec<f32>) -> Vec<f32> {
+    normalize(&mut v);
     v
 }
 
