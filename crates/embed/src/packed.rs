@@ -204,6 +204,7 @@ fn exp(x: f32) -> f32 {
     // Below -87.3 the result would be subnormal; softmax and erf only need it to be ~0.
     // `max` and `min` (not `clamp`) because they return the other operand for NaN: a NaN
     // (softmax of infinities, say) becomes -87.3, so `n` below is always finite and in range.
+    #[allow(clippy::manual_clamp)] // clamp keeps NaN, which is the point of not using it
     let x = x.max(-87.3).min(88.7);
     let n = (x * std::f32::consts::LOG2_E).round_ties_even();
     let r = x - n * 0.693_359_375 - n * -2.121_944_4e-4;
