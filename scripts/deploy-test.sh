@@ -98,7 +98,19 @@ for overlay in deploy/k8s/overlays/*/; do
   kubectl kustomize "$overlay" >"$work/$name.yaml" || fail "kustomize $name"
   "$venv/bin/kubernetes-validate" --strict --quiet "$work/$name.yaml" || fail "$name does not validate"
 done
-step "kubernetes overlays render and validate: $(ls deploy/k8s/overlays | tr '\n' ' ')"
+# What schemas cannot see: selectors that match no pod, rendered Secrets, untagged images,
+# replicas beside an autoscaler. The checker must catch a planted mistake first.
+cat >"$work/planted.yaml" <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: orphan}
+spec: {selector: {app: nothing}, ports: [{port: 80}]}
+YAML
+"$venv/bin/python" scripts/k8s_selectors.py "$work/planted.yaml" >/dev/null \
+  && fail "k8s_selectors.py missed a Service that selects no pod"
+"$venv/bin/python" scripts/k8s_selectors.py "$work"/scale-out.yaml "$work"/single-node.yaml "$work"/tls.yaml \
+  || fail "an overlay's Service, PodDisruptionBudget or NetworkPolicy selects no pod of its own, or it renders a Secret"
+step "kubernetes overlays render and validate, and their selectors select their pods: $(ls deploy/k8s/overlays | tr '\n' ' ')"
 
 secrets="$work/secrets"
 mkdir -p "$secrets/music-rag-secrets" "$secrets/music-rag-tls"
