@@ -12,7 +12,7 @@ hnsw.iterative_scan = relaxed_order): through the index, and exactly (index scan
 
     VENV=$(scripts/postgres.sh venv); $VENV/bin/pip install 'psycopg[binary]'
     [QUERIES=vectors.jsonl] [EF=100] \
-    $VENV/bin/python bench/pg_recall.py postgres://postgres@127.0.0.1:55432/musicrag [SCHEMA] [N]
+    $VENV/bin/python bench/pg_recall.py "$(scripts/postgres.sh start | tail -n 1)" [SCHEMA] [N]
 """
 import json
 import os

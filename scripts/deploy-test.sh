@@ -34,6 +34,10 @@ cleanup() {
     (cd "$work/compose" && docker-compose -p "$project" --profile backup down -v >/dev/null 2>&1) || true
   fi
   docker volume rm -f "${project}-data" "${project}-k8s" "${project}-tls" >/dev/null 2>&1 || true
+  if [ -n "${pg_dir:-}" ]; then
+    scripts/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -241,7 +245,10 @@ step "HTTPS: HTTP/2 and HTTP/1.1, probes over HTTPS, HEALTHCHECK healthy, certif
 # ---- Scale-out: the image as two replicas over PostgreSQL ---------------------------------
 # The scale-out overlay's settings (database URL from a secret file, read-only root, data on a
 # tmpfs) against the throwaway PostgreSQL on the host's loopback (host network).
-db_url="$(scripts/postgres.sh start | tail -n 1)"
+# Its own cluster on a free port, stopped at the end (cleanup), so neither a leftover cluster
+# nor another process on some port can make this step fail.
+pg_dir="$(scripts/postgres.sh home)/deploy-$project"
+db_url="$(scripts/postgres.sh start "$pg_dir" | tail -n 1)" || fail "the test PostgreSQL did not start (its log is above)"
 db_schema="deploy_$$"
 mkdir -p "$secrets/music-rag-database"
 printf '%s\n' "$db_url" >"$secrets/music-rag-database/url"

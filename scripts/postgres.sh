@@ -7,10 +7,14 @@
 #   scripts/postgres.sh stop [DIR]
 #   scripts/postgres.sh bin                  # prints the folder of pg_ctl, psql, ...
 #   scripts/postgres.sh venv                 # prints the Python environment it lives in
+#   scripts/postgres.sh home                 # prints where clusters live (DIRs go under it)
 #
 # The binaries and the default DIR live in target/ (as root: /var/tmp/music-rag-postgres, which
-# the cluster's user can reach whatever the checkout's permissions). PORT defaults to 55432.
-# The cluster trusts local connections: it is for tests on loopback only.
+# the cluster's user can reach whatever the checkout's permissions). Without PORT a free one is
+# picked; a running cluster is found again on its own port (from its postmaster.pid), so
+# another process on a fixed port never gets in the way. A cluster that cannot start says why (the end
+# of its log) and the script exits 1. The cluster trusts local connections: it is for tests on
+# loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" = 0 ]; then
@@ -20,7 +24,7 @@ else
 fi
 action="${1:-start}"
 dir="$(realpath -m "${2:-$home/postgres}")"
-port="${3:-55432}"
+port="${3:-}"
 venv="$home/pgserver"
 mkdir -p "$home"
 
@@ -47,6 +51,9 @@ case "$action" in
   venv)
     echo "$venv"
     ;;
+  home)
+    echo "$home"
+    ;;
   start)
     if [ "$(id -u)" = 0 ] && ! id musicrag-pg >/dev/null 2>&1; then
       useradd --system --no-create-home --shell /usr/sbin/nologin musicrag-pg
@@ -58,10 +65,20 @@ case "$action" in
     if [ ! -f "$dir/PG_VERSION" ]; then
       as_owner "$bin/initdb" -D "$dir" -U postgres --auth=trust --encoding=UTF8 --locale=C >/dev/null
     fi
-    if ! as_owner "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
-      as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
+    if as_owner "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+      # Running already: on the port it was started with (line 4 of postmaster.pid).
+      port="$(sed -n 4p "$dir/postmaster.pid")"
+    else
+      if [ -z "$port" ]; then
+        port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+      fi
+      if ! as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
         -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=256MB -c fsync=on" \
-        start >/dev/null
+        start >/dev/null 2>&1; then
+        echo "postgres.sh: PostgreSQL in $dir did not start on port $port; the end of its log:" >&2
+        tail -n 15 "$dir/server.log" >&2 2>/dev/null || true
+        exit 1
+      fi
     fi
     if ! "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -Atc "select 1 from pg_database where datname='musicrag'" | grep -q 1; then
       "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres musicrag

@@ -396,6 +396,10 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
             .with_snapshot_dir(snapshot_dir)
             .with_audio_roots(audio_roots);
         sweep_unfinished(&state);
+        // Snapshots are the embedded store's backups (PostgreSQL is backed up by its tools).
+        if crate::database::database_url(g)?.is_none() {
+            state.snapshots.export_state();
+        }
         if let Some((every, keep)) = schedule {
             tracing::info!(?every, keep, dir = %state.snapshots.dir().display(), "snapshots scheduled");
             music_rag_server::snapshots::spawn_schedule(

@@ -626,3 +626,53 @@ fn kill_9_during_a_snapshot_or_a_restore_leaves_nothing_damaged() {
         assert!(run(&target, &["verify"]).status.success(), "{delay} ms");
     }
 }
+
+/// The stale-backup alert reads `music_rag_snapshot_last_success_timestamp_seconds`: after a
+/// restart it comes from the snapshot folder (so the alert still works), and it outlives the
+/// snapshot itself, which `backup --server` deletes once downloaded.
+#[test]
+fn the_last_snapshot_time_survives_a_restart_and_the_snapshot() {
+    let gauge = |base: &str| -> Option<f64> {
+        let (_, r) = call("GET", &format!("{base}/metrics"), Some(ADMIN), None);
+        r.into_string()
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("music_rag_snapshot_last_success_timestamp_seconds "))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+    };
+    let (_tmp, data) = fresh_copy();
+    let app = spawn_on(&data, &[]);
+    assert_eq!(
+        gauge(&app.base),
+        Some(0.0),
+        "never a snapshot: the alert must be able to fire"
+    );
+    let (status, r) = call(
+        "POST",
+        &format!("{}/v1/admin/snapshots", app.base),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(status, 201);
+    let name = json_of(r)["name"].as_str().unwrap().to_string();
+    let taken = gauge(&app.base).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!((now - taken).abs() < 60.0, "{taken} vs {now}");
+    let (status, _) = call(
+        "DELETE",
+        &format!("{}/v1/admin/snapshots/{name}", app.base),
+        Some(ADMIN),
+        None,
+    );
+    assert_eq!(status, 204);
+    drop(app);
+    let app = spawn_on(&data, &[]);
+    let after = gauge(&app.base).unwrap();
+    assert!(
+        (after - taken).abs() < 1.0,
+        "after a restart {after}, taken at {taken}"
+    );
+}

@@ -12,6 +12,9 @@ use time::OffsetDateTime;
 use crate::metrics::{SNAPSHOTS, SNAPSHOT_BYTES, SNAPSHOT_LAST_SUCCESS, SNAPSHOT_SECONDS};
 
 const EXTENSION: &str = ".mrsnap";
+/// When the last snapshot succeeded (Unix seconds), kept in the folder so the time outlives
+/// the process and the snapshot itself (`backup --server` deletes it once downloaded).
+const LAST_SUCCESS_FILE: &str = ".last-success";
 /// Scheduled and on-demand snapshots start with this; other files (pre-upgrade snapshots)
 /// are listed but never pruned.
 const PREFIX: &str = "snapshot-";
@@ -86,12 +89,12 @@ impl SnapshotFolder {
             Ok(manifest) => {
                 let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
                 metrics::counter!(SNAPSHOTS, "outcome" => "success").increment(1);
-                metrics::gauge!(SNAPSHOT_LAST_SUCCESS).set(
-                    SystemTime::now()
-                        .duration_since(SystemTime::UNIX_EPOCH)
-                        .map(|d| d.as_secs_f64())
-                        .unwrap_or(0.0),
-                );
+                let now = SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(0.0);
+                metrics::gauge!(SNAPSHOT_LAST_SUCCESS).set(now);
+                self.remember_success(now);
                 metrics::gauge!(SNAPSHOT_SECONDS).set(seconds);
                 metrics::gauge!(SNAPSHOT_BYTES).set(bytes as f64);
                 Ok(SnapshotTaken {
@@ -109,6 +112,53 @@ impl SnapshotFolder {
                 metrics::counter!(SNAPSHOTS, "outcome" => "failure").increment(1);
                 Err(e)
             }
+        }
+    }
+
+    /// Writes the time of a successful snapshot into the folder (atomically); a failure to
+    /// is logged, since the snapshot itself succeeded.
+    fn remember_success(&self, unix_seconds: f64) {
+        let tmp = self.dir.join(format!("{LAST_SUCCESS_FILE}.tmp"));
+        let written = std::fs::create_dir_all(&self.dir)
+            .and_then(|_| std::fs::write(&tmp, format!("{unix_seconds:.3}\n")))
+            .and_then(|_| std::fs::rename(&tmp, self.dir.join(LAST_SUCCESS_FILE)));
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "could not record the snapshot's time in the folder");
+        }
+    }
+
+    /// When the last snapshot succeeded, from the folder: the recorded time, or the newest
+    /// snapshot file's, whichever is later; `None` when the folder shows none.
+    pub fn last_success(&self) -> Option<f64> {
+        let recorded = std::fs::read_to_string(self.dir.join(LAST_SUCCESS_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok());
+        let newest_file = std::fs::read_dir(&self.dir)
+            .ok()?
+            .flatten()
+            .filter(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.ends_with(EXTENSION) && !n.starts_with('.')
+            })
+            .filter_map(|e| e.metadata().ok()?.modified().ok())
+            .filter_map(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64())
+            .fold(None, |best: Option<f64>, t| {
+                Some(best.map_or(t, |b| b.max(t)))
+            });
+        match (recorded, newest_file) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Exports the snapshot gauges from what the folder holds, at start: the stale-backup
+    /// alert then works after a restart, and fires for a store that never had a snapshot
+    /// (the time is 0 then).
+    pub fn export_state(&self) {
+        metrics::gauge!(SNAPSHOT_LAST_SUCCESS).set(self.last_success().unwrap_or(0.0));
+        if let Some(newest) = self.list().ok().and_then(|l| l.into_iter().last()) {
+            metrics::gauge!(SNAPSHOT_BYTES).set(newest.bytes as f64);
         }
     }
 
