@@ -388,49 +388,10 @@ fn postgres_restarted_under_load_brings_503s_not_hangs_and_loses_nothing() {
 /// the requests that met the dead replica on the other, so no request fails.
 #[test]
 fn a_replica_killed_behind_the_load_balancer_costs_no_request() {
-    let Some(nginx) = which("nginx") else {
-        panic!("nginx is needed (Debian package nginx; .ci/run installs it)");
-    };
     let (db, tmp, _) = loaded_schema("lb");
     let mut one = replica(&db, &tmp.path().join("one"));
     let two = replica(&db, &tmp.path().join("two"));
-    let conf_dir = tmp.path().join("nginx");
-    std::fs::create_dir_all(&conf_dir).unwrap();
-    let listen = free_port();
-    let upstream = |base: &str| base.trim_start_matches("http://").to_string();
-    let conf = include_str!("../../../deploy/nginx/music-rag.conf")
-        .replace(
-            "server music-rag-1:8000",
-            &format!("server {}", upstream(&one.base)),
-        )
-        .replace(
-            "server music-rag-2:8000",
-            &format!("server {}", upstream(&two.base)),
-        )
-        .replace("listen 8080", &format!("listen 127.0.0.1:{listen}"));
-    let main = format!(
-        "pid {dir}/nginx.pid;\nerror_log {dir}/error.log;\nevents {{}}\nhttp {{\n\
-         access_log off;\nclient_body_temp_path {dir}/body;\nproxy_temp_path {dir}/proxy;\n\
-         {conf}\n}}\n",
-        dir = conf_dir.display()
-    );
-    std::fs::write(conf_dir.join("nginx.conf"), main).unwrap();
-    let mut lb = Command::new(nginx)
-        .args(["-g", "daemon off;", "-e"])
-        .arg(conf_dir.join("error.log"))
-        .arg("-c")
-        .arg(conf_dir.join("nginx.conf"))
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{listen}");
-    let started = Instant::now();
-    while call_ok(&format!("{base}/health")).is_none() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "nginx did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut lb, base) = balancer(tmp.path(), &[&one, &two]);
     let done = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(Mutex::new(Vec::<String>::new()));
     let load: Vec<_> = (0..4)
@@ -475,6 +436,111 @@ fn a_replica_killed_behind_the_load_balancer_costs_no_request() {
     );
     assert!(failed.is_empty(), "failed requests: {failed:?}");
     drop(two);
+}
+
+/// nginx with `deploy/nginx/music-rag.conf` in front of `replicas`: the process and its URL.
+fn balancer(dir: &Path, replicas: &[&App]) -> (std::process::Child, String) {
+    let Some(nginx) = which("nginx") else {
+        panic!("nginx is needed (Debian package nginx; .ci/run installs it)");
+    };
+    let conf_dir = dir.join("nginx");
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    let listen = free_port();
+    let upstream = |base: &str| base.trim_start_matches("http://").to_string();
+    let mut conf = include_str!("../../../deploy/nginx/music-rag.conf")
+        .replace("listen 8080", &format!("listen 127.0.0.1:{listen}"));
+    for (i, r) in replicas.iter().enumerate() {
+        conf = conf.replace(
+            &format!("server music-rag-{}:8000", i + 1),
+            &format!("server {}", upstream(&r.base)),
+        );
+    }
+    let main = format!(
+        "pid {dir}/nginx.pid;\nerror_log {dir}/error.log;\nevents {{}}\nhttp {{\n\
+         access_log off;\nclient_body_temp_path {dir}/body;\nproxy_temp_path {dir}/proxy;\n\
+         {conf}\n}}\n",
+        dir = conf_dir.display()
+    );
+    std::fs::write(conf_dir.join("nginx.conf"), main).unwrap();
+    let lb = Command::new(nginx)
+        .args(["-g", "daemon off;", "-e"])
+        .arg(conf_dir.join("error.log"))
+        .arg("-c")
+        .arg(conf_dir.join("nginx.conf"))
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{listen}");
+    let started = Instant::now();
+    while call_ok(&format!("{base}/health")).is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nginx did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (lb, base)
+}
+
+/// A replica's own 503 (the database down, or load shed) reaches the client through the
+/// balancer with its Retry-After; it never marks every replica down into 502s.
+#[test]
+fn a_replicas_503_passes_through_the_balancer_with_retry_after() {
+    let (db, tmp, _) = loaded_schema("lb503");
+    let mut env = pg_env(&db);
+    // One request at a time per replica: concurrent ones are shed with 503.
+    env.push(("MUSIC_RAG_MAX_CONCURRENT_REQUESTS", "1".into()));
+    let refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let one = spawn_on(&tmp.path().join("one"), &refs);
+    let two = spawn_on(&tmp.path().join("two"), &refs);
+    let (mut lb, base) = balancer(tmp.path(), &[&one, &two]);
+    let answers = Arc::new(Mutex::new(Vec::<(u16, bool)>::new()));
+    let load: Vec<_> = (0..8)
+        .map(|t| {
+            let (base, answers) = (base.clone(), answers.clone());
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    let r = common::server::agent()
+                        .post(&format!("{base}/v1/search"))
+                        .set("X-API-Key", READER)
+                        .send_json(json!({"text": format!("slow sad piano {t} {i}"), "top_k": 5}));
+                    let (status, retry) = match r {
+                        Ok(r) => (r.status(), r.header("retry-after").is_some()),
+                        Err(ureq::Error::Status(code, r)) => {
+                            (code, r.header("retry-after").is_some())
+                        }
+                        Err(_) => (0, false),
+                    };
+                    answers.lock().unwrap().push((status, retry));
+                }
+            })
+        })
+        .collect();
+    for t in load {
+        t.join().unwrap();
+    }
+    let _ = lb.kill();
+    let _ = lb.wait();
+    let answers = answers.lock().unwrap();
+    let count = |s: u16| answers.iter().filter(|(st, _)| *st == s).count();
+    eprintln!(
+        "through the balancer: {} × 200, {} × 503, {} other",
+        count(200),
+        count(503),
+        answers.len() - count(200) - count(503)
+    );
+    assert!(
+        count(503) > 0,
+        "the test never overloaded a replica: {answers:?}"
+    );
+    assert_eq!(count(200) + count(503), answers.len(), "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .filter(|(s, _)| *s == 503)
+            .all(|(_, retry)| *retry),
+        "a 503 without Retry-After"
+    );
+    drop((one, two));
 }
 
 fn call_ok(url: &str) -> Option<u16> {
