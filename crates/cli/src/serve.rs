@@ -305,7 +305,20 @@ pub fn print_config(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     crate::init_cli_logging(&g.log_level);
     let config = load_config(args)?;
     let checked = config.validate();
-    let problem = checked.as_ref().err().map(|e| e.to_string());
+    // What `serve` checks before listening, beyond the settings themselves: one database URL,
+    // and TLS files that load.
+    let problem = match &checked {
+        Err(e) => Some(e.to_string()),
+        Ok(settings) => crate::database::database_url(g)
+            .err()
+            .map(|e| e.to_string())
+            .or_else(|| {
+                let (cert, key) = settings.config.tls_files()?;
+                music_rag_server::tls::Certificates::load(&cert, &key)
+                    .err()
+                    .map(|e| format!("TLS: {e:#}"))
+            }),
+    };
     let masked = config.masked();
     if g.json {
         outln!(
@@ -314,8 +327,8 @@ pub fn print_config(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
         );
     } else {
         outln!("{}", toml_text(&masked).trim_end());
-        match &checked {
-            Ok(settings) => eprintln!(
+        match (&checked, &problem) {
+            (Ok(settings), None) => eprintln!(
                 "this configuration would start, serving {}://{}",
                 if settings.config.tls_files().is_some() {
                     "https"
@@ -324,7 +337,8 @@ pub fn print_config(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
                 },
                 settings.addr
             ),
-            Err(p) => eprintln!("this configuration will not start: {p}"),
+            (_, Some(p)) => eprintln!("this configuration will not start: {p}"),
+            (Err(p), None) => eprintln!("this configuration will not start: {p}"),
         }
     }
     Ok(if problem.is_some() {

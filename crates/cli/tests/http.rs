@@ -749,6 +749,41 @@ fn keys_come_from_a_file_and_rotate_without_a_restart() {
         .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["config"]["port"], 9000, "API_PORT wins over PORT");
+
+    // `config` checks what `serve` checks before listening: TLS files that load, one database
+    // URL. It never says "would start" for a configuration that will not.
+    let missing = dir.path().join("missing.pem");
+    let url_file = dir.path().join("db-url");
+    std::fs::write(&url_file, "postgres://u@127.0.0.1:1/x\n").unwrap();
+    for (env, needle) in [
+        (
+            vec![
+                ("MUSIC_RAG_TLS_CERT_FILE", missing.to_str().unwrap()),
+                ("MUSIC_RAG_TLS_KEY_FILE", missing.to_str().unwrap()),
+            ],
+            "TLS",
+        ),
+        (
+            vec![
+                ("DATABASE_URL", "postgres://u@127.0.0.1:1/x"),
+                ("DATABASE_URL_FILE", url_file.to_str().unwrap()),
+            ],
+            "DATABASE_URL_FILE",
+        ),
+    ] {
+        let mut cmd = common::bin();
+        cmd.args(["config"]).env_remove("API_KEY");
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{env:?}: {err}");
+        assert!(
+            err.contains("will not start") && err.contains(needle),
+            "{env:?}: {err}"
+        );
+    }
 }
 
 #[test]
