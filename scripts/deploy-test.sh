@@ -317,9 +317,15 @@ chmod a+r "$work/compose/secrets/api_key"
   done
   docker-compose -p "$project" --profile backup logs backup 2>/dev/null | grep -q 'wrote /backups/' \
     || fail "the backup job wrote nothing: $(docker-compose -p "$project" --profile backup logs backup 2>&1 | tail -5)"
+  # The job serves nothing, so it has no health check to fail, and no anonymous volume.
+  job="$(docker-compose -p "$project" --profile backup ps -q backup)"
+  health="$(docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$job")"
+  [ "$health" = none ] || fail "the backup job has a health check ($health)"
+  mounts="$(docker inspect -f '{{range .Mounts}}{{.Type}}:{{.Destination}} {{end}}' "$job")"
+  case "$mounts" in *volume:/data*) fail "the backup job mounts an anonymous volume at /data ($mounts)" ;; esac
   docker-compose -p "$project" --profile backup down -v >/dev/null 2>&1 || fail "compose down"
 )
-step "Compose: the demo catalog loaded, up -d, healthy, limits and read-only root applied, a search and a write, the backup profile wrote a snapshot, down"
+step "Compose: the demo catalog loaded, up -d, healthy, limits and read-only root applied, a search and a write, the backup profile wrote a snapshot (no health check, no anonymous volume), down"
 
 # ---- monitoring ----------------------------------------------------------------------------
 if command -v promtool >/dev/null; then

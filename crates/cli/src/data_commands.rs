@@ -39,6 +39,45 @@ pub struct BackupArgs {
     /// With --server: keep only the newest N snapshots in the destination folder.
     #[arg(long, value_name = "N", requires = "server")]
     pub keep: Option<usize>,
+    /// With an https:// --server: trust the certificates in this PEM file (a private CA, or a
+    /// self-signed certificate) instead of the built-in public roots, as `curl --cacert`
+    /// does. `SSL_CERT_FILE` is read when this is not given.
+    #[arg(long, value_name = "PEM", env = "MUSIC_RAG_CA_CERT_FILE", requires = "server")]
+    pub cacert: Option<PathBuf>,
+}
+
+/// The roots an https:// `--server` is checked against: the PEM file named by `--cacert`
+/// (or `SSL_CERT_FILE`) when there is one, else ureq's built-in public roots.
+fn server_tls(args: &BackupArgs) -> Result<Option<Arc<rustls::ClientConfig>>> {
+    use rustls::pki_types::pem::PemObject;
+    let Some(file) = args
+        .cacert
+        .clone()
+        .or_else(|| std::env::var_os("SSL_CERT_FILE").map(PathBuf::from))
+    else {
+        return Ok(None);
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(&file)
+        .with_context(|| format!("--cacert: cannot read {}", file.display()))?;
+    for cert in certs {
+        let cert = cert.with_context(|| format!("--cacert: {} is not PEM", file.display()))?;
+        roots
+            .add(cert)
+            .with_context(|| format!("--cacert: a certificate in {} is not valid", file.display()))?;
+    }
+    anyhow::ensure!(
+        !roots.is_empty(),
+        "--cacert: {} holds no certificate",
+        file.display()
+    );
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS protocol versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Some(Arc::new(config)))
 }
 
 #[derive(Args, Debug)]
@@ -104,9 +143,11 @@ fn backup_server(g: &Global, server: &str, args: &BackupArgs) -> Result<ExitCode
             anyhow::bail!("--server needs an admin key: --api-key, API_KEY or API_KEY_FILE")
         }
     };
-    let agent = ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(10))
-        .build();
+    let mut agent = ureq::AgentBuilder::new().timeout_connect(Duration::from_secs(10));
+    if let Some(tls) = server_tls(args)? {
+        agent = agent.tls_config(tls);
+    }
+    let agent = agent.build();
     let refused = |what: &str, e: ureq::Error| match e {
         ureq::Error::Status(code, r) => anyhow::anyhow!(
             "{what}: the server answered {code}: {}",

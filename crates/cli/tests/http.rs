@@ -896,6 +896,42 @@ fn https_with_a_certificate_reloaded_on_sighup() {
     );
     assert!(https_status(&app.base, &first).is_err());
 
+    // Backups over HTTPS with a self-signed (or private-CA) certificate: refused against the
+    // public roots, taken with --cacert or SSL_CERT_FILE.
+    let server = app.base.replace("127.0.0.1", "localhost");
+    let to = files.path().join("offsite");
+    let backup = |cacert: Option<&std::path::Path>, ssl_cert_file: Option<&std::path::Path>| {
+        let mut cmd = common::bin();
+        cmd.args(["backup", "--server", &server, "--to", to.to_str().unwrap()])
+            .env("API_KEY", ADMIN)
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("MUSIC_RAG_CA_CERT_FILE");
+        if let Some(c) = cacert {
+            cmd.arg("--cacert").arg(c);
+        }
+        if let Some(f) = ssl_cert_file {
+            cmd.env("SSL_CERT_FILE", f);
+        }
+        cmd.output().unwrap()
+    };
+    let refused = backup(None, None);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("cannot reach"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    for (cacert, env) in [(Some(cert.as_path()), None), (None, Some(cert.as_path()))] {
+        let out = backup(cacert, env);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let kept = std::fs::read_dir(&to).unwrap().count();
+    assert_eq!(kept, 2, "two snapshots downloaded over HTTPS");
+
     // Half a pair is refused at start, naming the missing setting.
     let out = common::bin()
         .args(["serve", "--port", "0", "--tls-cert"])
