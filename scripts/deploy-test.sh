@@ -239,8 +239,29 @@ for _ in $(seq 1 40); do
   sleep 0.5
 done
 [ "$(docker inspect -f '{{.State.Health.Status}}' "$c")" = healthy ] || fail "HEALTHCHECK over HTTPS"
+# The rendered backup CronJob's container, as the tls overlay runs it (its command, its
+# environment, its secret files), against this server over HTTPS; only the Service's name is
+# replaced by this machine's, which the test certificate names.
+"$venv/bin/python" - "$work/tls.yaml" >"$work/cronjob.json" <<'PY'
+import json, sys, yaml
+job = next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "CronJob")
+c = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+print(json.dumps({"command": c["command"], "args": c["args"], "env": {e["name"]: e["value"] for e in c.get("env", [])}}))
+PY
+mapfile -t job_env < <(python3 -c 'import json,sys; [print(f"{k}={v}") for k, v in json.load(open(sys.argv[1]))["env"].items()]' "$work/cronjob.json")
+[ "$(printf '%s\n' "${job_env[@]}" | grep -c '^MUSIC_RAG_SERVER=https://')" = 1 ] || fail "the tls overlay's backup job does not speak HTTPS: ${job_env[*]}"
+env_args=()
+for e in "${job_env[@]}"; do env_args+=(-e "${e/https:\/\/music-rag:8000/https://localhost:18302}"); done
+job_cmd="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["args"][0])' "$work/cronjob.json")"
+docker run --rm --network host --user 10001:10001 --read-only --tmpfs /backups:uid=10001,gid=10001 \
+  --tmpfs /data:uid=10001,gid=10001 "${env_args[@]}" \
+  -v "$secrets/music-rag-secrets:/run/secrets/music-rag:ro" \
+  -v "$secrets/music-rag-tls:/run/secrets/music-rag-tls:ro" \
+  --entrypoint /bin/bash "$image" -c "$job_cmd" >"$work/tls-backup.log" 2>&1 \
+  || fail "the backup CronJob failed over HTTPS: $(tail -3 "$work/tls-backup.log")"
+grep -q 'wrote /backups/' "$work/tls-backup.log" || fail "the backup CronJob wrote nothing: $(tail -3 "$work/tls-backup.log")"
 docker rm -f "$c" >/dev/null
-step "HTTPS: HTTP/2 and HTTP/1.1, probes over HTTPS, HEALTHCHECK healthy, certificate reloaded on SIGHUP"
+step "HTTPS: HTTP/2 and HTTP/1.1, probes over HTTPS, HEALTHCHECK healthy, certificate reloaded on SIGHUP, the backup CronJob over HTTPS"
 
 # ---- Scale-out: the image as two replicas over PostgreSQL ---------------------------------
 # The scale-out overlay's settings (database URL from a secret file, read-only root, data on a
@@ -280,7 +301,7 @@ step "scale-out: the image as two replicas over PostgreSQL (secret-file URL, rea
 
 # ---- Compose -------------------------------------------------------------------------------
 mkdir -p "$work/compose/secrets"
-cp deploy/compose/docker-compose.yml deploy/compose/postgres.yml deploy/compose/.env.example "$work/compose/"
+cp deploy/compose/docker-compose.yml deploy/compose/postgres.yml deploy/compose/tls.yml deploy/compose/.env.example "$work/compose/"
 cp "$work/compose/.env.example" "$work/compose/.env"
 openssl rand -hex 24 >"$work/compose/secrets/api_key"
 chmod a+r "$work/compose/secrets/api_key"
@@ -323,9 +344,24 @@ chmod a+r "$work/compose/secrets/api_key"
   [ "$health" = none ] || fail "the backup job has a health check ($health)"
   mounts="$(docker inspect -f '{{range .Mounts}}{{.Type}}:{{.Destination}} {{end}}' "$job")"
   case "$mounts" in *volume:/data*) fail "the backup job mounts an anonymous volume at /data ($mounts)" ;; esac
-  docker-compose -p "$project" --profile backup down -v >/dev/null 2>&1 || fail "compose down"
+  # HTTPS (tls.yml): the service serves it and the backup job backs up over it, trusting a
+  # self-signed certificate that names the service.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=music-rag -addext subjectAltName=DNS:music-rag,DNS:localhost,IP:127.0.0.1 \
+    -keyout secrets/tls.key -out secrets/tls.crt 2>/dev/null
+  chmod a+r secrets/tls.key secrets/tls.crt
+  docker-compose -p "$project" -f docker-compose.yml -f tls.yml --compatibility --profile backup up -d >/dev/null 2>&1 \
+    || fail "compose with tls.yml"
+  wait_ready https://localhost:18303 --cacert secrets/tls.crt >/dev/null || fail "Compose over HTTPS never became ready"
+  for _ in $(seq 1 60); do
+    docker-compose -p "$project" -f docker-compose.yml -f tls.yml --profile backup logs backup 2>/dev/null | grep -q 'wrote /backups/' && break
+    sleep 0.5
+  done
+  docker-compose -p "$project" -f docker-compose.yml -f tls.yml --profile backup logs backup 2>/dev/null | grep -q 'wrote /backups/' \
+    || fail "the backup job wrote nothing over HTTPS: $(docker-compose -p "$project" -f docker-compose.yml -f tls.yml --profile backup logs backup 2>&1 | tail -5)"
+  docker-compose -p "$project" -f docker-compose.yml -f tls.yml --profile backup down -v >/dev/null 2>&1 || fail "compose down"
 )
-step "Compose: the demo catalog loaded, up -d, healthy, limits and read-only root applied, a search and a write, the backup profile wrote a snapshot (no health check, no anonymous volume), down"
+step "Compose: the demo catalog loaded, up -d, healthy, limits and read-only root applied, a search and a write, the backup profile wrote a snapshot (no health check, no anonymous volume), and again over HTTPS with tls.yml, down"
 
 # ---- monitoring ----------------------------------------------------------------------------
 if command -v promtool >/dev/null; then

@@ -42,14 +42,18 @@ pub struct BackupArgs {
     /// With an https:// --server: trust the certificates in this PEM file (a private CA, or a
     /// self-signed certificate) instead of the built-in public roots, as `curl --cacert`
     /// does. `SSL_CERT_FILE` is read when this is not given.
-    #[arg(long, value_name = "PEM", env = "MUSIC_RAG_CA_CERT_FILE", requires = "server")]
+    #[arg(
+        long,
+        value_name = "PEM",
+        env = "MUSIC_RAG_CA_CERT_FILE",
+        requires = "server"
+    )]
     pub cacert: Option<PathBuf>,
 }
 
-/// The roots an https:// `--server` is checked against: the PEM file named by `--cacert`
+/// The TLS an https:// `--server` is checked with: trusting the PEM file named by `--cacert`
 /// (or `SSL_CERT_FILE`) when there is one, else ureq's built-in public roots.
 fn server_tls(args: &BackupArgs) -> Result<Option<Arc<rustls::ClientConfig>>> {
-    use rustls::pki_types::pem::PemObject;
     let Some(file) = args
         .cacert
         .clone()
@@ -57,27 +61,9 @@ fn server_tls(args: &BackupArgs) -> Result<Option<Arc<rustls::ClientConfig>>> {
     else {
         return Ok(None);
     };
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = rustls::pki_types::CertificateDer::pem_file_iter(&file)
-        .with_context(|| format!("--cacert: cannot read {}", file.display()))?;
-    for cert in certs {
-        let cert = cert.with_context(|| format!("--cacert: {} is not PEM", file.display()))?;
-        roots
-            .add(cert)
-            .with_context(|| format!("--cacert: a certificate in {} is not valid", file.display()))?;
-    }
-    anyhow::ensure!(
-        !roots.is_empty(),
-        "--cacert: {} holds no certificate",
-        file.display()
-    );
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Some(Arc::new(config)))
+    crate::tls_client::trusting(&file)
+        .map(Some)
+        .context("--cacert (or SSL_CERT_FILE)")
 }
 
 #[derive(Args, Debug)]

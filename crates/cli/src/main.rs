@@ -23,6 +23,7 @@ mod healthcheck;
 mod logging;
 mod output;
 mod serve;
+mod tls_client;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
