@@ -332,7 +332,8 @@ chmod a+r "$work/compose/secrets/api_key"
   expect 200 "$(http PUT http://127.0.0.1:18303/v1/tracks/compose:one "$key" \
     '{"title":"Harbour Lights","artist":"The Test Band","description":"A calm accordion waltz."}')" "a write through Compose"
   docker-compose -p "$project" --compatibility --profile backup up -d >/dev/null 2>&1 || fail "compose backup profile"
-  for _ in $(seq 1 60); do
+  # Up to a minute: the job's container starts, waits for the service, snapshots, downloads.
+  for _ in $(seq 1 120); do
     docker-compose -p "$project" --profile backup logs backup 2>/dev/null | grep -q 'wrote /backups/' && break
     sleep 0.5
   done
@@ -353,7 +354,7 @@ chmod a+r "$work/compose/secrets/api_key"
   docker-compose -p "$project" -f docker-compose.yml -f tls.yml --compatibility --profile backup up -d >/dev/null 2>&1 \
     || fail "compose with tls.yml"
   wait_ready https://localhost:18303 --cacert secrets/tls.crt >/dev/null || fail "Compose over HTTPS never became ready"
-  for _ in $(seq 1 60); do
+  for _ in $(seq 1 120); do
     docker-compose -p "$project" -f docker-compose.yml -f tls.yml --profile backup logs backup 2>/dev/null | grep -q 'wrote /backups/' && break
     sleep 0.5
   done
