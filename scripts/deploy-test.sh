@@ -120,7 +120,8 @@ secrets="$work/secrets"
 mkdir -p "$secrets/music-rag-secrets" "$secrets/music-rag-tls"
 admin="admin-$(openssl rand -hex 12)"
 reader="reader-$(openssl rand -hex 12)"
-printf '%s:admin,%s:read\n' "$admin" "$reader" >"$secrets/music-rag-secrets/api_keys"
+metrics_key="metrics-$(openssl rand -hex 12)"
+printf '%s:admin,%s:read,%s:metrics\n' "$admin" "$reader" "$metrics_key" >"$secrets/music-rag-secrets/api_keys"
 printf '' >"$secrets/music-rag-secrets/openai_api_key"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
   -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
@@ -161,6 +162,33 @@ health="$(docker inspect -f '{{.State.Health.Status}}' "$c")"
 [ "$health" = healthy ] || fail "Docker's HEALTHCHECK says $health"
 idle_mb="$(docker stats --no-stream --format '{{.MemUsage}}' "$c" | cut -d/ -f1)"
 step "single-node manifest settings: uid 10001, read-only root, probes 200, HEALTHCHECK healthy; start to ready ${ready_s} s, idle memory ${idle_mb}"
+
+# Prometheus with the shipped scrape job (deploy/monitoring/prometheus.yml) scrapes it with a
+# key of the metrics scope, which reads nothing else.
+expect 403 "$(http GET "$base/v1/stats" "$metrics_key")" "a metrics key reading the catalog"
+if command -v prometheus >/dev/null; then
+  mkdir -p "$work/prometheus"
+  printf '%s' "$metrics_key" >"$work/prometheus/key"
+  sed -e "s#/etc/prometheus/secrets/music-rag-metrics-key#$work/prometheus/key#" \
+      -e 's#music-rag:8000#127.0.0.1:18301#' -e 's#scrape_interval: 15s#scrape_interval: 1s#' \
+      deploy/monitoring/prometheus.yml >"$work/prometheus/prometheus.yml"
+  cp deploy/monitoring/alerts.yml "$work/prometheus/"
+  promtool check config "$work/prometheus/prometheus.yml" >/dev/null || fail "promtool check config"
+  prometheus --config.file="$work/prometheus/prometheus.yml" --storage.tsdb.path="$work/prometheus/data" \
+    --web.listen-address=127.0.0.1:19090 >"$work/prometheus/log" 2>&1 &
+  prom_pid=$!
+  scraped=""
+  for _ in $(seq 1 60); do
+    scraped="$(curl -s 'http://127.0.0.1:19090/api/v1/query?query=up%7Bjob%3D%22music-rag%22%7D' \
+      | python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")' 2>/dev/null || true)"
+    [ "$scraped" = 1 ] && break
+    sleep 0.5
+  done
+  kill "$prom_pid" 2>/dev/null || true
+  wait "$prom_pid" 2>/dev/null || true
+  [ "$scraped" = 1 ] || fail "Prometheus did not scrape with the metrics key (up=$scraped): $(tail -3 "$work/prometheus/log")"
+  step "Prometheus scrapes with the shipped job and a metrics-scope key (up{job=\"music-rag\"} = 1)"
+fi
 
 # Ingest through the API, then search.
 head -200 catalog/harmonix.jsonl >"$work/tracks.jsonl"

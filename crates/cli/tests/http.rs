@@ -301,7 +301,7 @@ fn keys_and_scopes_guard_every_route() {
             "write",
         ),
         ("DELETE", format!("{b}/v1/tracks/auth:4"), None, "write"),
-        ("GET", format!("{b}/metrics"), None, "admin"),
+        ("GET", format!("{b}/metrics"), None, "metrics"),
     ];
     for (method, url, body, scope) in &routes {
         let (s, r) = call(method, url, None, body.clone());
@@ -312,7 +312,7 @@ fn keys_and_scopes_guard_every_route() {
             401,
             "{method} {url} with a wrong key"
         );
-        if *scope != "read" {
+        if *scope != "read" && *scope != "metrics" {
             let (s, r) = call(method, url, Some(READER), body.clone());
             assert_eq!(s, 403, "{method} {url} with a read key");
             assert_eq!(json_of(r)["error"]["code"], "forbidden");

@@ -5,9 +5,11 @@ use std::str::FromStr;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// What a key may do. Each scope includes the ones before it.
+/// What a key may do. Each scope includes the ones before it: a `metrics` key may only be
+/// scraped with (`/metrics`), so a monitoring system never holds a key that reads the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
+    Metrics,
     Read,
     Write,
     Admin,
@@ -17,10 +19,13 @@ impl FromStr for Scope {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s.trim() {
+            "metrics" => Ok(Scope::Metrics),
             "read" => Ok(Scope::Read),
             "write" => Ok(Scope::Write),
             "admin" => Ok(Scope::Admin),
-            other => Err(format!("scope {other:?} must be read, write or admin")),
+            other => Err(format!(
+                "scope {other:?} must be metrics, read, write or admin"
+            )),
         }
     }
 }
@@ -28,6 +33,7 @@ impl FromStr for Scope {
 impl Scope {
     pub fn name(self) -> &'static str {
         match self {
+            Scope::Metrics => "metrics",
             Scope::Read => "read",
             Scope::Write => "write",
             Scope::Admin => "admin",
@@ -108,5 +114,10 @@ mod tests {
         assert_eq!(k.find("reader-key-2"), None);
         assert!(k.add("short", Scope::Read).is_err());
         assert!(Scope::Admin > Scope::Write && Scope::Write > Scope::Read);
+        assert!(
+            Scope::Read > Scope::Metrics,
+            "a metrics key reads nothing else"
+        );
+        assert_eq!("metrics".parse::<Scope>(), Ok(Scope::Metrics));
     }
 }

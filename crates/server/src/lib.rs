@@ -101,8 +101,9 @@ pub fn app(state: AppState) -> Router {
             "/v1/tracks/{id}",
             axum::routing::put(tracks_api::put).delete(tracks_api::delete),
         );
+    // Prometheus scrapes with a key of the metrics scope (or any stronger one).
+    let scrape = Router::new().route("/metrics", get(ops_api::metrics));
     let admin = Router::new()
-        .route("/metrics", get(ops_api::metrics))
         .route(
             "/v1/admin/snapshots",
             post(admin_api::create_snapshot).get(admin_api::list_snapshots),
@@ -117,6 +118,7 @@ pub fn app(state: AppState) -> Router {
         .merge(guarded(&state, Scope::Read, read))
         .merge(guarded(&state, Scope::Write, write))
         .merge(guarded(&state, Scope::Admin, admin))
+        .merge(guarded(&state, Scope::Metrics, scrape))
         .fallback(|| async { ApiError::not_found("no such route; see /docs") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "this route does not take that method; see /docs")

@@ -643,3 +643,37 @@ async fn uploads_stream_to_disk_and_an_oversized_one_is_413_leaving_nothing() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(leftovers(), 0, "a clip searched by sound is not kept");
 }
+
+/// A key of the metrics scope scrapes `/metrics` and nothing else; stronger keys scrape too.
+#[tokio::test]
+async fn a_metrics_key_scrapes_and_reads_nothing_else() {
+    let (dir, state) = common::hashing_state(ServerConfig {
+        api_keys: Some(
+            format!("{READER}:read,{WRITER}:write,metrics-key-0001:metrics")
+                .as_str()
+                .into(),
+        ),
+        ..ServerConfig::default()
+    });
+    let app = TestApp {
+        router: music_rag_server::app(state),
+        _dir: dir,
+    };
+    let metrics = Some("metrics-key-0001");
+    assert_eq!(
+        call(&app, "GET", "/metrics", metrics, None).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&app, "GET", "/metrics", Some(READER), None).await.0,
+        StatusCode::OK
+    );
+    for (method, path, body) in [
+        ("GET", "/v1/stats", None),
+        ("GET", "/v1/tracks", None),
+        ("POST", "/v1/search", Some(r#"{"text": "calm"}"#)),
+    ] {
+        let (status, body) = call(&app, method, path, metrics, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+    }
+}
