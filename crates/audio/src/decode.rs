@@ -70,6 +70,24 @@ pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
     decode_source(Box::new(file), hint_ext.as_deref())
 }
 
+/// The one rule for a stream's declared sample rate and channel count, as `whose` header
+/// states them (a WAV header before probing, any format's after).
+fn check_stream(whose: &str, rate: u32, channels: Option<usize>) -> Result<(), AudioError> {
+    if !SAMPLE_RATES.contains(&rate) {
+        return Err(AudioError::Corrupt(format!(
+            "{whose} sample rate {rate} Hz is outside {}-{} Hz",
+            SAMPLE_RATES.start(),
+            SAMPLE_RATES.end()
+        )));
+    }
+    match channels {
+        Some(n) if n == 0 || n > MAX_CHANNELS => Err(AudioError::Corrupt(format!(
+            "{whose} channel count {n} is outside 1-{MAX_CHANNELS}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A WAV file's format chunk is read before the decoder sees it: a header claiming 0 Hz, no
 /// channels or an odd sample size makes decoders divide by zero or panic, so it is refused
 /// here with what is wrong. Anything that is not a RIFF/WAVE file passes untouched.
@@ -101,18 +119,7 @@ fn check_wav_header(source: &mut Box<dyn MediaSource>) -> Result<(), AudioError>
                 head[body + 7],
             ]);
             let bits = u16_at(14);
-            if !SAMPLE_RATES.contains(&rate) {
-                return Err(AudioError::Corrupt(format!(
-                    "the WAV header's sample rate {rate} Hz is outside {}-{} Hz",
-                    SAMPLE_RATES.start(),
-                    SAMPLE_RATES.end()
-                )));
-            }
-            if channels == 0 || channels > MAX_CHANNELS {
-                return Err(AudioError::Corrupt(format!(
-                    "the WAV header's channel count {channels} is outside 1-{MAX_CHANNELS}"
-                )));
-            }
+            check_stream("the WAV header's", rate, Some(channels))?;
             if bits == 0 || bits > 64 {
                 return Err(AudioError::Corrupt(format!(
                     "the WAV header's sample size {bits} bits is outside 1-64"
@@ -157,20 +164,11 @@ pub fn decode_source(
     let sample_rate = params
         .sample_rate
         .ok_or_else(|| AudioError::Unsupported("no sample rate".into()))?;
-    if !SAMPLE_RATES.contains(&sample_rate) {
-        return Err(AudioError::Corrupt(format!(
-            "the header's sample rate {sample_rate} Hz is outside {}-{} Hz",
-            SAMPLE_RATES.start(),
-            SAMPLE_RATES.end()
-        )));
-    }
-    if let Some(count) = params.channels.map(|c| c.count()) {
-        if count == 0 || count > MAX_CHANNELS {
-            return Err(AudioError::Corrupt(format!(
-                "the header's channel count {count} is outside 1-{MAX_CHANNELS}"
-            )));
-        }
-    }
+    check_stream(
+        "the header's",
+        sample_rate,
+        params.channels.map(|c| c.count()),
+    )?;
     let expected_frames = params.n_frames;
     let mut decoder = symphonia::default::get_codecs()
         .make(&params, &DecoderOptions::default())

@@ -687,21 +687,30 @@ impl Catalog {
             .heaps
             .into_iter()
             .map(|heap| {
-                let mut top: Vec<Candidate> = heap
-                    .into_iter()
-                    .filter_map(|Reverse(Scored(_, pos))| {
-                        let vector = &self.vectors[pos * self.dim..(pos + 1) * self.dim];
-                        self.entries[pos]
-                            .as_ref()
-                            .map(|e| Candidate::scored(e.track.id.clone(), dot(query, vector)))
-                    })
-                    .collect();
-                // Ties by id, not by position: positions depend on the order tracks were
-                // loaded or written, and a restored store must rank as the original did.
-                top.sort_by(Candidate::rank_order);
-                top.truncate(k);
-                top
+                let scored = heap.into_iter().map(|Reverse(Scored(_, pos))| {
+                    let vector = &self.vectors[pos * self.dim..(pos + 1) * self.dim];
+                    (dot(query, vector), pos)
+                });
+                self.best(scored, k)
             })
+            .collect()
+    }
+
+    /// The best `k` of scored positions as candidates, equal scores by id: not by position,
+    /// which depends on the order tracks were loaded or written, so a restored store ranks as
+    /// the original did. Ids are compared in place and cloned for the `k` kept only.
+    fn best(&self, scored: impl Iterator<Item = (f32, usize)>, k: usize) -> Vec<Candidate> {
+        let mut live: Vec<(f32, &str)> = scored
+            .filter_map(|(score, pos)| {
+                self.entries[pos]
+                    .as_ref()
+                    .map(|e| (score, e.track.id.as_str()))
+            })
+            .collect();
+        live.sort_by(|a, b| music_rag_core::domain::hit::rank_order(*a, *b));
+        live.into_iter()
+            .take(k)
+            .map(|(score, id)| Candidate::scored(id, score))
             .collect()
     }
 
@@ -723,17 +732,10 @@ impl Catalog {
                 heap.pop();
             }
         }
-        let mut out: Vec<Candidate> = heap
-            .into_iter()
-            .filter_map(|Reverse(Scored(score, p))| {
-                self.entries[p]
-                    .as_ref()
-                    .map(|e| Candidate::scored(e.track.id.clone(), score))
-            })
-            .collect();
-        out.sort_by(Candidate::rank_order);
-        out.truncate(k);
-        out
+        self.best(
+            heap.into_iter().map(|Reverse(Scored(score, p))| (score, p)),
+            k,
+        )
     }
 
     /// How many tracks carry an audio vector.

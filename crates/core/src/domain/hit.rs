@@ -89,12 +89,18 @@ pub struct Candidate {
     pub matched: Vec<TermMatch>,
 }
 
+/// [`Candidate::rank_order`] on (score, id) pairs, for lists that compare before they build
+/// candidates.
+pub fn rank_order(a: (f32, &str), b: (f32, &str)) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1))
+}
+
 impl Candidate {
     /// The one order of a retriever's list, on every store: best score first, equal scores by
     /// id, so ties never depend on where an index happened to lay tracks out (a restored or
     /// rebuilt index ranks exactly as the one it replaces).
     pub fn rank_order(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
-        b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id))
+        rank_order((a.score, &a.id), (b.score, &b.id))
     }
 
     /// A candidate without matched words (dense retrieval, browsing).
