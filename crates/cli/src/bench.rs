@@ -58,7 +58,7 @@ pub fn run(g: &Global, args: &BenchArgs) -> Result<ExitCode> {
     let t = Instant::now();
     let engine = crate::commands::open_engine(g, music_rag_store::Access::ReadOnly)?;
     let open_ms = t.elapsed().as_secs_f64() * 1000.0;
-    let tracks = engine.store().count()?;
+    let tracks = engine.catalog().count()?;
     // Distinct texts so every "cold" query misses the cache.
     let prefixes = ["", "some ", "play me ", "I want ", "find "];
     let cold_queries: Vec<String> = prefixes
@@ -66,7 +66,7 @@ pub fn run(g: &Global, args: &BenchArgs) -> Result<ExitCode> {
         .flat_map(|p| base.iter().map(move |q| format!("{p}{q}")))
         .collect();
     let rerank = !args.no_rerank;
-    let vocab = engine.store().vocabulary()?;
+    let vocab = engine.catalog().vocabulary()?;
     let genre = vocab.genres().first().map(|(g, _)| g.clone());
     let filtered = |text: &str, top_k: usize| SearchRequest {
         text: text.to_string(),

@@ -3,23 +3,20 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use music_rag_core::app::catalog::{Catalog, PAGE_MAX};
-use music_rag_core::{Engine, Filter, Mode, Range, SearchRequest, UpsertOutcome};
-use music_rag_embed::{default_model_dir, fetch_model, TextEmbedder};
+use music_rag_core::{Engine, Filter, Mode, Range, SearchRequest};
+use music_rag_embed::{fetch_model, TextEmbedder};
+use music_rag_ops::ImportReport;
 use music_rag_store::Access;
 use serde_json::json;
 
 use crate::{demo_catalog, output, Cli, Command, Global, ModelCommand};
 use music_rag_import::Row;
-
-/// Tracks per durable write during imports.
-const INGEST_BATCH: usize = 64;
 
 #[derive(Args, Debug)]
 pub struct IngestArgs {
@@ -166,7 +163,7 @@ impl SearchArgs {
 }
 
 pub fn model_dir(g: &Global) -> PathBuf {
-    g.model_dir.clone().unwrap_or_else(default_model_dir)
+    g.engine_settings().model_dir()
 }
 
 /// `model embed`: query vectors as JSON lines, for scripts.
@@ -193,22 +190,12 @@ fn embed_texts(g: &Global, texts: Vec<String>) -> Result<ExitCode> {
 
 /// The catalog administration use cases, for commands that neither embed nor search.
 fn open_catalog(g: &Global, access: Access) -> Result<Catalog> {
-    Ok(Catalog::new(crate::database::open(g, None, access)?.0))
+    Ok(g.engine_settings().open_catalog(access)?)
 }
 
 /// Loads the model and opens the catalog's store (PostgreSQL or the data directory).
 pub fn open_engine(g: &Global, access: Access) -> Result<Engine> {
-    let embedder = TextEmbedder::load_with(&model_dir(g), g.embed_backend)?;
-    let (store, _) = crate::database::open(g, Some(model_of(&embedder)), access)?;
-    Ok(Engine::new(Arc::new(embedder), store))
-}
-
-/// The model id and vector size the embedder writes.
-pub fn model_of(embedder: &TextEmbedder) -> (&str, usize) {
-    (
-        music_rag_core::Embedder::model_id(embedder),
-        music_rag_core::Embedder::dim(embedder),
-    )
+    Ok(g.engine_settings().open_engine(access)?)
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -224,29 +211,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::InitSampleData => {
             let engine = open_engine(&g, Access::ReadWrite)?;
             let rows = demo_catalog::rows();
-            let report = ingest_rows(&engine, rows, false, "demo catalog")?;
-            output::ingest_report(&report, g.json);
-            Ok(report.exit_code())
+            let report = import_rows(&engine, rows, g.json, "demo catalog")?;
+            output::import_report(&report, g.json);
+            Ok(import_exit_code(&report))
         }
         Command::Ingest(args) => {
-            let mut rows = read_rows(&args.file)?;
-            if let Some(path) = &args.vectors {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                music_rag_import::attach_vectors(&mut rows, &text)
-                    .with_context(|| format!("--vectors {}", path.display()))?;
+            let (mut rows, ignored) = music_rag_ops::import::read_catalog_file(&args.file)?;
+            if !ignored.is_empty() {
+                eprintln!("warning: ignoring unknown CSV columns: {ignored:?}");
             }
-            let engine = if args.dry_run {
-                None
+            if let Some(path) = &args.vectors {
+                music_rag_ops::import::attach_vectors_file(&mut rows, path)?;
+            }
+            let source = args.file.display().to_string();
+            let report = if args.dry_run {
+                music_rag_ops::import::dry_run(rows, &source)
             } else {
-                Some(open_engine(&g, Access::ReadWrite)?)
+                let engine = open_engine(&g, Access::ReadWrite)?;
+                import_rows(&engine, rows, false, &source)?
             };
-            let report = match &engine {
-                Some(e) => ingest_rows(e, rows, false, &args.file.display().to_string())?,
-                None => dry_run(rows),
-            };
-            output::ingest_report(&report, g.json);
-            Ok(report.exit_code())
+            output::import_report(&report, g.json);
+            Ok(import_exit_code(&report))
         }
         Command::Search(args) => {
             let engine = if args.enhance || args.model_summary {
@@ -363,178 +348,26 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// What an import did, row by row.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct IngestReport {
-    pub source: String,
-    pub rows: usize,
-    pub created: usize,
-    pub updated: usize,
-    pub unchanged: usize,
-    /// Rows replaced by a later row with the same id.
-    pub superseded: usize,
-    pub failed: Vec<RowError>,
-    pub embedded: usize,
-    pub embed_seconds: f64,
-    pub write_seconds: f64,
-    pub seconds: f64,
-    pub tracks_per_second: f64,
-    pub dry_run: bool,
-}
-
-#[derive(Debug, serde::Serialize)]
-pub struct RowError {
-    pub line: usize,
-    pub id: Option<String>,
-    pub field: Option<String>,
-    pub message: String,
-}
-
-impl IngestReport {
-    /// Adds one written batch's tallies (its failures are attached by line by the caller).
-    fn absorb(&mut self, batch: &music_rag_core::IngestReport) {
-        self.created += batch.created;
-        self.updated += batch.updated;
-        self.unchanged += batch.unchanged;
-        self.superseded += batch.superseded;
-        self.embedded += batch.embedded;
-        self.embed_seconds += batch.embed_ms / 1000.0;
-        self.write_seconds += batch.write_ms / 1000.0;
-    }
-
-    pub fn exit_code(&self) -> ExitCode {
-        if self.failed.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(2)
-        }
+/// Exit status of an import: 2 when any row or file failed, as `ingest` documents.
+pub fn import_exit_code(report: &ImportReport) -> ExitCode {
+    if report.complete() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
     }
 }
 
-/// Every row of a catalog file, its format known from its name or its first characters.
-fn read_rows(path: &std::path::Path) -> Result<Vec<Row>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let format = music_rag_import::detect_format(name, &text);
-    let parsed = music_rag_import::parse(&text, format)
-        .with_context(|| format!("cannot import {}", path.display()))?;
-    if !parsed.ignored_columns.is_empty() {
-        eprintln!(
-            "warning: ignoring unknown CSV columns: {:?}",
-            parsed.ignored_columns
-        );
-    }
-    Ok(parsed.rows)
-}
-
-fn dry_run(rows: Vec<Row>) -> IngestReport {
-    let mut report = IngestReport {
-        rows: rows.len(),
-        dry_run: true,
-        ..Default::default()
-    };
-    for row in rows {
-        match row.track.map_err(|m| (None, m)).and_then(|t| {
-            t.validated().map_err(|e| match e {
-                music_rag_core::CoreError::Invalid(f) => (Some(f.field.clone()), f.to_string()),
-                other => (None, other.to_string()),
-            })
-        }) {
-            Ok(_) => report.created += 1,
-            Err((field, message)) => report.failed.push(RowError {
-                line: row.line,
-                id: None,
-                field,
-                message,
-            }),
-        }
-    }
-    report
-}
-
-/// Imports rows in batches; each batch is one durable write.
-pub fn ingest_rows(
+/// Imports rows with a progress bar (hidden when `quiet`).
+pub fn import_rows(
     engine: &Engine,
     rows: Vec<Row>,
     quiet: bool,
     source: &str,
-) -> Result<IngestReport> {
-    let start = Instant::now();
-    let mut report = IngestReport {
-        source: source.to_string(),
-        rows: rows.len(),
-        ..Default::default()
-    };
-    let bar = if quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(rows.len() as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {msg} [{bar:30}] {pos}/{len} tracks, {per_sec}, eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    bar.set_message(format!("importing {source}"));
-    // A large load into an empty PostgreSQL catalog builds the vector index once, at the end.
-    // Batches are cut from the rows as the pipeline asks for them, moving each track, so an
-    // import holds its rows once (a million rows with their vectors are gigabytes).
-    let total = rows.len();
-    let parse_failures = std::cell::RefCell::new(Vec::new());
-    let batch_lines = std::cell::RefCell::new(std::collections::VecDeque::new());
-    let mut rows = rows.into_iter().peekable();
-    let batches = std::iter::from_fn(|| {
-        rows.peek()?;
-        let (mut lines, mut tracks, mut count) = (Vec::new(), Vec::new(), 0);
-        for row in rows.by_ref().take(INGEST_BATCH) {
-            count += 1;
-            match row.track {
-                Ok(t) => {
-                    lines.push(row.line);
-                    tracks.push((t, row.vector));
-                }
-                Err(message) => parse_failures.borrow_mut().push(RowError {
-                    line: row.line,
-                    id: None,
-                    field: None,
-                    message,
-                }),
-            }
-        }
-        batch_lines.borrow_mut().push_back((lines, count));
-        Some(tracks)
-    });
-    // A large load into an empty PostgreSQL catalog builds the vector index once, at the end.
-    engine.bulk_load(total, || -> Result<()> {
-        // Each batch is embedded while the one before it is written.
-        engine.upsert_batches(batches, |batch| -> Result<()> {
-            let (lines, count) = batch_lines.borrow_mut().pop_front().unwrap_or_default();
-            for (line, outcome) in lines.iter().zip(&batch.results) {
-                if let UpsertOutcome::Invalid { id, field, message } = outcome {
-                    report.failed.push(RowError {
-                        line: *line,
-                        id: id.clone(),
-                        field: Some(field.clone()),
-                        message: message.clone(),
-                    });
-                }
-            }
-            report.absorb(&batch);
-            bar.inc(count as u64);
-            Ok(())
-        })?;
-        bar.set_message(format!("indexing {source}"));
-        Ok(())
-    })?;
-    report.failed.extend(parse_failures.into_inner());
-    bar.finish_and_clear();
-    report.seconds = start.elapsed().as_secs_f64();
-    report.tracks_per_second = report.rows as f64 / report.seconds.max(1e-9);
-    report.failed.sort_by_key(|e| e.line);
-    Ok(report)
+) -> Result<ImportReport> {
+    let bar = crate::progress::Bar::new("tracks", quiet);
+    Ok(music_rag_ops::import::import_rows(
+        engine, rows, source, &bar,
+    )?)
 }
 
 const DEMO_QUERIES: &[&str] = &[
@@ -554,11 +387,11 @@ const DEMO_QUESTIONS: &[&str] = &[
 
 fn demo(g: &Global) -> Result<ExitCode> {
     let engine = open_engine(g, Access::ReadWrite)?;
-    if engine.store().count()? == 0 {
+    if engine.catalog().count()? == 0 {
         eprintln!("the store is empty: loading the demo catalog (embedding takes a few minutes on 2 cores)");
         let rows = demo_catalog::rows();
-        let report = ingest_rows(&engine, rows, false, "demo catalog")?;
-        output::ingest_report(&report, false);
+        let report = import_rows(&engine, rows, false, "demo catalog")?;
+        output::import_report(&report, false);
     }
     for q in DEMO_QUERIES {
         let req = SearchRequest {

@@ -1,4 +1,5 @@
-//! Keeping a catalog safe: backup, restore, verify, repair and export.
+//! Keeping a catalog safe: backup, restore, verify, repair, reindex and export (each one call
+//! to the operations layer; `backup --server` is a client of a running server's admin API).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,17 +10,13 @@ use anyhow::{Context, Result};
 use clap::Args;
 use std::sync::Arc;
 
-use indicatif::{ProgressBar, ProgressStyle};
-use music_rag_core::app::catalog::PAGE_MAX;
-use music_rag_core::{Engine, Store, Track};
-use music_rag_embed::TextEmbedder;
-use music_rag_server::snapshots::SnapshotFolder;
-use music_rag_store::maintenance::{self, Check};
-use music_rag_store::{Access, EmbeddedStore, WriterLock};
+use music_rag_core::app::catalog::Catalog;
+use music_rag_ops::maintenance;
+use music_rag_ops::snapshots::SnapshotFolder;
+use music_rag_store::maintenance::Check;
+use music_rag_store::Access;
 use serde_json::json;
 
-use crate::commands::{model_dir, model_of};
-use crate::database;
 use crate::Global;
 
 #[derive(Args, Debug)]
@@ -90,9 +87,10 @@ pub fn backup(g: &Global, args: &BackupArgs) -> Result<ExitCode> {
     if let Some(server) = &args.server {
         return backup_server(g, server, args);
     }
-    let store = database::embedded(g, None, Access::ReadOnly)?;
+    let settings = g.engine_settings();
+    let store = settings.open_embedded(None, Access::ReadOnly)?;
     let folder = SnapshotFolder::new(g.data_dir.join("snapshots"));
-    let taken = folder.take(&store, args.to.as_deref())?;
+    let taken = folder.take(&Catalog::new(Arc::new(store)), args.to.as_deref())?;
     if g.json {
         outln!("{}", serde_json::to_string(&taken)?);
     } else {
@@ -262,30 +260,17 @@ fn what_a_snapshot_holds(manifest: &music_rag_core::SnapshotManifest) -> String 
 }
 
 pub fn restore(g: &Global, args: &RestoreArgs) -> Result<ExitCode> {
-    database::require_embedded(g)?;
-    let started = Instant::now();
-    let (store, manifest) = EmbeddedStore::restore(&args.file, &g.data_dir, args.force, None)
-        .with_context(|| {
-            format!(
-                "cannot restore {} into {}",
-                args.file.display(),
-                g.data_dir.display()
-            )
-        })?;
-    let tracks = store.count()?;
-    let seconds = started.elapsed().as_secs_f64();
+    let restored = maintenance::restore(&g.engine_settings(), &args.file, args.force)?;
     if g.json {
-        outln!(
-            "{}",
-            json!({"restored": args.file, "data_dir": g.data_dir, "tracks": tracks, "seconds": seconds, "manifest": manifest})
-        );
+        outln!("{}", serde_json::to_string(&restored)?);
     } else {
         outln!(
-            "restored {} tracks (write {}, model {}) into {} in {seconds:.2} s; the keyword index was rebuilt",
-            tracks,
-            manifest.sequence,
-            manifest.model_id,
-            g.data_dir.display()
+            "restored {} tracks (write {}, model {}) into {} in {:.2} s; the keyword index was rebuilt",
+            restored.tracks,
+            restored.manifest.sequence,
+            restored.manifest.model_id,
+            restored.data_dir.display(),
+            restored.seconds
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -321,9 +306,8 @@ fn print_checks(checks: &[Check], json_out: bool) -> ExitCode {
 }
 
 pub fn verify(g: &Global) -> Result<ExitCode> {
-    database::require_embedded(g)?;
     Ok(print_checks(
-        &maintenance::verify(&g.data_dir, None),
+        &maintenance::verify(&g.engine_settings())?,
         g.json,
     ))
 }
@@ -331,182 +315,63 @@ pub fn verify(g: &Global) -> Result<ExitCode> {
 /// Rebuilds the derived indexes from the source of truth (whatever their files' state), then
 /// verifies.
 pub fn repair(g: &Global) -> Result<ExitCode> {
-    database::require_embedded(g)?;
-    drop(
-        music_rag_store::EmbeddedStore::repair(&g.data_dir, None)
-            .with_context(|| format!("cannot repair the store in {}", g.data_dir.display()))?,
-    );
     Ok(print_checks(
-        &maintenance::verify(&g.data_dir, None),
+        &maintenance::repair(&g.engine_settings())?,
         g.json,
     ))
 }
 
 pub fn export(g: &Global, args: &ExportArgs) -> Result<ExitCode> {
-    let (store, model_id) = database::open(g, None, Access::ReadOnly)?;
+    let (store, model_id) = g.engine_settings().open_store(None, Access::ReadOnly)?;
     let mut out: Box<dyn Write> = match &args.out {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let mut cursor: Option<String> = None;
-    let mut written = 0usize;
-    loop {
-        let page = store.list(cursor.as_deref(), PAGE_MAX)?;
-        for track in &page.tracks {
-            let mut value = serde_json::to_value(track.as_ref())?;
-            if let Some(obj) = value.as_object_mut() {
-                // The store sets these; an import sets its own.
-                obj.remove("created_at");
-                obj.remove("updated_at");
-                if args.with_vectors {
-                    if let Some(v) = store.get_embedding(&track.id)? {
-                        obj.insert("embedding".into(), json!(v));
-                        obj.insert("embedding_model".into(), json!(model_id));
-                    }
-                }
-            }
-            serde_json::to_writer(&mut out, &value)?;
-            out.write_all(b"\n")?;
-            written += 1;
-        }
-        match page.next_cursor {
-            Some(c) if !page.tracks.is_empty() => cursor = Some(c),
-            _ => break,
-        }
-    }
-    out.flush()?;
+    let written =
+        maintenance::export(&Catalog::new(store), &model_id, args.with_vectors, &mut out)?;
     if let Some(p) = &args.out {
         eprintln!("exported {written} tracks to {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `DATA_DIR` with a suffix on its last component, beside it.
-fn beside(dir: &std::path::Path, suffix: &str) -> PathBuf {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "data".into());
-    dir.with_file_name(format!("{name}{suffix}"))
-}
-
 pub fn reindex(g: &Global) -> Result<ExitCode> {
-    let embedder = TextEmbedder::load_with(&model_dir(g), g.embed_backend)?;
-    let (model_id, dim) = {
-        let (m, d) = model_of(&embedder);
-        (m.to_string(), d)
-    };
-    let next_dir = beside(&g.data_dir, ".reindex");
-    let old = database::embedded(g, None, Access::ReadOnly)?;
-    if old.model_id() == model_id && old.dim() == dim && !next_dir.exists() {
+    let settings = g.engine_settings();
+    let bar = crate::progress::Bar::new("tracks", g.json);
+    let done = maintenance::reindex(&settings, &bar)?;
+    if done.already_current {
         outln!(
-            "{} already holds vectors from {model_id} ({dim} dimensions); nothing to do",
-            g.data_dir.display()
+            "{} already holds vectors from {} ({} dimensions); nothing to do",
+            g.data_dir.display(),
+            done.model_id,
+            done.dim
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let next = EmbeddedStore::open(&next_dir, Some((model_id.as_str(), dim)), Access::ReadWrite)
-        .with_context(|| format!("cannot open {}", next_dir.display()))?;
-    let engine = Engine::new(Arc::new(embedder), Arc::new(next));
-    let total = old.count()?;
-    let bar = ProgressBar::new(total as u64).with_style(
-        ProgressStyle::with_template(
-            "{spinner} re-embedding [{bar:30}] {pos}/{len} tracks, {per_sec}, eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    let started = Instant::now();
-    let mut report = music_rag_core::IngestReport::default();
-    let mut kept = std::collections::HashSet::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = old.list(cursor.as_deref(), 64)?;
-        let tracks: Vec<Track> = page
-            .tracks
-            .iter()
-            .map(|t| {
-                let mut t = (**t).clone();
-                t.created_at = None;
-                t.updated_at = None;
-                kept.insert(t.id.clone());
-                t
-            })
-            .collect();
-        // Each batch is durable before the next: a re-run skips it as unchanged.
-        report.absorb(engine.upsert(tracks)?);
-        bar.inc(page.tracks.len() as u64);
-        match page.next_cursor {
-            Some(c) if !page.tracks.is_empty() => cursor = Some(c),
-            _ => break,
-        }
-    }
-    // Tracks deleted from the old store since an interrupted run.
-    let mut gone = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = engine.store().list(cursor.as_deref(), PAGE_MAX)?;
-        gone.extend(
-            page.tracks
-                .iter()
-                .filter(|t| !kept.contains(&t.id))
-                .map(|t| t.id.clone()),
-        );
-        match page.next_cursor {
-            Some(c) if !page.tracks.is_empty() => cursor = Some(c),
-            _ => break,
-        }
-    }
-    for id in &gone {
-        engine.store().delete(id)?;
-    }
-    bar.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
-    drop(engine);
-    drop(old);
-    let switched = match WriterLock::acquire(&g.data_dir) {
-        Ok(lock) => {
-            let kept_as = beside(&g.data_dir, ".before-reindex");
-            anyhow::ensure!(
-                !kept_as.exists(),
-                "{} exists from an earlier reindex; move it away and run reindex again",
-                kept_as.display()
-            );
-            std::fs::rename(&g.data_dir, &kept_as)?;
-            std::fs::rename(&next_dir, &g.data_dir)?;
-            drop(lock);
-            Some(kept_as)
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            None
-        }
-    };
     if g.json {
-        outln!(
-            "{}",
-            json!({"model_id": model_id, "dim": dim, "tracks": total, "embedded": report.embedded,
-                   "unchanged": report.unchanged, "removed": gone.len(), "seconds": seconds,
-                   "switched": switched.is_some(), "previous": switched})
-        );
+        outln!("{}", serde_json::to_string(&done)?);
     } else {
         outln!(
-            "re-embedded {} of {total} tracks with {model_id} in {seconds:.1} s ({} were already done)",
-            report.embedded,
-            report.unchanged
+            "re-embedded {} of {} tracks with {} in {:.1} s ({} were already done)",
+            done.embedded,
+            done.tracks,
+            done.model_id,
+            done.seconds,
+            done.unchanged
         );
-        match &switched {
-            Some(prev) => outln!(
+        match (&done.previous, &done.ready_in) {
+            (Some(prev), _) => outln!(
                 "{} now uses the new vectors; the old store is kept in {}",
                 g.data_dir.display(),
                 prev.display()
             ),
-            None => outln!(
+            (None, Some(next)) => outln!(
                 "the new vectors are ready in {}; stop the server and run `music-rag reindex` again to switch",
-                next_dir.display()
+                next.display()
             ),
+            (None, None) => {}
         }
     }
     Ok(ExitCode::SUCCESS)

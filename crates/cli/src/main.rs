@@ -16,12 +16,13 @@ mod audio_ingest;
 mod bench;
 mod commands;
 mod data_commands;
-mod database;
 mod demo_catalog;
 mod eval;
 mod healthcheck;
 mod logging;
 mod output;
+mod progress;
+mod provider;
 mod serve;
 mod tls_client;
 
@@ -226,6 +227,21 @@ pub enum ModelCommand {
         /// Texts to embed (default: one per line from standard input).
         texts: Vec<String>,
     },
+}
+
+impl Global {
+    /// Where the catalog lives and which model reads it, for the operations layer.
+    pub fn engine_settings(&self) -> music_rag_ops::EngineSettings {
+        music_rag_ops::EngineSettings {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            database_url_file: self.database_url_file.clone(),
+            database_schema: self.database_schema.clone(),
+            database_pool_size: self.database_pool_size,
+            model_dir: self.model_dir.clone(),
+            embed_backend: self.embed_backend,
+        }
+    }
 }
 
 fn main() -> ExitCode {

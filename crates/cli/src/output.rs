@@ -5,14 +5,29 @@ use std::path::Path;
 use music_rag_core::{SearchResponse, StoreStats, Track, Vocabulary};
 use serde_json::json;
 
-use crate::commands::IngestReport;
+use music_rag_ops::ImportReport;
 
-pub fn ingest_report(r: &IngestReport, as_json: bool) {
+pub fn import_report(r: &ImportReport, as_json: bool) {
     if as_json {
         outln!("{}", serde_json::to_string(r).expect("report serialises"));
         return;
     }
-    if r.dry_run {
+    if let Some(audio) = &r.audio {
+        outln!(
+            "{}: {} files: {} created, {} updated, {} unchanged, {} failed ({} untagged) in {:.1}s; \
+             {:.0} s of audio at {:.0} s of audio per CPU-second",
+            r.source,
+            audio.files,
+            r.created,
+            r.updated,
+            audio.skipped_unchanged,
+            r.failed.len(),
+            audio.untagged,
+            r.seconds,
+            audio.audio_seconds,
+            audio.audio_seconds_per_cpu_second
+        );
+    } else if r.dry_run {
         outln!(
             "dry run: {} rows, {} valid, {} invalid",
             r.rows,
@@ -31,7 +46,11 @@ pub fn ingest_report(r: &IngestReport, as_json: bool) {
             e.id.as_deref()
                 .map(|i| format!(" (id {i})"))
                 .unwrap_or_default();
-        eprintln!("  line {}{id}: {}", e.line, e.message);
+        match (&e.path, e.line) {
+            (Some(path), _) => eprintln!("  failed {path}{id}: {}", e.message),
+            (None, Some(line)) => eprintln!("  line {line}{id}: {}", e.message),
+            (None, None) => eprintln!("  {id}: {}", e.message),
+        }
     }
 }
 

@@ -10,7 +10,6 @@ use clap::Args;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use music_rag_core::Engine;
-use music_rag_llm::{OpenAiGenerator, ProviderConfig};
 use music_rag_server::{AppState, ServerConfig, Settings};
 
 use crate::Global;
@@ -198,29 +197,15 @@ fn secrets_from_files(config: &mut ServerConfig) -> Result<()> {
     Ok(())
 }
 
-/// The engine with the configured model provider, when one is configured.
-pub fn with_provider(engine: Engine, config: &ServerConfig) -> Result<Engine> {
-    let Some(base_url) = config.llm_base_url.clone().filter(|u| !u.is_empty()) else {
-        return Ok(engine);
-    };
-    let mut provider = ProviderConfig::new(base_url, config.llm_model.clone().unwrap_or_default());
-    provider.api_key = config.llm_api_key.as_ref().map(|k| k.expose().to_string());
-    provider.timeout = Duration::from_secs(config.llm_timeout_seconds.max(1));
-    provider.max_retries = config.llm_max_retries;
-    let generator = OpenAiGenerator::new(provider).context("model provider settings")?;
-    tracing::info!(model = ?config.llm_model, "answers, enhancement and summaries use the configured model");
-    Ok(engine.with_provider(Arc::new(generator)))
-}
-
 /// The engine with the provider from the layered configuration (file, environment), for
 /// commands other than `serve`.
 pub fn engine_with_configured_provider(g: &Global) -> Result<Engine> {
-    let config = load_config(&ServeArgs::default())?;
-    config.validate()?;
-    with_provider(
-        crate::commands::open_engine(g, music_rag_store::Access::ReadOnly)?,
-        &config,
-    )
+    let provider =
+        crate::provider::configured(std::env::var_os("MUSIC_RAG_CONFIG").map(PathBuf::from))?;
+    Ok(provider.attach(crate::commands::open_engine(
+        g,
+        music_rag_store::Access::ReadOnly,
+    )?)?)
 }
 
 /// Reloads the API keys on SIGHUP and when the keys file changes (checked every 2 s), so an
@@ -309,7 +294,9 @@ pub fn print_config(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     // and TLS files that load.
     let problem = match &checked {
         Err(e) => Some(e.to_string()),
-        Ok(settings) => crate::database::database_url(g)
+        Ok(settings) => g
+            .engine_settings()
+            .database_url()
             .err()
             .map(|e| e.to_string())
             .or_else(|| {
@@ -363,14 +350,17 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     let _log_flush = init_logging(&config, &g.log_level);
     let settings: Settings = config.validate()?;
     let started = Instant::now();
-    let engine = with_provider(
-        crate::commands::open_engine(g, music_rag_store::Access::ReadWrite)?,
-        &settings.config,
-    )?;
+    let engine = settings
+        .config
+        .provider()
+        .attach(crate::commands::open_engine(
+            g,
+            music_rag_store::Access::ReadWrite,
+        )?)?;
     // Build the vocabulary now so the first query does not pay for it.
     engine.parse("warm up")?;
     // Read here, not on the runtime's threads: a database store blocks on the network.
-    let tracks = engine.store().count()?;
+    let tracks = engine.catalog().count()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -411,12 +401,12 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
             .with_audio_roots(audio_roots);
         sweep_unfinished(&state);
         // Snapshots are the embedded store's backups (PostgreSQL is backed up by its tools).
-        if crate::database::database_url(g)?.is_none() {
+        if g.engine_settings().is_embedded()? {
             state.snapshots.export_state();
         }
         if let Some((every, keep)) = schedule {
             tracing::info!(?every, keep, dir = %state.snapshots.dir().display(), "snapshots scheduled");
-            music_rag_server::snapshots::spawn_schedule(
+            music_rag_server::schedule::spawn_snapshots(
                 state.engine.clone(),
                 state.snapshots.clone(),
                 every,
@@ -429,7 +419,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
             ready_ms = started.elapsed().as_millis() as u64,
             web_page = %format!("{scheme}://{addr}/ui"),
             version = env!("CARGO_PKG_VERSION"),
-            store_schema = state.engine.store().schema_version(),
+            store_schema = state.engine.catalog().schema_version(),
             tracks,
             settings = %state.settings.config.masked(),
             "music-rag listening"

@@ -197,6 +197,17 @@ pub struct Settings {
 }
 
 impl ServerConfig {
+    /// The model provider these settings name (offline when no base URL is set).
+    pub fn provider(&self) -> music_rag_ops::ProviderSettings {
+        music_rag_ops::ProviderSettings {
+            base_url: self.llm_base_url.clone(),
+            model: self.llm_model.clone(),
+            api_key: self.llm_api_key.as_ref().map(|k| k.expose().to_string()),
+            timeout: std::time::Duration::from_secs(self.llm_timeout_seconds),
+            max_retries: self.llm_max_retries,
+        }
+    }
+
     /// Whether logs are JSON lines: as configured, else in production.
     pub fn json_logs(&self) -> bool {
         match self.log_format.as_deref() {
@@ -341,21 +352,10 @@ impl ServerConfig {
                 ));
             }
         }
-        if let Some(url) = self.llm_base_url.as_deref().filter(|u| !u.is_empty()) {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(bad(
-                    "llm_base_url (OPENAI_BASE_URL)",
-                    format!("{url:?} must be a URL like http://localhost:11434/v1"),
-                ));
-            }
-            if self.llm_model.as_deref().unwrap_or("").trim().is_empty() {
-                return Err(bad(
-                    "llm_model (OPENAI_MODEL)",
-                    "must name the model when llm_base_url is set",
-                ));
-            }
-            positive("llm_timeout_seconds", self.llm_timeout_seconds as usize)?;
-        }
+        self.provider().validate().map_err(|e| match e {
+            music_rag_ops::OpsError::Setting { setting, message } => bad(setting, message),
+            other => bad("llm_base_url (OPENAI_BASE_URL)", other.to_string()),
+        })?;
         let snapshot_every = self
             .snapshot_every
             .as_deref()

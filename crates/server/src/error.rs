@@ -176,6 +176,21 @@ impl From<CoreError> for ApiError {
     }
 }
 
+impl From<music_rag_ops::OpsError> for ApiError {
+    fn from(e: music_rag_ops::OpsError) -> Self {
+        use music_rag_ops::OpsError;
+        match e {
+            OpsError::Core(core) => core.into(),
+            OpsError::TooLarge { field, message } => ApiError {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                ..ApiError::invalid(field, message)
+            },
+            OpsError::Input { what, message } => ApiError::invalid(what, message),
+            other => CoreError::Internal(other.to_string()).into(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {

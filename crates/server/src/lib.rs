@@ -9,7 +9,7 @@ mod extract;
 pub mod metrics;
 mod middleware;
 mod openapi;
-pub mod snapshots;
+pub mod schedule;
 pub mod state;
 pub mod tls;
 mod transport;

@@ -19,10 +19,9 @@ pub const RATE_LIMITED: &str = "music_rag_rate_limited_total";
 pub const SHED: &str = "music_rag_shed_requests_total";
 pub const ANSWERS: &str = "music_rag_answers_total";
 pub const LLM_TOKENS: &str = "music_rag_llm_tokens_total";
-pub const SNAPSHOTS: &str = "music_rag_snapshots_total";
-pub const SNAPSHOT_LAST_SUCCESS: &str = "music_rag_snapshot_last_success_timestamp_seconds";
-pub const SNAPSHOT_SECONDS: &str = "music_rag_snapshot_duration_seconds";
-pub const SNAPSHOT_BYTES: &str = "music_rag_snapshot_size_bytes";
+pub use music_rag_ops::snapshots::{
+    SNAPSHOTS, SNAPSHOT_BYTES, SNAPSHOT_LAST_SUCCESS, SNAPSHOT_SECONDS,
+};
 pub const STORE_WRITABLE: &str = "music_rag_store_writable";
 pub const IN_FLIGHT: &str = "music_rag_http_requests_in_flight";
 pub const READY: &str = "music_rag_ready";

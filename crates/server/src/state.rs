@@ -7,20 +7,16 @@ use governor::clock::DefaultClock;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use metrics_exporter_prometheus::PrometheusHandle;
-use music_rag_core::domain::overview::CatalogOverview;
 use music_rag_core::Engine;
 use tokio::sync::Semaphore;
 
 use crate::auth::ApiKeys;
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
-use crate::snapshots::SnapshotFolder;
+use music_rag_ops::snapshots::SnapshotFolder;
 
 pub type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 type AddrLimiter = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock>;
-
-/// A catalog overview and the write sequence it was computed at.
-pub type OverviewAt = (u64, Arc<CatalogOverview>);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -35,8 +31,8 @@ pub struct AppState {
     pub upload_dir: std::path::PathBuf,
     /// Where snapshots are written and listed.
     pub snapshots: SnapshotFolder,
-    /// The catalog overview of `/v1/stats` and the write sequence it was computed at.
-    pub overview: Arc<std::sync::Mutex<Option<OverviewAt>>>,
+    /// The catalog overview of `/v1/stats`, computed once per write sequence.
+    pub overview: music_rag_ops::stats::OverviewCache,
     /// The API keys in force: set from the settings, swapped by a reload (SIGHUP, or a change
     /// of the keys file) so keys rotate without a restart.
     pub keys: Arc<std::sync::RwLock<ApiKeys>>,
@@ -69,7 +65,7 @@ impl AppState {
             metrics: crate::metrics::handle(),
             snapshots: SnapshotFolder::new(upload_dir.with_file_name("snapshots")),
             audio_roots: Arc::new(vec![upload_dir.clone()]),
-            overview: Arc::default(),
+            overview: Default::default(),
             snapshot_running: Arc::default(),
             auth_failures: Arc::new(RateLimiter::keyed(
                 Quota::per_minute(auth_failures).allow_burst(auth_failures),
@@ -150,17 +146,17 @@ impl AppState {
         (inside && real.is_file()).then_some(real)
     }
 
-    /// Reads the store on a blocking thread (a database store blocks on the network) without
+    /// Reads the catalog on a blocking thread (a database store blocks on the network) without
     /// waiting for a search slot, so readiness and metrics answer while searches queue.
-    pub async fn store_blocking<T, F>(&self, f: F) -> ApiResult<T>
+    pub async fn catalog_blocking<T, F>(&self, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&dyn music_rag_core::Store) -> Result<T, music_rag_core::CoreError>
+        F: FnOnce(&music_rag_core::app::catalog::Catalog) -> Result<T, music_rag_core::CoreError>
             + Send
             + 'static,
     {
-        let engine = self.engine.clone();
-        match tokio::task::spawn_blocking(move || f(engine.store().as_ref())).await {
+        let catalog = self.engine.catalog();
+        match tokio::task::spawn_blocking(move || f(&catalog)).await {
             Ok(r) => r.map_err(ApiError::from),
             Err(e) => Err(ApiError::from(music_rag_core::CoreError::Internal(
                 format!("store task failed: {e}"),
@@ -189,10 +185,21 @@ impl AppState {
         self.run(f, true).await
     }
 
-    async fn run<T, F>(&self, f: F, writes: bool) -> ApiResult<T>
+    /// [`Self::run_blocking`] (or, when it `writes`, [`Self::run_write`]) for a use case of
+    /// the operations layer (`music_rag_ops`).
+    pub async fn run_operation<T, F>(&self, writes: bool, f: F) -> ApiResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Engine) -> Result<T, music_rag_core::CoreError> + Send + 'static,
+        F: FnOnce(&Engine) -> Result<T, music_rag_ops::OpsError> + Send + 'static,
+    {
+        self.run(f, writes).await
+    }
+
+    async fn run<T, E, F>(&self, f: F, writes: bool) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+        F: FnOnce(&Engine) -> Result<T, E> + Send + 'static,
     {
         let _permit = self.blocking.clone().acquire_owned().await.map_err(|_| {
             ApiError::from(music_rag_core::CoreError::Unavailable(
@@ -204,7 +211,7 @@ impl AppState {
         }
         let engine = self.engine.clone();
         match tokio::task::spawn_blocking(move || f(&engine)).await {
-            Ok(r) => r.map_err(ApiError::from),
+            Ok(r) => r.map_err(Into::into),
             Err(e) => {
                 tracing::error!(error = %e, "engine task failed");
                 Err(ApiError::from(music_rag_core::CoreError::Internal(

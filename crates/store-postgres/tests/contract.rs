@@ -743,10 +743,10 @@ fn ingest_is_idempotent_and_writes_retire_cached_searches(b: &dyn Backend) {
     );
     let tracks: Vec<Track> = catalog().into_iter().map(|s| s.track).collect();
     assert_eq!(engine.upsert(tracks.clone()).unwrap().created, 5);
-    let seq = engine.store().sequence().unwrap();
+    let seq = engine.catalog().sequence().unwrap();
     let again = engine.upsert(tracks).unwrap();
     assert_eq!((again.created, again.unchanged), (0, 5));
-    assert_eq!(engine.store().sequence().unwrap(), seq, "nothing written");
+    assert_eq!(engine.catalog().sequence().unwrap(), seq, "nothing written");
     let req = SearchRequest {
         text: "waltz for strings".into(),
         top_k: 3,

@@ -273,7 +273,7 @@ fn pipelined_batches_report_in_order_and_see_each_others_writes() {
         engine.catalog().track("t5-0").unwrap().title,
         "Song 5 0 (live)"
     );
-    assert_eq!(engine.store().count().unwrap(), 30);
+    assert_eq!(engine.catalog().count().unwrap(), 30);
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! Catalog administration: read one track, page through all, delete, count. It needs no model,
-//! so commands that only administer the catalog start without loading one; front ends reach
-//! the store only through this, so every store backend serves them the same way.
+//! Catalog administration: read one track, page through all, delete, count, snapshot. It needs
+//! no model, so commands that only administer the catalog start without loading one; front ends
+//! and the operations layer reach the store only through this (the store port itself is private
+//! to the application layer), so every store backend serves them the same way.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use crate::domain::overview::{CatalogOverview, OverviewTally};
 use crate::domain::track::Track;
 use crate::domain::vocabulary::Vocabulary;
 use crate::error::{CoreError, Result};
-use crate::ports::{Page, Store, StoreStats};
+use crate::ports::{Page, SnapshotManifest, Store, StoreStats};
 
 /// The most tracks one page may hold.
 pub const PAGE_MAX: usize = 1000;
@@ -38,6 +39,59 @@ impl Catalog {
         self.store.list(cursor, limit)
     }
 
+    /// One track when the catalog holds it (no error when it does not).
+    pub fn find(&self, id: &str) -> Result<Option<Arc<Track>>> {
+        self.store.get(id)
+    }
+
+    /// A track's stored text vector, when it has one.
+    pub fn embedding(&self, id: &str) -> Result<Option<Vec<f32>>> {
+        self.store.get_embedding(id)
+    }
+
+    /// Every track in id order, one page at a time, handed to `each` (which may stop the walk
+    /// by returning an error); the one page loop for exports, re-embedding and tallies.
+    pub fn for_each_page(
+        &self,
+        page_size: usize,
+        mut each: impl FnMut(&[Arc<Track>]) -> Result<()>,
+    ) -> Result<()> {
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.tracks(cursor.as_deref(), page_size)?;
+            each(&page.tracks)?;
+            match page.next_cursor {
+                Some(next) if !page.tracks.is_empty() => cursor = Some(next),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// How many tracks the catalog holds.
+    pub fn count(&self) -> Result<usize> {
+        self.store.count()
+    }
+
+    /// The store's write sequence: it changes with every write.
+    pub fn sequence(&self) -> Result<u64> {
+        self.store.sequence()
+    }
+
+    /// The store layout version, when the store has one.
+    pub fn schema_version(&self) -> Option<i64> {
+        self.store.schema_version()
+    }
+
+    /// Why writes are refused, when a failed write left the store read-only.
+    pub fn write_failure(&self) -> Option<String> {
+        self.store.write_failure()
+    }
+
+    /// Writes a snapshot of the catalog to `to` (stores that cannot say so).
+    pub fn snapshot(&self, to: &std::path::Path) -> Result<SnapshotManifest> {
+        self.store.snapshot(to)
+    }
+
     /// Deletes a track; a not-found error when there was none.
     pub fn delete(&self, id: &str) -> Result<()> {
         if self.store.delete(id)? {
@@ -56,17 +110,10 @@ impl Catalog {
     /// histogram, keys, decades, live and studio, playable tracks. One pass over the tracks.
     pub fn overview(&self) -> Result<CatalogOverview> {
         let mut tally = OverviewTally::default();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.store.list(cursor.as_deref(), PAGE_MAX)?;
-            for t in &page.tracks {
-                tally.add(t);
-            }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
+        self.for_each_page(PAGE_MAX, |tracks| {
+            tracks.iter().for_each(|t| tally.add(t));
+            Ok(())
+        })?;
         let vocabulary = self.store.vocabulary()?;
         Ok(tally.finish(&vocabulary))
     }

@@ -58,7 +58,9 @@ impl Engine {
         self.provider.as_ref()
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
+    /// The store port, for the use cases of this layer only: front ends and the operations
+    /// layer reach it through [`catalog::Catalog`] (`Engine::catalog`).
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 

@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::extract::ApiPath;
-use crate::snapshots::{SnapshotEntry, SnapshotTaken};
 use crate::state::AppState;
+use music_rag_ops::snapshots::{SnapshotEntry, SnapshotTaken};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SnapshotList {
@@ -39,14 +39,9 @@ pub async fn create_snapshot(State(state): State<AppState>) -> ApiResult<Respons
     let keep = state.settings.config.snapshot_keep.max(1);
     // Not under the search semaphore: a snapshot is I/O and must not hold back queries.
     crate::middleware::write_begins();
-    let taken = tokio::task::spawn_blocking(move || {
+    let (taken, _pruned) = tokio::task::spawn_blocking(move || {
         let _running = one_at_a_time;
-        let taken = folder.take(engine.store().as_ref(), None)?;
-        let pruned = folder.prune(keep)?;
-        if !pruned.is_empty() {
-            tracing::info!(pruned = pruned.len(), keep, "older snapshots deleted");
-        }
-        Ok::<_, music_rag_core::CoreError>(taken)
+        music_rag_ops::snapshots::take_and_prune(&folder, &engine.catalog(), keep)
     })
     .await
     .map_err(|e| {

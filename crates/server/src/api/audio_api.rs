@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
-use music_rag_audio::analyse_file;
-use music_rag_audio::decode::analyse_source;
 use music_rag_core::app::listen::{ListenRequest, ListenResponse};
 use music_rag_core::{CoreError, Track, UpsertOutcome};
 use serde::Serialize;
@@ -217,31 +215,17 @@ pub async fn upload(
     let path: PathBuf = state.upload_dir.join(name);
     upload.keep_as(&path).map_err(storing_failed)?;
     let saved = path.clone();
-    let result = state
-        .run_write(move |engine| {
-            let analysed = match analyse_file(&saved) {
-                Ok(a) => a,
-                Err(e) => {
-                    let _ = std::fs::remove_file(&saved);
-                    return Err(e.into());
-                }
-            };
-            let track = analysed.track;
-            let outcome = engine.upsert_one(track.clone());
-            if outcome.is_err() {
-                let _ = std::fs::remove_file(&saved);
-            }
-            Ok((outcome?, track))
+    let (outcome, track) = state
+        .run_operation(true, move |engine| {
+            music_rag_ops::audio_import::import_upload(engine, &saved)
         })
-        .await;
-    let (outcome, track) = result?;
+        .await?;
     let (status, id, code) = match outcome {
         UpsertOutcome::Created { id } => (StatusCode::CREATED, id, "created"),
         UpsertOutcome::Updated { id }
         | UpsertOutcome::Unchanged { id }
         | UpsertOutcome::Superseded { id } => (StatusCode::OK, id, "updated"),
         UpsertOutcome::Invalid { field, message, .. } => {
-            let _ = std::fs::remove_file(&path);
             return Err(ApiError::field_message(field, message));
         }
     };
@@ -303,12 +287,11 @@ pub async fn search(
     listen.validate()?;
     let ext = extension(&upload.file_name);
     let resp = state
-        .run_blocking(move |engine| {
+        .run_operation(false, move |engine| {
             // The clip is read from its temporary file, removed when `upload` drops.
             let file = std::fs::File::open(upload.path())
                 .map_err(|e| CoreError::Unavailable(format!("cannot read the upload back: {e}")))?;
-            let features = analyse_source(Box::new(file), ext.as_deref())?;
-            engine.listen(&listen, Some(features.vector))
+            music_rag_ops::audio_import::listen_to_clip(engine, file, ext.as_deref(), &listen)
         })
         .await?;
     Ok(Json(resp))

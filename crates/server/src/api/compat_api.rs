@@ -146,11 +146,10 @@ pub async fn root(headers: axum::http::HeaderMap) -> axum::response::Response {
 /// reads (the first thing to check in a rollback).
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, description = "`{\"status\": \"healthy\"}`")))]
 pub async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let store = state.engine.store();
     Json(serde_json::json!({
         "status": "healthy",
         "version": env!("CARGO_PKG_VERSION"),
-        "store_schema_version": store.schema_version(),
+        "store_schema_version": state.engine.catalog().schema_version(),
     }))
 }
 
@@ -324,18 +323,11 @@ pub async fn index_batch(
 /// Catalog statistics.
 #[utoipa::path(get, path = "/stats", tag = "compat", operation_id = "compat_stats", responses((status = 200, description = "Counts")), security(("api_key" = [])))]
 pub async fn stats(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
-    let s = state.run_blocking(|e| e.catalog().stats()).await?;
-    let (hits, misses) = state.engine.embedder().cache_stats();
-    metrics::gauge!(crate::metrics::CATALOG_TRACKS).set(s.tracks as f64);
-    Ok(Json(serde_json::json!({
-        "text_embeddings_count": s.text_embeddings,
-        "audio_embeddings_count": s.audio_embeddings,
-        "tracks": s.tracks,
-        "sequence": s.sequence,
-        "backend": s.backend,
-        "embedding_model": state.engine.embedder().model_id(),
-        "query_cache": {"hits": hits, "misses": misses},
-    })))
+    let counts = state
+        .run_operation(false, music_rag_ops::stats::counts)
+        .await?;
+    metrics::gauge!(crate::metrics::CATALOG_TRACKS).set(counts.tracks as f64);
+    Ok(Json(serde_json::to_value(counts).unwrap_or_default()))
 }
 
 /// One track by id.

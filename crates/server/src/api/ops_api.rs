@@ -17,7 +17,7 @@ use crate::state::AppState;
 #[utoipa::path(get, path = "/ready", tag = "operations", responses((status = 200, description = "ready, or degraded (reads work, writes fail)"), (status = 503, description = "not ready")))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state
-        .store_blocking(|store| Ok((store.count()?, store.write_failure())))
+        .catalog_blocking(|catalog| Ok((catalog.count()?, catalog.write_failure())))
         .await
     {
         Ok((n, failure)) => {
@@ -43,7 +43,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format")), security(("api_key" = [])))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let store = state
-        .store_blocking(|store| Ok((store.count()?, store.write_failure().is_none())))
+        .catalog_blocking(|catalog| Ok((catalog.count()?, catalog.write_failure().is_none())))
         .await;
     if let Ok((n, _)) = &store {
         metrics::gauge!(CATALOG_TRACKS).set(*n as f64);

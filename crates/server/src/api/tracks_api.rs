@@ -6,7 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use music_rag_core::{IngestReport, Track, UpsertOutcome};
-use music_rag_import::Format;
+use music_rag_ops::import::Format;
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
@@ -204,7 +204,7 @@ pub async fn batch(
             .map_err(|_| crate::extract::body_too_large())?;
         let text = String::from_utf8(bytes.to_vec())
             .map_err(|_| ApiError::invalid("body", "must be UTF-8 text"))?;
-        return import_file(&state, &text, format, params.all_or_nothing).await;
+        return import_file(&state, text, format, params.all_or_nothing).await;
     }
     let ApiJsonTracks(body) =
         ApiJsonTracks::<serde_json::Value>::from_request(request, &state).await?;
@@ -239,13 +239,11 @@ async fn write_batch(
     tracks: Vec<Track>,
     all_or_nothing: bool,
 ) -> ApiResult<IngestReport> {
-    let report = if all_or_nothing {
-        state
-            .run_write(move |e| e.upsert_all_or_nothing(tracks))
-            .await?
-    } else {
-        state.run_write(move |e| e.upsert(tracks)).await?
-    };
+    let report = state
+        .run_operation(true, move |e| {
+            music_rag_ops::import::write_batch(e, tracks, all_or_nothing)
+        })
+        .await?;
     crate::metrics::record_ingest(&report);
     Ok(report)
 }
@@ -264,60 +262,27 @@ fn file_format(headers: &axum::http::HeaderMap) -> Option<Format> {
 }
 
 fn check_batch_size(state: &AppState, len: usize) -> ApiResult<()> {
-    let max = state.settings.config.max_batch_size;
-    if len > max {
-        return Err(ApiError {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            ..ApiError::invalid(
-                "tracks",
-                format!("must hold at most {max} tracks (MAX_BATCH_SIZE); got {len}"),
-            )
-        });
-    }
-    Ok(())
+    Ok(music_rag_ops::import::check_batch_size(
+        len,
+        state.settings.config.max_batch_size,
+    )?)
 }
 
 /// Writes the readable rows of a catalog file; a row that cannot be read gets an `invalid`
 /// result naming its line, in its place among the others.
 async fn import_file(
     state: &AppState,
-    text: &str,
+    text: String,
     format: Format,
     all_or_nothing: bool,
 ) -> ApiResult<Json<IngestReport>> {
-    let parsed = music_rag_import::parse(text, format)
-        .map_err(|e| ApiError::invalid("body", e.to_string()))?;
-    check_batch_size(state, parsed.rows.len())?;
-    let mut unreadable: Vec<(usize, UpsertOutcome)> = Vec::new();
-    let mut tracks = Vec::new();
-    for (i, row) in parsed.rows.into_iter().enumerate() {
-        match row.track {
-            Ok(t) => tracks.push(t),
-            Err(message) => unreadable.push((
-                i,
-                UpsertOutcome::Invalid {
-                    id: None,
-                    field: format!("line {}", row.line),
-                    message: format!("line {}: {message}", row.line),
-                },
-            )),
-        }
-    }
-    if all_or_nothing && !unreadable.is_empty() {
-        let (_, first) = &unreadable[0];
-        let UpsertOutcome::Invalid { field, message, .. } = first else {
-            unreachable!("only invalid rows are unreadable")
-        };
-        return Err(ApiError::invalid(
-            field.clone(),
-            format!("{message}; nothing was written (all_or_nothing)"),
-        ));
-    }
-    let mut report = write_batch(state, tracks, all_or_nothing).await?;
-    for (position, outcome) in unreadable {
-        report.failed += 1;
-        report.results.insert(position, outcome);
-    }
+    let max_rows = state.settings.config.max_batch_size;
+    let report = state
+        .run_operation(true, move |e| {
+            music_rag_ops::import::import_text(e, &text, format, all_or_nothing, max_rows)
+        })
+        .await?;
+    crate::metrics::record_ingest(&report);
     Ok(Json(report))
 }
 

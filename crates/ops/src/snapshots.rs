@@ -1,15 +1,24 @@
 //! The snapshot folder: snapshots taken on demand (`music-rag backup`, the admin API) or on
-//! a schedule, listed, downloaded, deleted, and pruned to a retention count.
+//! a schedule, listed, downloaded, deleted, and pruned to a retention count. Taking one records
+//! the Prometheus metrics named here (the server describes and exports them).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use music_rag_core::{CoreError, SnapshotManifest, Store};
+use music_rag_core::app::catalog::Catalog;
+use music_rag_core::{CoreError, SnapshotManifest};
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::metrics::{SNAPSHOTS, SNAPSHOT_BYTES, SNAPSHOT_LAST_SUCCESS, SNAPSHOT_SECONDS};
+/// Snapshots taken, by outcome.
+pub const SNAPSHOTS: &str = "music_rag_snapshots_total";
+/// When the last snapshot succeeded (Unix seconds).
+pub const SNAPSHOT_LAST_SUCCESS: &str = "music_rag_snapshot_last_success_timestamp_seconds";
+/// How long the last snapshot took.
+pub const SNAPSHOT_SECONDS: &str = "music_rag_snapshot_duration_seconds";
+/// Size of the last snapshot file.
+pub const SNAPSHOT_BYTES: &str = "music_rag_snapshot_size_bytes";
 
 const EXTENSION: &str = ".mrsnap";
 /// When the last snapshot succeeded (Unix seconds), kept in the folder so the time outlives
@@ -76,14 +85,14 @@ impl SnapshotFolder {
         format!("{PREFIX}{stamp}{EXTENSION}")
     }
 
-    /// Writes a snapshot of `store` into the folder (or to `to`), recording metrics.
-    pub fn take(&self, store: &dyn Store, to: Option<&Path>) -> Result<SnapshotTaken, CoreError> {
+    /// Writes a snapshot of the catalog into the folder (or to `to`), recording metrics.
+    pub fn take(&self, catalog: &Catalog, to: Option<&Path>) -> Result<SnapshotTaken, CoreError> {
         let path = match to {
             Some(p) => p.to_path_buf(),
             None => self.dir.join(Self::new_name()),
         };
         let started = Instant::now();
-        let result = store.snapshot(&path);
+        let result = catalog.snapshot(&path);
         let seconds = started.elapsed().as_secs_f64();
         match result {
             Ok(manifest) => {
@@ -240,37 +249,17 @@ fn rfc3339_millis(t: SystemTime) -> String {
     }
 }
 
-/// Takes a snapshot every `every` and keeps the newest `keep`, until the process ends.
-pub fn spawn_schedule(
-    engine: std::sync::Arc<music_rag_core::Engine>,
-    folder: SnapshotFolder,
-    every: Duration,
+/// A snapshot into the folder, then the folder pruned to the newest `keep`: what the admin
+/// API and the schedule do.
+pub fn take_and_prune(
+    folder: &SnapshotFolder,
+    catalog: &Catalog,
     keep: usize,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            let (engine, folder) = (engine.clone(), folder.clone());
-            let done = tokio::task::spawn_blocking(move || {
-                let taken = folder.take(engine.store().as_ref(), None)?;
-                let pruned = folder.prune(keep)?;
-                Ok::<_, CoreError>((taken, pruned))
-            })
-            .await;
-            match done {
-                Ok(Ok((taken, pruned))) => tracing::info!(
-                    name = %taken.name,
-                    bytes = taken.bytes,
-                    seconds = taken.seconds,
-                    tracks = taken.manifest.tracks,
-                    pruned = pruned.len(),
-                    "scheduled snapshot written"
-                ),
-                Ok(Err(e)) => tracing::error!(error = %e, "scheduled snapshot failed"),
-                Err(e) => tracing::error!(error = %e, "scheduled snapshot task failed"),
-            }
-        }
-    })
+) -> Result<(SnapshotTaken, Vec<String>), CoreError> {
+    let taken = folder.take(catalog, None)?;
+    let pruned = folder.prune(keep.max(1))?;
+    if !pruned.is_empty() {
+        tracing::info!(pruned = pruned.len(), keep, "older snapshots deleted");
+    }
+    Ok((taken, pruned))
 }

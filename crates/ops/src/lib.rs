@@ -1,0 +1,23 @@
+//! The operations layer: what both front ends (the HTTP server and the CLI) do to a catalog
+//! beyond searching it, written once. Opening the configured engine (store, model, provider;
+//! [`open`]), importing a catalog file or an audio folder with one report ([`import`],
+//! [`audio_import`]), snapshots ([`snapshots`]), restore, verify, repair, re-embedding and
+//! export ([`maintenance`]) and statistics ([`stats`]).
+//!
+//! Front ends parse their input, make one call here (or one call to the application layer in
+//! `music_rag_core::app`), and render the result; this crate knows nothing of HTTP or of
+//! terminals (progress is reported through [`Progress`]).
+
+pub mod audio_import;
+pub mod error;
+pub mod import;
+pub mod maintenance;
+pub mod open;
+pub mod progress;
+pub mod snapshots;
+pub mod stats;
+
+pub use error::{OpsError, Result};
+pub use import::{ImportFailure, ImportReport};
+pub use open::{EngineSettings, ProviderSettings};
+pub use progress::Progress;
