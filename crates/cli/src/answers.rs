@@ -34,7 +34,7 @@ pub struct AskArgs {
 }
 
 pub fn ask(g: &Global, args: &AskArgs) -> Result<ExitCode> {
-    let engine = crate::serve::engine_with_configured_provider(g)?;
+    let engine = crate::engine::engine_with_configured_provider(g)?;
     let req = AskRequest {
         question: args.question.clone(),
         filters: args.filters.filter()?,
@@ -135,7 +135,7 @@ pub fn similar(g: &Global, args: &SimilarArgs) -> Result<ExitCode> {
         if args.ids.len() != 1 || !args.negative.is_empty() {
             bail!("listening takes one file or one track id (and no --not)");
         }
-        let engine = crate::commands::open_engine(g, music_rag_store::Access::ReadOnly)?;
+        let engine = crate::engine::open_engine(g, music_rag_store::Access::ReadOnly)?;
         let clip = match file {
             Some(path) => Some(
                 music_rag_audio::analyse_file(path)
@@ -176,7 +176,7 @@ pub fn similar(g: &Global, args: &SimilarArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let engine = crate::commands::open_engine(g, music_rag_store::Access::ReadOnly)?;
+    let engine = crate::engine::open_engine(g, music_rag_store::Access::ReadOnly)?;
     let resp = engine.recommend(&RecommendRequest {
         positive: args.ids.clone(),
         negative: args.negative.clone(),
@@ -261,7 +261,7 @@ fn render(p: &Playlist, format: PlaylistFormat) -> Result<String> {
 
 pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
     let format = format_for(args)?;
-    let engine = crate::commands::open_engine(g, music_rag_store::Access::ReadOnly)?;
+    let engine = crate::engine::open_engine(g, music_rag_store::Access::ReadOnly)?;
     let p = engine.playlist(&PlaylistRequest {
         prompt: args.prompt.clone(),
         seed_ids: args.seeds.clone(),

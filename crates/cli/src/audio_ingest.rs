@@ -20,10 +20,10 @@ pub struct IngestAudioArgs {
 
 pub fn run(g: &Global, args: &IngestAudioArgs) -> Result<ExitCode> {
     anyhow::ensure!(args.dir.is_dir(), "{} is not a folder", args.dir.display());
-    let engine = crate::commands::open_engine(g, music_rag_store::Access::ReadWrite)?;
+    let engine = crate::engine::open_engine(g, music_rag_store::Access::ReadWrite)?;
     let bar = crate::progress::Bar::new("files", g.json);
     let report =
         music_rag_ops::audio_import::import_audio_folder(&engine, &args.dir, args.force, &bar)?;
     crate::output::import_report(&report, g.json);
-    Ok(crate::commands::import_exit_code(&report))
+    Ok(crate::output::import_exit_code(&report))
 }

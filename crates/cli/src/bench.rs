@@ -56,7 +56,7 @@ pub fn run(g: &Global, args: &BenchArgs) -> Result<ExitCode> {
         .collect();
     anyhow::ensure!(!base.is_empty(), "no queries in {}", args.queries.display());
     let t = Instant::now();
-    let engine = crate::commands::open_engine(g, music_rag_store::Access::ReadOnly)?;
+    let engine = crate::engine::open_engine(g, music_rag_store::Access::ReadOnly)?;
     let open_ms = t.elapsed().as_secs_f64() * 1000.0;
     let tracks = engine.catalog().count()?;
     // Distinct texts so every "cold" query misses the cache.

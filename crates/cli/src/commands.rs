@@ -1,4 +1,4 @@
-//! What each subcommand does.
+//! The catalog commands: import, search, list, show, delete, statistics, the model, the demo.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,14 +8,16 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::ProgressBar;
-use music_rag_core::app::catalog::{Catalog, PAGE_MAX};
+use music_rag_core::app::catalog::PAGE_MAX;
 use music_rag_core::{Engine, Filter, Mode, Range, SearchRequest};
 use music_rag_embed::{fetch_model, TextEmbedder};
 use music_rag_ops::ImportReport;
 use music_rag_store::Access;
 use serde_json::json;
 
-use crate::{demo_catalog, output, Cli, Command, Global, ModelCommand};
+use crate::engine::{open_catalog, open_engine};
+use crate::output::import_exit_code;
+use crate::{demo_catalog, output, Global};
 use music_rag_import::Row;
 
 #[derive(Args, Debug)]
@@ -167,7 +169,7 @@ pub fn model_dir(g: &Global) -> PathBuf {
 }
 
 /// `model embed`: query vectors as JSON lines, for scripts.
-fn embed_texts(g: &Global, texts: Vec<String>) -> Result<ExitCode> {
+pub fn embed_texts(g: &Global, texts: Vec<String>) -> Result<ExitCode> {
     let embedder = TextEmbedder::load_with(&model_dir(g), g.embed_backend)?;
     let model_id = music_rag_core::Embedder::model_id(&embedder).to_string();
     let texts = if texts.is_empty() {
@@ -188,175 +190,6 @@ fn embed_texts(g: &Global, texts: Vec<String>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The catalog administration use cases, for commands that neither embed nor search.
-fn open_catalog(g: &Global, access: Access) -> Result<Catalog> {
-    Ok(g.engine_settings().open_catalog(access)?)
-}
-
-/// Loads the model and opens the catalog's store (PostgreSQL or the data directory).
-pub fn open_engine(g: &Global, access: Access) -> Result<Engine> {
-    Ok(g.engine_settings().open_engine(access)?)
-}
-
-pub fn run(cli: Cli) -> Result<ExitCode> {
-    let g = cli.global;
-    // The server sets up its own logging from its configuration.
-    if !matches!(cli.command, Command::Serve(_) | Command::Config(_)) {
-        crate::init_cli_logging(&g.log_level);
-    }
-    match cli.command {
-        Command::Serve(args) => crate::serve::serve(&g, &args),
-        Command::Config(args) => crate::serve::print_config(&g, &args),
-        Command::Healthcheck(args) => crate::healthcheck::healthcheck(&g, &args),
-        Command::InitSampleData => {
-            let engine = open_engine(&g, Access::ReadWrite)?;
-            let rows = demo_catalog::rows();
-            let report = import_rows(&engine, rows, g.json, "demo catalog")?;
-            output::import_report(&report, g.json);
-            Ok(import_exit_code(&report))
-        }
-        Command::Ingest(args) => {
-            let (mut rows, ignored) = music_rag_ops::import::read_catalog_file(&args.file)?;
-            if !ignored.is_empty() {
-                eprintln!("warning: ignoring unknown CSV columns: {ignored:?}");
-            }
-            if let Some(path) = &args.vectors {
-                music_rag_ops::import::attach_vectors_file(&mut rows, path)?;
-            }
-            let source = args.file.display().to_string();
-            let report = if args.dry_run {
-                music_rag_ops::import::dry_run(rows, &source)
-            } else {
-                let engine = open_engine(&g, Access::ReadWrite)?;
-                import_rows(&engine, rows, false, &source)?
-            };
-            output::import_report(&report, g.json);
-            Ok(import_exit_code(&report))
-        }
-        Command::Search(args) => {
-            let engine = if args.enhance || args.model_summary {
-                crate::serve::engine_with_configured_provider(&g)?
-            } else {
-                open_engine(&g, Access::ReadOnly)?
-            };
-            let req = args.request()?;
-            let resp = engine.search(&req)?;
-            output::search(&resp, g.json, args.explain);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::List { limit } => {
-            let catalog = open_catalog(&g, Access::ReadOnly)?;
-            let mut cursor: Option<String> = None;
-            let mut left = limit.unwrap_or(usize::MAX);
-            let mut out = std::io::stdout().lock();
-            while left > 0 {
-                let page = catalog.tracks(cursor.as_deref(), left.min(PAGE_MAX))?;
-                for t in &page.tracks {
-                    if g.json {
-                        writeln!(out, "{}", serde_json::to_string(t.as_ref())?)?;
-                    } else {
-                        writeln!(out, "{}  {} — {}", t.id, t.title, t.artist)?;
-                    }
-                }
-                left = left.saturating_sub(page.tracks.len());
-                match page.next_cursor {
-                    Some(c) if !page.tracks.is_empty() => cursor = Some(c),
-                    _ => break,
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Item { id } => {
-            let track = open_catalog(&g, Access::ReadOnly)?.track(&id)?;
-            output::track(&track, g.json);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Delete { id } => {
-            open_catalog(&g, Access::ReadWrite)?.delete(&id)?;
-            if g.json {
-                outln!("{}", json!({"status": "deleted", "id": id}));
-            } else {
-                outln!("deleted {id}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Stats => {
-            let t = Instant::now();
-            let catalog = open_catalog(&g, Access::ReadOnly)?;
-            let open_ms = t.elapsed().as_secs_f64() * 1000.0;
-            let stats = catalog.stats()?;
-            let vocab = catalog.vocabulary()?;
-            output::stats(&stats, &vocab, open_ms, &g.data_dir, g.json);
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Model(ModelCommand::Fetch) => {
-            let dir = model_dir(&g);
-            let spinner = ProgressBar::new_spinner()
-                .with_message(format!("fetching the model into {}", dir.display()));
-            spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-            let source = fetch_model(&dir);
-            spinner.finish_and_clear();
-            let source = source?;
-            // Prove the files load before saying it worked.
-            TextEmbedder::load(&dir)?;
-            if g.json {
-                outln!("{}", json!({"model_dir": dir, "source": source}));
-            } else {
-                outln!("model ready in {} ({source})", dir.display());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Model(ModelCommand::Path) => {
-            let dir = model_dir(&g);
-            let present = music_rag_embed::MODEL_FILES
-                .iter()
-                .all(|f| dir.join(f).is_file());
-            if g.json {
-                outln!("{}", json!({"model_dir": dir, "present": present}));
-            } else {
-                outln!(
-                    "{} ({})",
-                    dir.display(),
-                    if present {
-                        "present"
-                    } else {
-                        "missing: run `music-rag model fetch`"
-                    }
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Model(ModelCommand::Embed { texts }) => embed_texts(&g, texts),
-        Command::Demo => demo(&g),
-        Command::Backup(args) => crate::data_commands::backup(&g, &args),
-        Command::Restore(args) => crate::data_commands::restore(&g, &args),
-        Command::Verify => crate::data_commands::verify(&g),
-        Command::Repair => crate::data_commands::repair(&g),
-        Command::Reindex => crate::data_commands::reindex(&g),
-        Command::Export(args) => crate::data_commands::export(&g, &args),
-        Command::IngestAudio(args) => crate::audio_ingest::run(&g, &args),
-        Command::Ask(args) => crate::answers::ask(&g, &args),
-        Command::Similar(args) => crate::answers::similar(&g, &args),
-        Command::Playlist(args) => crate::answers::playlist(&g, &args),
-        Command::Eval(args) => crate::eval::run(&g, &args),
-        Command::BenchSearch(args) => crate::bench::run(&g, &args),
-        Command::BuildDemoCatalog { data, out } => {
-            let n = demo_catalog::build(&data, &out)?;
-            outln!("wrote {n} tracks to {}", out.display());
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-/// Exit status of an import: 2 when any row or file failed, as `ingest` documents.
-pub fn import_exit_code(report: &ImportReport) -> ExitCode {
-    if report.complete() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    }
-}
-
 /// Imports rows with a progress bar (hidden when `quiet`).
 pub fn import_rows(
     engine: &Engine,
@@ -368,6 +201,142 @@ pub fn import_rows(
     Ok(music_rag_ops::import::import_rows(
         engine, rows, source, &bar,
     )?)
+}
+
+/// `init-sample-data`: the bundled demo catalog.
+pub fn init_sample_data(g: &Global) -> Result<ExitCode> {
+    let engine = open_engine(g, Access::ReadWrite)?;
+    let rows = demo_catalog::rows();
+    let report = import_rows(&engine, rows, g.json, "demo catalog")?;
+    output::import_report(&report, g.json);
+    Ok(import_exit_code(&report))
+}
+
+/// `ingest FILE`: a catalog file, row by row.
+pub fn ingest(g: &Global, args: &IngestArgs) -> Result<ExitCode> {
+    let (mut rows, ignored) = music_rag_ops::import::read_catalog_file(&args.file)?;
+    if !ignored.is_empty() {
+        eprintln!("warning: ignoring unknown CSV columns: {ignored:?}");
+    }
+    if let Some(path) = &args.vectors {
+        music_rag_ops::import::attach_vectors_file(&mut rows, path)?;
+    }
+    let source = args.file.display().to_string();
+    let report = if args.dry_run {
+        music_rag_ops::import::dry_run(rows, &source)
+    } else {
+        let engine = open_engine(g, Access::ReadWrite)?;
+        import_rows(&engine, rows, false, &source)?
+    };
+    output::import_report(&report, g.json);
+    Ok(import_exit_code(&report))
+}
+
+/// `search`: the search use case, rendered.
+pub fn search(g: &Global, args: &SearchArgs) -> Result<ExitCode> {
+    let engine = if args.enhance || args.model_summary {
+        crate::engine::engine_with_configured_provider(g)?
+    } else {
+        open_engine(g, Access::ReadOnly)?
+    };
+    let req = args.request()?;
+    let resp = engine.search(&req)?;
+    output::search(&resp, g.json, args.explain);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `list`: tracks in id order.
+pub fn list(g: &Global, limit: Option<usize>) -> Result<ExitCode> {
+    let catalog = open_catalog(g, Access::ReadOnly)?;
+    let mut cursor: Option<String> = None;
+    let mut left = limit.unwrap_or(usize::MAX);
+    let mut out = std::io::stdout().lock();
+    while left > 0 {
+        let page = catalog.tracks(cursor.as_deref(), left.min(PAGE_MAX))?;
+        for t in &page.tracks {
+            if g.json {
+                writeln!(out, "{}", serde_json::to_string(t.as_ref())?)?;
+            } else {
+                writeln!(out, "{}  {} — {}", t.id, t.title, t.artist)?;
+            }
+        }
+        left = left.saturating_sub(page.tracks.len());
+        match page.next_cursor {
+            Some(c) if !page.tracks.is_empty() => cursor = Some(c),
+            _ => break,
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `item ID`: one track.
+pub fn item(g: &Global, id: &str) -> Result<ExitCode> {
+    let track = open_catalog(g, Access::ReadOnly)?.track(id)?;
+    output::track(&track, g.json);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `delete ID`: one track removed.
+pub fn delete(g: &Global, id: &str) -> Result<ExitCode> {
+    open_catalog(g, Access::ReadWrite)?.delete(id)?;
+    if g.json {
+        outln!("{}", json!({"status": "deleted", "id": id}));
+    } else {
+        outln!("deleted {id}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `stats`: counts and the vocabulary at a glance.
+pub fn stats(g: &Global) -> Result<ExitCode> {
+    let t = Instant::now();
+    let catalog = open_catalog(g, Access::ReadOnly)?;
+    let open_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let stats = catalog.stats()?;
+    let vocab = catalog.vocabulary()?;
+    output::stats(&stats, &vocab, open_ms, &g.data_dir, g.json);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `model fetch`: the model into its folder, then loaded once to prove it works.
+pub fn model_fetch(g: &Global) -> Result<ExitCode> {
+    let dir = model_dir(g);
+    let spinner = ProgressBar::new_spinner()
+        .with_message(format!("fetching the model into {}", dir.display()));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let source = fetch_model(&dir);
+    spinner.finish_and_clear();
+    let source = source?;
+    // Prove the files load before saying it worked.
+    TextEmbedder::load(&dir)?;
+    if g.json {
+        outln!("{}", json!({"model_dir": dir, "source": source}));
+    } else {
+        outln!("model ready in {} ({source})", dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `model path`: where the model is looked for, and whether it is there.
+pub fn model_path(g: &Global) -> Result<ExitCode> {
+    let dir = model_dir(g);
+    let present = music_rag_embed::MODEL_FILES
+        .iter()
+        .all(|f| dir.join(f).is_file());
+    if g.json {
+        outln!("{}", json!({"model_dir": dir, "present": present}));
+    } else {
+        outln!(
+            "{} ({})",
+            dir.display(),
+            if present {
+                "present"
+            } else {
+                "missing: run `music-rag model fetch`"
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 const DEMO_QUERIES: &[&str] = &[
@@ -385,7 +354,7 @@ const DEMO_QUESTIONS: &[&str] = &[
     "what is the capital of France?",
 ];
 
-fn demo(g: &Global) -> Result<ExitCode> {
+pub fn demo(g: &Global) -> Result<ExitCode> {
     let engine = open_engine(g, Access::ReadWrite)?;
     if engine.catalog().count()? == 0 {
         eprintln!("the store is empty: loading the demo catalog (embedding takes a few minutes on 2 cores)");
@@ -425,5 +394,12 @@ fn demo(g: &Global) -> Result<ExitCode> {
             outln!("  [{}] {} — {}  [{}]", s.n, s.title, s.artist, s.id);
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `build-demo-catalog`: catalog/*.jsonl from the shared datasets.
+pub fn build_demo_catalog(data: &std::path::Path, out: &std::path::Path) -> Result<ExitCode> {
+    let n = demo_catalog::build(data, out)?;
+    outln!("wrote {n} tracks to {}", out.display());
     Ok(ExitCode::SUCCESS)
 }

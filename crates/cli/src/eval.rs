@@ -175,7 +175,7 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
         let label = format!("server at {base}");
         return Ok(report(g, args.k, &by, &[label], &[]));
     }
-    let engine = crate::commands::open_engine(g, music_rag_store::Access::ReadOnly)?;
+    let engine = crate::engine::open_engine(g, music_rag_store::Access::ReadOnly)?;
     for (mi, m) in methods.iter().enumerate() {
         for q in &queries {
             let resp = engine.search(&m.request(&q.query, args.k))?;

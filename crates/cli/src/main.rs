@@ -17,6 +17,7 @@ mod bench;
 mod commands;
 mod data_commands;
 mod demo_catalog;
+mod engine;
 mod eval;
 mod healthcheck;
 mod logging;
@@ -244,9 +245,47 @@ impl Global {
     }
 }
 
+/// Runs one command: each is one call to the module that owns it.
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = &cli.global;
+    // The server sets up its own logging from its configuration.
+    if !matches!(cli.command, Command::Serve(_) | Command::Config(_)) {
+        init_cli_logging(&g.log_level);
+    }
+    match &cli.command {
+        Command::Serve(args) => serve::serve(g, args),
+        Command::Config(args) => serve::print_config(g, args),
+        Command::Healthcheck(args) => healthcheck::healthcheck(g, args),
+        Command::InitSampleData => commands::init_sample_data(g),
+        Command::Ingest(args) => commands::ingest(g, args),
+        Command::Search(args) => commands::search(g, args),
+        Command::List { limit } => commands::list(g, *limit),
+        Command::Item { id } => commands::item(g, id),
+        Command::Delete { id } => commands::delete(g, id),
+        Command::Stats => commands::stats(g),
+        Command::Model(ModelCommand::Fetch) => commands::model_fetch(g),
+        Command::Model(ModelCommand::Path) => commands::model_path(g),
+        Command::Model(ModelCommand::Embed { texts }) => commands::embed_texts(g, texts.clone()),
+        Command::Demo => commands::demo(g),
+        Command::Backup(args) => data_commands::backup(g, args),
+        Command::Restore(args) => data_commands::restore(g, args),
+        Command::Verify => data_commands::verify(g),
+        Command::Repair => data_commands::repair(g),
+        Command::Reindex => data_commands::reindex(g),
+        Command::Export(args) => data_commands::export(g, args),
+        Command::IngestAudio(args) => audio_ingest::run(g, args),
+        Command::Ask(args) => answers::ask(g, args),
+        Command::Similar(args) => answers::similar(g, args),
+        Command::Playlist(args) => answers::playlist(g, args),
+        Command::Eval(args) => eval::run(g, args),
+        Command::BenchSearch(args) => bench::run(g, args),
+        Command::BuildDemoCatalog { data, out } => commands::build_demo_catalog(data, out),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match commands::run(cli) {
+    match run(cli) {
         Ok(code) => code,
         // A reader that stopped reading (`| head`) is not a failure.
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,

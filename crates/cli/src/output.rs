@@ -7,6 +7,15 @@ use serde_json::json;
 
 use music_rag_ops::ImportReport;
 
+/// Exit status of an import: 2 when any row or file failed, as `ingest` documents.
+pub fn import_exit_code(report: &ImportReport) -> std::process::ExitCode {
+    if report.complete() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(2)
+    }
+}
+
 pub fn import_report(r: &ImportReport, as_json: bool) {
     if as_json {
         outln!("{}", serde_json::to_string(r).expect("report serialises"));

@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use clap::Args;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
-use music_rag_core::Engine;
 use music_rag_server::{AppState, ServerConfig, Settings};
 
 use crate::Global;
@@ -197,17 +196,6 @@ fn secrets_from_files(config: &mut ServerConfig) -> Result<()> {
     Ok(())
 }
 
-/// The engine with the provider from the layered configuration (file, environment), for
-/// commands other than `serve`.
-pub fn engine_with_configured_provider(g: &Global) -> Result<Engine> {
-    let provider =
-        crate::provider::configured(std::env::var_os("MUSIC_RAG_CONFIG").map(PathBuf::from))?;
-    Ok(provider.attach(crate::commands::open_engine(
-        g,
-        music_rag_store::Access::ReadOnly,
-    )?)?)
-}
-
 /// Reloads the API keys on SIGHUP and when the keys file changes (checked every 2 s), so an
 /// old and a new key can both work during a rotation, then the old one is removed, all
 /// without a restart; SIGHUP also reloads the TLS certificate (new handshakes get it, open
@@ -353,7 +341,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     let engine = settings
         .config
         .provider()
-        .attach(crate::commands::open_engine(
+        .attach(crate::engine::open_engine(
             g,
             music_rag_store::Access::ReadWrite,
         )?)?;

@@ -11,30 +11,13 @@ use music_rag_audio::{analyse_file, find_audio_files, fingerprint, AnalysedFile}
 use music_rag_core::app::listen::{ListenRequest, ListenResponse};
 use music_rag_core::{Engine, Track, UpsertOutcome};
 use rayon::prelude::*;
-use serde::Serialize;
 
 use crate::error::{OpsError, Result};
-use crate::import::{ImportFailure, ImportReport};
 use crate::progress::Progress;
+use crate::report::{AudioTally, ImportFailure, ImportReport};
 
 /// Files analysed between durable writes.
 const AUDIO_BATCH: usize = 16;
-
-/// What an audio folder import measured, beside the counts every import reports.
-#[derive(Debug, Default, Serialize)]
-pub struct AudioTally {
-    /// Audio files found under the folder.
-    pub files: usize,
-    /// Unchanged since the last run (size and modification time): not decoded again.
-    pub skipped_unchanged: usize,
-    /// Files whose title came from the file name because they carry no tags.
-    pub untagged: usize,
-    pub audio_seconds: f64,
-    /// CPU time spent decoding and analysing, summed over threads.
-    pub analysis_cpu_seconds: f64,
-    /// Seconds of audio analysed per CPU-second.
-    pub audio_seconds_per_cpu_second: f64,
-}
 
 fn thread_cpu_seconds() -> f64 {
     cpu_time::ThreadTime::now().as_duration().as_secs_f64()

@@ -14,10 +14,11 @@ pub mod import;
 pub mod maintenance;
 pub mod open;
 pub mod progress;
+pub mod report;
 pub mod snapshots;
 pub mod stats;
 
 pub use error::{OpsError, Result};
-pub use import::{ImportFailure, ImportReport};
 pub use open::{EngineSettings, ProviderSettings};
 pub use progress::Progress;
+pub use report::{AudioTally, ImportFailure, ImportReport};

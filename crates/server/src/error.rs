@@ -166,7 +166,7 @@ impl From<CoreError> for ApiError {
             }
             CoreError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
-                let id = crate::middleware::current_request_id();
+                let id = crate::request::current_request_id();
                 ApiError::new(
                     ErrorCode::Internal,
                     format!("internal error (request id {id}); see the server log for it"),

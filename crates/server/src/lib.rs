@@ -9,6 +9,7 @@ mod extract;
 pub mod metrics;
 mod middleware;
 mod openapi;
+mod request;
 pub mod schedule;
 pub mod state;
 pub mod tls;
@@ -68,8 +69,8 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(compat_api::root))
         .route("/health", get(compat_api::health))
         .route("/ready", get(ops_api::ready))
-        .route("/openapi.json", get(ops_api::openapi))
-        .route("/docs", get(ops_api::docs))
+        .route("/openapi.json", get(openapi::openapi))
+        .route("/docs", get(openapi::docs))
         .route("/ui", get(ui_api::page))
         .route("/ui/", get(ui_api::page))
         .route("/ui/assets/{name}", get(ui_api::asset));
@@ -128,7 +129,7 @@ pub fn app(state: AppState) -> Router {
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                    let id = middleware::request_id(req);
+                    let id = request::request_id(req);
                     tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
                 }))
                 .layer(axum::middleware::from_fn(metrics::track))

@@ -128,7 +128,7 @@ pub async fn track(req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
-    let request_id = crate::middleware::request_id(&req).to_string();
+    let request_id = crate::request::request_id(&req).to_string();
     let start = Instant::now();
     let in_flight = metrics::gauge!(IN_FLIGHT);
     in_flight.increment(1.0);
@@ -138,7 +138,7 @@ pub async fn track(req: Request, next: Next) -> Response {
     let status = resp.status().as_u16();
     let key_id = resp
         .extensions()
-        .get::<crate::middleware::KeyId>()
+        .get::<crate::request::KeyId>()
         .map(|k| k.0.as_str())
         .unwrap_or("");
     // One access-log line per request: the route template, never the raw path or the key.

@@ -12,6 +12,7 @@ use governor::clock::{Clock, DefaultClock};
 use crate::auth::{Caller, Scope};
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::{RATE_LIMITED, SHED};
+use crate::request::{request_id, KeyId};
 use crate::state::AppState;
 
 fn presented_key(req: &Request) -> Option<&str> {
@@ -169,39 +170,15 @@ pub async fn refuse_cross_site(
     next.run(req).await
 }
 
-/// Which key a request used (a digest prefix, never the key), for the access log.
-#[derive(Debug, Clone)]
-pub struct KeyId(pub String);
-
-/// The request's id (set or propagated by the outermost layer), or "" when it has none.
-pub fn request_id<B>(req: &axum::http::Request<B>) -> &str {
-    req.headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-}
-
-tokio::task_local! {
-    /// The id of the request the current task serves, so an internal error's body can name it.
-    static CURRENT_REQUEST_ID: String;
-}
-
-/// The id of the request being served, or "unknown" outside a request.
-pub fn current_request_id() -> String {
-    CURRENT_REQUEST_ID
-        .try_with(|id| id.clone())
-        .unwrap_or_else(|_| "unknown".into())
-}
-
 /// Turns a panic in a handler into a 500 that carries the request id, and logs it; the
-/// server keeps serving. Handlers run with the request id in scope ([`current_request_id`]).
+/// server keeps serving. Handlers run with the request id in scope (`request::current_request_id`).
 pub async fn catch_panic(req: Request, next: Next) -> Response {
     let request_id = match request_id(&req) {
         "" => "unknown".to_string(),
         id => id.to_string(),
     };
     let run = std::panic::AssertUnwindSafe(next.run(req)).catch_unwind();
-    match CURRENT_REQUEST_ID.scope(request_id.clone(), run).await {
+    match crate::request::serving(request_id.clone(), run).await {
         Ok(resp) => resp,
         Err(panic) => {
             let what = panic
@@ -219,16 +196,6 @@ pub async fn catch_panic(req: Request, next: Next) -> Response {
     }
 }
 
-tokio::task_local! {
-    /// Set once a request's write has started (see [`write_begins`]).
-    static WRITE_STARTED: std::sync::Arc<std::sync::atomic::AtomicBool>;
-}
-
-/// Called by a handler as its write starts: from then on the request timeout lets it finish.
-pub fn write_begins() {
-    let _ = WRITE_STARTED.try_with(|w| w.store(true, std::sync::atomic::Ordering::Release));
-}
-
 /// The request timeout, answered with a JSON 408 that says what happened. A request cut off
 /// before its write started wrote nothing; once a write has started the request runs on to
 /// its real outcome, so a 408 never hides a committed write.
@@ -238,7 +205,7 @@ pub async fn timeout(
     next: Next,
 ) -> Response {
     let started = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let run = WRITE_STARTED.scope(started.clone(), next.run(req));
+    let run = crate::request::watching_writes(started.clone(), next.run(req));
     tokio::pin!(run);
     match tokio::time::timeout(limit, &mut run).await {
         Ok(response) => response,

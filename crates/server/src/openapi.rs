@@ -1,5 +1,8 @@
-//! The OpenAPI document, assembled from the handlers' annotations.
+//! The OpenAPI document, assembled from the handlers' annotations, and the two routes that
+//! serve it (`/openapi.json`, `/docs`).
 
+use axum::response::Html;
+use axum::Json;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -133,7 +136,7 @@ impl Modify for CommonErrors {
         search_api::search,
         ask_api::ask, recommend_api::recommend, playlist_api::playlist, audio_api::upload, audio_api::search,
         tracks_api::list, tracks_api::get, tracks_api::audio, tracks_api::put, tracks_api::delete, tracks_api::batch,
-        ops_api::ready, ops_api::metrics, ops_api::openapi, ops_api::docs, ui_api::page, ui_api::asset,
+        ops_api::ready, ops_api::metrics, openapi, docs, ui_api::page, ui_api::asset,
         admin_api::create_snapshot, admin_api::list_snapshots, admin_api::download_snapshot,
         admin_api::delete_snapshot,
     ),
@@ -153,4 +156,16 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     doc
+}
+
+/// The OpenAPI document, generated from the code.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "This document")))]
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(document())
+}
+
+/// A readable page for the OpenAPI document, with no outside scripts.
+#[utoipa::path(get, path = "/docs", tag = "operations", responses((status = 200, description = "HTML", content_type = "text/html")))]
+pub async fn docs() -> Html<&'static str> {
+    Html(include_str!("../assets/docs.html"))
 }

@@ -207,7 +207,7 @@ impl AppState {
             ))
         })?;
         if writes {
-            crate::middleware::write_begins();
+            crate::request::write_begins();
         }
         let engine = self.engine.clone();
         match tokio::task::spawn_blocking(move || f(&engine)).await {

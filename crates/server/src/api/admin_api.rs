@@ -38,7 +38,7 @@ pub async fn create_snapshot(State(state): State<AppState>) -> ApiResult<Respons
     let engine = state.engine.clone();
     let keep = state.settings.config.snapshot_keep.max(1);
     // Not under the search semaphore: a snapshot is I/O and must not hold back queries.
-    crate::middleware::write_begins();
+    crate::request::write_begins();
     let (taken, _pruned) = tokio::task::spawn_blocking(move || {
         let _running = one_at_a_time;
         music_rag_ops::snapshots::take_and_prune(&folder, &engine.catalog(), keep)
