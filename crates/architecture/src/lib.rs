@@ -53,7 +53,7 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// `domain/filter.rs` → `domain::filter`; `app/mod.rs` → `app`; `lib.rs`/`main.rs` → `` (the
+/// `domain/filter.rs` → `domain::retrieval::filter`; `app/mod.rs` → `app`; `lib.rs`/`main.rs` → `` (the
 /// crate root).
 fn module_of(src: &Path, file: &Path) -> String {
     let rel = file
@@ -73,9 +73,14 @@ fn module_of(src: &Path, file: &Path) -> String {
     }
 }
 
-/// The code of a file without its tests (everything from the first `#[cfg(test)]` on).
-fn code_of(text: &str) -> &str {
-    text.split("#[cfg(test)]").next().unwrap_or("")
+/// The code of a file without its tests (everything from the first `#[cfg(test)]` on) and
+/// without comment lines (a doc link to a module is not a use of it).
+fn code_of(text: &str) -> String {
+    let code = text.split("#[cfg(test)]").next().unwrap_or("");
+    code.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The longest prefix of `segments` naming a module of the crate.
@@ -151,6 +156,7 @@ fn paths_at(code: &str, at: usize) -> Vec<Vec<String>> {
 /// The modules `module` refers to by `crate::a::b` and `super::x` paths, outside its tests.
 fn references(module: &str, text: &str, modules: &BTreeSet<String>) -> BTreeSet<String> {
     let code = code_of(text);
+    let code = code.as_str();
     let mut out = BTreeSet::new();
     for (i, _) in code.match_indices("crate::") {
         // `$crate::` in a macro is the same crate; any other `…crate::` is not ours.

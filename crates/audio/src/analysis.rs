@@ -6,8 +6,8 @@
 
 use std::f32::consts::PI;
 
-use music_rag_core::domain::audio::{AudioFeatures, AUDIO_VECTOR_DIM};
-use music_rag_core::domain::key::{Key, Mode};
+use music_rag_core::domain::catalog::audio::{AudioFeatures, AUDIO_VECTOR_DIM};
+use music_rag_core::domain::catalog::key::{Key, Mode};
 use realfft::RealFftPlanner;
 
 const MEL_BANDS: usize = 40;
@@ -593,7 +593,7 @@ fn vector(f: &AudioFeatures, centroid_std: f32, level_std: f32) -> Vec<f32> {
         Some(_) => 0.5,
         None => 0.0,
     });
-    music_rag_core::domain::vector::normalize(&mut v);
+    music_rag_core::domain::retrieval::vector::normalize(&mut v);
     debug_assert_eq!(v.len(), AUDIO_VECTOR_DIM);
     v
 }

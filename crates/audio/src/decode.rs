@@ -54,7 +54,7 @@ pub fn guarded<T>(work: impl FnOnce() -> Result<T, AudioError>) -> Result<T, Aud
 pub fn analyse_source(
     source: Box<dyn MediaSource>,
     extension: Option<&str>,
-) -> Result<music_rag_core::domain::audio::AudioFeatures, AudioError> {
+) -> Result<music_rag_core::domain::catalog::audio::AudioFeatures, AudioError> {
     guarded(|| {
         let decoded = decode_source(source, extension)?;
         Ok(crate::analyse(&decoded.samples, decoded.sample_rate))

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use music_rag_core::domain::hash::content_hash;
+use music_rag_core::domain::catalog::hash::content_hash;
 use music_rag_core::{Metadata, Track};
 
 use crate::{analyse, decode_file, read_tags, AudioError};
@@ -111,7 +111,7 @@ fn analyse_file_unguarded(path: &Path) -> Result<AnalysedFile, AudioError> {
         artist: tags
             .artist
             .clone()
-            .unwrap_or_else(|| music_rag_core::domain::track::UNKNOWN_ARTIST.into()),
+            .unwrap_or_else(|| music_rag_core::domain::catalog::track::UNKNOWN_ARTIST.into()),
         description,
         audio_path: Some(canonical.to_string_lossy().to_string()),
         album: tags.album.clone(),

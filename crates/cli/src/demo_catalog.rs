@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use music_rag_core::domain::text::normalize_term;
+use music_rag_core::domain::query::text::normalize_term;
 use music_rag_core::{Key, Metadata, Track};
 
 /// The committed demo catalog: (source name, JSON lines).
@@ -261,12 +261,12 @@ fn musiccaps(path: &Path, lex: &Lexicon) -> Result<Vec<Track>> {
         m.genre = genres.next();
         m.subgenre = genres.next();
         tags.extend(genres);
-        tags.truncate(music_rag_core::domain::track::limits::LIST_MAX_ITEMS);
+        tags.truncate(music_rag_core::domain::catalog::track::limits::LIST_MAX_ITEMS);
         let title = clip_title(&m);
         out.push(Track {
             id: format!("musiccaps:{ytid}"),
             title,
-            artist: music_rag_core::domain::track::UNKNOWN_ARTIST.into(),
+            artist: music_rag_core::domain::catalog::track::UNKNOWN_ARTIST.into(),
             album: Some(format!("MusicCaps clip {ytid} at {start}s")),
             description: Some(caption.to_string()),
             tags,

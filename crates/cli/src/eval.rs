@@ -137,10 +137,10 @@ fn read_queries(path: &PathBuf) -> Result<Vec<EvalQuery>> {
 }
 
 pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
-    if !(1..=music_rag_core::domain::limits::TOP_K_MAX).contains(&args.k) {
+    if !(1..=music_rag_core::domain::catalog::limits::TOP_K_MAX).contains(&args.k) {
         bail!(
             "--k must be between 1 and {}",
-            music_rag_core::domain::limits::TOP_K_MAX
+            music_rag_core::domain::catalog::limits::TOP_K_MAX
         );
     }
     let queries = read_queries(&args.queries)?;

@@ -18,12 +18,12 @@ pub use app::answer::{AnswerEvent, AskRequest, AskResponse};
 pub use app::ingest::{GivenVector, IngestReport, UpsertOutcome};
 pub use app::search::{SearchRequest, SearchResponse};
 pub use app::Engine;
-pub use domain::filter::{Filter, Preferences, Range};
-pub use domain::hit::{Hit, RetrievalType};
-pub use domain::key::{Key, Mode};
-pub use domain::parse::ParsedQuery;
-pub use domain::track::{Metadata, Track, ValidTrack};
-pub use domain::vocabulary::Vocabulary;
+pub use domain::catalog::key::{Key, Mode};
+pub use domain::catalog::track::{Metadata, Track, ValidTrack};
+pub use domain::catalog::vocabulary::Vocabulary;
+pub use domain::query::parse::ParsedQuery;
+pub use domain::retrieval::filter::{Filter, Preferences, Range};
+pub use domain::retrieval::hit::{Hit, RetrievalType};
 pub use error::{CoreError, FieldError, Result};
 pub use ports::{
     Candidate, Embedder, Generation, Generator, Known, Page, SnapshotFile, SnapshotManifest, Store,

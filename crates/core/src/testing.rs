@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use crate::domain::text::normalize_term;
-use crate::domain::vector::normalized;
+use crate::domain::query::text::normalize_term;
+use crate::domain::retrieval::vector::normalized;
 use crate::error::Result;
 use crate::ports::Embedder;
 

@@ -169,7 +169,8 @@ impl TextEmbedder {
             .next()
             .unwrap_or("bert")
             .to_string();
-        let config_hash = &music_rag_core::domain::hash::content_hash(config_text.as_bytes())[..12];
+        let config_hash =
+            &music_rag_core::domain::catalog::hash::content_hash(config_text.as_bytes())[..12];
         Ok(Self {
             model,
             query_model,

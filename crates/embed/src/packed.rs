@@ -529,7 +529,7 @@ impl PackedBert {
                     *a += b;
                 }
             }
-            music_rag_core::domain::vector::normalize(&mut v);
+            music_rag_core::domain::retrieval::vector::normalize(&mut v);
             out.push(v);
             off += len;
         }

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use music_rag_core::domain::overview::CatalogOverview;
+use music_rag_core::domain::catalog::overview::CatalogOverview;
 use music_rag_core::Engine;
 use serde::Serialize;
 

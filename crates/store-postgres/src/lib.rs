@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use music_rag_core::domain::filter::TrackFacets;
-use music_rag_core::domain::hit::TermMatch;
-use music_rag_core::domain::names::searchable_name;
+use music_rag_core::domain::query::names::searchable_name;
+use music_rag_core::domain::retrieval::filter::TrackFacets;
+use music_rag_core::domain::retrieval::hit::TermMatch;
 use music_rag_core::{
     Candidate, CoreError, Filter, Known, Page, Store, StoreStats, StoredTrack, Track, Vocabulary,
 };

@@ -1,9 +1,9 @@
 //! SQL for the retrievers: a filter as a `WHERE` condition over the indexed columns, and the
 //! keyword query as a weighted `tsquery` plus trigram matches for typed names.
 
-use music_rag_core::domain::filter::{CompiledFilter, Range};
-use music_rag_core::domain::parse::keyword_terms;
-use music_rag_core::domain::text::{digit_for, typo_budget};
+use music_rag_core::domain::query::parse::keyword_terms;
+use music_rag_core::domain::query::text::{digit_for, typo_budget};
+use music_rag_core::domain::retrieval::filter::{CompiledFilter, Range};
 use postgres::types::ToSql;
 
 /// Query parameters collected while SQL is written; `$n` placeholders follow their order.
@@ -182,7 +182,10 @@ mod tests {
         let filter = Filter {
             genres: vec!["hip hop".into()],
             exclude_instruments: vec!["vocals".into()],
-            tempo: Some(music_rag_core::domain::filter::Range::new(Some(90.0), None)),
+            tempo: Some(music_rag_core::domain::retrieval::filter::Range::new(
+                Some(90.0),
+                None,
+            )),
             live: Some(false),
             ..Default::default()
         };

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use music_rag_core::domain::audio::{AudioFeatures, AUDIO_VECTOR_DIM};
-use music_rag_core::domain::filter::Range;
+use music_rag_core::domain::catalog::audio::{AudioFeatures, AUDIO_VECTOR_DIM};
+use music_rag_core::domain::retrieval::filter::Range;
 use music_rag_core::{Filter, Mode, Store, StoredTrack, Track};
 use music_rag_store::{Access, EmbeddedStore};
 use music_rag_store_postgres::test_database::TestSchema;
@@ -421,7 +421,7 @@ fn keyword_search_weighs_names_and_forgives_typos(b: &dyn Backend) {
 /// Each keyword hit carries the query words the retriever matched in it: as typed (through the
 /// stemmer too), or as a typo of a name; words it did not match are not claimed.
 fn keyword_hits_say_which_words_they_matched(b: &dyn Backend) {
-    use music_rag_core::domain::hit::TermMatch;
+    use music_rag_core::domain::retrieval::hit::TermMatch;
     let s = loaded(b);
     let matched = |text: &str, id: &str| -> Vec<TermMatch> {
         s.keyword_search(text, &Filter::default(), 5)
@@ -506,7 +506,7 @@ fn writes_survive_reopening_and_another_model_is_refused(b: &dyn Backend) {
 fn the_vocabulary_knows_facets_and_names(b: &dyn Backend) {
     let s = loaded(b);
     let v = s.vocabulary().unwrap();
-    use music_rag_core::domain::vocabulary::FacetKind;
+    use music_rag_core::domain::catalog::vocabulary::FacetKind;
     assert_eq!(v.kind_of("classical"), Some(FacetKind::Genre));
     assert_eq!(v.kind_of("violin"), Some(FacetKind::Instrument));
     let genres: Vec<String> = v

@@ -278,7 +278,7 @@ fn train(vectors: &Vectors, live: &[usize], lists: usize) -> Vec<f32> {
                 let p = sample[(c * 7919 + round * 104_729) % want];
                 sum.copy_from_slice(vectors.f32_at(p));
             }
-            music_rag_core::domain::vector::normalize(sum);
+            music_rag_core::domain::retrieval::vector::normalize(sum);
         }
         centroids = sums;
     }

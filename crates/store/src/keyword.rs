@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use music_rag_core::domain::names::searchable_name;
-use music_rag_core::domain::text::{digit_for, typo_budget};
+use music_rag_core::domain::query::names::searchable_name;
+use music_rag_core::domain::query::text::{digit_for, typo_budget};
 use tantivy::collector::{FilterCollector, TopDocs};
 use tantivy::query::{
     BooleanQuery, BoostQuery, EnableScoring, FuzzyTermQuery, Occur, Query, Scorer, TermQuery,
@@ -17,8 +17,8 @@ use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{doc, DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Term};
 
 use crate::StoreError;
-use music_rag_core::domain::hit::TermMatch;
-use music_rag_core::domain::parse::keyword_terms;
+use music_rag_core::domain::query::parse::keyword_terms;
+use music_rag_core::domain::retrieval::hit::TermMatch;
 use music_rag_core::Track;
 
 const WRITER_HEAP_BYTES: usize = 64 * 1024 * 1024;

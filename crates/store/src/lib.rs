@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use keyword::KeywordIndex;
 use memory::{Catalog, Entry, IndexPlan};
-use music_rag_core::domain::filter::TrackFacets;
+use music_rag_core::domain::retrieval::filter::TrackFacets;
 use music_rag_core::{
     Candidate, CoreError, Filter, Known, Page, SnapshotManifest, Store, StoreStats, StoredTrack,
     Track, Vocabulary,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 
-use music_rag_core::domain::filter::TrackFacets;
+use music_rag_core::domain::retrieval::filter::TrackFacets;
 
 use crate::memory::{Catalog, Entry};
 use crate::sqlite::{Db, RawRow};

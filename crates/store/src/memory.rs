@@ -6,7 +6,9 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use music_rag_core::domain::filter::{CompiledFilter, FacetField, FacetValue, TrackFacets};
+use music_rag_core::domain::retrieval::filter::{
+    CompiledFilter, FacetField, FacetValue, TrackFacets,
+};
 use music_rag_core::{Candidate, Track, Vocabulary};
 
 use crate::ivf::{Ivf, Saved, Vectors};
@@ -707,7 +709,7 @@ impl Catalog {
                     .map(|e| (score, e.track.id.as_str()))
             })
             .collect();
-        live.sort_by(|a, b| music_rag_core::domain::hit::rank_order(*a, *b));
+        live.sort_by(|a, b| music_rag_core::domain::retrieval::hit::rank_order(*a, *b));
         live.into_iter()
             .take(k)
             .map(|(score, id)| Candidate::scored(id, score))

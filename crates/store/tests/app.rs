@@ -386,7 +386,7 @@ fn a_long_description_is_read_for_meaning_and_a_known_item_for_its_words() {
             .unwrap()
             .route
     };
-    use music_rag_core::domain::route::QueryRoute;
+    use music_rag_core::domain::query::route::QueryRoute;
     assert_eq!(
         route("a slow sad song with soft strings and a gentle voice for a rainy evening"),
         QueryRoute::Description

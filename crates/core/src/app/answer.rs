@@ -9,15 +9,15 @@ use serde::{Deserialize, Serialize};
 use crate::app::extractive::Extractive;
 use crate::app::search::{SearchRequest, QUERY_MAX_BYTES};
 use crate::app::Engine;
+use crate::domain::answer::citations::{check_citations, CitationIssue};
 use crate::domain::answer::{
     content_terms, is_relevant, missing_names_answer, named_sources, AnswerContext, Fact, Source,
     NOTHING_FOUND,
 };
-use crate::domain::citations::{check_citations, CitationIssue};
-use crate::domain::filter::Filter;
-use crate::domain::hit::Hit;
-use crate::domain::names::{named_entities, NamedEntity};
-use crate::domain::track::Track;
+use crate::domain::catalog::track::Track;
+use crate::domain::query::entities::{named_entities, NamedEntity};
+use crate::domain::retrieval::filter::Filter;
+use crate::domain::retrieval::hit::Hit;
 use crate::error::{CoreError, Result};
 use crate::ports::{Generator, TokenUsage};
 

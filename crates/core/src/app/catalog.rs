@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use crate::app::Engine;
-use crate::domain::overview::{CatalogOverview, OverviewTally};
-use crate::domain::track::Track;
-use crate::domain::vocabulary::Vocabulary;
+use crate::domain::catalog::overview::{CatalogOverview, OverviewTally};
+use crate::domain::catalog::track::Track;
+use crate::domain::catalog::vocabulary::Vocabulary;
 use crate::error::{CoreError, Result};
 use crate::ports::{Page, SnapshotManifest, Store, StoreStats};
 

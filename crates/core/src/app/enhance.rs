@@ -4,10 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::filter::{Preferences, Range};
-use crate::domain::text::normalize_term;
-use crate::domain::track::limits;
-use crate::domain::vocabulary::{FacetKind, Vocabulary};
+use crate::domain::catalog::track::limits;
+use crate::domain::catalog::vocabulary::{FacetKind, Vocabulary};
+use crate::domain::query::text::normalize_term;
+use crate::domain::retrieval::filter::{Preferences, Range};
 use crate::error::Result;
 use crate::ports::{Generator, TokenUsage};
 
@@ -158,7 +158,7 @@ fn validate(s: Suggestion, vocab: &Vocabulary) -> Enhancement {
     let rewritten = s
         .query
         .map(|q| q.trim().to_string())
-        .filter(|q| !q.is_empty() && q.len() <= crate::domain::limits::QUERY_MAX_BYTES);
+        .filter(|q| !q.is_empty() && q.len() <= crate::domain::catalog::limits::QUERY_MAX_BYTES);
     Enhancement {
         applied: true,
         rewritten_query: rewritten,

@@ -1,9 +1,9 @@
 //! The offline generator: deterministic, no model. It picks facts from the sources and
 //! phrases them with citations, so every number and name it writes comes from a source.
 
+use crate::domain::answer::summary::{number, summarize};
 use crate::domain::answer::{AnswerContext, Fact};
-use crate::domain::summary::{number, summarize};
-use crate::domain::track::Track;
+use crate::domain::catalog::track::Track;
 use crate::error::Result;
 use crate::ports::{Generation, Generator};
 
@@ -140,7 +140,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::domain::track::Metadata;
+    use crate::domain::catalog::track::Metadata;
 
     fn abc() -> Arc<Track> {
         Arc::new(Track {

@@ -7,8 +7,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::app::{ms_since, Engine};
-use crate::domain::hash::content_hash;
-use crate::domain::track::{Track, ValidTrack};
+use crate::domain::catalog::hash::content_hash;
+use crate::domain::catalog::track::{Track, ValidTrack};
 use crate::error::{CoreError, FieldError, Result};
 use crate::ports::StoredTrack;
 

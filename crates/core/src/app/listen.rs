@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::search::{SearchRequest, TOP_K_MAX};
 use crate::app::Engine;
-use crate::domain::audio::AUDIO_VECTOR_DIM;
-use crate::domain::filter::Filter;
-use crate::domain::fusion::rank_share;
-use crate::domain::track::Track;
+use crate::domain::catalog::audio::AUDIO_VECTOR_DIM;
+use crate::domain::catalog::track::Track;
+use crate::domain::retrieval::filter::Filter;
+use crate::domain::retrieval::fusion::rank_share;
 use crate::error::{CoreError, Result};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -155,7 +155,7 @@ impl Engine {
             .into_iter()
             .filter(|(id, _)| Some(id.as_str()) != seed)
             .collect();
-        crate::domain::fusion::sort_by_score(&mut ranked, |p| p.score);
+        crate::domain::retrieval::fusion::sort_by_score(&mut ranked, |p| p.score);
         let mut hits = Vec::with_capacity(req.top_k);
         for (id, p) in ranked {
             if hits.len() == req.top_k {

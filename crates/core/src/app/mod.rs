@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::app::search::SearchResponse;
-use crate::domain::parse::{parse_query, ParsedQuery};
+use crate::domain::query::parse::{parse_query, ParsedQuery};
 use crate::error::Result;
 use crate::ports::{Embedder, Generator, Store};
 

@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::app::recommend::RecommendRequest;
 use crate::app::search::{SearchRequest, TOP_K_MAX};
 use crate::app::Engine;
-use crate::domain::filter::Filter;
+use crate::domain::catalog::track::Track;
 use crate::domain::playlist::{choose, order, seconds, transition, Playlist, PlaylistEntry};
-use crate::domain::track::Track;
+use crate::domain::retrieval::filter::Filter;
 use crate::error::{CoreError, Result};
 
 pub const LENGTH_MAX: usize = 100;
@@ -61,12 +61,12 @@ impl PlaylistRequest {
                 "or seed_ids must be given: a playlist needs a theme or seed tracks",
             ));
         }
-        if prompt.len() > crate::domain::limits::QUERY_MAX_BYTES {
+        if prompt.len() > crate::domain::catalog::limits::QUERY_MAX_BYTES {
             return Err(CoreError::invalid(
                 "text",
                 format!(
                     "must be at most {} bytes",
-                    crate::domain::limits::QUERY_MAX_BYTES
+                    crate::domain::catalog::limits::QUERY_MAX_BYTES
                 ),
             ));
         }

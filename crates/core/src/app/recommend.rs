@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::search::TOP_K_MAX;
 use crate::app::Engine;
-use crate::domain::filter::Filter;
-use crate::domain::track::Track;
-use crate::domain::vector::{dot, normalized};
+use crate::domain::catalog::track::Track;
+use crate::domain::retrieval::filter::Filter;
+use crate::domain::retrieval::vector::{dot, normalized};
 use crate::error::{CoreError, Result};
 
 pub const SEEDS_MAX: usize = 50;

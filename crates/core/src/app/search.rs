@@ -7,19 +7,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::enhance::Enhancement;
 use crate::app::{ms_since, Engine};
-use crate::domain::filter::{Filter, Preferences, TrackFacets};
-use crate::domain::fusion::{merge_dual, rrf};
-use crate::domain::hit::{Candidate, Hit, ScoreParts, Why};
-use crate::domain::names::named_entities;
-use crate::domain::parse::ParsedQuery;
-use crate::domain::rerank::{RerankQuery, RERANK_DEPTH};
-use crate::domain::route::QueryRoute;
-use crate::domain::summary::{summarize, ResultsSummary, SummaryAuthor};
-use crate::domain::text::normalize_term;
-use crate::domain::track::Track;
+use crate::domain::answer::summary::{summarize, ResultsSummary, SummaryAuthor};
+use crate::domain::catalog::track::Track;
+use crate::domain::query::entities::named_entities;
+use crate::domain::query::parse::ParsedQuery;
+use crate::domain::query::route::QueryRoute;
+use crate::domain::query::text::normalize_term;
+use crate::domain::retrieval::filter::{Filter, Preferences, TrackFacets};
+use crate::domain::retrieval::fusion::{merge_dual, rrf};
+use crate::domain::retrieval::hit::{Candidate, Hit, ScoreParts, Why};
+use crate::domain::retrieval::rerank::{RerankQuery, RERANK_DEPTH};
 use crate::error::{CoreError, Result};
 
-pub use crate::domain::limits::{QUERY_MAX_BYTES, TOP_K_MAX};
+pub use crate::domain::catalog::limits::{QUERY_MAX_BYTES, TOP_K_MAX};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -308,7 +308,7 @@ impl Engine {
         }
         let hard_desc = hard.describe();
         // Each preference on its own, so a hit's "why" names the ones it fits.
-        let soft_parts: Vec<(Filter, crate::domain::filter::CompiledFilter)> = fits
+        let soft_parts: Vec<(Filter, crate::domain::retrieval::filter::CompiledFilter)> = fits
             .split_fields()
             .into_iter()
             .map(|f| {
@@ -465,7 +465,7 @@ impl Engine {
     /// Reorders the head of the fused list by the field-aware reranker.
     fn rerank(
         &self,
-        merged: &mut [(String, crate::domain::fusion::Merged)],
+        merged: &mut [(String, crate::domain::retrieval::fusion::Merged)],
         q: &RerankQuery,
         top_k: usize,
         scale: f32,
@@ -478,7 +478,7 @@ impl Engine {
                 m.score += bonus;
             }
         }
-        crate::domain::fusion::sort_by_score(&mut merged[..depth], |m| m.score);
+        crate::domain::retrieval::fusion::sort_by_score(&mut merged[..depth], |m| m.score);
         Ok(())
     }
 

@@ -1,26 +1,13 @@
-//! The domain: tracks, keys, filters, the catalog's vocabulary and names, query parsing,
-//! fusion, rerank, answers' rules, playlist ordering, summaries and evaluation metrics. Pure
-//! rules over values: no I/O, no ports, no use cases.
+//! The domain: pure rules over values, no I/O, no ports, no use cases. Grouped by concept:
+//! what the catalog holds ([`catalog`]), what a user typed ([`query`]), how tracks are found
+//! and ranked ([`retrieval`]), what an answer may say ([`answer`]), playlist ordering
+//! ([`playlist`]), evaluation metrics ([`eval`]) and how request fields are read off the wire
+//! ([`wire`]).
 
 pub mod answer;
-pub mod audio;
-pub mod citations;
+pub mod catalog;
 pub mod eval;
-pub mod filter;
-pub mod fusion;
-pub mod hash;
-pub mod hit;
-pub mod key;
-pub mod limits;
-pub mod names;
-pub mod overview;
-pub mod parse;
 pub mod playlist;
-pub mod rerank;
-pub mod route;
-pub mod summary;
-pub mod text;
-pub mod track;
-pub mod vector;
-pub mod vocabulary;
+pub mod query;
+pub mod retrieval;
 pub mod wire;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::domain::key::Key;
-use crate::domain::text::normalize_term;
-use crate::domain::track::Track;
+use crate::domain::catalog::key::Key;
+use crate::domain::catalog::track::Track;
+use crate::domain::query::text::normalize_term;
 
 /// Tracks are chosen so that sorted by tempo no gap exceeds this many BPM.
 pub const TEMPO_GAP: f32 = 6.0;
@@ -61,7 +61,7 @@ pub fn keys_compatible(a: &str, b: &str) -> Option<bool> {
 
 fn artist_key(t: &Track) -> Option<String> {
     let a = normalize_term(&t.artist);
-    (!crate::domain::track::is_placeholder_artist(&a)).then_some(a)
+    (!crate::domain::catalog::track::is_placeholder_artist(&a)).then_some(a)
 }
 
 pub(crate) fn transition(a: &Track, b: &Track) -> Transition {
@@ -270,7 +270,7 @@ mod tests {
             id: id.into(),
             title: id.into(),
             artist: artist.into(),
-            metadata: crate::domain::track::Metadata {
+            metadata: crate::domain::catalog::track::Metadata {
                 tempo,
                 ..Default::default()
             },

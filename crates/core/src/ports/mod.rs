@@ -5,7 +5,7 @@ mod embedder;
 mod generator;
 mod store;
 
-pub use crate::domain::hit::Candidate;
+pub use crate::domain::retrieval::hit::Candidate;
 pub use embedder::Embedder;
 pub use generator::{Generation, Generator, TokenUsage};
 pub use store::{Known, Page, SnapshotFile, SnapshotManifest, Store, StoreStats, StoredTrack};

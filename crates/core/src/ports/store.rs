@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::domain::filter::Filter;
-use crate::domain::hit::Candidate;
-use crate::domain::track::Track;
-use crate::domain::vocabulary::Vocabulary;
+use crate::domain::catalog::track::Track;
+use crate::domain::catalog::vocabulary::Vocabulary;
+use crate::domain::retrieval::filter::Filter;
+use crate::domain::retrieval::hit::Candidate;
 use crate::error::Result;
 
 /// A track as handed to the store, with what it was embedded from.

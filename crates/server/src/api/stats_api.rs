@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::Json;
-use music_rag_core::domain::overview::CatalogOverview;
+use music_rag_core::domain::catalog::overview::CatalogOverview;
 use music_rag_ops::stats::CatalogCounts;
 use serde::Serialize;
 use utoipa::ToSchema;

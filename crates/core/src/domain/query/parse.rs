@@ -4,9 +4,12 @@
 
 use serde::Serialize;
 
-use crate::domain::filter::{Filter, Preferences, Range};
-use crate::domain::text::normalize_term;
-use crate::domain::vocabulary::{FacetKind, Vocabulary};
+use crate::domain::catalog::vocabulary::{FacetKind, Vocabulary};
+use crate::domain::query::text::normalize_term;
+use crate::domain::query::words::{
+    decade_of, is_stopword, parse_bpm_number, tokenize, year_of, Token, NEGATORS, SYNONYMS,
+};
+use crate::domain::retrieval::filter::{Filter, Preferences, Range};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -26,234 +29,6 @@ pub struct ParsedQuery {
     /// names: their words are not read as genres or moods, and their tracks rank first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artists: Vec<String>,
-}
-
-const NEGATORS: &[&str] = &[
-    "no",
-    "without",
-    "not",
-    "non",
-    "minus",
-    "except",
-    "excluding",
-];
-const STOPWORDS: &[&str] = &[
-    "a",
-    "an",
-    "the",
-    "and",
-    "or",
-    "of",
-    "with",
-    "by",
-    "for",
-    "to",
-    "in",
-    "on",
-    "at",
-    "is",
-    "are",
-    "was",
-    "be",
-    "some",
-    "me",
-    "i",
-    "my",
-    "want",
-    "find",
-    "give",
-    "play",
-    "show",
-    "like",
-    "song",
-    "songs",
-    "track",
-    "tracks",
-    "music",
-    "tune",
-    "tunes",
-    "piece",
-    "pieces",
-    "something",
-    "that",
-    "this",
-    "these",
-    "those",
-    "it",
-    "its",
-    "what",
-    "which",
-    "who",
-    "please",
-    "any",
-];
-const DECADE_WORDS: &[(&str, i32)] = &[
-    ("fifties", 1950),
-    ("sixties", 1960),
-    ("seventies", 1970),
-    ("eighties", 1980),
-    ("nineties", 1990),
-];
-/// Query words that mean a catalog term by another name.
-const SYNONYMS: &[(&str, &[&str])] = &[
-    (
-        "sad",
-        &[
-            "sad",
-            "melancholic",
-            "melancholy",
-            "sorrowful",
-            "emotional",
-            "mournful",
-        ],
-    ),
-    ("melancholic", &["melancholic", "melancholy", "sad"]),
-    (
-        "happy",
-        &["happy", "joyful", "cheerful", "uplifting", "fun"],
-    ),
-    (
-        "calm",
-        &[
-            "calm", "relaxing", "peaceful", "soothing", "mellow", "chill",
-        ],
-    ),
-    (
-        "relaxing",
-        &["relaxing", "calm", "peaceful", "soothing", "chill"],
-    ),
-    ("chill", &["chill", "relaxing", "calm", "mellow"]),
-    ("energetic", &["energetic", "upbeat", "lively", "powerful"]),
-    (
-        "dark",
-        &["dark", "ominous", "eerie", "scary", "suspenseful"],
-    ),
-    (
-        "romantic",
-        &["romantic", "love", "sentimental", "passionate"],
-    ),
-    ("epic", &["epic", "cinematic", "dramatic", "heroic"]),
-    (
-        "female voice",
-        &[
-            "female vocal",
-            "female vocals",
-            "female voice",
-            "female singer",
-        ],
-    ),
-    (
-        "female vocals",
-        &[
-            "female vocal",
-            "female vocals",
-            "female voice",
-            "female singer",
-        ],
-    ),
-    (
-        "female singer",
-        &[
-            "female vocal",
-            "female vocals",
-            "female voice",
-            "female singer",
-        ],
-    ),
-    (
-        "male voice",
-        &["male vocal", "male vocals", "male voice", "male singer"],
-    ),
-    (
-        "male vocals",
-        &["male vocal", "male vocals", "male voice", "male singer"],
-    ),
-    (
-        "male singer",
-        &["male vocal", "male vocals", "male voice", "male singer"],
-    ),
-    ("drumming", &["drums", "percussion", "drum"]),
-    ("hip hop", &["hip hop", "hiphop", "rap"]),
-    ("rnb", &["r&b", "rnb", "rhythm and blues"]),
-    (
-        "electronic",
-        &["electronic", "electronica", "edm", "electro"],
-    ),
-    ("classical", &["classical", "orchestral"]),
-    ("west african", &["west african", "african", "west africa"]),
-];
-
-fn is_stopword(w: &str) -> bool {
-    STOPWORDS.contains(&w)
-}
-
-/// One word of the query with where it came from.
-#[derive(Debug, Clone)]
-struct Token {
-    raw: String,
-    consumed: bool,
-    /// Removed from the search text too (numbers that became filters, negations).
-    drop_from_text: bool,
-}
-
-fn tokenize(text: &str) -> Vec<Token> {
-    let replaced = text
-        .to_lowercase()
-        .replace("r&b", "rnb")
-        .replace("hip-hop", "hip hop");
-    replaced
-        .split_whitespace()
-        .flat_map(|w| {
-            let w = w.trim_matches(|c: char| {
-                !(c.is_alphanumeric() || c == '\'' || c == '+' || c == '#' || c == '♯')
-            });
-            let w = w.trim_start_matches('\'');
-            // Split hyphenated words ("synth-pop") but keep numeric ranges ("90-120").
-            let keep = w.chars().next().is_some_and(|c| c.is_ascii_digit());
-            let parts: Vec<String> = if keep {
-                vec![w.to_string()]
-            } else {
-                w.split('-').map(str::to_string).collect()
-            };
-            parts
-        })
-        .filter(|w| !w.is_empty())
-        .map(|raw| Token {
-            raw,
-            consumed: false,
-            drop_from_text: false,
-        })
-        .collect()
-}
-
-fn parse_bpm_number(s: &str) -> Option<f32> {
-    let s = s.trim_end_matches("bpm").trim_end_matches('+');
-    s.parse::<f32>().ok().filter(|v| (1.0..=400.0).contains(v))
-}
-
-fn decade_of(word: &str) -> Option<i32> {
-    if let Some((_, y)) = DECADE_WORDS.iter().find(|(w, _)| *w == word) {
-        return Some(*y);
-    }
-    let digits = word.strip_suffix("s")?;
-    match digits.len() {
-        2 => {
-            let d: i32 = digits.parse().ok()?;
-            (d % 10 == 0).then_some(if d >= 30 { 1900 + d } else { 2000 + d })
-        }
-        4 => {
-            let d: i32 = digits.parse().ok()?;
-            (d % 10 == 0 && (1000..=2090).contains(&d)).then_some(d)
-        }
-        _ => None,
-    }
-}
-
-fn year_of(word: &str) -> Option<i32> {
-    (word.len() == 4)
-        .then(|| word.parse::<i32>().ok())
-        .flatten()
-        .filter(|y| (1000..=2100).contains(y))
 }
 
 fn set_range(slot: &mut Option<Range>, r: Range) {
@@ -429,7 +204,7 @@ fn parse_meter(tokens: &mut [Token], out: &mut ParsedQuery) {
         let next = tokens.get(i + 1).map(|t| t.raw.as_str());
         let prev = i.checked_sub(1).map(|j| tokens[j].raw.as_str());
         let raw = tokens[i].raw.clone();
-        if let Some(sig) = crate::domain::key::time_signature(&raw) {
+        if let Some(sig) = crate::domain::catalog::key::time_signature(&raw) {
             let from = if prev == Some("in") { i - 1 } else { i };
             let to = if matches!(next, Some("time" | "meter" | "metre")) {
                 i + 1
@@ -492,7 +267,8 @@ fn parse_keys(tokens: &mut [Token], out: &mut ParsedQuery) {
         // "a minor key" reads as "a (minor key)": the article, not the tonic A.
         let article = raw(i) == "a" && !accidental && (raw(mode_at + 1) == "key" || !after_in);
         if keyed && !article {
-            if let Some(key) = crate::domain::key::Key::parse(&format!("{tonic} {}", raw(mode_at)))
+            if let Some(key) =
+                crate::domain::catalog::key::Key::parse(&format!("{tonic} {}", raw(mode_at)))
             {
                 let from = if after_in { i - 1 } else { i };
                 let to = if raw(mode_at + 1) == "key" {
@@ -515,7 +291,7 @@ fn parse_keys(tokens: &mut [Token], out: &mut ParsedQuery) {
         let keyword_follows = matches!(raw(mode_end + 1), "key" | "keys" | "tonality");
         let bare_in = !article && after_in && is_mode(mode_word);
         if is_mode(mode_word) && (keyword_follows || bare_in) {
-            if let Some(mode) = crate::domain::key::Mode::parse(mode_word) {
+            if let Some(mode) = crate::domain::catalog::key::Mode::parse(mode_word) {
                 let start = if after_in && !article {
                     from - 1
                 } else if article && i > 0 && raw(i - 1) == "in" {
@@ -567,7 +343,7 @@ fn parse_negations(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabula
                 .join(" ");
             let phrase = normalize_term(&phrase);
             let known = vocab.kind_of(&phrase) == Some(FacetKind::Instrument)
-                || crate::domain::filter::is_instrument_family_word(&phrase);
+                || crate::domain::retrieval::filter::is_instrument_family_word(&phrase);
             if known {
                 push_unique(&mut out.filters.exclude_instruments, &phrase);
                 for t in &mut tokens[i..=end] {
@@ -764,7 +540,7 @@ mod tests {
             vec![],
             vec![],
         );
-        v.names = crate::domain::names::CatalogNames::new(
+        v.names = crate::domain::query::names::CatalogNames::new(
             [
                 ("Daft Punk", "Get Lucky", None),
                 ("Queen", "Bohemian Rhapsody", None),
@@ -946,11 +722,14 @@ mod tests {
         );
         let p = parse_query("slow song in a minor key", &v);
         assert!(p.filters.keys.is_empty());
-        assert_eq!(p.filters.mode, Some(crate::domain::key::Mode::Minor));
+        assert_eq!(
+            p.filters.mode,
+            Some(crate::domain::catalog::key::Mode::Minor)
+        );
         assert_eq!(p.text, "slow song");
         assert_eq!(
             parse_query("happy major key tunes", &v).filters.mode,
-            Some(crate::domain::key::Mode::Major)
+            Some(crate::domain::catalog::key::Mode::Major)
         );
         // "minor" alone is not a mode filter.
         let p = parse_query("a minor hit", &v);

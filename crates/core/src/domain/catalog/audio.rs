@@ -62,18 +62,18 @@ impl AudioFeatures {
         if self.vector.iter().any(|v| !v.is_finite()) {
             return Err(FieldError::new("audio.vector", "must hold finite numbers"));
         }
-        if self.words.len() > crate::domain::limits::LIST_MAX_ITEMS {
+        if self.words.len() > crate::domain::catalog::limits::LIST_MAX_ITEMS {
             return Err(FieldError::new("audio.words", "has too many items"));
         }
         for (i, w) in self.words.iter().enumerate() {
-            crate::domain::limits::check_no_nul(&format!("audio.words[{i}]"), w)?;
+            crate::domain::catalog::limits::check_no_nul(&format!("audio.words[{i}]"), w)?;
         }
         for (field, value) in [
             ("audio.key", &self.key),
             ("audio.file_fingerprint", &self.file_fingerprint),
         ] {
             if let Some(v) = value {
-                crate::domain::limits::check_no_nul(field, v)?;
+                crate::domain::catalog::limits::check_no_nul(field, v)?;
             }
         }
         Ok(())

@@ -2,10 +2,10 @@
 //! ranks; the reranker looks at which fields the query's words hit (a named title or artist,
 //! a genre, mood or instrument the track carries) and at tempo and year preferences.
 
-use crate::domain::filter::{Filter, Range};
-use crate::domain::parse::keyword_terms;
-use crate::domain::text::normalize_term;
-use crate::domain::track::Track;
+use crate::domain::catalog::track::Track;
+use crate::domain::query::parse::keyword_terms;
+use crate::domain::query::text::normalize_term;
+use crate::domain::retrieval::filter::{Filter, Range};
 
 /// How many fused candidates the reranker reorders, at least.
 pub const RERANK_DEPTH: usize = 40;
@@ -64,9 +64,9 @@ impl RerankQuery {
     fn word_weight(&self, w: &str) -> f32 {
         self.words
             .iter()
-            .filter_map(|q| crate::domain::text::word_match(q, w))
+            .filter_map(|q| crate::domain::query::text::word_match(q, w))
             .map(|m| match m {
-                crate::domain::text::WordMatch::Typo if w.chars().count() <= SHORT_WORD => {
+                crate::domain::query::text::WordMatch::Typo if w.chars().count() <= SHORT_WORD => {
                     SHORT_TYPO_WEIGHT
                 }
                 _ => 1.0,
@@ -76,7 +76,9 @@ impl RerankQuery {
 
     /// Share of a name's words the query holds, squared so a whole name beats a part.
     fn name_cover(&self, name: &str) -> f32 {
-        let ws = keyword_terms(&normalize_term(&crate::domain::names::unstylize(name)));
+        let ws = keyword_terms(&normalize_term(&crate::domain::query::names::unstylize(
+            name,
+        )));
         if ws.is_empty() {
             return 0.0;
         }
@@ -123,7 +125,7 @@ impl RerankQuery {
         let named = self
             .artists
             .iter()
-            .any(|a| crate::domain::names::credits(&t.artist, a));
+            .any(|a| crate::domain::query::names::credits(&t.artist, a));
         let mut b = if named { NAMED_ARTIST_WEIGHT } else { 0.0 };
         b += TITLE_WEIGHT * self.name_cover(t.name_title())
             + ARTIST_WEIGHT * self.name_cover(&t.artist)
@@ -145,7 +147,7 @@ impl RerankQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::track::Metadata;
+    use crate::domain::catalog::track::Metadata;
 
     fn track(title: &str, artist: &str, genre: &str, moods: &[&str]) -> Track {
         Track {

@@ -1,17 +1,21 @@
 //! The rules of answering from a catalog: which fact a question asks, which retrieved tracks
 //! it names, which are worth answering from, how sources are quoted to a model, and what an
-//! answer says when the catalog lacks what was named.
+//! answer says when the catalog lacks what was named; citations ([`citations`]) and result
+//! summaries ([`summary`]) beside them.
+
+pub mod citations;
+pub mod summary;
 
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::domain::hit::Hit;
-use crate::domain::names::NamedEntity;
-use crate::domain::parse::keyword_terms;
-use crate::domain::summary::number;
-use crate::domain::text::normalize_term;
-use crate::domain::track::Track;
+use crate::domain::answer::summary::number;
+use crate::domain::catalog::track::Track;
+use crate::domain::query::entities::NamedEntity;
+use crate::domain::query::parse::keyword_terms;
+use crate::domain::query::text::normalize_term;
+use crate::domain::retrieval::hit::Hit;
 
 /// Below this cosine similarity a hit only counts as relevant when the question names it or
 /// its words cover the question.
@@ -210,7 +214,7 @@ fn words(haystack: &str) -> Vec<String> {
 fn word_in(word: &str, question: &[String]) -> bool {
     question
         .iter()
-        .any(|q| crate::domain::text::word_match(q, word).is_some())
+        .any(|q| crate::domain::query::text::word_match(q, word).is_some())
 }
 
 /// Whether every content word of `name` appears in the question (typos of one edit allowed).

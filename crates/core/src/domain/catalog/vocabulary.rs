@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::domain::filter::{FacetField, TrackFacets};
-use crate::domain::names::CatalogNames;
-use crate::domain::text::normalize_term;
-use crate::domain::track::Track;
+use crate::domain::catalog::track::Track;
+use crate::domain::query::names::CatalogNames;
+use crate::domain::query::text::normalize_term;
+use crate::domain::retrieval::filter::{FacetField, TrackFacets};
 
 /// Which metadata field a vocabulary term belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::track::Track;
+use crate::domain::catalog::track::Track;
 
 /// Which retrieval track produced a hit's best score.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::domain::text::normalize_term;
-use crate::domain::track::Track;
+use crate::domain::catalog::track::Track;
+use crate::domain::query::text::normalize_term;
 
 /// Who wrote a results summary.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -117,7 +117,7 @@ pub fn summarize(tracks: &[&Track]) -> String {
     let artists = shared(tracks.iter().map(|t| vec![t.artist.as_str()]), n, 2);
     let artists: Vec<String> = artists
         .into_iter()
-        .filter(|a| !crate::domain::track::is_placeholder_artist(a))
+        .filter(|a| !crate::domain::catalog::track::is_placeholder_artist(a))
         .collect();
     if !artists.is_empty() {
         parts.push(format!("artist {}", artists.join(", ")));
@@ -157,7 +157,7 @@ pub(crate) fn number(v: f32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::track::Metadata;
+    use crate::domain::catalog::track::Metadata;
 
     fn track(genre: &str, moods: &[&str], tempo: Option<f32>) -> Track {
         Track {

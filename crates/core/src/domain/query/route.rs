@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::parse::keyword_terms;
+use crate::domain::query::parse::keyword_terms;
 
 /// How a query is read for ranking.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -51,7 +51,7 @@ impl QueryRoute {
         let routed = match self {
             QueryRoute::Keywords => RankWeights {
                 semantic: 0.6,
-                targeted_boost: crate::domain::fusion::TARGETED_BOOST,
+                targeted_boost: crate::domain::retrieval::fusion::TARGETED_BOOST,
                 rerank_scale: 1.0,
                 keyword_strength: 0.0,
             },
@@ -60,7 +60,7 @@ impl QueryRoute {
             // the semantic weight was flat between 0.3 and 0.6.
             QueryRoute::Description => RankWeights {
                 semantic: 0.5,
-                targeted_boost: crate::domain::fusion::TARGETED_BOOST,
+                targeted_boost: crate::domain::retrieval::fusion::TARGETED_BOOST,
                 rerank_scale: 0.0,
                 keyword_strength: 1.0,
             },

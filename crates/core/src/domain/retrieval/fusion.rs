@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::domain::hit::{Candidate, RetrievalType, ScoreParts};
+use crate::domain::retrieval::hit::{Candidate, RetrievalType, ScoreParts};
 
 /// The usual RRF constant: damps the head of each list so neither dominates.
 pub const RRF_K: f32 = 60.0;

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::domain::key::Key;
-use crate::domain::track::Track;
-use crate::domain::vocabulary::{FacetKind, Vocabulary};
+use crate::domain::catalog::key::Key;
+use crate::domain::catalog::track::Track;
+use crate::domain::catalog::vocabulary::{FacetKind, Vocabulary};
 
 /// Width of one tempo bin, in beats per minute.
 pub const TEMPO_BIN_BPM: u32 = 10;
@@ -115,7 +115,7 @@ impl OverviewTally {
             .metadata
             .time_signature
             .as_deref()
-            .and_then(crate::domain::key::time_signature)
+            .and_then(crate::domain::catalog::key::time_signature)
         {
             *self.time_signatures.entry(ts).or_default() += 1;
         }

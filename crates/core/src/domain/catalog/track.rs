@@ -3,10 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::text::normalize_term;
+use crate::domain::query::text::normalize_term;
 use crate::error::{CoreError, FieldError};
 
-pub use crate::domain::limits;
+pub use crate::domain::catalog::limits;
 
 /// The artist credited when a source names none (untagged files, MusicCaps clips).
 pub const UNKNOWN_ARTIST: &str = "Unknown artist";
@@ -74,7 +74,7 @@ pub struct Track {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "crate::domain::wire::optional_object"
     )]
-    pub audio: Option<crate::domain::audio::AudioFeatures>,
+    pub audio: Option<crate::domain::catalog::audio::AudioFeatures>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
