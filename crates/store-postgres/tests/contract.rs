@@ -21,6 +21,16 @@ trait Backend {
     fn open(&self) -> Arc<dyn Store> {
         self.open_with(MODEL).unwrap()
     }
+    /// How this backend measures a typo (the one place the contract lets backends differ).
+    fn typo_measure(&self) -> TypoMeasure;
+}
+
+#[derive(Debug, PartialEq)]
+enum TypoMeasure {
+    /// Edits counted (Levenshtein, a swap of neighbours is one).
+    EditDistance,
+    /// Trigram word similarity (`pg_trgm`).
+    Trigrams,
 }
 
 struct Embedded(tempfile::TempDir);
@@ -32,6 +42,9 @@ impl Backend for Embedded {
                 .map_err(music_rag_core::CoreError::from)?,
         ))
     }
+    fn typo_measure(&self) -> TypoMeasure {
+        TypoMeasure::EditDistance
+    }
 }
 
 struct Postgres(TestSchema);
@@ -42,6 +55,9 @@ impl Backend for Postgres {
             PgStore::open(&self.0.options(), Some(model))
                 .map_err(music_rag_core::CoreError::from)?,
         ))
+    }
+    fn typo_measure(&self) -> TypoMeasure {
+        TypoMeasure::Trigrams
     }
 }
 
@@ -420,6 +436,42 @@ fn keyword_search_weighs_names_and_forgives_typos(b: &dyn Backend) {
 
 /// Each keyword hit carries the query words the retriever matched in it: as typed (through the
 /// stemmer too), or as a typo of a name; words it did not match are not claimed.
+/// The one typo rule both stores keep (`domain::query::text::typo_budget`): a name word of 4 to
+/// 7 letters is found with one edit, of 8 or more with two (a swap of neighbours is one), a
+/// word of 3 letters or fewer only as typed. How each store measures it differs on purpose:
+/// the embedded index counts edits (tantivy's Levenshtein automata), PostgreSQL scores trigram
+/// word similarity (`pg_trgm`, the only typo search its indexes serve), so beyond the budget
+/// PostgreSQL may still find a long word the embedded store does not. Within it they agree.
+fn typo_tolerance_keeps_one_budget(b: &dyn Backend) {
+    let s = loaded(b);
+    let mut bird = track("bird", "Nightingale Serenade", "Marguerite Okonkwo");
+    bird.description = Some("a song at dusk".into());
+    let mut sun = track("sun", "Sun", "Ra Quartet");
+    sun.description = Some("an old tune".into());
+    s.upsert(vec![stored(bird, along(5, 0.1)), stored(sun, along(6, 0.1))])
+        .unwrap();
+    let found = |q: &str| ids(s.keyword_search(q, &Filter::default(), 5).unwrap());
+    // Within the budget: one edit in a 4-7 letter word, two in a longer one.
+    for typo in ["Okonkow", "Serenad", "Nightingael", "Nigtingal", "Margeurite"] {
+        assert!(
+            found(typo).contains(&"bird".to_string()),
+            "{typo}: {:?}",
+            found(typo)
+        );
+    }
+    // A word of three letters is read only as typed.
+    assert!(!found("Sin").contains(&"sun".to_string()), "{:?}", found("Sin"));
+    assert_eq!(found("Sun"), ["sun"]);
+    // Beyond the budget the measures part: "Serenda" is two edits from "Serenade" (a swap and
+    // a dropped letter) in a 7-letter word, one more than the budget, yet shares most of its
+    // trigrams.
+    let beyond = found("Serenda").contains(&"bird".to_string());
+    match b.typo_measure() {
+        TypoMeasure::EditDistance => assert!(!beyond, "edits beyond the budget found a name"),
+        TypoMeasure::Trigrams => assert!(beyond, "trigram similarity no longer reaches it"),
+    }
+}
+
 fn keyword_hits_say_which_words_they_matched(b: &dyn Backend) {
     use music_rag_core::domain::retrieval::hit::TermMatch;
     let s = loaded(b);
@@ -790,6 +842,7 @@ contract!(
     dense_search_ranks_by_cosine,
     filters_apply_inside_both_retrievers,
     keyword_search_weighs_names_and_forgives_typos,
+    typo_tolerance_keeps_one_budget,
     keyword_hits_say_which_words_they_matched,
     audio_search_reads_audio_vectors_with_filters,
     writes_survive_reopening_and_another_model_is_refused,
