@@ -448,11 +448,20 @@ fn typo_tolerance_keeps_one_budget(b: &dyn Backend) {
     bird.description = Some("a song at dusk".into());
     let mut sun = track("sun", "Sun", "Ra Quartet");
     sun.description = Some("an old tune".into());
-    s.upsert(vec![stored(bird, along(5, 0.1)), stored(sun, along(6, 0.1))])
-        .unwrap();
+    s.upsert(vec![
+        stored(bird, along(5, 0.1)),
+        stored(sun, along(6, 0.1)),
+    ])
+    .unwrap();
     let found = |q: &str| ids(s.keyword_search(q, &Filter::default(), 5).unwrap());
     // Within the budget: one edit in a 4-7 letter word, two in a longer one.
-    for typo in ["Okonkow", "Serenad", "Nightingael", "Nigtingal", "Margeurite"] {
+    for typo in [
+        "Okonkow",
+        "Serenad",
+        "Nightingael",
+        "Nigtingal",
+        "Margeurite",
+    ] {
         assert!(
             found(typo).contains(&"bird".to_string()),
             "{typo}: {:?}",
@@ -460,7 +469,11 @@ fn typo_tolerance_keeps_one_budget(b: &dyn Backend) {
         );
     }
     // A word of three letters is read only as typed.
-    assert!(!found("Sin").contains(&"sun".to_string()), "{:?}", found("Sin"));
+    assert!(
+        !found("Sin").contains(&"sun".to_string()),
+        "{:?}",
+        found("Sin")
+    );
     assert_eq!(found("Sun"), ["sun"]);
     // Beyond the budget the measures part: "Serenda" is two edits from "Serenade" (a swap and
     // a dropped letter) in a 7-letter word, one more than the budget, yet shares most of its

@@ -5,7 +5,7 @@
 //! `.ci/run` install. Screenshots go to a temporary folder, or to `docs/screenshots` with
 //! `UPDATE_SCREENSHOTS=1`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! Audio ingest and listen-alike search through the real binary and the real server, on files
 //! synthesised here and encoded with the reference encoders (flac, oggenc, lame).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

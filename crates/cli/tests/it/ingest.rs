@@ -1,6 +1,6 @@
 //! Imports through the real binary: idempotence, bad rows, dry runs, deletes, and a crash.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -20,14 +20,14 @@ fn reingesting_changes_nothing_and_updates_replace() {
     let file = write(
         tmp.path(),
         "again.jsonl",
-        include_str!("fixtures/extra.jsonl"),
+        include_str!("../fixtures/extra.jsonl"),
     );
     let r = ok_json(&data, &["ingest", &file]);
     assert_eq!(r["unchanged"], 5, "{r}");
     assert_eq!(r["embedded"], 0);
     let seq = ok_json(&data, &["stats"])["sequence"].as_u64().unwrap();
     // Same id, new facts: replaced, never duplicated; the text did not change so the vector is reused.
-    let updated = include_str!("fixtures/extra.jsonl")
+    let updated = include_str!("../fixtures/extra.jsonl")
         .lines()
         .next()
         .unwrap()
@@ -149,7 +149,7 @@ fn delete_removes_from_every_index() {
 fn kill_during_ingest_loses_no_acknowledged_track_and_reopens() {
     let (tmp, data) = fresh_copy();
     // New tracks (distinct ids and texts) so the import has to embed and write many batches.
-    let rows: Vec<String> = include_str!("../../../catalog/musiccaps.jsonl")
+    let rows: Vec<String> = include_str!("../../../../catalog/musiccaps.jsonl")
         .lines()
         .take(1200)
         .map(|l| {

@@ -2,7 +2,7 @@
 //! through `tower::ServiceExt::oneshot` without a socket, with a deterministic hashing embedder
 //! (tests of meaning over real HTTP and the real model are in the CLI crate's `http` suite).
 
-mod common;
+use crate::common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -453,7 +453,7 @@ async fn catalog_files_are_imported_row_by_row() {
 /// The paths `lib.rs` registers with `.route("PATH", ...)`, read from its source so that a
 /// route added without documentation fails the test below.
 fn registered_paths() -> Vec<String> {
-    let source = include_str!("../src/lib.rs");
+    let source = include_str!("../../src/lib.rs");
     source
         .split(".route(")
         .skip(1)

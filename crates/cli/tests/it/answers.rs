@@ -1,7 +1,7 @@
 //! Answers, recommendations, playlists and evaluation: the real binary, the real model and
 //! store, over real HTTP; a local chat-completions server stands in for a hosted model.
 
-mod common;
+use crate::common;
 
 use common::server::*;
 use music_rag_llm::fake::{FakeServer, Reply};

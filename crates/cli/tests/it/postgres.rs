@@ -2,7 +2,7 @@
 //! store without re-embedding and back, two `serve` replicas over one database, a replica
 //! killed during writes, PostgreSQL restarted under load, and a load balancer in front.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -447,7 +447,7 @@ fn balancer(dir: &Path, replicas: &[&App]) -> (std::process::Child, String) {
     std::fs::create_dir_all(&conf_dir).unwrap();
     let listen = free_port();
     let upstream = |base: &str| base.trim_start_matches("http://").to_string();
-    let mut conf = include_str!("../../../deploy/nginx/music-rag.conf")
+    let mut conf = include_str!("../../../../deploy/nginx/music-rag.conf")
         .replace("listen 8080", &format!("listen 127.0.0.1:{listen}"));
     for (i, r) in replicas.iter().enumerate() {
         conf = conf.replace(

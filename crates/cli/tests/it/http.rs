@@ -1,6 +1,6 @@
 //! The real server (`music-rag serve` on port 0 over a real data directory) over real HTTP.
 
-mod common;
+use crate::common;
 
 use common::server::*;
 

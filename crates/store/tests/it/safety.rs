@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use crate::common;
 use music_rag_core::{Filter, Store, Track};
 use music_rag_store::maintenance::verify;
-mod common;
 
 use common::{item, keyword_ids, writer, MODEL};
 use music_rag_store::{Access, EmbeddedStore};

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;

@@ -3,7 +3,7 @@
 //! cross-site writes, NUL characters, deleted lock files, leftover partial files, guessed keys,
 //! unsupported ranges, timeouts that hid writes), kept so it never comes back.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! The real binary, the real model and the real store: plain-words search and filters.
 
-mod common;
+use crate::common;
 
 use common::{hits, ids, ok_json, run, shared_store};
 

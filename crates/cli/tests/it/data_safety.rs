@@ -2,7 +2,7 @@
 //! while serving (CLI and admin API), restore and verify, export and re-import without
 //! re-embedding, and a full disk.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

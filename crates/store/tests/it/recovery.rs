@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use crate::common;
 use music_rag_core::{Filter, Store, StoredTrack};
-mod common;
 
 use common::{item, keyword_ids, writer, DIM};
 use music_rag_store::{Access, EmbeddedStore};
