@@ -56,7 +56,7 @@ pub fn sample_catalog() -> String {
             .map(str::to_string),
     );
     lines.extend(
-        include_str!("../fixtures/extra.jsonl")
+        include_str!("../../fixtures/extra.jsonl")
             .lines()
             .map(str::to_string),
     );
