@@ -20,6 +20,7 @@ mod demo_catalog;
 mod engine;
 mod eval;
 mod healthcheck;
+mod layers;
 mod logging;
 mod output;
 mod progress;

@@ -7,8 +7,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
 use music_rag_ops::ProviderSettings;
 use serde::{Deserialize, Serialize};
 
@@ -43,36 +41,18 @@ const ORIGINAL_ENV: &[(&str, &str)] = &[
 
 /// The configured provider (none configured: offline answers), checked.
 pub fn configured(config_file: Option<PathBuf>) -> Result<ProviderSettings> {
-    let mut fig = Figment::from(Serialized::defaults(ProviderFields::default()));
-    let file = config_file.or_else(|| Some(PathBuf::from("music-rag.toml")).filter(|p| p.exists()));
-    if let Some(f) = &file {
-        anyhow::ensure!(
-            f.exists(),
-            "the configuration file {} does not exist",
-            f.display()
-        );
-        fig = fig.merge(Toml::file_exact(f));
-    }
-    fig = fig
-        .merge(
-            Env::raw()
-                .only(&ORIGINAL_ENV.iter().map(|(k, _)| *k).collect::<Vec<_>>())
-                .map(|k| {
-                    let name = k.as_str().to_ascii_uppercase();
-                    ORIGINAL_ENV
-                        .iter()
-                        .find(|(e, _)| *e == name)
-                        .map(|(_, f)| (*f).into())
-                        .unwrap_or_else(|| k.into())
-                }),
-        )
-        .merge(Env::prefixed("MUSIC_RAG_").only(&[
+    let fig = crate::layers::layered(
+        ProviderFields::default(),
+        config_file,
+        ORIGINAL_ENV,
+        &[
             "llm_base_url",
             "llm_model",
             "llm_api_key",
             "llm_timeout_seconds",
             "llm_max_retries",
-        ]));
+        ],
+    )?;
     let mut fields: ProviderFields = fig
         .extract()
         .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
+use figment::providers::Serialized;
 use music_rag_server::{AppState, ServerConfig, Settings};
 
 use crate::Global;
@@ -73,35 +72,14 @@ fn prefixed_settings() -> Vec<String> {
 
 /// Defaults, then the TOML file, then environment variables, then flags.
 pub fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
-    let mut fig = Figment::from(Serialized::defaults(ServerConfig::default()));
-    let file = args
-        .config
-        .clone()
-        .or_else(|| Some(PathBuf::from("music-rag.toml")).filter(|p| p.exists()));
-    if let Some(f) = &file {
-        anyhow::ensure!(
-            f.exists(),
-            "the configuration file {} does not exist",
-            f.display()
-        );
-        fig = fig.merge(Toml::file_exact(f));
-    }
     let settings = prefixed_settings();
     let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
-    fig = fig
-        .merge(
-            Env::raw()
-                .only(&ORIGINAL_ENV.iter().map(|(k, _)| *k).collect::<Vec<_>>())
-                .map(|k| {
-                    let name = k.as_str().to_ascii_uppercase();
-                    ORIGINAL_ENV
-                        .iter()
-                        .find(|(e, _)| *e == name)
-                        .map(|(_, f)| (*f).into())
-                        .unwrap_or_else(|| k.into())
-                }),
-        )
-        .merge(Env::prefixed("MUSIC_RAG_").only(&settings));
+    let mut fig = crate::layers::layered(
+        ServerConfig::default(),
+        args.config.clone(),
+        ORIGINAL_ENV,
+        &settings,
+    )?;
     if let Some(h) = &args.host {
         fig = fig.merge(Serialized::default("host", h));
     }
