@@ -26,6 +26,6 @@ pub use domain::retrieval::filter::{Filter, Preferences, Range};
 pub use domain::retrieval::hit::{Hit, RetrievalType};
 pub use error::{CoreError, FieldError, Result};
 pub use ports::{
-    Candidate, Embedder, Generation, Generator, Known, Page, SnapshotFile, SnapshotManifest, Store,
-    StoreStats, StoredTrack, TokenUsage,
+    Candidate, Embedder, Generation, Generator, Known, Page, Selected, Selection, SnapshotFile,
+    SnapshotManifest, Store, StoreStats, StoredTrack, TokenUsage,
 };

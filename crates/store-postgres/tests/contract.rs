@@ -485,6 +485,83 @@ fn typo_tolerance_keeps_one_budget(b: &dyn Backend) {
     }
 }
 
+/// What planned questions read: the exact set under a filter and an artist, counted, sorted by
+/// a fact (tracks without it last) and paged.
+fn selections_count_sort_and_page_the_exact_set(b: &dyn Backend) {
+    use music_rag_core::domain::catalog::measure::Measure;
+    use music_rag_core::Selection;
+    let s = loaded(b);
+    let pick = |sel: Selection| {
+        let got = s.select(&sel).unwrap();
+        (
+            got.total,
+            ids(got
+                .tracks
+                .iter()
+                .map(|t| music_rag_core::Candidate::scored(t.id.clone(), 0.0))
+                .collect()),
+        )
+    };
+    // Everything, fastest first.
+    let all = pick(Selection {
+        order: Some((Measure::Tempo, true)),
+        limit: 10,
+        ..Default::default()
+    });
+    assert_eq!(
+        all,
+        (
+            5,
+            vec!["c".into(), "d".into(), "a".into(), "b".into(), "e".into()]
+        )
+    );
+    // Under a filter, slowest first, one page of one.
+    let classical = Filter {
+        genres: vec!["classical".into()],
+        ..Default::default()
+    };
+    let page = pick(Selection {
+        filter: classical.clone(),
+        order: Some((Measure::Tempo, false)),
+        offset: 0,
+        limit: 1,
+        ..Default::default()
+    });
+    assert_eq!(page, (2, vec!["d".to_string()]));
+    let next = pick(Selection {
+        filter: classical,
+        order: Some((Measure::Tempo, false)),
+        offset: 1,
+        limit: 1,
+        ..Default::default()
+    });
+    assert_eq!(next, (2, vec!["c".to_string()]));
+    // By artist (as the catalog's names give it), with a filter beside it.
+    let vienna = pick(Selection {
+        artists: vec!["vienna strings".into()],
+        limit: 10,
+        ..Default::default()
+    });
+    assert_eq!(vienna.0, 2);
+    let none = pick(Selection {
+        artists: vec!["vienna strings".into()],
+        filter: Filter {
+            genres: vec!["hip hop".into()],
+            ..Default::default()
+        },
+        limit: 10,
+        ..Default::default()
+    });
+    assert_eq!(none, (0, Vec::<String>::new()));
+    // Year: tracks that state none come last.
+    let newest = pick(Selection {
+        order: Some((Measure::Year, true)),
+        limit: 2,
+        ..Default::default()
+    });
+    assert_eq!(newest, (5, vec!["a".to_string(), "b".to_string()]));
+}
+
 fn keyword_hits_say_which_words_they_matched(b: &dyn Backend) {
     use music_rag_core::domain::retrieval::hit::TermMatch;
     let s = loaded(b);
@@ -856,6 +933,7 @@ contract!(
     filters_apply_inside_both_retrievers,
     keyword_search_weighs_names_and_forgives_typos,
     typo_tolerance_keeps_one_budget,
+    selections_count_sort_and_page_the_exact_set,
     keyword_hits_say_which_words_they_matched,
     audio_search_reads_audio_vectors_with_filters,
     writes_survive_reopening_and_another_model_is_refused,

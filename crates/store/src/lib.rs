@@ -29,8 +29,8 @@ use keyword::KeywordIndex;
 use memory::{Catalog, Entry, IndexPlan};
 use music_rag_core::domain::retrieval::filter::TrackFacets;
 use music_rag_core::{
-    Candidate, CoreError, Filter, Known, Page, SnapshotManifest, Store, StoreStats, StoredTrack,
-    Track, Vocabulary,
+    Candidate, CoreError, Filter, Known, Page, Selected, Selection, SnapshotManifest, Store,
+    StoreStats, StoredTrack, Track, Vocabulary,
 };
 use sqlite::Db;
 
@@ -618,6 +618,26 @@ impl Store for EmbeddedStore {
 
     fn vocabulary(&self) -> music_rag_core::Result<Arc<Vocabulary>> {
         Ok(self.catalog.read().map_err(lock_err)?.vocabulary())
+    }
+
+    fn select(&self, selection: &Selection) -> music_rag_core::Result<Selected> {
+        let filter = selection.filter.compile();
+        let mut tracks = self
+            .catalog
+            .read()
+            .map_err(lock_err)?
+            .selected(&filter, &selection.artists);
+        if let Some((measure, highest_first)) = selection.order {
+            music_rag_core::domain::catalog::measure::order_by(&mut tracks, measure, highest_first);
+        }
+        Ok(Selected {
+            total: tracks.len(),
+            tracks: tracks
+                .into_iter()
+                .skip(selection.offset)
+                .take(selection.limit)
+                .collect(),
+        })
     }
 
     fn sequence(&self) -> music_rag_core::Result<u64> {

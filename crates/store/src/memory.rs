@@ -749,6 +749,24 @@ impl Catalog {
             .count()
     }
 
+    /// Every track that passes the filter and credits one of `artists` (any, when empty), in
+    /// id order: the exact set a planned question reads, from the facet index.
+    pub fn selected(&self, filter: &CompiledFilter, artists: &[String]) -> Vec<Arc<Track>> {
+        let passing = self.passing(filter);
+        self.by_id
+            .values()
+            .filter(|&&p| passing.get(p))
+            .filter_map(|&p| self.entries[p].as_ref())
+            .filter(|e| {
+                artists.is_empty()
+                    || artists
+                        .iter()
+                        .any(|a| music_rag_core::domain::query::names::credits(&e.track.artist, a))
+            })
+            .map(|e| e.track.clone())
+            .collect()
+    }
+
     /// Tracks that pass the filter in id order, for filter-only listings.
     pub fn filtered(&self, filter: &CompiledFilter, k: usize) -> Vec<Candidate> {
         let passing = self.passing(filter);

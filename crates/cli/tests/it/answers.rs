@@ -173,11 +173,17 @@ fn extractive_answers_cite_real_tracks_and_decline_when_nothing_fits() {
         let r = ask(&app, json!({"question": q}));
         assert_eq!(r["grounded"], false, "{q}: {r}");
         assert_eq!(r["sources"], json!([]));
-        assert!(r["answer"]
-            .as_str()
-            .unwrap()
-            .contains("found nothing in the catalog"));
+        assert_eq!(r["cited"], json!([]));
+        let answer = r["answer"].as_str().unwrap();
+        assert!(
+            answer.contains("questions about the music in this catalog")
+                || answer.contains("found nothing in the catalog"),
+            "{q}: {answer}"
+        );
     }
+    // A question about no music at all says so plainly.
+    let r = ask(&app, json!({"question": "what is the capital of France?"}));
+    assert_eq!(r["generator"], "planner", "{r}");
     let (status, r) = call(
         "POST",
         &format!("{}/v1/ask", app.base),

@@ -10,16 +10,21 @@ use crate::app::extractive::Extractive;
 use crate::app::search::{SearchRequest, QUERY_MAX_BYTES};
 use crate::app::Engine;
 use crate::domain::answer::citations::{check_citations, CitationIssue};
+use crate::domain::answer::plan::{
+    intent_of, is_off_topic, planned_answer, scope_words, Intent, OFF_TOPIC,
+};
 use crate::domain::answer::{
     content_terms, is_relevant, missing_names_answer, named_sources, AnswerContext, Fact, Source,
     NOTHING_FOUND,
 };
 use crate::domain::catalog::track::Track;
 use crate::domain::query::entities::{named_entities, NamedEntity};
+use crate::domain::query::names::credits;
+use crate::domain::query::parse::parse_query;
 use crate::domain::retrieval::filter::Filter;
 use crate::domain::retrieval::hit::Hit;
 use crate::error::{CoreError, Result};
-use crate::ports::{Generator, TokenUsage};
+use crate::ports::{Generator, Selection, TokenUsage};
 
 pub const ASK_TOP_K_MAX: usize = 20;
 
@@ -126,7 +131,13 @@ pub struct AskResponse {
 pub struct PreparedAnswer {
     sources: Vec<Arc<Track>>,
     response: AskResponse,
+    /// The answer of a planned question (a count, a list, a superlative, existence, off
+    /// topic): computed from the catalog, so no generator writes it.
+    planned: Option<String>,
 }
+
+/// The generator name of answers computed by the question planner.
+pub const PLANNER: &str = "planner";
 
 /// What a streaming caller receives while the answer is written.
 #[derive(Debug, Clone, Copy)]
@@ -152,6 +163,9 @@ impl Engine {
     pub fn prepare_answer(&self, req: &AskRequest) -> Result<PreparedAnswer> {
         req.validate()?;
         let t = Instant::now();
+        if let Some(planned) = self.plan_answer(req, t)? {
+            return Ok(planned);
+        }
         let search = SearchRequest {
             text: req.question.clone(),
             filters: req.filters.clone(),
@@ -224,7 +238,115 @@ impl Engine {
                 generate_ms: 0.0,
             },
         };
-        Ok(PreparedAnswer { sources, response })
+        Ok(PreparedAnswer {
+            sources,
+            response,
+            planned: None,
+        })
+    }
+
+    /// A question read into a plan and executed on the store: off-topic questions answered
+    /// as such, superlatives, counts, lists and existence from the exact set of tracks that
+    /// fit. `None`: the question is answered from a search.
+    fn plan_answer(&self, req: &AskRequest, started: Instant) -> Result<Option<PreparedAnswer>> {
+        let vocab = self.store().vocabulary()?;
+        let known = |w: &str| vocab.kind_of(w).is_some() || vocab.names.has_word(w);
+        if req.filters.is_empty() && is_off_topic(&req.question, &known) {
+            return Ok(Some(self.planned(
+                req,
+                Vec::new(),
+                OFF_TOPIC.to_string(),
+                started,
+            )));
+        }
+        let Some((intent, rest)) = intent_of(&req.question) else {
+            return Ok(None);
+        };
+        let parsed = parse_query(&rest, &vocab);
+        // What the question names is the scope: its filters, and its preferences read as
+        // filters (a "metal song" is a metal song here), but not tempo or year words, which a
+        // superlative sorts by instead.
+        let mut wished = parsed.preferences.matching();
+        wished.tempo = None;
+        wished.year = None;
+        let filter = req.filters.clone().and(&parsed.filters).and(&wished);
+        let artists = parsed.artists.clone();
+        if matches!(intent, Intent::List | Intent::Existence)
+            && artists.is_empty()
+            && filter.is_empty()
+        {
+            return Ok(None);
+        }
+        let order = match intent {
+            Intent::Superlative { measure, highest } => Some((measure, highest)),
+            _ => None,
+        };
+        let selected = self.store().select(&Selection {
+            filter: filter.clone(),
+            artists: artists.clone(),
+            order,
+            offset: 0,
+            limit: req.top_k,
+        })?;
+        if selected.total == 0 && !artists.is_empty() && intent == Intent::Existence {
+            return Ok(None);
+        }
+        let artist = artists.first().map(|named| {
+            selected
+                .tracks
+                .iter()
+                .find(|t| {
+                    credits(&t.artist, named)
+                        && t.artist.split_whitespace().count() == named.split(' ').count()
+                })
+                .map(|t| t.artist.clone())
+                .unwrap_or_else(|| named.clone())
+        });
+        let scope = scope_words(&filter.describe(), artist.as_deref());
+        let text = planned_answer(intent, &scope, selected.total, &selected.tracks);
+        Ok(Some(self.planned(req, selected.tracks, text, started)))
+    }
+
+    /// A prepared answer whose text is already known.
+    fn planned(
+        &self,
+        req: &AskRequest,
+        sources: Vec<Arc<Track>>,
+        text: String,
+        started: Instant,
+    ) -> PreparedAnswer {
+        let listed = sources
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Source {
+                n: i + 1,
+                id: t.id.clone(),
+                title: t.title.clone(),
+                artist: t.artist.clone(),
+                score: 1.0,
+            })
+            .collect();
+        PreparedAnswer {
+            response: AskResponse {
+                question: req.question.clone(),
+                answer: String::new(),
+                grounded: !sources.is_empty(),
+                sources: listed,
+                cited: Vec::new(),
+                citation_issues: Vec::new(),
+                generator: PLANNER.to_string(),
+                fallback: None,
+                usage: None,
+                enhancement: None,
+                missing: Vec::new(),
+                timings: AskTimings {
+                    retrieve_ms: started.elapsed().as_secs_f64() * 1000.0,
+                    generate_ms: 0.0,
+                },
+            },
+            sources,
+            planned: Some(text),
+        }
     }
 
     /// The writing half of `ask`: may wait on a model server, so callers run it outside any
@@ -238,7 +360,18 @@ impl Engine {
         let PreparedAnswer {
             sources,
             mut response,
+            planned,
         } = prepared;
+        if let Some(text) = planned {
+            on_event(AnswerEvent::Token(&text));
+            let ids: Vec<&str> = sources.iter().map(|t| t.id.as_str()).collect();
+            let checked = check_citations(&text, &ids);
+            response.answer = checked.text;
+            response.cited = checked.cited;
+            response.citation_issues = checked.issues;
+            response.timings.generate_ms = t.elapsed().as_secs_f64() * 1000.0;
+            return Ok(response);
+        }
         let extractive = Extractive;
         if !response.missing.is_empty() {
             let text = missing_names_answer(&response.missing, &sources);

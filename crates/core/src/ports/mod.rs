@@ -8,4 +8,7 @@ mod store;
 pub use crate::domain::retrieval::hit::Candidate;
 pub use embedder::Embedder;
 pub use generator::{Generation, Generator, TokenUsage};
-pub use store::{Known, Page, SnapshotFile, SnapshotManifest, Store, StoreStats, StoredTrack};
+pub use store::{
+    Known, Page, Selected, Selection, SnapshotFile, SnapshotManifest, Store, StoreStats,
+    StoredTrack,
+};

@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::domain::catalog::measure::{order_by, Measure};
 use crate::domain::catalog::track::Track;
 use crate::domain::catalog::vocabulary::Vocabulary;
+use crate::domain::query::names::credits;
 use crate::domain::retrieval::filter::Filter;
+use crate::domain::retrieval::filter::TrackFacets;
 use crate::domain::retrieval::hit::Candidate;
 use crate::error::Result;
 
@@ -87,6 +90,27 @@ pub struct SnapshotFile {
     pub sha256: String,
 }
 
+/// What a planned question reads ([`Store::select`]): the tracks that pass a filter and credit
+/// one of the named artists, ordered by a numeric fact when asked, one page of them.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub filter: Filter,
+    /// Artists as the catalog's names give them (`CatalogNames::artist_named`); a track
+    /// passes when it credits any of them. Empty: any artist.
+    pub artists: Vec<String>,
+    /// Sort by this fact, highest first when `true`; tracks without it come last.
+    pub order: Option<(Measure, bool)>,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// One page of a [`Selection`] and how many tracks pass in all.
+#[derive(Debug, Clone, Default)]
+pub struct Selected {
+    pub total: usize,
+    pub tracks: Vec<Arc<Track>>,
+}
+
 /// The catalog's durable home plus its derived indexes.
 pub trait Store: Send + Sync {
     /// Upserts a batch in one atomic, durable write; returns after it is durable and every
@@ -131,6 +155,42 @@ pub trait Store: Send + Sync {
     /// The write sequence number: it changes with every acknowledged write.
     fn sequence(&self) -> Result<u64>;
     fn stats(&self) -> Result<StoreStats>;
+    /// The exact set a planned question reads (counts, lists, superlatives): every track that
+    /// passes, counted, ordered and paged. This reading pages through the catalog once; a store
+    /// may answer it from its indexes instead, with the same result.
+    fn select(&self, selection: &Selection) -> Result<Selected> {
+        let filter = selection.filter.compile();
+        let mut passing: Vec<Arc<Track>> = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.list(cursor.as_deref(), 1000)?;
+            passing.extend(
+                page.tracks
+                    .iter()
+                    .filter(|t| {
+                        filter.matches(&TrackFacets::of(t))
+                            && (selection.artists.is_empty()
+                                || selection.artists.iter().any(|a| credits(&t.artist, a)))
+                    })
+                    .cloned(),
+            );
+            match page.next_cursor {
+                Some(next) if !page.tracks.is_empty() => cursor = Some(next),
+                _ => break,
+            }
+        }
+        if let Some((measure, highest_first)) = selection.order {
+            order_by(&mut passing, measure, highest_first);
+        }
+        Ok(Selected {
+            total: passing.len(),
+            tracks: passing
+                .into_iter()
+                .skip(selection.offset)
+                .take(selection.limit)
+                .collect(),
+        })
+    }
     /// Why writes fail right now (for example a full disk), while reads still work.
     fn write_failure(&self) -> Option<String> {
         None
