@@ -11,6 +11,7 @@ OUT=target/eval
 if [ -z "${B:-}" ]; then cargo build --release -q -p music-rag; B=target/release/music-rag; fi
 python3 bench/eval/build_sets.py "$DATA" "$OUT"
 python3 bench/eval/names_set.py "$OUT"
+python3 bench/eval/questions_set.py "$OUT"
 # A store is built under a temporary name and renamed when complete, so an interrupted run
 # never leaves a partial store that a later run would take for done.
 load() { # dir command...
@@ -27,3 +28,5 @@ for set in musiccaps harmonix_known harmonix_facts names; do
   $B --data-dir "$OUT/demo-data" eval --queries "$OUT/$set.jsonl"
 done
 $B --data-dir "$OUT/jamendo-data" eval --queries "$OUT/jamendo.jsonl"
+# Questions over the catalog as a whole (planner): answers only.
+$B --data-dir "$OUT/demo-data" eval --queries "$OUT/questions.jsonl" --method rerank

@@ -112,9 +112,9 @@ fn read_queries(path: &PathBuf) -> Result<Vec<EvalQuery>> {
         }
         let q: EvalQuery = serde_json::from_str(line)
             .with_context(|| format!("{}:{}: not an evaluation query", path.display(), i + 1))?;
-        if q.relevant.is_empty() {
+        if q.relevant.is_empty() && q.grounded != Some(false) {
             bail!(
-                "{}:{}: relevant must list at least one id",
+                "{}:{}: relevant must list at least one id (or the question be marked \"grounded\": false)",
                 path.display(),
                 i + 1
             );
@@ -177,7 +177,8 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
     }
     let engine = crate::engine::open_engine(g, music_rag_store::Access::ReadOnly)?;
     for (mi, m) in methods.iter().enumerate() {
-        for q in &queries {
+        // Questions with no relevant track are scored on their answers only.
+        for q in queries.iter().filter(|q| !q.relevant.is_empty()) {
             let resp = engine.search(&m.request(&q.query, args.k))?;
             let ranked: Vec<String> = resp.hits.iter().map(|h| h.track.id.clone()).collect();
             by.entry((kind_of(q), mi)).or_default().push(score(
@@ -199,11 +200,10 @@ pub fn run(g: &Global, args: &EvalArgs) -> Result<ExitCode> {
             },
             &mut |_| {},
         )?;
-        let expected = q.answer.as_deref().unwrap_or_default();
         let e = answers
             .entry(q.kind.clone().unwrap_or_else(|| "all".into()))
             .or_default();
-        e.0 += usize::from(resp.answer.contains(expected) && resp.cited.contains(&1));
+        e.0 += usize::from(q.answered(&resp.answer, resp.grounded, &resp.cited));
         e.1 += 1;
     }
     bar.finish_and_clear();

@@ -759,9 +759,9 @@ impl Catalog {
             .filter_map(|&p| self.entries[p].as_ref())
             .filter(|e| {
                 artists.is_empty()
-                    || artists
-                        .iter()
-                        .any(|a| music_rag_core::domain::query::names::credits(&e.track.artist, a))
+                    || artists.iter().any(|a| {
+                        music_rag_core::domain::query::names::credits_exactly(&e.track.artist, a)
+                    })
             })
             .map(|e| e.track.clone())
             .collect()

@@ -250,16 +250,16 @@ impl Engine {
     /// fit. `None`: the question is answered from a search.
     fn plan_answer(&self, req: &AskRequest, started: Instant) -> Result<Option<PreparedAnswer>> {
         let vocab = self.store().vocabulary()?;
-        let known = |w: &str| vocab.kind_of(w).is_some() || vocab.names.has_word(w);
-        if req.filters.is_empty() && is_off_topic(&req.question, &known) {
-            return Ok(Some(self.planned(
-                req,
-                Vec::new(),
-                OFF_TOPIC.to_string(),
-                started,
-            )));
-        }
+        let term = |w: &str| vocab.kind_of(w).is_some();
+        let name = |words: &[String]| {
+            vocab.names.artist_named(words).is_some() || vocab.names.title_named(words).is_some()
+        };
         let Some((intent, rest)) = intent_of(&req.question) else {
+            // A question that asks nothing of the catalog's shape may still be off topic.
+            if req.filters.is_empty() && is_off_topic(&req.question, &term, &name) {
+                let text = OFF_TOPIC.to_string();
+                return Ok(Some(self.planned(req, Vec::new(), text, started)));
+            }
             return Ok(None);
         };
         let parsed = parse_query(&rest, &vocab);
@@ -271,9 +271,13 @@ impl Engine {
         wished.year = None;
         let filter = req.filters.clone().and(&parsed.filters).and(&wished);
         let artists = parsed.artists.clone();
-        if matches!(intent, Intent::List | Intent::Existence)
-            && artists.is_empty()
-            && filter.is_empty()
+        // Nothing the parser could read as a scope: a list or existence question is a search;
+        // so is any question whose remaining words name something unrecognised ("the
+        // slowest song by someone the catalog lacks"), which the search says it lacks.
+        let unscoped = artists.is_empty() && parsed.filters.is_empty() && wished.is_empty();
+        if unscoped
+            && (matches!(intent, Intent::List | Intent::Existence)
+                || !content_terms(&rest).is_empty())
         {
             return Ok(None);
         }

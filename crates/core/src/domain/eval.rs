@@ -19,6 +19,23 @@ pub struct EvalQuery {
     /// For factual questions: text the answer must contain (e.g. `94 BPM`).
     #[serde(default)]
     pub answer: Option<String>,
+    /// For questions the catalog cannot answer: `false` means a right answer is ungrounded
+    /// and cites nothing (by default it must cite its first source).
+    #[serde(default)]
+    pub grounded: Option<bool>,
+}
+
+impl EvalQuery {
+    /// Whether an answer is right: it states the expected text, and cites its first source
+    /// (or, for a question expected to be ungrounded, is ungrounded and cites nothing).
+    pub fn answered(&self, answer: &str, grounded: bool, cited: &[usize]) -> bool {
+        let states = self.answer.as_deref().is_some_and(|a| answer.contains(a));
+        states
+            && match self.grounded {
+                Some(false) => !grounded && cited.is_empty(),
+                _ => cited.contains(&1),
+            }
+    }
 }
 
 /// Metrics of one ranked list against the relevant ids.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::domain::catalog::measure::{order_by, Measure};
 use crate::domain::catalog::track::Track;
 use crate::domain::catalog::vocabulary::Vocabulary;
-use crate::domain::query::names::credits;
+use crate::domain::query::names::credits_exactly;
 use crate::domain::retrieval::filter::Filter;
 use crate::domain::retrieval::filter::TrackFacets;
 use crate::domain::retrieval::hit::Candidate;
@@ -96,7 +96,7 @@ pub struct SnapshotFile {
 pub struct Selection {
     pub filter: Filter,
     /// Artists as the catalog's names give them (`CatalogNames::artist_named`); a track
-    /// passes when it credits any of them. Empty: any artist.
+    /// passes when its credit names any of them word for word. Empty: any artist.
     pub artists: Vec<String>,
     /// Sort by this fact, highest first when `true`; tracks without it come last.
     pub order: Option<(Measure, bool)>,
@@ -170,7 +170,10 @@ pub trait Store: Send + Sync {
                     .filter(|t| {
                         filter.matches(&TrackFacets::of(t))
                             && (selection.artists.is_empty()
-                                || selection.artists.iter().any(|a| credits(&t.artist, a)))
+                                || selection
+                                    .artists
+                                    .iter()
+                                    .any(|a| credits_exactly(&t.artist, a)))
                     })
                     .cloned(),
             );

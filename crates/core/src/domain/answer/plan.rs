@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::domain::answer::content_terms;
+use crate::domain::answer::{content_terms, Fact};
 use crate::domain::catalog::measure::Measure;
 use crate::domain::catalog::track::Track;
 use crate::domain::query::text::normalize_term;
@@ -220,9 +220,10 @@ pub fn intent_of(question: &str) -> Option<(Intent, String)> {
     } else {
         return None;
     };
-    let mut rest = q;
+    // The rest keeps the question's own characters ("P!nk"), for the parser.
+    let mut rest = question.to_lowercase();
     for w in cue.iter().chain(FRAME_WORDS) {
-        rest = rest.replace(&format!(" {w} "), " ");
+        rest = without_phrase(&rest, w);
     }
     Some((
         intent,
@@ -230,16 +231,50 @@ pub fn intent_of(question: &str) -> Option<(Intent, String)> {
     ))
 }
 
-/// Whether a question cannot be about the catalog: no word of it is a music word, a term of
-/// the catalog's vocabulary or a word of a name the catalog holds. `known` says whether a
-/// normalised word is one of the catalog's.
-pub fn is_off_topic(question: &str, known: &dyn Fn(&str) -> bool) -> bool {
+/// `text` without each occurrence of `phrase` that stands as whole words.
+fn without_phrase(text: &str, phrase: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(phrase) {
+        let before = rest[..at].chars().next_back();
+        let end = at + phrase.len();
+        let after = rest[end..].chars().next();
+        let whole =
+            !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric);
+        if whole {
+            out.push_str(&rest[..at]);
+            out.push(' ');
+        } else {
+            out.push_str(&rest[..end]);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether a question cannot be about the catalog: no word of it is a music word or a term of
+/// the catalog's vocabulary (`term`), and it names no artist or title the catalog holds
+/// (`name`: all of its content words, or two to four of them in a row; single common words
+/// like "rain" are in too many titles to tell).
+pub fn is_off_topic(
+    question: &str,
+    term: &dyn Fn(&str) -> bool,
+    name: &dyn Fn(&[String]) -> bool,
+) -> bool {
     let q = spaced(question);
-    if q.split_whitespace().any(|w| MUSIC_WORDS.contains(&w)) {
+    if Fact::asked_in(question).is_some() || q.split_whitespace().any(|w| MUSIC_WORDS.contains(&w))
+    {
         return false;
     }
     let words = content_terms(question);
-    !words.is_empty() && !words.iter().any(|w| known(w))
+    if words.is_empty() || words.iter().any(|w| term(w)) || name(&words) {
+        return false;
+    }
+    // Names are looked for in the question's own words too, where titles keep their small
+    // words ("According to You").
+    let all: Vec<String> = q.split_whitespace().map(str::to_string).collect();
+    !(2..=4).any(|n| words.windows(n).any(name)) && !(2..=5).any(|n| all.windows(n).any(name))
 }
 
 /// The answer to a question the catalog cannot be about.
@@ -395,16 +430,39 @@ mod tests {
             }
         );
         assert!(intent_of("what tempo is ABC by the Jackson 5?").is_none());
+        let (_, rest) = intent_of("which P!nk song is the slowest?").unwrap();
+        assert!(rest.contains("p!nk") && !rest.contains("song"), "{rest}");
     }
 
     #[test]
     fn off_topic_needs_no_music_and_no_catalog_word() {
         let none = |_: &str| false;
-        assert!(is_off_topic("what is the capital of France?", &none));
-        assert!(is_off_topic("will it rain tomorrow?", &none));
-        assert!(!is_off_topic("who sang Bad Romance?", &none));
-        assert!(!is_off_topic("what is ABC?", &|w| w == "abc"));
-        assert!(!is_off_topic("recommend something calm", &|w| w == "calm"));
+        let no_name = |_: &[String]| false;
+        assert!(is_off_topic(
+            "what is the capital of France?",
+            &none,
+            &no_name
+        ));
+        // A single common word that is also a title ("Rain") does not make it music.
+        let rain = |w: &[String]| w == ["rain"];
+        assert!(is_off_topic(
+            "will it rain in Paris tomorrow?",
+            &none,
+            &rain
+        ));
+        assert!(!is_off_topic("who sang Bad Romance?", &none, &no_name));
+        assert!(!is_off_topic("what is ABC?", &none, &|w| w == ["abc"]));
+        let bad_romance = |w: &[String]| w == ["bad", "romance"];
+        assert!(!is_off_topic(
+            "tell me about bad romance",
+            &none,
+            &bad_romance
+        ));
+        assert!(!is_off_topic(
+            "recommend something calm",
+            &|w| w == "calm",
+            &no_name
+        ));
     }
 
     #[test]

@@ -81,6 +81,17 @@ pub fn credits(artist: &str, named: &str) -> bool {
     contains_words(&name_words(artist), &asked)
 }
 
+/// Whether an artist credit includes the named artist word for word, exactly (accents, case
+/// and a leading article aside): the count of an artist's tracks must not take in a
+/// neighbour's ("Bach" is not "Bash").
+pub fn credits_exactly(artist: &str, named: &str) -> bool {
+    let asked: Vec<String> = named.split(' ').map(str::to_string).collect();
+    let stored = name_words(artist);
+    !asked.is_empty()
+        && stored.len() >= asked.len()
+        && stored.windows(asked.len()).any(|w| w == asked.as_slice())
+}
+
 /// One word of a name matches one of the catalog's: exactly or within the typo budget.
 fn word_matches(asked: &str, stored: &str) -> bool {
     crate::domain::query::text::word_match(asked, stored).is_some()

@@ -422,6 +422,12 @@ fn parse_artists(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabulary
             let Some(name) = vocab.names.artist_named(&words) else {
                 continue;
             };
+            // A term of the catalog's vocabulary is that term, not a near artist: "funk" is
+            // not a typo of "fun." (an artist spelled exactly still wins).
+            let spelled = words.join(" ");
+            if name != spelled && vocab.kind_of(&spelled).is_some() {
+                continue;
+            }
             out.recognized
                 .push(format!("\"{}\" -> the artist {name}", words.join(" ")));
             push_unique(&mut out.artists, &name);

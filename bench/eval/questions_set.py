@@ -1,0 +1,125 @@
+"""Builds the questions set of docs/QUALITY.md: questions over the catalog as a whole, each with
+the answer computed from the demo catalog (catalog/*.jsonl) by the rules a reader would apply:
+
+  superlatives  "which <artist> song is the fastest?", "what is the longest <genre> song?", ...
+                -> the title of the track with the highest (lowest) value; ties are left out
+  counts        "how many songs by <artist> are in the catalog?" -> "holds N track"
+  lists         "which songs by <artist> are here?" -> "holds N track"
+  existence     "do you have anything by <artist with a typo>?" -> "Yes"
+  off topic     general-knowledge questions -> says it answers questions about the music,
+                ungrounded, nothing cited ("grounded": false)
+
+Artists are those whose name is the whole artist field of each of their tracks and is no part
+of another artist's field, so "by X" has one reading. Genres: a genre or tag word, matched as
+whole words within the genre, subgenre or tags (the filter's rule).
+
+    python3 bench/eval/questions_set.py [OUT]
+"""
+import glob, json, os, random, re, sys, unicodedata
+
+OUT = sys.argv[1] if len(sys.argv) > 1 else "target/eval"
+rng = random.Random(11)
+tracks = []
+for path in sorted(glob.glob("catalog/*.jsonl")):
+    with open(path) as f:
+        tracks += [json.loads(l) for l in f if l.strip()]
+
+
+def norm(s):
+    s = unicodedata.normalize("NFD", s)
+    s = "".join(c for c in s if not unicodedata.combining(c))
+    words = re.sub(r"[-_/]", " ", s.lower().replace("&", " and ")).split()
+    # "The Black Eyed Peas" and "Black Eyed Peas" are one artist.
+    return " ".join(words[1:] if len(words) > 1 and words[0] in ("the", "a", "an") else words)
+
+
+def words_in(needle, value):
+    return f" {norm(needle)} " in f" {norm(value)} "
+
+
+def fact(t, measure):
+    m = t["metadata"]
+    v = {"tempo": m.get("tempo"), "duration": m.get("duration"), "year": t.get("year")}[measure]
+    return v if isinstance(v, (int, float)) and v > 0 else None
+
+
+def typo(name):
+    words = name.split()
+    long = [i for i, w in enumerate(words) if len(w) >= 5 and w.isalpha()]
+    if not long:
+        return None
+    i = rng.choice(long)
+    w = words[i]
+    j = rng.randrange(1, len(w) - 1)
+    words[i] = w[:j] + w[j + 1:]
+    return " ".join(words)
+
+
+by_artist = {}
+for t in tracks:
+    by_artist.setdefault(norm(t["artist"]), []).append(t)
+shown = {norm(t["artist"]): t["artist"] for t in tracks}
+artist_fields = list(by_artist)
+artists = sorted(
+    a for a, ts in by_artist.items()
+    if len(ts) >= 2 and a != "unknown artist" and len(a) >= 4
+    # A credit with a featured artist is not how people ask for an artist.
+    and not re.search(r"\b(feat|ft|featuring|with|and|vs)\b|[,&+]", a)
+    and not any(b != a and words_in(a, b) for b in artist_fields)
+)
+rows = []
+
+
+def superlative(question, pool, measure, highest, word):
+    valued = [(fact(t, measure), t) for t in pool if fact(t, measure)]
+    if len(valued) < 2:
+        return
+    valued.sort(key=lambda p: p[0], reverse=highest)
+    if valued[0][0] == valued[1][0]:
+        return  # a tie has no one answer
+    rows.append({"query": question, "relevant": [valued[0][1]["id"]], "kind": "questions_superlative",
+                 "answer": f"\"{valued[0][1]['title']}\""})
+
+
+for a in rng.sample(artists, min(40, len(artists))):
+    measure, highest, word = rng.choice([("tempo", True, "fastest"), ("tempo", False, "slowest"),
+                                         ("duration", True, "longest"), ("duration", False, "shortest")])
+    superlative(f"which {shown[a]} song is the {word}?", by_artist[a], measure, highest, word)
+genres = {}
+for t in tracks:
+    m = t["metadata"]
+    for v in [m.get("genre"), m.get("subgenre"), *t.get("tags", [])]:
+        if v:
+            for w in norm(v).split():
+                genres.setdefault(w, set())
+for g in ["metal", "rock", "pop", "country", "jazz", "reggae", "funk", "disco", "punk", "blues"]:
+    pool = [t for t in tracks if any(words_in(g, v) for v in
+            [t["metadata"].get("genre") or "", t["metadata"].get("subgenre") or "", *t.get("tags", [])])]
+    for measure, highest, word in [("tempo", True, "fastest"), ("duration", False, "shortest")]:
+        superlative(f"what is the {word} {g} song in the catalog?", pool, measure, highest, word)
+for a in rng.sample(artists, min(25, len(artists))):
+    n = len(by_artist[a])
+    rows.append({"query": f"how many songs by {shown[a]} are in the catalog?", "relevant": [by_artist[a][0]["id"]],
+                 "kind": "questions_count", "answer": f"holds {n} track"})
+for a in rng.sample(artists, min(20, len(artists))):
+    n = len(by_artist[a])
+    rows.append({"query": f"which songs by {shown[a]} are here?", "relevant": [by_artist[a][0]["id"]],
+                 "kind": "questions_list", "answer": f"holds {n} track"})
+for a in rng.sample(artists, min(40, len(artists))):
+    misspelt = typo(shown[a])
+    if misspelt and norm(misspelt) != a:
+        rows.append({"query": f"do you have anything by {misspelt}?", "relevant": [by_artist[a][0]["id"]],
+                     "kind": "questions_existence", "answer": "Yes"})
+for q in ["what is the capital of France?", "will it rain in Paris tomorrow?", "who won the world cup in 2018?",
+          "how do I bake sourdough bread?", "what is the square root of 144?", "who is the president of Brazil?",
+          "how far is the moon from the earth?", "what time is it in Tokyo?", "how do vaccines work?",
+          "what is the best programming language?"]:
+    rows.append({"query": q, "relevant": [], "kind": "questions_off_topic",
+                 "answer": "questions about the music", "grounded": False})
+with open(os.path.join(OUT, "questions.jsonl"), "w") as f:
+    for r in rows:
+        f.write(json.dumps(r) + "\n")
+kinds = {}
+for r in rows:
+    kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+print(f"questions.jsonl: {len(rows)} {kinds}", file=sys.stderr)
