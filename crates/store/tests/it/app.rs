@@ -55,6 +55,19 @@ fn catalog() -> Vec<Track> {
     out
 }
 
+/// The engine's answer to a question, with the request's defaults.
+fn ask(engine: &Engine, question: &str) -> music_rag_core::app::answer::AskResponse {
+    engine
+        .ask(
+            &AskRequest {
+                question: question.into(),
+                ..Default::default()
+            },
+            &mut |_| {},
+        )
+        .unwrap()
+}
+
 /// An engine over an empty store in a temporary directory.
 fn empty_engine() -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().unwrap();
@@ -279,17 +292,7 @@ fn pipelined_batches_report_in_order_and_see_each_others_writes() {
 #[test]
 fn answers_name_what_the_catalog_lacks() {
     let (_dir, engine) = engine();
-    let ask = |q: &str| {
-        engine
-            .ask(
-                &AskRequest {
-                    question: q.into(),
-                    ..Default::default()
-                },
-                &mut |_| {},
-            )
-            .unwrap()
-    };
+    let ask = |q: &str| ask(&engine, q);
     let r = ask("what songs by the band Zorblax Quartet do you have?");
     assert!(
         r.answer
@@ -474,4 +477,61 @@ fn an_empty_page_says_why() {
         })
         .unwrap();
     assert!(r.empty_reason.unwrap().contains("catalog is empty"));
+}
+
+#[test]
+fn planned_questions_are_answered_from_the_exact_set() {
+    let (_dir, engine) = engine();
+    let ask = |q: &str| ask(&engine, q);
+    // A superlative under a genre: the fastest classical track, cited first.
+    let r = ask("what is the fastest classical song in the catalog?");
+    assert_eq!(r.generator, "planner", "{}", r.answer);
+    assert!(
+        r.answer.starts_with("The fastest of the 2 tracks")
+            && r.answer
+                .contains("\"Blue Danube Dreams\" by Vienna Strings at 150 BPM [1]"),
+        "{}",
+        r.answer
+    );
+    assert_eq!(r.sources[0].id, "c");
+    assert_eq!(r.cited, [1, 2]);
+    // The slowest by an artist.
+    let r = ask("which Vienna Strings song is the slowest?");
+    assert!(r.answer.contains("\"Autumn Waltz\""), "{}", r.answer);
+    // A count says the number; a list lists exactly the artist's tracks.
+    let r = ask("how many songs by Vienna Strings are in the catalog?");
+    assert!(
+        r.answer.contains("holds 2 tracks by Vienna Strings"),
+        "{}",
+        r.answer
+    );
+    let r = ask("which songs by vienna strings are here?");
+    let ids: Vec<&str> = r.sources.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["c", "d"]);
+    // Existence with a typo in the name.
+    let r = ask("do you have anything by Viena Strings?");
+    assert!(
+        r.answer
+            .starts_with("Yes: the catalog holds 2 tracks by Vienna Strings"),
+        "{}",
+        r.answer
+    );
+    assert!(r.grounded);
+    // Off topic: said plainly, ungrounded, nothing cited.
+    let r = ask("what is the capital of France?");
+    assert_eq!(r.generator, "planner");
+    assert!(!r.grounded && r.sources.is_empty() && r.cited.is_empty());
+    assert!(
+        r.answer.contains("questions about the music"),
+        "{}",
+        r.answer
+    );
+    // A list scoped by nothing the catalog knows is a search, which says what is missing.
+    let r = ask("what songs by the band Zorblax Quartet do you have?");
+    assert_ne!(r.generator, "planner");
+    assert!(
+        r.answer.contains("no artist named \"Zorblax Quartet\""),
+        "{}",
+        r.answer
+    );
 }
