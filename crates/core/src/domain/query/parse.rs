@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::domain::catalog::vocabulary::{FacetKind, Vocabulary};
 use crate::domain::query::text::normalize_term;
 use crate::domain::query::words::{
+    OCCASIONS,
     decade_of, is_stopword, parse_bpm_number, tokenize, year_of, Token, NEGATORS, SYNONYMS,
 };
 use crate::domain::retrieval::filter::{Filter, Preferences, Range};
@@ -50,6 +51,7 @@ pub fn parse_query(text: &str, vocab: &Vocabulary) -> ParsedQuery {
     parse_meter(&mut tokens, &mut out);
     parse_keys(&mut tokens, &mut out);
     parse_negations(&mut tokens, &mut out, vocab);
+    parse_occasions(&mut tokens, &mut out, vocab);
     parse_tempo_words(&mut tokens, &mut out);
     parse_artists(&mut tokens, &mut out, vocab);
     parse_vocabulary(&mut tokens, &mut out, vocab);
@@ -364,6 +366,73 @@ fn push_unique(list: &mut Vec<String>, v: &str) {
     if !list.iter().any(|x| x == v) {
         list.push(v.to_string());
     }
+}
+
+/// Occasions and activities ("to fall asleep", "workout", "for studying"): preferences for
+/// what suits them, and the search text says what they mean instead of their words.
+fn parse_occasions(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabulary) {
+    let mut i = 0;
+    while i < tokens.len() {
+        // The longest phrase that starts here ("dinner party" before "dinner").
+        let found = OCCASIONS
+            .iter()
+            .flat_map(|o| o.phrases.iter().map(move |p| (o, *p)))
+            .filter_map(|(o, p)| {
+                let words: Vec<&str> = p.split(' ').collect();
+                let fits = i + words.len() <= tokens.len()
+                    && tokens[i..i + words.len()]
+                        .iter()
+                        .zip(&words)
+                        .all(|(t, w)| !t.consumed && t.raw == *w);
+                fits.then_some((o, words.len(), p))
+            })
+            .max_by_key(|(_, len, _)| *len);
+        let Some((occasion, len, phrase)) = found else {
+            i += 1;
+            continue;
+        };
+        // Part of a title the catalog holds ("Trouble Comes Running", "Evacuate the Dance
+        // Floor"): the words are the title's, not an occasion.
+        if in_a_title(tokens, i, len, vocab) {
+            i += len;
+            continue;
+        }
+        for (k, t) in tokens[i..i + len].iter_mut().enumerate() {
+            t.consumed = true;
+            t.drop_from_text = k > 0;
+        }
+        tokens[i].raw = occasion.text.to_string();
+        let prefs = &mut out.preferences;
+        for m in occasion.moods {
+            push_unique(&mut prefs.moods, m);
+        }
+        if occasion.without_vocals {
+            push_unique(&mut prefs.exclude_instruments, "vocals");
+        }
+        out.recognized.push(format!(
+            "\"{phrase}\" -> an occasion: prefer mood {}{}",
+            occasion.moods.join("|"),
+            if occasion.without_vocals { ", no vocals" } else { "" }
+        ));
+        i += len;
+    }
+}
+
+/// Whether tokens `at..at + len` lie inside a span of two to six words that spells a catalog
+/// title (typo tolerant, as names are).
+fn in_a_title(tokens: &[Token], at: usize, len: usize, vocab: &Vocabulary) -> bool {
+    (2..=6).any(|width: usize| {
+        let first = (at + len).saturating_sub(width);
+        (first..=at).any(|start| {
+            start + width <= tokens.len() && {
+                let words: Vec<String> = tokens[start..start + width]
+                    .iter()
+                    .map(|t| normalize_term(&t.raw))
+                    .collect();
+                vocab.names.title_named(&words).is_some()
+            }
+        })
+    })
 }
 
 fn parse_tempo_words(tokens: &mut [Token], out: &mut ParsedQuery) {

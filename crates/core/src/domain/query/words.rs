@@ -228,3 +228,59 @@ pub(crate) fn year_of(word: &str) -> Option<i32> {
         .flatten()
         .filter(|y| (1000..=2100).contains(y))
 }
+
+/// An occasion or activity a query names ("music to fall asleep to", "workout music"), read as
+/// what suits it: moods to prefer, whether voices get in the way, and the words the search text
+/// carries instead (so "fall" in "fall asleep" finds no song titled "Fall"). No tempo range: the
+/// catalog's tracks with moods rarely state a tempo, and a preference for both would fit none.
+pub(crate) struct Occasion {
+    pub(crate) phrases: &'static [&'static str],
+    pub(crate) moods: &'static [&'static str],
+    pub(crate) without_vocals: bool,
+    pub(crate) text: &'static str,
+}
+
+pub(crate) const OCCASIONS: &[Occasion] = &[
+    Occasion {
+        phrases: &["fall asleep", "falling asleep", "asleep", "sleep", "sleeping", "bedtime"],
+        moods: &["calm", "soothing", "peaceful", "gentle", "relaxing", "dreamy", "calming"],
+        without_vocals: false,
+        text: "calm soothing gentle music for sleep",
+    },
+    Occasion {
+        phrases: &["studying", "study", "focus", "focusing", "concentrate", "concentration", "homework", "reading"],
+        moods: &["calm", "relaxing", "peaceful", "soothing", "meditative", "mellow"],
+        without_vocals: true,
+        text: "calm instrumental music for focus",
+    },
+    Occasion {
+        phrases: &["work out", "working out", "workout", "gym", "exercise", "exercising", "training", "running", "jogging", "cardio"],
+        moods: &["energetic", "upbeat", "powerful", "motivational", "intense", "aggressive"],
+        without_vocals: false,
+        text: "energetic upbeat powerful music for a workout",
+    },
+    Occasion {
+        phrases: &["party", "partying", "dance floor"],
+        moods: &["upbeat", "energetic", "happy", "fun", "party"],
+        without_vocals: false,
+        text: "upbeat energetic happy dance music for a party",
+    },
+    Occasion {
+        phrases: &["dinner", "dinner party"],
+        moods: &["romantic", "warm", "relaxing", "mellow", "smooth", "elegant"],
+        without_vocals: false,
+        text: "warm mellow smooth relaxing music for dinner",
+    },
+    Occasion {
+        phrases: &["driving", "road trip", "roadtrip"],
+        moods: &["energetic", "upbeat", "happy", "uplifting"],
+        without_vocals: false,
+        text: "upbeat energetic music for driving",
+    },
+    Occasion {
+        phrases: &["meditation", "meditate", "meditating", "yoga"],
+        moods: &["calm", "peaceful", "meditative", "relaxing", "soothing", "spiritual"],
+        without_vocals: true,
+        text: "calm peaceful meditative ambient music",
+    },
+];
