@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::enhance::Enhancement;
 use crate::app::{ms_since, Engine};
 use crate::domain::answer::summary::{summarize, ResultsSummary, SummaryAuthor};
+use crate::domain::catalog::track::is_placeholder_artist;
 use crate::domain::catalog::track::Track;
 use crate::domain::query::entities::named_entities;
 use crate::domain::query::parse::ParsedQuery;
@@ -17,6 +18,7 @@ use crate::domain::retrieval::filter::{Filter, Preferences, TrackFacets};
 use crate::domain::retrieval::fusion::{merge_dual, rrf};
 use crate::domain::retrieval::hit::{Candidate, Hit, ScoreParts, Why};
 use crate::domain::retrieval::rerank::{RerankQuery, RERANK_DEPTH};
+use crate::domain::retrieval::variety::{alternate_named, is_bare_genre};
 use crate::error::{CoreError, Result};
 
 pub use crate::domain::catalog::limits::{QUERY_MAX_BYTES, TOP_K_MAX};
@@ -305,6 +307,22 @@ impl Engine {
                     .unwrap_or_default(),
             );
             self.rerank(&mut merged, &q, req.top_k, weights.rerank_scale)?;
+        }
+        if req.parse && is_bare_genre(&req.text, self.store.vocabulary()?.as_ref()) {
+            // Named songs of the genre are not buried under captioned clips.
+            let pool = merged.len().min(req.top_k * 4);
+            let named: Vec<bool> = merged[..pool]
+                .iter()
+                .map(|(id, _)| {
+                    Ok(self
+                        .store
+                        .get(id)?
+                        .is_some_and(|t| !is_placeholder_artist(&t.artist)))
+                })
+                .collect::<Result<_>>()?;
+            let order = alternate_named(&named, req.top_k);
+            let head: Vec<_> = order.iter().map(|&i| merged[i].clone()).collect();
+            merged.splice(..pool, head);
         }
         let hard_desc = hard.describe();
         // Each preference on its own, so a hit's "why" names the ones it fits.

@@ -535,3 +535,46 @@ fn planned_questions_are_answered_from_the_exact_set() {
         r.answer
     );
 }
+
+#[test]
+fn occasions_mean_what_suits_them_and_a_bare_genre_shows_named_songs() {
+    let (_dir, engine) = empty_engine();
+    let mut tracks = vec![track("fall", "Fall", "Justin Bieber", "Pop")];
+    let mut lullaby = track("lullaby", "Soothing lullaby", "Unknown artist", "lullaby");
+    lullaby.metadata.mood = vec!["soothing".into(), "calming".into()];
+    lullaby.description = Some("a soothing lullaby, calm and gentle, for sleep".into());
+    tracks.push(lullaby);
+    // Six captioned rock clips that say "rock" loudly, and one named rock song.
+    for i in 0..6 {
+        let mut clip = track(&format!("clip{i}"), "Rock", "Unknown artist", "rock");
+        clip.description = Some("rock rock music, a rock clip".into());
+        tracks.push(clip);
+    }
+    tracks.push(track("song", "Wolf Like Me", "TV on the Radio", "Rock"));
+    engine.upsert(tracks).unwrap();
+    let search = |q: &str| {
+        engine
+            .search(&SearchRequest {
+                text: q.into(),
+                top_k: 4,
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    let r = search("music to fall asleep to");
+    let parsed = r.parsed.as_ref().unwrap();
+    assert!(
+        parsed.recognized.iter().any(|s| s.contains("an occasion")),
+        "{:?}",
+        parsed.recognized
+    );
+    assert!(!parsed.text.contains("fall"), "{}", parsed.text);
+    assert_eq!(r.hits[0].track.id, "lullaby");
+    // The words of a title the catalog holds are that title, not an occasion.
+    let r = search("fall justin bieber");
+    assert_eq!(r.hits[0].track.id, "fall");
+    // A bare genre word: the named song opens the list, clips follow.
+    let r = search("rock");
+    assert_eq!(r.hits[0].track.id, "song");
+    assert!(r.hits[1].track.id.starts_with("clip"));
+}

@@ -7,8 +7,8 @@ use serde::Serialize;
 use crate::domain::catalog::vocabulary::{FacetKind, Vocabulary};
 use crate::domain::query::text::normalize_term;
 use crate::domain::query::words::{
-    OCCASIONS,
-    decade_of, is_stopword, parse_bpm_number, tokenize, year_of, Token, NEGATORS, SYNONYMS,
+    decade_of, is_stopword, parse_bpm_number, tokenize, year_of, Token, NEGATORS, OCCASIONS,
+    SYNONYMS,
 };
 use crate::domain::retrieval::filter::{Filter, Preferences, Range};
 
@@ -412,7 +412,11 @@ fn parse_occasions(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabula
         out.recognized.push(format!(
             "\"{phrase}\" -> an occasion: prefer mood {}{}",
             occasion.moods.join("|"),
-            if occasion.without_vocals { ", no vocals" } else { "" }
+            if occasion.without_vocals {
+                ", no vocals"
+            } else {
+                ""
+            }
         ));
         i += len;
     }
