@@ -259,6 +259,24 @@ fn render(p: &Playlist, format: PlaylistFormat) -> Result<String> {
     })
 }
 
+/// "12 tracks, 31 min", or, with lengths unknown, an estimate that says it is one.
+fn running_time(p: &music_rag_core::domain::playlist::Playlist) -> String {
+    let n = p.entries.len();
+    let each = p.assumed_seconds_each / 60.0;
+    match (p.unknown_durations, p.total_seconds > 0.0) {
+        (0, _) => format!("{n} tracks, {:.0} min", p.total_seconds / 60.0),
+        (u, true) => format!(
+            "{n} tracks, about {:.0} min ({:.0} min known; {u} of unknown length counted as {each:.1} min each)",
+            p.estimated_seconds / 60.0,
+            p.total_seconds / 60.0
+        ),
+        (_, false) => format!(
+            "{n} tracks, about {:.0} min (no lengths known; each counted as {each:.1} min)",
+            p.estimated_seconds / 60.0
+        ),
+    }
+}
+
 pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
     let format = format_for(args)?;
     let engine = crate::engine::open_engine(g, music_rag_store::Access::ReadOnly)?;
@@ -281,9 +299,21 @@ pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
             );
         }
     }
+    // An empty playlist is a failure that says why (exit 1), as a search says why it is empty.
+    let status = if p.entries.is_empty() {
+        eprintln!(
+            "no playlist: {}",
+            p.empty_reason
+                .as_deref()
+                .unwrap_or("nothing in the catalog fits")
+        );
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    };
     if g.json {
         outln!("{}", serde_json::to_string(&p)?);
-        return Ok(ExitCode::SUCCESS);
+        return Ok(status);
     }
     for e in &p.entries {
         let step = e
@@ -304,18 +334,11 @@ pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
             outln!("    {f}");
         }
     }
-    outln!(
-        "{} tracks, {:.0} min{}",
-        p.entries.len(),
-        p.total_seconds / 60.0,
-        if p.unknown_durations > 0 {
-            format!(" + {} of unknown length", p.unknown_durations)
-        } else {
-            String::new()
-        }
-    );
+    if !p.entries.is_empty() {
+        outln!("{}", running_time(&p));
+    }
     if let Some(path) = &args.output {
         outln!("wrote {}", path.display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(status)
 }

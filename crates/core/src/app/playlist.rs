@@ -9,7 +9,9 @@ use crate::app::recommend::RecommendRequest;
 use crate::app::search::{SearchRequest, TOP_K_MAX};
 use crate::app::Engine;
 use crate::domain::catalog::track::Track;
-use crate::domain::playlist::{choose, order, seconds, transition, Playlist, PlaylistEntry};
+use crate::domain::playlist::{
+    choose, order, transition, Playlist, PlaylistEntry, Target, ASSUMED_SECONDS,
+};
 use crate::domain::retrieval::filter::Filter;
 use crate::error::{CoreError, Result};
 
@@ -125,7 +127,9 @@ impl Engine {
                 pool.push(t);
             }
         }
+        let seeds = pool.len();
         let prompt = req.prompt.as_deref().map(str::trim).unwrap_or("");
+        let mut empty_reason = None;
         if !prompt.is_empty() {
             let resp = self.search(&SearchRequest {
                 text: prompt.to_string(),
@@ -133,6 +137,12 @@ impl Engine {
                 top_k: TOP_K_MAX,
                 ..Default::default()
             })?;
+            // The search's reason, without what it did about it (it shows relaxed results;
+            // a playlist does not).
+            empty_reason = resp
+                .empty_reason
+                .as_deref()
+                .map(|r| r.split("; below").next().unwrap_or(r).to_string());
             for h in resp.hits {
                 if ids.insert(h.track.id.clone()) {
                     pool.push(h.track);
@@ -152,12 +162,11 @@ impl Engine {
                 }
             }
         }
-        let minutes = req.minutes;
-        let enough = move |chosen: &[Arc<Track>]| match minutes {
-            Some(m) => chosen.iter().map(|t| seconds(t).0).sum::<f32>() >= m * 60.0,
-            None => chosen.len() >= length,
+        let target = match req.minutes {
+            Some(m) => Target::Seconds(m * 60.0),
+            None => Target::Tracks(length),
         };
-        let chosen = choose(&pool, &enough);
+        let chosen = choose(&pool, seeds, target);
         let vectors: std::collections::HashMap<String, Vec<f32>> = chosen
             .iter()
             .filter(|t| t.metadata.tempo.is_none())
@@ -173,13 +182,19 @@ impl Engine {
             (Some(x), Some(y)) => x.iter().zip(y).map(|(p, q)| p * q).sum(),
             _ => 0.0,
         };
-        let ordered = order(chosen, &likeness);
+        let ordered = order(chosen, seeds, &likeness);
         let title = if prompt.is_empty() {
             DEFAULT_TITLE.to_string()
         } else {
             prompt.to_string()
         };
-        Ok(assemble(title, &ordered))
+        let mut playlist = assemble(title, &ordered);
+        if playlist.entries.is_empty() {
+            playlist.empty_reason = Some(empty_reason.unwrap_or_else(|| {
+                format!("nothing in the catalog fits \"{prompt}\" with these filters")
+            }));
+        }
+        Ok(playlist)
     }
 }
 
@@ -211,6 +226,9 @@ fn assemble(title: String, ordered: &[Arc<Track>]) -> Playlist {
         total_seconds: total,
         duration_estimated: unknown > 0,
         unknown_durations: unknown,
+        estimated_seconds: total + unknown as f32 * ASSUMED_SECONDS,
+        assumed_seconds_each: ASSUMED_SECONDS,
         max_tempo_step: max_step,
+        empty_reason: None,
     }
 }

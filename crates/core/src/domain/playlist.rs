@@ -16,7 +16,7 @@ pub const TEMPO_GAP: f32 = 6.0;
 /// tracks of the tempo order.
 pub const MAX_TEMPO_STEP: f32 = 3.0 * TEMPO_GAP;
 /// Duration assumed for a track whose length is unknown, when filling minutes.
-const ASSUMED_SECONDS: f32 = 210.0;
+pub const ASSUMED_SECONDS: f32 = 210.0;
 
 /// How one track follows the previous one.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -51,7 +51,14 @@ pub struct Playlist {
     pub duration_estimated: bool,
     /// Tracks whose duration is unknown.
     pub unknown_durations: usize,
+    /// Running time with each unknown duration counted as `assumed_seconds_each`.
+    pub estimated_seconds: f32,
+    /// What a track of unknown length is counted as.
+    pub assumed_seconds_each: f32,
     pub max_tempo_step: Option<f32>,
+    /// Why the playlist is empty, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub empty_reason: Option<String>,
 }
 
 /// Same wheel number, or neighbours on the same ring; `None` when either key is unknown.
@@ -89,40 +96,67 @@ pub(crate) fn song_key(t: &Track) -> String {
     )
 }
 
+/// How long a playlist should be: a number of tracks, or a running time met within ±5 %.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target {
+    Tracks(usize),
+    Seconds(f32),
+}
+
+/// A running time is met within this share of the target.
+const TIME_TOLERANCE: f32 = 0.05;
+
 /// Picks tracks in relevance order whose tempos stay connected (no sorted gap above
-/// `TEMPO_GAP`) until `enough` says stop.
-pub(crate) fn choose(
-    pool: &[Arc<Track>],
-    enough: &dyn Fn(&[Arc<Track>]) -> bool,
-) -> Vec<Arc<Track>> {
+/// `TEMPO_GAP`) until the target is met. The first `seeds` tracks of the pool are always
+/// taken. For a running time, a track that would overshoot the target by more than 5 % is
+/// passed over for a shorter one further down (unknown lengths count as `ASSUMED_SECONDS`).
+pub(crate) fn choose(pool: &[Arc<Track>], seeds: usize, target: Target) -> Vec<Arc<Track>> {
     let mut chosen: Vec<Arc<Track>> = Vec::new();
     let mut range: Option<(f32, f32)> = None;
     let mut seen = HashSet::new();
-    for t in pool {
-        if enough(&chosen) {
+    let mut total = 0.0f32;
+    let met = |chosen: &[Arc<Track>], total: f32| match target {
+        Target::Tracks(n) => chosen.len() >= n,
+        Target::Seconds(s) => total >= s * (1.0 - TIME_TOLERANCE),
+    };
+    for (i, t) in pool.iter().enumerate() {
+        let seed = i < seeds;
+        if !seed && met(&chosen, total) {
             break;
         }
         if !seen.insert(song_key(t)) {
             continue;
         }
+        let (length, _) = seconds(t);
+        if let Target::Seconds(s) = target {
+            if !seed && total + length > s * (1.0 + TIME_TOLERANCE) {
+                continue;
+            }
+        }
         if let Some(tempo) = t.metadata.tempo {
             match range {
-                Some((lo, hi)) if tempo < lo - TEMPO_GAP || tempo > hi + TEMPO_GAP => continue,
+                Some((lo, hi)) if !seed && (tempo < lo - TEMPO_GAP || tempo > hi + TEMPO_GAP) => {
+                    continue
+                }
                 Some((lo, hi)) => range = Some((lo.min(tempo), hi.max(tempo))),
                 None => range = Some((tempo, tempo)),
             }
         }
+        total += length;
         chosen.push(t.clone());
     }
     chosen
 }
 
-/// Orders chosen tracks: tempo-known ones rising in tempo, artists kept apart and compatible
+/// Orders chosen tracks: the first `seeds` as given, then tempo-known ones rising in tempo, artists kept apart and compatible
 /// keys preferred among near-equal tempos; then the rest, each next to its closest neighbour.
 pub(crate) fn order(
     mut chosen: Vec<Arc<Track>>,
+    seeds: usize,
     likeness: &dyn Fn(&Track, &Track) -> f32,
 ) -> Vec<Arc<Track>> {
+    // Seeds open the playlist in the order given; the flow continues from the last of them.
+    let mut out: Vec<Arc<Track>> = chosen.drain(..seeds.min(chosen.len())).collect();
     let (mut timed, mut untimed): (Vec<_>, Vec<_>) =
         chosen.drain(..).partition(|t| t.metadata.tempo.is_some());
     timed.sort_by(|a, b| {
@@ -131,7 +165,7 @@ pub(crate) fn order(
             .unwrap_or_default()
             .total_cmp(&b.metadata.tempo.unwrap_or_default())
     });
-    let mut out: Vec<Arc<Track>> = Vec::with_capacity(timed.len() + untimed.len());
+    out.reserve(timed.len() + untimed.len());
     let same_artist = |a: Option<&Arc<Track>>, b: &Track| {
         a.and_then(|a| artist_key(a))
             .zip(artist_key(b))
@@ -291,12 +325,15 @@ mod tests {
                 ..(*t("a", "x", Some(100.0))).clone()
             }),
         ];
-        let chosen = choose(&pool, &|c: &[Arc<Track>]| c.len() >= 5);
+        let chosen = choose(&pool, 0, Target::Tracks(5));
         let ids: Vec<&str> = chosen.iter().map(|t| t.id.as_str()).collect();
         assert_eq!(ids, vec!["a", "b", "c", "d"], "160 BPM is out of reach");
-        let ordered = order(chosen, &|_, _| 0.0);
+        let ordered = order(chosen.clone(), 0, &|_, _| 0.0);
         let ids: Vec<&str> = ordered.iter().map(|t| t.id.as_str()).collect();
         assert_eq!(ids, vec!["d", "a", "c", "b"]);
+        // A seed opens the playlist whatever its tempo; the rest follow.
+        let seeded = order(chosen, 1, &|_, _| 0.0);
+        assert_eq!(seeded[0].id, "a");
         for w in ordered.windows(2) {
             assert_ne!(w[0].artist, w[1].artist);
             let step = transition(&w[0], &w[1]).tempo_step.unwrap();
@@ -305,11 +342,34 @@ mod tests {
     }
 
     #[test]
+    fn a_running_time_is_met_within_five_percent() {
+        let long = |id: &str, secs: f32| {
+            let mut t = (*t(id, id, None)).clone();
+            t.metadata.duration = Some(secs);
+            Arc::new(t)
+        };
+        // 30 minutes from 7-minute tracks overshoots with the fifth; a 2-minute one lands it.
+        let pool: Vec<_> = (0..6)
+            .map(|i| long(&format!("l{i}"), 420.0))
+            .chain([long("short", 120.0)])
+            .collect();
+        let chosen = choose(&pool, 0, Target::Seconds(1800.0));
+        let total: f32 = chosen.iter().map(|t| seconds(t).0).sum();
+        assert!((1710.0..=1890.0).contains(&total), "{total}");
+        // Seeds are always taken, even past the target.
+        let chosen = choose(&pool, 6, Target::Seconds(600.0));
+        assert_eq!(chosen.len(), 6);
+    }
+
+    #[test]
     fn exports_name_every_track() {
         let mut with_file = (*t("a", "x", Some(100.0))).clone();
         with_file.audio_path = Some("/music/a.ogg".into());
         with_file.metadata.duration = Some(61.4);
         let p = Playlist {
+            estimated_seconds: 0.0,
+            assumed_seconds_each: ASSUMED_SECONDS,
+            empty_reason: None,
             title: "rainy".into(),
             entries: vec![
                 PlaylistEntry {

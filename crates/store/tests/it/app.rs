@@ -578,3 +578,49 @@ fn occasions_mean_what_suits_them_and_a_bare_genre_shows_named_songs() {
     assert_eq!(r.hits[0].track.id, "song");
     assert!(r.hits[1].track.id.starts_with("clip"));
 }
+
+#[test]
+fn playlists_open_with_their_seeds_and_say_why_they_are_empty() {
+    let (_dir, engine) = engine();
+    // "b" (95 BPM) would come second by tempo; as a seed it opens the playlist.
+    let p = engine
+        .playlist(&PlaylistRequest {
+            seed_ids: vec!["c".into(), "b".into()],
+            length: Some(4),
+            ..Default::default()
+        })
+        .unwrap();
+    let ids: Vec<&str> = p.entries.iter().map(|e| e.track.id.as_str()).collect();
+    assert_eq!(&ids[..2], ["c", "b"], "{ids:?}");
+    assert!(p.empty_reason.is_none());
+    // Nothing fits: empty, with the reason.
+    let p = engine
+        .playlist(&PlaylistRequest {
+            prompt: Some("waltz".into()),
+            filters: Filter {
+                genres: vec!["zydeco".into()],
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(p.entries.is_empty());
+    assert!(
+        p.empty_reason.as_deref().is_some_and(|r| !r.is_empty()),
+        "{:?}",
+        p.empty_reason
+    );
+    // Unknown lengths are estimated and said to be.
+    let p = engine
+        .playlist(&PlaylistRequest {
+            prompt: Some("classical".into()),
+            length: Some(2),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(p.unknown_durations, p.entries.len());
+    assert_eq!(
+        p.estimated_seconds,
+        p.entries.len() as f32 * p.assumed_seconds_each
+    );
+}
