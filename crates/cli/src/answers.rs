@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 use music_rag_core::app::listen::ListenRequest;
 use music_rag_core::app::playlist::PlaylistRequest;
 use music_rag_core::app::recommend::RecommendRequest;
-use music_rag_core::domain::playlist::Playlist;
+use music_rag_core::domain::playlist::{Locations, Playlist};
 use music_rag_core::{AnswerEvent, AskRequest};
 
 use crate::commands::FilterArgs;
@@ -226,6 +226,10 @@ pub struct PlaylistArgs {
     /// File format; by default taken from the output file's extension.
     #[arg(long, value_enum)]
     pub format: Option<PlaylistFormat>,
+    /// Locate tracks at a server's streams (URL/v1/tracks/ID/audio) instead of this
+    /// machine's files, so another device can play the file.
+    #[arg(long, value_name = "URL", requires = "output")]
+    pub base_url: Option<String>,
     #[command(flatten)]
     pub filters: FilterArgs,
 }
@@ -251,10 +255,10 @@ fn format_for(args: &PlaylistArgs) -> Result<PlaylistFormat> {
     })
 }
 
-fn render(p: &Playlist, format: PlaylistFormat) -> Result<String> {
+fn render(p: &Playlist, format: PlaylistFormat, at: &Locations) -> Result<String> {
     Ok(match format {
-        PlaylistFormat::M3u => p.to_m3u(),
-        PlaylistFormat::Jspf => serde_json::to_string_pretty(&p.to_jspf())?,
+        PlaylistFormat::M3u => p.to_m3u(at),
+        PlaylistFormat::Jspf => serde_json::to_string_pretty(&p.to_jspf(at))?,
         PlaylistFormat::Json => serde_json::to_string_pretty(p)?,
     })
 }
@@ -289,7 +293,11 @@ pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
         ..Default::default()
     })?;
     if let Some(path) = &args.output {
-        std::fs::write(path, render(&p, format)?)
+        let at = match &args.base_url {
+            Some(base) => Locations::Streams { base: base.clone() },
+            None => Locations::Files,
+        };
+        std::fs::write(path, render(&p, format, &at)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
         let left_out = p.unplayable();
         if format == PlaylistFormat::M3u && left_out > 0 {

@@ -127,6 +127,9 @@ pub struct ServerConfig {
     pub snapshot_keep: usize,
     /// Where snapshots go (default: `snapshots` in the data directory).
     pub snapshot_dir: Option<String>,
+    /// The URL clients reach this server at (e.g. https://music.example.org), for the stream
+    /// URLs of exported playlists; by default the request's own scheme and host.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -166,6 +169,7 @@ impl Default for ServerConfig {
             snapshot_every: None,
             snapshot_keep: 7,
             snapshot_dir: None,
+            public_url: None,
         }
     }
 }
@@ -239,6 +243,14 @@ impl ServerConfig {
                 ),
             )
         })?;
+        if let Some(url) = self.public_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(bad(
+                    "public_url (MUSIC_RAG_PUBLIC_URL)",
+                    format!("{url:?} must be a URL like https://music.example.org"),
+                ));
+            }
+        }
         let mut keys = ApiKeys::default();
         if let Some(k) = self
             .api_key

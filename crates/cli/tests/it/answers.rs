@@ -423,6 +423,8 @@ fn playlists_flow_and_export() {
         0,
         "{m3u}"
     );
+    // Each is still named, in a comment.
+    assert_eq!(m3u.matches("\n# no audio: ").count(), 12, "{m3u}");
     let (_, r) = call(
         "POST",
         &format!("{url}?format=jspf"),

@@ -198,12 +198,13 @@ fn uploads_and_listen_alike_search_over_http() {
     assert_eq!(body["track"]["metadata"]["key"], "A minor");
     let other = tmp.path().join("other.wav");
     write_wav(&other, &music(90.0, &[60, 64, 67], 10.0, 0.8));
-    let (status, _) = post_multipart(
+    let (status, other_body) = post_multipart(
         &url,
         WRITER,
         &[("file", Some("other.wav"), &std::fs::read(&other).unwrap())],
     );
     assert_eq!(status, 201);
+    let other_id = other_body["id"].as_str().unwrap().to_string();
     let (status, body) =
         post_multipart(&url, WRITER, &[("file", Some("bad.mp3"), b"garbage bytes")]);
     assert_eq!(status, 422, "{body}");
@@ -252,4 +253,41 @@ fn uploads_and_listen_alike_search_over_http() {
     );
     assert_eq!(status, 422);
     assert_eq!(json_of(r)["error"]["field"], "audio_weight");
+
+    // An exported playlist locates each track at this server's stream, so another device can
+    // play it: a real HTTP client fetches every entry, and a proxy's forwarded host is used.
+    let (status, r) = call(
+        "POST",
+        &format!("{}/v1/playlist?format=m3u", app.base),
+        Some(READER),
+        Some(json!({"seed_ids": [id, other_id], "length": 2})),
+    );
+    assert_eq!(status, 200);
+    let m3u = r.into_string().unwrap();
+    let urls: Vec<&str> = m3u.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(urls.len(), 2, "{m3u}");
+    assert!(
+        urls[0].ends_with(&format!("/v1/tracks/{id}/audio")),
+        "{m3u}"
+    );
+    for url in &urls {
+        assert!(url.starts_with(&app.base), "{url}");
+        let (status, r) = call("GET", url, Some(READER), None);
+        assert_eq!(status, 200, "{url}");
+        let mut audio = Vec::new();
+        std::io::Read::read_to_end(&mut r.into_reader(), &mut audio).unwrap();
+        assert_eq!(&audio[..4], b"RIFF", "{url}");
+    }
+    let r = agent()
+        .post(&format!("{}/v1/playlist?format=jspf", app.base))
+        .set("X-API-Key", READER)
+        .set("X-Forwarded-Proto", "https")
+        .set("X-Forwarded-Host", "music.example.org")
+        .send_json(json!({"seed_ids": [id], "length": 1}))
+        .unwrap();
+    let jspf: Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
+    assert_eq!(
+        jspf["playlist"]["track"][0]["location"][0],
+        format!("https://music.example.org/v1/tracks/{id}/audio")
+    );
 }

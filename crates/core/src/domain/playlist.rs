@@ -212,6 +212,45 @@ pub(crate) fn seconds(t: &Track) -> (f32, bool) {
     }
 }
 
+/// Where an exported playlist says each track's audio is.
+#[derive(Debug, Clone)]
+pub enum Locations {
+    /// The files on this machine (a local playlist).
+    Files,
+    /// The server's stream of each track, `{base}/v1/tracks/{id}/audio`: a playlist another
+    /// device can play.
+    Streams { base: String },
+}
+
+impl Locations {
+    /// The location of a track's audio, when it has any.
+    pub fn of(&self, t: &Track) -> Option<String> {
+        let path = t.audio_path.as_ref()?;
+        Some(match self {
+            Locations::Files => path.clone(),
+            Locations::Streams { base } => format!(
+                "{}/v1/tracks/{}/audio",
+                base.trim_end_matches('/'),
+                path_segment(&t.id)
+            ),
+        })
+    }
+}
+
+/// A track id as one URL path segment (RFC 3986: unreserved characters, sub-delimiters, `:`
+/// and `@` stay; everything else is percent-encoded).
+fn path_segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 impl Playlist {
     /// Tracks without an audio file, which an M3U cannot play.
     pub fn unplayable(&self) -> usize {
@@ -221,9 +260,9 @@ impl Playlist {
             .count()
     }
 
-    /// Extended M3U of the playable entries only (tracks with audio files); a comment says how
-    /// many were left out and why, so a player gets only what it can play.
-    pub fn to_m3u(&self) -> String {
+    /// Extended M3U of the playable entries, each at its location (`Locations`); a track with
+    /// no audio is named in a comment, and a comment says how many were left out and why.
+    pub fn to_m3u(&self, at: &Locations) -> String {
         let mut out = format!("#EXTM3U\n#PLAYLIST:{}\n", self.title.replace('\n', " "));
         let left_out = self.unplayable();
         if left_out > 0 {
@@ -234,20 +273,24 @@ impl Playlist {
         }
         for e in &self.entries {
             let t = &e.track;
-            if let Some(path) = &t.audio_path {
-                let secs = t.metadata.duration.map(|d| d.round() as i64).unwrap_or(-1);
-                out.push_str(&format!(
-                    "#EXTINF:{secs},{} - {}\n{path}\n",
-                    t.artist.replace('\n', " "),
-                    t.title.replace('\n', " ")
-                ));
+            let name = format!(
+                "{} - {}",
+                t.artist.replace('\n', " "),
+                t.title.replace('\n', " ")
+            );
+            match at.of(t) {
+                Some(location) => {
+                    let secs = t.metadata.duration.map(|d| d.round() as i64).unwrap_or(-1);
+                    out.push_str(&format!("#EXTINF:{secs},{name}\n{location}\n"));
+                }
+                None => out.push_str(&format!("# no audio: {name}\n")),
             }
         }
         out
     }
 
-    /// JSPF (XSPF as JSON).
-    pub fn to_jspf(&self) -> serde_json::Value {
+    /// JSPF (XSPF as JSON): every track, with a location when it has audio.
+    pub fn to_jspf(&self, at: &Locations) -> serde_json::Value {
         let tracks: Vec<serde_json::Value> = self
             .entries
             .iter()
@@ -265,11 +308,11 @@ impl Playlist {
                 if let Some(d) = t.metadata.duration {
                     v["duration"] = ((d * 1000.0).round() as u64).into();
                 }
-                if let Some(p) = &t.audio_path {
-                    let location = if p.contains("://") {
-                        p.clone()
+                if let Some(location) = at.of(t) {
+                    let location = if location.contains("://") {
+                        location
                     } else {
-                        format!("file://{p}")
+                        format!("file://{location}")
                     };
                     v["location"] = serde_json::json!([location]);
                 }
@@ -388,13 +431,34 @@ mod tests {
             unknown_durations: 1,
             max_tempo_step: None,
         };
-        let m3u = p.to_m3u();
+        let m3u = p.to_m3u(&Locations::Files);
         assert!(m3u.starts_with("#EXTM3U\n"));
         assert!(m3u.contains("#EXTINF:61,x - a\n/music/a.ogg\n"));
         assert!(m3u.contains("# 1 of 2 tracks left out: they have no audio file"));
-        assert!(!m3u.contains("y - b"), "only playable entries: {m3u}");
+        assert!(
+            m3u.contains("# no audio: y - b\n"),
+            "named in a comment: {m3u}"
+        );
         assert_eq!(p.unplayable(), 1);
-        let j = p.to_jspf();
+        // Streams: the server's URL for each playable track, the id as one path segment.
+        let streams = Locations::Streams {
+            base: "https://music.example/".into(),
+        };
+        let m3u = p.to_m3u(&streams);
+        assert!(
+            m3u.contains("\nhttps://music.example/v1/tracks/a/audio\n"),
+            "{m3u}"
+        );
+        let odd = Track {
+            id: "jam:12 3/4".into(),
+            audio_path: Some("/x.ogg".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            streams.of(&odd).unwrap(),
+            "https://music.example/v1/tracks/jam:12%203%2F4/audio"
+        );
+        let j = p.to_jspf(&Locations::Files);
         assert_eq!(
             j["playlist"]["track"][0]["location"][0],
             "file:///music/a.ogg"

@@ -5,7 +5,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use music_rag_core::app::playlist::PlaylistRequest;
-use music_rag_core::domain::playlist::Playlist;
+use music_rag_core::domain::playlist::{Locations, Playlist};
 use serde::Deserialize;
 
 use crate::error::{ApiResult, ErrorBody};
@@ -33,17 +33,24 @@ pub enum ExportFormat {
 const LEFT_OUT_HEADER: &str = "x-playlist-left-out";
 
 /// Relevant tracks in an order that flows: small tempo steps, compatible keys, no artist
-/// twice in a row, no duplicates. An M3U holds only the tracks with audio files; the
-/// `X-Playlist-Left-Out` header and a comment in the file say how many were left out.
+/// twice in a row, no duplicates. M3U and JSPF exports locate each track at this server's
+/// stream (`/v1/tracks/{id}/audio`, built from `public_url` or the request's host, behind a
+/// proxy its `X-Forwarded-Proto`/`-Host`), so another device can play them; an M3U holds only
+/// the tracks with audio, names the others in comments, and the `X-Playlist-Left-Out` header
+/// says how many were left out.
 #[utoipa::path(post, path = "/v1/playlist", tag = "answers", request_body = PlaylistRequest, params(FormatParam),
     responses((status = 200, body = Playlist), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 pub async fn playlist(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<FormatParam>,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<PlaylistRequest>,
 ) -> ApiResult<Response> {
     let format = q.format.unwrap_or_default();
+    let at = Locations::Streams {
+        base: public_base(&state, &headers),
+    };
     req.validate()?;
     let playlist = state.run_blocking(move |e| e.playlist(&req)).await?;
     Ok(match format {
@@ -58,14 +65,46 @@ pub async fn playlist(
                     playlist.unplayable().to_string(),
                 ),
             ],
-            playlist.to_m3u(),
+            playlist.to_m3u(&at),
         )
             .into_response(),
         ExportFormat::Jspf => (
             [(header::CONTENT_TYPE, "application/jspf+json")],
-            playlist.to_jspf().to_string(),
+            playlist.to_jspf(&at).to_string(),
         )
             .into_response(),
         ExportFormat::Json => Json(playlist).into_response(),
     })
+}
+
+/// The URL this server is reached at: the configured `public_url`, else the request's scheme
+/// and host as a proxy forwarded them (`X-Forwarded-Proto`, `X-Forwarded-Host`) or as sent.
+fn public_base(state: &AppState, headers: &axum::http::HeaderMap) -> String {
+    if let Some(url) = state
+        .settings
+        .config
+        .public_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    {
+        return url.trim_end_matches('/').to_string();
+    }
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let scheme =
+        header("x-forwarded-proto").unwrap_or(if state.settings.config.tls_files().is_some() {
+            "https"
+        } else {
+            "http"
+        });
+    let host = header("x-forwarded-host")
+        .or_else(|| header("host"))
+        .unwrap_or("localhost");
+    format!("{scheme}://{host}")
 }
