@@ -238,9 +238,12 @@ fn format_for(args: &PlaylistArgs) -> Result<PlaylistFormat> {
     if let Some(f) = args.format {
         return Ok(f);
     }
-    let ext = args
-        .output
-        .as_ref()
+    format_of(args.output.as_deref())
+}
+
+/// The export format an output file's extension names (M3U without one).
+fn format_of(output: Option<&std::path::Path>) -> Result<PlaylistFormat> {
+    let ext = output
         .and_then(|p| p.extension())
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
@@ -261,6 +264,66 @@ fn render(p: &Playlist, format: PlaylistFormat, at: &Locations) -> Result<String
         PlaylistFormat::Jspf => serde_json::to_string_pretty(&p.to_jspf(at))?,
         PlaylistFormat::Json => serde_json::to_string_pretty(p)?,
     })
+}
+
+#[derive(Args, Debug)]
+pub struct PathArgs {
+    /// The track the path starts at.
+    pub from: String,
+    /// The track the path ends at.
+    pub to: String,
+    /// Tracks in the path, both ends included (2-50).
+    #[arg(long, short = 'n', default_value_t = 8)]
+    pub length: usize,
+    /// Write the path to this file (.m3u/.m3u8 or .jspf/.json).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Locate tracks at a server's streams (URL/v1/tracks/ID/audio) instead of local files.
+    #[arg(long, value_name = "URL", requires = "output")]
+    pub base_url: Option<String>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+/// `path FROM TO`: the tracks between two, each step a small move.
+pub fn path(g: &Global, args: &PathArgs) -> Result<ExitCode> {
+    let engine = crate::engine::open_engine(g, music_rag_store::Access::ReadOnly)?;
+    let p = engine.path(&music_rag_core::app::path::PathRequest {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        length: args.length,
+        filters: args.filters.filter()?,
+    })?;
+    if let Some(out) = &args.output {
+        let format = format_of(Some(out))?;
+        let at = match &args.base_url {
+            Some(base) => Locations::Streams { base: base.clone() },
+            None => Locations::Files,
+        };
+        std::fs::write(out, render(&p, format, &at)?)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+    }
+    if g.json {
+        outln!("{}", serde_json::to_string(&p)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!("{}", p.title);
+    for e in &p.entries {
+        let step = e
+            .transition
+            .as_ref()
+            .and_then(|t| t.tempo_step)
+            .map(|s| format!("  (tempo step {s:.0})"))
+            .unwrap_or_default();
+        outln!(
+            "{:>2}. {} — {}  [{}]{step}",
+            e.position,
+            e.track.title,
+            e.track.artist,
+            e.track.id
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// "12 tracks, 31 min", or, with lengths unknown, an estimate that says it is one.

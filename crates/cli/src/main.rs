@@ -142,6 +142,8 @@ pub enum Command {
     Similar(answers::SimilarArgs),
     /// Build a playlist that flows, from a prompt and/or seed tracks; write M3U or JSPF.
     Playlist(answers::PlaylistArgs),
+    /// A path from one track to another: each step a small move in meaning (and sound).
+    Path(answers::PathArgs),
     /// Measure retrieval quality (P@k, R@k, nDCG@k, MRR) on a query file with relevant ids.
     ///
     /// The file is JSON lines: {"query": "...", "relevant": ["id", ...], "kind": "..."}.
@@ -278,6 +280,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ask(args) => answers::ask(g, args),
         Command::Similar(args) => answers::similar(g, args),
         Command::Playlist(args) => answers::playlist(g, args),
+        Command::Path(args) => answers::path(g, args),
         Command::Eval(args) => eval::run(g, args),
         Command::BenchSearch(args) => bench::run(g, args),
         Command::BuildDemoCatalog { data, out } => commands::build_demo_catalog(data, out),

@@ -86,6 +86,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/recommend", post(recommend_api::recommend))
         .route("/v1/playlist", post(playlist_api::playlist))
+        .route("/v1/playlist/path", post(playlist_api::path))
         .route("/v1/stats", get(stats_api::stats))
         .route("/v1/tracks", get(tracks_api::list))
         .route("/v1/tracks/{id}", get(tracks_api::get))

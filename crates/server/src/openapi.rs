@@ -134,7 +134,7 @@ impl Modify for CommonErrors {
         compat_api::root, compat_api::health, compat_api::search, compat_api::index, compat_api::index_batch,
         compat_api::stats, compat_api::item, stats_api::stats,
         search_api::search,
-        ask_api::ask, recommend_api::recommend, playlist_api::playlist, audio_api::upload, audio_api::search,
+        ask_api::ask, recommend_api::recommend, playlist_api::playlist, playlist_api::path, audio_api::upload, audio_api::search,
         tracks_api::list, tracks_api::get, tracks_api::audio, tracks_api::put, tracks_api::delete, tracks_api::batch,
         ops_api::ready, ops_api::metrics, openapi, docs, ui_api::page, ui_api::asset,
         admin_api::create_snapshot, admin_api::list_snapshots, admin_api::download_snapshot,

@@ -1,6 +1,6 @@
-//! The use cases, each once: search, answer, ingest, recommend, listen, playlist and catalog
-//! administration. Every front end (HTTP handler, CLI command, web page) parses its input,
-//! makes one call here, and renders the result.
+//! The use cases, each once: search, answer, ingest, recommend, listen, playlist, song paths
+//! and catalog administration. Every front end (HTTP handler, CLI command, web page) parses its
+//! input, makes one call here, and renders the result.
 
 pub mod answer;
 pub mod catalog;
@@ -8,6 +8,7 @@ pub mod enhance;
 pub mod extractive;
 pub mod ingest;
 pub mod listen;
+pub mod path;
 pub mod playlist;
 pub mod recommend;
 pub mod search;

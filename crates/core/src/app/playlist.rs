@@ -201,7 +201,7 @@ impl Engine {
 const DEFAULT_TITLE: &str = "Music RAG playlist";
 
 /// Tracks in their final order with positions, transitions and running time.
-fn assemble(title: String, ordered: &[Arc<Track>]) -> Playlist {
+pub(crate) fn assemble(title: String, ordered: &[Arc<Track>]) -> Playlist {
     let mut entries = Vec::with_capacity(ordered.len());
     let (mut total, mut unknown) = (0.0, 0);
     let mut max_step: Option<f32> = None;

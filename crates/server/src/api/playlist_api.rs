@@ -1,9 +1,11 @@
-//! `/v1/playlist`: a sequenced playlist as JSON, M3U or JSPF (`?format=`).
+//! `/v1/playlist`: a sequenced playlist, and `/v1/playlist/path`: a path from one track to
+//! another; each as JSON, M3U or JSPF (`?format=`).
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use music_rag_core::app::path::PathRequest;
 use music_rag_core::app::playlist::PlaylistRequest;
 use music_rag_core::domain::playlist::{Locations, Playlist};
 use serde::Deserialize;
@@ -53,7 +55,32 @@ pub async fn playlist(
     };
     req.validate()?;
     let playlist = state.run_blocking(move |e| e.playlist(&req)).await?;
-    Ok(match format {
+    Ok(exported(playlist, format, &at))
+}
+
+/// A path from one track to another in `length` steps, each a small move in meaning (and in
+/// sound when both ends were analysed): it starts at `from` and ends at `to`. Exported like a
+/// playlist (`?format=m3u|jspf`).
+#[utoipa::path(post, path = "/v1/playlist/path", tag = "answers", request_body = PathRequest, params(FormatParam),
+    responses((status = 200, body = Playlist), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn path(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<FormatParam>,
+    headers: axum::http::HeaderMap,
+    ApiJson(req): ApiJson<PathRequest>,
+) -> ApiResult<Response> {
+    req.validate()?;
+    let at = Locations::Streams {
+        base: public_base(&state, &headers),
+    };
+    let playlist = state.run_blocking(move |e| e.path(&req)).await?;
+    Ok(exported(playlist, q.format.unwrap_or_default(), &at))
+}
+
+/// A playlist as JSON, M3U or JSPF.
+fn exported(playlist: Playlist, format: ExportFormat, at: &Locations) -> Response {
+    match format {
         ExportFormat::M3u => (
             [
                 (
@@ -65,16 +92,16 @@ pub async fn playlist(
                     playlist.unplayable().to_string(),
                 ),
             ],
-            playlist.to_m3u(&at),
+            playlist.to_m3u(at),
         )
             .into_response(),
         ExportFormat::Jspf => (
             [(header::CONTENT_TYPE, "application/jspf+json")],
-            playlist.to_jspf(&at).to_string(),
+            playlist.to_jspf(at).to_string(),
         )
             .into_response(),
         ExportFormat::Json => Json(playlist).into_response(),
-    })
+    }
 }
 
 /// The URL this server is reached at: the configured `public_url`, else the request's scheme

@@ -624,3 +624,84 @@ fn playlists_open_with_their_seeds_and_say_why_they_are_empty() {
         p.entries.len() as f32 * p.assumed_seconds_each
     );
 }
+
+#[test]
+fn a_path_starts_and_ends_where_asked_and_moves_in_small_steps() {
+    use music_rag_core::app::path::PathRequest;
+    let (_dir, engine) = empty_engine();
+    // A line of tracks from dance to classical, the middle ones sharing words with both.
+    let mut tracks = vec![track("start", "Club Night", "DJ One", "Dance")];
+    for (i, words) in [
+        "dance club beat strings",
+        "club beat strings orchestra",
+        "beat strings orchestra waltz",
+        "strings orchestra waltz classical",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut t = track(
+            &format!("mid{i}"),
+            &format!("Step {i}"),
+            "Various",
+            "Crossover",
+        );
+        t.description = Some(words.to_string());
+        tracks.push(t);
+    }
+    tracks.push(track(
+        "end",
+        "Vienna Waltz",
+        "Strauss Ensemble",
+        "Classical",
+    ));
+    engine.upsert(tracks).unwrap();
+    let p = engine
+        .path(&PathRequest {
+            from: "start".into(),
+            to: "end".into(),
+            length: 4,
+            ..Default::default()
+        })
+        .unwrap();
+    let ids: Vec<&str> = p.entries.iter().map(|e| e.track.id.as_str()).collect();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    assert_eq!((ids[0], ids[3]), ("start", "end"), "{ids:?}");
+    assert!(
+        ids[1].starts_with("mid") && ids[2].starts_with("mid") && ids[1] != ids[2],
+        "{ids:?}"
+    );
+    // Bad requests name their field.
+    for (req, field) in [
+        (
+            PathRequest {
+                from: "start".into(),
+                to: "start".into(),
+                ..Default::default()
+            },
+            "to",
+        ),
+        (
+            PathRequest {
+                from: "start".into(),
+                to: "end".into(),
+                length: 1,
+                ..Default::default()
+            },
+            "length",
+        ),
+    ] {
+        let Err(CoreError::Invalid(e)) = engine.path(&req) else {
+            panic!("accepted {req:?}");
+        };
+        assert_eq!(e.field, field);
+    }
+    let Err(CoreError::NotFound(m)) = engine.path(&PathRequest {
+        from: "nope".into(),
+        to: "end".into(),
+        ..Default::default()
+    }) else {
+        panic!("an unknown track was accepted");
+    };
+    assert!(m.contains("from"), "{m}");
+}
