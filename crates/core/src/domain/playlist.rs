@@ -87,13 +87,37 @@ pub(crate) fn transition(a: &Track, b: &Track) -> Transition {
     }
 }
 
-/// The duplicate key of a track: the same song under another id counts once.
+/// The duplicate key of a track: the same song under another id, or in another version
+/// ("Love Story (pop edit)", "Song - Live at Wembley", "Song [Remastered]"), counts once.
 pub(crate) fn song_key(t: &Track) -> String {
-    format!(
-        "{}\n{}",
-        normalize_term(&t.title),
-        normalize_term(&t.artist)
-    )
+    let mut title = String::with_capacity(t.title.len());
+    let mut depth = 0usize;
+    for c in t.title.chars() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => title.push(c),
+            _ => {}
+        }
+    }
+    let title = title
+        .split(" - ")
+        .next()
+        .unwrap_or(&title)
+        .trim()
+        .to_string();
+    let title = if title.is_empty() {
+        t.title.clone()
+    } else {
+        title
+    };
+    format!("{}\n{}", normalize_term(&title), normalize_term(&t.artist))
+}
+
+/// How many tracks of one artist (or one album) a playlist of about `tracks` holds at most:
+/// a fifth of it, and never fewer than two.
+fn per_artist_cap(tracks: usize) -> usize {
+    tracks.div_ceil(5).max(2)
 }
 
 /// How long a playlist should be: a number of tracks, or a running time met within ±5 %.
@@ -111,21 +135,58 @@ const TIME_TOLERANCE: f32 = 0.05;
 /// taken. For a running time, a track that would overshoot the target by more than 5 % is
 /// passed over for a shorter one further down (unknown lengths count as `ASSUMED_SECONDS`).
 pub(crate) fn choose(pool: &[Arc<Track>], seeds: usize, target: Target) -> Vec<Arc<Track>> {
+    let expected = match target {
+        Target::Tracks(n) => n,
+        Target::Seconds(s) => (s / ASSUMED_SECONDS).ceil() as usize,
+    };
+    // First with the caps per artist and album; when they leave the target unmet, a second
+    // pass lets the rest in rather than return a short playlist.
+    let capped = pick(pool, seeds, target, Some(per_artist_cap(expected)));
+    if met(&capped, target) {
+        return capped;
+    }
+    pick(pool, seeds, target, None)
+}
+
+fn total_seconds(chosen: &[Arc<Track>]) -> f32 {
+    chosen.iter().map(|t| seconds(t).0).sum()
+}
+
+fn met(chosen: &[Arc<Track>], target: Target) -> bool {
+    match target {
+        Target::Tracks(n) => chosen.len() >= n,
+        Target::Seconds(s) => total_seconds(chosen) >= s * (1.0 - TIME_TOLERANCE),
+    }
+}
+
+fn pick(pool: &[Arc<Track>], seeds: usize, target: Target, cap: Option<usize>) -> Vec<Arc<Track>> {
     let mut chosen: Vec<Arc<Track>> = Vec::new();
     let mut range: Option<(f32, f32)> = None;
     let mut seen = HashSet::new();
+    let mut per_artist: std::collections::HashMap<String, usize> = Default::default();
+    let mut per_album: std::collections::HashMap<String, usize> = Default::default();
     let mut total = 0.0f32;
-    let met = |chosen: &[Arc<Track>], total: f32| match target {
-        Target::Tracks(n) => chosen.len() >= n,
-        Target::Seconds(s) => total >= s * (1.0 - TIME_TOLERANCE),
-    };
     for (i, t) in pool.iter().enumerate() {
         let seed = i < seeds;
-        if !seed && met(&chosen, total) {
+        if !seed && met(&chosen, target) {
             break;
         }
         if !seen.insert(song_key(t)) {
             continue;
+        }
+        let artist = artist_key(t);
+        let album = t
+            .album
+            .as_deref()
+            .map(|a| format!("{}\n{}", normalize_term(a), normalize_term(&t.artist)));
+        if let (Some(cap), false) = (cap, seed) {
+            let full = |counts: &std::collections::HashMap<String, usize>, key: &Option<String>| {
+                key.as_ref()
+                    .is_some_and(|k| counts.get(k).copied().unwrap_or(0) >= cap)
+            };
+            if full(&per_artist, &artist) || full(&per_album, &album) {
+                continue;
+            }
         }
         let (length, _) = seconds(t);
         if let Target::Seconds(s) = target {
@@ -140,6 +201,11 @@ pub(crate) fn choose(pool: &[Arc<Track>], seeds: usize, target: Target) -> Vec<A
                 }
                 Some((lo, hi)) => range = Some((lo.min(tempo), hi.max(tempo))),
                 None => range = Some((tempo, tempo)),
+            }
+        }
+        for (counts, key) in [(&mut per_artist, artist), (&mut per_album, album)] {
+            if let Some(k) = key {
+                *counts.entry(k).or_default() += 1;
             }
         }
         total += length;
@@ -401,6 +467,29 @@ mod tests {
         assert!((1710.0..=1890.0).contains(&total), "{total}");
         // Seeds are always taken, even past the target.
         let chosen = choose(&pool, 6, Target::Seconds(600.0));
+        assert_eq!(chosen.len(), 6);
+    }
+
+    #[test]
+    fn versions_count_once_and_one_artist_gets_a_fifth_at_most() {
+        let mut live = (*t("a", "x", Some(100.0))).clone();
+        live.title = "Hey Song (Live at Wembley)".into();
+        let mut studio = (*t("b", "x", Some(100.0))).clone();
+        studio.title = "Hey Song".into();
+        let mut edit = (*t("c", "x", Some(100.0))).clone();
+        edit.title = "Hey Song - Radio Edit".into();
+        assert_eq!(song_key(&live), song_key(&studio));
+        assert_eq!(song_key(&edit), song_key(&studio));
+        // Ten tracks: at most two by one artist while others can fill the list.
+        let pool: Vec<_> = (0..8)
+            .map(|i| t(&format!("x{i}"), "x", Some(100.0 + i as f32)))
+            .chain((0..10).map(|i| t(&format!("y{i}"), &format!("artist {i}"), Some(100.0))))
+            .collect();
+        let chosen = choose(&pool, 0, Target::Tracks(10));
+        assert_eq!(chosen.len(), 10);
+        assert_eq!(chosen.iter().filter(|t| t.artist == "x").count(), 2);
+        // When only one artist has enough, the list is filled rather than cut short.
+        let chosen = choose(&pool[..8], 0, Target::Tracks(6));
         assert_eq!(chosen.len(), 6);
     }
 
