@@ -142,8 +142,7 @@ pub fn similar(g: &Global, args: &SimilarArgs) -> Result<ExitCode> {
                     .with_context(|| format!("cannot analyse {}", path.display()))?
                     .track
                     .audio
-                    .map(|a| a.vector)
-                    .context("the analysis produced no vector")?,
+                    .context("the analysis produced no measurements")?,
             ),
             None => None,
         };

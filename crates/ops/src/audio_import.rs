@@ -172,5 +172,5 @@ pub fn listen_to_clip(
 ) -> Result<ListenResponse> {
     let features = music_rag_audio::decode::analyse_source(Box::new(file), extension)
         .map_err(music_rag_core::CoreError::from)?;
-    Ok(engine.listen(request, Some(features.vector))?)
+    Ok(engine.listen(request, Some(features))?)
 }

@@ -9,10 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::search::{SearchRequest, TOP_K_MAX};
 use crate::app::Engine;
-use crate::domain::catalog::audio::AUDIO_VECTOR_DIM;
+use crate::domain::catalog::audio::{AudioFeatures, AUDIO_VECTOR_DIM};
 use crate::domain::catalog::track::Track;
 use crate::domain::retrieval::filter::Filter;
 use crate::domain::retrieval::fusion::rank_share;
+use crate::domain::retrieval::steer::{steer_scores, steers_in};
 use crate::error::{CoreError, Result};
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -85,30 +86,31 @@ struct Parts {
 }
 
 impl Engine {
-    /// The audio vector of a catalog track, or a clear error.
-    pub fn audio_vector_of(&self, id: &str) -> Result<Vec<f32>> {
+    /// The audio analysis of a catalog track, or a clear error.
+    pub fn audio_of(&self, id: &str) -> Result<AudioFeatures> {
         let track = self
             .store()
             .get(id)?
             .ok_or_else(|| CoreError::NotFound(format!("track_id: unknown track id: {id}")))?;
-        track
-            .audio
-            .as_ref()
-            .map(|a| a.vector.clone())
-            .ok_or_else(|| {
-                CoreError::invalid(
-                    "track_id",
-                    format!("track {id} has no audio analysis; ingest it from an audio file"),
-                )
-            })
+        track.audio.clone().ok_or_else(|| {
+            CoreError::invalid(
+                "track_id",
+                format!("track {id} has no audio analysis; ingest it from an audio file"),
+            )
+        })
     }
 
-    /// Tracks that sound like `clip` (an analysed upload) or like `req.track_id`.
-    pub fn listen(&self, req: &ListenRequest, clip: Option<Vec<f32>>) -> Result<ListenResponse> {
+    /// Tracks that sound like `clip` (an analysed upload) or like `req.track_id`; words that
+    /// compare in `req.text` ("but calmer", "faster") steer from the seed's measured sound.
+    pub fn listen(
+        &self,
+        req: &ListenRequest,
+        clip: Option<AudioFeatures>,
+    ) -> Result<ListenResponse> {
         req.validate()?;
-        let vector = match (clip, &req.track_id) {
-            (Some(v), _) => v,
-            (None, Some(id)) => self.audio_vector_of(id)?,
+        let seed_sound = match (clip, &req.track_id) {
+            (Some(f), _) => f,
+            (None, Some(id)) => self.audio_of(id)?,
             (None, None) => {
                 return Err(CoreError::invalid(
                     "track_id",
@@ -116,14 +118,17 @@ impl Engine {
                 ))
             }
         };
+        let vector = seed_sound.vector.clone();
         if vector.len() != AUDIO_VECTOR_DIM {
             return Err(CoreError::Internal("audio vector of the wrong size".into()));
         }
         let k = crate::app::search::candidates_for(req.top_k) + 1;
         let audio = self.store().audio_search(&vector, &req.filters, k)?;
         let text = req.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
+        let (steers, only_steers) = text.map(steers_in).unwrap_or_default();
+        // Text that only compares ("but calmer") steers; other words are also searched.
         let text_hits = match text {
-            Some(t) => {
+            Some(t) if !only_steers => {
                 self.search(&SearchRequest {
                     text: t.to_string(),
                     filters: req.filters.clone(),
@@ -132,12 +137,26 @@ impl Engine {
                 })?
                 .hits
             }
-            None => Vec::new(),
+            _ => Vec::new(),
         };
         let w = if text.is_some() {
             req.audio_weight
         } else {
             1.0
+        };
+        // How far each sound-alike candidate moved from the seed the asked ways.
+        let steered: Vec<f32> = if steers.is_empty() {
+            Vec::new()
+        } else {
+            let tracks: Vec<Option<Arc<Track>>> = audio
+                .iter()
+                .map(|c| self.store().get(&c.id))
+                .collect::<Result<_>>()?;
+            let sounds: Vec<Option<&AudioFeatures>> = tracks
+                .iter()
+                .map(|t| t.as_ref().and_then(|t| t.audio.as_ref()))
+                .collect();
+            steer_scores(&seed_sound, &sounds, &steers)
         };
         let mut parts: HashMap<String, Parts> = HashMap::new();
         let seed = req.track_id.as_deref();
@@ -145,6 +164,11 @@ impl Engine {
             let e = parts.entry(c.id.clone()).or_default();
             e.score += w * rank_share(i);
             e.audio_similarity = Some(c.score);
+            if let Some(moved) = steered.get(i) {
+                // The steer takes the share the text would: a candidate that did not move the
+                // asked way gets none of it.
+                e.score += (1.0 - w) * moved * rank_share(0);
+            }
         }
         for (i, h) in text_hits.iter().enumerate() {
             let e = parts.entry(h.track.id.clone()).or_default();

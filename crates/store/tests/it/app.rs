@@ -705,3 +705,55 @@ fn a_path_starts_and_ends_where_asked_and_moves_in_small_steps() {
     };
     assert!(m.contains("from"), "{m}");
 }
+
+#[test]
+fn a_comparing_word_steers_a_sounds_like_search() {
+    use music_rag_core::app::listen::ListenRequest;
+    use music_rag_core::domain::catalog::audio::AudioFeatures;
+    let (_dir, engine) = empty_engine();
+    // Five tracks that sound almost alike; loudness goes from -6 to -30 dBFS.
+    let tracks: Vec<Track> = (0..5)
+        .map(|i| {
+            let mut t = track(&format!("s{i}"), &format!("Sound {i}"), "Band", "Ambient");
+            let mut vector = vec![0.1f32; 48];
+            vector[0] = 1.0 + 0.01 * i as f32;
+            t.audio = Some(AudioFeatures {
+                loudness_dbfs: -6.0 - 6.0 * i as f32,
+                tempo_bpm: Some(100.0),
+                vector,
+                ..Default::default()
+            });
+            t
+        })
+        .collect();
+    engine.upsert(tracks).unwrap();
+    let listen = |text: Option<&str>| {
+        engine
+            .listen(
+                &ListenRequest {
+                    track_id: Some("s2".into()),
+                    text: text.map(str::to_string),
+                    top_k: 2,
+                    ..Default::default()
+                },
+                None,
+            )
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| h.track.id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(listen(None).len(), 2);
+    // "but calmer": quieter tracks only at the top; "but louder": louder ones.
+    let calmer = listen(Some("but calmer"));
+    assert!(
+        calmer.iter().all(|id| id == "s3" || id == "s4"),
+        "{calmer:?}"
+    );
+    let louder = listen(Some("but louder"));
+    assert!(
+        louder.iter().all(|id| id == "s0" || id == "s1"),
+        "{louder:?}"
+    );
+}

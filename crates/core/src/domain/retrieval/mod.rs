@@ -6,5 +6,6 @@ pub mod filter;
 pub mod fusion;
 pub mod hit;
 pub mod rerank;
+pub mod steer;
 pub mod variety;
 pub mod vector;
