@@ -307,6 +307,13 @@ pub fn path(g: &Global, args: &PathArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     outln!("{}", p.title);
+    print_entries(&p, false);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A playlist's entries, one line each with the tempo step from the one before (and, with
+/// `with_facts`, a line of the track's facts).
+fn print_entries(p: &Playlist, with_facts: bool) {
     for e in &p.entries {
         let step = e
             .transition
@@ -321,8 +328,11 @@ pub fn path(g: &Global, args: &PathArgs) -> Result<ExitCode> {
             e.track.artist,
             e.track.id
         );
+        let f = facts(&e.track);
+        if with_facts && !f.is_empty() {
+            outln!("    {f}");
+        }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// "12 tracks, 31 min", or, with lengths unknown, an estimate that says it is one.
@@ -385,25 +395,7 @@ pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
         outln!("{}", serde_json::to_string(&p)?);
         return Ok(status);
     }
-    for e in &p.entries {
-        let step = e
-            .transition
-            .as_ref()
-            .and_then(|t| t.tempo_step)
-            .map(|s| format!("  (tempo step {s:.0})"))
-            .unwrap_or_default();
-        outln!(
-            "{:>2}. {} — {}  [{}]{step}",
-            e.position,
-            e.track.title,
-            e.track.artist,
-            e.track.id
-        );
-        let f = facts(&e.track);
-        if !f.is_empty() {
-            outln!("    {f}");
-        }
-    }
+    print_entries(&p, true);
     if !p.entries.is_empty() {
         outln!("{}", running_time(&p));
     }

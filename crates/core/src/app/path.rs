@@ -26,8 +26,16 @@ pub const PATH_LENGTH_MAX: usize = 50;
 #[serde(default, deny_unknown_fields)]
 pub struct PathRequest {
     /// The track the path starts at.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, min_length = 1, pattern = r"\S")
+    )]
     pub from: String,
-    /// The track the path ends at.
+    /// The track the path ends at (another than `from`).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(required = true, min_length = 1, pattern = r"\S")
+    )]
     pub to: String,
     /// Tracks in the path, both ends included (2-50).
     #[cfg_attr(feature = "openapi", schema(minimum = 2, maximum = 50))]
