@@ -11,7 +11,8 @@ use crate::app::search::{SearchRequest, QUERY_MAX_BYTES};
 use crate::app::Engine;
 use crate::domain::answer::citations::{check_citations, CitationIssue};
 use crate::domain::answer::plan::{
-    intent_of, is_off_topic, planned_answer, scope_words, Intent, OFF_TOPIC,
+    comparison_answer, comparison_of, intent_of, is_off_topic, planned_answer, scope_words, Intent,
+    OFF_TOPIC,
 };
 use crate::domain::answer::{
     content_terms, is_relevant, missing_names_answer, named_sources, AnswerContext, Fact, Source,
@@ -254,6 +255,11 @@ impl Engine {
         let name = |words: &[String]| {
             vocab.names.artist_named(words).is_some() || vocab.names.title_named(words).is_some()
         };
+        if comparison_of(&req.question).is_some() {
+            // A comparison is about music even when a name is not found: then the search
+            // says which one the catalog lacks.
+            return self.comparison(req, started);
+        }
         let Some((intent, rest)) = intent_of(&req.question) else {
             // A question that asks nothing of the catalog's shape may still be off topic.
             if req.filters.is_empty() && is_off_topic(&req.question, &term, &name) {
@@ -309,6 +315,37 @@ impl Engine {
         let scope = scope_words(&filter.describe(), artist.as_deref());
         let text = planned_answer(intent, &scope, selected.total, &selected.tracks);
         Ok(Some(self.planned(req, selected.tracks, text, started)))
+    }
+
+    /// "Is X faster than Y?": both tracks found as a search finds a named track, their facts
+    /// compared. `None` when the question compares nothing or a name is not found (the search
+    /// then says what it lacks).
+    fn comparison(&self, req: &AskRequest, started: Instant) -> Result<Option<PreparedAnswer>> {
+        let Some((measure, more, a, b)) = comparison_of(&req.question) else {
+            return Ok(None);
+        };
+        let mut found = Vec::with_capacity(2);
+        for name in [&a, &b] {
+            let hits = self
+                .search(&SearchRequest {
+                    text: name.clone(),
+                    filters: req.filters.clone(),
+                    top_k: 5,
+                    ..Default::default()
+                })?
+                .hits;
+            let tracks: Vec<Arc<Track>> = hits.iter().map(|h| h.track.clone()).collect();
+            // The hit the words name (title, or title and artist), not merely the first.
+            let Some(&n) = named_sources(name, &tracks).first() else {
+                return Ok(None);
+            };
+            found.push(tracks[n - 1].clone());
+        }
+        if found[0].id == found[1].id {
+            return Ok(None);
+        }
+        let text = comparison_answer(measure, more, &found[0], &found[1]);
+        Ok(Some(self.planned(req, found, text, started)))
     }
 
     /// A prepared answer whose text is already known.

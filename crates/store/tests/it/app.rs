@@ -526,6 +526,18 @@ fn planned_questions_are_answered_from_the_exact_set() {
         "{}",
         r.answer
     );
+    // A comparison of two named tracks by a fact.
+    let r = ask("is Blue Danube Dreams faster than Autumn Waltz?");
+    assert_eq!(r.generator, "planner", "{}", r.answer);
+    assert!(
+        r.answer
+            .starts_with("Yes: \"Blue Danube Dreams\" by Vienna Strings [1] is at 150 BPM"),
+        "{}",
+        r.answer
+    );
+    assert_eq!(r.cited, [1, 2]);
+    let r = ask("which is slower, Blue Danube Dreams or Autumn Waltz?");
+    assert!(r.answer.starts_with("No:"), "{}", r.answer);
     // A list scoped by nothing the catalog knows is a search, which says what is missing.
     let r = ask("what songs by the band Zorblax Quartet do you have?");
     assert_ne!(r.generator, "planner");

@@ -253,6 +253,90 @@ fn without_phrase(text: &str, phrase: &str) -> String {
     out
 }
 
+/// Comparative words, the fact each compares, and whether more of it is meant.
+const COMPARATIVES: &[(&str, Measure, bool)] = &[
+    ("faster", Measure::Tempo, true),
+    ("quicker", Measure::Tempo, true),
+    ("slower", Measure::Tempo, false),
+    ("longer", Measure::Duration, true),
+    ("shorter", Measure::Duration, false),
+    ("newer", Measure::Year, true),
+    ("more recent", Measure::Year, true),
+    ("older", Measure::Year, false),
+];
+
+/// A question comparing two named tracks by a fact: "is X faster than Y?", "which is longer,
+/// X or Y?". Returns the fact, whether more of it is asked about, and the two names as written.
+pub fn comparison_of(question: &str) -> Option<(Measure, bool, String, String)> {
+    let q = question
+        .trim()
+        .trim_end_matches(['?', '.', '!'])
+        .to_lowercase();
+    let (word, measure, more) = COMPARATIVES
+        .iter()
+        .find(|(w, _, _)| without_phrase(&q, w) != q)
+        .map(|(w, m, more)| (*w, *m, *more))?;
+    let at = q.find(word)?;
+    let (before, after) = (&q[..at], &q[at + word.len()..]);
+    let names = if let Some(rest) = after.trim_start().strip_prefix("than ") {
+        // "is X faster than Y"
+        let first = before.trim().strip_prefix("is ")?.trim();
+        Some((first.to_string(), rest.trim().to_string()))
+    } else {
+        // "which is faster, X or Y" / "which one is faster: X or Y"
+        let rest = after.trim_start_matches([',', ':', ' ']);
+        let (a, b) = rest.split_once(" or ")?;
+        Some((a.trim().to_string(), b.trim().to_string()))
+    }?;
+    let clean = |s: &str| {
+        s.trim_matches(|c: char| c == '"' || c == '\'' || c.is_whitespace())
+            .to_string()
+    };
+    let (a, b) = (clean(&names.0), clean(&names.1));
+    (!a.is_empty() && !b.is_empty() && a != b).then_some((measure, more, a, b))
+}
+
+/// The answer to a comparison of two tracks (cited as [1] and [2]).
+pub fn comparison_answer(measure: Measure, more: bool, a: &Track, b: &Track) -> String {
+    let word = COMPARATIVES
+        .iter()
+        .find(|(_, m, mo)| *m == measure && *mo == more)
+        .map(|(w, _, _)| *w)
+        .unwrap_or("different");
+    let name = |t: &Track, n: usize| format!("\"{}\" by {} [{n}]", t.title, t.artist);
+    match (measure.of(a), measure.of(b)) {
+        (Some(x), Some(y)) if x == y => format!(
+            "Neither: {} and {} are both at {}.",
+            name(a, 1),
+            name(b, 2),
+            measure.describe(x)
+        ),
+        (Some(x), Some(y)) => {
+            let yes = if more { x > y } else { x < y };
+            format!(
+                "{}: {} is at {}, {} at {}, so the first is {}{}.",
+                if yes { "Yes" } else { "No" },
+                name(a, 1),
+                measure.describe(x),
+                name(b, 2),
+                measure.describe(y),
+                if yes { "" } else { "not " },
+                word
+            )
+        }
+        _ => format!(
+            "The catalog does not state the {} of both {} and {}, so I cannot compare them.",
+            match measure {
+                Measure::Tempo => "tempo",
+                Measure::Duration => "length",
+                Measure::Year => "year",
+            },
+            name(a, 1),
+            name(b, 2)
+        ),
+    }
+}
+
 /// Whether a question cannot be about the catalog: no word of it is a music word or a term of
 /// the catalog's vocabulary (`term`), and it names no artist or title the catalog holds
 /// (`name`: all of its content words, or two to four of them in a row; single common words
@@ -432,6 +516,31 @@ mod tests {
         assert!(intent_of("what tempo is ABC by the Jackson 5?").is_none());
         let (_, rest) = intent_of("which P!nk song is the slowest?").unwrap();
         assert!(rest.contains("p!nk") && !rest.contains("song"), "{rest}");
+    }
+
+    #[test]
+    fn comparisons_name_two_tracks_and_a_fact() {
+        let (m, more, a, b) = comparison_of("Is Technologic faster than ABC?").unwrap();
+        assert_eq!((m, more), (Measure::Tempo, true));
+        assert_eq!((a.as_str(), b.as_str()), ("technologic", "abc"));
+        let (m, more, a, b) =
+            comparison_of("which is longer, Bohemian Rhapsody or Hey Jude?").unwrap();
+        assert_eq!((m, more), (Measure::Duration, true));
+        assert_eq!((a.as_str(), b.as_str()), ("bohemian rhapsody", "hey jude"));
+        assert!(comparison_of("what's the fastest song?").is_none());
+        let t = |title: &str, tempo: f32| {
+            let mut t = Track {
+                title: title.into(),
+                artist: "A".into(),
+                ..Default::default()
+            };
+            t.metadata.tempo = Some(tempo);
+            t
+        };
+        let s = comparison_answer(Measure::Tempo, true, &t("X", 128.0), &t("Y", 98.0));
+        assert!(s.starts_with("Yes: \"X\" by A [1] is at 128 BPM"), "{s}");
+        let s = comparison_answer(Measure::Tempo, false, &t("X", 128.0), &t("Y", 98.0));
+        assert!(s.starts_with("No:") && s.ends_with("not slower."), "{s}");
     }
 
     #[test]

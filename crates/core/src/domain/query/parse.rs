@@ -485,11 +485,12 @@ fn parse_artists(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabulary
             if len == 1 && (content > ONE_WORD_NAME_QUERY_MAX || is_stopword(&tokens[i].raw)) {
                 continue;
             }
+            // Apostrophes go, as in the catalog's names ("Guns N' Roses" is "guns n roses").
             let words: Vec<String> = tokens[i..i + len]
                 .iter()
-                .map(|t| normalize_term(&t.raw))
+                .map(|t| normalize_term(&t.raw).replace(['\'', '’'], ""))
                 .collect();
-            if len == 1 && words[0].len() < 3 {
+            if words.iter().any(String::is_empty) || (len == 1 && words[0].len() < 3) {
                 continue;
             }
             let Some(name) = vocab.names.artist_named(&words) else {
