@@ -6,6 +6,7 @@ the answer computed from the demo catalog (catalog/*.jsonl) by the rules a reade
   counts        "how many songs by <artist> are in the catalog?" -> "holds N track"
   lists         "which songs by <artist> are here?" -> "holds N track"
   existence     "do you have anything by <artist with a typo>?" -> "Yes"
+  comparisons   "is <title> faster than <title>?" -> "Yes"/"No" and the first title
   off topic     general-knowledge questions -> says it answers questions about the music,
                 ungrounded, nothing cited ("grounded": false)
 
@@ -110,6 +111,22 @@ for a in rng.sample(artists, min(40, len(artists))):
     if misspelt and norm(misspelt) != a:
         rows.append({"query": f"do you have anything by {misspelt}?", "relevant": [by_artist[a][0]["id"]],
                      "kind": "questions_existence", "answer": "Yes"})
+# Comparisons of two tracks whose titles no other track shares, by tempo.
+title_count = {}
+for t in tracks:
+    title_count[norm(t["title"])] = title_count.get(norm(t["title"]), 0) + 1
+comparable = [t for t in tracks if t["artist"].lower() != "unknown artist" and fact(t, "tempo")
+              and title_count[norm(t["title"])] == 1 and len(t["title"]) >= 4
+              and not re.search(r"[()\[\]]", t["title"])]
+for _ in range(20):
+    a, b = rng.sample(comparable, 2)
+    if fact(a, "tempo") == fact(b, "tempo"):
+        continue
+    faster = rng.random() < 0.5
+    word = "faster" if faster else "slower"
+    yes = fact(a, "tempo") > fact(b, "tempo") if faster else fact(a, "tempo") < fact(b, "tempo")
+    rows.append({"query": f"is {a['title']} {word} than {b['title']}?", "relevant": [a["id"]],
+                 "kind": "questions_comparison", "answer": ("Yes" if yes else "No") + f": \"{a['title']}\""})
 for q in ["what is the capital of France?", "will it rain in Paris tomorrow?", "who won the world cup in 2018?",
           "how do I bake sourdough bread?", "what is the square root of 144?", "who is the president of Brazil?",
           "how far is the moon from the earth?", "what time is it in Tokyo?", "how do vaccines work?",
