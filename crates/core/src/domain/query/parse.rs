@@ -533,6 +533,16 @@ fn parse_vocabulary(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabul
             if len == 1 && is_stopword(&phrase) {
                 continue;
             }
+            // "the blues" is the genre blues when the catalog knows it (a tag "the blues" on a
+            // few clips would otherwise win by being longer); "a cappella" stays whole.
+            if let Some(rest) = ["the ", "a ", "an "]
+                .iter()
+                .find_map(|article| phrase.strip_prefix(article))
+            {
+                if vocab.kind_of(rest).is_some() {
+                    continue;
+                }
+            }
             let synonyms: Vec<String> = SYNONYMS
                 .iter()
                 .find(|(w, _)| *w == phrase)
@@ -609,6 +619,23 @@ mod tests {
             vec![("west african".into(), 1)],
             vec![],
         )
+    }
+
+    #[test]
+    fn an_article_before_a_known_term_is_not_part_of_it() {
+        let v = Vocabulary::new(
+            vec![("blues".into(), 20)],
+            vec![],
+            vec![],
+            vec![],
+            vec![("the blues".into(), 2), ("a cappella".into(), 3)],
+        );
+        let p = parse_query("the blues", &v);
+        assert_eq!(p.preferences.genres, ["blues"], "{:?}", p.recognized);
+        assert!(p.preferences.tags.is_empty(), "{:?}", p.recognized);
+        // No shorter term: the phrase stays whole.
+        let p = parse_query("a cappella choir", &v);
+        assert_eq!(p.preferences.tags, ["a cappella"], "{:?}", p.recognized);
     }
 
     #[test]
