@@ -20,6 +20,7 @@ use crate::domain::answer::{
 };
 use crate::domain::catalog::track::Track;
 use crate::domain::query::entities::{named_entities, NamedEntity};
+use crate::domain::query::language::{foreign_language, language_notice};
 use crate::domain::query::names::credits;
 use crate::domain::query::parse::parse_query;
 use crate::domain::retrieval::filter::Filter;
@@ -124,6 +125,9 @@ pub struct AskResponse {
     /// offers `sources` only as the closest tracks.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<NamedEntity>,
+    /// A question that seems written in another language than English says so here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
     pub timings: AskTimings,
 }
 
@@ -234,6 +238,7 @@ impl Engine {
             usage: None,
             enhancement: resp.enhancement.clone(),
             missing,
+            notice: foreign_language(&req.question).map(language_notice),
             timings: AskTimings {
                 retrieve_ms,
                 generate_ms: 0.0,
@@ -380,6 +385,7 @@ impl Engine {
                 usage: None,
                 enhancement: None,
                 missing: Vec::new(),
+                notice: foreign_language(&req.question).map(language_notice),
                 timings: AskTimings {
                     retrieve_ms: started.elapsed().as_secs_f64() * 1000.0,
                     generate_ms: 0.0,

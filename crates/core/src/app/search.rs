@@ -11,6 +11,7 @@ use crate::domain::answer::summary::{summarize, ResultsSummary, SummaryAuthor};
 use crate::domain::catalog::track::is_placeholder_artist;
 use crate::domain::catalog::track::Track;
 use crate::domain::query::entities::named_entities;
+use crate::domain::query::language::{foreign_language, language_notice};
 use crate::domain::query::parse::ParsedQuery;
 use crate::domain::query::route::QueryRoute;
 use crate::domain::query::text::normalize_term;
@@ -151,6 +152,9 @@ pub struct SearchResponse {
     pub relaxed: Option<RelaxedResults>,
     /// What the hits share, in a sentence.
     pub summary: ResultsSummary,
+    /// A query that seems written in another language than English says so here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<String>,
     /// What query enhancement did, when it was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enhancement: Option<Enhancement>,
@@ -395,6 +399,7 @@ impl Engine {
             empty_reason,
             relaxed,
             summary,
+            notice: foreign_language(&req.text).map(language_notice),
             enhancement,
             timings,
         })

@@ -769,3 +769,32 @@ fn a_comparing_word_steers_a_sounds_like_search() {
         "{louder:?}"
     );
 }
+
+#[test]
+fn a_query_in_another_language_gets_a_notice() {
+    let (_dir, engine) = engine();
+    let search = |q: &str| {
+        engine
+            .search(&SearchRequest {
+                text: q.into(),
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    let r = search("canciones tristes para llorar con piano");
+    assert!(
+        r.notice.as_deref().is_some_and(|n| n.contains("Spanish")),
+        "{:?}",
+        r.notice
+    );
+    assert!(search("sad songs with piano").notice.is_none());
+    let r = ask(
+        &engine,
+        "quelle est la musique la plus calme pour le dîner ?",
+    );
+    assert!(
+        r.notice.as_deref().is_some_and(|n| n.contains("French")),
+        "{:?}",
+        r.notice
+    );
+}
