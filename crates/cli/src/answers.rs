@@ -257,6 +257,16 @@ fn format_of(output: Option<&std::path::Path>) -> Result<PlaylistFormat> {
     })
 }
 
+/// Where an exported file locates tracks: a server's streams with `--base-url`, else files.
+fn locations(base_url: Option<&str>) -> Locations {
+    match base_url {
+        Some(base) => Locations::Streams {
+            base: base.to_string(),
+        },
+        None => Locations::Files,
+    }
+}
+
 fn render(p: &Playlist, format: PlaylistFormat, at: &Locations) -> Result<String> {
     Ok(match format {
         PlaylistFormat::M3u => p.to_m3u(at),
@@ -295,10 +305,7 @@ pub fn path(g: &Global, args: &PathArgs) -> Result<ExitCode> {
     })?;
     if let Some(out) = &args.output {
         let format = format_of(Some(out))?;
-        let at = match &args.base_url {
-            Some(base) => Locations::Streams { base: base.clone() },
-            None => Locations::Files,
-        };
+        let at = locations(args.base_url.as_deref());
         std::fs::write(out, render(&p, format, &at)?)
             .with_context(|| format!("cannot write {}", out.display()))?;
     }
@@ -365,10 +372,7 @@ pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
         ..Default::default()
     })?;
     if let Some(path) = &args.output {
-        let at = match &args.base_url {
-            Some(base) => Locations::Streams { base: base.clone() },
-            None => Locations::Files,
-        };
+        let at = locations(args.base_url.as_deref());
         std::fs::write(path, render(&p, format, &at)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
         let left_out = p.unplayable();

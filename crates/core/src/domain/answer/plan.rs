@@ -326,11 +326,7 @@ pub fn comparison_answer(measure: Measure, more: bool, a: &Track, b: &Track) -> 
         }
         _ => format!(
             "The catalog does not state the {} of both {} and {}, so I cannot compare them.",
-            match measure {
-                Measure::Tempo => "tempo",
-                Measure::Duration => "length",
-                Measure::Year => "year",
-            },
+            measure.noun(),
             name(a, 1),
             name(b, 2)
         ),
@@ -415,11 +411,7 @@ pub fn planned_answer(intent: Intent, scope: &str, total: usize, tracks: &[Arc<T
             let Some(value) = measure.of(top) else {
                 return format!(
                     "None of the {total} {scope} states its {}, so I cannot say which is the {word}.",
-                    match measure {
-                        Measure::Tempo => "tempo",
-                        Measure::Duration => "length",
-                        Measure::Year => "year",
-                    }
+                    measure.noun()
                 );
             };
             let mut text = format!(

@@ -33,6 +33,15 @@ impl Measure {
         .filter(|v| v.is_finite() && *v > 0.0)
     }
 
+    /// What the fact is called in an answer: "tempo", "length", "year".
+    pub fn noun(self) -> &'static str {
+        match self {
+            Measure::Tempo => "tempo",
+            Measure::Duration => "length",
+            Measure::Year => "year",
+        }
+    }
+
     /// The value in words: "174 BPM", "4:05", "1984".
     pub fn describe(self, value: f64) -> String {
         match self {
