@@ -664,6 +664,8 @@ pub fn analyse(samples: &[f32], rate: u32) -> AudioFeatures {
         words: Vec::new(),
         vector: Vec::new(),
         file_fingerprint: None,
+        heard: Vec::new(),
+        sound_embedding: Vec::new(),
     };
     f.words = words(&f);
     f.vector = vector(&f, spectral.centroid.std(), spectral.frame_db.std());

@@ -57,7 +57,10 @@ pub fn analyse_source(
 ) -> Result<music_rag_core::domain::catalog::audio::AudioFeatures, AudioError> {
     guarded(|| {
         let decoded = decode_source(source, extension)?;
-        Ok(crate::analyse(&decoded.samples, decoded.sample_rate))
+        Ok(crate::musicnn::analyse_and_hear(
+            &decoded.samples,
+            decoded.sample_rate,
+        ))
     })
 }
 

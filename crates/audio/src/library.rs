@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use music_rag_core::domain::catalog::hash::content_hash;
 use music_rag_core::{Metadata, Track};
 
-use crate::{analyse, decode_file, read_tags, AudioError};
+use crate::{decode_file, read_tags, AudioError};
 
 /// File extensions the decoder handles.
 pub const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "oga", "wav", "m4a", "mp4", "aac"];
@@ -96,7 +96,7 @@ fn analyse_file_unguarded(path: &Path) -> Result<AnalysedFile, AudioError> {
     let fingerprint = fingerprint(path)?;
     let tags = read_tags(path);
     let decoded = decode_file(path)?;
-    let mut features = analyse(&decoded.samples, decoded.sample_rate);
+    let mut features = crate::musicnn::analyse_and_hear(&decoded.samples, decoded.sample_rate);
     features.file_fingerprint = Some(fingerprint);
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let tagged = tags.title.is_some();

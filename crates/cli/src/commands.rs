@@ -309,10 +309,34 @@ pub fn model_fetch(g: &Global) -> Result<ExitCode> {
     let source = source?;
     // Prove the files load before saying it worked.
     TextEmbedder::load(&dir)?;
+    let sound_dir = music_rag_audio::musicnn::default_sound_model_dir();
+    let spinner = ProgressBar::new_spinner().with_message(format!(
+        "fetching the sound model into {}",
+        sound_dir.display()
+    ));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let fetched = music_rag_audio::musicnn::fetch_sound_model(&sound_dir);
+    spinner.finish_and_clear();
+    let fetched = fetched.map_err(|e| anyhow::anyhow!("sound model: {e}"))?;
+    music_rag_audio::musicnn::SoundModel::load(&sound_dir)
+        .map_err(|e| anyhow::anyhow!("sound model: {e}"))?;
+    let sound_source = if fetched {
+        "converted from the PyPI package musicnn 0.1.0"
+    } else {
+        "already there"
+    };
     if g.json {
-        outln!("{}", json!({"model_dir": dir, "source": source}));
+        outln!(
+            "{}",
+            json!({"model_dir": dir, "source": source,
+                   "sound_model_dir": sound_dir, "sound_source": sound_source})
+        );
     } else {
         outln!("model ready in {} ({source})", dir.display());
+        outln!(
+            "sound model ready in {} ({sound_source})",
+            sound_dir.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -323,9 +347,24 @@ pub fn model_path(g: &Global) -> Result<ExitCode> {
     let present = music_rag_embed::MODEL_FILES
         .iter()
         .all(|f| dir.join(f).is_file());
+    let sound_dir = music_rag_audio::musicnn::default_sound_model_dir();
+    let sound_present = music_rag_audio::musicnn::sound_model_present(&sound_dir);
     if g.json {
-        outln!("{}", json!({"model_dir": dir, "present": present}));
+        outln!(
+            "{}",
+            json!({"model_dir": dir, "present": present,
+                   "sound_model_dir": sound_dir, "sound_present": sound_present})
+        );
     } else {
+        outln!(
+            "{} ({})",
+            sound_dir.display(),
+            if sound_present {
+                "sound model present"
+            } else {
+                "sound model missing: run `music-rag model fetch`"
+            }
+        );
         outln!(
             "{} ({})",
             dir.display(),

@@ -100,6 +100,40 @@ impl Engine {
         })
     }
 
+    /// The `k` tracks that sound most like `seed`: nearest by the measured sound (the store's
+    /// audio index), re-scored over a wider pool with the sound model's embedding where both
+    /// sides have one (an equal blend of the two cosines), so what the model hears (instruments,
+    /// genre) counts beside tempo, key and timbre statistics.
+    fn sound_alike(
+        &self,
+        seed: &AudioFeatures,
+        filters: &crate::domain::retrieval::filter::Filter,
+        k: usize,
+    ) -> Result<Vec<crate::domain::retrieval::hit::Candidate>> {
+        if seed.sound_embedding.is_empty() {
+            return self.store().audio_search(&seed.vector, filters, k);
+        }
+        let pool = (k * SOUND_POOL_FACTOR).min(SOUND_POOL_MAX).max(k);
+        let mut candidates = self.store().audio_search(&seed.vector, filters, pool)?;
+        for c in &mut candidates {
+            let learned = self
+                .store()
+                .get(&c.id)?
+                .and_then(|t| {
+                    t.audio
+                        .as_ref()
+                        .map(|a| cosine(&seed.sound_embedding, &a.sound_embedding))
+                })
+                .flatten();
+            if let Some(learned) = learned {
+                c.score = (1.0 - LEARNED_WEIGHT) * c.score + LEARNED_WEIGHT * learned;
+            }
+        }
+        candidates.sort_by(crate::domain::retrieval::hit::Candidate::rank_order);
+        candidates.truncate(k);
+        Ok(candidates)
+    }
+
     /// Tracks that sound like `clip` (an analysed upload) or like `req.track_id`; words that
     /// compare in `req.text` ("but calmer", "faster") steer from the seed's measured sound.
     pub fn listen(
@@ -123,7 +157,7 @@ impl Engine {
             return Err(CoreError::Internal("audio vector of the wrong size".into()));
         }
         let k = crate::app::search::candidates_for(req.top_k) + 1;
-        let audio = self.store().audio_search(&vector, &req.filters, k)?;
+        let audio = self.sound_alike(&seed_sound, &req.filters, k)?;
         let text = req.text.as_deref().map(str::trim).filter(|t| !t.is_empty());
         let (steers, only_steers) = text.map(steers_in).unwrap_or_default();
         // Text that only compares ("but calmer") steers; other words are also searched.
@@ -196,4 +230,22 @@ impl Engine {
         }
         Ok(ListenResponse { hits })
     }
+}
+
+/// Share of the sound-alike score that comes from the sound model's embedding.
+const LEARNED_WEIGHT: f32 = 0.5;
+/// The pool re-scored with the embedding: this many times the candidates asked for, at most
+/// `SOUND_POOL_MAX` (the store indexes the measured sound only).
+const SOUND_POOL_FACTOR: usize = 4;
+const SOUND_POOL_MAX: usize = 400;
+
+/// Cosine of two embeddings of the same length; None when either is missing or zero.
+fn cosine(a: &[f32], b: &[f32]) -> Option<f32> {
+    if a.len() != b.len() || a.is_empty() {
+        return None;
+    }
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    (na > 0.0 && nb > 0.0).then(|| dot / (na * nb))
 }

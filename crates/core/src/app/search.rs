@@ -566,12 +566,44 @@ fn explain(track: &Track, filters: &[String], preferences: Vec<String>, parts: &
     if !preferences.is_empty() {
         summary.push(format!("fits {}", preferences.join("; ")));
     }
+    let heard = heard_sources(track, &matched, filters, &preferences);
+    if !heard.is_empty() {
+        summary.push(heard.join(", "));
+    }
     Why {
         filters_satisfied: filters.to_vec(),
         preferences_matched: preferences,
         matched_terms: matched,
+        heard,
         summary: summary.join("; "),
     }
+}
+
+/// "heard: piano 0.91" for each value the sound model heard that a matched word, filter or
+/// preference names: where the value came from, shown apart from what the catalog says.
+fn heard_sources(
+    track: &Track,
+    matched: &[String],
+    filters: &[String],
+    preferences: &[String],
+) -> Vec<String> {
+    let Some(audio) = &track.audio else {
+        return Vec::new();
+    };
+    let said = format!(
+        " {} ",
+        normalize_term(&[matched.join(" "), filters.join(" "), preferences.join(" ")].join(" "))
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    audio
+        .heard
+        .iter()
+        .filter(|h| said.contains(&format!(" {} ", normalize_term(&h.word))))
+        .filter_map(|h| audio.heard_source(&h.word))
+        .collect()
 }
 
 /// The title or artist word a typed word was taken for (typos are matched in names only):

@@ -46,6 +46,59 @@ pub struct AudioFeatures {
     pub vector: Vec<f32>,
     /// Size and modification time of the analysed file, so re-runs skip unchanged files.
     pub file_fingerprint: Option<String>,
+    /// What the sound model heard (instruments, genres, moods), each with its confidence; kept
+    /// apart from what tags or catalog rows say, which it never overrides.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 64))]
+    pub heard: Vec<Heard>,
+    /// The sound model's embedding of the recording (its penultimate layer), compared in
+    /// sound-alike search; empty when the model has not heard the track.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 200))]
+    pub sound_embedding: Vec<f32>,
+}
+
+/// Floats in a sound-model embedding (MusiCNN's penultimate layer).
+pub const SOUND_EMBEDDING_DIM: usize = 200;
+
+/// What a heard word describes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeardAspect {
+    Instrument,
+    Genre,
+    Mood,
+}
+
+/// One word the sound model heard in a recording.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heard {
+    /// A catalog word: "piano", "female vocals", "classical", "slow".
+    pub word: String,
+    pub aspect: HeardAspect,
+    /// The model's probability, 0 to 1.
+    pub confidence: f32,
+}
+
+impl AudioFeatures {
+    /// The heard words of one aspect.
+    pub fn heard_words(&self, aspect: HeardAspect) -> impl Iterator<Item = &str> {
+        self.heard
+            .iter()
+            .filter(move |h| h.aspect == aspect)
+            .map(|h| h.word.as_str())
+    }
+
+    /// How a heard word is shown where a value's source matters: "heard: piano 0.91".
+    pub fn heard_source(&self, word: &str) -> Option<String> {
+        self.heard
+            .iter()
+            .find(|h| h.word == word)
+            .map(|h| format!("heard: {} {:.2}", h.word, h.confidence))
+    }
 }
 
 impl AudioFeatures {
@@ -67,6 +120,38 @@ impl AudioFeatures {
         }
         for (i, w) in self.words.iter().enumerate() {
             crate::domain::catalog::limits::check_no_nul(&format!("audio.words[{i}]"), w)?;
+        }
+        if self.heard.len() > crate::domain::catalog::limits::LIST_MAX_ITEMS {
+            return Err(FieldError::new("audio.heard", "has too many items"));
+        }
+        for (i, h) in self.heard.iter().enumerate() {
+            crate::domain::catalog::limits::check_no_nul(
+                &format!("audio.heard[{i}].word"),
+                &h.word,
+            )?;
+            if !(0.0..=1.0).contains(&h.confidence) {
+                return Err(FieldError::new(
+                    format!("audio.heard[{i}].confidence"),
+                    "must be between 0 and 1",
+                ));
+            }
+        }
+        if !self.sound_embedding.is_empty() {
+            if self.sound_embedding.len() != SOUND_EMBEDDING_DIM {
+                return Err(FieldError::new(
+                    "audio.sound_embedding",
+                    format!(
+                        "must hold {SOUND_EMBEDDING_DIM} floats or none (got {})",
+                        self.sound_embedding.len()
+                    ),
+                ));
+            }
+            if self.sound_embedding.iter().any(|v| !v.is_finite()) {
+                return Err(FieldError::new(
+                    "audio.sound_embedding",
+                    "must hold finite numbers",
+                ));
+            }
         }
         for (field, value) in [
             ("audio.key", &self.key),

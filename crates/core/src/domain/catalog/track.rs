@@ -337,6 +337,8 @@ impl Track {
         push("Origin: ", m.cultural_origin.clone().unwrap_or_default());
         if let Some(a) = &self.audio {
             push("Sound: ", a.words.join(", "));
+            let heard: Vec<&str> = a.heard.iter().map(|h| h.word.as_str()).collect();
+            push("Heard: ", heard.join(", "));
         }
         if let Some(d) = &self.description {
             if !out.is_empty() {
@@ -361,6 +363,7 @@ impl Track {
         parts.extend(m.key.as_deref());
         if let Some(a) = &self.audio {
             parts.extend(a.words.iter().map(String::as_str));
+            parts.extend(a.heard.iter().map(|h| h.word.as_str()));
         }
         parts.join(" ; ")
     }

@@ -66,6 +66,10 @@ pub struct Why {
     pub filters_satisfied: Vec<String>,
     pub preferences_matched: Vec<String>,
     pub matched_terms: Vec<String>,
+    /// Values the sound model heard that the query named, with the model's confidence
+    /// ("heard: piano 0.91").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub heard: Vec<String>,
     pub summary: String,
 }
 

@@ -86,32 +86,41 @@ impl RerankQuery {
         (hit / ws.len() as f32).powi(2)
     }
 
-    /// Share of the query's words found in the track's genres, moods, instruments and tags.
+    /// Share of the query's words found in the track's genres, moods, instruments and tags; a
+    /// word found only among what the sound model heard counts by the model's confidence, so
+    /// the surest "piano" comes first.
     fn facet_cover(&self, t: &Track) -> f32 {
         if self.words.is_empty() {
             return 0.0;
         }
         let m = &t.metadata;
-        let values = m
+        let stated = m
             .genre
             .iter()
             .chain(m.subgenre.iter())
             .chain(m.mood.iter())
             .chain(m.instrumentation.iter())
-            .chain(t.tags.iter());
-        let mut covered: Vec<&str> = Vec::new();
-        for v in values {
+            .chain(t.tags.iter())
+            .map(|v| (v.as_str(), 1.0f32));
+        let heard = t
+            .audio
+            .iter()
+            .flat_map(|a| a.heard.iter())
+            .map(|h| (h.word.as_str(), h.confidence.clamp(0.0, 1.0)));
+        let mut covered: Vec<(&str, f32)> = Vec::new();
+        for (v, weight) in stated.chain(heard) {
             let v = normalize_term(v);
             if v.is_empty() || !self.padded.contains(&format!(" {v} ")) {
                 continue;
             }
             for w in self.words.iter().filter(|w| v.split(' ').any(|x| x == *w)) {
-                if !covered.contains(&w.as_str()) {
-                    covered.push(w);
+                match covered.iter_mut().find(|(c, _)| *c == w.as_str()) {
+                    Some((_, best)) => *best = best.max(weight),
+                    None => covered.push((w, weight)),
                 }
             }
         }
-        covered.len() as f32 / self.words.len() as f32
+        covered.iter().map(|(_, weight)| weight).sum::<f32>() / self.words.len() as f32
     }
 
     /// Whether the query names this track: most of its title's words and of its artist's are

@@ -3,6 +3,7 @@
 //! GIN arrays, the embedded store's bitsets).
 
 use super::wire::compact;
+use crate::domain::catalog::audio::HeardAspect;
 use crate::domain::catalog::key::{time_signature, Key};
 use crate::domain::catalog::track::Track;
 use crate::domain::query::text::normalize_term;
@@ -246,16 +247,34 @@ impl TrackFacets {
         let m = &t.metadata;
         let list = |v: &[String]| v.iter().map(|s| FacetValue::new(s)).collect();
         let key = m.key.as_deref().and_then(Key::parse);
-        TrackFacets {
-            genres: m
-                .genre
+        // What the sound model heard counts beside what the catalog says (never instead).
+        let heard = |aspect: HeardAspect| -> Vec<FacetValue> {
+            t.audio
                 .iter()
-                .chain(m.subgenre.iter())
-                .map(|s| FacetValue::new(s))
-                .collect(),
+                .flat_map(|a| a.heard_words(aspect))
+                .map(FacetValue::new)
+                .collect()
+        };
+        let with_heard = |mut own: Vec<FacetValue>, aspect| {
+            for v in heard(aspect) {
+                if !own.contains(&v) {
+                    own.push(v);
+                }
+            }
+            own
+        };
+        TrackFacets {
+            genres: with_heard(
+                m.genre
+                    .iter()
+                    .chain(m.subgenre.iter())
+                    .map(|s| FacetValue::new(s))
+                    .collect(),
+                HeardAspect::Genre,
+            ),
             tags: list(&t.tags),
-            moods: list(&m.mood),
-            instruments: list(&m.instrumentation),
+            moods: with_heard(list(&m.mood), HeardAspect::Mood),
+            instruments: with_heard(list(&m.instrumentation), HeardAspect::Instrument),
             origin: m.cultural_origin.as_deref().map(FacetValue::new),
             era: m.era.as_deref().map(FacetValue::new),
             key: key.map(|k| FacetValue::exact(&k.to_string())),

@@ -1,0 +1,289 @@
+//! Hearing what plays: MusiCNN (the MagnaTagATune model of the `musicnn` package) run in Rust.
+//!
+//! - `checkpoint`: reads TensorFlow's tensor bundle format, so the published checkpoint is used
+//!   as it is, converted once at fetch time (`fetch`) to safetensors.
+//! - `mel`: the model's input spectrogram, as the package computes it with librosa.
+//! - `network`: the network itself, one 3-second patch at a time.
+//! - `labels`: the model's 50 tags and what they mean to the catalog (instrument, genre, mood).
+//!
+//! A song is heard as the mean over its patches of the tag probabilities and of the penultimate
+//! layer (the sound embedding), as the package's own `top_tags` averages its taggram.
+
+pub mod checkpoint;
+pub mod fetch;
+pub mod labels;
+pub mod mel;
+pub mod network;
+
+use std::path::Path;
+
+pub use fetch::{default_sound_model_dir, fetch_sound_model, sound_model_present};
+pub use network::{EMBEDDING_DIM, PATCH_FRAMES, TAG_COUNT};
+
+use mel::{MelFrontEnd, MEL_BANDS, SAMPLE_RATE};
+use network::{Network, Scratch};
+
+/// The loaded model: weights, spectrogram plan and tag names.
+pub struct SoundModel {
+    network: Network,
+    front: MelFrontEnd,
+}
+
+/// What the model heard in one recording.
+#[derive(Debug, Clone)]
+pub struct Hearing {
+    /// Mean probability of each tag of `labels::TAGS`.
+    pub tags: Vec<f32>,
+    /// Mean of the penultimate layer over the patches heard.
+    pub embedding: Vec<f32>,
+    /// Patches run through the network.
+    pub patches: usize,
+}
+
+/// How much of a recording to hear.
+#[derive(Debug, Clone, Copy)]
+pub struct HearingOptions {
+    /// At most this many 3-second patches, spread evenly over the recording (None: every one).
+    pub max_patches: Option<usize>,
+}
+
+impl Default for HearingOptions {
+    fn default() -> Self {
+        Self {
+            max_patches: Some(DEFAULT_MAX_PATCHES),
+        }
+    }
+}
+
+/// Patches heard per song by default: 16 × 3 s spread over the song. The mean over them agrees
+/// with the mean over every patch to within the reference tolerance on whole songs
+/// (`bench/audio/musicnn_sampling.sh`), at a fraction of the cost for long songs.
+pub const DEFAULT_MAX_PATCHES: usize = 16;
+
+impl SoundModel {
+    /// Loads `mtt_musicnn.safetensors` from the folder.
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        let path = dir.join(fetch::WEIGHTS_FILE);
+        let bytes = std::fs::read(&path).map_err(|e| {
+            format!(
+                "sound model not found at {}: {e}. Run `music-rag model fetch` (or set SOUND_MODEL_DIR)",
+                path.display()
+            )
+        })?;
+        let tensors = fetch::read_safetensors(&bytes)?;
+        let network = Network::from_tensors(&tensors).map_err(|e| e.to_string())?;
+        Ok(Self {
+            network,
+            front: MelFrontEnd::new(),
+        })
+    }
+
+    /// Hears mono samples at any rate (resampled to 16 kHz first).
+    pub fn hear(&self, samples: &[f32], rate: u32, options: HearingOptions) -> Hearing {
+        let resampled;
+        let at_16k = if rate == SAMPLE_RATE {
+            samples
+        } else {
+            resampled = resample(samples, rate, SAMPLE_RATE);
+            &resampled
+        };
+        let frames = self.front.log_mel(at_16k);
+        self.hear_frames(&frames, options)
+    }
+
+    /// Hears a spectrogram: patches of `PATCH_FRAMES` frames without overlap, as the package
+    /// cuts them (a recording shorter than one patch is repeated to fill it).
+    pub fn hear_frames(&self, frames: &[[f32; MEL_BANDS]], options: HearingOptions) -> Hearing {
+        let mut filled;
+        let frames = if frames.len() < PATCH_FRAMES && !frames.is_empty() {
+            filled = frames.to_vec();
+            while filled.len() < PATCH_FRAMES {
+                filled.push(frames[filled.len() % frames.len()]);
+            }
+            &filled[..]
+        } else {
+            frames
+        };
+        let starts = patch_starts(frames.len(), options.max_patches);
+        let mut scratch = Scratch::default();
+        let mut tags = vec![0f64; TAG_COUNT];
+        let mut embedding = vec![0f64; EMBEDDING_DIM];
+        for &start in &starts {
+            let out = self
+                .network
+                .forward(&frames[start..start + PATCH_FRAMES], &mut scratch);
+            for (sum, v) in tags.iter_mut().zip(out.tags) {
+                *sum += f64::from(v);
+            }
+            for (sum, v) in embedding.iter_mut().zip(out.embedding) {
+                *sum += f64::from(v);
+            }
+        }
+        let n = starts.len().max(1) as f64;
+        Hearing {
+            tags: tags.iter().map(|s| (s / n) as f32).collect(),
+            embedding: embedding.iter().map(|s| (s / n) as f32).collect(),
+            patches: starts.len(),
+        }
+    }
+
+    /// Per-patch outputs for every patch, as the package's taggram (the reference test).
+    pub fn taggram(&self, frames: &[[f32; MEL_BANDS]]) -> Vec<network::PatchOutput> {
+        let mut scratch = Scratch::default();
+        patch_starts(frames.len(), None)
+            .into_iter()
+            .map(|s| {
+                self.network
+                    .forward(&frames[s..s + PATCH_FRAMES], &mut scratch)
+            })
+            .collect()
+    }
+
+    /// The spectrogram the network reads, for 16 kHz samples.
+    pub fn spectrogram(&self, samples_16k: &[f32]) -> Vec<[f32; MEL_BANDS]> {
+        self.front.log_mel(samples_16k)
+    }
+}
+
+/// Confidence below which a heard word is not stored. MagnaTagATune's tags are sparse (a clip
+/// carries 3 of 50 on average), so the model's probabilities for present tags are often 0.3-0.6
+/// rather than near 1.
+pub const HEARD_THRESHOLD: f32 = 0.2;
+
+/// The sound model of this process, loaded once from `SOUND_MODEL_DIR` (or the cache); None,
+/// with one warning, when it has not been fetched: analysis then measures without hearing, and
+/// `music-rag reanalyse` adds what the model hears later.
+pub fn installed() -> Option<&'static SoundModel> {
+    static MODEL: std::sync::OnceLock<Option<SoundModel>> = std::sync::OnceLock::new();
+    MODEL
+        .get_or_init(|| match SoundModel::load(&default_sound_model_dir()) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(error = %e, "no sound model: audio is measured but not heard");
+                None
+            }
+        })
+        .as_ref()
+}
+
+/// The measurements of `analysis::analyse` plus what the installed sound model hears.
+pub fn analyse_and_hear(
+    samples: &[f32],
+    rate: u32,
+) -> music_rag_core::domain::catalog::audio::AudioFeatures {
+    let mut features = crate::analyse(samples, rate);
+    if let Some(model) = installed() {
+        model.hear_into(&mut features, samples, rate);
+    }
+    features
+}
+
+impl SoundModel {
+    /// Fills `heard` and `sound_embedding` of measured features.
+    pub fn hear_into(
+        &self,
+        features: &mut music_rag_core::domain::catalog::audio::AudioFeatures,
+        samples: &[f32],
+        rate: u32,
+    ) {
+        use music_rag_core::domain::catalog::audio::{Heard, HeardAspect};
+        let hearing = self.hear(samples, rate, HearingOptions::default());
+        if hearing.patches == 0 {
+            return;
+        }
+        features.heard = labels::heard_words(&hearing.tags, HEARD_THRESHOLD)
+            .into_iter()
+            .map(|w| Heard {
+                word: w.word.to_string(),
+                aspect: match w.aspect {
+                    labels::Aspect::Instrument => HeardAspect::Instrument,
+                    labels::Aspect::Genre => HeardAspect::Genre,
+                    labels::Aspect::Mood => HeardAspect::Mood,
+                },
+                confidence: (w.confidence * 100.0).round() / 100.0,
+            })
+            .collect();
+        features.sound_embedding = hearing.embedding;
+    }
+}
+
+/// Where the patches start: every `PATCH_FRAMES` frames while a whole patch fits, then, if there
+/// are more than `max`, `max` of them spread evenly from first to last.
+fn patch_starts(frames: usize, max: Option<usize>) -> Vec<usize> {
+    if frames < PATCH_FRAMES {
+        return Vec::new();
+    }
+    let all: Vec<usize> = (0..=frames - PATCH_FRAMES).step_by(PATCH_FRAMES).collect();
+    match max {
+        Some(max) if max > 0 && all.len() > max => (0..max)
+            .map(|i| all[i * (all.len() - 1) / (max - 1).max(1)])
+            .collect(),
+        _ => all,
+    }
+}
+
+/// Band-limited resampling (rubato's FFT resampler), whole buffer at once.
+pub fn resample(samples: &[f32], from: u32, to: u32) -> Vec<f32> {
+    use rubato::{FftFixedIn, Resampler};
+    const CHUNK: usize = 4096;
+    let Ok(mut resampler) = FftFixedIn::<f32>::new(from as usize, to as usize, CHUNK, 2, 1) else {
+        return Vec::new();
+    };
+    let delay = resampler.output_delay();
+    let expected = (samples.len() as u64 * u64::from(to) / u64::from(from.max(1))) as usize;
+    let mut out = Vec::with_capacity(expected + delay + CHUNK);
+    let mut chunks = samples.chunks_exact(CHUNK);
+    for chunk in chunks.by_ref() {
+        if let Ok(mut o) = resampler.process(&[chunk], None) {
+            out.append(&mut o[0]);
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        if let Ok(mut o) = resampler.process_partial(Some(&[rest]), None) {
+            out.append(&mut o[0]);
+        }
+    }
+    while out.len() < expected + delay {
+        match resampler.process_partial::<&[f32]>(None, None) {
+            Ok(mut o) if !o[0].is_empty() => out.append(&mut o[0]),
+            _ => break,
+        }
+    }
+    out.drain(..delay.min(out.len()));
+    out.truncate(expected);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patches_tile_the_recording_and_a_cap_spreads_them() {
+        assert_eq!(patch_starts(100, None), Vec::<usize>::new());
+        assert_eq!(patch_starts(187, None), vec![0]);
+        assert_eq!(patch_starts(187 * 3 + 10, None), vec![0, 187, 374]);
+        let capped = patch_starts(187 * 100, Some(4));
+        assert_eq!(capped, vec![0, 33 * 187, 66 * 187, 99 * 187]);
+    }
+
+    #[test]
+    fn resampling_keeps_a_tone_and_the_length() {
+        let tone: Vec<f32> = (0..44_100)
+            .map(|n| (2.0 * std::f32::consts::PI * 440.0 * n as f32 / 44_100.0).sin())
+            .collect();
+        let out = resample(&tone, 44_100, 16_000);
+        assert_eq!(out.len(), 16_000);
+        // Same phase after the delay is removed: compare with the ideal tone mid-buffer.
+        let err: f32 = (4000..12_000)
+            .map(|n| {
+                let ideal = (2.0 * std::f32::consts::PI * 440.0 * n as f32 / 16_000.0).sin();
+                (out[n] - ideal).abs()
+            })
+            .fold(0.0, f32::max);
+        // The resampler's delay is removed in whole samples; what is left is a fraction of a
+        // sample (0.03 at 440 Hz is a 0.2-sample shift), not distortion.
+        assert!(err < 0.05, "max error {err}");
+    }
+}
