@@ -27,6 +27,7 @@ RUN groupadd --system --gid 10001 music-rag \
 # Data lives on the volume, temporary files on a tmpfs: the root filesystem can be read-only.
 ENV MUSIC_RAG_DATA_DIR=/data \
     MODEL_DIR=/opt/music-rag/model \
+    SOUND_MODEL_DIR=/opt/music-rag/sound-model \
     API_HOST=0.0.0.0 \
     API_PORT=8000 \
     ENVIRONMENT=production \
@@ -46,6 +47,7 @@ CMD ["serve"]
 FROM runtime-base AS prebuilt
 COPY target/docker/music-rag /usr/local/bin/music-rag
 COPY target/docker/model /opt/music-rag/model
+COPY target/docker/sound-model /opt/music-rag/sound-model
 
 FROM ${BUILDER_IMAGE} AS builder
 ARG MODEL_CONTEXT_DIR=deploy/docker/no-model
@@ -58,12 +60,14 @@ COPY . .
 RUN cargo build --release --locked --bin music-rag \
  && mkdir -p /out \
  && strip -o /out/music-rag target/release/music-rag
+# The sound model (MusiCNN) always comes from its PyPI package, converted by `model fetch`.
 RUN if [ -f "${MODEL_CONTEXT_DIR}/model.safetensors" ]; then \
       cp -r "${MODEL_CONTEXT_DIR}" /out/model; \
-    else \
-      MODEL_DIR=/out/model /out/music-rag model fetch && rm -rf /out/model/.download; \
-    fi
+    fi \
+ && MODEL_DIR=/out/model SOUND_MODEL_DIR=/out/sound-model /out/music-rag model fetch \
+ && rm -rf /out/model/.download /out/sound-model/.download
 
 FROM runtime-base AS runtime
 COPY --from=builder /out/music-rag /usr/local/bin/music-rag
 COPY --from=builder /out/model /opt/music-rag/model
+COPY --from=builder /out/sound-model /opt/music-rag/sound-model

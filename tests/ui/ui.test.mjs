@@ -155,6 +155,8 @@ test('a track with audio plays, its time advances, and seeking works', async () 
   page.on('response', (r) => { if (r.url().includes('/audio') && r.status() === 206) ranges.push(r.headers()['content-range']); });
   await searchFor(page, AUDIO_TITLE);
   const card = page.locator('#results li', { hasText: AUDIO_TITLE }).first();
+  // What the sound model heard shows apart from the tags, each word with its confidence.
+  assert.match(await card.locator('.heard').textContent(), /^Heard: [a-z ]+ \d+%/);
   await card.getByRole('button', { name: `Play ${AUDIO_TITLE}` }).click();
   await page.waitForFunction(() => document.querySelector('#audio').currentTime > 0.3, null, { timeout: 15000 });
   assert.match(await page.textContent('#now-playing'), new RegExp(AUDIO_TITLE));

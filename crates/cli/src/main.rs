@@ -188,6 +188,12 @@ pub enum Command {
     /// resumes. When complete and no server holds the directory, the new store replaces the
     /// old one, which is kept as DATA_DIR.before-reindex.
     Reindex,
+    /// Add what the sound model hears (instruments, genres, moods, the sound embedding) to
+    /// tracks that have an audio file, without ingesting them again.
+    ///
+    /// Tracks already heard are skipped, so a stopped run resumes; --force hears every track
+    /// again (after a model update).
+    Reanalyse(audio_ingest::ReanalyseArgs),
     /// Write every track as JSON lines, in the import format (`ingest` reads it back).
     Export(data_commands::ExportArgs),
     /// Manage the embedding model.
@@ -275,6 +281,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify => data_commands::verify(g),
         Command::Repair => data_commands::repair(g),
         Command::Reindex => data_commands::reindex(g),
+        Command::Reanalyse(args) => audio_ingest::reanalyse(g, args),
         Command::Export(args) => data_commands::export(g, args),
         Command::IngestAudio(args) => audio_ingest::run(g, args),
         Command::Ask(args) => answers::ask(g, args),

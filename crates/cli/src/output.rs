@@ -79,7 +79,23 @@ pub fn facts(t: &Track) -> String {
     if !m.instrumentation.is_empty() {
         parts.push(m.instrumentation.join(", "));
     }
+    if let Some(heard) = heard(t) {
+        parts.push(heard);
+    }
     parts.join(" · ")
+}
+
+/// "heard: piano 0.91, classical 0.74": what the sound model heard, with its confidence, so it
+/// is never mistaken for what the tags say.
+pub fn heard(t: &Track) -> Option<String> {
+    let heard = &t.audio.as_ref()?.heard;
+    (!heard.is_empty()).then(|| {
+        let words: Vec<String> = heard
+            .iter()
+            .map(|h| format!("{} {:.2}", h.word, h.confidence))
+            .collect();
+        format!("heard: {}", words.join(", "))
+    })
 }
 
 pub fn search(resp: &SearchResponse, as_json: bool, explain: bool) {

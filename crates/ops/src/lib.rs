@@ -14,6 +14,7 @@ pub mod import;
 pub mod maintenance;
 pub mod open;
 pub mod progress;
+pub mod reanalyse;
 pub mod report;
 pub mod snapshots;
 pub mod stats;

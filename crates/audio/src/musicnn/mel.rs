@@ -91,12 +91,18 @@ impl MelFrontEnd {
     }
 }
 
+/// Slaney's scale: 200/3 Hz per mel below 1 kHz, then 27 mels per factor of 6.4.
+const F_SP: f64 = 200.0 / 3.0;
+const MIN_LOG_HZ: f64 = 1000.0;
+
+fn log_step() -> f64 {
+    (6.4f64).ln() / 27.0
+}
+
 /// Slaney's mel scale (linear below 1 kHz, logarithmic above), as librosa's `hz_to_mel`.
 fn hz_to_mel(hz: f64) -> f64 {
-    const F_SP: f64 = 200.0 / 3.0;
-    const MIN_LOG_HZ: f64 = 1000.0;
     let min_log_mel = MIN_LOG_HZ / F_SP;
-    let logstep = (6.4f64).ln() / 27.0;
+    let logstep = log_step();
     if hz >= MIN_LOG_HZ {
         min_log_mel + (hz / MIN_LOG_HZ).ln() / logstep
     } else {
@@ -105,10 +111,8 @@ fn hz_to_mel(hz: f64) -> f64 {
 }
 
 fn mel_to_hz(mel: f64) -> f64 {
-    const F_SP: f64 = 200.0 / 3.0;
-    const MIN_LOG_HZ: f64 = 1000.0;
     let min_log_mel = MIN_LOG_HZ / F_SP;
-    let logstep = (6.4f64).ln() / 27.0;
+    let logstep = log_step();
     if mel >= min_log_mel {
         MIN_LOG_HZ * (logstep * (mel - min_log_mel)).exp()
     } else {

@@ -235,7 +235,9 @@ impl Network {
             out.resize(t_len * offsets * layer.n, 0.0);
             matmul(out, cols, k, t_len * offsets, layer);
             let column = i * TIMBRAL_FILTERS;
-            pool_over_frequency(out, offsets, layer, norm, front, column);
+            pool_over_frequency(out, offsets, layer, norm, front, column, |t, f| {
+                t * offsets + f
+            });
         }
 
         // Temporal filters ("same" padding in time): per band, the frames of that band in time
@@ -265,17 +267,9 @@ impl Network {
             }
             // out is [band][frame][filter]; pool over bands.
             let column = 2 * TIMBRAL_FILTERS + i * TEMPORAL_FILTERS;
-            for t in 0..t_len {
-                for c in 0..layer.n {
-                    let (mut hi, mut lo) = (f32::MIN, f32::MAX);
-                    for f in 0..MEL_BANDS {
-                        let v = (out[(f * t_len + t) * layer.n + c] + layer.bias[c]).max(0.0);
-                        hi = hi.max(v);
-                        lo = lo.min(v);
-                    }
-                    front[t * FRONT_WIDTH + column + c] = normalised_extreme(norm, c, hi, lo);
-                }
-            }
+            pool_over_frequency(out, MEL_BANDS, layer, norm, front, column, |t, f| {
+                f * t_len + t
+            });
         }
 
         // Mid end: each layer sees 7 frames of the whole previous layer.
@@ -367,19 +361,22 @@ fn normalised_extreme(norm: &Norm, c: usize, hi: f32, lo: f32) -> f32 {
     (if s >= 0.0 { hi } else { lo }) * s + norm.shift[c]
 }
 
+/// ReLU, batch norm and max over the `bands` positions of a convolution's output into
+/// `front`'s columns from `column`; `row(t, f)` is the output row of frame `t`, position `f`.
 fn pool_over_frequency(
     out: &[f32],
-    offsets: usize,
+    bands: usize,
     layer: &Linear,
     norm: &Norm,
     front: &mut [f32],
     column: usize,
+    row: impl Fn(usize, usize) -> usize,
 ) {
     for t in 0..PATCH_FRAMES {
         for c in 0..layer.n {
             let (mut hi, mut lo) = (f32::MIN, f32::MAX);
-            for f in 0..offsets {
-                let v = (out[(t * offsets + f) * layer.n + c] + layer.bias[c]).max(0.0);
+            for f in 0..bands {
+                let v = (out[row(t, f) * layer.n + c] + layer.bias[c]).max(0.0);
                 hi = hi.max(v);
                 lo = lo.min(v);
             }

@@ -373,10 +373,21 @@ function whyLine(why) {
   return line;
 }
 
+// What the sound model heard in the recording, each word with its confidence, shown apart from
+// the catalog's own facts so a heard "piano" is never mistaken for a tagged one.
+function heardLine(t) {
+  const heard = (t.audio && t.audio.heard) || [];
+  if (!heard.length) return null;
+  return el('p', { class: 'heard', title: 'Heard in the recording by the sound model, with its confidence' },
+    'Heard: ',
+    ...heard.slice(0, 6).map((h) => el('span', { class: `heard-word ${h.aspect}`, text: `${h.word} ${Math.round(h.confidence * 100)}%` })));
+}
+
 function trackCard(t, { why, score, actions = true } = {}) {
   const li = el('li', { class: 'hit', 'data-id': t.id },
     el('h3', {}, t.title || t.id, ' ', el('span', { class: 'artist', text: `— ${t.artist || 'unknown artist'}` })),
     el('p', { class: 'facts', text: facts(t) }),
+    heardLine(t),
     why ? whyLine(why) : null,
   );
   if (score !== undefined) li.dataset.score = String(score);
