@@ -19,7 +19,7 @@ import pretty_midi
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
 MAJOR = [0, 2, 4, 5, 7, 9, 11]
 MINOR = [0, 2, 3, 5, 7, 8, 10]
-NAMES = ["C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B"]
+NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]  # as the catalog spells keys
 
 # class -> (kind, melody program, accompaniment program or None, drums style or None,
 #           tempo range, melody octave)
@@ -45,9 +45,15 @@ CLASSES = {
 
 
 def chords(mode_steps, minor):
-    # I-V-vi-IV in major, i-VI-III-VII in minor: scale degrees of the chord roots.
-    degrees = [0, 5, 2, 6] if minor else [0, 4, 5, 3]
-    return [[mode_steps[(d + k) % 7] + 12 * ((d + k) // 7) for k in (0, 2, 4)] for d in degrees]
+    # I-IV-V-I in major, i-iv-V-i in minor with the dominant major (harmonic minor's raised
+    # seventh), so a listener names the same key as the label. (A minor i-VI-III-VII is the
+    # relative major's vi-IV-I-V: its key is ambiguous, and an earlier version of this set
+    # used it.)
+    degrees = [0, 3, 4, 0]
+    out = [[mode_steps[(d + k) % 7] + 12 * ((d + k) // 7) for k in (0, 2, 4)] for d in degrees]
+    if minor:
+        out[2][1] += 1  # the dominant's third is the leading tone
+    return out
 
 
 def add_drums(pm, style, tempo, seconds, rng):

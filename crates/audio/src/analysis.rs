@@ -15,14 +15,27 @@ const MFCC: usize = 13;
 const ROLLOFF: f32 = 0.85;
 const TEMPO_MIN: f32 = 40.0;
 const TEMPO_MAX: f32 = 240.0;
+/// Below this level a recording is silence: no tempo, no key.
+const SILENT_DBFS: f32 = -60.0;
+const SILENT: &str = "silent";
+/// Mean onset flux (dB per frame over the mel bands) below which nothing starts or changes: a
+/// steady tone or drone has no beat. Music measured 0.43 or more, a steady sine 0.04 or less.
+const MIN_FLUX_DB: f32 = 0.1;
+/// Pulse clarity below which there is no beat to count: speech and noise measured 0.06-0.09,
+/// rendered music 0.22 or more (`examples/decision_inputs.rs`).
+const MIN_PULSE_CLARITY: f32 = 0.15;
+/// Chroma contrast below which there is no pitched harmony: noise and speech measured 0.18-0.25,
+/// music with a key 0.28 or more.
+const MIN_CHROMA_CONTRAST: f32 = 0.27;
+/// A pitch class holding more than this share of the chroma is one note, not a key.
+const SINGLE_PITCH_SHARE: f32 = 0.6;
+/// The best key's profile correlation needed to name it: drums and distorted power chords
+/// measured 0.30-0.45, tonal music 0.55 or more.
+const MIN_KEY_CORRELATION: f32 = 0.5;
 /// librosa's default tempo prior: log-normal around 120 BPM, one octave wide.
 const TEMPO_PRIOR_BPM: f32 = 120.0;
-const MAJOR: [f32; 12] = [
-    6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88,
-];
-const MINOR: [f32; 12] = [
-    6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17,
-];
+const MAJOR: [f32; 12] = [5.0, 2.0, 3.5, 2.0, 4.5, 4.0, 2.0, 4.5, 2.0, 3.5, 1.5, 4.0];
+const MINOR: [f32; 12] = [5.0, 2.0, 3.5, 4.5, 2.0, 4.0, 2.0, 4.5, 3.5, 2.0, 1.5, 4.0];
 
 /// Natural log to about three decimals, cheap enough for every bin of every frame (only the
 /// flatness, a ratio of means, uses it).
@@ -399,6 +412,17 @@ fn pearson(a: &[f32; 12], b: &[f32; 12]) -> f32 {
     num / (da.sqrt() * db.sqrt()).max(1e-12)
 }
 
+/// How unevenly energy spreads over the pitch classes: standard deviation over mean (0 for
+/// noise's flat chroma, 3.3 for a single pitch class).
+fn chroma_contrast(chroma: &[f32; 12]) -> f32 {
+    let mean = chroma.iter().sum::<f32>() / 12.0;
+    if mean <= 0.0 {
+        return 0.0;
+    }
+    let var = chroma.iter().map(|c| (c - mean).powi(2)).sum::<f32>() / 12.0;
+    var.sqrt() / mean
+}
+
 /// The best-correlated of the 24 major and minor keys: (tonic pitch class, minor, correlation).
 fn key_of(chroma: &[f32; 12]) -> Option<(usize, bool, f32)> {
     if chroma.iter().all(|c| *c <= 0.0) {
@@ -430,8 +454,10 @@ fn parabolic(y0: f32, y1: f32, y2: f32) -> (f32, f32) {
     (off, y1 - 0.25 * (y0 - y2) * off)
 }
 
-/// Tempo in BPM from the onset envelope, and whether the other octave fits nearly as well.
-fn tempo(onset: &[f32], frame_rate: f32, onset_density: f32) -> Option<(f32, bool)> {
+/// The tempo, whether half or double fits nearly as well, and the pulse clarity: the onset
+/// envelope's autocorrelation at the beat period over its energy (near 0 for noise or speech,
+/// well above for music with a pulse).
+fn tempo(onset: &[f32], frame_rate: f32, onset_density: f32) -> Option<(f32, bool, f32)> {
     let n = onset.len();
     let lag_min = (frame_rate * 60.0 / TEMPO_MAX).floor().max(1.0) as usize;
     let lag_max = (frame_rate * 60.0 / TEMPO_MIN).ceil() as usize;
@@ -502,7 +528,7 @@ fn tempo(onset: &[f32], frame_rate: f32, onset_density: f32) -> Option<(f32, boo
     } else {
         chosen as f32
     };
-    Some((bpm_of(period), ambiguous))
+    Some((bpm_of(period), ambiguous, ac[chosen] / ac[0]))
 }
 
 /// Onsets per second: local maxima of the onset envelope above its mean plus one deviation.
@@ -636,17 +662,58 @@ pub fn analyse(samples: &[f32], rate: u32) -> AudioFeatures {
     let spectral = short_time(samples, rate);
     let chroma_mean = chroma(samples, rate);
     let density = onset_density(&spectral.onset, spectral.frame_rate);
-    let (tempo_bpm, tempo_octave_ambiguous) =
+    let silent = loudness_dbfs < SILENT_DBFS;
+    let flux = spectral.onset.iter().sum::<f32>() / spectral.onset.len().max(1) as f32;
+    let (tempo_bpm, tempo_octave_ambiguous, no_tempo_reason) = if silent {
+        (None, false, Some(SILENT.to_string()))
+    } else if flux < MIN_FLUX_DB {
+        (None, false, Some("no onsets: a steady sound".to_string()))
+    } else {
         match tempo(&spectral.onset, spectral.frame_rate, density) {
-            Some((t, a)) => (Some(t), a),
-            None => (None, false),
-        };
-    let key = key_of(&chroma_mean)
-        .filter(|(_, _, r)| *r > 0.3)
-        .map(|(tonic, minor, _)| {
-            // Spelled as the catalog spells keys everywhere (`Key`'s names: Eb, Ab, Bb).
-            Key::new(tonic as u8, if minor { Mode::Minor } else { Mode::Major }).to_string()
-        });
+            Some((_, _, clarity)) if clarity < MIN_PULSE_CLARITY => (
+                None,
+                false,
+                Some(format!(
+                    "no steady pulse (clarity {clarity:.2}): speech, noise or free time"
+                )),
+            ),
+            Some((t, a, _)) => (Some(t), a, None),
+            None => (None, false, Some("no periodic onsets".to_string())),
+        }
+    };
+    let total: f32 = chroma_mean.iter().sum();
+    let top_share = chroma_mean.iter().copied().fold(0.0, f32::max) / total.max(1e-9);
+    let contrast = chroma_contrast(&chroma_mean);
+    let (key, no_key_reason) = if silent {
+        (None, Some(SILENT.to_string()))
+    } else if top_share > SINGLE_PITCH_SHARE {
+        (None, Some("a single pitch, not a key".to_string()))
+    } else if contrast < MIN_CHROMA_CONTRAST {
+        (
+            None,
+            Some(format!(
+                "no pitched harmony (contrast {contrast:.2}): noise, speech or percussion"
+            )),
+        )
+    } else {
+        match key_of(&chroma_mean) {
+            Some((tonic, minor, r)) if r >= MIN_KEY_CORRELATION => (
+                // Spelled as the catalog spells keys everywhere (`Key`'s names: Eb, Ab, Bb).
+                Some(
+                    Key::new(tonic as u8, if minor { Mode::Minor } else { Mode::Major })
+                        .to_string(),
+                ),
+                None,
+            ),
+            Some((_, _, r)) => (
+                None,
+                Some(format!(
+                    "no clear key: the pitch classes fit no major or minor key well (r {r:.2})"
+                )),
+            ),
+            None => (None, Some("no pitched harmony".to_string())),
+        }
+    };
     let mut f = AudioFeatures {
         tempo_bpm,
         tempo_octave_ambiguous,
@@ -666,10 +733,35 @@ pub fn analyse(samples: &[f32], rate: u32) -> AudioFeatures {
         file_fingerprint: None,
         heard: Vec::new(),
         sound_embedding: Vec::new(),
+        no_tempo_reason,
+        no_key_reason,
     };
     f.words = words(&f);
     f.vector = vector(&f, spectral.centroid.std(), spectral.frame_db.std());
     f
+}
+
+/// The numbers the tempo and key decisions rest on, for tuning their thresholds:
+/// (pulse clarity, best key correlation, share of the loudest pitch class, loudness dBFS, mean
+/// onset flux in dB).
+#[doc(hidden)]
+pub fn decision_inputs(samples: &[f32], rate: u32) -> (Option<f32>, Option<f32>, f32, f32, f32) {
+    let f = analyse(samples, rate);
+    let decimated;
+    let (samples, rate) = if rate >= 32_000 {
+        decimated = decimate_by_two(samples);
+        (decimated.as_slice(), rate / 2)
+    } else {
+        (samples, rate)
+    };
+    let spectral = short_time(samples, rate);
+    let chroma_mean = chroma(samples, rate);
+    let density = onset_density(&spectral.onset, spectral.frame_rate);
+    let clarity = tempo(&spectral.onset, spectral.frame_rate, density).map(|t| t.2);
+    let r = key_of(&chroma_mean).map(|k| k.2);
+    let top = chroma_contrast(&chroma_mean);
+    let flux = spectral.onset.iter().sum::<f32>() / spectral.onset.len().max(1) as f32;
+    (clarity, r, top, f.loudness_dbfs, flux)
 }
 
 #[cfg(test)]

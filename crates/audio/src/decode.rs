@@ -94,11 +94,33 @@ fn check_stream(whose: &str, rate: u32, channels: Option<usize>) -> Result<(), A
 /// A WAV file's format chunk is read before the decoder sees it: a header claiming 0 Hz, no
 /// channels or an odd sample size makes decoders divide by zero or panic, so it is refused
 /// here with what is wrong. Anything that is not a RIFF/WAVE file passes untouched.
+/// FLAC's STREAMINFO (the first metadata block, always there): sample depths the decoder does
+/// not read are named here, where the decoder itself would only say "end of stream".
+fn check_flac_streaminfo(head: &[u8]) -> Result<(), AudioError> {
+    // After "fLaC" and the 4-byte block header: block sizes (4 bytes), frame sizes (6), then
+    // 20 bits of sample rate, 3 of channels - 1 and 5 of bits per sample - 1.
+    let packed = u64::from_be_bytes(head[18..26].try_into().expect("8 bytes"));
+    let bits = ((packed >> 36) & 0x1f) + 1;
+    if bits > MAX_FLAC_BITS {
+        return Err(AudioError::Unsupported(format!(
+            "FLAC with {bits}-bit samples: the decoder reads FLAC up to {MAX_FLAC_BITS} bits per \
+             sample; re-encode it at 24 bits (e.g. `flac -d` then `sox in.wav -b 24 out.flac`)"
+        )));
+    }
+    Ok(())
+}
+
+/// The deepest FLAC samples symphonia's decoder reads.
+const MAX_FLAC_BITS: u64 = 24;
+
 fn check_wav_header(source: &mut Box<dyn MediaSource>) -> Result<(), AudioError> {
     use std::io::{Read, Seek, SeekFrom};
     let mut head = Vec::with_capacity(4096);
     source.by_ref().take(4096).read_to_end(&mut head)?;
     source.seek(SeekFrom::Start(0))?;
+    if head.len() >= 26 && &head[0..4] == b"fLaC" {
+        return check_flac_streaminfo(&head);
+    }
     if head.len() < 12 || &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
         return Ok(());
     }

@@ -136,6 +136,56 @@ fn chords_and_scales_give_their_key_and_mode() {
 }
 
 #[test]
+fn sounds_without_a_beat_or_a_key_get_none_and_say_why() {
+    let seconds = 20.0;
+    let n = (seconds * RATE as f32) as usize;
+    let sine: Vec<f32> = (0..n)
+        .map(|i| 0.5 * (2.0 * PI * 440.0 * i as f32 / RATE as f32).sin())
+        .collect();
+    // White noise from a fixed linear congruential generator: the same every run.
+    let mut state = 12345u32;
+    let noise: Vec<f32> = (0..n)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 24) as f32 * 0.6 - 0.3
+        })
+        .collect();
+    let silence = vec![0.0f32; n];
+    for (name, samples) in [("sine", &sine), ("noise", &noise), ("silence", &silence)] {
+        let f = analyse(samples, RATE);
+        assert_eq!(f.tempo_bpm, None, "{name}: {:?}", f.tempo_bpm);
+        assert_eq!(f.key, None, "{name}: {:?}", f.key);
+        assert!(
+            f.no_tempo_reason.is_some() && f.no_key_reason.is_some(),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        analyse(&sine, RATE).no_key_reason.as_deref(),
+        Some("a single pitch, not a key")
+    );
+    assert_eq!(
+        analyse(&silence, RATE).no_tempo_reason.as_deref(),
+        Some("silent")
+    );
+    assert!(analyse(&noise, RATE)
+        .no_tempo_reason
+        .unwrap()
+        .starts_with("no steady pulse"));
+
+    // A drum loop has a tempo but no key.
+    let drums = click_track(120.0, seconds);
+    let f = analyse(&drums, RATE);
+    assert!(
+        (f.tempo_bpm.unwrap() - 120.0).abs() < 2.0,
+        "{:?}",
+        f.tempo_bpm
+    );
+    assert_eq!(f.key, None);
+    assert!(f.no_key_reason.is_some());
+}
+
+#[test]
 fn sine_levels_read_within_half_a_decibel() {
     for level in [-3.0f32, -12.0, -20.0, -30.0] {
         let a = 10f32.powf(level / 20.0);
@@ -262,4 +312,36 @@ fn broken_files_are_errors_not_crashes() {
             );
         }
     }
+}
+
+#[test]
+fn a_flac_deeper_than_the_decoder_reads_is_named_not_end_of_stream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("deep.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: RATE,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for s in chords(&[&[60, 64, 67]], 1.0) {
+        w.write_sample((s.clamp(-1.0, 1.0) * i32::MAX as f32 * 0.5) as i32)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    let flac = tmp.path().join("deep.flac");
+    encode(
+        "flac",
+        &[
+            "--silent",
+            "-f",
+            "-o",
+            flac.to_str().unwrap(),
+            wav.to_str().unwrap(),
+        ],
+    );
+    let err = decode_file(&flac).unwrap_err().to_string();
+    assert!(err.contains("FLAC with 32-bit samples"), "{err}");
+    assert!(!err.contains("end of stream"), "{err}");
 }

@@ -46,6 +46,12 @@ pub struct AudioFeatures {
     pub vector: Vec<f32>,
     /// Size and modification time of the analysed file, so re-runs skip unchanged files.
     pub file_fingerprint: Option<String>,
+    /// Why no tempo was measured ("no steady pulse: speech, noise or free time", "silent").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_tempo_reason: Option<String>,
+    /// Why no key was named ("a single pitch, not a key", "no pitched harmony").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_key_reason: Option<String>,
     /// What the sound model heard (instruments, genres, moods), each with its confidence; kept
     /// apart from what tags or catalog rows say, which it never overrides.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -156,6 +162,8 @@ impl AudioFeatures {
         for (field, value) in [
             ("audio.key", &self.key),
             ("audio.file_fingerprint", &self.file_fingerprint),
+            ("audio.no_tempo_reason", &self.no_tempo_reason),
+            ("audio.no_key_reason", &self.no_key_reason),
         ] {
             if let Some(v) = value {
                 crate::domain::catalog::limits::check_no_nul(field, v)?;
