@@ -732,7 +732,7 @@ pub fn analyse(samples: &[f32], rate: u32) -> AudioFeatures {
         vector: Vec::new(),
         file_fingerprint: None,
         heard: Vec::new(),
-        sound_embedding: Vec::new(),
+        sound_embedding: None,
         no_tempo_reason,
         no_key_reason,
     };

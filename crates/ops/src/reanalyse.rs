@@ -48,7 +48,7 @@ pub fn reanalyse(engine: &Engine, force: bool, progress: &dyn Progress) -> Resul
                 continue;
             }
             done.with_audio += 1;
-            if !force && !audio.sound_embedding.is_empty() {
+            if !force && audio.sound_embedding.is_some() {
                 done.already_heard += 1;
             } else {
                 todo.push((**t).clone());
@@ -97,7 +97,7 @@ fn hear_track(model: &SoundModel, track: &Track) -> std::result::Result<Track, S
     let mut t = track.clone();
     let audio = t.audio.get_or_insert_with(Default::default);
     model.hear_into(audio, &decoded.samples, decoded.sample_rate);
-    if audio.sound_embedding.is_empty() {
+    if audio.sound_embedding.is_none() {
         return Err(format!("{path}: too short to hear"));
     }
     Ok(t)

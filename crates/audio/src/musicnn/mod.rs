@@ -204,7 +204,7 @@ impl SoundModel {
                 confidence: (w.confidence * 100.0).round() / 100.0,
             })
             .collect();
-        features.sound_embedding = hearing.embedding;
+        features.sound_embedding = Some(hearing.embedding);
     }
 }
 

@@ -81,7 +81,7 @@ fn the_model_hears_the_instrument_of_each_fixture() {
         model.hear_into(&mut features, &decoded.samples, decoded.sample_rate);
         let heard: Vec<&str> = features.heard.iter().map(|h| h.word.as_str()).collect();
         assert!(heard.contains(&word), "{file}: heard {heard:?}");
-        assert_eq!(features.sound_embedding.len(), 200);
+        assert_eq!(features.sound_embedding.as_ref().map(Vec::len), Some(200));
         features.validate().unwrap();
     }
 }

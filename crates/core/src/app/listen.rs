@@ -110,9 +110,9 @@ impl Engine {
         filters: &crate::domain::retrieval::filter::Filter,
         k: usize,
     ) -> Result<Vec<crate::domain::retrieval::hit::Candidate>> {
-        if seed.sound_embedding.is_empty() {
+        let Some(seed_embedding) = &seed.sound_embedding else {
             return self.store().audio_search(&seed.vector, filters, k);
-        }
+        };
         let pool = (k * SOUND_POOL_FACTOR).min(SOUND_POOL_MAX).max(k);
         let mut candidates = self.store().audio_search(&seed.vector, filters, pool)?;
         for c in &mut candidates {
@@ -122,7 +122,8 @@ impl Engine {
                 .and_then(|t| {
                     t.audio
                         .as_ref()
-                        .map(|a| cosine(&seed.sound_embedding, &a.sound_embedding))
+                        .and_then(|a| a.sound_embedding.as_deref())
+                        .map(|e| cosine(seed_embedding, e))
                 })
                 .flatten();
             if let Some(learned) = learned {

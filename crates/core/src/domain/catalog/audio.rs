@@ -58,10 +58,10 @@ pub struct AudioFeatures {
     #[cfg_attr(feature = "openapi", schema(max_items = 64))]
     pub heard: Vec<Heard>,
     /// The sound model's embedding of the recording (its penultimate layer), compared in
-    /// sound-alike search; empty when the model has not heard the track.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[cfg_attr(feature = "openapi", schema(max_items = 200))]
-    pub sound_embedding: Vec<f32>,
+    /// sound-alike search; absent when the model has not heard the track.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_items = 200, max_items = 200))]
+    pub sound_embedding: Option<Vec<f32>>,
 }
 
 /// Floats in a sound-model embedding (MusiCNN's penultimate layer).
@@ -142,17 +142,17 @@ impl AudioFeatures {
                 ));
             }
         }
-        if !self.sound_embedding.is_empty() {
-            if self.sound_embedding.len() != SOUND_EMBEDDING_DIM {
+        if let Some(embedding) = &self.sound_embedding {
+            if embedding.len() != SOUND_EMBEDDING_DIM {
                 return Err(FieldError::new(
                     "audio.sound_embedding",
                     format!(
-                        "must hold {SOUND_EMBEDDING_DIM} floats or none (got {})",
-                        self.sound_embedding.len()
+                        "must hold {SOUND_EMBEDDING_DIM} floats (got {})",
+                        embedding.len()
                     ),
                 ));
             }
-            if self.sound_embedding.iter().any(|v| !v.is_finite()) {
+            if embedding.iter().any(|v| !v.is_finite()) {
                 return Err(FieldError::new(
                     "audio.sound_embedding",
                     "must hold finite numbers",
