@@ -20,13 +20,14 @@ fi
 model="${MODEL_DIR:-$PWD/target/model/all-MiniLM-L6-v2}"
 sound_model="${SOUND_MODEL_DIR:-$PWD/target/model/musicnn}"
 [ -f "$model/model.safetensors" ] && [ -f "$sound_model/mtt_musicnn.safetensors" ] \
+  && [ -f "$sound_model/msd_musicnn.safetensors" ] \
   || MODEL_DIR="$model" SOUND_MODEL_DIR="$sound_model" "./target/$profile/music-rag" model fetch
 rm -rf target/docker && mkdir -p target/docker/model target/docker/sound-model
 strip -o target/docker/music-rag "target/$profile/music-rag"
 for f in "$model"/*; do
   case "$(basename "$f")" in README.md|.download) ;; *) cp -r "$f" target/docker/model/ ;; esac
 done
-cp "$sound_model/mtt_musicnn.safetensors" target/docker/sound-model/
+cp "$sound_model"/*_musicnn.safetensors target/docker/sound-model/
 # The legacy builder's deprecation notice goes to the log; the log is shown on failure.
 docker build --quiet --target prebuilt \
   --build-arg RUNTIME_IMAGE="$runtime" --build-arg VERSION="$version" \

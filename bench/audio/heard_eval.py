@@ -33,6 +33,9 @@ QUERIES = {
     "techno": ["techno"],
     "classical music": ["classical", "strings", "harpsichord"],
     "ambient": ["ambient"],
+    "jazz": ["jazz"],
+    "blues": ["blues"],
+    "hip hop": ["hip hop"],
 }
 
 

@@ -41,6 +41,9 @@ CLASSES = {
     "techno": ("genre", 81, 38, "techno", (120, 135), 5),
     "classical": ("genre", 40, 48, None, (60, 110), 5),
     "ambient": ("genre", 89, 95, None, (55, 75), 5),
+    "jazz": ("genre", 66, 32, "swing", (100, 180), 4),
+    "blues": ("genre", 29, 33, "shuffle", (70, 110), 4),
+    "hip hop": ("genre", 4, 38, "boombap", (82, 98), 4),
 }
 
 
@@ -73,6 +76,28 @@ def add_drums(pm, style, tempo, seconds, rng):
             kit.notes.append(pretty_midi.Note(90, 49 if step % 4 == 0 else 51, t, t + 0.2))
             if step % 2 == 1:
                 kit.notes.append(pretty_midi.Note(115, 38, t, t + 0.1))
+        elif style == "swing":
+            # ride on the beat and the swung "and", hi-hat foot on 2 and 4, soft kick
+            kit.notes.append(pretty_midi.Note(80, 51, t, t + 0.2))
+            kit.notes.append(pretty_midi.Note(70, 51, t + beat * 2 / 3, t + beat * 2 / 3 + 0.1))
+            if step % 2 == 1:
+                kit.notes.append(pretty_midi.Note(70, 44, t, t + 0.1))
+            if rng.random() < 0.2:
+                kit.notes.append(pretty_midi.Note(50, 38, t + beat * 2 / 3, t + beat * 2 / 3 + 0.1))
+        elif style == "shuffle":
+            kit.notes.append(pretty_midi.Note(95, 36 if step % 2 == 0 else 38, t, t + 0.1))
+            for at in (0, 2 / 3):
+                kit.notes.append(pretty_midi.Note(70, 42, t + at * beat, t + at * beat + 0.05))
+        elif style == "boombap":
+            bar_step = step % 4
+            if bar_step in (0,) or (bar_step == 2 and rng.random() < 0.5):
+                kit.notes.append(pretty_midi.Note(115, 36, t, t + 0.1))
+            if bar_step in (1, 3):
+                kit.notes.append(pretty_midi.Note(115, 38, t, t + 0.1))
+            if bar_step == 2:
+                kit.notes.append(pretty_midi.Note(75, 36, t + beat * 0.75, t + beat * 0.75 + 0.1))
+            for half in (0, 0.5):
+                kit.notes.append(pretty_midi.Note(65, 42, t + half * beat, t + half * beat + 0.05))
         else:  # rock
             kit.notes.append(pretty_midi.Note(100, 36 if step % 2 == 0 else 38, t, t + 0.1))
             for half in (0, 0.5):
@@ -100,7 +125,17 @@ def piece(cls, rng, seconds):
         base = 12 * (octave - 1) + tonic
         while t < seconds:
             chord = progression[i % 4]
-            if cls in ("rock", "metal"):
+            if cls == "jazz":
+                # walking bass: a chord tone on every beat, in the bass register
+                for k in range(4):
+                    s = t + k * beat
+                    acc.notes.append(pretty_midi.Note(90, base - 12 + chord[k % 3] + (2 if k == 3 else 0), s, s + beat * 0.9))
+            elif cls in ("blues", "hip hop"):
+                # bass: root and fifth, swung or laid back
+                for k in range(4):
+                    s = t + k * beat
+                    acc.notes.append(pretty_midi.Note(95, base - 12 + (chord[0] if k % 2 == 0 else chord[2]), s, s + beat * 0.6))
+            elif cls in ("rock", "metal"):
                 # bass: the root on eighths
                 for k in range(8):
                     s = t + k * bar / 8
@@ -136,6 +171,13 @@ def piece(cls, rng, seconds):
                 for n in (root, root + 7, root + 12):
                     mel.notes.append(pretty_midi.Note(100, n, t, t + length * 0.9))
                 t += length
+                continue
+            if cls in ("jazz", "blues", "hip hop"):
+                # chords with a seventh (comping), the melody instrument's voice
+                if int(t / beat) % 2 == 0:
+                    for n in chord + [chord[0] + (10 if cls != "jazz" else 11)]:
+                        mel.notes.append(pretty_midi.Note(75, base + n, t + beat * 2 / 3, t + beat * 1.5))
+                t += beat
                 continue
             length = rng.choice([beat / 2, beat, beat, beat * 2] if cls != "ambient" else [bar, bar * 2])
             if rng.random() < 0.5:

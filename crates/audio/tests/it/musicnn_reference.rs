@@ -4,12 +4,13 @@
 //! `tests/fixtures/musicnn-*.flac` are 6.5-second excerpts of the labelled set
 //! (`bench/audio/labelled_set.py`): two at 16 kHz, one at 22.05 kHz so the resampler is
 //! covered. `musicnn-reference.jsonl` is what `bench/audio/musicnn_reference.py` printed for
-//! them with musicnn 0.1.0 on TensorFlow 2.21. The model is the one `music-rag model fetch`
-//! converts (`SOUND_MODEL_DIR`).
+//! them with musicnn 0.1.0 on TensorFlow 2.21 (`musicnn-reference-msd.jsonl` with `--msd`, the
+//! Million Song Dataset model). The models are the ones `music-rag model fetch` converts
+//! (`SOUND_MODEL_DIR`).
 
 use std::path::Path;
 
-use music_rag_audio::musicnn::{default_sound_model_dir, resample, SoundModel};
+use music_rag_audio::musicnn::{default_sound_model_dir, resample, SoundModel, Tagger};
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
@@ -19,11 +20,20 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[test]
-fn the_port_matches_the_python_package_per_patch() {
+fn the_magnatagatune_model_matches_the_python_package_per_patch() {
+    matches_the_package(Tagger::Mtt, "musicnn-reference.jsonl");
+}
+
+#[test]
+fn the_million_song_model_matches_the_python_package_per_patch() {
+    matches_the_package(Tagger::Msd, "musicnn-reference-msd.jsonl");
+}
+
+fn matches_the_package(tagger: Tagger, reference: &str) {
     let model = SoundModel::load(&default_sound_model_dir())
         .expect("the sound model (run `music-rag model fetch`)");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let reference = std::fs::read_to_string(fixtures.join("musicnn-reference.jsonl")).unwrap();
+    let reference = std::fs::read_to_string(fixtures.join(reference)).unwrap();
     let mut files = 0;
     for line in reference.lines().filter(|l| !l.trim().is_empty()) {
         let row: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -34,7 +44,7 @@ fn the_port_matches_the_python_package_per_patch() {
         } else {
             resample(&decoded.samples, decoded.sample_rate, 16_000)
         };
-        let patches = model.taggram(&model.spectrogram(&samples));
+        let patches = model.taggram(tagger, &model.spectrogram(&samples));
         let want_tags = row["taggram"].as_array().unwrap();
         let want_embeddings = row["penultimate"].as_array().unwrap();
         assert_eq!(patches.len(), want_tags.len(), "{name}: patch count");
