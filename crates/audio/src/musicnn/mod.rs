@@ -190,11 +190,6 @@ impl SoundModel {
 /// Patches the genre (Million Song Dataset) model hears at most per song, about.
 const MSD_MAX_PATCHES: usize = DEFAULT_MAX_PATCHES / 2;
 
-/// Confidence below which a heard word is not stored. MagnaTagATune's tags are sparse (a clip
-/// carries 3 of 50 on average), so the model's probabilities for present tags are often 0.3-0.6
-/// rather than near 1.
-pub const HEARD_THRESHOLD: f32 = 0.2;
-
 /// The sound model of this process, loaded once from `SOUND_MODEL_DIR` (or the cache); None,
 /// with one warning, when it has not been fetched: analysis then measures without hearing, and
 /// `music-rag reanalyse` adds what the model hears later.
@@ -236,7 +231,7 @@ impl SoundModel {
         if hearing.patches == 0 {
             return;
         }
-        features.heard = labels::heard_words(&hearing.tags, &hearing.msd_tags, HEARD_THRESHOLD)
+        features.heard = labels::heard_words(&hearing.tags, &hearing.msd_tags)
             .into_iter()
             .map(|w| Heard {
                 word: w.word.to_string(),
