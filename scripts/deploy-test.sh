@@ -71,7 +71,10 @@ step "hadolint: Dockerfile clean"
 scripts/docker-image.sh
 version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
 image="music-rag:$version"
-step "image built"
+# The image carries both models: a container starts with no network and still hears audio.
+docker run --rm --network none "$image" model path --json | grep -q '"sound_present":true' \
+  || fail "the image has no sound model: $(docker run --rm --network none "$image" model path --json)"
+step "image built (text and sound models inside)"
 
 # ---- helpers -------------------------------------------------------------------------------
 since() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN { printf "%.2f", a - b }'; }
