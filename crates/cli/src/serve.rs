@@ -43,6 +43,11 @@ pub struct ServeArgs {
     /// The certificate's PEM private key (MUSIC_RAG_TLS_KEY_FILE).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Restore this snapshot before serving when the data directory holds no catalog yet (a
+    /// new volume; an interrupted restore is finished); skipped when it does, so it can stay
+    /// set across restarts (MUSIC_RAG_RESTORE_FROM; the embedded store only).
+    #[arg(long, value_name = "FILE", env = "MUSIC_RAG_RESTORE_FROM")]
+    pub restore_from: Option<PathBuf>,
 }
 
 /// The original service's environment variable names and the settings they set.
@@ -316,6 +321,22 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     let _log_flush = init_logging(&config, &g.log_level);
     let settings: Settings = config.validate()?;
     let started = Instant::now();
+    if let Some(file) = &args.restore_from {
+        match music_rag_ops::maintenance::restore_at_start(&g.engine_settings(), file)
+            .with_context(|| format!("--restore-from {}", file.display()))?
+        {
+            Some(r) => tracing::info!(
+                snapshot = %file.display(),
+                tracks = r.tracks,
+                seconds = r.seconds,
+                "restored the snapshot into the empty data directory"
+            ),
+            None => tracing::info!(
+                snapshot = %file.display(),
+                "the data directory holds a catalog: not restoring"
+            ),
+        }
+    }
     let engine = settings
         .config
         .provider()

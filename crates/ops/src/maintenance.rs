@@ -52,6 +52,18 @@ pub fn restore(settings: &EngineSettings, file: &Path, force: bool) -> Result<Re
     })
 }
 
+/// Restores `file` into the data directory when it holds no catalog yet (a new volume, or a
+/// restore a crash interrupted) and does nothing when it does: a server started with
+/// `--restore-from` on every start restores once, and a restart never replaces what was
+/// written since. Kubernetes' restore path (like Qdrant's snapshot recovery at start).
+pub fn restore_at_start(settings: &EngineSettings, file: &Path) -> Result<Option<Restored>> {
+    settings.require_embedded()?;
+    if EmbeddedStore::holds_catalog(&settings.data_dir) {
+        return Ok(None);
+    }
+    restore(settings, file, false).map(Some)
+}
+
 /// Every check of the data directory: database integrity, schema, model, vectors, keyword
 /// index; each problem named.
 pub fn verify(settings: &EngineSettings) -> Result<Vec<Check>> {

@@ -463,6 +463,12 @@ impl EmbeddedStore {
         write_snapshot(&reader, &path, to)
     }
 
+    /// Whether `dir` holds a catalog (a restore that was interrupted does not count: running
+    /// it again finishes it).
+    pub fn holds_catalog(dir: &Path) -> bool {
+        dir.join(DB_FILE).exists() && !dir.join(RESTORING).exists()
+    }
+
     /// Restores the snapshot `file` into `dir` and opens it for writing (the keyword index is
     /// rebuilt). A directory that holds a catalog is refused unless `force`. The snapshot is
     /// checked in full before anything in `dir` changes.

@@ -676,3 +676,68 @@ fn the_last_snapshot_time_survives_a_restart_and_the_snapshot() {
         "after a restart {after}, taken at {taken}"
     );
 }
+
+/// Tracks the server counts, through its API.
+fn served_tracks(base: &str) -> u64 {
+    let (status, r) = call("GET", &format!("{base}/v1/stats"), Some(READER), None);
+    assert_eq!(status, 200);
+    json_of(r)["tracks"].as_u64().unwrap()
+}
+
+#[test]
+fn a_server_restores_a_snapshot_into_an_empty_volume_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A catalog of three tracks, and its snapshot.
+    let source = tmp.path().join("source");
+    {
+        let app = spawn_on(&source, &[]);
+        for i in 0..3 {
+            let (status, _) = call(
+                "PUT",
+                &format!("{}/v1/tracks/restore-{i}", app.base),
+                Some(WRITER),
+                Some(track(&format!("restore-{i}"), &format!("Restored {i}"))),
+            );
+            assert_eq!(status, 200);
+        }
+    }
+    let snapshot = tmp.path().join("catalog.mrsnap");
+    ok_json(&source, &["backup", "--to", snapshot.to_str().unwrap()]);
+
+    // A new volume: the server restores the snapshot before it serves.
+    let data = tmp.path().join("volume");
+    let restore = [("MUSIC_RAG_RESTORE_FROM", snapshot.to_str().unwrap())];
+    {
+        let app = spawn_on(&data, &restore);
+        assert_eq!(served_tracks(&app.base), 3);
+        let (status, _) = call(
+            "PUT",
+            &format!("{}/v1/tracks/written-after", app.base),
+            Some(WRITER),
+            Some(track("written-after", "Written After The Restore")),
+        );
+        assert_eq!(status, 200);
+    }
+    // Restarted with the same setting: the volume holds a catalog, nothing is restored over
+    // the write made since.
+    let app = spawn_on(&data, &restore);
+    assert_eq!(served_tracks(&app.base), 4);
+    drop(app);
+
+    // A snapshot that is not there, on an empty volume: the server does not start, and says
+    // which setting and file.
+    let out = common::bin()
+        .arg("--data-dir")
+        .arg(tmp.path().join("empty"))
+        .args(["serve", "--port", "0"])
+        .env("MUSIC_RAG_API_KEYS", format!("{ADMIN}:admin"))
+        .env("MUSIC_RAG_RESTORE_FROM", tmp.path().join("missing.mrsnap"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--restore-from") && err.contains("missing.mrsnap"),
+        "{err}"
+    );
+}
