@@ -262,6 +262,7 @@ fn locations(base_url: Option<&str>) -> Locations {
     match base_url {
         Some(base) => Locations::Streams {
             base: base.to_string(),
+            sign: None,
         },
         None => Locations::Files,
     }

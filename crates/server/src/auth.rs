@@ -86,6 +86,22 @@ impl ApiKeys {
             .map(|(d, _)| d[..4].iter().map(|b| format!("{b:02x}")).collect())
     }
 
+    /// A secret only a holder of the keys in force knows: the HMAC key of signed stream links
+    /// (`stream_token`). It changes when the keys change; None when no keys are set.
+    pub fn signing_secret(&self) -> Option<[u8; 32]> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let mut h = Sha256::new();
+        h.update(b"music-rag stream links v1\0");
+        for (digest, scope) in &self.keys {
+            if *scope >= Scope::Read {
+                h.update(digest);
+            }
+        }
+        Some(h.finalize().into())
+    }
+
     /// The matching key's index and scope.
     pub fn find(&self, presented: &str) -> Option<(usize, Scope)> {
         let d = digest(presented);

@@ -12,6 +12,7 @@ mod openapi;
 mod request;
 pub mod schedule;
 pub mod state;
+pub mod stream_token;
 pub mod tls;
 mod transport;
 
@@ -89,8 +90,14 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/playlist/path", post(playlist_api::path))
         .route("/v1/stats", get(stats_api::stats))
         .route("/v1/tracks", get(tracks_api::list))
-        .route("/v1/tracks/{id}", get(tracks_api::get))
-        .route("/v1/tracks/{id}/audio", get(tracks_api::audio));
+        .route("/v1/tracks/{id}", get(tracks_api::get));
+    // The stream opens with a read key or with the signed link an exported playlist carries.
+    let stream = Router::new()
+        .route("/v1/tracks/{id}/audio", get(tracks_api::audio))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::stream_guard,
+        ));
     let write = Router::new()
         .route("/index", post(compat_api::index))
         .route("/index/batch", post(compat_api::index_batch))
@@ -118,6 +125,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(public)
         .merge(guarded(&state, Scope::Read, read))
+        .merge(stream)
         .merge(guarded(&state, Scope::Write, write))
         .merge(guarded(&state, Scope::Admin, admin))
         .merge(guarded(&state, Scope::Metrics, scrape))

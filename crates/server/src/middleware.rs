@@ -111,6 +111,43 @@ pub async fn guard(
     response
 }
 
+/// The audio stream: a request with a key goes through the read guard; without one, a valid
+/// signed link (`stream_token`) opens it, and a link that expired or was altered is refused
+/// (counted as a failed attempt).
+pub async fn stream_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    use crate::stream_token::{now, token_in, verify};
+    let signed = {
+        let keys = state
+            .keys
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let keyless = presented_key(&req).is_none();
+        keys.signing_secret()
+            .filter(|_| keyless)
+            .zip(token_in(req.uri().query()))
+            .map(|(secret, token)| verify(&secret, req.uri().path(), token, now()))
+    };
+    match signed {
+        Some(true) => next.run(req).await,
+        Some(false) => {
+            let client = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip());
+            if let Some(wait) = client.and_then(|ip| state.note_auth_failure(ip)) {
+                metrics::counter!(RATE_LIMITED).increment(1);
+                return auth_rate_limited(wait);
+            }
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                "the stream link expired or is not valid; export the playlist again",
+            )
+            .into_response()
+        }
+        None => guard(State((state, Scope::Read)), req, next).await,
+    }
+}
+
 fn auth_rate_limited(wait: std::time::Duration) -> Response {
     ApiError::new(
         ErrorCode::RateLimited,

@@ -255,7 +255,8 @@ fn uploads_and_listen_alike_search_over_http() {
     assert_eq!(json_of(r)["error"]["field"], "audio_weight");
 
     // An exported playlist locates each track at this server's stream, so another device can
-    // play it: a real HTTP client fetches every entry, and a proxy's forwarded host is used.
+    // play it: each link carries a signed token, so a real HTTP client fetches every entry
+    // without a key, and a proxy's forwarded host is used.
     let (status, r) = call(
         "POST",
         &format!("{}/v1/playlist?format=m3u", app.base),
@@ -266,18 +267,46 @@ fn uploads_and_listen_alike_search_over_http() {
     let m3u = r.into_string().unwrap();
     let urls: Vec<&str> = m3u.lines().filter(|l| !l.starts_with('#')).collect();
     assert_eq!(urls.len(), 2, "{m3u}");
-    assert!(
-        urls[0].ends_with(&format!("/v1/tracks/{id}/audio")),
-        "{m3u}"
-    );
+    let (path, token) = urls[0].split_once("?token=").expect("a signed link");
+    assert!(path.ends_with(&format!("/v1/tracks/{id}/audio")), "{m3u}");
     for url in &urls {
         assert!(url.starts_with(&app.base), "{url}");
-        let (status, r) = call("GET", url, Some(READER), None);
+        let (status, r) = call("GET", url, None, None);
         assert_eq!(status, 200, "{url}");
         let mut audio = Vec::new();
         std::io::Read::read_to_end(&mut r.into_reader(), &mut audio).unwrap();
         assert_eq!(&audio[..4], b"RIFF", "{url}");
     }
+    // The link opens that stream only: not unsigned, not altered, not another track's, not
+    // another route; a key still opens it without a link.
+    assert_eq!(call("GET", path, None, None).0, 401);
+    let (expires, signature) = token.split_once('.').unwrap();
+    let later = format!(
+        "{path}?token={}.{signature}",
+        expires.parse::<u64>().unwrap() + 3600
+    );
+    let (status, r) = call("GET", &later, None, None);
+    assert_eq!(status, 401);
+    assert!(json_of(r)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("expired or is not valid"));
+    let other_path = urls[1].split_once('?').unwrap().0;
+    assert_eq!(
+        call("GET", &format!("{other_path}?token={token}"), None, None).0,
+        401
+    );
+    assert_eq!(
+        call(
+            "GET",
+            &format!("{}/v1/tracks/{id}?token={token}", app.base),
+            None,
+            None
+        )
+        .0,
+        401
+    );
+    assert_eq!(call("GET", path, Some(READER), None).0, 200);
     let r = agent()
         .post(&format!("{}/v1/playlist?format=jspf", app.base))
         .set("X-API-Key", READER)
@@ -286,9 +315,14 @@ fn uploads_and_listen_alike_search_over_http() {
         .send_json(json!({"seed_ids": [id], "length": 1}))
         .unwrap();
     let jspf: Value = serde_json::from_str(&r.into_string().unwrap()).unwrap();
-    assert_eq!(
-        jspf["playlist"]["track"][0]["location"][0],
-        format!("https://music.example.org/v1/tracks/{id}/audio")
+    let location = jspf["playlist"]["track"][0]["location"][0]
+        .as_str()
+        .unwrap();
+    assert!(
+        location.starts_with(&format!(
+            "https://music.example.org/v1/tracks/{id}/audio?token="
+        )),
+        "{location}"
     );
 }
 

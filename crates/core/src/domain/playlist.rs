@@ -284,8 +284,22 @@ pub enum Locations {
     /// The files on this machine (a local playlist).
     Files,
     /// The server's stream of each track, `{base}/v1/tracks/{id}/audio`: a playlist another
-    /// device can play.
-    Streams { base: String },
+    /// device can play; `sign` adds a token to each link (`?token=…`) for players that cannot
+    /// send a key.
+    Streams {
+        base: String,
+        sign: Option<LinkSigner>,
+    },
+}
+
+/// Signs a stream link: from the URL's path to the token it carries.
+#[derive(Clone)]
+pub struct LinkSigner(pub std::sync::Arc<dyn Fn(&str) -> String + Send + Sync>);
+
+impl std::fmt::Debug for LinkSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LinkSigner")
+    }
 }
 
 impl Locations {
@@ -294,11 +308,14 @@ impl Locations {
         let path = t.audio_path.as_ref()?;
         Some(match self {
             Locations::Files => path.clone(),
-            Locations::Streams { base } => format!(
-                "{}/v1/tracks/{}/audio",
-                base.trim_end_matches('/'),
-                path_segment(&t.id)
-            ),
+            Locations::Streams { base, sign } => {
+                let path = format!("/v1/tracks/{}/audio", path_segment(&t.id));
+                let token = sign
+                    .as_ref()
+                    .map(|s| format!("?token={}", (s.0)(&path)))
+                    .unwrap_or_default();
+                format!("{}{path}{token}", base.trim_end_matches('/'))
+            }
         })
     }
 }
@@ -532,6 +549,7 @@ mod tests {
         // Streams: the server's URL for each playable track, the id as one path segment.
         let streams = Locations::Streams {
             base: "https://music.example/".into(),
+            sign: None,
         };
         let m3u = p.to_m3u(&streams);
         assert!(

@@ -52,6 +52,7 @@ pub async fn playlist(
     let format = q.format.unwrap_or_default();
     let at = Locations::Streams {
         base: public_base(&state, &headers),
+        sign: link_signer(&state),
     };
     req.validate()?;
     let playlist = state.run_blocking(move |e| e.playlist(&req)).await?;
@@ -73,6 +74,7 @@ pub async fn path(
     req.validate()?;
     let at = Locations::Streams {
         base: public_base(&state, &headers),
+        sign: link_signer(&state),
     };
     let playlist = state.run_blocking(move |e| e.path(&req)).await?;
     Ok(exported(playlist, q.format.unwrap_or_default(), &at))
@@ -106,6 +108,20 @@ fn exported(playlist: Playlist, format: ExportFormat, at: &Locations) -> Respons
 
 /// The URL this server is reached at: the configured `public_url`, else the request's scheme
 /// and host as a proxy forwarded them (`X-Forwarded-Proto`, `X-Forwarded-Host`) or as sent.
+/// Signs each exported stream link when keys are set (a player cannot send one); an open
+/// server's links need none.
+fn link_signer(state: &AppState) -> Option<music_rag_core::domain::playlist::LinkSigner> {
+    let secret = state
+        .keys
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .signing_secret()?;
+    let now = crate::stream_token::now();
+    Some(music_rag_core::domain::playlist::LinkSigner(
+        std::sync::Arc::new(move |path: &str| crate::stream_token::sign(&secret, path, now)),
+    ))
+}
+
 fn public_base(state: &AppState, headers: &axum::http::HeaderMap) -> String {
     if let Some(url) = state
         .settings

@@ -63,13 +63,16 @@ pub async fn get(
 
 /// The track's audio file, streamed with range requests (so a player can seek) and the
 /// content type of its format. Only files inside the upload folder or the configured audio
-/// folders are served.
-#[utoipa::path(get, path = "/v1/tracks/{id}/audio", tag = "tracks", params(("id" = String, Path)),
+/// folders are served. Exported playlists link here with `?token=`, a signed link valid for 12
+/// hours that opens this one stream without a key (for players that cannot send one).
+#[utoipa::path(get, path = "/v1/tracks/{id}/audio", tag = "tracks", params(("id" = String, Path),
+        ("token" = Option<String>, Query, description = "A signed stream link's token, as exported playlists carry it (instead of a key)")),
     responses((status = 200, description = "The audio file", content_type = "audio/*"),
         (status = 206, description = "The requested byte range"),
         (status = 404, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody),
         (status = 416, description = "The range lies outside the file")),
-    security(("api_key" = [])))]
+    security(("api_key" = []), ()))]
 pub async fn audio(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
