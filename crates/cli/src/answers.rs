@@ -213,6 +213,11 @@ pub struct PlaylistArgs {
     /// Seed track ids; they open the playlist (repeatable).
     #[arg(long = "seed", value_name = "ID")]
     pub seeds: Vec<String>,
+    /// Extend this playlist: an M3U (this server's stream links, or files ingested with
+    /// `ingest-audio`) or a list of track ids, one per line. It is kept as it is; -n or
+    /// --minutes more tracks follow (default 10).
+    #[arg(long, value_name = "FILE", conflicts_with = "seeds")]
+    pub expand: Option<PathBuf>,
     /// Number of tracks (1-100, default 20).
     #[arg(long, short = 'n', conflicts_with = "minutes")]
     pub length: Option<usize>,
@@ -255,6 +260,36 @@ fn format_of(output: Option<&std::path::Path>) -> Result<PlaylistFormat> {
         ),
         None => PlaylistFormat::M3u,
     })
+}
+
+/// The track ids of a playlist file: stream links give their ids, files on this machine the id
+/// `ingest-audio` gave them, and any other line is taken as an id.
+fn playlist_ids(file: &std::path::Path) -> Result<Vec<String>> {
+    use music_rag_core::domain::playlist::{read_m3u, M3uEntry};
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("--expand: cannot read {}", file.display()))?;
+    let base = file.parent().unwrap_or(std::path::Path::new("."));
+    let ids: Vec<String> = read_m3u(&text)
+        .into_iter()
+        .map(|entry| match entry {
+            M3uEntry::Track(id) => id,
+            M3uEntry::Location(place) => {
+                // Relative paths in an M3U are relative to the file.
+                let path = base.join(&place);
+                if path.is_file() {
+                    music_rag_audio::library::track_id(&path)
+                } else {
+                    place
+                }
+            }
+        })
+        .collect();
+    anyhow::ensure!(
+        !ids.is_empty(),
+        "--expand: {} holds no tracks",
+        file.display()
+    );
+    Ok(ids)
 }
 
 /// Where an exported file locates tracks: a server's streams with `--base-url`, else files.
@@ -364,9 +399,14 @@ fn running_time(p: &music_rag_core::domain::playlist::Playlist) -> String {
 pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
     let format = format_for(args)?;
     let engine = crate::engine::open_engine(g, music_rag_store::Access::ReadOnly)?;
+    let expand = match &args.expand {
+        Some(file) => playlist_ids(file)?,
+        None => Vec::new(),
+    };
     let p = engine.playlist(&PlaylistRequest {
         prompt: args.prompt.clone(),
         seed_ids: args.seeds.clone(),
+        expand,
         length: args.length,
         minutes: args.minutes,
         filters: args.filters.filter()?,

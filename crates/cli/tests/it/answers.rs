@@ -487,6 +487,112 @@ fn playlists_flow_and_export() {
 }
 
 #[test]
+fn a_playlist_is_extended_as_it_is_with_tracks_that_fit_it() {
+    let app = spawn_app(&[]);
+    let url = format!("{}/v1/playlist", app.base);
+    let (_, r) = call(
+        "POST",
+        &url,
+        Some(READER),
+        Some(json!({"prompt": "energetic rock", "length": 8})),
+    );
+    let given: Vec<String> = json_of(r)["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["track"]["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(given.len(), 8);
+    let (status, r) = call(
+        "POST",
+        &url,
+        Some(READER),
+        Some(json!({"expand": given, "length": 6})),
+    );
+    assert_eq!(status, 200);
+    let p = json_of(r);
+    let tracks: Vec<&Value> = p["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["track"])
+        .collect();
+    let ids: Vec<&str> = tracks.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 14, "8 given and 6 added");
+    assert_eq!(
+        ids[..8],
+        given.iter().map(String::as_str).collect::<Vec<_>>()[..]
+    );
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 14, "nothing twice");
+    // No artist more often than the caps (max(2, 14/5) = 2) allow among what was added.
+    let mut per_artist = std::collections::HashMap::new();
+    for t in &tracks {
+        if let Some(a) = artist_key(t) {
+            *per_artist.entry(a).or_insert(0) += 1;
+        }
+    }
+    for t in &tracks[8..] {
+        if let Some(a) = artist_key(t) {
+            assert!(per_artist[&a] <= 2, "{a} appears {} times", per_artist[&a]);
+        }
+    }
+    // The added tracks fit: energetic rock stays rock-ish (the genre of most given tracks).
+    let given_genres: Vec<&str> = tracks[..8]
+        .iter()
+        .filter_map(|t| t["metadata"]["genre"].as_str())
+        .collect();
+    let added_fit = tracks[8..]
+        .iter()
+        .filter(|t| {
+            t["metadata"]["genre"]
+                .as_str()
+                .is_some_and(|g| given_genres.contains(&g))
+        })
+        .count();
+    assert!(
+        added_fit >= 3,
+        "{added_fit} of 6 added share a genre with the playlist"
+    );
+
+    // The same from the command line, from a file of ids.
+    let list = app.data.parent().unwrap().join("given.txt");
+    std::fs::write(&list, ids[..8].join("\n")).unwrap();
+    let out = common::ok_json(
+        &app.data,
+        &["playlist", "--expand", list.to_str().unwrap(), "-n", "3"],
+    );
+    let cli: Vec<&str> = out["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["track"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(cli.len(), 11);
+    assert_eq!(cli[..8], ids[..8]);
+
+    // Refusals name the field.
+    for (body, field, status) in [
+        (json!({"expand": ["nope"], "length": 2}), "expand", 404),
+        (
+            json!({"expand": [ids[0]], "seed_ids": [ids[1]]}),
+            "expand",
+            422,
+        ),
+    ] {
+        let (code, r) = call("POST", &url, Some(READER), Some(body));
+        assert_eq!(code, status);
+        let err = json_of(r)["error"].clone();
+        assert!(
+            err["field"] == field || err["message"].as_str().unwrap().contains(field),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn command_line_playlist_similar_and_eval() {
     let data = common::shared_store();
     let tmp = tempfile::tempdir().unwrap();

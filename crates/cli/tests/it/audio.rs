@@ -176,6 +176,37 @@ fn a_folder_becomes_tracks_with_tags_and_measured_sound() {
         "the seed is never returned"
     );
     assert_eq!(ids.len(), 3);
+
+    // A local M3U of ingested files is extended: its files are found as their tracks.
+    let listed = common::run(&data, &["list", "--json"]);
+    let tracks: Vec<Value> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let m3u = tmp.path().join("mine.m3u");
+    let lines: Vec<String> = tracks[..2]
+        .iter()
+        .map(|t| format!("#EXTINF:-1,x\n{}", t["audio_path"].as_str().unwrap()))
+        .collect();
+    std::fs::write(&m3u, format!("#EXTM3U\n{}\n", lines.join("\n"))).unwrap();
+    let out = common::ok_json(
+        &data,
+        &["playlist", "--expand", m3u.to_str().unwrap(), "-n", "1"],
+    );
+    let got: Vec<&str> = out["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["track"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got.len(), 3, "{out}");
+    assert_eq!(
+        got[..2],
+        [
+            tracks[0]["id"].as_str().unwrap(),
+            tracks[1]["id"].as_str().unwrap()
+        ]
+    );
 }
 
 #[test]

@@ -39,6 +39,11 @@ pub struct PlaylistRequest {
     pub tracks: Vec<String>,
     /// Title of a playlist given by `tracks`.
     pub title: Option<String>,
+    /// An existing playlist to extend: kept as it is, in this order, followed by `length`
+    /// (default 10) or `minutes` more tracks that fit it, flowing on from its last track, no
+    /// track twice, and no artist or album more often than the playlist's caps allow. `text`
+    /// may steer what is added. Not combined with `seed_ids` or `tracks`.
+    pub expand: Vec<String>,
 }
 
 impl PlaylistRequest {
@@ -57,7 +62,16 @@ impl PlaylistRequest {
             }
             return crate::error::check_count("tracks", self.tracks.len(), LENGTH_MAX);
         }
-        if prompt.is_empty() && self.seed_ids.is_empty() {
+        if !self.expand.is_empty() {
+            if !self.seed_ids.is_empty() {
+                return Err(CoreError::invalid(
+                    "expand",
+                    "extends the playlist it gives; it cannot be combined with seed_ids",
+                ));
+            }
+            crate::error::check_count("expand", self.expand.len(), LENGTH_MAX)?;
+        }
+        if prompt.is_empty() && self.seed_ids.is_empty() && self.expand.is_empty() {
             return Err(CoreError::invalid(
                 "text",
                 "or seed_ids must be given: a playlist needs a theme or seed tracks",
@@ -115,19 +129,31 @@ impl Engine {
                 &given,
             ));
         }
-        let length = req.length.unwrap_or(20);
+        let expanding = !req.expand.is_empty();
+        let length = req.length.unwrap_or(if expanding { 10 } else { 20 });
         let mut pool: Vec<Arc<Track>> = Vec::new();
         let mut ids = HashSet::new();
-        for id in &req.seed_ids {
+        let (given, field) = if expanding {
+            (&req.expand, "expand")
+        } else {
+            (&req.seed_ids, "seed_ids")
+        };
+        for id in given {
             let t = self
                 .store()
                 .get(id)?
-                .ok_or_else(|| CoreError::NotFound(format!("seed_ids: unknown track id: {id}")))?;
+                .ok_or_else(|| CoreError::NotFound(format!("{field}: unknown track id: {id}")))?;
             if ids.insert(t.id.clone()) {
                 pool.push(t);
             }
         }
         let seeds = pool.len();
+        // An extended playlist is recommended from its last tracks: where the flow goes on.
+        let seed_ids: Vec<String> = pool
+            .iter()
+            .skip(seeds.saturating_sub(crate::app::recommend::SEEDS_MAX))
+            .map(|t| t.id.clone())
+            .collect();
         let prompt = req.prompt.as_deref().map(str::trim).unwrap_or("");
         let mut empty_reason = None;
         if !prompt.is_empty() {
@@ -149,9 +175,9 @@ impl Engine {
                 }
             }
         }
-        if !req.seed_ids.is_empty() {
+        if !seed_ids.is_empty() {
             let recs = self.recommend(&RecommendRequest {
-                positive: req.seed_ids.clone(),
+                positive: seed_ids,
                 filters: req.filters.clone(),
                 top_k: TOP_K_MAX,
                 ..Default::default()
@@ -162,9 +188,19 @@ impl Engine {
                 }
             }
         }
+        // Extending adds to what is there: the target counts the given tracks too.
+        let (given_tracks, given_seconds) = if expanding {
+            let seconds = pool[..seeds]
+                .iter()
+                .map(|t| t.metadata.duration.unwrap_or(ASSUMED_SECONDS))
+                .sum::<f32>();
+            (seeds, seconds)
+        } else {
+            (0, 0.0)
+        };
         let target = match req.minutes {
-            Some(m) => Target::Seconds(m * 60.0),
-            None => Target::Tracks(length),
+            Some(m) => Target::Seconds(given_seconds + m * 60.0),
+            None => Target::Tracks(given_tracks + length),
         };
         let chosen = choose(&pool, seeds, target);
         let vectors: std::collections::HashMap<String, Vec<f32>> = chosen

@@ -334,6 +334,41 @@ fn path_segment(id: &str) -> String {
     out
 }
 
+/// One entry of an M3U file read back: a track this server streams (its id, from a
+/// `…/v1/tracks/ID/audio` link), or a file path or other location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum M3uEntry {
+    Track(String),
+    Location(String),
+}
+
+/// The entries of an M3U (extended or plain) in order: comment and directive lines (`#`) and
+/// blank lines are skipped; a stream link of this API gives its track id (a signed link's token
+/// dropped), anything else is a location (`file://` removed and percent-decoded).
+pub fn read_m3u(text: &str) -> Vec<M3uEntry> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    text.lines()
+        .map(|l| l.trim().trim_start_matches('\u{feff}'))
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let without_query = l.split(['?', '#']).next().unwrap_or(l);
+            if let Some(rest) = without_query.split_once("/v1/tracks/").map(|(_, r)| r) {
+                if let Some(id) = rest.strip_suffix("/audio").filter(|id| !id.contains('/')) {
+                    return M3uEntry::Track(decode(id));
+                }
+            }
+            match l.strip_prefix("file://") {
+                Some(path) => M3uEntry::Location(decode(path)),
+                None => M3uEntry::Location(l.to_string()),
+            }
+        })
+        .collect()
+}
+
 impl Playlist {
     /// Tracks without an audio file, which an M3U cannot play.
     pub fn unplayable(&self) -> usize {
@@ -414,6 +449,19 @@ impl Playlist {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_exported_m3u_reads_back_to_its_tracks_and_locations() {
+        let text = "#EXTM3U\n#EXTINF:200,Artist - Title\nhttps://music.example/v1/tracks/audio:ab%2Fc/audio?token=1.ff\n\n# no audio: X\n/music/a b.flac\nfile:///music/caf%C3%A9.ogg\n";
+        assert_eq!(
+            read_m3u(text),
+            vec![
+                M3uEntry::Track("audio:ab/c".into()),
+                M3uEntry::Location("/music/a b.flac".into()),
+                M3uEntry::Location("/music/café.ogg".into()),
+            ]
+        );
+    }
     use super::*;
 
     #[test]
