@@ -177,7 +177,9 @@ fn a_folder_becomes_tracks_with_tags_and_measured_sound() {
     );
     assert_eq!(ids.len(), 3);
 
-    // A local M3U of ingested files is extended: its files are found as their tracks.
+    // A local M3U of ingested files is extended: its files are found as their tracks, which
+    // open the playlist (how many of the other two fit after them depends on which two were
+    // given; answers.rs checks what is added).
     let listed = common::run(&data, &["list", "--json"]);
     let tracks: Vec<Value> = String::from_utf8_lossy(&listed.stdout)
         .lines()
@@ -199,7 +201,7 @@ fn a_folder_becomes_tracks_with_tags_and_measured_sound() {
         .iter()
         .map(|e| e["track"]["id"].as_str().unwrap())
         .collect();
-    assert_eq!(got.len(), 3, "{out}");
+    assert!((2..=3).contains(&got.len()), "{out}");
     assert_eq!(
         got[..2],
         [
