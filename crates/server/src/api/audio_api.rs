@@ -109,6 +109,22 @@ async fn read_small_field(
     String::from_utf8(bytes).map_err(|_| ApiError::invalid(name, "must be UTF-8 text"))
 }
 
+/// After a refused field, at most this much of the rest of the body is read and dropped before
+/// answering: a modestly oversized form gets its 413 read by the client; a huge one is cut off.
+const DRAIN_MAX_BYTES: usize = 1 << 20;
+
+/// Reads and drops up to `max` bytes of a field; how many it read.
+async fn drain(field: &mut axum::extract::multipart::Field<'_>, max: usize) -> usize {
+    let mut read = 0;
+    while read < max {
+        match field.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len(),
+            _ => break,
+        }
+    }
+    read
+}
+
 async fn read_multipart(mut form: Multipart, dir: &Path) -> ApiResult<Upload> {
     use tokio::io::AsyncWriteExt;
     let mut upload = Upload {
@@ -153,7 +169,24 @@ async fn read_multipart(mut form: Multipart, dir: &Path) -> ApiResult<Upload> {
                     format!("is one field too many: a form takes at most {MAX_FORM_FIELDS} besides the file"),
                 ));
             }
-            let value = read_small_field(&mut field, &name).await?;
+            let value = match read_small_field(&mut field, &name).await {
+                Ok(value) => value,
+                Err(refused) => {
+                    // Read (and drop) what the client is still sending, up to a bound, so it
+                    // gets to read the refusal instead of a reset connection.
+                    let mut drained = drain(&mut field, DRAIN_MAX_BYTES).await;
+                    drop(field);
+                    while drained < DRAIN_MAX_BYTES {
+                        match form.next_field().await {
+                            Ok(Some(mut rest)) => {
+                                drained += drain(&mut rest, DRAIN_MAX_BYTES - drained).await
+                            }
+                            _ => break,
+                        }
+                    }
+                    return Err(refused);
+                }
+            };
             upload.fields.push((name, value));
         }
     }
