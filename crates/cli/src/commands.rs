@@ -358,20 +358,20 @@ pub fn model_path(g: &Global) -> Result<ExitCode> {
     } else {
         outln!(
             "{} ({})",
-            sound_dir.display(),
-            if sound_present {
-                "sound model present"
-            } else {
-                "sound model missing: run `music-rag model fetch`"
-            }
-        );
-        outln!(
-            "{} ({})",
             dir.display(),
             if present {
                 "present"
             } else {
                 "missing: run `music-rag model fetch`"
+            }
+        );
+        outln!(
+            "{} ({})",
+            sound_dir.display(),
+            if sound_present {
+                "sound model present"
+            } else {
+                "sound model missing: run `music-rag model fetch`"
             }
         );
     }
