@@ -3,9 +3,9 @@
 fn main() {
     for path in std::env::args().skip(1) {
         let d = music_rag_audio::decode_file(std::path::Path::new(&path)).expect("decodes");
-        let (clarity, r, top, db, flux) =
-            music_rag_audio::analysis::decision_inputs(&d.samples, d.sample_rate);
-        let f = music_rag_audio::analyse(&d.samples, d.sample_rate);
+        let (f, inputs) = music_rag_audio::analysis::measure(&d.samples, d.sample_rate);
+        let (clarity, r) = (inputs.pulse_clarity, inputs.key_correlation);
+        let (top, db, flux) = (inputs.chroma_contrast, inputs.loudness_dbfs, inputs.flux_db);
         println!(
             "{:<40} clarity {:>6} key r {:>6} top class {top:.2} loudness {db:>6.1} flux {flux:.3} -> tempo {:?} key {:?}",
             std::path::Path::new(&path).file_name().unwrap().to_string_lossy(),

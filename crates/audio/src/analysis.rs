@@ -627,6 +627,27 @@ fn vector(f: &AudioFeatures, centroid_std: f32, level_std: f32) -> Vec<f32> {
 /// Analyses mono samples at `rate` (rates of 32 kHz and above are halved first; loudness and
 /// zero crossings are measured before).
 pub fn analyse(samples: &[f32], rate: u32) -> AudioFeatures {
+    measure(samples, rate).0
+}
+
+/// What the tempo and key decisions rest on, for setting their thresholds
+/// (`examples/decision_inputs.rs`).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct DecisionInputs {
+    /// Autocorrelation at the beat period over the onset envelope's energy.
+    pub pulse_clarity: Option<f32>,
+    /// The best key profile's correlation.
+    pub key_correlation: Option<f32>,
+    pub chroma_contrast: f32,
+    pub loudness_dbfs: f32,
+    /// Mean onset flux in dB.
+    pub flux_db: f32,
+}
+
+/// The features and the numbers their tempo and key decisions rest on, from one pass.
+#[doc(hidden)]
+pub fn measure(samples: &[f32], rate: u32) -> (AudioFeatures, DecisionInputs) {
     let n = samples.len().max(1);
     let original_rate = rate;
     // Sums of squares in f32 lanes per block of 4096, then f64: vectorisable and exact enough.
@@ -664,12 +685,14 @@ pub fn analyse(samples: &[f32], rate: u32) -> AudioFeatures {
     let density = onset_density(&spectral.onset, spectral.frame_rate);
     let silent = loudness_dbfs < SILENT_DBFS;
     let flux = spectral.onset.iter().sum::<f32>() / spectral.onset.len().max(1) as f32;
+    let tempo_fit = tempo(&spectral.onset, spectral.frame_rate, density);
+    let key_fit = key_of(&chroma_mean);
     let (tempo_bpm, tempo_octave_ambiguous, no_tempo_reason) = if silent {
         (None, false, Some(SILENT.to_string()))
     } else if flux < MIN_FLUX_DB {
         (None, false, Some("no onsets: a steady sound".to_string()))
     } else {
-        match tempo(&spectral.onset, spectral.frame_rate, density) {
+        match tempo_fit {
             Some((_, _, clarity)) if clarity < MIN_PULSE_CLARITY => (
                 None,
                 false,
@@ -696,7 +719,7 @@ pub fn analyse(samples: &[f32], rate: u32) -> AudioFeatures {
             )),
         )
     } else {
-        match key_of(&chroma_mean) {
+        match key_fit {
             Some((tonic, minor, r)) if r >= MIN_KEY_CORRELATION => (
                 // Spelled as the catalog spells keys everywhere (`Key`'s names: Eb, Ab, Bb).
                 Some(
@@ -738,30 +761,14 @@ pub fn analyse(samples: &[f32], rate: u32) -> AudioFeatures {
     };
     f.words = words(&f);
     f.vector = vector(&f, spectral.centroid.std(), spectral.frame_db.std());
-    f
-}
-
-/// The numbers the tempo and key decisions rest on, for tuning their thresholds:
-/// (pulse clarity, best key correlation, share of the loudest pitch class, loudness dBFS, mean
-/// onset flux in dB).
-#[doc(hidden)]
-pub fn decision_inputs(samples: &[f32], rate: u32) -> (Option<f32>, Option<f32>, f32, f32, f32) {
-    let f = analyse(samples, rate);
-    let decimated;
-    let (samples, rate) = if rate >= 32_000 {
-        decimated = decimate_by_two(samples);
-        (decimated.as_slice(), rate / 2)
-    } else {
-        (samples, rate)
+    let inputs = DecisionInputs {
+        pulse_clarity: tempo_fit.map(|t| t.2),
+        key_correlation: key_fit.map(|k| k.2),
+        chroma_contrast: contrast,
+        loudness_dbfs,
+        flux_db: flux,
     };
-    let spectral = short_time(samples, rate);
-    let chroma_mean = chroma(samples, rate);
-    let density = onset_density(&spectral.onset, spectral.frame_rate);
-    let clarity = tempo(&spectral.onset, spectral.frame_rate, density).map(|t| t.2);
-    let r = key_of(&chroma_mean).map(|k| k.2);
-    let top = chroma_contrast(&chroma_mean);
-    let flux = spectral.onset.iter().sum::<f32>() / spectral.onset.len().max(1) as f32;
-    (clarity, r, top, f.loudness_dbfs, flux)
+    (f, inputs)
 }
 
 #[cfg(test)]
