@@ -10,7 +10,7 @@ pub mod tags;
 
 pub use analysis::analyse;
 pub use decode::{decode_file, Decoded};
-pub use library::{analyse_file, find_audio_files, fingerprint, AnalysedFile};
+pub use library::{analyse_file, find_audio_files, fingerprint, tag_file, AnalysedFile};
 pub use tags::{read_tags, FileTags};
 
 /// Why a file could not be used.

@@ -2,10 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use music_rag_core::domain::catalog::file::{content_type_of, CoverSource, FileInfo, MusicBrainzIds};
 use music_rag_core::domain::catalog::hash::content_hash;
 use music_rag_core::{Metadata, Track};
 
-use crate::{decode_file, read_tags, AudioError};
+use crate::{decode_file, read_tags, AudioError, FileTags};
 
 /// File extensions the decoder handles.
 pub const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "oga", "wav", "m4a", "mp4", "aac"];
@@ -85,27 +86,59 @@ pub struct AnalysedFile {
     pub audio_seconds: f64,
 }
 
-/// Reads tags, decodes and analyses one file. Measured tempo, key and duration fill what the
-/// tags lack; the derived words become tags.
-/// A panic while reading, decoding or analysing becomes this file's error.
-pub fn analyse_file(path: &Path) -> Result<AnalysedFile, AudioError> {
-    crate::decode::guarded(|| analyse_file_unguarded(path))
+/// The file's own facts: format, size, modification time, bit rate, and what the tags say
+/// beyond the catalog's fields. `cover` is where its picture is, when it has one.
+pub fn file_info(path: &Path, tags: &FileTags, cover: Option<CoverSource>) -> FileInfo {
+    let meta = std::fs::metadata(path).ok();
+    let suffix = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    FileInfo {
+        album_artist: tags.album_artist.clone(),
+        track_number: tags.track_number,
+        disc_number: tags.disc_number,
+        genres: tags.genres.clone(),
+        compilation: tags.compilation,
+        musicbrainz: MusicBrainzIds {
+            recording: tags.musicbrainz_recording.clone(),
+            release: tags.musicbrainz_release.clone(),
+            artist: tags.musicbrainz_artist.clone(),
+            release_artist: tags.musicbrainz_release_artist.clone(),
+        },
+        bit_rate: tags.bit_rate,
+        content_type: content_type_of(&suffix).to_string(),
+        suffix,
+        size: meta.as_ref().map_or(0, std::fs::Metadata::len),
+        modified: meta
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs() as i64),
+        cover,
+        folder: None,
+    }
 }
 
-fn analyse_file_unguarded(path: &Path) -> Result<AnalysedFile, AudioError> {
-    let fingerprint = fingerprint(path)?;
-    let tags = read_tags(path);
-    let decoded = decode_file(path)?;
-    let mut features = crate::musicnn::analyse_and_hear(&decoded.samples, decoded.sample_rate);
-    features.file_fingerprint = Some(fingerprint);
+/// Where a file's cover is: its own tags first, then an image in its folder.
+pub fn cover_of(path: &Path, tags: &FileTags) -> Option<CoverSource> {
+    if tags.has_picture {
+        return Some(CoverSource::Embedded);
+    }
+    path.parent()
+        .and_then(crate::tags::folder_cover)
+        .map(|p| CoverSource::Folder(p.to_string_lossy().into_owned()))
+}
+
+/// The track a file's tags make, before (or without) listening to it.
+fn track_from_tags(path: &Path, tags: &FileTags, cover: Option<CoverSource>) -> Track {
     let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let tagged = tags.title.is_some();
     let description = match (tags.track_number, &tags.album) {
         (Some(n), Some(album)) => Some(format!("Track {n} of {album}.")),
         (Some(n), None) => Some(format!("Track {n}.")),
         _ => None,
     };
-    let track = Track {
+    Track {
         id: track_id(path),
         title: tags.title.clone().unwrap_or_else(|| title_from_name(path)),
         artist: tags
@@ -119,20 +152,56 @@ fn analyse_file_unguarded(path: &Path) -> Result<AnalysedFile, AudioError> {
             .year
             .and_then(|y| i32::try_from(y).ok())
             .filter(|y| (1000..=2100).contains(y)),
-        tags: features.words.clone(),
         metadata: Metadata {
             genre: tags.genre.clone(),
-            tempo: features.tempo_bpm.map(|t| (t * 10.0).round() / 10.0),
-            key: features.key.clone(),
-            duration: Some(tags.duration_seconds.unwrap_or(decoded.duration_seconds) as f32),
+            duration: tags.duration_seconds.map(|d| d as f32),
             ..Default::default()
         },
-        audio: Some(features),
+        file: Some(file_info(path, tags, cover)),
         ..Default::default()
-    };
+    }
+}
+
+/// Reads one file's tags only (no decoding): the fast first pass of a library scan. A panic
+/// while reading becomes this file's error.
+pub fn tag_file(path: &Path, cover: Option<Option<CoverSource>>) -> Result<AnalysedFile, AudioError> {
+    crate::decode::guarded(|| {
+        if std::fs::metadata(path)?.len() == 0 {
+            return Err(AudioError::Corrupt("the file is empty".into()));
+        }
+        let tags = crate::tags::try_read_tags(path)?;
+        let cover = cover.unwrap_or_else(|| cover_of(path, &tags));
+        Ok(AnalysedFile {
+            tagged: tags.title.is_some(),
+            audio_seconds: tags.duration_seconds.unwrap_or(0.0),
+            track: track_from_tags(path, &tags, cover),
+        })
+    })
+}
+
+/// Reads tags, decodes and analyses one file. Measured tempo, key and duration fill what the
+/// tags lack; the derived words become tags.
+/// A panic while reading, decoding or analysing becomes this file's error.
+pub fn analyse_file(path: &Path) -> Result<AnalysedFile, AudioError> {
+    crate::decode::guarded(|| analyse_file_unguarded(path))
+}
+
+fn analyse_file_unguarded(path: &Path) -> Result<AnalysedFile, AudioError> {
+    let fingerprint = fingerprint(path)?;
+    let tags = read_tags(path);
+    let decoded = decode_file(path)?;
+    let mut features = crate::musicnn::analyse_and_hear(&decoded.samples, decoded.sample_rate);
+    features.file_fingerprint = Some(fingerprint);
+    let mut track = track_from_tags(path, &tags, cover_of(path, &tags));
+    track.tags = features.words.clone();
+    track.metadata.tempo = features.tempo_bpm.map(|t| (t * 10.0).round() / 10.0);
+    track.metadata.key = features.key.clone();
+    track.metadata.duration =
+        Some(tags.duration_seconds.unwrap_or(decoded.duration_seconds) as f32);
+    track.audio = Some(features);
     Ok(AnalysedFile {
         track,
-        tagged,
+        tagged: tags.title.is_some(),
         audio_seconds: decoded.duration_seconds,
     })
 }

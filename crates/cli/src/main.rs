@@ -21,6 +21,7 @@ mod engine;
 mod eval;
 mod healthcheck;
 mod layers;
+mod library_commands;
 mod logging;
 mod output;
 mod progress;
@@ -194,6 +195,15 @@ pub enum Command {
     /// Tracks already heard are skipped, so a stopped run resumes; --force hears every track
     /// again (after a model update).
     Reanalyse(audio_ingest::ReanalyseArgs),
+    /// Scan music folders into the library: tags (artist, album, track, cover art) and, unless
+    /// --no-analysis, the sound. Files are read in place.
+    ///
+    /// Incremental (unchanged files are not read again; files that failed are retried only
+    /// when they change; vanished files leave the library) and resumable after a kill. Exit 2
+    /// when some files failed (the rest went in).
+    Scan(library_commands::ScanArgs),
+    /// The library's users (for the Subsonic API): add, list, remove, passwd, key, revoke.
+    User(library_commands::UserArgs),
     /// Write every track as JSON lines, in the import format (`ingest` reads it back).
     Export(data_commands::ExportArgs),
     /// Manage the embedding model.
@@ -282,6 +292,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Repair => data_commands::repair(g),
         Command::Reindex => data_commands::reindex(g),
         Command::Reanalyse(args) => audio_ingest::reanalyse(g, args),
+        Command::Scan(args) => library_commands::scan(g, args),
+        Command::User(args) => library_commands::user(g, args),
         Command::Export(args) => data_commands::export(g, args),
         Command::IngestAudio(args) => audio_ingest::run(g, args),
         Command::Ask(args) => answers::ask(g, args),

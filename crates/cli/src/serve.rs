@@ -37,6 +37,11 @@ pub struct ServeArgs {
     /// always may.
     #[arg(long = "audio-dir", value_name = "DIR")]
     pub audio_dirs: Vec<PathBuf>,
+    /// A music folder served as the library through the Subsonic API at /rest (repeatable;
+    /// MUSIC_RAG_MUSIC_FOLDERS, comma-separated): scanned at start (tags, cover art, sound)
+    /// and on `startScan`, read in place.
+    #[arg(long = "music-folder", value_name = "DIR")]
+    pub music_folders: Vec<PathBuf>,
     /// PEM certificate chain: serve HTTPS with it (MUSIC_RAG_TLS_CERT_FILE); reloaded on SIGHUP.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -116,6 +121,14 @@ pub fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
             .map(|d| d.display().to_string())
             .collect();
         fig = fig.merge(Serialized::default("audio_dirs", dirs.join(",")));
+    }
+    if !args.music_folders.is_empty() {
+        let dirs: Vec<String> = args
+            .music_folders
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect();
+        fig = fig.merge(Serialized::default("music_folders", dirs.join(",")));
     }
     let mut config: ServerConfig = fig
         .extract()
@@ -383,9 +396,27 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
             settings.config.audio_dirs.iter().flat_map(|d| d.split(',')).map(str::trim)
                 .filter(|d| !d.is_empty()).map(PathBuf::from),
         );
+        let music_folders = settings.config.music_folder_list();
+        for folder in &music_folders {
+            anyhow::ensure!(
+                folder.is_dir(),
+                "--music-folder / MUSIC_RAG_MUSIC_FOLDERS: {} is not a readable folder",
+                folder.display()
+            );
+        }
+        let users = music_rag_ops::users::open_users(
+            &g.data_dir,
+            g.engine_settings().is_embedded()?,
+            settings.config.secret_key_file.as_ref().map(PathBuf::from).as_ref(),
+        )?;
+        let scan_on_start = settings.config.scan_on_start && !music_folders.is_empty();
         let state = AppState::new(Arc::new(engine), settings, upload_dir)
             .with_snapshot_dir(snapshot_dir)
-            .with_audio_roots(audio_roots);
+            .with_audio_roots(audio_roots)
+            .with_library(users, music_folders);
+        if scan_on_start {
+            music_rag_server::state::spawn_scan(&state);
+        }
         sweep_unfinished(&state);
         // Snapshots are the embedded store's backups (PostgreSQL is backed up by its tools).
         if g.engine_settings().is_embedded()? {

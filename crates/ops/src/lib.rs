@@ -2,7 +2,8 @@
 //! beyond searching it, written once. Opening the configured engine (store, model, provider;
 //! [`open`]), importing a catalog file or an audio folder with one report ([`import`],
 //! [`audio_import`]), snapshots ([`snapshots`]), restore, verify, repair, re-embedding and
-//! export ([`maintenance`]) and statistics ([`stats`]).
+//! export ([`maintenance`]), statistics ([`stats`]), scanning music folders into the library
+//! ([`scan`]) and the library's users ([`users`]).
 //!
 //! Front ends parse their input, make one call here (or one call to the application layer in
 //! `music_rag_core::app`), and render the result; this crate knows nothing of HTTP or of
@@ -16,8 +17,10 @@ pub mod open;
 pub mod progress;
 pub mod reanalyse;
 pub mod report;
+pub mod scan;
 pub mod snapshots;
 pub mod stats;
+pub mod users;
 
 pub use error::{OpsError, Result};
 pub use open::{EngineSettings, ProviderSettings};

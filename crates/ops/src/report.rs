@@ -34,7 +34,7 @@ pub struct ImportReport {
 }
 
 /// A row or file that was not imported.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ImportFailure {
     /// The row's line in a catalog file.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -90,6 +90,14 @@ pub struct ServerConfig {
     /// `MUSIC_RAG_AUDIO_DIRS`: folders (comma-separated) whose audio files `/v1/tracks/{id}/audio`
     /// may stream, besides the upload folder and `audio` in the data directory.
     pub audio_dirs: Option<String>,
+    /// `MUSIC_RAG_MUSIC_FOLDERS`: music folders (comma-separated) served as the library (the
+    /// Subsonic API), scanned at start and on `startScan`; their files are read in place.
+    pub music_folders: Option<String>,
+    /// `MUSIC_RAG_SCAN_ON_START`: scan the music folders when the server starts (default true).
+    pub scan_on_start: bool,
+    /// `MUSIC_RAG_SECRET_KEY_FILE`: the secret library users' passwords are sealed with
+    /// (default: `secret.key` in the data directory, made when missing).
+    pub secret_key_file: Option<String>,
     pub request_timeout_seconds: u64,
     /// Requests in flight beyond this are shed with 503 and Retry-After.
     pub max_concurrent_requests: usize,
@@ -152,6 +160,9 @@ impl Default for ServerConfig {
             max_upload_bytes: 200 * 1024 * 1024,
             upload_dir: None,
             audio_dirs: None,
+            music_folders: None,
+            scan_on_start: true,
+            secret_key_file: None,
             request_timeout_seconds: 30,
             max_concurrent_requests: 512,
             max_concurrent_searches: 4,
@@ -398,6 +409,17 @@ impl ServerConfig {
 
     /// The configuration as JSON, secrets masked, the scopes of `api_keys` kept visible, for
     /// `music-rag config`.
+    /// The music folders, in order, each once.
+    pub fn music_folder_list(&self) -> Vec<std::path::PathBuf> {
+        let mut out: Vec<std::path::PathBuf> = Vec::new();
+        for f in self.music_folders.iter().flat_map(|d| d.split(',')).map(str::trim) {
+            if !f.is_empty() && !out.iter().any(|o| o.as_os_str() == f) {
+                out.push(f.into());
+            }
+        }
+        out
+    }
+
     pub fn masked(&self) -> serde_json::Value {
         let mut value = serde_json::to_value(self).unwrap_or_default();
         if let Some(list) = &self.api_keys {

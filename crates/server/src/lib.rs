@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+mod covers;
 pub mod error;
 mod extract;
 pub mod metrics;
@@ -13,6 +14,7 @@ mod request;
 pub mod schedule;
 pub mod state;
 pub mod stream_token;
+pub mod subsonic;
 pub mod tls;
 mod transport;
 
@@ -121,9 +123,15 @@ pub fn app(state: AppState) -> Router {
             "/v1/admin/snapshots/{name}",
             get(admin_api::download_snapshot).delete(admin_api::delete_snapshot),
         );
+    // The Subsonic API authenticates its own users (`subsonic::endpoint`).
+    let subsonic = Router::new().route(
+        "/rest/{method}",
+        get(subsonic::endpoint).post(subsonic::endpoint),
+    );
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(public)
+        .merge(subsonic)
         .merge(guarded(&state, Scope::Read, read))
         .merge(stream)
         .merge(guarded(&state, Scope::Write, write))

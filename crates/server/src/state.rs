@@ -1,7 +1,8 @@
 //! What every handler shares: the engine, the settings, and bounded blocking work.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use governor::clock::DefaultClock;
 use governor::state::keyed::DefaultKeyedStateStore;
@@ -13,10 +14,81 @@ use tokio::sync::Semaphore;
 use crate::auth::ApiKeys;
 use crate::config::Settings;
 use crate::error::{ApiError, ApiResult};
+use music_rag_ops::scan::ScanStatus;
 use music_rag_ops::snapshots::SnapshotFolder;
+use music_rag_ops::users::Users;
 
 pub type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 type AddrLimiter = RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock>;
+
+/// Cover pictures kept in memory, at most this many bytes.
+const COVER_CACHE_BYTES: usize = 32 << 20;
+
+/// The music library a server serves (the Subsonic API, scans).
+pub struct LibraryState {
+    pub users: Users,
+    pub scan: Arc<ScanStatus>,
+    /// The music folders scanned and streamed from.
+    pub folders: Vec<std::path::PathBuf>,
+    /// What each listener plays now: track, client name, since when.
+    now_playing: Mutex<HashMap<String, (String, String, std::time::Instant)>>,
+    pub covers: crate::covers::CoverCache,
+}
+
+impl LibraryState {
+    pub fn now_playing(&self, user: &str, track: &str, client: &str) {
+        if let Ok(mut m) = self.now_playing.lock() {
+            m.insert(
+                user.to_string(),
+                (track.to_string(), client.to_string(), std::time::Instant::now()),
+            );
+        }
+    }
+
+    /// Who plays what, started within `within`: (user, track, client, minutes ago).
+    pub fn playing_now(&self, within: std::time::Duration) -> Vec<(String, String, String, u64)> {
+        let Ok(mut m) = self.now_playing.lock() else {
+            return Vec::new();
+        };
+        m.retain(|_, (_, _, at)| at.elapsed() < within);
+        let mut out: Vec<_> = m
+            .iter()
+            .map(|(u, (t, c, at))| (u.clone(), t.clone(), c.clone(), at.elapsed().as_secs() / 60))
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// Scans the library's folders on a blocking thread, unless a scan already runs; progress is
+/// in the library's scan status.
+pub fn spawn_scan(state: &AppState) {
+    let Some(library) = state.library.clone() else {
+        return;
+    };
+    let engine = state.engine.clone();
+    tokio::task::spawn_blocking(move || {
+        let options = music_rag_ops::scan::ScanOptions {
+            analyse: true,
+            force: false,
+        };
+        match music_rag_ops::scan::scan(
+            &engine,
+            library.users.db(),
+            &library.folders,
+            options,
+            &music_rag_ops::progress::NoProgress,
+            Some(&library.scan),
+        ) {
+            Ok(r) => tracing::info!(
+                files = r.files, read = r.read, added = r.added, updated = r.updated,
+                failed = r.failed.len(), vanished = r.vanished.len(), seconds = r.seconds,
+                "library scan finished"
+            ),
+            Err(e) => tracing::warn!(error = %e, "library scan did not run"),
+        }
+    });
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -40,6 +112,8 @@ pub struct AppState {
     pub audio_roots: Arc<Vec<std::path::PathBuf>>,
     /// Held while a snapshot is taken through the API: one at a time.
     pub snapshot_running: Arc<tokio::sync::Mutex<()>>,
+    /// The music library: its users, scan and folders; none when the server runs without one.
+    pub library: Option<Arc<LibraryState>>,
     /// Failed authentications per client address (wrong or missing keys) ...
     auth_failures: Arc<AddrLimiter>,
     /// ... and the addresses refused until a time because they failed too often.
@@ -71,8 +145,25 @@ impl AppState {
                 Quota::per_minute(auth_failures).allow_burst(auth_failures),
             )),
             auth_blocked: Arc::default(),
+            library: None,
             upload_dir,
         }
+    }
+
+    /// Serves the music library with these users and music folders (whose files may then be
+    /// streamed too).
+    pub fn with_library(mut self, users: Users, folders: Vec<std::path::PathBuf>) -> Self {
+        let mut roots: Vec<std::path::PathBuf> = self.audio_roots.as_ref().clone();
+        roots.extend(folders.iter().cloned());
+        self.audio_roots = Arc::new(roots);
+        self.library = Some(Arc::new(LibraryState {
+            users,
+            scan: Arc::default(),
+            folders,
+            now_playing: Mutex::default(),
+            covers: crate::covers::CoverCache::new(COVER_CACHE_BYTES),
+        }));
+        self
     }
 
     /// How long `ip` is still refused for failing authentication too often, if it is.

@@ -7,6 +7,7 @@ mod index_file;
 mod ivf;
 mod kernels;
 mod keyword;
+pub mod library_db;
 mod load;
 mod lock;
 pub mod maintenance;
@@ -16,6 +17,7 @@ pub mod partial;
 mod restore_tests;
 mod sqlite;
 
+pub use library_db::LibraryDb;
 pub use lock::WriterLock;
 pub use memory::ANN_MIN_TRACKS;
 pub use sqlite::SCHEMA_VERSION;

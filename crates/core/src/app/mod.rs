@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod enhance;
 pub mod extractive;
 pub mod ingest;
+pub mod library;
 pub mod listen;
 pub mod path;
 pub mod playlist;
@@ -29,6 +30,8 @@ pub struct Engine {
     pub(crate) responses: Mutex<lru::LruCache<String, SearchResponse>>,
     /// A model provider for answers, enhancement and summaries; offline without one.
     pub(crate) provider: Option<Arc<dyn Generator>>,
+    /// The browsable library, rebuilt when the write sequence moved.
+    pub(crate) library: Mutex<library::LibraryAt>,
 }
 
 const RESPONSE_CACHE_ENTRIES: usize = 4096;
@@ -46,6 +49,7 @@ impl Engine {
                 std::num::NonZeroUsize::new(RESPONSE_CACHE_ENTRIES).expect("non-zero"),
             )),
             provider: None,
+            library: Mutex::new(None),
         }
     }
 

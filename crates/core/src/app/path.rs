@@ -78,7 +78,7 @@ impl PathRequest {
 }
 
 /// A usable audio vector of a track.
-fn audio_vector(t: &Track) -> Option<Vec<f32>> {
+pub(crate) fn audio_vector(t: &Track) -> Option<Vec<f32>> {
     t.audio
         .as_ref()
         .map(|a| a.vector.clone())

@@ -94,6 +94,16 @@ pub async fn audio(
              may stream (the upload folder, DATA_DIR/audio, MUSIC_RAG_AUDIO_DIRS)"
         )));
     };
+    send_audio_file(path, request).await
+}
+
+/// Sends an audio file: one byte range when asked (206; 416 outside the file), else the whole
+/// file; cacheable by the client for an hour. `/v1/tracks/{id}/audio` and the Subsonic
+/// `stream` share it.
+pub(crate) async fn send_audio_file(
+    path: std::path::PathBuf,
+    request: Request,
+) -> ApiResult<Response> {
     let mut request = request;
     let ignored = request
         .headers()

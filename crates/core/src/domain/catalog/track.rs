@@ -75,6 +75,13 @@ pub struct Track {
         deserialize_with = "crate::domain::wire::optional_object"
     )]
     pub audio: Option<crate::domain::catalog::audio::AudioFeatures>,
+    /// What a library file's tags and the file itself say beyond the fields above (album
+    /// artist, track and disc, genres, format, size), when the track is a file of a library.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::domain::wire::optional_object"
+    )]
+    pub file: Option<crate::domain::catalog::file::FileInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -184,12 +191,18 @@ impl Track {
         trim_list(&mut self.tags);
         trim_list(&mut self.metadata.instrumentation);
         trim_list(&mut self.metadata.mood);
+        if let Some(f) = &mut self.file {
+            f.normalize();
+        }
     }
 
     fn validate(&self) -> Result<(), FieldError> {
         use limits::*;
         if let Some(a) = &self.audio {
             a.validate()?;
+        }
+        if let Some(f) = &self.file {
+            f.validate()?;
         }
         if self.id.is_empty() {
             return Err(FieldError::new("id", "must not be empty"));
