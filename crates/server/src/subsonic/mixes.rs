@@ -75,6 +75,16 @@ fn matches(
     )
 }
 
+/// The matches both at the top of the response (`sonicMatch`, as py-opensonic reads the
+/// extension) and inside a named wrapper (as the `opensubsonic` crate reads it): client
+/// libraries disagree, and both shapes cost a few bytes.
+fn sonic_reply(wrapper: &'static str, list: Value) -> Reply {
+    Reply::with_all(vec![
+        ("sonicMatch", list.clone()),
+        (wrapper, json!({ "sonicMatch": list })),
+    ])
+}
+
 pub async fn sonic_similar(call: &Call) -> Result<Reply, SubsonicError> {
     let id = call.params.required("id")?.to_string();
     let count = call.params.int("count", 10, 1, MIX_MAX)? as usize;
@@ -83,10 +93,8 @@ pub async fn sonic_similar(call: &Call) -> Result<Reply, SubsonicError> {
         let found = engine.sonic_similar(&id, count)?;
         let index = engine.library()?;
         let listener = Call::listener_state(library, &user)?;
-        Ok(Reply::with(
-            "sonicSimilarTracks",
-            json!({ "sonicMatch": matches(&index, &found, &listener) }),
-        ))
+        let list = matches(&index, &found, &listener);
+        Ok(sonic_reply("sonicSimilarTracks", list))
     })
     .await
 }
@@ -105,10 +113,8 @@ pub async fn sonic_path(call: &Call) -> Result<Reply, SubsonicError> {
         }
         let found = engine.sonic_path(&from, &to, count)?;
         let listener = Call::listener_state(library, &user)?;
-        Ok(Reply::with(
-            "sonicPath",
-            json!({ "sonicMatch": matches(&index, &found, &listener) }),
-        ))
+        let list = matches(&index, &found, &listener);
+        Ok(sonic_reply("sonicPath", list))
     })
     .await
 }

@@ -193,16 +193,20 @@ impl From<music_rag_ops::OpsError> for SubsonicError {
 /// What an endpoint answers: the payload's name and value (none for an empty ok), or binary
 /// (a stream or a picture) passed through as it is.
 pub enum Reply {
-    Ok(Option<(&'static str, Value)>),
+    Ok(Vec<(&'static str, Value)>),
     Raw(Response),
 }
 
 impl Reply {
     pub fn empty() -> Self {
-        Reply::Ok(None)
+        Reply::Ok(Vec::new())
     }
     pub fn with(name: &'static str, value: Value) -> Self {
-        Reply::Ok(Some((name, value)))
+        Reply::Ok(vec![(name, value)])
+    }
+    /// Several payloads side by side (where clients disagree on a shape, both).
+    pub fn with_all(payloads: Vec<(&'static str, Value)>) -> Self {
+        Reply::Ok(payloads)
     }
 }
 
@@ -222,7 +226,7 @@ pub fn render(format: &Format, result: Result<Reply, SubsonicError>) -> Response
         Ok(Reply::Raw(r)) => return r,
         Ok(Reply::Ok(payload)) => {
             let mut m = envelope("ok");
-            if let Some((name, value)) = payload {
+            for (name, value) in payload {
                 m.insert(name.into(), value);
             }
             m
