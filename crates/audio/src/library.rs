@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use music_rag_core::domain::catalog::file::{content_type_of, CoverSource, FileInfo, MusicBrainzIds};
+use music_rag_core::domain::catalog::file::{
+    content_type_of, CoverSource, FileInfo, MusicBrainzIds,
+};
 use music_rag_core::domain::catalog::hash::content_hash;
 use music_rag_core::{Metadata, Track};
 
@@ -164,7 +166,10 @@ fn track_from_tags(path: &Path, tags: &FileTags, cover: Option<CoverSource>) -> 
 
 /// Reads one file's tags only (no decoding): the fast first pass of a library scan. A panic
 /// while reading becomes this file's error.
-pub fn tag_file(path: &Path, cover: Option<Option<CoverSource>>) -> Result<AnalysedFile, AudioError> {
+pub fn tag_file(
+    path: &Path,
+    cover: Option<Option<CoverSource>>,
+) -> Result<AnalysedFile, AudioError> {
     crate::decode::guarded(|| {
         if std::fs::metadata(path)?.len() == 0 {
             return Err(AudioError::Corrupt("the file is empty".into()));

@@ -95,9 +95,13 @@ pub fn try_read_tags(path: &Path) -> Result<FileTags, crate::AudioError> {
         out.genres = genres(tag);
         out.genre = out.genres.first().cloned().or_else(|| clean(tag.genre()));
         out.year = tag.year().filter(|y| *y > 0).or_else(|| {
-            [ItemKey::RecordingDate, ItemKey::ReleaseDate, ItemKey::OriginalReleaseDate]
-                .iter()
-                .find_map(|k| tag.get_string(k).and_then(year_of))
+            [
+                ItemKey::RecordingDate,
+                ItemKey::ReleaseDate,
+                ItemKey::OriginalReleaseDate,
+            ]
+            .iter()
+            .find_map(|k| tag.get_string(k).and_then(year_of))
         });
         out.track_number = tag.track().filter(|n| *n > 0);
         out.disc_number = tag.disk().filter(|n| *n > 0);
@@ -151,7 +155,10 @@ pub fn folder_cover(dir: &Path) -> Option<std::path::PathBuf> {
         }
         let stem = stem.to_ascii_lowercase();
         if let Some(rank) = COVER_NAMES.iter().position(|n| *n == stem) {
-            if best.as_ref().is_none_or(|(r, p)| rank < *r || (rank == *r && path < *p)) {
+            if best
+                .as_ref()
+                .is_none_or(|(r, p)| rank < *r || (rank == *r && path < *p))
+            {
                 best = Some((rank, path));
             }
         }

@@ -35,7 +35,8 @@ pub fn scan(g: &Global, args: &ScanArgs) -> Result<ExitCode> {
         analyse: !args.no_analysis,
         force: args.force,
     };
-    let report = music_rag_ops::scan::scan(&engine, users.db(), &args.folders, options, &bar, None)?;
+    let report =
+        music_rag_ops::scan::scan(&engine, users.db(), &args.folders, options, &bar, None)?;
     print_scan(&report, g.json)?;
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
@@ -73,7 +74,11 @@ fn print_scan(r: &ScanReport, json: bool) -> Result<()> {
         );
     }
     for f in &r.failed {
-        outln!("  failed {}: {}", f.path.as_deref().unwrap_or("?"), f.message);
+        outln!(
+            "  failed {}: {}",
+            f.path.as_deref().unwrap_or("?"),
+            f.message
+        );
     }
     for v in &r.vanished {
         outln!("  vanished {v} (its song was removed)");
@@ -129,7 +134,10 @@ pub struct UserArgs {
 }
 
 fn users(g: &Global) -> Result<Users> {
-    users_with(g, std::env::var_os("MUSIC_RAG_SECRET_KEY_FILE").map(PathBuf::from))
+    users_with(
+        g,
+        std::env::var_os("MUSIC_RAG_SECRET_KEY_FILE").map(PathBuf::from),
+    )
 }
 
 fn users_with(g: &Global, secret: Option<PathBuf>) -> Result<Users> {
@@ -157,7 +165,11 @@ pub fn user(g: &Global, args: &UserArgs) -> Result<ExitCode> {
             admin,
         } => {
             users.add(name, &read_password(password_file)?, *admin)?;
-            say(g, &serde_json::json!({"added": name, "admin": admin}), &format!("added user {name}"));
+            say(
+                g,
+                &serde_json::json!({"added": name, "admin": admin}),
+                &format!("added user {name}"),
+            );
         }
         UserCommand::List => {
             let list = users.list()?;
@@ -178,22 +190,38 @@ pub fn user(g: &Global, args: &UserArgs) -> Result<ExitCode> {
         }
         UserCommand::Remove { name } => {
             users.remove(name)?;
-            say(g, &serde_json::json!({"removed": name}), &format!("removed user {name}"));
+            say(
+                g,
+                &serde_json::json!({"removed": name}),
+                &format!("removed user {name}"),
+            );
         }
         UserCommand::Passwd {
             name,
             password_file,
         } => {
             users.set_password(name, &read_password(password_file)?)?;
-            say(g, &serde_json::json!({"password_set": name}), &format!("password of {name} set"));
+            say(
+                g,
+                &serde_json::json!({"password_set": name}),
+                &format!("password of {name} set"),
+            );
         }
         UserCommand::Key { name, label } => {
             let key = users.add_key(name, label)?;
-            say(g, &serde_json::json!({"user": name, "label": label, "api_key": key}), &key);
+            say(
+                g,
+                &serde_json::json!({"user": name, "label": label, "api_key": key}),
+                &key,
+            );
         }
         UserCommand::Revoke { name, label } => {
             let n = users.revoke_keys(name, label.as_deref())?;
-            say(g, &serde_json::json!({"revoked": n}), &format!("revoked {n} key(s) of {name}"));
+            say(
+                g,
+                &serde_json::json!({"revoked": n}),
+                &format!("revoked {n} key(s) of {name}"),
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -222,7 +222,14 @@ fn scan_all(
         s.total.store(total as u64, Ordering::Relaxed);
         s.done.store(0, Ordering::Relaxed);
     }
-    progress.begin(total as u64, if options.analyse { "analysing" } else { "reading tags" });
+    progress.begin(
+        total as u64,
+        if options.analyse {
+            "analysing"
+        } else {
+            "reading tags"
+        },
+    );
     for (root, todo, vanished) in plans {
         for chunk in todo.chunks(SCAN_BATCH) {
             scan_batch(engine, db, &root, chunk, options, &mut report, progress)?;

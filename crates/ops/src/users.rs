@@ -76,14 +76,16 @@ impl Secret {
         }
         let (nonce, body) = sealed.split_at(12);
         let cipher = ChaCha20Poly1305::new(&self.key);
-        let plain = cipher.decrypt(Nonce::from_slice(nonce), body).map_err(|_| {
-            internal(
-                "a stored password cannot be opened: the server secret changed \
+        let plain = cipher
+            .decrypt(Nonce::from_slice(nonce), body)
+            .map_err(|_| {
+                internal(
+                    "a stored password cannot be opened: the server secret changed \
                  (MUSIC_RAG_SECRET_KEY_FILE); set the old secret, or set the password again \
                  with `music-rag user passwd`"
-                    .into(),
-            )
-        })?;
+                        .into(),
+                )
+            })?;
         String::from_utf8(plain).map_err(|_| internal("a stored password is damaged".into()))
     }
 }
@@ -187,9 +189,7 @@ fn check_password(password: &str) -> Result<()> {
     if password.chars().count() < PASSWORD_MIN_CHARS || password.len() > PASSWORD_MAX_BYTES {
         return Err(OpsError::Input {
             what: "password".into(),
-            message: format!(
-                "must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_BYTES} bytes long"
-            ),
+            message: format!("must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_BYTES} bytes long"),
         });
     }
     if password.chars().any(char::is_control) {
@@ -359,11 +359,7 @@ impl Users {
 
 /// Opens the library's records and users for a data directory: in the embedded store's
 /// database when the catalog lives there, else in `library.sqlite`.
-pub fn open_users(
-    data_dir: &Path,
-    embedded: bool,
-    secret_file: Option<&PathBuf>,
-) -> Result<Users> {
+pub fn open_users(data_dir: &Path, embedded: bool, secret_file: Option<&PathBuf>) -> Result<Users> {
     let db = LibraryDb::open_in(data_dir, embedded).map_err(store)?;
     let secret = Secret::load(secret_file.map(PathBuf::as_path), data_dir)?;
     Ok(Users::new(Arc::new(db), Arc::new(secret)))
@@ -386,30 +382,59 @@ mod tests {
             admin: false,
         });
         let login = |c: Credentials<'_>| users.authenticate(&c).unwrap();
-        assert_eq!(login(Credentials::Password { user: "ann", password: "sesame-open" }), ann);
+        assert_eq!(
+            login(Credentials::Password {
+                user: "ann",
+                password: "sesame-open"
+            }),
+            ann
+        );
         let enc = format!("enc:{}", hex::encode("sesame-open"));
-        assert_eq!(login(Credentials::Password { user: "ann", password: &enc }), ann);
+        assert_eq!(
+            login(Credentials::Password {
+                user: "ann",
+                password: &enc
+            }),
+            ann
+        );
         let token = hex::encode(md5::Md5::digest(b"sesame-openc19b2d"));
         assert_eq!(
-            login(Credentials::Token { user: "ann", token: &token, salt: "c19b2d" }),
+            login(Credentials::Token {
+                user: "ann",
+                token: &token,
+                salt: "c19b2d"
+            }),
             ann
         );
         assert_eq!(
-            login(Credentials::Token { user: "ann", token: &token, salt: "other" }),
+            login(Credentials::Token {
+                user: "ann",
+                token: &token,
+                salt: "other"
+            }),
             Err(Refusal::WrongCredentials)
         );
         assert_eq!(
-            login(Credentials::Password { user: "ann", password: "wrong-one" }),
+            login(Credentials::Password {
+                user: "ann",
+                password: "wrong-one"
+            }),
             Err(Refusal::WrongCredentials)
         );
         assert_eq!(
-            login(Credentials::Password { user: "nobody", password: "sesame-open" }),
+            login(Credentials::Password {
+                user: "nobody",
+                password: "sesame-open"
+            }),
             Err(Refusal::WrongCredentials)
         );
         let key = users.add_key("ann", "phone").unwrap();
         assert_eq!(login(Credentials::ApiKey(&key)), ann);
         assert_eq!(users.revoke_keys("ann", None).unwrap(), 1);
-        assert_eq!(login(Credentials::ApiKey(&key)), Err(Refusal::UnknownApiKey));
+        assert_eq!(
+            login(Credentials::ApiKey(&key)),
+            Err(Refusal::UnknownApiKey)
+        );
         // The password is not stored as text anywhere in the database file.
         let raw = std::fs::read(dir.path().join("catalog.sqlite")).unwrap();
         let wal = std::fs::read(dir.path().join("catalog.sqlite-wal")).unwrap_or_default();
@@ -420,7 +445,10 @@ mod tests {
         let again = open_users(dir.path(), true, None).unwrap();
         assert_eq!(
             again
-                .authenticate(&Credentials::Password { user: "ann", password: "sesame-open" })
+                .authenticate(&Credentials::Password {
+                    user: "ann",
+                    password: "sesame-open"
+                })
                 .unwrap(),
             ann
         );
@@ -428,7 +456,10 @@ mod tests {
         std::fs::write(&other_secret, "a different secret of enough length").unwrap();
         let rotated = open_users(dir.path(), true, Some(&other_secret)).unwrap();
         assert!(rotated
-            .authenticate(&Credentials::Password { user: "ann", password: "sesame-open" })
+            .authenticate(&Credentials::Password {
+                user: "ann",
+                password: "sesame-open"
+            })
             .is_err());
     }
 }

@@ -412,7 +412,12 @@ impl ServerConfig {
     /// The music folders, in order, each once.
     pub fn music_folder_list(&self) -> Vec<std::path::PathBuf> {
         let mut out: Vec<std::path::PathBuf> = Vec::new();
-        for f in self.music_folders.iter().flat_map(|d| d.split(',')).map(str::trim) {
+        for f in self
+            .music_folders
+            .iter()
+            .flat_map(|d| d.split(','))
+            .map(str::trim)
+        {
             if !f.is_empty() && !out.iter().any(|o| o.as_os_str() == f) {
                 out.push(f.into());
             }

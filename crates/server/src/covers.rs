@@ -28,9 +28,7 @@ pub fn resize(bytes: &[u8], size: u32) -> Option<(Vec<u8>, String)> {
     }
     let small = image.thumbnail(size, size).to_rgb8();
     let mut out = std::io::Cursor::new(Vec::new());
-    small
-        .write_to(&mut out, image::ImageFormat::Jpeg)
-        .ok()?;
+    small.write_to(&mut out, image::ImageFormat::Jpeg).ok()?;
     Some((out.into_inner(), "image/jpeg".into()))
 }
 
@@ -84,9 +82,14 @@ mod tests {
     fn cache_stays_within_its_budget() {
         let cache = CoverCache::new(1000);
         for i in 0..20 {
-            cache.put((format!("a{i}"), 0), Arc::new((vec![0; 200], "image/png".into())));
+            cache.put(
+                (format!("a{i}"), 0),
+                Arc::new((vec![0; 200], "image/png".into())),
+            );
         }
-        let held = (0..20).filter(|i| cache.get(&(format!("a{i}"), 0)).is_some()).count();
+        let held = (0..20)
+            .filter(|i| cache.get(&(format!("a{i}"), 0)).is_some())
+            .count();
         assert_eq!(held, 5);
         assert!(cache.get(&("a19".into(), 0)).is_some(), "the newest stays");
     }

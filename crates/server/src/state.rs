@@ -40,7 +40,11 @@ impl LibraryState {
         if let Ok(mut m) = self.now_playing.lock() {
             m.insert(
                 user.to_string(),
-                (track.to_string(), client.to_string(), std::time::Instant::now()),
+                (
+                    track.to_string(),
+                    client.to_string(),
+                    std::time::Instant::now(),
+                ),
             );
         }
     }
@@ -81,8 +85,13 @@ pub fn spawn_scan(state: &AppState) {
             Some(&library.scan),
         ) {
             Ok(r) => tracing::info!(
-                files = r.files, read = r.read, added = r.added, updated = r.updated,
-                failed = r.failed.len(), vanished = r.vanished.len(), seconds = r.seconds,
+                files = r.files,
+                read = r.read,
+                added = r.added,
+                updated = r.updated,
+                failed = r.failed.len(),
+                vanished = r.vanished.len(),
+                seconds = r.seconds,
                 "library scan finished"
             ),
             Err(e) => tracing::warn!(error = %e, "library scan did not run"),

@@ -440,7 +440,10 @@ impl LibraryDb {
         let mut stmt =
             conn.prepare_cached("SELECT item, rating FROM library_ratings WHERE user = ?1")?;
         let rows = stmt.query_map([user], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.clamp(0, 5) as u8))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?.clamp(0, 5) as u8,
+            ))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -461,8 +464,9 @@ impl LibraryDb {
 
     pub fn plays(&self, user: &str) -> Result<HashMap<String, Plays>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare_cached("SELECT track, count, last_played FROM library_plays WHERE user = ?1")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT track, count, last_played FROM library_plays WHERE user = ?1",
+        )?;
         let rows = stmt.query_map([user], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -550,9 +554,11 @@ impl LibraryDb {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let exists: Option<i64> = tx
-            .query_row("SELECT id FROM library_playlists WHERE id = ?1", [id], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT id FROM library_playlists WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
             .optional()?;
         if exists.is_none() {
             return Ok(false);

@@ -10,4 +10,5 @@ mod http;
 mod ingest;
 mod postgres;
 mod search;
+mod subsonic;
 mod ui;

@@ -155,8 +155,9 @@ impl Engine {
                 albums.sort_by_cached_key(|a| std::cmp::Reverse(album_plays(a).1));
             }
             AlbumOrder::ByName => albums.sort_by_cached_key(|a| sort_name(&a.name)),
-            AlbumOrder::ByArtist => albums
-                .sort_by_cached_key(|a| (sort_name(&a.artist), a.year, sort_name(&a.name))),
+            AlbumOrder::ByArtist => {
+                albums.sort_by_cached_key(|a| (sort_name(&a.artist), a.year, sort_name(&a.name)))
+            }
             AlbumOrder::Starred => {
                 albums.retain(|a| listener.starred.contains_key(&a.id));
                 albums.sort_by_cached_key(|a| sort_name(&a.name));
@@ -203,7 +204,10 @@ impl Engine {
             .values()
             .filter(|t| {
                 genre.as_ref().is_none_or(|g| {
-                    t.metadata.genre.as_deref().is_some_and(|x| x.to_lowercase() == *g)
+                    t.metadata
+                        .genre
+                        .as_deref()
+                        .is_some_and(|x| x.to_lowercase() == *g)
                         || t.file
                             .as_ref()
                             .is_some_and(|f| f.genres.iter().any(|x| x.to_lowercase() == *g))
@@ -287,7 +291,10 @@ impl Engine {
         }
         Ok(LibrarySearch {
             artists: page(
-                artist_ids.iter().filter_map(|id| library.artist(id)).cloned(),
+                artist_ids
+                    .iter()
+                    .filter_map(|id| library.artist(id))
+                    .cloned(),
                 artists,
             ),
             albums: page(
@@ -314,7 +321,9 @@ impl Engine {
         } else if library.song(id).is_some() {
             vec![id.to_string()]
         } else {
-            return Err(CoreError::NotFound(format!("id: no song, album or artist {id}")));
+            return Err(CoreError::NotFound(format!(
+                "id: no song, album or artist {id}"
+            )));
         };
         let response = self.recommend(&RecommendRequest {
             positive: seeds.clone(),

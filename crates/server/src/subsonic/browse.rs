@@ -31,14 +31,18 @@ pub fn music_folders(call: &Call) -> Result<Reply, SubsonicError> {
             .iter()
             .enumerate()
             .map(|(i, f)| {
-                let name = f
-                    .file_name()
-                    .map_or_else(|| f.display().to_string(), |n| n.to_string_lossy().into_owned());
+                let name = f.file_name().map_or_else(
+                    || f.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
                 json!({"id": i + 1, "name": name})
             })
             .collect()
     };
-    Ok(Reply::with("musicFolders", json!({ "musicFolder": folders })))
+    Ok(Reply::with(
+        "musicFolders",
+        json!({ "musicFolder": folders }),
+    ))
 }
 
 /// `getIndexes` and `getArtists`: artists by first letter.
@@ -244,7 +248,10 @@ pub async fn artist_info(call: &Call, name: &'static str) -> Result<Reply, Subso
         if count > 0 {
             let mut seen = std::collections::HashSet::from([artist.id.clone()]);
             for t in engine.similar_songs(&id, 50).unwrap_or_default() {
-                if let Some(a) = index.album_of(&t.id).and_then(|al| index.artist(&al.artist_id)) {
+                if let Some(a) = index
+                    .album_of(&t.id)
+                    .and_then(|al| index.artist(&al.artist_id))
+                {
                     if seen.insert(a.id.clone()) && similar.len() < count {
                         similar.push(views::artist(a, &listener));
                     }
@@ -366,7 +373,10 @@ pub async fn songs_by_genre(call: &Call) -> Result<Reply, SubsonicError> {
             .songs_in_order()
             .into_iter()
             .filter(|t| {
-                t.metadata.genre.as_deref().is_some_and(|g| g.to_lowercase() == genre)
+                t.metadata
+                    .genre
+                    .as_deref()
+                    .is_some_and(|g| g.to_lowercase() == genre)
                     || t.file
                         .as_ref()
                         .is_some_and(|f| f.genres.iter().any(|g| g.to_lowercase() == genre))

@@ -50,7 +50,10 @@ pub async fn stream(call: &Call) -> Result<Reply, SubsonicError> {
 
 /// Where the picture of `id` is: the song itself, or the song that stands for an album or
 /// artist.
-fn cover_song(engine: &music_rag_core::Engine, id: &str) -> Result<Option<(String, CoverSource)>, SubsonicError> {
+fn cover_song(
+    engine: &music_rag_core::Engine,
+    id: &str,
+) -> Result<Option<(String, CoverSource)>, SubsonicError> {
     let index = engine.library()?;
     let song_id = match kind_of(id) {
         ItemKind::Song => index.song(id).map(|t| t.id.clone()),
@@ -78,22 +81,37 @@ pub async fn cover_art(call: &Call) -> Result<Reply, SubsonicError> {
                 return Err(SubsonicError::not_found(format!("{id} has no cover art")));
             };
             let (bytes, mime) = match source {
-                CoverSource::Embedded => music_rag_audio::tags::embedded_picture(std::path::Path::new(&audio_path))
-                    .ok_or_else(|| SubsonicError::not_found(format!("{id} has no cover art")))?,
+                CoverSource::Embedded => {
+                    music_rag_audio::tags::embedded_picture(std::path::Path::new(&audio_path))
+                        .ok_or_else(|| SubsonicError::not_found(format!("{id} has no cover art")))?
+                }
                 CoverSource::Folder(path) => {
                     // Only an image inside the folders this server may read.
                     let real = std::fs::canonicalize(&path)
                         .map_err(|_| SubsonicError::not_found(format!("{id} has no cover art")))?;
-                    if !roots.iter().filter_map(|r| std::fs::canonicalize(r).ok()).any(|r| real.starts_with(r)) {
+                    if !roots
+                        .iter()
+                        .filter_map(|r| std::fs::canonicalize(r).ok())
+                        .any(|r| real.starts_with(r))
+                    {
                         return Err(SubsonicError::not_found(format!("{id} has no cover art")));
                     }
-                    (std::fs::read(&real).map_err(|_| SubsonicError::not_found(format!("{id} has no cover art")))?, None)
+                    (
+                        std::fs::read(&real).map_err(|_| {
+                            SubsonicError::not_found(format!("{id} has no cover art"))
+                        })?,
+                        None,
+                    )
                 }
             };
             let resized = match size {
-                Some(s) => crate::covers::resize(&bytes, s).unwrap_or((bytes, mime.unwrap_or_default())),
+                Some(s) => {
+                    crate::covers::resize(&bytes, s).unwrap_or((bytes, mime.unwrap_or_default()))
+                }
                 None => {
-                    let mime = mime.filter(|m| !m.is_empty()).unwrap_or_else(|| crate::covers::sniff(&bytes).to_string());
+                    let mime = mime
+                        .filter(|m| !m.is_empty())
+                        .unwrap_or_else(|| crate::covers::sniff(&bytes).to_string());
                     (bytes, mime)
                 }
             };
@@ -106,12 +124,18 @@ pub async fn cover_art(call: &Call) -> Result<Reply, SubsonicError> {
 
 fn picture(p: Arc<(Vec<u8>, String)>) -> Response {
     let mut r = Body::from(p.0.clone()).into_response();
-    let mime = if p.1.is_empty() { "application/octet-stream" } else { p.1.as_str() };
+    let mime = if p.1.is_empty() {
+        "application/octet-stream"
+    } else {
+        p.1.as_str()
+    };
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
     );
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400"));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400"),
+    );
     r
 }

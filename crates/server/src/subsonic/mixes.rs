@@ -41,9 +41,9 @@ pub async fn top_songs(call: &Call) -> Result<Reply, SubsonicError> {
             .into_iter()
             .filter(|t| {
                 music_rag_core::domain::query::text::normalize_term(&t.artist) == wanted
-                    || index
-                        .album_of(&t.id)
-                        .is_some_and(|a| music_rag_core::domain::query::text::normalize_term(&a.artist) == wanted)
+                    || index.album_of(&t.id).is_some_and(|a| {
+                        music_rag_core::domain::query::text::normalize_term(&a.artist) == wanted
+                    })
             })
             .collect();
         songs.sort_by_key(|t| std::cmp::Reverse(listener.plays.get(&t.id).map_or(0, |p| p.0)));

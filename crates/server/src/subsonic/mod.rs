@@ -64,7 +64,10 @@ impl Call {
     }
 
     /// What the listener has starred, rated and played.
-    pub fn listener_state(library: &LibraryState, user: &str) -> Result<ListenerState, SubsonicError> {
+    pub fn listener_state(
+        library: &LibraryState,
+        user: &str,
+    ) -> Result<ListenerState, SubsonicError> {
         let db = library.users.db();
         let io = |e: music_rag_store::StoreError| {
             tracing::error!(error = %e, "library records");
@@ -187,14 +190,21 @@ async fn authenticate(
             return Err(SubsonicError::missing("u"));
         }
         if password.is_none() && (token.is_none() || salt.is_none()) {
-            return Err(SubsonicError::missing(if token.is_some() { "s" } else { "p" }));
+            return Err(SubsonicError::missing(if token.is_some() {
+                "s"
+            } else {
+                "p"
+            }));
         }
     }
     let users = library.users.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         let credentials = match (&key, &user, &password, &token, &salt) {
             (Some(k), ..) => Credentials::ApiKey(k),
-            (None, Some(u), Some(p), ..) => Credentials::Password { user: u, password: p },
+            (None, Some(u), Some(p), ..) => Credentials::Password {
+                user: u,
+                password: p,
+            },
             (None, Some(u), None, Some(t), Some(s)) => Credentials::Token {
                 user: u,
                 token: t,
@@ -231,7 +241,9 @@ fn system(name: &str) -> Result<Reply, SubsonicError> {
                 {"name": "sonicSimilarity", "versions": [1]},
             ]),
         )),
-        _ => Err(SubsonicError::not_found(format!("no such endpoint: {name}"))),
+        _ => Err(SubsonicError::not_found(format!(
+            "no such endpoint: {name}"
+        ))),
     }
 }
 

@@ -54,7 +54,9 @@ pub async fn star(call: &Call, on: bool) -> Result<Reply, SubsonicError> {
         if let Some(unknown) = ids.iter().find(|id| {
             index.song(id).is_none() && index.album(id).is_none() && index.artist(id).is_none()
         }) {
-            return Err(SubsonicError::not_found(format!("no song, album or artist {unknown}")));
+            return Err(SubsonicError::not_found(format!(
+                "no song, album or artist {unknown}"
+            )));
         }
         let db = library.users.db();
         if on {
@@ -83,7 +85,10 @@ pub async fn starred(call: &Call, name: &'static str) -> Result<Reply, SubsonicE
                 songs.push(views::song(&index, t, &listener));
             }
         }
-        Ok(Reply::with(name, json!({"artist": artists, "album": albums, "song": songs})))
+        Ok(Reply::with(
+            name,
+            json!({"artist": artists, "album": albums, "song": songs}),
+        ))
     })
     .await
 }
@@ -96,7 +101,9 @@ pub async fn set_rating(call: &Call) -> Result<Reply, SubsonicError> {
     call.blocking(move |engine, library| {
         let index = engine.library()?;
         if index.song(&id).is_none() && index.album(&id).is_none() && index.artist(&id).is_none() {
-            return Err(SubsonicError::not_found(format!("no song, album or artist {id}")));
+            return Err(SubsonicError::not_found(format!(
+                "no song, album or artist {id}"
+            )));
         }
         library
             .users
@@ -111,7 +118,12 @@ pub async fn set_rating(call: &Call) -> Result<Reply, SubsonicError> {
 /// `scrobble`: with `submission=true` (the default) each id counts as played (at `time`, ms
 /// since 1970, when sent); with `false` it becomes what the listener is playing now.
 pub async fn scrobble(call: &Call) -> Result<Reply, SubsonicError> {
-    let ids: Vec<String> = call.params.all("id").into_iter().map(str::to_string).collect();
+    let ids: Vec<String> = call
+        .params
+        .all("id")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     if ids.is_empty() {
         return Err(SubsonicError::missing("id"));
     }
@@ -261,7 +273,10 @@ pub async fn playlist(call: &Call) -> Result<Reply, SubsonicError> {
     let id = playlist_id(call, "id")?;
     let user = call.listener.name.clone();
     call.blocking(move |engine, library| {
-        Ok(Reply::with("playlist", full_playlist(engine, library, id, &user)?))
+        Ok(Reply::with(
+            "playlist",
+            full_playlist(engine, library, id, &user)?,
+        ))
     })
     .await
 }
@@ -276,7 +291,12 @@ fn check_songs(engine: &music_rag_core::Engine, ids: &[String]) -> Result<(), Su
 
 /// `createPlaylist`: a new one (`name`), or, with `playlistId`, the songs of one replaced.
 pub async fn create_playlist(call: &Call) -> Result<Reply, SubsonicError> {
-    let songs: Vec<String> = call.params.all("songId").into_iter().map(str::to_string).collect();
+    let songs: Vec<String> = call
+        .params
+        .all("songId")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let existing = match call.params.get("playlistId") {
         Some(_) => Some(playlist_id(call, "playlistId")?),
         None => None,
@@ -316,7 +336,10 @@ pub async fn create_playlist(call: &Call) -> Result<Reply, SubsonicError> {
                 .create_playlist(&user, name.as_deref().unwrap_or_default(), &songs)
                 .map_err(records_error)?,
         };
-        Ok(Reply::with("playlist", full_playlist(engine, library, id, &user)?))
+        Ok(Reply::with(
+            "playlist",
+            full_playlist(engine, library, id, &user)?,
+        ))
     })
     .await
 }
@@ -336,7 +359,12 @@ pub async fn update_playlist(call: &Call) -> Result<Reply, SubsonicError> {
             Some(_) => Some(call.params.bool("public", false)?),
             None => None,
         },
-        add: call.params.all("songIdToAdd").into_iter().map(str::to_string).collect(),
+        add: call
+            .params
+            .all("songIdToAdd")
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
         remove,
         replace: None,
     };

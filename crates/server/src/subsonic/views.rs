@@ -38,10 +38,22 @@ pub fn song(library: &LibraryIndex, track: &Track, listener: &ListenerState) -> 
     m.insert("artist".into(), json!(track.artist));
     m.insert("displayArtist".into(), json!(track.artist));
     put(&mut m, "displayAlbumArtist", album.map(|a| json!(a.artist)));
-    put(&mut m, "track", file.and_then(|f| f.track_number).map(|n| json!(n)));
-    put(&mut m, "discNumber", file.and_then(|f| f.disc_number).map(|n| json!(n)));
+    put(
+        &mut m,
+        "track",
+        file.and_then(|f| f.track_number).map(|n| json!(n)),
+    );
+    put(
+        &mut m,
+        "discNumber",
+        file.and_then(|f| f.disc_number).map(|n| json!(n)),
+    );
     put(&mut m, "year", track.year.map(|y| json!(y)));
-    put(&mut m, "genre", track.metadata.genre.as_ref().map(|g| json!(g)));
+    put(
+        &mut m,
+        "genre",
+        track.metadata.genre.as_ref().map(|g| json!(g)),
+    );
     let genres: Vec<Value> = match file {
         Some(f) if !f.genres.is_empty() => f.genres.iter().map(|g| json!({ "name": g })).collect(),
         _ => track
@@ -64,7 +76,11 @@ pub fn song(library: &LibraryIndex, track: &Track, listener: &ListenerState) -> 
             .duration
             .map(|d| json!(d.round().max(0.0) as u64)),
     );
-    put(&mut m, "bitRate", file.and_then(|f| f.bit_rate).map(|b| json!(b)));
+    put(
+        &mut m,
+        "bitRate",
+        file.and_then(|f| f.bit_rate).map(|b| json!(b)),
+    );
     // A path a client may show or group by; never the server's real one.
     let file_name = track
         .audio_path
@@ -77,7 +93,11 @@ pub fn song(library: &LibraryIndex, track: &Track, listener: &ListenerState) -> 
         "path",
         album.map(|a| json!(format!("{}/{}/{}", a.artist, a.name, file_name))),
     );
-    put(&mut m, "created", track.created_at.as_ref().map(|c| json!(c)));
+    put(
+        &mut m,
+        "created",
+        track.created_at.as_ref().map(|c| json!(c)),
+    );
     put(&mut m, "albumId", album.map(|a| json!(a.id)));
     put(&mut m, "artistId", album.map(|a| json!(a.artist_id)));
     m.insert("type".into(), json!("music"));

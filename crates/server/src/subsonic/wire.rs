@@ -39,7 +39,10 @@ impl Params {
 
     /// The first value of `name` even when empty (a search for "" is a real search).
     pub fn get_raw(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn all(&self, name: &str) -> Vec<&str> {
@@ -351,17 +354,45 @@ mod tests {
             "index": [{"name": "A", "artist": [{"id": "ar-1", "name": "Abba & Co <live>"}]}],
             "lyrics": {"artist": "x", "value": "la la"}
         });
-        let xml = text(render(&Format::Xml, Ok(Reply::with("artists", payload.clone())))).await;
+        let xml = text(render(
+            &Format::Xml,
+            Ok(Reply::with("artists", payload.clone())),
+        ))
+        .await;
         assert!(xml.contains(r#"<subsonic-response xmlns="http://subsonic.org/restapi" status="ok" version="1.16.1""#), "{xml}");
         assert!(xml.contains(r#"<artists ignoredArticles="The"><index name="A"><artist id="ar-1" name="Abba &amp; Co &lt;live&gt;"/></index>"#), "{xml}");
-        assert!(xml.contains(r#"<lyrics artist="x">la la</lyrics>"#), "{xml}");
-        let json: Value = serde_json::from_str(&text(render(&Format::Json, Ok(Reply::with("artists", payload.clone())))).await).unwrap();
+        assert!(
+            xml.contains(r#"<lyrics artist="x">la la</lyrics>"#),
+            "{xml}"
+        );
+        let json: Value = serde_json::from_str(
+            &text(render(
+                &Format::Json,
+                Ok(Reply::with("artists", payload.clone())),
+            ))
+            .await,
+        )
+        .unwrap();
         assert_eq!(json["subsonic-response"]["openSubsonic"], true);
-        assert_eq!(json["subsonic-response"]["artists"]["index"][0]["name"], "A");
-        let jsonp = text(render(&Format::Jsonp("cb.x".into()), Err(SubsonicError::missing("id")))).await;
-        assert!(jsonp.starts_with("cb.x({") && jsonp.ends_with(");"), "{jsonp}");
+        assert_eq!(
+            json["subsonic-response"]["artists"]["index"][0]["name"],
+            "A"
+        );
+        let jsonp = text(render(
+            &Format::Jsonp("cb.x".into()),
+            Err(SubsonicError::missing("id")),
+        ))
+        .await;
+        assert!(
+            jsonp.starts_with("cb.x({") && jsonp.ends_with(");"),
+            "{jsonp}"
+        );
         assert!(jsonp.contains(r#""code":10"#));
         let params = Params::parse(Some("f=jsonp&callback=alert(1)"), None);
-        assert_eq!(Format::of(&params), Format::Json, "a callback that is no identifier is refused");
+        assert_eq!(
+            Format::of(&params),
+            Format::Json,
+            "a callback that is no identifier is refused"
+        );
     }
 }

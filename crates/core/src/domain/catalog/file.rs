@@ -98,7 +98,9 @@ impl FileInfo {
                 *a = t.to_string();
             }
         }
-        self.genres.iter_mut().for_each(|g| *g = g.trim().to_string());
+        self.genres
+            .iter_mut()
+            .for_each(|g| *g = g.trim().to_string());
         self.genres.retain(|g| !g.is_empty());
         let mut seen = std::collections::HashSet::new();
         self.genres.retain(|g| seen.insert(g.to_lowercase()));
@@ -109,9 +111,18 @@ impl FileInfo {
             ("file.album_artist", self.album_artist.as_deref()),
             ("file.suffix", Some(self.suffix.as_str())),
             ("file.content_type", Some(self.content_type.as_str())),
-            ("file.musicbrainz.recording", self.musicbrainz.recording.as_deref()),
-            ("file.musicbrainz.release", self.musicbrainz.release.as_deref()),
-            ("file.musicbrainz.artist", self.musicbrainz.artist.as_deref()),
+            (
+                "file.musicbrainz.recording",
+                self.musicbrainz.recording.as_deref(),
+            ),
+            (
+                "file.musicbrainz.release",
+                self.musicbrainz.release.as_deref(),
+            ),
+            (
+                "file.musicbrainz.artist",
+                self.musicbrainz.artist.as_deref(),
+            ),
             (
                 "file.musicbrainz.release_artist",
                 self.musicbrainz.release_artist.as_deref(),
