@@ -279,6 +279,9 @@ fn keep_stored_analysis(engine: &Engine, track: &mut Track, path: &Path) -> bool
     true
 }
 
+/// A file read: its track and whether its sound is analysed, or why it failed.
+type FileOutcome = std::result::Result<(AnalysedFile, bool), String>;
+
 fn scan_batch(
     engine: &Engine,
     db: &LibraryDb,
@@ -290,7 +293,7 @@ fn scan_batch(
 ) -> Result<()> {
     // One look per folder for a cover image, not one per file.
     let covers: Mutex<HashMap<PathBuf, Option<CoverSource>>> = Mutex::default();
-    let results: Vec<(&Seen, std::result::Result<(AnalysedFile, bool), String>)> = chunk
+    let results: Vec<(&Seen, FileOutcome)> = chunk
         .par_iter()
         .map(|file| {
             let result = if options.analyse {

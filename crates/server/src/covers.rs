@@ -32,9 +32,12 @@ pub fn resize(bytes: &[u8], size: u32) -> Option<(Vec<u8>, String)> {
     Some((out.into_inner(), "image/jpeg".into()))
 }
 
+type Pictures = lru::LruCache<(String, u32), Picture>;
+
 /// Recently served pictures by (id, size), at most `budget` bytes in all.
 pub struct CoverCache {
-    inner: Mutex<(lru::LruCache<(String, u32), Picture>, usize)>,
+    /// The pictures and the bytes they hold.
+    inner: Mutex<(Pictures, usize)>,
     budget: usize,
 }
 

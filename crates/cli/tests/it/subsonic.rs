@@ -254,6 +254,12 @@ fn a_music_folder_served_to_subsonic_clients_keeps_each_listeners_state() {
     assert!(key.starts_with("mrk_"), "{key}");
     let app = serve_library(&data, &lib);
     wait_for_scan(&app);
+    let (_, r) = call("GET", &format!("{}/v1/stats", app.base), Some(READER), None);
+    let stats = json_of(r);
+    assert_eq!(stats["library"]["songs"], 5, "{stats}");
+    assert_eq!(stats["library"]["albums"], 3);
+    assert_eq!(stats["library"]["scanning"], false);
+    assert_eq!(stats["library"]["last_scan"]["failed"].as_array().unwrap().len(), 1);
 
     // The envelope: XML by default, JSON and JSONP on request; getOpenSubsonicExtensions
     // needs no login.
