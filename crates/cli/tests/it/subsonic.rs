@@ -3,7 +3,7 @@
 //! broken file; scanned by `music-rag scan` and by `serve --music-folder`; users made with
 //! `music-rag user`; then the wire format, every way of logging in, the error codes, streaming,
 //! cover art, per-user state across a restart and a backup, and the real client libraries
-//! (py-opensonic, py-sonic) driving the server.
+//! (PyPI py-opensonic and py-sonic, npm subsonic-api) driving the server.
 
 use crate::common;
 
@@ -545,6 +545,22 @@ fn a_music_folder_served_to_subsonic_clients_keeps_each_listeners_state() {
     let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(seen["calm_piano_first"], "Calm Piano", "{seen}");
     assert_eq!(seen["py_sonic_songs_legacy_True"], 5, "{seen}");
+    // The npm client, over GET and form POST and with the API key.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/ui/subsonic-clients.mjs");
+    let out = std::process::Command::new("node")
+        .arg(&script)
+        .args([&app.base, "ann", PASSWORD, &key])
+        .output()
+        .expect("node runs (the web page's tests need it too)");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["calm_piano_post_true"], "Calm Piano", "{seen}");
+    assert_eq!(seen["wrong_password_code"], 40, "{seen}");
 
     // A backup holds the users and their state; restored elsewhere, they log in.
     drop(app);
