@@ -175,6 +175,48 @@ test('a track with audio plays, its time advances, and seeking works', async () 
   await done(page);
 });
 
+test('the library shows albums with artwork; an album plays through the queue, which survives a reload', async () => {
+  // The server scans its music folder at start: wait until the library holds the album.
+  for (let i = 0; i < 150; i++) {
+    const stats = await (await fetch(`${OPEN}/v1/stats`)).json();
+    if (stats.library && !stats.library.scanning && stats.library.albums > 0) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const page = await open();
+  await page.click('#tab-library');
+  const card = page.locator('.album-card', { hasText: 'Harbour Sessions' });
+  await card.waitFor();
+  await page.waitForFunction(() => {
+    const img = document.querySelector('.album-card img.cover');
+    return img && img.complete && img.naturalWidth > 0;
+  });
+  await page.screenshot({ path: path.join(SHOTS, 'library.png') });
+  await card.getByRole('button').click();
+  await page.locator('#lib-detail h2', { hasText: 'Harbour Sessions' }).waitFor();
+  const songs = await page.$$eval('#lib-detail .songs li h3', (hs) => hs.map((h) => h.firstChild.textContent.trim()));
+  assert.deepEqual(songs, ['Lantern Waltz', 'Harbour Lights', 'Copper Engine']);
+  await page.getByRole('button', { name: '▶ Play album' }).click();
+  await page.waitForFunction(() => document.querySelector('#now-playing').textContent.startsWith('Lantern Waltz'));
+  assert.equal(await page.textContent('#queue-summary'), 'Queue (3)');
+  await page.waitForFunction(() => { const img = document.querySelector('#now-cover'); return !img.hidden && img.naturalWidth > 0; });
+  await page.click('#next');
+  await page.waitForFunction(() => document.querySelector('#now-playing').textContent.startsWith('Harbour Lights'));
+  // Play next puts a song right after the current one.
+  await page.locator('#lib-detail .songs li', { hasText: 'Copper Engine' }).getByRole('button', { name: 'Play next: Copper Engine' }).click();
+  assert.equal(await page.textContent('#queue-summary'), 'Queue (4)');
+  // The artist's page lists the album.
+  await page.locator('#lib-detail').getByRole('button', { name: 'The Test Ensemble' }).click();
+  await page.locator('#lib-detail h2', { hasText: 'The Test Ensemble' }).waitFor();
+  assert.equal(await page.locator('#lib-detail .album-card', { hasText: 'Harbour Sessions' }).count(), 1);
+  await page.reload();
+  await page.waitForSelector('body[data-ready=true]');
+  assert.equal(await page.textContent('#queue-summary'), 'Queue (4)');
+  assert.match(await page.textContent('#now-playing'), /^Harbour Lights/);
+  const queued = await page.$$eval('#queue-list li', (ls) => ls.map((l) => l.firstChild.textContent));
+  assert.match(queued[2], /^Copper Engine/);
+  await done(page);
+});
+
 test('more like this and less like this steer the results and show as chips', async () => {
   const page = await open();
   await searchFor(page, 'calm acoustic guitar');
@@ -328,8 +370,8 @@ test('keyboard only: tabs, search, refine and clear', async () => {
   await page.keyboard.press('Shift+Tab'); // from the search box back up the page
   await page.locator('#tab-search').focus();
   await page.keyboard.press('ArrowRight');
-  assert.equal(await page.evaluate(() => document.activeElement.id), 'tab-ask');
-  assert.equal(await page.isVisible('#view-ask'), true);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'tab-library');
+  assert.equal(await page.isVisible('#view-library'), true);
   await page.keyboard.press('ArrowLeft');
   await page.keyboard.press('Enter');
   await page.locator('#q').focus();
@@ -359,8 +401,9 @@ test('no serious or critical accessibility issues in any view', async () => {
   await page.addScriptTag({ path: AXE });
   await searchFor(page, 'calm piano');
   const problems = [];
-  for (const view of ['search', 'ask', 'playlist', 'catalog']) {
+  for (const view of ['search', 'library', 'ask', 'playlist', 'catalog']) {
     await page.click(`#tab-${view}`);
+    if (view === 'library') await page.locator('.album-card').first().waitFor();
     if (view === 'catalog') await page.waitForFunction(() => /tracks/.test(document.querySelector('#cat-counts').textContent));
     const result = await page.evaluate(async () => axe.run(document, { resultTypes: ['violations'] }));
     for (const v of result.violations.filter((x) => ['serious', 'critical'].includes(x.impact))) {

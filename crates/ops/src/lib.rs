@@ -10,6 +10,7 @@
 //! terminals (progress is reported through [`Progress`]).
 
 pub mod audio_import;
+pub mod covers;
 pub mod error;
 pub mod import;
 pub mod maintenance;

@@ -296,8 +296,18 @@ fn scan_batch(
     let results: Vec<(&Seen, FileOutcome)> = chunk
         .par_iter()
         .map(|file| {
+            // A file whose sound the catalog already analysed from these very bytes (from
+            // `ingest-audio`, or an earlier scan) gets its tags read, not its sound again.
+            let known = || {
+                tag_file(&file.path, None).ok().and_then(|mut a| {
+                    keep_stored_analysis(engine, &mut a.track, &file.path).then_some((a, true))
+                })
+            };
             let result = if options.analyse {
-                analyse_file(&file.path).map(|a| (a, true))
+                match known() {
+                    Some(kept) => Ok(kept),
+                    None => analyse_file(&file.path).map(|a| (a, true)),
+                }
             } else {
                 let tags = music_rag_audio::tags::try_read_tags(&file.path);
                 let cover = match (&tags, file.path.parent()) {

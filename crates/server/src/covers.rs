@@ -112,3 +112,51 @@ mod tests {
         assert!(resize(b"not a picture", 60).is_none());
     }
 }
+
+/// The picture of a song, album or artist, resized to `size` when asked, through `cache`.
+pub fn picture(
+    engine: &music_rag_core::Engine,
+    id: &str,
+    size: Option<u32>,
+    roots: &[std::path::PathBuf],
+    cache: &CoverCache,
+) -> Result<Picture, music_rag_core::CoreError> {
+    let key = (id.to_string(), size.unwrap_or(0));
+    if let Some(hit) = cache.get(&key) {
+        return Ok(hit);
+    }
+    let (bytes, mime) = music_rag_ops::covers::picture_of(engine, id, roots)?;
+    let out = match size.and_then(|s| resize(&bytes, s)) {
+        Some(resized) => resized,
+        None => {
+            let mime = mime
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| sniff(&bytes).to_string());
+            (bytes, mime)
+        }
+    };
+    let picture = Arc::new(out);
+    cache.put(key, picture.clone());
+    Ok(picture)
+}
+
+/// A picture as an HTTP response, cacheable by the client for a day.
+pub fn response(p: Picture) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    use axum::response::IntoResponse;
+    let mut r = axum::body::Body::from(p.0.clone()).into_response();
+    let mime = if p.1.is_empty() {
+        "application/octet-stream"
+    } else {
+        p.1.as_str()
+    };
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400"),
+    );
+    r
+}

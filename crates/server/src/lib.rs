@@ -31,8 +31,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use api::{
-    admin_api, ask_api, audio_api, compat_api, ops_api, playlist_api, recommend_api, search_api,
-    stats_api, tracks_api, ui_api,
+    admin_api, ask_api, audio_api, compat_api, library_api, ops_api, playlist_api, recommend_api,
+    search_api, stats_api, tracks_api, ui_api,
 };
 use auth::Scope;
 pub use config::{ConfigError, ServerConfig, Settings};
@@ -92,7 +92,12 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/playlist/path", post(playlist_api::path))
         .route("/v1/stats", get(stats_api::stats))
         .route("/v1/tracks", get(tracks_api::list))
-        .route("/v1/tracks/{id}", get(tracks_api::get));
+        .route("/v1/tracks/{id}", get(tracks_api::get))
+        .route("/v1/library/albums", get(library_api::albums))
+        .route("/v1/library/albums/{id}", get(library_api::album))
+        .route("/v1/library/artists", get(library_api::artists))
+        .route("/v1/library/artists/{id}", get(library_api::artist))
+        .route("/v1/library/covers/{id}", get(library_api::cover));
     // The stream opens with a read key or with the signed link an exported playlist carries.
     let stream = Router::new()
         .route("/v1/tracks/{id}/audio", get(tracks_api::audio))

@@ -7,8 +7,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{
-    admin_api, ask_api, audio_api, compat_api, ops_api, playlist_api, recommend_api, search_api,
-    stats_api, tracks_api, ui_api,
+    admin_api, ask_api, audio_api, compat_api, library_api, ops_api, playlist_api, recommend_api,
+    search_api, stats_api, tracks_api, ui_api,
 };
 
 struct Security;
@@ -139,6 +139,8 @@ impl Modify for CommonErrors {
         ops_api::ready, ops_api::metrics, openapi, docs, ui_api::page, ui_api::asset,
         admin_api::create_snapshot, admin_api::list_snapshots, admin_api::download_snapshot,
         admin_api::delete_snapshot,
+        library_api::albums, library_api::album, library_api::artists, library_api::artist,
+        library_api::cover,
     ),
     modifiers(&Security, &CommonErrors, &ItemRules),
     tags(
@@ -148,6 +150,7 @@ impl Modify for CommonErrors {
         (name = "tracks", description = "Versioned catalog management"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "admin", description = "Snapshots of the store (admin scope)"),
+        (name = "library", description = "The music library: albums, artists, cover art (the Subsonic API at /rest serves the same)"),
     )
 )]
 struct ApiDoc;

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 const PASSWORD: &str = "sesame-open-42";
 
-fn png(rgb: [u8; 3]) -> Vec<u8> {
+pub(crate) fn png(rgb: [u8; 3]) -> Vec<u8> {
     let img = image::RgbImage::from_pixel(96, 96, image::Rgb(rgb));
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png).unwrap();
@@ -259,7 +259,13 @@ fn a_music_folder_served_to_subsonic_clients_keeps_each_listeners_state() {
     assert_eq!(stats["library"]["songs"], 5, "{stats}");
     assert_eq!(stats["library"]["albums"], 3);
     assert_eq!(stats["library"]["scanning"], false);
-    assert_eq!(stats["library"]["last_scan"]["failed"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        stats["library"]["last_scan"]["failed"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 
     // The envelope: XML by default, JSON and JSONP on request; getOpenSubsonicExtensions
     // needs no login.

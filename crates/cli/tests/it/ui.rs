@@ -45,7 +45,9 @@ fn repo() -> PathBuf {
 /// Writes the songs as tagged OGG Vorbis into `dir`; returns one of them for uploads.
 fn audio_library(dir: &Path, scratch: &Path) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
-    for (file, title, artist, bpm, chord) in SONGS {
+    // Cover art for the library view: the folder's image.
+    std::fs::write(dir.join("cover.png"), crate::subsonic::png([40, 120, 90])).unwrap();
+    for (n, (file, title, artist, bpm, chord)) in SONGS.iter().enumerate() {
         let wav = scratch.join(format!("{file}.wav"));
         write_wav(&wav, &music(*bpm, chord, 24.0, 0.4));
         tool(
@@ -58,6 +60,12 @@ fn audio_library(dir: &Path, scratch: &Path) -> PathBuf {
                 artist,
                 "-G",
                 "Folk",
+                "-l",
+                "Harbour Sessions",
+                "-N",
+                &(n + 1).to_string(),
+                "-c",
+                "ALBUMARTIST=The Test Ensemble",
                 "-o",
                 dir.join(file).to_str().unwrap(),
                 wav.to_str().unwrap(),
@@ -94,7 +102,15 @@ fn the_web_page_works_in_a_real_browser() {
         "ingest-audio: {}",
         String::from_utf8_lossy(&ingest.stderr)
     );
-    let open = spawn_on(&data, &[("MUSIC_RAG_API_KEYS", "")]);
+    // The same folder is the open server's music library (its songs already analysed).
+    let music = data.join("audio");
+    let open = spawn_on(
+        &data,
+        &[
+            ("MUSIC_RAG_API_KEYS", ""),
+            ("MUSIC_RAG_MUSIC_FOLDERS", music.to_str().unwrap()),
+        ],
+    );
     let empty = tempfile::tempdir().unwrap();
     let keyed = spawn_on(empty.path(), &[]);
 

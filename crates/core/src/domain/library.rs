@@ -77,7 +77,9 @@ fn song_order(t: &Track) -> (u32, u32, String) {
     )
 }
 
-#[derive(Debug, Clone)]
+/// An artist of the library: the albums filed under them.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Artist {
     pub id: String,
     pub name: String,
@@ -88,7 +90,9 @@ pub struct Artist {
     pub musicbrainz_id: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+/// An album of the library: its songs in disc and track order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Album {
     pub id: String,
     pub name: String,

@@ -136,7 +136,7 @@ const hasAudio = (t) => Boolean(t.audio_path);
 
 // ---------- tabs ----------
 
-const TABS = ['search', 'ask', 'playlist', 'catalog'];
+const TABS = ['search', 'library', 'ask', 'playlist', 'catalog'];
 function showTab(name, focus = false) {
   for (const t of TABS) {
     const tab = $(`tab-${t}`);
@@ -147,6 +147,7 @@ function showTab(name, focus = false) {
     if (on && focus) tab.focus();
   }
   if (name === 'catalog') loadCatalog();
+  if (name === 'library' && !library.loaded) loadAlbums();
   history.replaceState(null, '', `#${name}`);
 }
 
@@ -383,17 +384,26 @@ function heardLine(t) {
     ...heard.slice(0, 6).map((h) => el('span', { class: `heard-word ${h.aspect}`, text: `${h.word} ${Math.round(h.confidence * 100)}%` })));
 }
 
+// MusicCaps rows are ten-second clip descriptions without audio: said so wherever listed.
+function kindBadge(t) {
+  if (String(t.id).startsWith('musiccaps:')) return el('span', { class: 'badge', title: 'A MusicCaps caption of a 10-second clip; there is no audio to play', text: 'clip description · 10 s · no audio' });
+  return null;
+}
+
 function trackCard(t, { why, score, actions = true } = {}) {
+  const whyBox = why ? el('details', { class: 'why-box' }, el('summary', { text: 'Why this result' }), whyLine(why)) : null;
   const li = el('li', { class: 'hit', 'data-id': t.id },
-    el('h3', {}, t.title || t.id, ' ', el('span', { class: 'artist', text: `— ${t.artist || 'unknown artist'}` })),
+    el('h3', {}, t.title || t.id, ' ', el('span', { class: 'artist', text: `— ${t.artist || 'unknown artist'}` }), kindBadge(t)),
     el('p', { class: 'facts', text: facts(t) }),
     heardLine(t),
-    why ? whyLine(why) : null,
+    whyBox,
   );
   if (score !== undefined) li.dataset.score = String(score);
   if (actions) {
     li.append(el('div', { class: 'actions' },
-      hasAudio(t) ? el('button', { type: 'button', onclick: () => play(t), 'aria-label': `Play ${t.title}` }, '▶ Play') : null,
+      hasAudio(t) ? el('button', { type: 'button', onclick: () => playNow(t), 'aria-label': `Play ${t.title}` }, '▶ Play') : null,
+      hasAudio(t) ? el('button', { type: 'button', onclick: () => playNext(t), 'aria-label': `Play next: ${t.title}` }, 'Play next') : null,
+      hasAudio(t) ? el('button', { type: 'button', onclick: () => addToQueue(t), 'aria-label': `Add to queue: ${t.title}` }, 'Add to queue') : null,
       el('button', { type: 'button', onclick: () => refine(t, true), 'aria-label': `More like this: ${t.title}` }, 'More like this'),
       el('button', { type: 'button', onclick: () => refine(t, false), 'aria-label': `Less like this: ${t.title}` }, 'Less like this'),
       el('button', { type: 'button', onclick: () => addSeed(t), 'aria-label': `Seed a playlist: ${t.title}` }, 'Seed a playlist'),
@@ -460,11 +470,99 @@ function setupSearch() {
 // ---------- player ----------
 
 const player = { track: null, blobUrl: null };
+const QUEUE_STORE = 'music-rag-queue';
+// The play queue survives a reload: the tracks (what the player shows of them) and the place.
+const queue = { items: [], index: -1 };
+
+function saveQueue() {
+  const keep = (t) => ({ id: t.id, title: t.title, artist: t.artist, audio_path: t.audio_path ? 'yes' : null, cover: t.cover || null, metadata: { duration: (t.metadata || {}).duration } });
+  localStorage.setItem(QUEUE_STORE, JSON.stringify({ items: queue.items.map(keep), index: queue.index }));
+}
+
+function loadQueue() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(QUEUE_STORE) || 'null');
+    if (saved && Array.isArray(saved.items)) {
+      queue.items = saved.items.filter((t) => t && t.id);
+      queue.index = Math.min(Number(saved.index) || 0, queue.items.length - 1);
+    }
+  } catch { /* a damaged entry starts an empty queue */ }
+  renderQueue();
+  const current = queue.items[queue.index];
+  if (current) showNowPlaying(current);
+}
+
+function renderQueue() {
+  const list = $('queue-list');
+  clear(list);
+  queue.items.forEach((t, i) => {
+    list.append(el('li', { class: i === queue.index ? 'current' : '' },
+      el('button', { type: 'button', class: 'link', onclick: () => { queue.index = i; saveQueue(); renderQueue(); play(t); } }, `${t.title} — ${t.artist}`),
+      el('button', { type: 'button', 'aria-label': `Remove ${t.title} from the queue`, onclick: () => removeFromQueue(i) }, '×')));
+  });
+  $('queue-summary').textContent = `Queue (${queue.items.length})`;
+  $('prev').disabled = queue.index <= 0;
+  $('next').disabled = queue.index >= queue.items.length - 1;
+}
+
+function removeFromQueue(i) {
+  queue.items.splice(i, 1);
+  if (i < queue.index) queue.index -= 1;
+  queue.index = Math.min(queue.index, queue.items.length - 1);
+  saveQueue();
+  renderQueue();
+}
+
+/** Plays `t` now: it goes into the queue after the current track. */
+function playNow(t) {
+  queue.items.splice(queue.index + 1, 0, t);
+  queue.index += 1;
+  saveQueue();
+  renderQueue();
+  play(t);
+}
+
+function playNext(t) {
+  queue.items.splice(queue.index + 1, 0, t);
+  saveQueue();
+  renderQueue();
+  if (!player.track) step(1);
+}
+
+function addToQueue(t) {
+  queue.items.push(t);
+  saveQueue();
+  renderQueue();
+  if (!player.track && queue.index < 0) step(1);
+}
+
+/** Plays a whole list from its first track, replacing the queue. */
+function playAll(tracks) {
+  queue.items = tracks.filter(hasAudio);
+  queue.index = -1;
+  step(1);
+}
+
+function step(by) {
+  const next = queue.index + by;
+  if (next < 0 || next >= queue.items.length) return;
+  queue.index = next;
+  saveQueue();
+  renderQueue();
+  play(queue.items[next]);
+}
+
+function showNowPlaying(t) {
+  $('now-playing').textContent = `${t.title} — ${t.artist}`;
+  const img = $('now-cover');
+  img.hidden = true;
+  loadCover(img, t.cover || t.id, 96).then((ok) => { img.hidden = !ok; });
+}
 
 async function play(t) {
   const audio = $('audio');
   player.track = t;
-  $('now-playing').textContent = `${t.title} — ${t.artist}`;
+  showNowPlaying(t);
   $('sounds-like').disabled = false;
   if (player.blobUrl) { URL.revokeObjectURL(player.blobUrl); player.blobUrl = null; }
   const url = `/v1/tracks/${encodeURIComponent(t.id)}/audio`;
@@ -486,6 +584,11 @@ async function play(t) {
 }
 
 function setupPlayer() {
+  $('prev').addEventListener('click', () => step(-1));
+  $('next').addEventListener('click', () => step(1));
+  $('audio').addEventListener('ended', () => step(1));
+  $('queue-clear').addEventListener('click', () => { queue.items = []; queue.index = -1; saveQueue(); renderQueue(); });
+  loadQueue();
   $('audio').addEventListener('error', () => {
     if (player.track) notice(`Cannot play ${player.track.title}: the server could not stream its file.`);
   });
@@ -502,6 +605,128 @@ function setupPlayer() {
       $('search-status').textContent = '';
       notice(explain(err));
     }
+  });
+}
+
+// ---------- library ----------
+
+const library = { loaded: false, covers: new Map() };
+
+/** Shows the cover of a song, album or artist in `img`; false when there is none. */
+async function loadCover(img, id, size) {
+  const url = `/v1/library/covers/${encodeURIComponent(id)}?size=${size}`;
+  try {
+    if (apiKey()) {
+      // Pictures come as blobs with the key in a header, as audio does; kept for the session.
+      let blobUrl = library.covers.get(url);
+      if (!blobUrl) {
+        const res = await fetch(url, { headers: headers() });
+        if (!res.ok) return false;
+        blobUrl = URL.createObjectURL(await res.blob());
+        library.covers.set(url, blobUrl);
+      }
+      img.src = blobUrl;
+      return true;
+    }
+    img.src = url;
+    await img.decode();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function coverOf(id, size, label) {
+  const img = el('img', { class: 'cover', alt: label, loading: 'lazy', width: size, height: size });
+  loadCover(img, id, size).then((ok) => {
+    if (!ok) img.replaceWith(label
+      ? el('div', { class: 'cover placeholder', role: 'img', 'aria-label': `${label} (no artwork)`, text: '♪' })
+      : el('div', { class: 'cover placeholder', 'aria-hidden': 'true', text: '♪' }));
+  });
+  return img;
+}
+
+function albumCards(albums) {
+  return albums.map((a) => el('li', { class: 'album-card', 'data-id': a.id },
+    el('button', { type: 'button', onclick: () => showAlbum(a.id) },
+      coverOf(a.id, 240, ''),
+      el('span', { class: 'name', text: a.name }),
+      el('span', { class: 'by', text: `${a.artist}${a.year ? ` · ${a.year}` : ''}` }))));
+}
+
+async function loadAlbums() {
+  const status = $('lib-status');
+  status.textContent = 'Loading albums…';
+  $('lib-detail').hidden = true;
+  $('lib-back').hidden = true;
+  try {
+    const page = await api.get(`/v1/library/albums?order=${encodeURIComponent($('lib-order').value)}&limit=200`);
+    const list = $('lib-albums');
+    clear(list);
+    list.hidden = false;
+    list.append(...albumCards(page.albums));
+    status.textContent = page.total
+      ? `${page.total} album${page.total === 1 ? '' : 's'}${page.total > page.albums.length ? `, the first ${page.albums.length} shown` : ''}.`
+      : 'The library is empty: start the server with --music-folder DIR (or scan a folder) to see albums here.';
+    library.loaded = true;
+    notice('');
+  } catch (err) {
+    status.textContent = '';
+    notice(explain(err));
+  }
+}
+
+async function showAlbum(id) {
+  try {
+    const { album, songs } = await api.get(`/v1/library/albums/${encodeURIComponent(id)}`);
+    const box = $('lib-detail');
+    clear(box);
+    const tracks = songs.map((t) => ({ ...t, cover: album.id }));
+    box.append(
+      coverOf(album.id, 480, `Cover of ${album.name}`),
+      el('div', {},
+        el('h2', { text: album.name }),
+        el('p', {}, 'by ', el('button', { type: 'button', class: 'link', onclick: () => showArtist(album.artist_id) }, album.artist)),
+        el('p', { class: 'facts', text: [album.year, album.genre, `${album.song_ids.length} songs`, duration(album.duration_seconds)].filter(Boolean).join(' · ') }),
+        el('div', { class: 'row' },
+          el('button', { type: 'button', onclick: () => playAll(tracks) }, '▶ Play album'),
+          el('button', { type: 'button', onclick: () => tracks.filter(hasAudio).forEach(addToQueue) }, 'Add album to queue'))),
+      el('ol', { class: 'results songs' }, ...tracks.map((t) => trackCard(t))));
+    box.hidden = false;
+    $('lib-albums').hidden = true;
+    $('lib-back').hidden = false;
+    $('lib-status').textContent = '';
+    box.querySelector('h2').focus?.();
+  } catch (err) {
+    notice(explain(err));
+  }
+}
+
+async function showArtist(id) {
+  try {
+    const { artist, albums } = await api.get(`/v1/library/artists/${encodeURIComponent(id)}`);
+    const box = $('lib-detail');
+    clear(box);
+    box.append(
+      coverOf(artist.id, 480, `Picture of ${artist.name}`),
+      el('div', {},
+        el('h2', { text: artist.name }),
+        el('p', { class: 'facts', text: `${albums.length} album${albums.length === 1 ? '' : 's'} · ${artist.song_count} songs` })),
+      el('ol', { class: 'albums songs' }, ...albumCards(albums)));
+    box.hidden = false;
+    $('lib-albums').hidden = true;
+    $('lib-back').hidden = false;
+  } catch (err) {
+    notice(explain(err));
+  }
+}
+
+function setupLibrary() {
+  $('lib-order').addEventListener('change', loadAlbums);
+  $('lib-back').addEventListener('click', () => {
+    $('lib-detail').hidden = true;
+    $('lib-albums').hidden = false;
+    $('lib-back').hidden = true;
   });
 }
 
@@ -956,6 +1181,7 @@ setupTabs();
 setupKey();
 setupSearch();
 setupPlayer();
+setupLibrary();
 setupAsk();
 setupPlaylist();
 setupCatalog();

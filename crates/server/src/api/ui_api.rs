@@ -38,7 +38,7 @@ const FILES: &[Source] = &[
 /// Everything the page may load comes from this server; media may also be a blob the page
 /// fetched with the API key.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; \
+     img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /// A file ready to send: its bytes, their gzip form and the validator.

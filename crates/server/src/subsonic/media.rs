@@ -3,13 +3,8 @@
 //! says so in the log), and `getCoverArt` the picture of a song, album or artist, resized on
 //! request (`size`) and kept in a bounded cache.
 
-use std::sync::Arc;
-
 use axum::body::Body;
-use axum::http::{header, HeaderValue, Request};
-use axum::response::{IntoResponse, Response};
-use music_rag_core::domain::catalog::file::CoverSource;
-use music_rag_core::domain::library::{kind_of, ItemKind};
+use axum::http::{header, Request};
 
 use super::wire::{Reply, SubsonicError};
 use super::Call;
@@ -48,94 +43,20 @@ pub async fn stream(call: &Call) -> Result<Reply, SubsonicError> {
     Ok(Reply::Raw(response))
 }
 
-/// Where the picture of `id` is: the song itself, or the song that stands for an album or
-/// artist.
-fn cover_song(
-    engine: &music_rag_core::Engine,
-    id: &str,
-) -> Result<Option<(String, CoverSource)>, SubsonicError> {
-    let index = engine.library()?;
-    let song_id = match kind_of(id) {
-        ItemKind::Song => index.song(id).map(|t| t.id.clone()),
-        ItemKind::Album => index.album(id).and_then(|a| a.cover_song.clone()),
-        ItemKind::Artist => index.artist(id).and_then(|a| a.cover_song.clone()),
-    };
-    let Some(song) = song_id.and_then(|s| index.song(&s).cloned()) else {
-        return Err(SubsonicError::not_found(format!("no cover art {id}")));
-    };
-    let source = song.file.as_ref().and_then(|f| f.cover.clone());
-    Ok(source.zip(song.audio_path.clone()).map(|(c, p)| (p, c)))
-}
-
 pub async fn cover_art(call: &Call) -> Result<Reply, SubsonicError> {
     let id = call.params.required("id")?.to_string();
     let size = call.params.opt_int("size", 1, 4096)?.map(|s| s as u32);
-    let key = (id.clone(), size.unwrap_or(0));
-    if let Some(hit) = call.library.covers.get(&key) {
-        return Ok(Reply::Raw(picture(hit)));
-    }
     let roots = call.state.audio_roots.clone();
-    let picture_bytes = call
-        .blocking(move |engine, _| {
-            let Some((audio_path, source)) = cover_song(engine, &id)? else {
-                return Err(SubsonicError::not_found(format!("{id} has no cover art")));
-            };
-            let (bytes, mime) = match source {
-                CoverSource::Embedded => {
-                    music_rag_audio::tags::embedded_picture(std::path::Path::new(&audio_path))
-                        .ok_or_else(|| SubsonicError::not_found(format!("{id} has no cover art")))?
-                }
-                CoverSource::Folder(path) => {
-                    // Only an image inside the folders this server may read.
-                    let real = std::fs::canonicalize(&path)
-                        .map_err(|_| SubsonicError::not_found(format!("{id} has no cover art")))?;
-                    if !roots
-                        .iter()
-                        .filter_map(|r| std::fs::canonicalize(r).ok())
-                        .any(|r| real.starts_with(r))
-                    {
-                        return Err(SubsonicError::not_found(format!("{id} has no cover art")));
-                    }
-                    (
-                        std::fs::read(&real).map_err(|_| {
-                            SubsonicError::not_found(format!("{id} has no cover art"))
-                        })?,
-                        None,
-                    )
-                }
-            };
-            let resized = match size {
-                Some(s) => {
-                    crate::covers::resize(&bytes, s).unwrap_or((bytes, mime.unwrap_or_default()))
-                }
-                None => {
-                    let mime = mime
-                        .filter(|m| !m.is_empty())
-                        .unwrap_or_else(|| crate::covers::sniff(&bytes).to_string());
-                    (bytes, mime)
-                }
-            };
-            Ok(Arc::new(resized))
+    let picture = call
+        .blocking(move |engine, library| {
+            Ok(crate::covers::picture(
+                engine,
+                &id,
+                size,
+                &roots,
+                &library.covers,
+            )?)
         })
         .await?;
-    call.library.covers.put(key, picture_bytes.clone());
-    Ok(Reply::Raw(picture(picture_bytes)))
-}
-
-fn picture(p: Arc<(Vec<u8>, String)>) -> Response {
-    let mut r = Body::from(p.0.clone()).into_response();
-    let mime = if p.1.is_empty() {
-        "application/octet-stream"
-    } else {
-        p.1.as_str()
-    };
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(mime).unwrap_or(HeaderValue::from_static("application/octet-stream")),
-    );
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=86400"),
-    );
-    r
+    Ok(Reply::Raw(crate::covers::response(picture)))
 }
