@@ -42,6 +42,9 @@ pub struct ServeArgs {
     /// and on `startScan`, read in place.
     #[arg(long = "music-folder", value_name = "DIR")]
     pub music_folders: Vec<PathBuf>,
+    /// Watch the music folders and scan again when files change (MUSIC_RAG_WATCH_FOLDERS).
+    #[arg(long)]
+    pub watch: bool,
     /// PEM certificate chain: serve HTTPS with it (MUSIC_RAG_TLS_CERT_FILE); reloaded on SIGHUP.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -121,6 +124,9 @@ pub fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
             .map(|d| d.display().to_string())
             .collect();
         fig = fig.merge(Serialized::default("audio_dirs", dirs.join(",")));
+    }
+    if args.watch {
+        fig = fig.merge(Serialized::default("watch_folders", true));
     }
     if !args.music_folders.is_empty() {
         let dirs: Vec<String> = args
@@ -410,12 +416,16 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
             settings.config.secret_key_file.as_ref().map(PathBuf::from).as_ref(),
         )?;
         let scan_on_start = settings.config.scan_on_start && !music_folders.is_empty();
+        let watch = settings.config.watch_folders && !music_folders.is_empty();
         let state = AppState::new(Arc::new(engine), settings, upload_dir)
             .with_snapshot_dir(snapshot_dir)
             .with_audio_roots(audio_roots)
             .with_library(users, music_folders);
         if scan_on_start {
             music_rag_server::state::spawn_scan(&state);
+        }
+        if watch {
+            music_rag_server::state::spawn_watch(&state);
         }
         sweep_unfinished(&state);
         // Snapshots are the embedded store's backups (PostgreSQL is backed up by its tools).

@@ -95,6 +95,8 @@ pub struct ServerConfig {
     pub music_folders: Option<String>,
     /// `MUSIC_RAG_SCAN_ON_START`: scan the music folders when the server starts (default true).
     pub scan_on_start: bool,
+    /// `MUSIC_RAG_WATCH_FOLDERS`: watch the music folders and scan again when they change.
+    pub watch_folders: bool,
     /// `MUSIC_RAG_SECRET_KEY_FILE`: the secret library users' passwords are sealed with
     /// (default: `secret.key` in the data directory, made when missing).
     pub secret_key_file: Option<String>,
@@ -162,6 +164,7 @@ impl Default for ServerConfig {
             audio_dirs: None,
             music_folders: None,
             scan_on_start: true,
+            watch_folders: false,
             secret_key_file: None,
             request_timeout_seconds: 30,
             max_concurrent_requests: 512,

@@ -71,20 +71,25 @@ pub fn spawn_scan(state: &AppState) {
         return;
     };
     let engine = state.engine.clone();
-    tokio::task::spawn_blocking(move || {
-        let options = music_rag_ops::scan::ScanOptions {
-            analyse: true,
-            force: false,
-        };
-        match music_rag_ops::scan::scan(
-            &engine,
-            library.users.db(),
-            &library.folders,
-            options,
-            &music_rag_ops::progress::NoProgress,
-            Some(&library.scan),
-        ) {
-            Ok(r) => tracing::info!(
+    tokio::task::spawn_blocking(move || run_scan(&engine, &library));
+}
+
+/// Scans the library's folders now; `false` when another scan was running.
+fn run_scan(engine: &Engine, library: &LibraryState) -> bool {
+    let options = music_rag_ops::scan::ScanOptions {
+        analyse: true,
+        force: false,
+    };
+    match music_rag_ops::scan::scan(
+        engine,
+        library.users.db(),
+        &library.folders,
+        options,
+        &music_rag_ops::progress::NoProgress,
+        Some(&library.scan),
+    ) {
+        Ok(r) => {
+            tracing::info!(
                 files = r.files,
                 read = r.read,
                 added = r.added,
@@ -93,8 +98,56 @@ pub fn spawn_scan(state: &AppState) {
                 vanished = r.vanished.len(),
                 seconds = r.seconds,
                 "library scan finished"
-            ),
-            Err(e) => tracing::warn!(error = %e, "library scan did not run"),
+            );
+            true
+        }
+        Err(music_rag_ops::OpsError::Input { what, .. }) if what == "scan" => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "library scan failed");
+            true
+        }
+    }
+}
+
+/// How long the folders must stay quiet after a change before the scan starts (a copy of an
+/// album is many events).
+const WATCH_QUIET: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Watches the music folders (inotify on Linux, through `notify`) and scans them again once a
+/// change has settled. Runs on its own thread for the life of the process; changes made while
+/// a scan runs start another scan after it.
+pub fn spawn_watch(state: &AppState) {
+    use notify::{EventKind, RecursiveMode, Watcher};
+    let Some(library) = state.library.clone() else {
+        return;
+    };
+    let engine = state.engine.clone();
+    std::thread::spawn(move || {
+        let (tx, rx) = std::sync::mpsc::channel::<notify::Result<notify::Event>>();
+        let mut watcher = match notify::recommended_watcher(tx) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the music folders; scan with startScan");
+                return;
+            }
+        };
+        for folder in &library.folders {
+            if let Err(e) = watcher.watch(folder, RecursiveMode::Recursive) {
+                tracing::warn!(folder = %folder.display(), error = %e, "cannot watch a music folder");
+            }
+        }
+        let is_change = |e: &notify::Result<notify::Event>| matches!(e, Ok(ev) if !matches!(ev.kind, EventKind::Access(_)));
+        loop {
+            match rx.recv() {
+                Ok(e) if is_change(&e) => {}
+                Ok(_) => continue,
+                Err(_) => return,
+            }
+            while rx.recv_timeout(WATCH_QUIET).is_ok() {}
+            tracing::info!("music folders changed: scanning");
+            while !run_scan(&engine, &library) {
+                std::thread::sleep(WATCH_QUIET);
+            }
         }
     });
 }

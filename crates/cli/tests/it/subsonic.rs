@@ -680,3 +680,65 @@ fn rescans_read_only_what_changed_and_report_what_vanished() {
     );
     assert!(!titles.contains(&"Beach".to_string()), "{titles:?}");
 }
+
+/// With watching on, a file copied into a music folder while the server runs becomes a song,
+/// and one deleted leaves, without anyone asking for a scan.
+#[test]
+fn a_watched_folder_follows_its_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tagged_library(tmp.path());
+    let data = tmp.path().join("data");
+    add_user(&data, "ann", true);
+    let app = spawn_on(
+        &data,
+        &[
+            ("MUSIC_RAG_MUSIC_FOLDERS", lib.to_str().unwrap()),
+            ("MUSIC_RAG_WATCH_FOLDERS", "true"),
+        ],
+    );
+    wait_for_scan(&app);
+    let titles = |app: &App| -> Vec<String> {
+        json(app, "search3", "query=&songCount=100")["searchResult3"]["song"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(titles(&app).len(), 5);
+    let wav = tmp.path().join("new.wav");
+    write_wav(&wav, &music(100.0, &[60, 63, 67], 5.0, 0.3));
+    let staged = tmp.path().join("staged.ogg");
+    tool(
+        "oggenc",
+        &[
+            "--quiet",
+            "-t",
+            "Arrived Later",
+            "-a",
+            "Artist One",
+            "-l",
+            "First Album",
+            "-o",
+            staged.to_str().unwrap(),
+            wav.to_str().unwrap(),
+        ],
+    );
+    // Moved in whole, as a copy finishes.
+    std::fs::rename(
+        &staged,
+        lib.join("Artist One/First Album/03 - Arrived Later.ogg"),
+    )
+    .unwrap();
+    let arrived = (0..300).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        titles(&app).contains(&"Arrived Later".to_string())
+    });
+    assert!(arrived, "the new file became a song: {:?}", titles(&app));
+    std::fs::remove_file(lib.join("Second Artist/Quiet Record/02 - Night.ogg")).unwrap();
+    let left = (0..300).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        !titles(&app).contains(&"Night".to_string())
+    });
+    assert!(left, "the deleted file's song left: {:?}", titles(&app));
+}
