@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A demo library you can hear: freely licensed game soundtracks from ten Debian packages
 # (downloaded without installing them), copied with each package's copyright file into
-# DATA_DIR/library/<album>/, tagged where their own tags are missing (album, album artist,
-# title from the file name, track number, genre; vorbiscomment for OGG, lame for MP3), with the
+# DATA_DIR/library/<album>/, one album per package (album, album artist and track number set;
+# title, artist and genre kept, filled in from the file name and package where missing;
+# vorbiscomment for OGG, lame for MP3), with the
 # package's title image as album art where it ships one, then scanned into the library.
 #   scripts/demo-audio.sh [DATA_DIR]      (default: $MUSIC_RAG_DATA_DIR or ./data)
 # Serve it with: music-rag --data-dir DATA_DIR serve --music-folder DATA_DIR/library
@@ -63,14 +64,21 @@ while IFS='|' read -r pkg album artist genre pattern art; do
     case "$name" in
       *.ogg)
         cp "$src" "$out"
-        have=$(vorbiscomment -l "$out" 2>/dev/null || true)
-        args=()
-        grep -q '^ALBUM=' <<<"$have" || args+=(-t "ALBUM=$album" -t "ALBUMARTIST=$artist")
-        grep -q '^TITLE=' <<<"$have" || args+=(-t "TITLE=$(title_of "$name")")
-        grep -q '^ARTIST=' <<<"$have" || args+=(-t "ARTIST=$artist")
-        grep -q '^TRACKNUMBER=' <<<"$have" || args+=(-t "TRACKNUMBER=$n")
-        grep -q '^GENRE=' <<<"$have" || args+=(-t "GENRE=$genre")
-        if [ ${#args[@]} -gt 0 ]; then vorbiscomment -a "${args[@]}" "$out"; fi
+        # Each package is one album: its album and album artist replace what the files say
+        # (their own album tags differ file by file); titles, artists and the rest are kept,
+        # and filled in where missing.
+        have=$(vorbiscomment -l "$out" 2>/dev/null | grep -v -E '^(ALBUM|ALBUMARTIST|TRACKNUMBER|DISCNUMBER)=' || true)
+        {
+          [ -n "$have" ] && echo "$have"
+          echo "ALBUM=$album"
+          echo "ALBUMARTIST=$artist"
+          echo "TRACKNUMBER=$n"
+          grep -q '^TITLE=' <<<"$have" || echo "TITLE=$(title_of "$name")"
+          grep -q '^ARTIST=' <<<"$have" || echo "ARTIST=$artist"
+          grep -q '^GENRE=' <<<"$have" || echo "GENRE=$genre"
+        } > "$out.tags"
+        vorbiscomment -w -c "$out.tags" "$out"
+        rm -f "$out.tags"
         ;;
       *.mp3)
         # lame tags while it copies the stream (decoded and encoded again at 192 kbit/s).
