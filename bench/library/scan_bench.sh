@@ -28,7 +28,7 @@ PY
 }
 measure "first scan (tags only)" "$BIN" --data-dir "$DATA" scan "$LIB" --no-analysis --json
 measure "rescan, nothing changed" "$BIN" --data-dir "$DATA" scan "$LIB" --no-analysis --json
-find "$LIB" -type f -name '*.mp3' | head -100 | xargs touch
+(find "$LIB" -type f -name '*.mp3' -print0 || true) | head -z -n 100 | xargs -0 touch
 measure "rescan, 100 files touched" "$BIN" --data-dir "$DATA" scan "$LIB" --no-analysis --json
 echo "bench-password" > "$DATA/pw"
 "$BIN" --data-dir "$DATA" user add bench --password-file "$DATA/pw" > /dev/null
