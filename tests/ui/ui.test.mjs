@@ -307,6 +307,26 @@ test('a playlist is drawn as a tempo flow, reordered, trimmed and exported', asy
   await done(page);
 });
 
+test('a playlist is saved, refreshed and deleted from the page', async () => {
+  const page = await open();
+  await page.click('#tab-playlist');
+  await page.fill('#pl-prompt', 'calm acoustic guitar');
+  await page.fill('#pl-count', '6');
+  await page.click('#playlist-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('#pl-list li').length === 6);
+  await page.fill('#pl-save-name', 'Browser mix');
+  await page.click('#pl-save');
+  const saved = page.locator('#pl-saved li', { hasText: 'Browser mix' });
+  await saved.waitFor();
+  assert.match(await saved.textContent(), /6 tracks/);
+  await saved.getByRole('button', { name: 'Refresh Browser mix' }).click();
+  await page.waitForFunction(() => /Browser mix made again/.test(document.querySelector('#pl-saved-status').textContent));
+  assert.equal(await page.locator('#pl-list li').count(), 6);
+  await page.locator('#pl-saved li', { hasText: 'Browser mix' }).getByRole('button', { name: 'Delete Browser mix' }).click();
+  await page.waitForFunction(() => ![...document.querySelectorAll('#pl-saved li')].some((l) => /Browser mix/.test(l.textContent)));
+  await done(page);
+});
+
 test('the catalog view charts the catalog', async () => {
   const page = await open();
   await page.click('#tab-catalog');

@@ -234,6 +234,10 @@ pub struct PlaylistArgs {
     /// machine's files, so another device can play the file.
     #[arg(long, value_name = "URL", requires = "output")]
     pub base_url: Option<String>,
+    /// Save the playlist under this name with what made it, so `music-rag playlists refresh
+    /// ID` can make it again (shared with every library user's Subsonic player).
+    #[arg(long, value_name = "NAME")]
+    pub save: Option<String>,
     #[command(flatten)]
     pub filters: FilterArgs,
 }
@@ -403,7 +407,7 @@ pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
         Some(file) => playlist_ids(file)?,
         None => Vec::new(),
     };
-    let p = engine.playlist(&PlaylistRequest {
+    let request = PlaylistRequest {
         prompt: args.prompt.clone(),
         seed_ids: args.seeds.clone(),
         expand,
@@ -411,7 +415,19 @@ pub fn playlist(g: &Global, args: &PlaylistArgs) -> Result<ExitCode> {
         minutes: args.minutes,
         filters: args.filters.filter()?,
         ..Default::default()
-    })?;
+    };
+    let p = match &args.save {
+        Some(name) => {
+            let db = crate::library_commands::library_db(g)?;
+            let saved = music_rag_ops::saved_playlists::save(&engine, &db, name, request)?;
+            eprintln!(
+                "saved as playlist {} ({name}); `music-rag playlists refresh {}` makes it again",
+                saved.id, saved.id
+            );
+            saved.playlist
+        }
+        None => engine.playlist(&request)?,
+    };
     if let Some(path) = &args.output {
         let at = locations(args.base_url.as_deref());
         std::fs::write(path, render(&p, format, &at)?)

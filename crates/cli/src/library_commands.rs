@@ -133,6 +133,104 @@ pub struct UserArgs {
     pub secret_key_file: Option<PathBuf>,
 }
 
+/// The library's records of the data directory (no secret needed: no passwords are read).
+pub fn library_db(g: &Global) -> Result<std::sync::Arc<music_rag_store::LibraryDb>> {
+    let embedded = g.engine_settings().is_embedded()?;
+    Ok(std::sync::Arc::new(music_rag_store::LibraryDb::open_in(
+        &g.data_dir,
+        embedded,
+    )?))
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PlaylistsCommand {
+    /// List saved playlists (the default).
+    List,
+    /// One saved playlist with its tracks.
+    Show { id: i64 },
+    /// Make a saved playlist again from its rule, leaving out what was played in the last week.
+    Refresh { id: i64 },
+    /// Delete a saved playlist.
+    Delete { id: i64 },
+}
+
+#[derive(Args, Debug)]
+pub struct PlaylistsArgs {
+    #[command(subcommand)]
+    pub command: Option<PlaylistsCommand>,
+}
+
+pub fn playlists(g: &Global, args: &PlaylistsArgs) -> Result<ExitCode> {
+    use music_rag_ops::saved_playlists as saved;
+    let db = library_db(g)?;
+    let show = |p: &saved::SavedPlaylist| -> Result<()> {
+        if g.json {
+            outln!("{}", serde_json::to_string(p)?);
+        } else {
+            outln!(
+                "{} {}: {} tracks (made {}{})",
+                p.id,
+                p.name,
+                p.playlist.entries.len(),
+                p.refreshed_at.as_deref().unwrap_or("?"),
+                if p.avoided > 0 {
+                    format!("; {} played in the last week left out", p.avoided)
+                } else {
+                    String::new()
+                }
+            );
+            for e in &p.playlist.entries {
+                outln!(
+                    "  {:>2}. {} — {}",
+                    e.position,
+                    e.track.title,
+                    e.track.artist
+                );
+            }
+        }
+        Ok(())
+    };
+    match args.command.as_ref().unwrap_or(&PlaylistsCommand::List) {
+        PlaylistsCommand::List => {
+            let list = saved::list(&db)?;
+            if g.json {
+                outln!("{}", serde_json::to_string(&list)?);
+            } else if list.is_empty() {
+                outln!(
+                    "no saved playlists (make one with `music-rag playlist \"...\" --save NAME`)"
+                );
+            } else {
+                for p in list {
+                    outln!(
+                        "{} {}: {} tracks, made {}",
+                        p.id,
+                        p.name,
+                        p.tracks,
+                        p.refreshed_at.as_deref().unwrap_or("?")
+                    );
+                }
+            }
+        }
+        PlaylistsCommand::Show { id } => {
+            let engine = crate::engine::open_engine(g, music_rag_store::Access::ReadOnly)?;
+            show(&saved::get(&engine, &db, *id)?)?;
+        }
+        PlaylistsCommand::Refresh { id } => {
+            let engine = crate::engine::open_engine(g, music_rag_store::Access::ReadOnly)?;
+            show(&saved::refresh(&engine, &db, *id)?)?;
+        }
+        PlaylistsCommand::Delete { id } => {
+            saved::delete(&db, *id)?;
+            say(
+                g,
+                &serde_json::json!({"deleted": id}),
+                &format!("deleted saved playlist {id}"),
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn users(g: &Global) -> Result<Users> {
     users_with(
         g,

@@ -204,6 +204,8 @@ pub enum Command {
     Scan(library_commands::ScanArgs),
     /// The library's users (for the Subsonic API): add, list, remove, passwd, key, revoke.
     User(library_commands::UserArgs),
+    /// Saved playlists (`playlist ... --save NAME`): list, show, refresh, delete.
+    Playlists(library_commands::PlaylistsArgs),
     /// Write every track as JSON lines, in the import format (`ingest` reads it back).
     Export(data_commands::ExportArgs),
     /// Manage the embedding model.
@@ -294,6 +296,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reanalyse(args) => audio_ingest::reanalyse(g, args),
         Command::Scan(args) => library_commands::scan(g, args),
         Command::User(args) => library_commands::user(g, args),
+        Command::Playlists(args) => library_commands::playlists(g, args),
         Command::Export(args) => data_commands::export(g, args),
         Command::IngestAudio(args) => audio_ingest::run(g, args),
         Command::Ask(args) => answers::ask(g, args),

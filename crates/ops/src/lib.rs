@@ -3,7 +3,7 @@
 //! [`open`]), importing a catalog file or an audio folder with one report ([`import`],
 //! [`audio_import`]), snapshots ([`snapshots`]), restore, verify, repair, re-embedding and
 //! export ([`maintenance`]), statistics ([`stats`]), scanning music folders into the library
-//! ([`scan`]) and the library's users ([`users`]).
+//! ([`scan`]), the library's users ([`users`]) and saved playlists ([`saved_playlists`]).
 //!
 //! Front ends parse their input, make one call here (or one call to the application layer in
 //! `music_rag_core::app`), and render the result; this crate knows nothing of HTTP or of
@@ -18,6 +18,7 @@ pub mod open;
 pub mod progress;
 pub mod reanalyse;
 pub mod report;
+pub mod saved_playlists;
 pub mod scan;
 pub mod snapshots;
 pub mod stats;

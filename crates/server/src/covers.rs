@@ -77,42 +77,6 @@ impl CoverCache {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cache_stays_within_its_budget() {
-        let cache = CoverCache::new(1000);
-        for i in 0..20 {
-            cache.put(
-                (format!("a{i}"), 0),
-                Arc::new((vec![0; 200], "image/png".into())),
-            );
-        }
-        let held = (0..20)
-            .filter(|i| cache.get(&(format!("a{i}"), 0)).is_some())
-            .count();
-        assert_eq!(held, 5);
-        assert!(cache.get(&("a19".into(), 0)).is_some(), "the newest stays");
-    }
-
-    #[test]
-    fn resizes_to_fit_and_never_enlarges() {
-        let img = image::RgbImage::from_pixel(300, 200, image::Rgb([200, 10, 10]));
-        let mut png = std::io::Cursor::new(Vec::new());
-        img.write_to(&mut png, image::ImageFormat::Png).unwrap();
-        let png = png.into_inner();
-        let (small, mime) = resize(&png, 60).unwrap();
-        assert_eq!(mime, "image/jpeg");
-        let back = image::load_from_memory(&small).unwrap();
-        assert_eq!((back.width(), back.height()), (60, 40));
-        let (same, mime) = resize(&png, 500).unwrap();
-        assert_eq!((same.len(), mime.as_str()), (png.len(), "image/png"));
-        assert!(resize(b"not a picture", 60).is_none());
-    }
-}
-
 /// The picture of a song, album or artist, resized to `size` when asked, through `cache`.
 pub fn picture(
     engine: &music_rag_core::Engine,
@@ -159,4 +123,40 @@ pub fn response(p: Picture) -> axum::response::Response {
         HeaderValue::from_static("private, max-age=86400"),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_stays_within_its_budget() {
+        let cache = CoverCache::new(1000);
+        for i in 0..20 {
+            cache.put(
+                (format!("a{i}"), 0),
+                Arc::new((vec![0; 200], "image/png".into())),
+            );
+        }
+        let held = (0..20)
+            .filter(|i| cache.get(&(format!("a{i}"), 0)).is_some())
+            .count();
+        assert_eq!(held, 5);
+        assert!(cache.get(&("a19".into(), 0)).is_some(), "the newest stays");
+    }
+
+    #[test]
+    fn resizes_to_fit_and_never_enlarges() {
+        let img = image::RgbImage::from_pixel(300, 200, image::Rgb([200, 10, 10]));
+        let mut png = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut png, image::ImageFormat::Png).unwrap();
+        let png = png.into_inner();
+        let (small, mime) = resize(&png, 60).unwrap();
+        assert_eq!(mime, "image/jpeg");
+        let back = image::load_from_memory(&small).unwrap();
+        assert_eq!((back.width(), back.height()), (60, 40));
+        let (same, mime) = resize(&png, 500).unwrap();
+        assert_eq!((same.len(), mime.as_str()), (png.len(), "image/png"));
+        assert!(resize(b"not a picture", 60).is_none());
+    }
 }

@@ -90,6 +90,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/recommend", post(recommend_api::recommend))
         .route("/v1/playlist", post(playlist_api::playlist))
         .route("/v1/playlist/path", post(playlist_api::path))
+        .route("/v1/playlists", get(playlist_api::saved))
+        .route("/v1/playlists/{id}", get(playlist_api::saved_one))
         .route("/v1/stats", get(stats_api::stats))
         .route("/v1/tracks", get(tracks_api::list))
         .route("/v1/tracks/{id}", get(tracks_api::get))
@@ -116,6 +118,12 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/tracks/{id}",
             axum::routing::put(tracks_api::put).delete(tracks_api::delete),
+        )
+        .route("/v1/playlists", post(playlist_api::save))
+        .route("/v1/playlists/{id}/refresh", post(playlist_api::refresh))
+        .route(
+            "/v1/playlists/{id}",
+            axum::routing::delete(playlist_api::delete_saved),
         );
     // Prometheus scrapes with a key of the metrics scope (or any stronger one).
     let scrape = Router::new().route("/metrics", get(ops_api::metrics));
@@ -131,7 +139,7 @@ pub fn app(state: AppState) -> Router {
     // The Subsonic API authenticates its own users (`subsonic::endpoint`).
     let subsonic = Router::new().route(
         "/rest/{method}",
-        get(subsonic::endpoint).post(subsonic::endpoint),
+        get(subsonic::endpoint).post(subsonic::endpoint_form),
     );
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()

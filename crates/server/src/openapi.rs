@@ -141,6 +141,9 @@ impl Modify for CommonErrors {
         admin_api::delete_snapshot,
         library_api::albums, library_api::album, library_api::artists, library_api::artist,
         library_api::cover,
+        playlist_api::save, playlist_api::saved, playlist_api::saved_one, playlist_api::refresh,
+        playlist_api::delete_saved,
+        crate::subsonic::endpoint, crate::subsonic::endpoint_form,
     ),
     modifiers(&Security, &CommonErrors, &ItemRules),
     tags(
@@ -150,6 +153,7 @@ impl Modify for CommonErrors {
         (name = "tracks", description = "Versioned catalog management"),
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "admin", description = "Snapshots of the store (admin scope)"),
+        (name = "subsonic", description = "The OpenSubsonic API for player apps: its own users and wire format (docs/SUBSONIC.md)"),
         (name = "library", description = "The music library: albums, artists, cover art (the Subsonic API at /rest serves the same)"),
     )
 )]

@@ -64,7 +64,9 @@ CREATE TABLE IF NOT EXISTS library_playlists(
     comment TEXT,
     public INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
-    changed_at TEXT NOT NULL
+    changed_at TEXT NOT NULL,
+    rule TEXT,
+    refreshed_at TEXT
 );
 CREATE TABLE IF NOT EXISTS library_playlist_entries(
     playlist INTEGER NOT NULL,
@@ -124,6 +126,9 @@ pub struct PlaylistRecord {
     pub public: bool,
     pub created_at: String,
     pub changed_at: String,
+    /// The request that made it (JSON), for a saved playlist that can be refreshed.
+    pub rule: Option<String>,
+    pub refreshed_at: Option<String>,
     pub tracks: Vec<String>,
 }
 
@@ -487,14 +492,27 @@ impl LibraryDb {
         name: &str,
         tracks: &[String],
     ) -> Result<i64, StoreError> {
+        self.create_saved_playlist(owner, name, tracks, None, false)
+    }
+
+    /// A playlist with the rule (JSON) that made it, to be refreshed; `public` ones every
+    /// user sees.
+    pub fn create_saved_playlist(
+        &self,
+        owner: &str,
+        name: &str,
+        tracks: &[String],
+        rule: Option<&str>,
+        public: bool,
+    ) -> Result<i64, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
             &format!(
-                "INSERT INTO library_playlists(owner, name, created_at, changed_at) \
-                 VALUES (?1, ?2, {NOW}, {NOW})"
+                "INSERT INTO library_playlists(owner, name, public, rule, created_at, changed_at, \
+                 refreshed_at) VALUES (?1, ?2, ?3, ?4, {NOW}, {NOW}, CASE WHEN ?4 IS NULL THEN NULL ELSE {NOW} END)"
             ),
-            params![owner, name],
+            params![owner, name, i64::from(public), rule],
         )?;
         let id = tx.last_insert_rowid();
         write_entries(&tx, id, tracks)?;
@@ -506,7 +524,7 @@ impl LibraryDb {
         let conn = self.conn();
         let head = conn
             .query_row(
-                "SELECT id, owner, name, comment, public, created_at, changed_at \
+                "SELECT id, owner, name, comment, public, created_at, changed_at, rule, refreshed_at \
                  FROM library_playlists WHERE id = ?1",
                 [id],
                 |r| {
@@ -518,6 +536,8 @@ impl LibraryDb {
                         public: r.get::<_, i64>(4)? != 0,
                         created_at: r.get(5)?,
                         changed_at: r.get(6)?,
+                        rule: r.get(7)?,
+                        refreshed_at: r.get(8)?,
                         tracks: Vec::new(),
                     })
                 },
@@ -600,6 +620,55 @@ impl LibraryDb {
         )?;
         tx.commit()?;
         Ok(true)
+    }
+
+    /// Playlists saved with a rule, by name.
+    pub fn saved_playlists(&self) -> Result<Vec<PlaylistRecord>, StoreError> {
+        let ids: Vec<i64> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare(
+                "SELECT id FROM library_playlists WHERE rule IS NOT NULL ORDER BY name, id",
+            )?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(p) = self.playlist(id)? {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces a saved playlist's tracks with a fresh build; `false` when there is none.
+    pub fn refresh_playlist(&self, id: i64, tracks: &[String]) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
+            &format!(
+                "UPDATE library_playlists SET refreshed_at = {NOW}, changed_at = {NOW} WHERE id = ?1"
+            ),
+            [id],
+        )?;
+        if n == 0 {
+            return Ok(false);
+        }
+        write_entries(&tx, id, tracks)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Tracks played since `since` (RFC 3339), by `user` or, with none, by anyone; most
+    /// recent first.
+    pub fn played_since(&self, user: Option<&str>, since: &str) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT track FROM library_plays WHERE last_played >= ?1 AND (?2 IS NULL OR user = ?2) \
+             GROUP BY track ORDER BY max(last_played) DESC",
+        )?;
+        let rows = stmt.query_map(params![since, user], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Deletes a playlist; `false` when there is none.

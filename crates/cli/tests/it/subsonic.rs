@@ -742,3 +742,101 @@ fn a_watched_folder_follows_its_files() {
     });
     assert!(left, "the deleted file's song left: {:?}", titles(&app));
 }
+
+/// A saved playlist keeps its rule; every library user's player lists it; a refresh makes it
+/// again without what was played this week (while enough else fits).
+#[test]
+fn saved_playlists_are_shared_and_refresh_around_recent_plays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lib = tagged_library(tmp.path());
+    // Enough songs of one tempo that a playlist can do without the one just played.
+    let extra = lib.join("Extra/Steady");
+    std::fs::create_dir_all(&extra).unwrap();
+    for i in 0..8 {
+        let wav = tmp.path().join(format!("extra{i}.wav"));
+        write_wav(&wav, &music(118.0 + i as f32, &[60, 64, 67], 5.0, 0.4));
+        tool(
+            "oggenc",
+            &[
+                "--quiet",
+                "-t",
+                &format!("Steady {i}"),
+                "-a",
+                &format!("Band {i}"),
+                "-l",
+                "Steady",
+                "-o",
+                extra.join(format!("{i}.ogg")).to_str().unwrap(),
+                wav.to_str().unwrap(),
+            ],
+        );
+    }
+    let data = tmp.path().join("data");
+    add_user(&data, "ann", false);
+    let app = serve_library(&data, &lib);
+    wait_for_scan(&app);
+    let url = format!("{}/v1/playlists", app.base);
+    let everything = json(&app, "search3", "query=&songCount=100");
+    let seed = everything["searchResult3"]["song"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rule = serde_json::json!({"name": "Evening", "rule": {"seed_ids": [seed], "length": 3}});
+    let (status, r) = call("POST", &url, Some(WRITER), Some(rule.clone()));
+    let saved = json_of(r);
+    assert_eq!(status, 201, "{saved}");
+    let id = saved["id"].as_i64().unwrap();
+    let first: Vec<String> = saved["playlist"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["track"]["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(first.len(), 3);
+    assert_eq!(saved["rule"]["length"], 3);
+    // A read key may not save; a bad rule is refused by field.
+    let (status, _) = call("POST", &url, Some(READER), Some(rule));
+    assert_eq!(status, 403);
+    let (status, r) = call(
+        "POST",
+        &url,
+        Some(WRITER),
+        Some(serde_json::json!({"name": "", "rule": {"text": "x"}})),
+    );
+    assert_eq!(status, 422, "{}", json_of(r));
+    // Shared with the library's users.
+    let lists = json(&app, "getPlaylists", "");
+    let listed = &lists["playlists"]["playlist"][0];
+    assert_eq!(listed["name"], "Evening");
+    assert_eq!(listed["owner"], "music-rag");
+    assert_eq!(listed["songCount"], 3);
+    assert_eq!(first[0], seed, "the seed opens it");
+    // Played this week: a refresh leaves it out (the seed stays).
+    assert_eq!(
+        json(&app, "scrobble", &format!("id={}", first[1]))["status"],
+        "ok"
+    );
+    let (status, r) = call("POST", &format!("{url}/{id}/refresh"), Some(WRITER), None);
+    let refreshed = json_of(r);
+    assert_eq!(status, 200, "{refreshed}");
+    let again: Vec<&str> = refreshed["playlist"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["track"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(again.len(), 3);
+    assert_eq!(again[0], seed);
+    assert!(
+        !again.contains(&first[1].as_str()),
+        "{again:?} holds the track just played"
+    );
+    assert_eq!(refreshed["avoided"], 1);
+    let listed = common::run(&data, &["playlists", "--json"]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["name"], "Evening");
+    let (status, _) = call("DELETE", &format!("{url}/{id}"), Some(WRITER), None);
+    assert_eq!(status, 204);
+    let (status, _) = call("GET", &format!("{url}/{id}"), Some(READER), None);
+    assert_eq!(status, 404);
+}

@@ -17,6 +17,8 @@ use crate::error::{CoreError, Result};
 
 pub const LENGTH_MAX: usize = 100;
 pub const MINUTES_MAX: f32 = 600.0;
+/// Tracks a request may ask to avoid.
+pub const AVOID_MAX: usize = 1000;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -44,6 +46,11 @@ pub struct PlaylistRequest {
     /// track twice, and no artist or album more often than the playlist's caps allow. `text`
     /// may steer what is added. Not combined with `seed_ids` or `tracks`.
     pub expand: Vec<String>,
+    /// Tracks to leave out if the playlist can do without them (played recently, when a saved
+    /// playlist is refreshed): left out when at least twice the playlist's length of other
+    /// candidates remain, else considered after every other. Never seeds or tracks of
+    /// `expand`. At most 1,000.
+    pub avoid: Vec<String>,
 }
 
 impl PlaylistRequest {
@@ -102,6 +109,15 @@ impl PlaylistRequest {
                     format!("must be above 0 and at most {MINUTES_MAX} (got {m})"),
                 ));
             }
+        }
+        if self.avoid.len() > AVOID_MAX {
+            return Err(CoreError::invalid(
+                "avoid",
+                format!(
+                    "must hold at most {AVOID_MAX} ids (got {})",
+                    self.avoid.len()
+                ),
+            ));
         }
         if self.seed_ids.len() > crate::app::recommend::SEEDS_MAX {
             return Err(CoreError::invalid(
@@ -187,6 +203,22 @@ impl Engine {
                     pool.push(r.track);
                 }
             }
+        }
+        // Tracks to avoid leave the candidates when enough others remain (twice what the
+        // playlist needs, so the flow still has choices); otherwise they go to the back.
+        if !req.avoid.is_empty() {
+            let avoid: HashSet<&str> = req.avoid.iter().map(String::as_str).collect();
+            let (mut kept, avoided): (Vec<_>, Vec<_>) = pool
+                .drain(seeds..)
+                .partition(|t| !avoid.contains(t.id.as_str()));
+            let needed = match req.minutes {
+                Some(m) => (m * 60.0 / ASSUMED_SECONDS).ceil() as usize,
+                None => length,
+            };
+            if kept.len() < 2 * needed {
+                kept.extend(avoided);
+            }
+            pool.extend(kept);
         }
         // Extending adds to what is there: the target counts the given tracks too.
         let (given_tracks, given_seconds) = if expanding {

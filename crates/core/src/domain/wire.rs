@@ -106,6 +106,30 @@ fn whole_i32<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
         .map_err(|_| de::Error::invalid_value(de::Unexpected::Signed(v), &"a 32-bit whole number"))
 }
 
+/// An optional 32-bit count (a track number, a bit rate).
+pub fn optional_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "whole_u32")] u32);
+    Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+}
+
+fn whole_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = d.deserialize_any(Whole)?;
+    u32::try_from(v)
+        .map_err(|_| de::Error::invalid_value(de::Unexpected::Signed(v), &"a 32-bit count"))
+}
+
+/// A size in bytes: a whole number from 0 to 2^63 - 1.
+pub fn size<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = d.deserialize_any(Whole)?;
+    u64::try_from(v).map_err(|_| de::Error::invalid_value(de::Unexpected::Signed(v), &"a size"))
+}
+
+/// A 64-bit whole number (a time in seconds).
+pub fn whole_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    d.deserialize_any(Whole)
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;

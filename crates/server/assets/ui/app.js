@@ -850,7 +850,7 @@ function setupAsk() {
 
 // ---------- playlists ----------
 
-const playlist = { seeds: [], entries: [], title: '' };
+const playlist = { seeds: [], entries: [], title: '', request: null };
 
 function addSeed(t) {
   if (!playlist.seeds.some((s) => s.id === t.id)) playlist.seeds.push({ id: t.id, title: t.title || t.id });
@@ -878,6 +878,8 @@ async function makePlaylist() {
     const p = await api.json('POST', '/v1/playlist', body);
     playlist.entries = p.entries;
     playlist.title = p.title;
+    playlist.request = body;
+    $('pl-save-name').value = p.title;
     renderPlaylist();
     notice('');
   } catch (err) {
@@ -988,8 +990,61 @@ async function exportPlaylist(format) {
   }
 }
 
+// ---------- saved playlists ----------
+
+function showSaved(saved) {
+  playlist.entries = saved.playlist.entries;
+  playlist.title = saved.name;
+  playlist.request = saved.rule;
+  renderPlaylist();
+}
+
+async function loadSaved() {
+  const list = $('pl-saved');
+  try {
+    const { playlists } = await api.get('/v1/playlists');
+    clear(list);
+    for (const p of playlists) {
+      const act = (label, what, run) => el('button', { type: 'button', 'aria-label': `${what} ${p.name}`, onclick: run }, label);
+      list.append(el('li', { 'data-id': String(p.id) },
+        el('span', { class: 'grow', text: `${p.name}: ${p.tracks} tracks, made ${(p.refreshed_at || '').slice(0, 16).replace('T', ' ')}` }),
+        act('Open', 'Open', async () => { try { showSaved(await api.get(`/v1/playlists/${p.id}`)); } catch (err) { notice(explain(err)); } }),
+        act('Refresh', 'Refresh', async () => {
+          try {
+            const fresh = await api.json('POST', `/v1/playlists/${p.id}/refresh`);
+            showSaved(fresh);
+            $('pl-saved-status').textContent = `${fresh.name} made again${fresh.avoided ? `, without ${fresh.avoided} played this week` : ''}.`;
+            loadSaved();
+          } catch (err) { notice(explain(err)); }
+        }),
+        act('Delete', 'Delete', async () => {
+          try { await request('DELETE', `/v1/playlists/${p.id}`); loadSaved(); } catch (err) { notice(explain(err)); }
+        })));
+    }
+    $('pl-saved-status').textContent = playlists.length ? '' : 'None yet: make a playlist, then save it.';
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 401)) notice(explain(err));
+  }
+}
+
+async function savePlaylist() {
+  const name = $('pl-save-name').value.trim();
+  if (!name) { notice('Give the playlist a name to save it.'); return; }
+  if (!playlist.request) { notice('Make a playlist from a theme or seeds first; an edited order cannot be remade.'); return; }
+  try {
+    const saved = await api.json('POST', '/v1/playlists', { name, rule: playlist.request });
+    $('pl-saved-status').textContent = `Saved as ${saved.name}.`;
+    notice('');
+    loadSaved();
+  } catch (err) {
+    notice(explain(err));
+  }
+}
+
 function setupPlaylist() {
   $('playlist-form').addEventListener('submit', (e) => { e.preventDefault(); makePlaylist(); });
+  $('pl-save').addEventListener('click', savePlaylist);
+  $('tab-playlist').addEventListener('click', loadSaved);
   $('pl-m3u').addEventListener('click', () => exportPlaylist('m3u'));
   $('pl-jspf').addEventListener('click', () => exportPlaylist('jspf'));
 }

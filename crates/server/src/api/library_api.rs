@@ -17,12 +17,26 @@ use crate::state::AppState;
 /// Albums at most per page.
 const PAGE_MAX: usize = 500;
 
+/// The orders albums are listed in.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlbumSort {
+    /// Most recently added first.
+    #[default]
+    Newest,
+    Name,
+    Artist,
+    Year,
+    Random,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlbumsQuery {
     /// `newest` (default), `name`, `artist`, `year` or `random`.
-    pub order: Option<String>,
+    #[param(inline)]
+    pub order: Option<AlbumSort>,
     #[param(minimum = 0)]
     pub offset: Option<usize>,
     /// 1-500, default 60.
@@ -69,23 +83,16 @@ pub async fn albums(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<AlbumsQuery>,
 ) -> ApiResult<Json<AlbumPage>> {
-    let order = match q.order.as_deref().unwrap_or("newest") {
-        "newest" => AlbumOrder::Newest,
-        "name" => AlbumOrder::ByName,
-        "artist" => AlbumOrder::ByArtist,
-        "year" => AlbumOrder::ByYear { from: 0, to: 9999 },
-        "random" => AlbumOrder::Random {
+    let order = match q.order.unwrap_or_default() {
+        AlbumSort::Newest => AlbumOrder::Newest,
+        AlbumSort::Name => AlbumOrder::ByName,
+        AlbumSort::Artist => AlbumOrder::ByArtist,
+        AlbumSort::Year => AlbumOrder::ByYear { from: 0, to: 9999 },
+        AlbumSort::Random => AlbumOrder::Random {
             seed: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64),
         },
-        other => {
-            return Err(invalid(
-                "order",
-                format!("must be newest, name, artist, year or random (got {other:?})"),
-            )
-            .into())
-        }
     };
     let limit = q.limit.unwrap_or(60);
     if !(1..=PAGE_MAX).contains(&limit) {

@@ -151,3 +151,118 @@ fn public_base(state: &AppState, headers: &axum::http::HeaderMap) -> String {
         .unwrap_or("localhost");
     format!("{scheme}://{host}")
 }
+
+/// A playlist to save: a name and the request that makes it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SaveRequest {
+    /// 1-200 bytes, not only spaces.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    pub name: String,
+    /// The request that makes the playlist (as `POST /v1/playlist` takes it); kept, and made
+    /// again by a refresh.
+    pub rule: PlaylistRequest,
+}
+
+/// Every saved playlist.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SavedList {
+    pub playlists: Vec<music_rag_ops::saved_playlists::SavedPlaylistSummary>,
+}
+
+fn library_db(state: &AppState) -> ApiResult<std::sync::Arc<music_rag_store::LibraryDb>> {
+    state
+        .library
+        .as_ref()
+        .map(|l| l.users.db().clone())
+        .ok_or_else(|| {
+            crate::error::ApiError::from(music_rag_core::CoreError::Unavailable(
+                "this server keeps no library records".into(),
+            ))
+        })
+}
+
+/// Saves the playlist a request makes, with the request, so it can be made again (refresh).
+/// Saved playlists are shared: every library user sees them in their Subsonic player.
+#[utoipa::path(post, path = "/v1/playlists", tag = "answers", request_body = SaveRequest,
+    responses((status = 201, body = music_rag_ops::saved_playlists::SavedPlaylist), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn save(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<SaveRequest>,
+) -> ApiResult<Response> {
+    req.rule.validate()?;
+    let db = library_db(&state)?;
+    let saved = state
+        .run_operation(true, move |e| {
+            music_rag_ops::saved_playlists::save(e, &db, &req.name, req.rule)
+        })
+        .await?;
+    Ok((axum::http::StatusCode::CREATED, Json(saved)).into_response())
+}
+
+/// Every saved playlist, by name.
+#[utoipa::path(get, path = "/v1/playlists", tag = "answers",
+    responses((status = 200, body = SavedList)), security(("api_key" = [])))]
+pub async fn saved(State(state): State<AppState>) -> ApiResult<Json<SavedList>> {
+    let db = library_db(&state)?;
+    let playlists = state
+        .run_operation(false, move |_| music_rag_ops::saved_playlists::list(&db))
+        .await?;
+    Ok(Json(SavedList { playlists }))
+}
+
+/// One saved playlist with its tracks as last made.
+#[utoipa::path(get, path = "/v1/playlists/{id}", tag = "answers",
+    params(("id" = i64, Path, description = "Saved playlist id")),
+    responses((status = 200, body = music_rag_ops::saved_playlists::SavedPlaylist), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn saved_one(
+    State(state): State<AppState>,
+    crate::extract::ApiPath(id): crate::extract::ApiPath<i64>,
+) -> ApiResult<Json<music_rag_ops::saved_playlists::SavedPlaylist>> {
+    let db = library_db(&state)?;
+    let one = state
+        .run_operation(false, move |e| {
+            music_rag_ops::saved_playlists::get(e, &db, id)
+        })
+        .await?;
+    Ok(Json(one))
+}
+
+/// Makes a saved playlist again from its rule, leaving out tracks played in the last week
+/// (scrobbled through the Subsonic API) unless too few others fit.
+#[utoipa::path(post, path = "/v1/playlists/{id}/refresh", tag = "answers",
+    params(("id" = i64, Path, description = "Saved playlist id")),
+    responses((status = 200, body = music_rag_ops::saved_playlists::SavedPlaylist), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    crate::extract::ApiPath(id): crate::extract::ApiPath<i64>,
+) -> ApiResult<Json<music_rag_ops::saved_playlists::SavedPlaylist>> {
+    let db = library_db(&state)?;
+    let one = state
+        .run_operation(true, move |e| {
+            music_rag_ops::saved_playlists::refresh(e, &db, id)
+        })
+        .await?;
+    Ok(Json(one))
+}
+
+/// Deletes a saved playlist.
+#[utoipa::path(delete, path = "/v1/playlists/{id}", tag = "answers",
+    params(("id" = i64, Path, description = "Saved playlist id")),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)),
+    security(("api_key" = [])))]
+pub async fn delete_saved(
+    State(state): State<AppState>,
+    crate::extract::ApiPath(id): crate::extract::ApiPath<i64>,
+) -> ApiResult<axum::http::StatusCode> {
+    let db = library_db(&state)?;
+    state
+        .run_operation(true, move |_| {
+            music_rag_ops::saved_playlists::delete(&db, id)
+        })
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

@@ -94,7 +94,54 @@ impl Call {
 /// Endpoints answered without credentials (the spec lets clients discover extensions first).
 const OPEN: &[&str] = &["getOpenSubsonicExtensions"];
 
-/// `/rest/{method}`: every endpoint, GET and POST.
+/// Parameters every Subsonic call may carry (each endpoint reads its own too).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct Common {
+    /// User name (with `p`, or `t` and `s`).
+    u: Option<String>,
+    /// Password, plain or `enc:` followed by its hex.
+    p: Option<String>,
+    /// Token: md5(password + salt), hex.
+    t: Option<String>,
+    /// Salt of the token.
+    s: Option<String>,
+    /// An API key (the `apiKeyAuthentication` extension); not with `u`.
+    #[serde(rename = "apiKey")]
+    #[param(rename = "apiKey")]
+    api_key: Option<String>,
+    /// Response format: `xml` (default), `json` or `jsonp`.
+    f: Option<String>,
+    /// The client's name.
+    c: Option<String>,
+    /// The API version the client speaks.
+    v: Option<String>,
+}
+
+/// `/rest/{method}` by form POST (the `formPost` extension): the same endpoints, parameters in
+/// an `application/x-www-form-urlencoded` body (and the query).
+#[utoipa::path(post, path = "/rest/{method}", tag = "subsonic", operation_id = "subsonicForm",
+    params(("method" = String, Path, description = "The endpoint, e.g. `ping`, `search3.view`"), Common),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Parameters as a form"),
+    responses((status = 200, description = "A subsonic-response (XML, JSON or JSONP), or media",
+        content(("application/xml"), ("application/json"), ("application/javascript"), ("application/octet-stream")))))]
+pub async fn endpoint_form(
+    state: State<AppState>,
+    method: Path<String>,
+    request: Request,
+) -> Response {
+    endpoint(state, method, request).await
+}
+
+/// The OpenSubsonic API (docs/SUBSONIC.md lists every endpoint): `/rest/NAME` or
+/// `/rest/NAME.view`, GET or form POST. Always HTTP 200: a failure is a `subsonic-response`
+/// with `status="failed"` and a Subsonic error code; `stream`, `download` and `getCoverArt`
+/// answer with the file or picture.
+#[utoipa::path(get, path = "/rest/{method}", tag = "subsonic", operation_id = "subsonic",
+    params(("method" = String, Path, description = "The endpoint, e.g. `ping`, `search3.view`"), Common),
+    responses((status = 200, description = "A subsonic-response (XML, JSON or JSONP), or media",
+        content(("application/xml"), ("application/json"), ("application/javascript"), ("application/octet-stream")))))]
 pub async fn endpoint(
     State(state): State<AppState>,
     Path(method): Path<String>,

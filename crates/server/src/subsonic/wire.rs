@@ -359,7 +359,15 @@ mod tests {
             Ok(Reply::with("artists", payload.clone())),
         ))
         .await;
-        assert!(xml.contains(r#"<subsonic-response xmlns="http://subsonic.org/restapi" status="ok" version="1.16.1""#), "{xml}");
+        assert!(xml.starts_with(r#"<?xml version="1.0" encoding="UTF-8"?><subsonic-response xmlns="http://subsonic.org/restapi" "#), "{xml}");
+        for attr in [
+            r#"status="ok""#,
+            r#"version="1.16.1""#,
+            r#"openSubsonic="true""#,
+            r#"type="music-rag""#,
+        ] {
+            assert!(xml.contains(attr), "{attr} in {xml}");
+        }
         assert!(xml.contains(r#"<artists ignoredArticles="The"><index name="A"><artist id="ar-1" name="Abba &amp; Co &lt;live&gt;"/></index>"#), "{xml}");
         assert!(
             xml.contains(r#"<lyrics artist="x">la la</lyrics>"#),

@@ -47,24 +47,44 @@ impl MusicBrainzIds {
 pub struct FileInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub album_artist: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::domain::wire::optional_u32"
+    )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100000))]
     pub track_number: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::domain::wire::optional_u32"
+    )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100000))]
     pub disc_number: Option<u32>,
     /// Every genre the tags name, in their order (the catalog's `metadata.genre` is the first).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub genres: Vec<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub compilation: bool,
-    #[serde(skip_serializing_if = "MusicBrainzIds::is_empty")]
+    #[serde(
+        skip_serializing_if = "MusicBrainzIds::is_empty",
+        deserialize_with = "crate::domain::wire::object"
+    )]
     pub musicbrainz: MusicBrainzIds,
     /// Kilobits per second.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::domain::wire::optional_u32"
+    )]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100000))]
     pub bit_rate: Option<u32>,
     /// The file name's extension, lower case ("mp3", "flac").
     pub suffix: String,
     /// The MIME type a player is sent ("audio/mpeg").
     pub content_type: String,
+    /// Bytes.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 9223372036854775807_u64)
+    )]
     pub size: u64,
     /// Modification time, seconds since 1970.
     pub modified: i64,
@@ -162,9 +182,16 @@ impl FileInfo {
             }
             limits::check_no_nul(&format!("file.genres[{i}]"), g)?;
         }
+        if self.size > i64::MAX as u64 {
+            return Err(FieldError::new(
+                "file.size",
+                "must be at most 2^63 - 1 bytes",
+            ));
+        }
         for (field, n) in [
             ("file.track_number", self.track_number),
             ("file.disc_number", self.disc_number),
+            ("file.bit_rate", self.bit_rate),
         ] {
             if n.is_some_and(|n| n > 100_000) {
                 return Err(FieldError::new(field, "must be at most 100000"));
