@@ -66,6 +66,10 @@ pub fn import_report(r: &ImportReport, as_json: bool) {
 pub fn facts(t: &Track) -> String {
     let m = &t.metadata;
     let mut parts: Vec<String> = Vec::new();
+    // MusicCaps rows caption ten-second clips and have no audio: said wherever they are listed.
+    if t.id.starts_with("musiccaps:") {
+        parts.push("clip description, 10 s, no audio".into());
+    }
     parts.extend(m.genre.clone());
     if let Some(tempo) = m.tempo {
         parts.push(format!("{tempo:.0} bpm"));

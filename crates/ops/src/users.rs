@@ -24,7 +24,7 @@ use crate::error::{OpsError, Result};
 pub const SECRET_FILE: &str = "secret.key";
 pub const PASSWORD_MIN_CHARS: usize = 8;
 const NAME_MAX_CHARS: usize = 64;
-const PASSWORD_MAX_BYTES: usize = 1024;
+const PASSWORD_MAX_CHARS: usize = 1024;
 
 /// The server's secret: the key passwords are sealed with.
 pub struct Secret {
@@ -172,27 +172,31 @@ fn check_name(name: &str) -> Result<()> {
         && name.chars().count() <= NAME_MAX_CHARS
         && name
             .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
     if ok {
         Ok(())
     } else {
         Err(OpsError::Input {
             what: "name".into(),
             message: format!(
-                "must be 1-{NAME_MAX_CHARS} letters, digits, '.', '_', '-' or '@' (got {name:?})"
+                "must be 1-{NAME_MAX_CHARS} ASCII letters, digits, '.', '_', '-' or '@' (got {name:?})"
             ),
         })
     }
 }
 
 fn check_password(password: &str) -> Result<()> {
-    if password.chars().count() < PASSWORD_MIN_CHARS || password.len() > PASSWORD_MAX_BYTES {
+    let chars = password.chars().count();
+    if !(PASSWORD_MIN_CHARS..=PASSWORD_MAX_CHARS).contains(&chars) {
         return Err(OpsError::Input {
             what: "password".into(),
-            message: format!("must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_BYTES} bytes long"),
+            message: format!(
+                "must be {PASSWORD_MIN_CHARS} to {PASSWORD_MAX_CHARS} characters long"
+            ),
         });
     }
-    if password.chars().any(char::is_control) {
+    // The C0 controls and DEL, as the OpenAPI document's pattern states.
+    if password.chars().any(|c| c < ' ' || c == '\x7f') {
         return Err(OpsError::Input {
             what: "password".into(),
             message: "must not contain control characters".into(),

@@ -135,6 +135,18 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/admin/snapshots/{name}",
             get(admin_api::download_snapshot).delete(admin_api::delete_snapshot),
+        )
+        .route(
+            "/v1/admin/users",
+            get(admin_api::list_users).post(admin_api::add_user),
+        )
+        .route(
+            "/v1/admin/users/{name}",
+            axum::routing::delete(admin_api::remove_user),
+        )
+        .route(
+            "/v1/admin/users/{name}/password",
+            axum::routing::put(admin_api::set_password),
         );
     // The Subsonic API authenticates its own users (`subsonic::endpoint`).
     let subsonic = Router::new().route(

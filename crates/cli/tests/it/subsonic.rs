@@ -840,3 +840,50 @@ fn saved_playlists_are_shared_and_refresh_around_recent_plays() {
     let (status, _) = call("GET", &format!("{url}/{id}"), Some(READER), None);
     assert_eq!(status, 404);
 }
+
+/// The admin API manages library users as `music-rag user` does; a changed password logs in,
+/// the old one no longer, and a removed user not at all.
+#[test]
+fn library_users_through_the_admin_api() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = spawn_on(tmp.path(), &[]);
+    let url = format!("{}/v1/admin/users", app.base);
+    let new = serde_json::json!({"name": "carol", "password": "first-password", "admin": false});
+    let (status, _) = call("POST", &url, Some(WRITER), Some(new.clone()));
+    assert_eq!(status, 403, "users need the admin scope");
+    let (status, _) = call("POST", &url, Some(ADMIN), Some(new.clone()));
+    assert_eq!(status, 201);
+    let (status, r) = call("POST", &url, Some(ADMIN), Some(new));
+    let refused = json_of(r);
+    assert_eq!(status, 422);
+    assert_eq!(refused["error"]["field"], "name");
+    let (status, r) = call(
+        "POST",
+        &url,
+        Some(ADMIN),
+        Some(serde_json::json!({"name": "dave", "password": "short"})),
+    );
+    assert_eq!(status, 422);
+    assert_eq!(json_of(r)["error"]["field"], "password");
+    let (_, r) = call("GET", &url, Some(ADMIN), None);
+    let listed = json_of(r);
+    assert_eq!(listed["users"][0]["name"], "carol");
+    assert!(!listed.to_string().contains("first-password"));
+    let ping =
+        |password: &str| -> Value { json_with(&app, "ping", &format!("u=carol&p={password}")) };
+    assert_eq!(ping("first-password")["status"], "ok");
+    let (status, _) = call(
+        "PUT",
+        &format!("{url}/carol/password"),
+        Some(ADMIN),
+        Some(serde_json::json!({"password": "second-password"})),
+    );
+    assert_eq!(status, 204);
+    assert_eq!(ping("first-password")["error"]["code"], 40);
+    assert_eq!(ping("second-password")["status"], "ok");
+    let (status, _) = call("DELETE", &format!("{url}/carol"), Some(ADMIN), None);
+    assert_eq!(status, 204);
+    assert_eq!(ping("second-password")["error"]["code"], 40);
+    let (status, _) = call("DELETE", &format!("{url}/carol"), Some(ADMIN), None);
+    assert_eq!(status, 404);
+}

@@ -100,3 +100,100 @@ pub async fn delete_snapshot(
     state.snapshots.delete(&name)?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The library's users (for the Subsonic API), never with passwords.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<music_rag_ops::users::UserInfo>,
+}
+
+/// A user to add.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// 1-64 ASCII letters, digits, `.`, `_`, `-` or `@`.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._@-]+$")]
+    pub name: String,
+    /// 8-1024 characters, no control characters.
+    #[schema(min_length = 8, max_length = 1024, pattern = r"^[^\x00-\x1F\x7F]+$")]
+    pub password: String,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+/// A new password.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPassword {
+    /// 8-1024 characters, no control characters.
+    #[schema(min_length = 8, max_length = 1024, pattern = r"^[^\x00-\x1F\x7F]+$")]
+    pub password: String,
+}
+
+fn users(state: &AppState) -> ApiResult<music_rag_ops::users::Users> {
+    state
+        .library
+        .as_ref()
+        .map(|l| l.users.clone())
+        .ok_or_else(|| {
+            ApiError::from(music_rag_core::CoreError::Unavailable(
+                "this server keeps no library users".into(),
+            ))
+        })
+}
+
+/// The library's users, as `music-rag user list` lists them.
+#[utoipa::path(get, path = "/v1/admin/users", tag = "admin",
+    responses((status = 200, body = UserList)), security(("api_key" = [])))]
+pub async fn list_users(State(state): State<AppState>) -> ApiResult<Json<UserList>> {
+    let users = users(&state)?;
+    let list = state.run_operation(false, move |_| users.list()).await?;
+    Ok(Json(UserList { users: list }))
+}
+
+/// Adds a library user (as `music-rag user add`).
+#[utoipa::path(post, path = "/v1/admin/users", tag = "admin", request_body = NewUser,
+    responses((status = 201, description = "Added"), (status = 422, body = crate::error::ErrorBody)), security(("api_key" = [])))]
+pub async fn add_user(
+    State(state): State<AppState>,
+    crate::extract::ApiJson(new): crate::extract::ApiJson<NewUser>,
+) -> ApiResult<StatusCode> {
+    let users = users(&state)?;
+    state
+        .run_operation(true, move |_| {
+            users.add(&new.name, &new.password, new.admin)
+        })
+        .await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// Removes a library user with their stars, ratings, plays, keys and playlists.
+#[utoipa::path(delete, path = "/v1/admin/users/{name}", tag = "admin",
+    params(("name" = String, Path, description = "User name")),
+    responses((status = 204, description = "Removed"), (status = 404, body = crate::error::ErrorBody)), security(("api_key" = [])))]
+pub async fn remove_user(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    let users = users(&state)?;
+    state
+        .run_operation(true, move |_| users.remove(&name))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets a library user's password.
+#[utoipa::path(put, path = "/v1/admin/users/{name}/password", tag = "admin", request_body = NewPassword,
+    params(("name" = String, Path, description = "User name")),
+    responses((status = 204, description = "Set"), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)), security(("api_key" = [])))]
+pub async fn set_password(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+    crate::extract::ApiJson(new): crate::extract::ApiJson<NewPassword>,
+) -> ApiResult<StatusCode> {
+    let users = users(&state)?;
+    state
+        .run_operation(true, move |_| users.set_password(&name, &new.password))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
