@@ -47,16 +47,13 @@ pub fn music_folders(call: &Call) -> Result<Reply, SubsonicError> {
 
 /// `getIndexes` and `getArtists`: artists by first letter.
 pub async fn indexes(call: &Call, name: &'static str) -> Result<Reply, SubsonicError> {
-    let user = call.listener.name.clone();
-    call.blocking(move |engine, library| {
-        let index = engine.library()?;
-        let listener = Call::listener_state(library, &user)?;
+    call.with_library(move |_, index, listener| {
         let mut letters: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         for artist in index.artists_by_name() {
             letters
                 .entry(index_letter(&artist.name))
                 .or_default()
-                .push(views::artist(artist, &listener));
+                .push(views::artist(artist, listener));
         }
         let index: Vec<Value> = letters
             .into_iter()
@@ -74,10 +71,7 @@ pub async fn indexes(call: &Call, name: &'static str) -> Result<Reply, SubsonicE
 /// `getMusicDirectory`: an artist's albums, or an album's songs, as directories.
 pub async fn music_directory(call: &Call) -> Result<Reply, SubsonicError> {
     let id = call.params.required("id")?.to_string();
-    let user = call.listener.name.clone();
-    call.blocking(move |engine, library| {
-        let index = engine.library()?;
-        let listener = Call::listener_state(library, &user)?;
+    call.with_library(move |_, index, listener| {
         let v = match kind_of(&id) {
             ItemKind::Artist => {
                 let artist = index
@@ -88,7 +82,7 @@ pub async fn music_directory(call: &Call) -> Result<Reply, SubsonicError> {
                     .iter()
                     .filter_map(|a| index.album(a))
                     .map(|a| {
-                        let mut v = views::album(a, &listener);
+                        let mut v = views::album(a, listener);
                         v["parent"] = json!(artist.id);
                         v["title"] = json!(a.name);
                         v
@@ -103,7 +97,7 @@ pub async fn music_directory(call: &Call) -> Result<Reply, SubsonicError> {
                 let children: Vec<Value> = index
                     .album_songs(album)
                     .into_iter()
-                    .map(|t| views::song(&index, t, &listener))
+                    .map(|t| views::song(index, t, listener))
                     .collect();
                 json!({"id": album.id, "parent": album.artist_id, "name": album.name, "child": children})
             }
@@ -118,20 +112,17 @@ pub async fn music_directory(call: &Call) -> Result<Reply, SubsonicError> {
 
 pub async fn artist(call: &Call) -> Result<Reply, SubsonicError> {
     let id = call.params.required("id")?.to_string();
-    let user = call.listener.name.clone();
-    call.blocking(move |engine, library| {
-        let index = engine.library()?;
-        let listener = Call::listener_state(library, &user)?;
+    call.with_library(move |_, index, listener| {
         let artist = index
             .artist(&id)
             .ok_or_else(|| SubsonicError::not_found(format!("no artist {id}")))?;
-        let mut v = views::artist(artist, &listener);
+        let mut v = views::artist(artist, listener);
         v["album"] = Value::Array(
             artist
                 .album_ids
                 .iter()
                 .filter_map(|a| index.album(a))
-                .map(|a| views::album(a, &listener))
+                .map(|a| views::album(a, listener))
                 .collect(),
         );
         Ok(Reply::with("artist", v))
@@ -141,16 +132,13 @@ pub async fn artist(call: &Call) -> Result<Reply, SubsonicError> {
 
 pub async fn album(call: &Call) -> Result<Reply, SubsonicError> {
     let id = call.params.required("id")?.to_string();
-    let user = call.listener.name.clone();
-    call.blocking(move |engine, library| {
-        let index = engine.library()?;
-        let listener = Call::listener_state(library, &user)?;
+    call.with_library(move |_, index, listener| {
         let album = index
             .album(&id)
             .ok_or_else(|| SubsonicError::not_found(format!("no album {id}")))?;
         Ok(Reply::with(
             "album",
-            views::album_with_songs(&index, album, &listener),
+            views::album_with_songs(index, album, listener),
         ))
     })
     .await
@@ -158,14 +146,11 @@ pub async fn album(call: &Call) -> Result<Reply, SubsonicError> {
 
 pub async fn song(call: &Call) -> Result<Reply, SubsonicError> {
     let id = call.params.required("id")?.to_string();
-    let user = call.listener.name.clone();
-    call.blocking(move |engine, library| {
-        let index = engine.library()?;
-        let listener = Call::listener_state(library, &user)?;
+    call.with_library(move |_, index, listener| {
         let track = index
             .song(&id)
             .ok_or_else(|| SubsonicError::not_found(format!("no song {id}")))?;
-        Ok(Reply::with("song", views::song(&index, track, &listener)))
+        Ok(Reply::with("song", views::song(index, track, listener)))
     })
     .await
 }
@@ -237,10 +222,7 @@ pub async fn genres(call: &Call) -> Result<Reply, SubsonicError> {
 pub async fn artist_info(call: &Call, name: &'static str) -> Result<Reply, SubsonicError> {
     let id = call.params.required("id")?.to_string();
     let count = call.params.int("count", 20, 0, 100)? as usize;
-    let user = call.listener.name.clone();
-    call.blocking(move |engine, library| {
-        let index = engine.library()?;
-        let listener = Call::listener_state(library, &user)?;
+    call.with_library(move |engine, index, listener| {
         let artist = index
             .artist(&id)
             .ok_or_else(|| SubsonicError::not_found(format!("no artist {id}")))?;
@@ -253,7 +235,7 @@ pub async fn artist_info(call: &Call, name: &'static str) -> Result<Reply, Subso
                     .and_then(|al| index.artist(&al.artist_id))
                 {
                     if seen.insert(a.id.clone()) && similar.len() < count {
-                        similar.push(views::artist(a, &listener));
+                        similar.push(views::artist(a, listener));
                     }
                 }
             }
@@ -365,10 +347,7 @@ pub async fn songs_by_genre(call: &Call) -> Result<Reply, SubsonicError> {
     let genre = call.params.required("genre")?.to_lowercase();
     let count = call.params.int("count", 10, 0, LIST_MAX)? as usize;
     let offset = call.params.int("offset", 0, 0, i64::MAX)? as usize;
-    let user = call.listener.name.clone();
-    call.blocking(move |engine, library| {
-        let index = engine.library()?;
-        let listener = Call::listener_state(library, &user)?;
+    call.with_library(move |_, index, listener| {
         let songs: Vec<Value> = index
             .songs_in_order()
             .into_iter()
@@ -383,7 +362,7 @@ pub async fn songs_by_genre(call: &Call) -> Result<Reply, SubsonicError> {
             })
             .skip(offset)
             .take(count)
-            .map(|t| views::song(&index, t, &listener))
+            .map(|t| views::song(index, t, listener))
             .collect();
         Ok(Reply::with("songsByGenre", json!({ "song": songs })))
     })

@@ -31,10 +31,7 @@ pub async fn similar_songs(call: &Call, name: &'static str) -> Result<Reply, Sub
 pub async fn top_songs(call: &Call) -> Result<Reply, SubsonicError> {
     let artist = call.params.required("artist")?.to_string();
     let count = call.params.int("count", 50, 0, 500)? as usize;
-    let user = call.listener.name.clone();
-    call.blocking(move |engine, library| {
-        let index = engine.library()?;
-        let listener = Call::listener_state(library, &user)?;
+    call.with_library(move |_, index, listener| {
         let wanted = music_rag_core::domain::query::text::normalize_term(&artist);
         let mut songs: Vec<_> = index
             .songs_in_order()
@@ -50,7 +47,7 @@ pub async fn top_songs(call: &Call) -> Result<Reply, SubsonicError> {
         let out: Vec<Value> = songs
             .into_iter()
             .take(count)
-            .map(|t| views::song(&index, t, &listener))
+            .map(|t| views::song(index, t, listener))
             .collect();
         Ok(Reply::with("topSongs", json!({ "song": out })))
     })

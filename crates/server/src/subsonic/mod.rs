@@ -19,6 +19,7 @@ use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use music_rag_core::app::library::ListenerState;
+use music_rag_core::domain::library::LibraryIndex;
 use music_rag_core::Engine;
 use music_rag_ops::users::{Credentials, Listener, Refusal};
 use serde_json::json;
@@ -61,6 +62,24 @@ impl Call {
                 Err(SubsonicError::generic("internal error"))
             }
         }
+    }
+
+    /// Blocking work over the library at the current write and what this listener has done:
+    /// what most endpoints read.
+    pub async fn with_library<T, F>(&self, f: F) -> Result<T, SubsonicError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Engine, &LibraryIndex, &ListenerState) -> Result<T, SubsonicError>
+            + Send
+            + 'static,
+    {
+        let user = self.listener.name.clone();
+        self.blocking(move |engine, library| {
+            let index = engine.library()?;
+            let listener = Call::listener_state(library, &user)?;
+            f(engine, &index, &listener)
+        })
+        .await
     }
 
     /// What the listener has starred, rated and played.
