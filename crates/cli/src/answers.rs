@@ -97,7 +97,8 @@ pub struct SimilarArgs {
     /// Compare by sound only (audio vectors), for one track id.
     #[arg(long)]
     pub sound: bool,
-    /// Words to combine with the sound of a file or track ("but calmer").
+    /// Words to combine with the sound of a file or track ("but calmer"); with several ids or
+    /// --not, words that compare ("calmer", "faster", "darker") steer from the seeds' sound.
     #[arg(long)]
     pub text: Option<String>,
     /// Weight of sound against the words (0-1).
@@ -131,7 +132,9 @@ pub fn similar(g: &Global, args: &SimilarArgs) -> Result<ExitCode> {
     let file = (args.ids.len() == 1)
         .then(|| std::path::Path::new(&args.ids[0]))
         .filter(|p| p.is_file());
-    if file.is_some() || args.sound || args.text.is_some() {
+    // Several seeds, or seeds to avoid, with words: alchemy (recommend, steered by the words).
+    let alchemy = args.ids.len() > 1 || !args.negative.is_empty();
+    if file.is_some() || args.sound || (args.text.is_some() && !alchemy) {
         if args.ids.len() != 1 || !args.negative.is_empty() {
             bail!("listening takes one file or one track id (and no --not)");
         }
@@ -181,6 +184,7 @@ pub fn similar(g: &Global, args: &SimilarArgs) -> Result<ExitCode> {
         negative: args.negative.clone(),
         filters: args.filters.filter()?,
         top_k: args.top_k,
+        text: args.text.clone(),
     })?;
     if g.json {
         outln!("{}", serde_json::to_string(&resp)?);

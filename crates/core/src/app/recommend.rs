@@ -6,8 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::search::TOP_K_MAX;
 use crate::app::Engine;
+use crate::domain::catalog::audio::AudioFeatures;
 use crate::domain::catalog::track::Track;
 use crate::domain::retrieval::filter::Filter;
+use crate::domain::retrieval::fusion::rank_share;
+use crate::domain::retrieval::steer::{steer_scores, steers_in};
 use crate::domain::retrieval::vector::{dot, normalized};
 use crate::error::{CoreError, Result};
 
@@ -29,6 +32,11 @@ pub struct RecommendRequest {
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
     #[serde(deserialize_with = "crate::domain::wire::count")]
     pub top_k: usize,
+    /// Words that compare ("but calmer", "faster", "darker") steer the result from the
+    /// positive seeds' measured sound (their mean tempo, energy, brightness): tracks that moved
+    /// the asked way rise, the farthest first. Other words are not read here (search reads
+    /// them). At most 2,048 bytes.
+    pub text: Option<String>,
 }
 
 impl Default for RecommendRequest {
@@ -38,6 +46,7 @@ impl Default for RecommendRequest {
             negative: Vec::new(),
             filters: Filter::default(),
             top_k: 10,
+            text: None,
         }
     }
 }
@@ -65,8 +74,36 @@ impl RecommendRequest {
             ));
         }
         crate::error::check_count("top_k", self.top_k, TOP_K_MAX)?;
+        if let Some(t) = &self.text {
+            if t.len() > crate::domain::catalog::limits::QUERY_MAX_BYTES {
+                return Err(CoreError::invalid(
+                    "text",
+                    format!(
+                        "must be at most {} bytes",
+                        crate::domain::catalog::limits::QUERY_MAX_BYTES
+                    ),
+                ));
+            }
+        }
         self.filters.validate()
     }
+}
+
+/// The seeds' sound as one: the mean of each quality a steer reads, over the seeds that were
+/// analysed.
+fn mean_sound(seeds: &[AudioFeatures]) -> Option<AudioFeatures> {
+    if seeds.is_empty() {
+        return None;
+    }
+    let n = seeds.len() as f32;
+    let tempos: Vec<f32> = seeds.iter().filter_map(|a| a.tempo_bpm).collect();
+    Some(AudioFeatures {
+        loudness_dbfs: seeds.iter().map(|a| a.loudness_dbfs).sum::<f32>() / n,
+        onset_density: seeds.iter().map(|a| a.onset_density).sum::<f32>() / n,
+        spectral_centroid_hz: seeds.iter().map(|a| a.spectral_centroid_hz).sum::<f32>() / n,
+        tempo_bpm: (!tempos.is_empty()).then(|| tempos.iter().sum::<f32>() / tempos.len() as f32),
+        ..Default::default()
+    })
 }
 
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -75,7 +112,9 @@ pub struct Recommendation {
     #[cfg_attr(feature = "openapi", schema(value_type = Track))]
     pub track: Arc<Track>,
     /// Mean likeness to the positive seeds minus half the likeness to the closest negative;
-    /// text and audio likeness averaged when the seeds and the track have audio.
+    /// text and audio likeness averaged when the seeds and the track have audio. With words
+    /// that compare (`text`), a fused rank score: half the likeness rank, half how far the
+    /// track moved the asked ways.
     pub score: f32,
     /// The positive seed this track is most like in meaning.
     pub closest_seed: String,
@@ -203,6 +242,37 @@ impl Engine {
                 .total_cmp(&a.score)
                 .then(a.track.id.cmp(&b.track.id))
         });
+        // Words that compare move the list: half of each score becomes how far the track moved
+        // from the seeds' sound the asked ways (as a sounds-like search is steered).
+        let steers = req
+            .text
+            .as_deref()
+            .map(|t| steers_in(t).0)
+            .unwrap_or_default();
+        let seed_sounds: Vec<AudioFeatures> = req
+            .positive
+            .iter()
+            .filter_map(|id| self.store().get(id).ok().flatten())
+            .filter_map(|t| t.audio.clone())
+            .collect();
+        if let (false, Some(from)) = (steers.is_empty(), mean_sound(&seed_sounds)) {
+            let sounds: Vec<Option<&AudioFeatures>> =
+                hits.iter().map(|h| h.track.audio.as_ref()).collect();
+            let moved = steer_scores(&from, &sounds, &steers);
+            let rescored: Vec<f32> = moved
+                .iter()
+                .enumerate()
+                .map(|(i, m)| 0.5 * rank_share(i) + 0.5 * m * rank_share(0))
+                .collect();
+            for (h, s) in hits.iter_mut().zip(rescored) {
+                h.score = s;
+            }
+            hits.sort_by(|a, b| {
+                b.score
+                    .total_cmp(&a.score)
+                    .then(a.track.id.cmp(&b.track.id))
+            });
+        }
         hits.truncate(req.top_k);
         Ok(RecommendResponse { hits })
     }

@@ -798,3 +798,92 @@ fn a_query_in_another_language_gets_a_notice() {
         r.notice
     );
 }
+
+#[test]
+fn comparing_words_steer_recommendations_from_several_seeds() {
+    use music_rag_core::app::recommend::RecommendRequest;
+    use music_rag_core::domain::catalog::audio::AudioFeatures;
+    let (_dir, engine) = empty_engine();
+    // Seven tracks alike in meaning and sound; loudness from -6 to -42 dBFS, tempo 80 to 140.
+    let tracks: Vec<Track> = (0..7)
+        .map(|i| {
+            let mut t = track(&format!("s{i}"), &format!("Sound {i}"), "Band", "Ambient");
+            let mut vector = vec![0.1f32; 48];
+            vector[0] = 1.0 + 0.01 * i as f32;
+            t.audio = Some(AudioFeatures {
+                loudness_dbfs: -6.0 - 6.0 * i as f32,
+                tempo_bpm: Some(80.0 + 10.0 * i as f32),
+                vector,
+                ..Default::default()
+            });
+            t
+        })
+        .collect();
+    engine.upsert(tracks).unwrap();
+    let energy = |ids: &[String]| -> f32 {
+        ids.iter()
+            .map(|id| {
+                engine
+                    .catalog()
+                    .track(id)
+                    .unwrap()
+                    .audio
+                    .as_ref()
+                    .unwrap()
+                    .loudness_dbfs
+            })
+            .sum::<f32>()
+            / ids.len() as f32
+    };
+    let recommend = |text: Option<&str>| -> Vec<String> {
+        engine
+            .recommend(&RecommendRequest {
+                positive: vec!["s2".into(), "s4".into()],
+                negative: vec!["s6".into()],
+                text: text.map(str::to_string),
+                top_k: 2,
+                ..Default::default()
+            })
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| h.track.id.clone())
+            .collect()
+    };
+    let plain = recommend(None);
+    let calmer = recommend(Some("but calmer"));
+    let louder = recommend(Some("but louder"));
+    // The seeds average -24 dBFS: "calmer" brings quieter tracks, "louder" louder ones, and
+    // neither returns a seed or the negative.
+    assert!(energy(&calmer) < -24.0, "{calmer:?}");
+    assert!(energy(&louder) > -24.0, "{louder:?}");
+    assert!(
+        energy(&calmer) < energy(&plain) || energy(&plain) < -24.0,
+        "{plain:?} {calmer:?}"
+    );
+    for ids in [&plain, &calmer, &louder] {
+        assert!(
+            ids.iter()
+                .all(|id| !["s2", "s4", "s6"].contains(&id.as_str())),
+            "{ids:?}"
+        );
+    }
+    // The seeds average 110 BPM: "faster" brings faster tracks.
+    let faster = recommend(Some("faster"));
+    let faster_tempo: f32 = faster
+        .iter()
+        .map(|id| {
+            engine
+                .catalog()
+                .track(id)
+                .unwrap()
+                .audio
+                .as_ref()
+                .unwrap()
+                .tempo_bpm
+                .unwrap()
+        })
+        .sum::<f32>()
+        / faster.len() as f32;
+    assert!(faster_tempo > 110.0, "{faster:?}");
+}
