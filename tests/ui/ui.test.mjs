@@ -307,6 +307,27 @@ test('a playlist is drawn as a tempo flow, reordered, trimmed and exported', asy
   await done(page);
 });
 
+test('a path between two seeds starts and ends at them and is drawn on the tempo chart', async () => {
+  const page = await open();
+  await searchFor(page, 'pop songs between 90 and 140 bpm');
+  const cards = page.locator('#results li');
+  const first = await cards.nth(0).locator('h3').evaluate((h) => h.firstChild.textContent.trim());
+  const last = await cards.nth(3).locator('h3').evaluate((h) => h.firstChild.textContent.trim());
+  await cards.nth(0).getByRole('button', { name: /^Seed a playlist/ }).click();
+  await cards.nth(3).getByRole('button', { name: /^Seed a playlist/ }).click();
+  await page.click('#tab-playlist');
+  assert.equal(await page.isEnabled('#pl-path'), true, 'two seeds make a path possible');
+  await page.fill('#pl-count', '5');
+  await page.click('#pl-path');
+  await page.waitForFunction(() => document.querySelectorAll('#pl-list li').length === 5);
+  const titles = await page.$$eval('#pl-list li strong', (s) => s.map((x) => x.textContent));
+  assert.equal(titles[0], first);
+  assert.equal(titles[titles.length - 1], last);
+  assert.ok(await page.locator('#pl-chart circle').count() >= 2, 'the path is drawn');
+  await page.screenshot({ path: path.join(SHOTS, 'path.png') });
+  await done(page);
+});
+
 test('a playlist is saved, refreshed and deleted from the page', async () => {
   const page = await open();
   await page.click('#tab-playlist');
@@ -320,7 +341,9 @@ test('a playlist is saved, refreshed and deleted from the page', async () => {
   await saved.waitFor();
   assert.match(await saved.textContent(), /6 tracks/);
   await saved.getByRole('button', { name: 'Refresh Browser mix' }).click();
-  await page.waitForFunction(() => /Browser mix made again/.test(document.querySelector('#pl-saved-status').textContent));
+  await page.waitForFunction(() => /Browser mix made again/.test(document.querySelector('#pl-saved-status').textContent)
+    || !document.querySelector('#notice').hidden);
+  assert.equal(await page.isHidden('#notice'), true, await page.textContent('#notice'));
   assert.equal(await page.locator('#pl-list li').count(), 6);
   await page.locator('#pl-saved li', { hasText: 'Browser mix' }).getByRole('button', { name: 'Delete Browser mix' }).click();
   await page.waitForFunction(() => ![...document.querySelectorAll('#pl-saved li')].some((l) => /Browser mix/.test(l.textContent)));

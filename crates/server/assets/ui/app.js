@@ -860,6 +860,7 @@ function addSeed(t) {
 
 function renderSeeds() {
   const box = $('pl-seeds');
+  $('pl-path').disabled = playlist.seeds.length !== 2;
   clear(box);
   for (const s of playlist.seeds) {
     box.append(el('span', { class: 'chip' }, `seed: ${s.title}`,
@@ -990,6 +991,27 @@ async function exportPlaylist(format) {
   }
 }
 
+/** A path from the first seed to the second, each step a small move in sound and meaning,
+ * drawn on the tempo chart like a playlist. */
+async function makePath() {
+  if (playlist.seeds.length !== 2) return;
+  const [from, to] = playlist.seeds;
+  const length = Math.max(2, Math.min(50, Number($('pl-count').value) || 8));
+  $('pl-status').textContent = `Finding a path from ${from.title} to ${to.title}…`;
+  try {
+    const p = await api.json('POST', '/v1/playlist/path', { from: from.id, to: to.id, length });
+    playlist.entries = p.entries;
+    playlist.title = p.title;
+    // A path is not a rule a saved playlist can remake.
+    playlist.request = null;
+    renderPlaylist();
+    notice('');
+  } catch (err) {
+    $('pl-status').textContent = '';
+    notice(explain(err));
+  }
+}
+
 // ---------- saved playlists ----------
 
 function showSaved(saved) {
@@ -1044,6 +1066,7 @@ async function savePlaylist() {
 function setupPlaylist() {
   $('playlist-form').addEventListener('submit', (e) => { e.preventDefault(); makePlaylist(); });
   $('pl-save').addEventListener('click', savePlaylist);
+  $('pl-path').addEventListener('click', makePath);
   $('tab-playlist').addEventListener('click', loadSaved);
   $('pl-m3u').addEventListener('click', () => exportPlaylist('m3u'));
   $('pl-jspf').addEventListener('click', () => exportPlaylist('jspf'));
