@@ -1043,7 +1043,8 @@ async function loadSaved() {
           try { await request('DELETE', `/v1/playlists/${p.id}`); loadSaved(); } catch (err) { notice(explain(err)); }
         })));
     }
-    $('pl-saved-status').textContent = playlists.length ? '' : 'None yet: make a playlist, then save it.';
+    // Only the empty list speaks here; what an action did (saved, refreshed) stays said.
+    if (!playlists.length) $('pl-saved-status').textContent = 'None yet: make a playlist, then save it.';
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 401)) notice(explain(err));
   }
