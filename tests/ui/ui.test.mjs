@@ -227,7 +227,14 @@ test('more like this and less like this steer the results and show as chips', as
   await page.waitForFunction(() => /more like this/.test(document.querySelector('#search-summary').textContent));
   const liked = await hitIds(page);
   assert.ok(!liked.includes(first), 'the example itself is not a result');
-  const dislikedId = liked[0];
+  // A typed query combines with the examples instead of being ignored.
+  await page.fill('#q', 'piano');
+  await page.waitForFunction(() => /fitting "piano"/.test(document.querySelector('#search-summary').textContent));
+  assert.equal(await page.locator('.chip', { hasText: `more like: ${firstTitle}` }).count(), 1, 'the example stays');
+  assert.notDeepEqual(await hitIds(page), liked, 'the words moved the results');
+  await page.fill('#q', '');
+  await page.waitForFunction(() => /more like this"\.$/.test(document.querySelector('#search-summary').textContent));
+  const dislikedId = (await hitIds(page))[0];
   await page.locator('#results li').first().getByRole('button', { name: /^Less like/ }).click();
   await page.locator('.chip.negative').waitFor();
   await page.waitForFunction((id) => ![...document.querySelectorAll('#results li')].some((l) => l.dataset.id === id), dislikedId);
@@ -317,7 +324,10 @@ test('a path between two seeds starts and ends at them and is drawn on the tempo
   await cards.nth(3).getByRole('button', { name: /^Seed a playlist/ }).click();
   await page.click('#tab-playlist');
   assert.equal(await page.isEnabled('#pl-path'), true, 'two seeds make a path possible');
+  await page.fill('#pl-minutes', '30');
+  assert.equal(await page.isChecked('input[name=pl-by][value=minutes]'), true, 'typing minutes selects minutes');
   await page.fill('#pl-count', '5');
+  assert.equal(await page.isChecked('input[name=pl-by][value=count]'), true);
   await page.click('#pl-path');
   await page.waitForFunction(() => document.querySelectorAll('#pl-list li').length === 5);
   const titles = await page.$$eval('#pl-list li strong', (s) => s.map((x) => x.textContent));

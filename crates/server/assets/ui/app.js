@@ -248,14 +248,34 @@ async function runSearch() {
   try {
     let hits, summary = '', emptyReason = '';
     if (search.positive.length) {
-      const resp = await api.json('POST', '/v1/recommend', {
-        positive: search.positive.map((t) => t.id),
-        negative: search.negative.map((t) => t.id),
-        filters: facets,
-        top_k: search.topK,
-      }, controller.signal);
+      // Typed words join the examples: words that compare ("calmer") steer the
+      // recommendations, and the words' own search is fused with them by rank.
+      const [resp, words] = await Promise.all([
+        api.json('POST', '/v1/recommend', {
+          positive: search.positive.map((t) => t.id),
+          negative: search.negative.map((t) => t.id),
+          filters: facets,
+          top_k: 100,
+          ...(text ? { text } : {}),
+        }, controller.signal),
+        text ? api.json('POST', '/v1/search', { text, filters: facets, top_k: 100 }, controller.signal) : null,
+      ]);
       hits = resp.hits;
-      summary = 'Tracks like the ones marked "more like this"' + (search.negative.length ? ', unlike those marked "less like this".' : '.');
+      if (words && words.hits.length) {
+        const fused = new Map();
+        const add = (list, weight) => list.forEach((h, i) => {
+          const e = fused.get(h.track.id) || { hit: h, score: 0 };
+          e.score += weight / (60 + i);
+          fused.set(h.track.id, e);
+        });
+        const seeds = new Set(search.positive.map((t) => t.id));
+        add(hits, 1);
+        add(words.hits.filter((h) => !seeds.has(h.track.id)), 1);
+        hits = [...fused.values()].sort((a, b) => b.score - a.score).map((e) => e.hit);
+      }
+      hits = hits.slice(0, search.topK);
+      summary = 'Tracks like the ones marked "more like this"' + (search.negative.length ? ', unlike those marked "less like this"' : '')
+        + (text ? `, and fitting "${text}".` : '.');
     } else if (!text && !Object.keys(facets).length) {
       search.parsed = null;
       search.edited = null;
@@ -1067,6 +1087,12 @@ async function savePlaylist() {
 function setupPlaylist() {
   $('playlist-form').addEventListener('submit', (e) => { e.preventDefault(); makePlaylist(); });
   $('pl-save').addEventListener('click', savePlaylist);
+  // Typing into a length box chooses that way of measuring the length.
+  for (const [box, by] of [['pl-minutes', 'minutes'], ['pl-count', 'count']]) {
+    const choose = () => { document.querySelector(`input[name=pl-by][value=${by}]`).checked = true; };
+    $(box).addEventListener('focus', choose);
+    $(box).addEventListener('input', choose);
+  }
   $('pl-path').addEventListener('click', makePath);
   $('tab-playlist').addEventListener('click', loadSaved);
   $('pl-m3u').addEventListener('click', () => exportPlaylist('m3u'));
