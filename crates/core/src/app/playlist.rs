@@ -51,6 +51,9 @@ pub struct PlaylistRequest {
     /// candidates remain, else considered after every other. Never seeds or tracks of
     /// `expand`. At most 1,000.
     pub avoid: Vec<String>,
+    /// Let other versions of one song in (live and studio, remasters, edits: the same title
+    /// and artist); by default a song comes once.
+    pub allow_versions: bool,
 }
 
 impl PlaylistRequest {
@@ -234,7 +237,7 @@ impl Engine {
             Some(m) => Target::Seconds(given_seconds + m * 60.0),
             None => Target::Tracks(given_tracks + length),
         };
-        let chosen = choose(&pool, seeds, target);
+        let chosen = choose(&pool, seeds, target, req.allow_versions);
         let vectors: std::collections::HashMap<String, Vec<f32>> = chosen
             .iter()
             .filter(|t| t.metadata.tempo.is_none())

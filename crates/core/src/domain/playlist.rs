@@ -134,18 +134,31 @@ const TIME_TOLERANCE: f32 = 0.05;
 /// `TEMPO_GAP`) until the target is met. The first `seeds` tracks of the pool are always
 /// taken. For a running time, a track that would overshoot the target by more than 5 % is
 /// passed over for a shorter one further down (unknown lengths count as `ASSUMED_SECONDS`).
-pub(crate) fn choose(pool: &[Arc<Track>], seeds: usize, target: Target) -> Vec<Arc<Track>> {
+/// Other versions of one song (live and studio, remasters, edits) come in too when `versions`
+/// is true; a track is still never taken twice.
+pub(crate) fn choose(
+    pool: &[Arc<Track>],
+    seeds: usize,
+    target: Target,
+    versions: bool,
+) -> Vec<Arc<Track>> {
     let expected = match target {
         Target::Tracks(n) => n,
         Target::Seconds(s) => (s / ASSUMED_SECONDS).ceil() as usize,
     };
     // First with the caps per artist and album; when they leave the target unmet, a second
     // pass lets the rest in rather than return a short playlist.
-    let capped = pick(pool, seeds, target, Some(per_artist_cap(expected)));
+    let capped = pick(
+        pool,
+        seeds,
+        target,
+        Some(per_artist_cap(expected)),
+        versions,
+    );
     if met(&capped, target) {
         return capped;
     }
-    pick(pool, seeds, target, None)
+    pick(pool, seeds, target, None, versions)
 }
 
 fn total_seconds(chosen: &[Arc<Track>]) -> f32 {
@@ -159,7 +172,13 @@ fn met(chosen: &[Arc<Track>], target: Target) -> bool {
     }
 }
 
-fn pick(pool: &[Arc<Track>], seeds: usize, target: Target, cap: Option<usize>) -> Vec<Arc<Track>> {
+fn pick(
+    pool: &[Arc<Track>],
+    seeds: usize,
+    target: Target,
+    cap: Option<usize>,
+    versions: bool,
+) -> Vec<Arc<Track>> {
     let mut chosen: Vec<Arc<Track>> = Vec::new();
     let mut range: Option<(f32, f32)> = None;
     let mut seen = HashSet::new();
@@ -171,7 +190,8 @@ fn pick(pool: &[Arc<Track>], seeds: usize, target: Target, cap: Option<usize>) -
         if !seed && met(&chosen, target) {
             break;
         }
-        if !seen.insert(song_key(t)) {
+        let key = if versions { t.id.clone() } else { song_key(t) };
+        if !seen.insert(key) {
             continue;
         }
         let artist = artist_key(t);
@@ -499,7 +519,7 @@ mod tests {
                 ..(*t("a", "x", Some(100.0))).clone()
             }),
         ];
-        let chosen = choose(&pool, 0, Target::Tracks(5));
+        let chosen = choose(&pool, 0, Target::Tracks(5), false);
         let ids: Vec<&str> = chosen.iter().map(|t| t.id.as_str()).collect();
         assert_eq!(ids, vec!["a", "b", "c", "d"], "160 BPM is out of reach");
         let ordered = order(chosen.clone(), 0, &|_, _| 0.0);
@@ -527,11 +547,11 @@ mod tests {
             .map(|i| long(&format!("l{i}"), 420.0))
             .chain([long("short", 120.0)])
             .collect();
-        let chosen = choose(&pool, 0, Target::Seconds(1800.0));
+        let chosen = choose(&pool, 0, Target::Seconds(1800.0), false);
         let total: f32 = chosen.iter().map(|t| seconds(t).0).sum();
         assert!((1710.0..=1890.0).contains(&total), "{total}");
         // Seeds are always taken, even past the target.
-        let chosen = choose(&pool, 6, Target::Seconds(600.0));
+        let chosen = choose(&pool, 6, Target::Seconds(600.0), false);
         assert_eq!(chosen.len(), 6);
     }
 
@@ -550,12 +570,16 @@ mod tests {
             .map(|i| t(&format!("x{i}"), "x", Some(100.0 + i as f32)))
             .chain((0..10).map(|i| t(&format!("y{i}"), &format!("artist {i}"), Some(100.0))))
             .collect();
-        let chosen = choose(&pool, 0, Target::Tracks(10));
+        let chosen = choose(&pool, 0, Target::Tracks(10), false);
         assert_eq!(chosen.len(), 10);
         assert_eq!(chosen.iter().filter(|t| t.artist == "x").count(), 2);
         // When only one artist has enough, the list is filled rather than cut short.
-        let chosen = choose(&pool[..8], 0, Target::Tracks(6));
+        let chosen = choose(&pool[..8], 0, Target::Tracks(6), false);
         assert_eq!(chosen.len(), 6);
+        // Versions come once unless asked for.
+        let versions: Vec<Arc<Track>> = vec![Arc::new(studio), Arc::new(live), Arc::new(edit)];
+        assert_eq!(choose(&versions, 0, Target::Tracks(3), false).len(), 1);
+        assert_eq!(choose(&versions, 0, Target::Tracks(3), true).len(), 3);
     }
 
     #[test]
