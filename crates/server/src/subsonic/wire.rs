@@ -289,9 +289,15 @@ fn write_element(out: &mut String, name: &str, object: &Map<String, Value>, xmln
         out.push_str(&format!(r#" xmlns="{ns}""#));
     }
     let mut text = None;
+    // The info elements hold their texts as child elements (`<biography>…</biography>`), not
+    // attributes, as the Subsonic schema has them.
+    let texts_as_children = TEXT_CHILDREN_OF.contains(&name);
     for (k, v) in object {
         if k == "value" {
             text = scalar(v);
+            continue;
+        }
+        if texts_as_children {
             continue;
         }
         if let Some(s) = scalar(v) {
@@ -300,7 +306,9 @@ fn write_element(out: &mut String, name: &str, object: &Map<String, Value>, xmln
     }
     let children: Vec<(&String, &Value)> = object
         .iter()
-        .filter(|(k, v)| *k != "value" && matches!(v, Value::Object(_) | Value::Array(_)))
+        .filter(|(k, v)| {
+            *k != "value" && (matches!(v, Value::Object(_) | Value::Array(_)) || texts_as_children)
+        })
         .collect();
     if children.is_empty() && text.is_none() {
         out.push_str("/>");
@@ -315,6 +323,9 @@ fn write_element(out: &mut String, name: &str, object: &Map<String, Value>, xmln
     }
     out.push_str(&format!("</{name}>"));
 }
+
+/// Elements whose text fields are child elements in XML.
+const TEXT_CHILDREN_OF: &[&str] = &["artistInfo", "artistInfo2", "albumInfo"];
 
 fn write_child(out: &mut String, name: &str, value: &Value) {
     match value {
@@ -334,7 +345,14 @@ fn write_child(out: &mut String, name: &str, value: &Value) {
                 }
             }
         }
-        _ => {}
+        other => {
+            if let Some(s) = scalar(other) {
+                out.push_str(&format!(
+                    "<{name}>{}</{name}>",
+                    quick_xml::escape::escape(&s)
+                ));
+            }
+        }
     }
 }
 
@@ -396,6 +414,10 @@ mod tests {
             "{jsonp}"
         );
         assert!(jsonp.contains(r#""code":10"#));
+        let info = text(render(&Format::Xml, Ok(Reply::with("artistInfo2", serde_json::json!({
+            "biography": "A & B", "musicBrainzId": "m1", "similarArtist": [{"id": "ar-2", "name": "C"}]
+        }))))).await;
+        assert!(info.contains("<artistInfo2><biography>A &amp; B</biography><musicBrainzId>m1</musicBrainzId><similarArtist id=\"ar-2\" name=\"C\"/></artistInfo2>"), "{info}");
         let params = Params::parse(Some("f=jsonp&callback=alert(1)"), None);
         assert_eq!(
             Format::of(&params),
