@@ -412,6 +412,26 @@ fn a_music_folder_served_to_subsonic_clients_keeps_each_listeners_state() {
     // Plain words through the engine's search.
     let calm = json(&app, "search3", "query=calm%20piano&songCount=3");
     assert_eq!(calm["searchResult3"]["song"][0]["title"], "Calm Piano");
+    // One music folder: id 1 holds everything, another id is no folder.
+    let random = json(&app, "getRandomSongs", "size=50&musicFolderId=1");
+    assert_eq!(random["randomSongs"]["song"].as_array().unwrap().len(), 5);
+    let in_folder = json(
+        &app,
+        "getAlbumList2",
+        "type=alphabeticalByName&musicFolderId=1",
+    );
+    assert_eq!(
+        in_folder["albumList2"]["album"].as_array().unwrap().len(),
+        3
+    );
+    assert_eq!(
+        error_code(
+            &app,
+            "getRandomSongs",
+            &format!("musicFolderId=2&{}", auth("ann"))
+        ),
+        70
+    );
     let by_genre = json(&app, "getAlbumList2", "type=byGenre&genre=Classical");
     assert_eq!(by_genre["albumList2"]["album"][0]["name"], "Quiet Record");
 

@@ -125,9 +125,21 @@ impl Engine {
         order: &AlbumOrder,
         listener: &ListenerState,
         paging: Paging,
+        folder: Option<&str>,
     ) -> Result<Vec<Album>> {
         let library = self.library()?;
-        let mut albums: Vec<&Album> = library.albums.iter().collect();
+        let mut albums: Vec<&Album> = library
+            .albums
+            .iter()
+            .filter(|a| {
+                folder.is_none_or(|f| {
+                    a.song_ids
+                        .iter()
+                        .filter_map(|s| library.song(s))
+                        .any(|t| in_folder(t, f))
+                })
+            })
+            .collect();
         let album_plays = |a: &Album| -> (u64, String) {
             a.song_ids
                 .iter()
@@ -195,6 +207,7 @@ impl Engine {
         size: usize,
         genre: Option<&str>,
         years: (Option<i32>, Option<i32>),
+        folder: Option<&str>,
         seed: u64,
     ) -> Result<Vec<Arc<Track>>> {
         let library = self.library()?;
@@ -213,6 +226,7 @@ impl Engine {
                             .is_some_and(|f| f.genres.iter().any(|x| x.to_lowercase() == *g))
                 })
             })
+            .filter(|t| folder.is_none_or(|f| in_folder(t, f)))
             .filter(|t| years.0.is_none_or(|from| t.year.is_some_and(|y| y >= from)))
             .filter(|t| years.1.is_none_or(|to| t.year.is_some_and(|y| y <= to)))
             .collect();
@@ -406,6 +420,15 @@ impl Engine {
             })
             .collect())
     }
+}
+
+/// Whether a song was scanned from the music folder `folder` (its real path).
+pub fn in_folder(track: &Track, folder: &str) -> bool {
+    track
+        .file
+        .as_ref()
+        .and_then(|f| f.folder.as_deref())
+        .is_some_and(|f| f == folder)
 }
 
 /// A song's sound at unit length: the learned embedding when heard, else the measured vector.

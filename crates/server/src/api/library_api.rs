@@ -105,7 +105,7 @@ pub async fn albums(
     let page = state
         .run_blocking(move |e| {
             let total = e.library()?.albums.len();
-            let albums = e.album_list(&order, &ListenerState::default(), paging)?;
+            let albums = e.album_list(&order, &ListenerState::default(), paging, None)?;
             Ok(AlbumPage { total, albums })
         })
         .await?;

@@ -155,6 +155,27 @@ pub async fn song(call: &Call) -> Result<Reply, SubsonicError> {
     .await
 }
 
+/// The music folder `musicFolderId` names (1 for the first `--music-folder`), as its real path
+/// (how the scan records it); none when not given. An id that names no folder is refused.
+fn music_folder(call: &Call) -> Result<Option<String>, SubsonicError> {
+    let Some(raw) = call.params.get("musicFolderId") else {
+        return Ok(None);
+    };
+    let folders = &call.library.folders;
+    let index = raw
+        .parse::<usize>()
+        .ok()
+        .filter(|i| (1..=folders.len()).contains(i))
+        .ok_or_else(|| SubsonicError::not_found(format!("no music folder {raw}")))?;
+    let folder = &folders[index - 1];
+    Ok(Some(
+        std::fs::canonicalize(folder)
+            .unwrap_or_else(|_| folder.clone())
+            .to_string_lossy()
+            .into_owned(),
+    ))
+}
+
 fn album_order(call: &Call) -> Result<AlbumOrder, SubsonicError> {
     let kind = call.params.required("type")?;
     Ok(match kind {
@@ -183,6 +204,7 @@ fn album_order(call: &Call) -> Result<AlbumOrder, SubsonicError> {
 /// `getAlbumList2` (and the folder-style `getAlbumList`, same albums).
 pub async fn album_list(call: &Call, name: &'static str) -> Result<Reply, SubsonicError> {
     let order = album_order(call)?;
+    let folder = music_folder(call)?;
     let paging = Paging {
         count: call.params.int("size", 10, 0, LIST_MAX)? as usize,
         offset: call.params.int("offset", 0, 0, i64::MAX)? as usize,
@@ -190,7 +212,7 @@ pub async fn album_list(call: &Call, name: &'static str) -> Result<Reply, Subson
     let user = call.listener.name.clone();
     call.blocking(move |engine, library| {
         let listener = Call::listener_state(library, &user)?;
-        let albums = engine.album_list(&order, &listener, paging)?;
+        let albums = engine.album_list(&order, &listener, paging, folder.as_deref())?;
         let list: Vec<Value> = albums
             .iter()
             .map(|a| {
@@ -327,12 +349,14 @@ pub async fn search(call: &Call, name: &'static str) -> Result<Reply, SubsonicEr
 
 pub async fn random_songs(call: &Call) -> Result<Reply, SubsonicError> {
     let size = call.params.int("size", 10, 0, LIST_MAX)? as usize;
+    let folder = music_folder(call)?;
     let genre = call.params.get("genre").map(str::to_string);
     let from = call.params.opt_int("fromYear", 0, 9999)?.map(|y| y as i32);
     let to = call.params.opt_int("toYear", 0, 9999)?.map(|y| y as i32);
     let user = call.listener.name.clone();
     call.blocking(move |engine, library| {
-        let songs = engine.random_songs(size, genre.as_deref(), (from, to), seed())?;
+        let songs =
+            engine.random_songs(size, genre.as_deref(), (from, to), folder.as_deref(), seed())?;
         let index = engine.library()?;
         let listener = Call::listener_state(library, &user)?;
         Ok(Reply::with(
