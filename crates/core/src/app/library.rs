@@ -245,8 +245,25 @@ impl Engine {
         artists: Paging,
         albums: Paging,
         songs: Paging,
+        folder: Option<&str>,
     ) -> Result<LibrarySearch> {
         let library = self.library()?;
+        // Within one music folder when asked: songs scanned from it, their albums and artists.
+        let song_ok = |t: &Track| folder.is_none_or(|f| in_folder(t, f));
+        let album_ok = |a: &Album| {
+            folder.is_none()
+                || a.song_ids
+                    .iter()
+                    .filter_map(|s| library.song(s))
+                    .any(|t| song_ok(t))
+        };
+        let artist_ok = |a: &Artist| {
+            folder.is_none()
+                || a.album_ids
+                    .iter()
+                    .filter_map(|al| library.album(al))
+                    .any(album_ok)
+        };
         // Players send `""` or `"*"`-style wildcards for "everything".
         let q = query.trim().trim_matches('"').trim_matches('*').trim();
         if q.is_empty() {
@@ -254,9 +271,22 @@ impl Engine {
             let mut by_album: Vec<&Album> = library.albums.iter().collect();
             by_album.sort_by_cached_key(|a| (sort_name(&a.artist), sort_name(&a.name)));
             return Ok(LibrarySearch {
-                artists: page(by_artist.into_iter().cloned(), artists),
-                albums: page(by_album.into_iter().cloned(), albums),
-                songs: page(library.songs_in_order().into_iter().cloned(), songs),
+                artists: page(
+                    by_artist.into_iter().filter(|a| artist_ok(a)).cloned(),
+                    artists,
+                ),
+                albums: page(
+                    by_album.into_iter().filter(|a| album_ok(a)).cloned(),
+                    albums,
+                ),
+                songs: page(
+                    library
+                        .songs_in_order()
+                        .into_iter()
+                        .filter(|t| song_ok(t))
+                        .cloned(),
+                    songs,
+                ),
             });
         }
         let words = normalize_term(q);
@@ -275,20 +305,20 @@ impl Engine {
             found_songs = response
                 .hits
                 .into_iter()
-                .filter(|h| library.songs.contains_key(&h.track.id))
+                .filter(|h| library.songs.contains_key(&h.track.id) && song_ok(&h.track))
                 .map(|h| h.track)
                 .collect();
         }
         let mut artist_ids: Vec<String> = library
             .artists_by_name()
             .into_iter()
-            .filter(|a| named(&a.name))
+            .filter(|a| named(&a.name) && artist_ok(a))
             .map(|a| a.id.clone())
             .collect();
         let mut album_ids: Vec<String> = library
             .albums
             .iter()
-            .filter(|a| named(&a.name))
+            .filter(|a| named(&a.name) && album_ok(a))
             .map(|a| a.id.clone())
             .collect();
         let mut seen_artists: HashSet<String> = artist_ids.iter().cloned().collect();

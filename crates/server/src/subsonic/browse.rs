@@ -330,9 +330,10 @@ pub async fn search(call: &Call, name: &'static str) -> Result<Reply, SubsonicEr
     let artists = paging("artistCount", "artistOffset")?;
     let albums = paging("albumCount", "albumOffset")?;
     let songs = paging("songCount", "songOffset")?;
+    let folder = music_folder(call)?;
     let user = call.listener.name.clone();
     call.blocking(move |engine, library| {
-        let found = engine.search_library(&query, artists, albums, songs)?;
+        let found = engine.search_library(&query, artists, albums, songs, folder.as_deref())?;
         let index = engine.library()?;
         let listener = Call::listener_state(library, &user)?;
         Ok(Reply::with(
