@@ -347,6 +347,11 @@ pub fn is_off_topic(
     {
         return false;
     }
+    // Everyday questions whose words a catalog may also hold ("rain", "Paris", "Tomorrow" are
+    // titles and tags) are about the world, not the music.
+    if EVERYDAY_FRAMES.iter().any(|f| q.contains(f)) {
+        return true;
+    }
     let words = content_terms(question);
     if words.is_empty() || words.iter().any(|w| term(w)) || name(&words) {
         return false;
@@ -356,6 +361,18 @@ pub fn is_off_topic(
     let all: Vec<String> = q.split_whitespace().map(str::to_string).collect();
     !(2..=4).any(|n| words.windows(n).any(name)) && !(2..=5).any(|n| all.windows(n).any(name))
 }
+
+/// Frames of everyday questions (weather, the time) that no music question takes, in the
+/// question's spaced, normalised form; a question naming music ("songs", "album") is still
+/// read as music first.
+const EVERYDAY_FRAMES: &[&str] = &[
+    " will it rain ",
+    " will it snow ",
+    " is it going to rain ",
+    " weather ",
+    " forecast ",
+    " what time is it ",
+];
 
 /// The answer to a question the catalog cannot be about.
 pub const OFF_TOPIC: &str = "I answer questions about the music in this catalog (its tracks, \
@@ -551,6 +568,14 @@ mod tests {
             &none,
             &rain
         ));
+        // A weather question stays off topic when the catalog holds its words as names.
+        let every = |_: &[String]| true;
+        assert!(is_off_topic(
+            "will it rain in Paris tomorrow?",
+            &|_| true,
+            &every
+        ));
+        assert!(!is_off_topic("songs about the weather", &none, &no_name));
         assert!(!is_off_topic("who sang Bad Romance?", &none, &no_name));
         assert!(!is_off_topic("what is ABC?", &none, &|w| w == ["abc"]));
         let bad_romance = |w: &[String]| w == ["bad", "romance"];
