@@ -164,18 +164,19 @@ fn track_from_tags(path: &Path, tags: &FileTags, cover: Option<CoverSource>) -> 
     }
 }
 
-/// Reads one file's tags only (no decoding): the fast first pass of a library scan. A panic
+/// Reads one file's tags only (no decoding): the fast first pass of a library scan. `cover`
+/// says where its picture is (`cover_of`, or a caller's cache of folder images). A panic
 /// while reading becomes this file's error.
 pub fn tag_file(
     path: &Path,
-    cover: Option<Option<CoverSource>>,
+    cover: impl FnOnce(&Path, &FileTags) -> Option<CoverSource>,
 ) -> Result<AnalysedFile, AudioError> {
     crate::decode::guarded(|| {
         if std::fs::metadata(path)?.len() == 0 {
             return Err(AudioError::Corrupt("the file is empty".into()));
         }
         let tags = crate::tags::try_read_tags(path)?;
-        let cover = cover.unwrap_or_else(|| cover_of(path, &tags));
+        let cover = cover(path, &tags);
         Ok(AnalysedFile {
             tagged: tags.title.is_some(),
             audio_seconds: tags.duration_seconds.unwrap_or(0.0),

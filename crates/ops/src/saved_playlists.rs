@@ -33,6 +33,25 @@ pub struct SavedPlaylist {
     pub playlist: Playlist,
 }
 
+impl SavedPlaylist {
+    fn of(
+        record: PlaylistRecord,
+        rule: PlaylistRequest,
+        avoided: usize,
+        playlist: Playlist,
+    ) -> Self {
+        Self {
+            id: record.id,
+            name: record.name,
+            rule,
+            created_at: record.created_at,
+            refreshed_at: record.refreshed_at,
+            avoided,
+            playlist,
+        }
+    }
+}
+
 /// A saved playlist in a list: no tracks.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SavedPlaylistSummary {
@@ -120,15 +139,7 @@ pub fn save(
         .playlist(id)
         .map_err(store)?
         .ok_or_else(|| not_found(id))?;
-    Ok(SavedPlaylist {
-        id,
-        name,
-        rule,
-        created_at: record.created_at,
-        refreshed_at: record.refreshed_at,
-        avoided: 0,
-        playlist,
-    })
+    Ok(SavedPlaylist::of(record, rule, 0, playlist))
 }
 
 /// What was played in the last [`RECENT_DAYS`] days, by anyone.
@@ -166,15 +177,7 @@ pub fn refresh(engine: &Engine, db: &LibraryDb, id: i64) -> Result<SavedPlaylist
         .playlist(id)
         .map_err(store)?
         .ok_or_else(|| not_found(id))?;
-    Ok(SavedPlaylist {
-        id,
-        name: record.name,
-        rule,
-        created_at: record.created_at,
-        refreshed_at: record.refreshed_at,
-        avoided,
-        playlist,
-    })
+    Ok(SavedPlaylist::of(record, rule, avoided, playlist))
 }
 
 /// A saved playlist with its tracks as last made (tracks that left the catalog are skipped).
@@ -200,15 +203,7 @@ pub fn get(engine: &Engine, db: &LibraryDb, id: i64) -> Result<SavedPlaylist> {
         title: Some(record.name.clone()),
         ..Default::default()
     })?;
-    Ok(SavedPlaylist {
-        id,
-        name: record.name,
-        rule,
-        created_at: record.created_at,
-        refreshed_at: record.refreshed_at,
-        avoided: 0,
-        playlist,
-    })
+    Ok(SavedPlaylist::of(record, rule, 0, playlist))
 }
 
 /// Every saved playlist, by name.

@@ -11,10 +11,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use music_rag_audio::library::cover_of;
+use music_rag_audio::library::{cover_of, track_id};
 use music_rag_audio::{analyse_file, find_audio_files, fingerprint, tag_file, AnalysedFile};
 use music_rag_core::domain::catalog::file::CoverSource;
 use music_rag_core::{Engine, Track, UpsertOutcome};
@@ -253,30 +253,47 @@ fn store_error(e: music_rag_store::StoreError) -> OpsError {
     OpsError::store("library records")(e)
 }
 
-/// A tags-only reading keeps an analysis the catalog already holds of the same bytes (from
-/// `ingest-audio`, or an earlier scan with analysis).
-fn keep_stored_analysis(engine: &Engine, track: &mut Track, path: &Path) -> bool {
-    let Ok(print) = fingerprint(path) else {
-        return false;
-    };
-    let Ok(Some(stored)) = engine.catalog().find(&track.id) else {
-        return false;
-    };
-    let Some(audio) = stored
+/// The stored track of `path` when its analysis came from these very bytes (from
+/// `ingest-audio`, or an earlier scan with analysis): looked up before anything is read, so
+/// such a file is never decoded again and its tags are read once.
+fn stored_analysis(engine: &Engine, path: &Path) -> Option<Arc<Track>> {
+    let print = fingerprint(path).ok()?;
+    let stored = engine.catalog().find(&track_id(path)).ok()??;
+    let same = stored
         .audio
         .as_ref()
-        .filter(|a| a.file_fingerprint.as_deref() == Some(print.as_str()))
-    else {
-        return false;
-    };
-    track.audio = Some(audio.clone());
+        .is_some_and(|a| a.file_fingerprint.as_deref() == Some(print.as_str()));
+    same.then_some(stored)
+}
+
+/// A tags-only reading keeps what the stored analysis measured.
+fn keep_analysis(track: &mut Track, stored: &Track) {
+    track.audio = stored.audio.clone();
     track.tags = stored.tags.clone();
     track.metadata.tempo = stored.metadata.tempo;
     track.metadata.key = stored.metadata.key.clone();
     if track.metadata.duration.is_none() {
         track.metadata.duration = stored.metadata.duration;
     }
-    true
+}
+
+/// What the scan records of a file it read.
+fn record(
+    root: &str,
+    file: &Seen,
+    track_id: Option<String>,
+    analysed: bool,
+    error: Option<String>,
+) -> ScannedFile {
+    ScannedFile {
+        path: file.key.clone(),
+        folder: root.to_string(),
+        size: file.size,
+        mtime_ns: file.mtime_ns,
+        track_id,
+        analysed,
+        error,
+    }
 }
 
 /// A file read: its track and whether its sound is analysed, or why it failed.
@@ -296,36 +313,31 @@ fn scan_batch(
     let results: Vec<(&Seen, FileOutcome)> = chunk
         .par_iter()
         .map(|file| {
-            // A file whose sound the catalog already analysed from these very bytes (from
-            // `ingest-audio`, or an earlier scan) gets its tags read, not its sound again.
-            let known = || {
-                tag_file(&file.path, None).ok().and_then(|mut a| {
-                    keep_stored_analysis(engine, &mut a.track, &file.path).then_some((a, true))
-                })
-            };
-            let result = if options.analyse {
-                match known() {
-                    Some(kept) => Ok(kept),
-                    None => analyse_file(&file.path).map(|a| (a, true)),
-                }
+            // A file whose sound the catalog already analysed from these very bytes gets its
+            // tags read, not its sound again.
+            let stored = stored_analysis(engine, &file.path);
+            let result = if options.analyse && stored.is_none() {
+                analyse_file(&file.path).map(|a| (a, true))
             } else {
-                let tags = music_rag_audio::tags::try_read_tags(&file.path);
-                let cover = match (&tags, file.path.parent()) {
-                    (Ok(t), Some(dir)) if !t.has_picture => {
-                        let cached = covers.lock().ok().and_then(|c| c.get(dir).cloned());
-                        Some(cached.unwrap_or_else(|| {
-                            let c = cover_of(&file.path, t);
-                            if let Ok(mut m) = covers.lock() {
-                                m.insert(dir.to_path_buf(), c.clone());
-                            }
-                            c
-                        }))
+                let cover = |path: &Path, tags: &music_rag_audio::FileTags| {
+                    let dir = path.parent().filter(|_| !tags.has_picture);
+                    let Some(dir) = dir else {
+                        return cover_of(path, tags);
+                    };
+                    if let Some(c) = covers.lock().ok().and_then(|c| c.get(dir).cloned()) {
+                        return c;
                     }
-                    _ => None,
+                    let c = cover_of(path, tags);
+                    if let Ok(mut m) = covers.lock() {
+                        m.insert(dir.to_path_buf(), c.clone());
+                    }
+                    c
                 };
                 tag_file(&file.path, cover).map(|mut a| {
-                    let kept = keep_stored_analysis(engine, &mut a.track, &file.path);
-                    (a, kept)
+                    if let Some(s) = &stored {
+                        keep_analysis(&mut a.track, s);
+                    }
+                    (a, stored.is_some())
                 })
             };
             progress.advance(1);
@@ -348,15 +360,7 @@ fn scan_batch(
             }
             Err(message) => {
                 progress.note(&format!("skipped {}: {message}", file.key));
-                records.push(ScannedFile {
-                    path: file.key.clone(),
-                    folder: root.to_string(),
-                    size: file.size,
-                    mtime_ns: file.mtime_ns,
-                    track_id: None,
-                    analysed: false,
-                    error: Some(message.clone()),
-                });
+                records.push(record(root, file, None, false, Some(message.clone())));
                 report.failed.push(failure(&file.key, message));
             }
         }
@@ -377,15 +381,13 @@ fn scan_batch(
             }
             _ => None,
         };
-        records.push(ScannedFile {
-            path: file.key.clone(),
-            folder: root.to_string(),
-            size: file.size,
-            mtime_ns: file.mtime_ns,
-            track_id: error.is_none().then_some(id),
+        records.push(record(
+            root,
+            file,
+            error.is_none().then_some(id),
             analysed,
             error,
-        });
+        ));
     }
     // Only after the catalog holds the batch: a kill in between re-reads this batch, no more.
     db.record_scanned(&records).map_err(store_error)?;

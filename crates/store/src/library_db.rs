@@ -552,12 +552,21 @@ impl LibraryDb {
 
     /// Playlists `user` owns and public ones of others, by name.
     pub fn playlists(&self, user: &str) -> Result<Vec<PlaylistRecord>, StoreError> {
+        self.playlists_where("owner = ?1 OR public = 1", [user])
+    }
+
+    /// The playlists whose row passes `condition`, by name, each with its entries.
+    fn playlists_where(
+        &self,
+        condition: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<PlaylistRecord>, StoreError> {
         let ids: Vec<i64> = {
             let conn = self.conn();
-            let mut stmt = conn.prepare(
-                "SELECT id FROM library_playlists WHERE owner = ?1 OR public = 1 ORDER BY name, id",
-            )?;
-            let rows = stmt.query_map([user], |r| r.get(0))?;
+            let mut stmt = conn.prepare(&format!(
+                "SELECT id FROM library_playlists WHERE {condition} ORDER BY name, id"
+            ))?;
+            let rows = stmt.query_map(params, |r| r.get(0))?;
             rows.collect::<Result<_, _>>()?
         };
         let mut out = Vec::new();
@@ -624,21 +633,7 @@ impl LibraryDb {
 
     /// Playlists saved with a rule, by name.
     pub fn saved_playlists(&self) -> Result<Vec<PlaylistRecord>, StoreError> {
-        let ids: Vec<i64> = {
-            let conn = self.conn();
-            let mut stmt = conn.prepare(
-                "SELECT id FROM library_playlists WHERE rule IS NOT NULL ORDER BY name, id",
-            )?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(p) = self.playlist(id)? {
-                out.push(p);
-            }
-        }
-        Ok(out)
+        self.playlists_where("rule IS NOT NULL", [])
     }
 
     /// Replaces a saved playlist's tracks with a fresh build; `false` when there is none.

@@ -1,6 +1,7 @@
 //! What is each listener's own, kept in the library's records (in every backup): stars,
 //! ratings, plays and "now playing" (`scrobble`), and playlists.
 
+use music_rag_core::domain::library::LibraryIndex;
 use music_rag_store::library_db::{PlaylistChange, PlaylistRecord};
 use serde_json::{json, Value};
 
@@ -43,7 +44,7 @@ pub fn get_user(call: &Call) -> Result<Reply, SubsonicError> {
 pub async fn star(call: &Call, on: bool) -> Result<Reply, SubsonicError> {
     let mut ids: Vec<String> = Vec::new();
     for name in ["id", "albumId", "artistId"] {
-        ids.extend(call.params.all(name).into_iter().map(str::to_string));
+        ids.extend(call.params.strings(name));
     }
     if ids.is_empty() {
         return Err(SubsonicError::missing("id"));
@@ -118,12 +119,7 @@ pub async fn set_rating(call: &Call) -> Result<Reply, SubsonicError> {
 /// `scrobble`: with `submission=true` (the default) each id counts as played (at `time`, ms
 /// since 1970, when sent); with `false` it becomes what the listener is playing now.
 pub async fn scrobble(call: &Call) -> Result<Reply, SubsonicError> {
-    let ids: Vec<String> = call
-        .params
-        .all("id")
-        .into_iter()
-        .map(str::to_string)
-        .collect();
+    let ids: Vec<String> = call.params.strings("id");
     if ids.is_empty() {
         return Err(SubsonicError::missing("id"));
     }
@@ -204,6 +200,15 @@ fn playlist_head(p: &PlaylistRecord, duration: f64) -> Value {
     v
 }
 
+/// Seconds of the songs of a playlist that are in the library.
+fn running_time(index: &LibraryIndex, tracks: &[String]) -> f64 {
+    tracks
+        .iter()
+        .filter_map(|t| index.song(t))
+        .map(|t| f64::from(t.metadata.duration.unwrap_or(0.0)))
+        .sum()
+}
+
 fn playlist_id(call: &Call, name: &str) -> Result<i64, SubsonicError> {
     let raw = call.params.required(name)?;
     raw.parse()
@@ -222,12 +227,7 @@ pub async fn playlists(call: &Call) -> Result<Reply, SubsonicError> {
         let out: Vec<Value> = lists
             .iter()
             .map(|p| {
-                let duration = p
-                    .tracks
-                    .iter()
-                    .filter_map(|t| index.song(t))
-                    .map(|t| f64::from(t.metadata.duration.unwrap_or(0.0)))
-                    .sum();
+                let duration = running_time(&index, &p.tracks);
                 playlist_head(p, duration)
             })
             .collect();
@@ -258,12 +258,7 @@ fn full_playlist(
         .filter_map(|t| index.song(t))
         .map(|t| views::song(&index, t, &listener))
         .collect();
-    let duration = p
-        .tracks
-        .iter()
-        .filter_map(|t| index.song(t))
-        .map(|t| f64::from(t.metadata.duration.unwrap_or(0.0)))
-        .sum();
+    let duration = running_time(&index, &p.tracks);
     let mut v = playlist_head(&p, duration);
     v["entry"] = Value::Array(songs);
     Ok(v)
@@ -291,12 +286,7 @@ fn check_songs(engine: &music_rag_core::Engine, ids: &[String]) -> Result<(), Su
 
 /// `createPlaylist`: a new one (`name`), or, with `playlistId`, the songs of one replaced.
 pub async fn create_playlist(call: &Call) -> Result<Reply, SubsonicError> {
-    let songs: Vec<String> = call
-        .params
-        .all("songId")
-        .into_iter()
-        .map(str::to_string)
-        .collect();
+    let songs: Vec<String> = call.params.strings("songId");
     let existing = match call.params.get("playlistId") {
         Some(_) => Some(playlist_id(call, "playlistId")?),
         None => None,
@@ -359,12 +349,7 @@ pub async fn update_playlist(call: &Call) -> Result<Reply, SubsonicError> {
             Some(_) => Some(call.params.bool("public", false)?),
             None => None,
         },
-        add: call
-            .params
-            .all("songIdToAdd")
-            .into_iter()
-            .map(str::to_string)
-            .collect(),
+        add: call.params.strings("songIdToAdd"),
         remove,
         replace: None,
     };

@@ -53,6 +53,11 @@ impl Params {
             .collect()
     }
 
+    /// Every non-empty value of `name`, owned (for work moved to another thread).
+    pub fn strings(&self, name: &str) -> Vec<String> {
+        self.all(name).into_iter().map(str::to_string).collect()
+    }
+
     pub fn required(&self, name: &str) -> Result<&str, SubsonicError> {
         self.get(name).ok_or_else(|| SubsonicError::missing(name))
     }
