@@ -105,6 +105,19 @@ for overlay in deploy/k8s/overlays/*/; do
   kubectl kustomize "$overlay" >"$work/$name.yaml" || fail "kustomize $name"
   "$venv/bin/kubernetes-validate" --strict --quiet "$work/$name.yaml" || fail "$name does not validate"
 done
+# The offsite-backups component on each StatefulSet overlay: the CronJob uploads to a bucket
+# from the operator's Secret, and no claim for local backups is left behind.
+for base in single-node tls; do
+  comp="$work/offsite-$base"
+  mkdir -p "$comp"
+  printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [%s]\ncomponents: [%s]\n' \
+    "$(realpath --relative-to="$comp" "deploy/k8s/overlays/$base")" \
+    "$(realpath --relative-to="$comp" deploy/k8s/components/offsite-backups)" >"$comp/kustomization.yaml"
+  kubectl kustomize "$comp" >"$work/offsite-$base.yaml" || fail "kustomize $base with offsite-backups"
+  "$venv/bin/kubernetes-validate" --strict --quiet "$work/offsite-$base.yaml" || fail "$base with offsite-backups does not validate"
+  grep -q 'name: music-rag-offsite' "$work/offsite-$base.yaml" && ! grep -q 'claimName: music-rag-backups' "$work/offsite-$base.yaml" \
+    || fail "$base with offsite-backups: the CronJob must read music-rag-offsite and claim no backup volume"
+done
 # What schemas cannot see: selectors that match no pod, rendered Secrets, untagged images,
 # replicas beside an autoscaler. The checker must catch a planted mistake first.
 cat >"$work/planted.yaml" <<'YAML'
@@ -115,7 +128,7 @@ spec: {selector: {app: nothing}, ports: [{port: 80}]}
 YAML
 "$venv/bin/python" scripts/k8s_selectors.py "$work/planted.yaml" >/dev/null \
   && fail "k8s_selectors.py missed a Service that selects no pod"
-"$venv/bin/python" scripts/k8s_selectors.py "$work"/scale-out.yaml "$work"/single-node.yaml "$work"/tls.yaml \
+"$venv/bin/python" scripts/k8s_selectors.py "$work"/scale-out.yaml "$work"/single-node.yaml "$work"/tls.yaml "$work"/offsite-tls.yaml \
   || fail "an overlay's Service, PodDisruptionBudget or NetworkPolicy selects no pod of its own, or it renders a Secret"
 step "kubernetes overlays render and validate, and their selectors select their pods: $(ls deploy/k8s/overlays | tr '\n' ' ')"
 

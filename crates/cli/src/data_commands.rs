@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use music_rag_core::app::catalog::Catalog;
 use music_rag_ops::maintenance;
+use music_rag_ops::offsite::{self, OffsiteSnapshot, OffsiteSnapshots};
 use music_rag_ops::snapshots::SnapshotFolder;
 use music_rag_store::maintenance::Check;
 use music_rag_store::Access;
@@ -22,8 +23,11 @@ use crate::Global;
 #[derive(Args, Debug)]
 pub struct BackupArgs {
     /// Snapshot file to write (default: a new file in the data directory's snapshots/); with
-    /// --server, a folder (or file) to download the snapshot into (default: snapshots/).
-    #[arg(long)]
+    /// --server, a folder (or file) to download the snapshot into (default: snapshots/). Or
+    /// object storage, s3://BUCKET/PREFIX/: the snapshot is uploaded there (credentials and
+    /// endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL…)
+    /// and not kept on this disk.
+    #[arg(long, value_name = "PATH|S3_URL")]
     pub to: Option<PathBuf>,
     /// Back up a running server over its admin API instead of a local data directory: take a
     /// snapshot there, download it, then delete it there. The admin key comes from --api-key,
@@ -33,9 +37,10 @@ pub struct BackupArgs {
     /// Admin key for --server.
     #[arg(long, env = "API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
-    /// With --server: keep only the newest N snapshots in the destination folder.
-    #[arg(long, value_name = "N", requires = "server")]
-    pub keep: Option<usize>,
+    /// Keep only the newest N snapshots at the destination (the folder, or the bucket's prefix);
+    /// older `snapshot-*` ones are deleted.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: Option<u32>,
     /// With an https:// --server: trust the certificates in this PEM file (a private CA, or a
     /// self-signed certificate) instead of the built-in public roots, as `curl --cacert`
     /// does. `SSL_CERT_FILE` is read when this is not given.
@@ -65,8 +70,10 @@ fn server_tls(args: &BackupArgs) -> Result<Option<Arc<rustls::ClientConfig>>> {
 
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
-    /// Snapshot file written by `backup` or the admin API.
-    pub file: PathBuf,
+    /// Snapshot file written by `backup` or the admin API; or one in object storage,
+    /// s3://BUCKET/KEY.mrsnap, or s3://BUCKET/PREFIX/ for the newest snapshot there.
+    #[arg(value_name = "FILE|S3_URL")]
+    pub file: String,
     /// Replace the catalog the data directory already holds.
     #[arg(long)]
     pub force: bool,
@@ -87,12 +94,54 @@ pub fn backup(g: &Global, args: &BackupArgs) -> Result<ExitCode> {
     if let Some(server) = &args.server {
         return backup_server(g, server, args);
     }
+    let offsite = offsite_destination(args)?;
     let settings = g.engine_settings();
     let store = settings.open_embedded(None, Access::ReadOnly)?;
     let folder = SnapshotFolder::new(g.data_dir.join("snapshots"));
-    let taken = folder.take(&Catalog::new(Arc::new(store)), args.to.as_deref())?;
+    let to = if offsite.is_some() {
+        None
+    } else {
+        args.to.as_deref()
+    };
+    let taken = folder.take(&Catalog::new(Arc::new(store)), to)?;
+    if let Some(remote) = offsite {
+        let uploaded = upload(
+            &remote,
+            &taken.path,
+            &taken.name,
+            args.keep.map(|k| k as usize),
+        );
+        // The local copy was only the way there; it stays when the upload failed.
+        if uploaded.is_ok() {
+            let _ = std::fs::remove_file(&taken.path);
+        }
+        let (copy, pruned) = uploaded?;
+        if g.json {
+            outln!(
+                "{}",
+                json!({"url": copy.url, "bytes": copy.bytes, "seconds": taken.seconds, "manifest": taken.manifest, "pruned": pruned})
+            );
+        } else {
+            outln!(
+                "uploaded {} ({} tracks, write {}, {:.1} MB){}",
+                copy.url,
+                taken.manifest.tracks,
+                taken.manifest.sequence,
+                copy.bytes as f64 / 1e6,
+                pruned_note(&pruned)
+            );
+            outln!("{}", what_a_snapshot_holds(&taken.manifest));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let pruned = match (args.keep.map(|k| k as usize), to) {
+        (Some(keep), None) => folder.prune(keep)?,
+        _ => Vec::new(),
+    };
     if g.json {
-        outln!("{}", serde_json::to_string(&taken)?);
+        let mut out = serde_json::to_value(&taken)?;
+        out["pruned"] = json!(pruned);
+        outln!("{out}");
     } else {
         outln!(
             "wrote {} ({} tracks, write {}, {:.1} MB) in {:.2} s",
@@ -102,15 +151,56 @@ pub fn backup(g: &Global, args: &BackupArgs) -> Result<ExitCode> {
             taken.bytes as f64 / 1e6,
             taken.seconds
         );
+        if !pruned.is_empty() {
+            outln!("removed {} older", pruned.len());
+        }
         outln!("{}", what_a_snapshot_holds(&taken.manifest));
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// The bucket `--to s3://…` names, if it does.
+fn offsite_destination(args: &BackupArgs) -> Result<Option<OffsiteSnapshots>> {
+    let Some(to) = args.to.as_deref().and_then(|t| t.to_str()) else {
+        return Ok(None);
+    };
+    if !offsite::is_offsite(to) {
+        return Ok(None);
+    }
+    let remote = OffsiteSnapshots::open(to).context("--to")?;
+    anyhow::ensure!(
+        remote.location().object.is_none(),
+        "--to {to}: name a bucket and prefix (s3://BUCKET/PREFIX/); the snapshot keeps its own name"
+    );
+    Ok(Some(remote))
+}
+
+fn upload(
+    remote: &OffsiteSnapshots,
+    file: &std::path::Path,
+    name: &str,
+    keep: Option<usize>,
+) -> Result<(OffsiteSnapshot, Vec<String>)> {
+    Ok(offsite::blocking(
+        remote.upload_and_prune(file, name, keep),
+    )?)
+}
+
+fn pruned_note(pruned: &[String]) -> String {
+    if pruned.is_empty() {
+        String::new()
+    } else {
+        format!("; removed {} older", pruned.len())
+    }
+}
+
 /// `backup --server`: snapshot, download (to a temporary name, renamed when complete), delete
-/// on the server, prune the destination folder.
+/// on the server, prune the destination folder. With `--to s3://…` the download goes to the
+/// temporary folder (TMPDIR) and on to the bucket; the server's copy is deleted only once the
+/// bucket holds it.
 fn backup_server(g: &Global, server: &str, args: &BackupArgs) -> Result<ExitCode> {
     let started = Instant::now();
+    let offsite = offsite_destination(args)?;
     let base = server.trim_end_matches('/');
     let key = match (&args.api_key, std::env::var_os("API_KEY_FILE")) {
         (Some(k), _) => k.clone(),
@@ -149,10 +239,13 @@ fn backup_server(g: &Global, server: &str, args: &BackupArgs) -> Result<ExitCode
         .as_str()
         .context("the server's snapshot answer has no name")?
         .to_string();
-    let to = args
-        .to
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("snapshots"));
+    let to = match &offsite {
+        Some(_) => std::env::temp_dir().join("music-rag-backup"),
+        None => args
+            .to
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("snapshots")),
+    };
     let (dir, file) = if to.extension().is_some_and(|e| e == "mrsnap") {
         (
             to.parent().map(PathBuf::from).unwrap_or_default(),
@@ -194,16 +287,41 @@ fn backup_server(g: &Global, server: &str, args: &BackupArgs) -> Result<ExitCode
         taken["bytes"]
     );
     std::fs::rename(&part, &file)?;
+    let uploaded = match &offsite {
+        Some(remote) => {
+            let uploaded = upload(remote, &file, &name, args.keep.map(|k| k as usize));
+            let _ = std::fs::remove_file(&file);
+            Some(uploaded?)
+        }
+        None => None,
+    };
     agent
         .delete(&format!("{base}/v1/admin/snapshots/{name}"))
         .set("X-API-Key", &key)
         .call()
         .map_err(|e| refused("deleting the snapshot on the server", e))?;
-    let pruned = match args.keep {
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some((copy, pruned)) = uploaded {
+        if g.json {
+            outln!(
+                "{}",
+                json!({"server": base, "url": copy.url, "bytes": copy.bytes, "seconds": seconds, "manifest": taken["manifest"], "pruned": pruned})
+            );
+        } else {
+            outln!(
+                "uploaded {} ({} tracks, {:.1} MB) from {base} in {seconds:.2} s{}",
+                copy.url,
+                taken["manifest"]["tracks"],
+                copy.bytes as f64 / 1e6,
+                pruned_note(&pruned)
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let pruned = match args.keep.map(|k| k as usize) {
         Some(keep) => SnapshotFolder::new(dir.clone()).prune(keep)?,
         None => Vec::new(),
     };
-    let seconds = started.elapsed().as_secs_f64();
     if g.json {
         outln!(
             "{}",
@@ -215,11 +333,7 @@ fn backup_server(g: &Global, server: &str, args: &BackupArgs) -> Result<ExitCode
             file.display(),
             taken["manifest"]["tracks"],
             bytes as f64 / 1e6,
-            if pruned.is_empty() {
-                String::new()
-            } else {
-                format!("; removed {} older", pruned.len())
-            }
+            pruned_note(&pruned)
         );
         if let Ok(manifest) =
             serde_json::from_value::<music_rag_core::SnapshotManifest>(taken["manifest"].clone())
@@ -260,15 +374,16 @@ fn what_a_snapshot_holds(manifest: &music_rag_core::SnapshotManifest) -> String 
 }
 
 pub fn restore(g: &Global, args: &RestoreArgs) -> Result<ExitCode> {
-    let restored = maintenance::restore(&g.engine_settings(), &args.file, args.force)?;
+    let restored = maintenance::restore_from(&g.engine_settings(), &args.file, args.force)?;
     if g.json {
         outln!("{}", serde_json::to_string(&restored)?);
     } else {
         outln!(
-            "restored {} tracks (write {}, model {}) into {} in {:.2} s; the keyword index was rebuilt",
+            "restored {} tracks (write {}, model {}) from {} into {} in {:.2} s; the keyword index was rebuilt",
             restored.tracks,
             restored.manifest.sequence,
             restored.manifest.model_id,
+            restored.source,
             restored.data_dir.display(),
             restored.seconds
         );

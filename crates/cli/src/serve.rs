@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// Scheduled snapshots to keep (MUSIC_RAG_SNAPSHOT_KEEP, default 7).
     #[arg(long)]
     pub snapshot_keep: Option<usize>,
+    /// Copy each scheduled snapshot to object storage, s3://BUCKET/PREFIX/, keeping the newest
+    /// --snapshot-keep there (MUSIC_RAG_SNAPSHOT_UPLOAD; credentials from the AWS_* variables).
+    #[arg(long, value_name = "S3_URL")]
+    pub snapshot_upload: Option<String>,
     /// A folder whose audio files the web page and `/v1/tracks/{id}/audio` may stream
     /// (repeatable; MUSIC_RAG_AUDIO_DIRS, comma-separated). The upload folder and DATA_DIR/audio
     /// always may.
@@ -53,9 +57,10 @@ pub struct ServeArgs {
     pub tls_key: Option<PathBuf>,
     /// Restore this snapshot before serving when the data directory holds no catalog yet (a
     /// new volume; an interrupted restore is finished); skipped when it does, so it can stay
-    /// set across restarts (MUSIC_RAG_RESTORE_FROM; the embedded store only).
-    #[arg(long, value_name = "FILE", env = "MUSIC_RAG_RESTORE_FROM")]
-    pub restore_from: Option<PathBuf>,
+    /// set across restarts (MUSIC_RAG_RESTORE_FROM; the embedded store only). A file, or
+    /// s3://BUCKET/KEY.mrsnap, or s3://BUCKET/PREFIX/ for the newest snapshot there.
+    #[arg(long, value_name = "FILE|S3_URL", env = "MUSIC_RAG_RESTORE_FROM")]
+    pub restore_from: Option<String>,
 }
 
 /// The original service's environment variable names and the settings they set.
@@ -107,6 +112,9 @@ pub fn load_config(args: &ServeArgs) -> Result<ServerConfig> {
     }
     if let Some(k) = args.snapshot_keep {
         fig = fig.merge(Serialized::default("snapshot_keep", k));
+    }
+    if let Some(u) = &args.snapshot_upload {
+        fig = fig.merge(Serialized::default("snapshot_upload", u));
     }
     if let Some(f) = &args.tls_cert {
         fig = fig.merge(Serialized::default(
@@ -342,16 +350,16 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     let started = Instant::now();
     if let Some(file) = &args.restore_from {
         match music_rag_ops::maintenance::restore_at_start(&g.engine_settings(), file)
-            .with_context(|| format!("--restore-from {}", file.display()))?
+            .with_context(|| format!("--restore-from {file}"))?
         {
             Some(r) => tracing::info!(
-                snapshot = %file.display(),
+                snapshot = %r.source,
                 tracks = r.tracks,
                 seconds = r.seconds,
                 "restored the snapshot into the empty data directory"
             ),
             None => tracing::info!(
-                snapshot = %file.display(),
+                snapshot = %file,
                 "the data directory holds a catalog: not restoring"
             ),
         }
@@ -394,6 +402,14 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
             .clone()
             .map(PathBuf::from)
             .unwrap_or_else(|| g.data_dir.join("snapshots"));
+        let upload = settings
+            .config
+            .snapshot_upload
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .map(music_rag_ops::offsite::OffsiteSnapshots::open)
+            .transpose()
+            .context("snapshot_upload (MUSIC_RAG_SNAPSHOT_UPLOAD)")?;
         let schedule = settings
             .snapshot_every
             .map(|every| (every, settings.config.snapshot_keep));
@@ -420,7 +436,9 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
         let state = AppState::new(Arc::new(engine), settings, upload_dir)
             .with_snapshot_dir(snapshot_dir)
             .with_audio_roots(audio_roots)
-            .with_library(users, music_folders);
+            .with_library(users, music_folders)
+            .with_query_log(&g.data_dir);
+        music_rag_server::state::spawn_query_log_saver(&state);
         if scan_on_start {
             music_rag_server::state::spawn_scan(&state);
         }
@@ -433,12 +451,16 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
             state.snapshots.export_state();
         }
         if let Some((every, keep)) = schedule {
-            tracing::info!(?every, keep, dir = %state.snapshots.dir().display(), "snapshots scheduled");
+            tracing::info!(?every, keep, dir = %state.snapshots.dir().display(), upload = ?upload.as_ref().map(|u| u.location().to_string()), "snapshots scheduled");
+            if let Some(remote) = upload.clone() {
+                tokio::spawn(async move { remote.export_state().await });
+            }
             music_rag_server::schedule::spawn_snapshots(
                 state.engine.clone(),
                 state.snapshots.clone(),
                 every,
                 keep,
+                upload,
             );
         }
         spawn_reload(state.clone(), args.clone(), tls.clone());
@@ -454,7 +476,11 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
         );
         // Scripts and tests read the bound address from this line.
         outln!("listening on {scheme}://{addr}");
+        let query_log = state.query_log.clone();
         music_rag_server::serve(listener, state, tls, music_rag_server::shutdown_signal()).await?;
+        if let Err(e) = query_log.save() {
+            tracing::warn!(error = %e, "cannot save the query log");
+        }
         tracing::info!("stopped cleanly");
         anyhow::Ok(())
     })?;

@@ -39,6 +39,9 @@ pub enum OpsError {
         #[source]
         source: music_rag_store::StoreError,
     },
+    /// Object storage (an S3-compatible bucket) refused or failed a request; names the object.
+    #[error("{what}: {message}")]
+    Offsite { what: String, message: String },
     /// PostgreSQL could not be opened.
     #[error("cannot open the catalog in PostgreSQL (DATABASE_URL): {0}")]
     Database(String),

@@ -1,7 +1,7 @@
 //! The operations layer: what both front ends (the HTTP server and the CLI) do to a catalog
 //! beyond searching it, written once. Opening the configured engine (store, model, provider;
 //! [`open`]), importing a catalog file or an audio folder with one report ([`import`],
-//! [`audio_import`]), snapshots ([`snapshots`]), restore, verify, repair, re-embedding and
+//! [`audio_import`]), snapshots ([`snapshots`]) and their copies in object storage ([`offsite`]), restore, verify, repair, re-embedding and
 //! export ([`maintenance`]), statistics ([`stats`]), scanning music folders into the library
 //! ([`scan`]), the library's users ([`users`]) and saved playlists ([`saved_playlists`]).
 //!
@@ -14,8 +14,10 @@ pub mod covers;
 pub mod error;
 pub mod import;
 pub mod maintenance;
+pub mod offsite;
 pub mod open;
 pub mod progress;
+pub mod query_log;
 pub mod reanalyse;
 pub mod report;
 pub mod saved_playlists;

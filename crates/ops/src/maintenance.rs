@@ -23,7 +23,10 @@ use crate::progress::Progress;
 /// A snapshot restored into the data directory.
 #[derive(Debug, Serialize)]
 pub struct Restored {
+    /// The snapshot file restored (downloaded first when the source is object storage).
     pub restored: PathBuf,
+    /// What was asked for: the file, or the `s3://` location.
+    pub source: String,
     pub data_dir: PathBuf,
     pub tracks: usize,
     pub seconds: f64,
@@ -45,6 +48,7 @@ pub fn restore(settings: &EngineSettings, file: &Path, force: bool) -> Result<Re
     let tracks = music_rag_core::Store::count(&store)?;
     Ok(Restored {
         restored: file.to_path_buf(),
+        source: file.display().to_string(),
         data_dir: dir.clone(),
         tracks,
         seconds: started.elapsed().as_secs_f64(),
@@ -56,12 +60,31 @@ pub fn restore(settings: &EngineSettings, file: &Path, force: bool) -> Result<Re
 /// restore a crash interrupted) and does nothing when it does: a server started with
 /// `--restore-from` on every start restores once, and a restart never replaces what was
 /// written since. Kubernetes' restore path (like Qdrant's snapshot recovery at start).
-pub fn restore_at_start(settings: &EngineSettings, file: &Path) -> Result<Option<Restored>> {
+pub fn restore_at_start(settings: &EngineSettings, source: &str) -> Result<Option<Restored>> {
     settings.require_embedded()?;
     if EmbeddedStore::holds_catalog(&settings.data_dir) {
         return Ok(None);
     }
-    restore(settings, file, false).map(Some)
+    restore_from(settings, source, false).map(Some)
+}
+
+/// [`restore`] from a file or from object storage (`s3://BUCKET/KEY.mrsnap`, or
+/// `s3://BUCKET/PREFIX/` for the newest snapshot there), downloaded first into the data
+/// directory's `snapshots/` folder and checked there like any snapshot.
+pub fn restore_from(settings: &EngineSettings, source: &str, force: bool) -> Result<Restored> {
+    if !crate::offsite::is_offsite(source) {
+        return restore(settings, Path::new(source), force);
+    }
+    settings.require_embedded()?;
+    if !force && EmbeddedStore::holds_catalog(&settings.data_dir) {
+        // Refused before downloading anything, with the store's own message.
+        return restore(settings, Path::new(source), force);
+    }
+    let remote = crate::offsite::OffsiteSnapshots::open(source)?;
+    let file = crate::offsite::blocking(remote.download(&settings.data_dir.join("snapshots")))?;
+    let mut restored = restore(settings, &file, force)?;
+    restored.source = source.to_string();
+    Ok(restored)
 }
 
 /// Every check of the data directory: database integrity, schema, model, vectors, keyword

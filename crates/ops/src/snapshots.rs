@@ -20,13 +20,13 @@ pub const SNAPSHOT_SECONDS: &str = "music_rag_snapshot_duration_seconds";
 /// Size of the last snapshot file.
 pub const SNAPSHOT_BYTES: &str = "music_rag_snapshot_size_bytes";
 
-const EXTENSION: &str = ".mrsnap";
+pub(crate) const EXTENSION: &str = ".mrsnap";
 /// When the last snapshot succeeded (Unix seconds), kept in the folder so the time outlives
 /// the process and the snapshot itself (`backup --server` deletes it once downloaded).
 const LAST_SUCCESS_FILE: &str = ".last-success";
 /// Scheduled and on-demand snapshots start with this; other files (pre-upgrade snapshots)
 /// are listed but never pruned.
-const PREFIX: &str = "snapshot-";
+pub(crate) const PREFIX: &str = "snapshot-";
 
 /// One snapshot file in the folder.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]

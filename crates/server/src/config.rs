@@ -137,6 +137,14 @@ pub struct ServerConfig {
     pub snapshot_keep: usize,
     /// Where snapshots go (default: `snapshots` in the data directory).
     pub snapshot_dir: Option<String>,
+    /// Also copy each scheduled snapshot to object storage, `s3://BUCKET/PREFIX/`, keeping the
+    /// newest `snapshot_keep` there (credentials and endpoint from the `AWS_*` variables).
+    pub snapshot_upload: Option<String>,
+    /// What is kept of the queries people run (`GET /v1/stats/queries`): `off`, `counts`
+    /// (numbers only, the default) or `texts` (the normalised texts too).
+    pub query_log: String,
+    /// A query slower than this many milliseconds counts as slow in the query log.
+    pub slow_query_ms: u64,
     /// The URL clients reach this server at (e.g. https://music.example.org), for the stream
     /// URLs of exported playlists; by default the request's own scheme and host.
     pub public_url: Option<String>,
@@ -183,6 +191,9 @@ impl Default for ServerConfig {
             snapshot_every: None,
             snapshot_keep: 7,
             snapshot_dir: None,
+            snapshot_upload: None,
+            query_log: "counts".into(),
+            slow_query_ms: 500,
             public_url: None,
         }
     }
@@ -395,6 +406,24 @@ impl ServerConfig {
                 })
             })
             .transpose()?;
+        self.query_log
+            .parse::<music_rag_ops::query_log::QueryLogMode>()
+            .map_err(|e| match e {
+                music_rag_ops::OpsError::Setting { setting, message } => bad(setting, message),
+                other => bad("query_log (MUSIC_RAG_QUERY_LOG)", other.to_string()),
+            })?;
+        if let Some(upload) = self.snapshot_upload.as_deref().filter(|u| !u.is_empty()) {
+            const SETTING: &str = "snapshot_upload (MUSIC_RAG_SNAPSHOT_UPLOAD)";
+            upload
+                .parse::<music_rag_ops::offsite::OffsiteLocation>()
+                .map_err(|e| bad(SETTING, e.to_string()))?;
+            if snapshot_every.is_none() {
+                return Err(bad(
+                    SETTING,
+                    "copies scheduled snapshots: set snapshot_every (MUSIC_RAG_SNAPSHOT_EVERY) too",
+                ));
+            }
+        }
         if snapshot_every.is_some() {
             positive(
                 "snapshot_keep (MUSIC_RAG_SNAPSHOT_KEEP)",

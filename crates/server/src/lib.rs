@@ -140,6 +140,7 @@ pub fn app(state: AppState) -> Router {
             "/v1/admin/users",
             get(admin_api::list_users).post(admin_api::add_user),
         )
+        .route("/v1/stats/queries", get(stats_api::queries))
         .route(
             "/v1/admin/users/{name}",
             axum::routing::delete(admin_api::remove_user),

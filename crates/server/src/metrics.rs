@@ -73,6 +73,26 @@ pub fn handle() -> PrometheusHandle {
                 "Unix time of the last snapshot that was written completely"
             );
             metrics::describe_gauge!(SNAPSHOT_SECONDS, "How long the last snapshot took");
+            metrics::describe_counter!(
+                music_rag_ops::query_log::QUERIES,
+                "Searches and questions answered, by route (keywords, description, ask); not counted with MUSIC_RAG_QUERY_LOG=off"
+            );
+            metrics::describe_counter!(
+                music_rag_ops::query_log::ZERO_RESULT_QUERIES,
+                "Searches and questions that found no track"
+            );
+            metrics::describe_counter!(
+                music_rag_ops::query_log::SLOW_QUERIES,
+                "Searches and questions slower than MUSIC_RAG_SLOW_QUERY_MS"
+            );
+            metrics::describe_counter!(
+                music_rag_ops::offsite::SNAPSHOT_UPLOADS,
+                "Snapshots copied to object storage, by outcome (success, failure)"
+            );
+            metrics::describe_gauge!(
+                music_rag_ops::offsite::SNAPSHOT_UPLOAD_LAST_SUCCESS,
+                "Unix time of the newest snapshot copied to object storage"
+            );
             metrics::describe_gauge!(SNAPSHOT_BYTES, "Size of the last snapshot file");
             metrics::describe_gauge!(
                 STORE_WRITABLE,

@@ -132,7 +132,7 @@ impl Modify for CommonErrors {
     info(title = "Music RAG", description = "Find and talk about music in plain words. Keys go in X-API-Key or Authorization: Bearer; scopes are read, write and admin. No text may hold the NUL character (U+0000): it is refused with 422 naming the field. Writes sent by a browser page of another site (an Origin that is not this server nor in CORS_ORIGINS) are refused with 403. Batches are validated row by row: invalid rows are listed in the answer and the others written."),
     paths(
         compat_api::root, compat_api::health, compat_api::search, compat_api::index, compat_api::index_batch,
-        compat_api::stats, compat_api::item, stats_api::stats,
+        compat_api::stats, compat_api::item, stats_api::stats, stats_api::queries,
         search_api::search,
         ask_api::ask, recommend_api::recommend, playlist_api::playlist, playlist_api::path, audio_api::upload, audio_api::search,
         tracks_api::list, tracks_api::get, tracks_api::audio, tracks_api::put, tracks_api::delete, tracks_api::batch,
@@ -153,7 +153,7 @@ impl Modify for CommonErrors {
         (name = "answers", description = "Grounded answers with citations, recommendations and playlists"),
         (name = "tracks", description = "Versioned catalog management"),
         (name = "operations", description = "Health, readiness and metrics"),
-        (name = "admin", description = "Snapshots of the store (admin scope)"),
+        (name = "admin", description = "Snapshots of the store, users, what people search for (admin scope)"),
         (name = "subsonic", description = "The OpenSubsonic API for player apps: its own users and wire format (docs/SUBSONIC.md)"),
         (name = "library", description = "The music library: albums, artists, cover art (the Subsonic API at /rest serves the same)"),
     )

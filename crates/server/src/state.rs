@@ -176,6 +176,8 @@ pub struct AppState {
     pub snapshot_running: Arc<tokio::sync::Mutex<()>>,
     /// The music library: its users, scan and folders; none when the server runs without one.
     pub library: Option<Arc<LibraryState>>,
+    /// What people search for (`MUSIC_RAG_QUERY_LOG`); in memory until `with_query_log`.
+    pub query_log: Arc<music_rag_ops::query_log::QueryLog>,
     /// Failed authentications per client address (wrong or missing keys) ...
     auth_failures: Arc<AddrLimiter>,
     /// ... and the addresses refused until a time because they failed too often.
@@ -192,6 +194,13 @@ impl AppState {
         let keys = Arc::new(std::sync::RwLock::new(settings.keys.clone()));
         let auth_failures = std::num::NonZeroU32::new(c.auth_failures_per_minute)
             .unwrap_or(std::num::NonZeroU32::MIN);
+        let query_log = Arc::new(music_rag_ops::query_log::QueryLog::open(
+            c.query_log
+                .parse()
+                .unwrap_or(music_rag_ops::query_log::QueryLogMode::Counts),
+            c.slow_query_ms,
+            None,
+        ));
         Self {
             engine,
             keys,
@@ -208,8 +217,28 @@ impl AppState {
             )),
             auth_blocked: Arc::default(),
             library: None,
+            query_log,
             upload_dir,
         }
+    }
+
+    /// Keeps the query log in `data_dir` (loaded now, saved by [`spawn_query_log_saver`]).
+    pub fn with_query_log(mut self, data_dir: &std::path::Path) -> Self {
+        let c = &self.settings.config;
+        self.query_log = Arc::new(music_rag_ops::query_log::QueryLog::open(
+            c.query_log
+                .parse()
+                .unwrap_or(music_rag_ops::query_log::QueryLogMode::Counts),
+            c.slow_query_ms,
+            Some(data_dir),
+        ));
+        self
+    }
+
+    /// Counts a query the engine answered.
+    pub fn record_query(&self, text: &str, route: &str, hits: usize, elapsed: std::time::Duration) {
+        self.query_log
+            .record(text, route, hits, elapsed.as_secs_f64() * 1e3);
     }
 
     /// Serves the music library with these users and music folders (whose files may then be
@@ -373,4 +402,21 @@ impl AppState {
             }
         }
     }
+}
+
+/// Saves the query log every minute (and `save` once more at shutdown), off the runtime's
+/// threads.
+pub fn spawn_query_log_saver(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let log = state.query_log.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let log = log.clone();
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || log.save()).await {
+                tracing::warn!(error = %e, "cannot save the query log");
+            }
+        }
+    })
 }

@@ -628,6 +628,32 @@ impl Store for PgStore {
         })?)
     }
 
+    /// One statement for every id a search ranks and shows.
+    fn get_many(&self, ids: &[&str]) -> music_rag_core::Result<Vec<Option<Arc<Track>>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self.read(|c| {
+            Ok(c.query(
+                "SELECT doc, created_at, updated_at FROM tracks WHERE id = ANY($1)",
+                &[&ids],
+            )?)
+        })?;
+        let mut found: HashMap<String, Arc<Track>> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let track = Self::track_of(row)?;
+            found.insert(track.id.clone(), track);
+        }
+        Ok(ids.iter().map(|id| found.get(*id).cloned()).collect())
+    }
+
+    fn count_matching(&self, filter: &Filter) -> music_rag_core::Result<usize> {
+        let mut params = query::Params::default();
+        let condition = query::filter_condition(&filter.compile(), &mut params);
+        let sql = format!("SELECT count(*) FROM tracks WHERE {condition}");
+        Ok(self.read(|c| Ok(c.query_one(&sql, &params.refs())?.get::<_, i64>(0) as usize))?)
+    }
+
     fn get_embedding(&self, id: &str) -> music_rag_core::Result<Option<Vec<f32>>> {
         Ok(self.read(|c| {
             Ok(

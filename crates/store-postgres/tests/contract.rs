@@ -176,6 +176,59 @@ fn upsert_get_list_and_count(b: &dyn Backend) {
     assert_eq!((stats.tracks, stats.text_embeddings), (5, 5));
 }
 
+/// What one search reads in one call: tracks by id in the asked order (a missing id is `None`,
+/// a repeated one repeated), and counts under a filter equal to the tracks that pass it.
+fn batched_fetches_and_counts_match_one_by_one(b: &dyn Backend) {
+    let s = loaded(b);
+    let got = s.get_many(&["d", "zz", "a", "d"]).unwrap();
+    let titles: Vec<Option<&str>> = got
+        .iter()
+        .map(|t| t.as_ref().map(|t| t.title.as_str()))
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            Some("Autumn Waltz"),
+            None,
+            Some("Night Drive"),
+            Some("Autumn Waltz")
+        ]
+    );
+    assert_eq!(got[2].as_deref(), s.get("a").unwrap().as_deref());
+    assert!(s.get_many(&[]).unwrap().is_empty());
+    let classical = Filter {
+        genres: vec!["classical".into()],
+        ..Default::default()
+    };
+    let fast = Filter {
+        tempo: Some(Range {
+            min: Some(120.0),
+            max: None,
+        }),
+        ..Default::default()
+    };
+    let live = Filter {
+        live: Some(true),
+        ..Default::default()
+    };
+    for (filter, want) in [
+        (Filter::default(), 5),
+        (classical.clone(), 2),
+        (fast.clone(), 3),
+        (classical.and(&fast), 2),
+        (live, 1),
+        (
+            Filter {
+                genres: vec!["polka".into()],
+                ..Default::default()
+            },
+            0,
+        ),
+    ] {
+        assert_eq!(s.count_matching(&filter).unwrap(), want, "{filter:?}");
+    }
+}
+
 fn upserts_replace_keep_created_and_move_the_sequence(b: &dyn Backend) {
     let s = loaded(b);
     let before = s.sequence().unwrap();
@@ -927,6 +980,7 @@ macro_rules! contract {
 
 contract!(
     upsert_get_list_and_count,
+    batched_fetches_and_counts_match_one_by_one,
     upserts_replace_keep_created_and_move_the_sequence,
     deletes_leave_no_trace,
     dense_search_ranks_by_cosine,

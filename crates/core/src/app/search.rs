@@ -1,6 +1,7 @@
 //! The search use case: parse, embed, retrieve under filters from both indexes, fuse, rerank,
 //! explain each hit, and summarise the results.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -302,7 +303,24 @@ impl Engine {
                 .unwrap_or_default()
         };
         let mut merged = merge_dual(fuse(broad), fuse(targeted), weights.targeted_boost);
-        if req.rerank {
+        let rerank = req.rerank && weights.rerank_scale != 0.0;
+        let bare_genre = req.parse && is_bare_genre(&req.text, self.store.vocabulary()?.as_ref());
+        // Every track ranking and the hits read, in one call to the store.
+        let reads = if rerank {
+            rerank_depth(merged.len(), req.top_k)
+        } else {
+            merged.len().min(req.top_k)
+        };
+        let reads = if bare_genre {
+            reads.max(merged.len().min(req.top_k * 4))
+        } else {
+            reads
+        };
+        let fetched = Fetched::of(
+            self.store.as_ref(),
+            merged[..reads].iter().map(|(id, _)| id.as_str()),
+        )?;
+        if rerank {
             let wanted = hard.clone().union(&fits);
             let q = RerankQuery::new(&text, &wanted).with_artists(
                 parsed
@@ -310,20 +328,19 @@ impl Engine {
                     .map(|p| p.artists.as_slice())
                     .unwrap_or_default(),
             );
-            self.rerank(&mut merged, &q, req.top_k, weights.rerank_scale)?;
+            rerank_fetched(&mut merged, &fetched, &q, req.top_k, weights.rerank_scale);
         }
-        if req.parse && is_bare_genre(&req.text, self.store.vocabulary()?.as_ref()) {
+        if bare_genre {
             // Named songs of the genre are not buried under captioned clips.
             let pool = merged.len().min(req.top_k * 4);
             let named: Vec<bool> = merged[..pool]
                 .iter()
                 .map(|(id, _)| {
-                    Ok(self
-                        .store
-                        .get(id)?
-                        .is_some_and(|t| !is_placeholder_artist(&t.artist)))
+                    fetched
+                        .get(id)
+                        .is_some_and(|t| !is_placeholder_artist(&t.artist))
                 })
-                .collect::<Result<_>>()?;
+                .collect();
             let order = alternate_named(&named, req.top_k);
             let head: Vec<_> = order.iter().map(|&i| merged[i].clone()).collect();
             merged.splice(..pool, head);
@@ -340,7 +357,7 @@ impl Engine {
             .collect();
         let mut hits = Vec::with_capacity(req.top_k);
         for (id, m) in merged.into_iter().take(req.top_k) {
-            let Some(track) = self.store.get(&id)? else {
+            let Some(track) = fetched.get(&id) else {
                 continue;
             };
             let facets = TrackFacets::of(&track);
@@ -421,7 +438,7 @@ impl Engine {
         let (mut parts, mut blocking) = (Vec::new(), Vec::new());
         let mut others = Filter::default();
         for clause in hard.split_fields() {
-            let passing = self.store.keyword_search("", &clause, total)?.len();
+            let passing = self.store.count_matching(&clause)?;
             let what = clause.describe().join("; ");
             if passing == 0 {
                 blocking.push(what);
@@ -470,39 +487,27 @@ impl Engine {
             return Ok(QueryRoute::Keywords);
         }
         let q = RerankQuery::new(text, &Filter::default());
-        for c in lists
+        let best: Vec<&str> = lists
             .map(|(_, k)| k.as_slice())
             .unwrap_or_default()
             .iter()
             .take(5)
-        {
-            if let Some(t) = self.store.get(&c.id)? {
-                if q.names_track(&t) {
-                    return Ok(QueryRoute::Keywords);
-                }
-            }
+            .map(|c| c.id.as_str())
+            .collect();
+        if best.is_empty() {
+            return Ok(QueryRoute::Description);
         }
-        Ok(QueryRoute::Description)
-    }
-
-    /// Reorders the head of the fused list by the field-aware reranker.
-    fn rerank(
-        &self,
-        merged: &mut [(String, crate::domain::retrieval::fusion::Merged)],
-        q: &RerankQuery,
-        top_k: usize,
-        scale: f32,
-    ) -> Result<()> {
-        let depth = merged.len().min((top_k * 2).max(RERANK_DEPTH));
-        for (id, m) in merged[..depth].iter_mut() {
-            if let Some(track) = self.store.get(id)? {
-                let bonus = scale * q.bonus(&track);
-                m.parts.rerank_bonus = Some(bonus);
-                m.score += bonus;
-            }
-        }
-        crate::domain::retrieval::fusion::sort_by_score(&mut merged[..depth], |m| m.score);
-        Ok(())
+        let named = self
+            .store
+            .get_many(&best)?
+            .into_iter()
+            .flatten()
+            .any(|t| q.names_track(&t));
+        Ok(if named {
+            QueryRoute::Keywords
+        } else {
+            QueryRoute::Description
+        })
     }
 
     /// What the hits share: offline, or written by the model when asked and configured.
@@ -615,4 +620,49 @@ fn typo_target(track: &Track, typed: &str) -> String {
         .min_by_key(|w| strsim::osa_distance(typed, w))
         .unwrap_or_default()
         .to_string()
+}
+
+/// How deep the reranker reorders the fused list.
+fn rerank_depth(merged: usize, top_k: usize) -> usize {
+    merged.min((top_k * 2).max(RERANK_DEPTH))
+}
+
+/// The tracks one search reads (the reranker's depth, the hits), fetched in one call to the
+/// store: one statement on PostgreSQL instead of a round trip per track.
+struct Fetched(std::collections::HashMap<String, Arc<Track>>);
+
+impl Fetched {
+    fn of<'a>(store: &dyn crate::ports::Store, ids: impl Iterator<Item = &'a str>) -> Result<Self> {
+        let ids: Vec<&str> = ids.collect();
+        let tracks = store.get_many(&ids)?;
+        Ok(Self(
+            ids.into_iter()
+                .zip(tracks)
+                .filter_map(|(id, t)| Some((id.to_string(), t?)))
+                .collect(),
+        ))
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Track>> {
+        self.0.get(id).cloned()
+    }
+}
+
+/// Reorders the head of the fused list by the field-aware reranker.
+fn rerank_fetched(
+    merged: &mut [(String, crate::domain::retrieval::fusion::Merged)],
+    fetched: &Fetched,
+    q: &RerankQuery,
+    top_k: usize,
+    scale: f32,
+) {
+    let depth = rerank_depth(merged.len(), top_k);
+    for (id, m) in merged[..depth].iter_mut() {
+        if let Some(track) = fetched.get(id) {
+            let bonus = scale * q.bonus(&track);
+            m.parts.rerank_bonus = Some(bonus);
+            m.score += bonus;
+        }
+    }
+    crate::domain::retrieval::fusion::sort_by_score(&mut merged[..depth], |m| m.score);
 }

@@ -127,6 +127,21 @@ pub trait Store: Send + Sync {
     }
     fn get(&self, id: &str) -> Result<Option<Arc<Track>>>;
     fn get_embedding(&self, id: &str) -> Result<Option<Vec<f32>>>;
+    /// The tracks with these ids, in their order (`None` for an id the store does not hold):
+    /// what ranking and hits read, fetched once per search. A database store answers it in one
+    /// statement instead of a round trip per track.
+    fn get_many(&self, ids: &[&str]) -> Result<Vec<Option<Arc<Track>>>> {
+        ids.iter().map(|id| self.get(id)).collect()
+    }
+    /// How many tracks pass `filter`. By default the keyword index lists them (an empty query
+    /// passes every track the filter passes); a database store counts instead.
+    fn count_matching(&self, filter: &Filter) -> Result<usize> {
+        let all = self.count()?;
+        if filter.is_empty() || all == 0 {
+            return Ok(all);
+        }
+        Ok(self.keyword_search("", filter, all)?.len())
+    }
     /// Returns whether the track existed.
     fn delete(&self, id: &str) -> Result<bool>;
     fn list(&self, cursor: Option<&str>, limit: usize) -> Result<Page>;

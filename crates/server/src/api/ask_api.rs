@@ -26,6 +26,8 @@ pub async fn ask(
     ApiJson(req): ApiJson<AskRequest>,
 ) -> ApiResult<Response> {
     req.validate()?;
+    let started = std::time::Instant::now();
+    let question = req.question.clone();
     if !req.stream {
         // Retrieval takes a search slot; writing (maybe waiting on a model server) does not.
         let prepared = state.run_blocking(move |e| e.prepare_answer(&req)).await?;
@@ -36,6 +38,7 @@ pub async fn ask(
                 ApiError::from(CoreError::Internal(format!("answer task failed: {e}")))
             })??;
         crate::metrics::record_ask(&resp);
+        state.record_query(&question, "ask", resp.sources.len(), started.elapsed());
         return Ok(Json(resp).into_response());
     }
     let permit = state
@@ -46,6 +49,7 @@ pub async fn ask(
         .map_err(|_| ApiError::from(CoreError::Unavailable("shutting down".into())))?;
     let (tx, rx) = mpsc::channel::<Event>(256);
     let engine = state.engine.clone();
+    let log = state.clone();
     tokio::task::spawn_blocking(move || {
         let send = |e: Event| {
             // A client that went away stops receiving; the answer still completes.
@@ -67,6 +71,7 @@ pub async fn ask(
         match result {
             Ok(resp) => {
                 crate::metrics::record_ask(&resp);
+                log.record_query(&question, "ask", resp.sources.len(), started.elapsed());
                 let sources = json!({"sources": resp.sources, "cited": resp.cited, "citation_issues": resp.citation_issues});
                 send(Event::default().event("sources").data(sources.to_string()));
                 send(

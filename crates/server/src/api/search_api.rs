@@ -16,7 +16,10 @@ pub async fn search(
     ApiJson(req): ApiJson<SearchRequest>,
 ) -> ApiResult<Json<SearchResponse>> {
     req.validate()?;
+    let started = std::time::Instant::now();
+    let text = req.text.clone();
     let resp = state.run_blocking(move |e| e.search(&req)).await?;
     crate::metrics::record_search(&resp.timings);
+    state.record_query(&text, resp.route.name(), resp.hits.len(), started.elapsed());
     Ok(Json(resp))
 }

@@ -80,3 +80,36 @@ pub async fn stats(State(state): State<AppState>) -> ApiResult<Json<CatalogStats
     metrics::gauge!(crate::metrics::CATALOG_TRACKS).set(stats.counts.tracks as f64);
     Ok(Json(stats))
 }
+
+/// The window and size of the query report.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct QueryReportParams {
+    /// Days covered, ending today (UTC), 1-8 (default 7).
+    #[param(minimum = 1, maximum = 8)]
+    pub days: Option<u32>,
+    /// Texts listed in each top list, 1-100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<usize>,
+}
+
+/// What people search for: queries by route, zero-result and slow queries and, when
+/// `MUSIC_RAG_QUERY_LOG=texts`, the texts most asked, most often finding nothing and most often
+/// slow (admin scope: the texts are what users typed).
+#[utoipa::path(get, path = "/v1/stats/queries", tag = "admin", params(QueryReportParams),
+    responses((status = 200, body = music_rag_ops::query_log::QueryReport), (status = 422, body = crate::error::ErrorBody)), security(("api_key" = [])))]
+pub async fn queries(
+    State(state): State<AppState>,
+    crate::extract::ApiQuery(q): crate::extract::ApiQuery<QueryReportParams>,
+) -> ApiResult<Json<music_rag_ops::query_log::QueryReport>> {
+    let days = q.days.unwrap_or(7);
+    if !(1..=8).contains(&days) {
+        return Err(crate::error::ApiError::invalid("days", "must be 1 to 8"));
+    }
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(crate::error::ApiError::invalid("limit", "must be 1 to 100"));
+    }
+    Ok(Json(state.query_log.report(days, limit)))
+}

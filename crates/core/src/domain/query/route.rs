@@ -18,6 +18,16 @@ pub enum QueryRoute {
     Description,
 }
 
+impl QueryRoute {
+    /// The route's name as the API writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            QueryRoute::Keywords => "keywords",
+            QueryRoute::Description => "description",
+        }
+    }
+}
+
 /// Content words from which a query reads as a description.
 pub const DESCRIPTION_MIN_WORDS: usize = 6;
 
