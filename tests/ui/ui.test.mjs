@@ -362,9 +362,14 @@ test('a playlist is saved, refreshed and deleted from the page', async () => {
 
 test('the catalog view charts the catalog', async () => {
   const page = await open();
+  await searchFor(page, 'Lantern  Waltz');
   await page.click('#tab-catalog');
   await page.waitForFunction(() => /tracks/.test(document.querySelector('#cat-counts').textContent));
   assert.match(await page.textContent('#cat-counts'), /\d+ tracks, [1-9]\d* with audio/);
+  // What people search for: the week's texts (this server keeps them), normalised.
+  await page.waitForFunction(() => /searches and questions since/.test(document.querySelector('#q-status').textContent));
+  assert.match(await page.textContent('#q-top'), /lantern waltz/);
+  assert.equal(await page.isHidden('#q-charts'), false);
   assert.ok(await page.locator('#cat-genres li').count() > 3);
   assert.equal(await page.locator('#cat-keys path').count(), 24);
   assert.ok(await page.locator('#cat-tempo rect').count() > 3);
@@ -391,6 +396,11 @@ test('with a write key a track is added through the page and then found', async 
   await page.click('#add-form button[type=submit]');
   await page.waitForFunction(() => /1 created/.test(document.querySelector('#add-status').textContent));
   assert.match(await page.textContent('#add-results'), /ui-test-1: created/);
+  // The query log is an admin's: a write key is told so, and sees no texts.
+  await page.click('#tab-search');
+  await page.click('#tab-catalog');
+  await page.waitForFunction(() => /admin key only/.test(document.querySelector('#q-status').textContent));
+  assert.equal(await page.isHidden('#q-charts'), true);
   await page.click('#tab-search');
   await searchFor(page, 'velvet lighthouse');
   assert.equal((await hitIds(page))[0], 'ui-test-1');

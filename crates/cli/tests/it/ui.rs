@@ -108,6 +108,7 @@ fn the_web_page_works_in_a_real_browser() {
         &data,
         &[
             ("MUSIC_RAG_API_KEYS", ""),
+            ("MUSIC_RAG_QUERY_LOG", "texts"),
             ("MUSIC_RAG_MUSIC_FOLDERS", music.to_str().unwrap()),
         ],
     );

@@ -1157,6 +1157,31 @@ async function loadCatalog() {
   } catch (err) {
     notice(explain(err));
   }
+  loadQueries();
+}
+
+/** The query log's week (admin scope): the most asked texts and those that found nothing. */
+async function loadQueries() {
+  const status = $('q-status');
+  try {
+    const r = await api.get('/v1/stats/queries?days=7&limit=10');
+    if (r.mode === 'off') {
+      status.textContent = 'The query log is off on this server (MUSIC_RAG_QUERY_LOG=off): nothing is kept.';
+      $('q-charts').hidden = true;
+      return;
+    }
+    status.textContent = `${r.total} searches and questions since ${r.since}: ${r.zero_results} found nothing, ${r.slow} took over ${r.slow_ms} ms.`
+      + (r.mode === 'texts' ? '' : ' Texts are not kept (MUSIC_RAG_QUERY_LOG=counts); set it to texts to see them.');
+    bars('q-top', r.top, (x) => x.text, (x) => x.count);
+    bars('q-zero', r.zero_result_top, (x) => x.text, (x) => x.count);
+    bars('q-routes', Object.entries(r.by_route).map(([name, count]) => ({ name, count })), (x) => x.name, (x) => x.count);
+    $('q-charts').hidden = false;
+  } catch (err) {
+    $('q-charts').hidden = true;
+    status.textContent = err instanceof ApiError && (err.status === 401 || err.status === 403)
+      ? 'What people search for is shown to an admin key only.'
+      : explain(err);
+  }
 }
 
 function drawTempoHistogram(bins) {
