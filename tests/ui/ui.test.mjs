@@ -271,6 +271,28 @@ test('an answer streams in, with citations that lead to their tracks', async () 
   await done(page);
 });
 
+test('an answer is refined by follow-ups until a new question', async () => {
+  const page = await open();
+  await page.click('#tab-ask');
+  await page.fill('#question', 'calm piano music');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#sources li').length > 1);
+  assert.equal(await page.isHidden('#ask-thread'), false);
+  const second = await page.getAttribute('#source-2', 'data-id');
+  await page.fill('#question', 'more like the second one');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => /^Tracks like/.test(document.querySelector('#answer').textContent));
+  assert.ok(!(await page.$$eval('#sources li', (l) => l.map((x) => x.dataset.id))).includes(second), 'the seed is not its own neighbour');
+  const first = await page.textContent('#source-1 strong');
+  await page.fill('#question', 'why that one?');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction((t) => document.querySelector('#answer').textContent.includes(t) && document.querySelectorAll('#sources li').length === 1, first);
+  await page.click('#ask-new');
+  assert.equal(await page.isHidden('#ask-thread'), true);
+  assert.deepEqual(page.errors, []);
+  await done(page);
+});
+
 test('a playlist is drawn as a tempo flow, reordered, trimmed and exported', async () => {
   const page = await open();
   // A seed with audio opens the playlist, so the M3U has a playable entry.

@@ -44,7 +44,9 @@ fn assert_faithful(resp: &Value, tracks: &[Value]) {
         if i % 2 == 1 {
             assert!(
                 cited.iter().any(|t| t["title"] == part),
-                "title {part:?} is in no cited track"
+                "title {part:?} is in no cited track: {:?} {:?}",
+                resp["cited"],
+                cited.iter().map(|t| t["title"].clone()).collect::<Vec<_>>()
             );
         }
     }
@@ -693,4 +695,144 @@ fn a_slow_model_does_not_hold_the_search_slots() {
     let (status, answer) = asking.join().unwrap();
     assert_eq!(status, 200);
     assert_eq!(answer["generator"], "openai");
+}
+
+/// Ids of an answer's sources, in order.
+fn source_ids(resp: &Value) -> Vec<String> {
+    resp["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn follow_ups_refine_the_previous_answer_without_server_sessions() {
+    let app = spawn_app(&[]);
+    let first = ask(
+        &app,
+        json!({"text": "songs with piano or strings", "top_k": 10}),
+    );
+    let conversation = first["conversation"].clone();
+    assert_eq!(conversation["question"], "songs with piano or strings");
+    assert_eq!(
+        conversation["sources"].as_array().unwrap().len(),
+        first["sources"].as_array().unwrap().len()
+    );
+    let before = source_ids(&first);
+    assert!(before.len() >= 3, "{first}");
+
+    // Narrowed: only tracks of the previous answer that also have piano, each cited.
+    let piano = ask(
+        &app,
+        json!({"text": "only the ones with piano", "previous": conversation, "top_k": 10}),
+    );
+    let kept = source_ids(&piano);
+    assert!(!kept.is_empty(), "{piano}");
+    assert!(kept.iter().all(|id| before.contains(id)), "{piano}");
+    for t in source_tracks(&app, &piano) {
+        assert!(
+            t.to_string().to_lowercase().contains("piano"),
+            "{} has no piano",
+            t["title"]
+        );
+    }
+    let text = piano["answer"].as_str().unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "Of the previous {} tracks, {} fit",
+            before.len(),
+            kept.len()
+        )),
+        "{piano}"
+    );
+    // Past the counts, every title and number is a cited track's.
+    let mut listed = piano.clone();
+    listed["answer"] = json!(text.split_once(": ").unwrap().1);
+    assert_faithful(&listed, &source_tracks(&app, &piano));
+
+    // More like the second one: the seed is not its own neighbour; answers name only sources.
+    let like = ask(
+        &app,
+        json!({"text": "more like the second one", "previous": piano["conversation"], "top_k": 5}),
+    );
+    let seed = &kept[1.min(kept.len() - 1)];
+    assert!(!source_ids(&like).contains(seed), "{like}");
+    let text = like["answer"].as_str().unwrap();
+    let seed_title = json_of(
+        call(
+            "GET",
+            &format!("{}/v1/tracks/{seed}", app.base),
+            Some(READER),
+            None,
+        )
+        .1,
+    )["title"]
+        .clone();
+    assert!(
+        text.starts_with(&format!("Tracks like {seed_title} by ")),
+        "{like}"
+    );
+    let mut listed = like.clone();
+    listed["answer"] = json!(text.split_once(": ").unwrap().1);
+    assert_faithful(&listed, &source_tracks(&app, &like));
+
+    // Less upbeat: tracks like these, moved calmer: their mean tempo is lower when known.
+    let calmer = ask(
+        &app,
+        json!({"text": "less upbeat", "previous": like["conversation"], "top_k": 5}),
+    );
+    assert!(!source_ids(&calmer).is_empty(), "{calmer}");
+    let mean = |tracks: &[Value]| {
+        let t: Vec<f64> = tracks
+            .iter()
+            .filter_map(|t| t["metadata"]["tempo"].as_f64())
+            .collect();
+        (!t.is_empty()).then(|| t.iter().sum::<f64>() / t.len() as f64)
+    };
+    if let (Some(a), Some(b)) = (
+        mean(&source_tracks(&app, &like)),
+        mean(&source_tracks(&app, &calmer)),
+    ) {
+        assert!(b <= a, "calmer moved from {a} to {b} BPM");
+    }
+
+    // Why that one: the first source of the answer asked about, alone, with the reason.
+    let why = ask(
+        &app,
+        json!({"text": "why that one?", "previous": first["conversation"]}),
+    );
+    assert_eq!(source_ids(&why), vec![before[0].clone()]);
+    assert_eq!(
+        why["conversation"], first["conversation"],
+        "asking why moves nothing"
+    );
+    assert!(why["answer"].as_str().unwrap().contains("[1]"), "{why}");
+
+    // A number the previous answer does not have is named as such; a fresh question is
+    // answered afresh even with a conversation.
+    let (status, r) = call(
+        "POST",
+        &format!("{}/v1/ask", app.base),
+        Some(READER),
+        Some(
+            json!({"text": "more like the ninth one", "previous": {"question": "x", "sources": [before[0]]}}),
+        ),
+    );
+    assert_eq!(status, 422);
+    let body = json_of(r);
+    assert_eq!(body["error"]["field"], "previous.sources", "{body}");
+    let fresh = ask(
+        &app,
+        json!({"text": "what tempo is ABC by the Jackson 5?", "previous": first["conversation"]}),
+    );
+    assert!(fresh["answer"].as_str().unwrap().contains("ABC"), "{fresh}");
+    let (status, _) = call(
+        "POST",
+        &format!("{}/v1/ask", app.base),
+        Some(READER),
+        Some(json!({"text": "less upbeat", "previous": {"sources": "a"}})),
+    );
+    assert_eq!(status, 422);
 }

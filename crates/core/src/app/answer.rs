@@ -10,6 +10,7 @@ use crate::app::extractive::Extractive;
 use crate::app::search::{SearchRequest, QUERY_MAX_BYTES};
 use crate::app::Engine;
 use crate::domain::answer::citations::{check_citations, CitationIssue};
+use crate::domain::answer::followup::{read_follow_up, Conversation, CONVERSATION_SOURCES_MAX};
 use crate::domain::answer::plan::{
     comparison_answer, comparison_of, intent_of, is_off_topic, planned_answer, scope_words, Intent,
     OFF_TOPIC,
@@ -54,6 +55,11 @@ pub struct AskRequest {
     pub enhance: bool,
     /// Second-stage rerank of the retrieved candidates.
     pub rerank: bool,
+    /// The previous answer's `conversation`, to ask a follow-up of it ("only the ones with
+    /// piano", "less upbeat", "more like the second one", "why that one?"). A question that is
+    /// not a follow-up is asked afresh.
+    #[serde(deserialize_with = "crate::domain::wire::optional_object")]
+    pub previous: Option<Conversation>,
 }
 
 impl Default for AskRequest {
@@ -65,6 +71,7 @@ impl Default for AskRequest {
             stream: false,
             enhance: false,
             rerank: true,
+            previous: None,
         }
     }
 }
@@ -81,6 +88,21 @@ impl AskRequest {
             ));
         }
         crate::error::check_count("top_k", self.top_k, ASK_TOP_K_MAX)?;
+        if let Some(prev) = &self.previous {
+            if prev.question.len() > QUERY_MAX_BYTES {
+                return Err(CoreError::invalid(
+                    "previous.question",
+                    format!("must be at most {QUERY_MAX_BYTES} bytes"),
+                ));
+            }
+            if prev.sources.len() > CONVERSATION_SOURCES_MAX {
+                return Err(CoreError::invalid(
+                    "previous.sources",
+                    format!("must hold at most {CONVERSATION_SOURCES_MAX} ids"),
+                ));
+            }
+            prev.filters.validate()?;
+        }
         self.filters.validate()
     }
 }
@@ -125,17 +147,20 @@ pub struct AskResponse {
     /// offers `sources` only as the closest tracks.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<NamedEntity>,
-    /// A question that seems written in another language than English says so here.
+    /// A question that seems written in another language than English says so here; so does
+    /// a follow-up that had to search again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notice: Option<String>,
     pub timings: AskTimings,
+    /// Send this back as `previous` to ask a follow-up of this answer.
+    pub conversation: Conversation,
 }
 
 /// Sources chosen for a question, waiting for their answer to be written.
 #[derive(Debug, Clone)]
 pub struct PreparedAnswer {
     sources: Vec<Arc<Track>>,
-    response: AskResponse,
+    pub(crate) response: AskResponse,
     /// The answer of a planned question (a count, a list, a superlative, existence, off
     /// topic): computed from the catalog, so no generator writes it.
     planned: Option<String>,
@@ -167,6 +192,27 @@ impl Engine {
     /// The retrieval half of `ask` (CPU-bound): the sources the answer may use.
     pub fn prepare_answer(&self, req: &AskRequest) -> Result<PreparedAnswer> {
         req.validate()?;
+        if let Some(prev) = &req.previous {
+            if let Some(turn) = read_follow_up(&req.question) {
+                return self.follow_up(req, prev, turn, Instant::now());
+            }
+        }
+        let mut prepared = self.prepare_fresh(req)?;
+        prepared.response.conversation = Conversation {
+            question: req.question.clone(),
+            filters: req.filters.clone(),
+            sources: prepared
+                .response
+                .sources
+                .iter()
+                .map(|s| s.id.clone())
+                .collect(),
+        };
+        Ok(prepared)
+    }
+
+    /// A question answered on its own: planned, or from a search.
+    pub(crate) fn prepare_fresh(&self, req: &AskRequest) -> Result<PreparedAnswer> {
         let t = Instant::now();
         if let Some(planned) = self.plan_answer(req, t)? {
             return Ok(planned);
@@ -243,6 +289,7 @@ impl Engine {
                 retrieve_ms,
                 generate_ms: 0.0,
             },
+            conversation: Conversation::default(),
         };
         Ok(PreparedAnswer {
             sources,
@@ -354,7 +401,7 @@ impl Engine {
     }
 
     /// A prepared answer whose text is already known.
-    fn planned(
+    pub(crate) fn planned(
         &self,
         req: &AskRequest,
         sources: Vec<Arc<Track>>,
@@ -390,6 +437,7 @@ impl Engine {
                     retrieve_ms: started.elapsed().as_secs_f64() * 1000.0,
                     generate_ms: 0.0,
                 },
+                conversation: Conversation::default(),
             },
             sources,
             planned: Some(text),

@@ -6,6 +6,7 @@ pub mod answer;
 pub mod catalog;
 pub mod enhance;
 pub mod extractive;
+mod followup;
 pub mod ingest;
 pub mod library;
 pub mod listen;

@@ -752,6 +752,14 @@ function setupLibrary() {
 
 // ---------- ask ----------
 
+/** The last answer's conversation: sent back with the next question, so a follow-up refines it. */
+let conversation = null;
+
+function endConversation() {
+  conversation = null;
+  $('ask-thread').hidden = true;
+}
+
 async function ask(question) {
   const answer = $('answer');
   const sources = $('sources');
@@ -762,7 +770,9 @@ async function ask(question) {
   $('ask-status').textContent = 'Finding tracks…';
   let text = '';
   try {
-    const res = await request('POST', '/v1/ask', { json: { text: question, stream: true, top_k: 5 }, accept: 'text/event-stream' });
+    const body = { text: question, stream: true, top_k: 5 };
+    if (conversation) body.previous = conversation;
+    const res = await request('POST', '/v1/ask', { json: body, accept: 'text/event-stream' });
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
     let done = null;
@@ -822,7 +832,10 @@ function renderAnswer(resp) {
   if (resp.missing && resp.missing.length) status.push(`The catalog has no ${resp.missing.map((m) => `${m.kind} "${m.name}"`).join(', ')}.`);
   if (!resp.grounded) status.push('Nothing in the catalog answers this; the answer says so.');
   if (resp.fallback) status.push(`Written offline: ${resp.fallback.reason}`);
+  if (resp.notice) status.push(resp.notice);
   status.push(`Answer by ${resp.generator}.`);
+  conversation = resp.conversation && resp.conversation.sources.length ? resp.conversation : null;
+  $('ask-thread').hidden = !conversation;
   $('ask-status').textContent = status.join(' ');
   const list = $('sources');
   clear(list);
@@ -865,6 +878,11 @@ function setupAsk() {
     e.preventDefault();
     const q = $('question').value.trim();
     if (q) ask(q);
+  });
+  $('ask-new').addEventListener('click', () => {
+    endConversation();
+    $('question').value = '';
+    $('question').focus();
   });
 }
 

@@ -4,6 +4,7 @@
 //! summaries ([`summary`]) beside them.
 
 pub mod citations;
+pub mod followup;
 pub mod plan;
 pub mod summary;
 

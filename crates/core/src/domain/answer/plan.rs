@@ -362,9 +362,9 @@ pub fn is_off_topic(
     !(2..=4).any(|n| words.windows(n).any(name)) && !(2..=5).any(|n| all.windows(n).any(name))
 }
 
-/// Frames of everyday questions (weather, the time) that no music question takes, in the
-/// question's spaced, normalised form; a question naming music ("songs", "album") is still
-/// read as music first.
+/// Frames of everyday questions (weather, the time, sport, prices) that no music question
+/// takes, in the question's spaced, normalised form; a question naming music ("songs",
+/// "album") is still read as music first ("songs for the world cup" is music).
 const EVERYDAY_FRAMES: &[&str] = &[
     " will it rain ",
     " will it snow ",
@@ -372,6 +372,13 @@ const EVERYDAY_FRAMES: &[&str] = &[
     " weather ",
     " forecast ",
     " what time is it ",
+    " world cup ",
+    " super bowl ",
+    " champions league ",
+    " olympics ",
+    " olympic games ",
+    " stock price ",
+    " exchange rate ",
 ];
 
 /// The answer to a question the catalog cannot be about.
@@ -576,6 +583,13 @@ mod tests {
             &every
         ));
         assert!(!is_off_topic("songs about the weather", &none, &no_name));
+        // Sport is the world's, even where "world" and "cup" are words of titles.
+        assert!(is_off_topic(
+            "who won the world cup in 2018?",
+            &|_| true,
+            &every
+        ));
+        assert!(!is_off_topic("songs for the world cup", &none, &no_name));
         assert!(!is_off_topic("who sang Bad Romance?", &none, &no_name));
         assert!(!is_off_topic("what is ABC?", &none, &|w| w == ["abc"]));
         let bad_romance = |w: &[String]| w == ["bad", "romance"];
