@@ -432,6 +432,25 @@ fn a_music_folder_served_to_subsonic_clients_keeps_each_listeners_state() {
         ),
         70
     );
+    for method in ["getIndexes", "getArtists"] {
+        let key = if method == "getIndexes" {
+            "indexes"
+        } else {
+            "artists"
+        };
+        let within = json(&app, method, "musicFolderId=1");
+        let count: usize = within[key]["index"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["artist"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(count, 3, "{method}: {within}");
+        assert_eq!(
+            error_code(&app, method, &format!("musicFolderId=2&{}", auth("ann"))),
+            70
+        );
+    }
     let by_genre = json(&app, "getAlbumList2", "type=byGenre&genre=Classical");
     assert_eq!(by_genre["albumList2"]["album"][0]["name"], "Quiet Record");
 

@@ -47,9 +47,22 @@ pub fn music_folders(call: &Call) -> Result<Reply, SubsonicError> {
 
 /// `getIndexes` and `getArtists`: artists by first letter.
 pub async fn indexes(call: &Call, name: &'static str) -> Result<Reply, SubsonicError> {
+    let folder = music_folder(call)?;
     call.with_library(move |_, index, listener| {
         let mut letters: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        for artist in index.artists_by_name() {
+        // Within one music folder when asked: artists with a song scanned from it.
+        let in_folder = |artist: &music_rag_core::domain::library::Artist| {
+            folder.as_deref().is_none_or(|f| {
+                artist
+                    .album_ids
+                    .iter()
+                    .filter_map(|al| index.album(al))
+                    .flat_map(|al| al.song_ids.iter())
+                    .filter_map(|s| index.song(s))
+                    .any(|t| music_rag_core::app::library::in_folder(t, f))
+            })
+        };
+        for artist in index.artists_by_name().into_iter().filter(|a| in_folder(a)) {
             letters
                 .entry(index_letter(&artist.name))
                 .or_default()
