@@ -25,6 +25,8 @@ pub enum Reply {
     Garbage,
     /// Waits, then replies.
     Slow(Duration, Box<Reply>),
+    /// A completion whose message calls these tools: (function name, arguments as JSON).
+    ToolCalls(Vec<(String, Value)>),
 }
 
 /// One request as received.
@@ -132,6 +134,25 @@ fn respond(mut stream: TcpStream, reply: Reply) -> std::io::Result<()> {
                 "id": "chatcmpl-fake", "object": "chat.completion", "model": "fake",
                 "choices": [{"index": 0, "finish_reason": "stop",
                     "message": {"role": "assistant", "content": content}}],
+                "usage": serde_json::from_str::<Value>(USAGE).expect("usage json"),
+            })
+            .to_string();
+            let h = head(200, "application/json", "");
+            write!(stream, "{h}Content-Length: {}\r\n\r\n{body}", body.len())
+        }
+        Reply::ToolCalls(calls) => {
+            let calls: Vec<Value> = calls
+                .iter()
+                .enumerate()
+                .map(|(i, (name, args))| {
+                    json!({"id": format!("call_{i}"), "type": "function",
+                        "function": {"name": name, "arguments": args.to_string()}})
+                })
+                .collect();
+            let body = json!({
+                "id": "chatcmpl-fake", "object": "chat.completion", "model": "fake",
+                "choices": [{"index": 0, "finish_reason": "tool_calls",
+                    "message": {"role": "assistant", "content": null, "tool_calls": calls}}],
                 "usage": serde_json::from_str::<Value>(USAGE).expect("usage json"),
             })
             .to_string();

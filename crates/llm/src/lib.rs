@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::time::Duration;
 
 use music_rag_core::domain::answer::{answer_prompt, AnswerContext};
+use music_rag_core::ports::{ChatMessage, ChatTurn, ToolCall, ToolSpec};
 use music_rag_core::{CoreError, Generation, Generator, Result, TokenUsage};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -251,4 +252,83 @@ impl Generator for OpenAiGenerator {
             .map_err(|e| unavailable(format!("reading the reply failed ({e})")))?;
         parse_completion(&body)
     }
+
+    /// One turn with tools, not streamed: the OpenAI `tools` / `tool_calls` wire format.
+    fn chat(&self, messages: &[ChatMessage], tools: &[ToolSpec]) -> Result<ChatTurn> {
+        let body = json!({
+            "model": self.config.model,
+            "messages": messages.iter().map(message_json).collect::<Vec<_>>(),
+            "tools": tools.iter().map(|t| json!({
+                "type": "function",
+                "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+            })).collect::<Vec<_>>(),
+            "tool_choice": "auto",
+            "temperature": 0,
+            "stream": false,
+        });
+        let resp = self.send(&body)?;
+        let text = resp
+            .into_string()
+            .map_err(|e| unavailable(format!("reading the reply failed ({e})")))?;
+        parse_turn(&text)
+    }
+}
+
+fn message_json(m: &ChatMessage) -> Value {
+    match m {
+        ChatMessage::System(c) => json!({"role": "system", "content": c}),
+        ChatMessage::User(c) => json!({"role": "user", "content": c}),
+        ChatMessage::Assistant {
+            content,
+            tool_calls,
+        } => {
+            let mut v = json!({"role": "assistant", "content": content});
+            if !tool_calls.is_empty() {
+                v["tool_calls"] = tool_calls
+                    .iter()
+                    .map(|c| {
+                        json!({"id": c.id, "type": "function",
+                            "function": {"name": c.name, "arguments": c.arguments}})
+                    })
+                    .collect();
+            }
+            v
+        }
+        ChatMessage::Tool { call_id, content } => {
+            json!({"role": "tool", "tool_call_id": call_id, "content": content})
+        }
+    }
+}
+
+/// A turn's reply: tool calls when the message has them, else its content.
+fn parse_turn(text: &str) -> Result<ChatTurn> {
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| unavailable(format!("the reply is not valid JSON ({e})")))?;
+    let message = &v["choices"][0]["message"];
+    if let Some(calls) = message["tool_calls"].as_array().filter(|c| !c.is_empty()) {
+        let calls = calls
+            .iter()
+            .map(|c| {
+                let name = c["function"]["name"]
+                    .as_str()
+                    .ok_or_else(|| unavailable("a tool call has no function.name"))?;
+                // Arguments are JSON text; some servers send an object instead.
+                let arguments = match &c["function"]["arguments"] {
+                    Value::String(s) => s.clone(),
+                    Value::Null => "{}".to_string(),
+                    other => other.to_string(),
+                };
+                Ok(ToolCall {
+                    id: c["id"].as_str().unwrap_or(name).to_string(),
+                    name: name.to_string(),
+                    arguments,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        return Ok(ChatTurn::Calls {
+            calls,
+            usage: usage_of(&v),
+        });
+    }
+    parse_completion(text).map(ChatTurn::Answer)
 }

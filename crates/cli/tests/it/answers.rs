@@ -836,3 +836,80 @@ fn follow_ups_refine_the_previous_answer_without_server_sessions() {
     );
     assert_eq!(status, 422);
 }
+
+#[test]
+fn a_configured_model_plans_with_tools_and_names_only_what_they_returned() {
+    // What the catalog says, offline: the fastest metal song.
+    let expected = {
+        let app = spawn_app(&[]);
+        let r = ask(
+            &app,
+            json!({"text": "what's the fastest metal song in the catalog?"}),
+        );
+        r["sources"][0].clone()
+    };
+    let title = expected["title"].as_str().unwrap().to_string();
+    let model = FakeServer::start(vec![
+        Reply::ToolCalls(vec![(
+            "select".into(),
+            json!({"filters": {"genres": ["metal"]}, "order_by": "tempo", "limit": 3}),
+        )]),
+        Reply::Completion(format!("The fastest metal song here is \"{title}\" [1].")),
+        Reply::ToolCalls(vec![("search".into(), json!({"text": "calm piano"}))]),
+        Reply::Completion("Try \"Imaginary Song\" by Nobody [1].".into()),
+        Reply::Status(500, None),
+    ]);
+    let app = spawn_app(&[
+        ("OPENAI_BASE_URL", model.base_url.as_str()),
+        ("OPENAI_MODEL", "test-model"),
+        ("MUSIC_RAG_LLM_MAX_RETRIES", "0"),
+    ]);
+    let r = ask(
+        &app,
+        json!({"text": "what's the fastest metal song in the catalog?", "tools": true}),
+    );
+    assert_eq!(r["generator"], "openai", "{r}");
+    assert_eq!(r["sources"][0]["id"], expected["id"], "{r}");
+    assert_eq!(r["cited"], json!([1]));
+    assert!(r["answer"].as_str().unwrap().contains(&title), "{r}");
+    assert_eq!(r["usage"]["total_tokens"], 98, "both turns are billed");
+    // The wire format: tools offered, the call answered with the tool's result.
+    let sent = model.received();
+    let names: Vec<&str> = sent[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["search", "select", "count", "get_track"]);
+    let messages = sent[1].body["messages"].as_array().unwrap();
+    assert_eq!(messages[2]["tool_calls"][0]["function"]["name"], "select");
+    assert_eq!(messages[3]["role"], "tool");
+    assert_eq!(messages[3]["tool_call_id"], "call_0");
+    assert!(messages[3]["content"].as_str().unwrap().contains(&title));
+
+    // A title no tool returned: refused, answered offline, and said why.
+    let r = ask(&app, json!({"text": "calm piano songs", "tools": true}));
+    assert_ne!(r["generator"], "openai", "{r}");
+    assert_eq!(r["fallback"]["from"], "openai");
+    assert!(
+        r["fallback"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Imaginary Song"),
+        "{r}"
+    );
+    assert!(!r["answer"].as_str().unwrap().contains("Imaginary"), "{r}");
+    assert!(!r["sources"].as_array().unwrap().is_empty());
+
+    // The model failing: the offline answer, with the reason.
+    let r = ask(&app, json!({"text": "calm piano songs", "tools": true}));
+    assert_eq!(r["fallback"]["from"], "openai");
+    assert!(
+        r["fallback"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 500"),
+        "{r}"
+    );
+}

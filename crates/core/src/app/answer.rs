@@ -60,6 +60,10 @@ pub struct AskRequest {
     /// not a follow-up is asked afresh.
     #[serde(deserialize_with = "crate::domain::wire::optional_object")]
     pub previous: Option<Conversation>,
+    /// Let the configured model plan the answer with tools (search, select sorted by a fact,
+    /// count, get a track); its answer may name only tracks the tools returned, else the
+    /// question is answered offline and `fallback` says why.
+    pub tools: bool,
 }
 
 impl Default for AskRequest {
@@ -72,6 +76,7 @@ impl Default for AskRequest {
             enhance: false,
             rerank: true,
             previous: None,
+            tools: false,
         }
     }
 }
@@ -163,7 +168,10 @@ pub struct PreparedAnswer {
     pub(crate) response: AskResponse,
     /// The answer of a planned question (a count, a list, a superlative, existence, off
     /// topic): computed from the catalog, so no generator writes it.
-    planned: Option<String>,
+    pub(crate) planned: Option<String>,
+    /// Written by the offline generator even when a model is configured (the model's own
+    /// attempt, with tools, was refused).
+    pub(crate) offline: bool,
 }
 
 /// The generator name of answers computed by the question planner.
@@ -197,7 +205,15 @@ impl Engine {
                 return self.follow_up(req, prev, turn, Instant::now());
             }
         }
-        let mut prepared = self.prepare_fresh(req)?;
+        let planned_by_model = if req.tools {
+            self.answer_with_tools(req, Instant::now())?
+        } else {
+            None
+        };
+        let mut prepared = match planned_by_model {
+            Some(p) => p,
+            None => self.prepare_fresh(req)?,
+        };
         prepared.response.conversation = Conversation {
             question: req.question.clone(),
             filters: req.filters.clone(),
@@ -295,6 +311,7 @@ impl Engine {
             sources,
             response,
             planned: None,
+            offline: false,
         })
     }
 
@@ -441,6 +458,7 @@ impl Engine {
             },
             sources,
             planned: Some(text),
+            offline: false,
         }
     }
 
@@ -456,6 +474,7 @@ impl Engine {
             sources,
             mut response,
             planned,
+            offline,
         } = prepared;
         if let Some(text) = planned {
             on_event(AnswerEvent::Token(&text));
@@ -491,7 +510,7 @@ impl Engine {
             fact: Fact::asked_in(&question),
             sources: &sources,
         };
-        let generation = match &self.provider() {
+        let generation = match self.provider().filter(|_| !offline) {
             Some(provider) => {
                 let mut streamed = false;
                 let attempt = provider.answer(&ctx, &mut |tok| {

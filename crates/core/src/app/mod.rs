@@ -14,6 +14,7 @@ pub mod path;
 pub mod playlist;
 pub mod recommend;
 pub mod search;
+mod tools;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;

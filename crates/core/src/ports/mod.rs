@@ -7,7 +7,7 @@ mod store;
 
 pub use crate::domain::retrieval::hit::Candidate;
 pub use embedder::Embedder;
-pub use generator::{Generation, Generator, TokenUsage};
+pub use generator::{ChatMessage, ChatTurn, Generation, Generator, TokenUsage, ToolCall, ToolSpec};
 pub use store::{
     Known, Page, Selected, Selection, SnapshotFile, SnapshotManifest, Store, StoreStats,
     StoredTrack,
