@@ -7,6 +7,7 @@ the answer computed from the demo catalog (catalog/*.jsonl) by the rules a reade
   lists         "which songs by <artist> are here?" -> "holds N track"
   existence     "do you have anything by <artist with a typo>?" -> "Yes"
   comparisons   "is <title> faster than <title>?" -> "Yes"/"No" and the first title
+  look-ups      "what key is Beethoven's Op. 27 No. 2 in?", "... Piano Sonata No 14 in?" -> the key
   off topic     general-knowledge questions -> says it answers questions about the music,
                 ungrounded, nothing cited ("grounded": false)
 
@@ -127,6 +128,42 @@ for _ in range(20):
     yes = fact(a, "tempo") > fact(b, "tempo") if faster else fact(a, "tempo") < fact(b, "tempo")
     rows.append({"query": f"is {a['title']} {word} than {b['title']}?", "relevant": [a["id"]],
                  "kind": "questions_comparison", "answer": ("Yes" if yes else "No") + f": \"{a['title']}\""})
+# Look-ups of a work's key by catalogue number ("what key is Beethoven's Op. 27 No. 2 in?") and
+# by the work's name without its movement ("... Piano Sonata No 14"), for works whose every
+# movement in the catalog states one key; a number or name two works of an artist share is
+# left out.
+works = {}
+for t in tracks:
+    m = re.search(r"\((OP\d+(?:NO\d+)?|BWV\d+|K\d+)\)", t.get("description") or "")
+    if m and t["metadata"].get("key"):
+        works.setdefault((t["artist"], m.group(1)), []).append(t)
+
+
+def spoken(code):
+    m = re.fullmatch(r"OP(\d+)(?:NO(\d+))?", code)
+    if m:
+        text = rng.choice(["Op. {}", "op {}", "Opus {}"]).format(m.group(1))
+        return text + (rng.choice([" No. {}", " no {}"]).format(m.group(2)) if m.group(2) else "")
+    m = re.fullmatch(r"BWV(\d+)", code)
+    if m:
+        return f"BWV {m.group(1)}"
+    return rng.choice(["K. {}", "K {}"]).format(code[1:])
+
+
+by_work_name = {}
+for (artist, code), ts in works.items():
+    name = re.split(r" in [A-G]|:", ts[0]["title"])[0].strip()
+    by_work_name.setdefault((artist, norm(name)), set()).add(code)
+lookups = [(a, c, ts) for (a, c), ts in sorted(works.items()) if len({t["metadata"]["key"] for t in ts}) == 1]
+for artist, code, ts in rng.sample(lookups, min(25, len(lookups))):
+    rows.append({"query": f"what key is {artist}'s {spoken(code)} in?", "relevant": [t["id"] for t in ts],
+                 "kind": "questions_lookup_catalogue", "answer": ts[0]["metadata"]["key"]})
+for artist, code, ts in rng.sample(lookups, min(25, len(lookups))):
+    name = re.split(r" in [A-G]|:", ts[0]["title"])[0].strip()
+    if len(by_work_name[(artist, norm(name))]) != 1 or name == ts[0]["title"]:
+        continue
+    rows.append({"query": f"what key is {artist}'s {name} in?", "relevant": [t["id"] for t in ts],
+                 "kind": "questions_lookup_name", "answer": ts[0]["metadata"]["key"]})
 for q in ["what is the capital of France?", "will it rain in Paris tomorrow?", "who won the world cup in 2018?",
           "how do I bake sourdough bread?", "what is the square root of 144?", "who is the president of Brazil?",
           "how far is the moon from the earth?", "what time is it in Tokyo?", "how do vaccines work?",

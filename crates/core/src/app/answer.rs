@@ -234,7 +234,7 @@ impl Engine {
             return Ok(planned);
         }
         let search = SearchRequest {
-            text: req.question.clone(),
+            text: Fact::search_text(&req.question),
             filters: req.filters.clone(),
             top_k: req.top_k,
             enhance: req.enhance,

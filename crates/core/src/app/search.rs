@@ -211,7 +211,7 @@ impl Engine {
                 p.preferences.clone().union(&req.preferences),
             ),
             None => (
-                req.text.trim().to_string(),
+                crate::domain::query::catalogue::fold_catalogue_numbers(req.text.trim()),
                 req.filters.clone(),
                 req.preferences.clone(),
             ),
@@ -305,9 +305,23 @@ impl Engine {
         let mut merged = merge_dual(fuse(broad), fuse(targeted), weights.targeted_boost);
         let rerank = req.rerank && weights.rerank_scale != 0.0;
         let bare_genre = req.parse && is_bare_genre(&req.text, self.store.vocabulary()?.as_ref());
+        let wanted = hard.clone().union(&fits);
+        let q = RerankQuery::new(&text, &wanted).with_artists(
+            parsed
+                .as_ref()
+                .map(|p| p.artists.as_slice())
+                .unwrap_or_default(),
+        );
+        // A catalogue number names a work exactly, but only in its description, which fusion
+        // weighs little: every candidate is reranked then, so the work is never out of reach.
+        let depth = if q.names_catalogue_number() {
+            merged.len()
+        } else {
+            rerank_depth(merged.len(), req.top_k)
+        };
         // Every track ranking and the hits read, in one call to the store.
         let reads = if rerank {
-            rerank_depth(merged.len(), req.top_k)
+            depth
         } else {
             merged.len().min(req.top_k)
         };
@@ -321,14 +335,7 @@ impl Engine {
             merged[..reads].iter().map(|(id, _)| id.as_str()),
         )?;
         if rerank {
-            let wanted = hard.clone().union(&fits);
-            let q = RerankQuery::new(&text, &wanted).with_artists(
-                parsed
-                    .as_ref()
-                    .map(|p| p.artists.as_slice())
-                    .unwrap_or_default(),
-            );
-            rerank_fetched(&mut merged, &fetched, &q, req.top_k, weights.rerank_scale);
+            rerank_fetched(&mut merged, &fetched, &q, depth, weights.rerank_scale);
         }
         if bare_genre {
             // Named songs of the genre are not buried under captioned clips.
@@ -648,15 +655,15 @@ impl Fetched {
     }
 }
 
-/// Reorders the head of the fused list by the field-aware reranker.
+/// Reorders the first `depth` of the fused list by the field-aware reranker.
 fn rerank_fetched(
     merged: &mut [(String, crate::domain::retrieval::fusion::Merged)],
     fetched: &Fetched,
     q: &RerankQuery,
-    top_k: usize,
+    depth: usize,
     scale: f32,
 ) {
-    let depth = rerank_depth(merged.len(), top_k);
+    let depth = depth.min(merged.len());
     for (id, m) in merged[..depth].iter_mut() {
         if let Some(track) = fetched.get(id) {
             let bonus = scale * q.bonus(&track);

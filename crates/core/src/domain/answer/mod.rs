@@ -124,6 +124,44 @@ impl Fact {
     }
 
     /// The words that only say which fact is asked, not which track.
+    /// What a question is searched with: without the words that ask for a fact ("what key is
+    /// Op. 27 No. 2 in?" searches "what is Op. 27 No. 2 in?"), which name the fact, not the
+    /// track, and would match every description that mentions a key or a tempo. A question
+    /// that is nothing but such words is searched as it is.
+    pub fn search_text(question: &str) -> String {
+        let Some(fact) = Fact::asked_in(question) else {
+            return question.to_string();
+        };
+        // The fact's own nouns only: "album", "year" or an artist's words may be a title's.
+        let cues: &[&str] = match fact {
+            Fact::Key => &["key"],
+            Fact::Tempo => &["tempo", "bpm"],
+            Fact::TimeSignature => &["time", "signature", "meter", "metre"],
+            Fact::Duration => &["duration", "length", "runtime"],
+            Fact::Genre => &["genre"],
+            Fact::Mood => &["mood"],
+            Fact::Instruments => &["instruments", "instrumentation"],
+            Fact::Origin => &["origin"],
+            Fact::Year | Fact::Album | Fact::Artist => return question.to_string(),
+        };
+        let kept: Vec<&str> = question
+            .split_whitespace()
+            .filter(|w| {
+                let bare: String = w
+                    .chars()
+                    .filter(|c| c.is_alphanumeric())
+                    .collect::<String>()
+                    .to_lowercase();
+                !cues.contains(&bare.as_str())
+            })
+            .collect();
+        if content_terms(&kept.join(" ")).is_empty() {
+            question.to_string()
+        } else {
+            kept.join(" ")
+        }
+    }
+
     fn cue_words() -> impl Iterator<Item = &'static str> {
         Fact::CUES
             .iter()
@@ -299,10 +337,13 @@ pub fn content_terms(question: &str) -> Vec<String> {
         "much",
     ];
     let cues: Vec<&str> = Fact::cue_words().collect();
-    keyword_terms(question)
-        .into_iter()
-        .filter(|w| !QUESTION_WORDS.contains(&w.as_str()) && !cues.contains(&w.as_str()))
-        .collect()
+    // "Op. 27 No. 2" is one term, as the keyword index matches it.
+    keyword_terms(&crate::domain::query::catalogue::fold_catalogue_numbers(
+        question,
+    ))
+    .into_iter()
+    .filter(|w| !QUESTION_WORDS.contains(&w.as_str()) && !cues.contains(&w.as_str()))
+    .collect()
 }
 
 /// Whether a hit is worth answering from: close in meaning, named by the question, fitting
@@ -390,6 +431,25 @@ Be brief: at most four sentences."
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fact_questions_are_searched_without_the_facts_noun() {
+        assert_eq!(
+            Fact::search_text("what key is Op. 27 No. 2 in?"),
+            "what is Op. 27 No. 2 in?"
+        );
+        assert_eq!(
+            Fact::search_text("what tempo is ABC by the Jackson 5?"),
+            "what is ABC by the Jackson 5?"
+        );
+        // Words that may be a title's stay; so does a question of nothing but the fact.
+        assert_eq!(
+            Fact::search_text("which album is Thriller on?"),
+            "which album is Thriller on?"
+        );
+        assert_eq!(Fact::search_text("what key?"), "what key?");
+        assert_eq!(Fact::search_text("calm piano"), "calm piano");
+    }
 
     fn t(id: &str, title: &str, artist: &str) -> Arc<Track> {
         Arc::new(Track {

@@ -147,6 +147,9 @@ fn title_before(words: &[Word<'_>], by: usize) -> Option<usize> {
 /// and capitalised runs of two or more words. `is_vocabulary` says whether a phrase is a
 /// catalog term (a genre or origin like "West African"), which is not a name.
 pub fn named_entities(question: &str, is_vocabulary: &dyn Fn(&str) -> bool) -> Vec<NamedEntity> {
+    // A catalogue number ("Op. 27 No. 2") is no capitalised name.
+    let folded = crate::domain::query::catalogue::fold_catalogue_numbers(question);
+    let question = folded.as_str();
     let mut out: Vec<NamedEntity> = Vec::new();
     let mut push = |kind: NameKind, name: &str| {
         let name = name.trim().trim_end_matches(['?', '.', '!', ',']).trim();

@@ -172,9 +172,24 @@ impl CatalogNames {
             NameKind::Album => &[&self.albums],
             NameKind::Any => &[&self.artists, &self.titles, &self.albums],
         };
-        lists
+        if lists
             .iter()
             .any(|l| l.keys().any(|stored| contains_words(stored, &asked)))
+        {
+            return true;
+        }
+        // "Beethoven's Piano Sonata No 29": an artist's work, held when the artist and the
+        // work are ("Jane's Addiction", a whole name, was found above).
+        let owned = ["'s ", "’s "]
+            .iter()
+            .find_map(|s| name.split_once(s))
+            .filter(|(owner, work)| !owner.trim().is_empty() && !work.trim().is_empty());
+        match owned {
+            Some((owner, work)) if kind != NameKind::Artist => {
+                self.holds(NameKind::Artist, owner) && self.holds(kind, work)
+            }
+            _ => false,
+        }
     }
 
     /// The catalog artist whose whole name the words `words` spell (one typo allowed per
@@ -245,5 +260,17 @@ mod tests {
         let names = CatalogNames::new([("Jane's Addiction", "Ocean Size", None)].into_iter());
         assert!(names.holds(NameKind::Artist, "Jane's Addiction"));
         assert!(names.holds(NameKind::Artist, "Janes Addiction"));
+        // An artist's work: held when both are, as a title's leading words.
+        let names = CatalogNames::new(
+            [(
+                "Beethoven",
+                "Piano Sonata No 29 in B-flat major: 1. Allegro",
+                None,
+            )]
+            .into_iter(),
+        );
+        assert!(names.holds(NameKind::Any, "Beethoven's Piano Sonata No 29"));
+        assert!(!names.holds(NameKind::Any, "Mozart's Piano Sonata No 29"));
+        assert!(!names.holds(NameKind::Any, "Beethoven's Violin Concerto"));
     }
 }

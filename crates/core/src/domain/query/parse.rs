@@ -40,10 +40,13 @@ fn set_range(slot: &mut Option<Range>, r: Range) {
 }
 
 /// Parses `text` against the catalog's vocabulary.
-pub fn parse_query(text: &str, vocab: &Vocabulary) -> ParsedQuery {
+pub fn parse_query(typed: &str, vocab: &Vocabulary) -> ParsedQuery {
+    // "Op. 27 No. 2" is one word to the catalog, and its digits are no tempo or year.
+    let folded = crate::domain::query::catalogue::fold_catalogue_numbers(typed);
+    let text = folded.as_str();
     let mut tokens = tokenize(text);
     let mut out = ParsedQuery {
-        original: text.to_string(),
+        original: typed.to_string(),
         ..Default::default()
     };
     parse_tempo_numbers(&mut tokens, &mut out);

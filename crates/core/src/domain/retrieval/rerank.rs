@@ -21,6 +21,9 @@ const SHORT_WORD: usize = 4;
 const SHORT_TYPO_WEIGHT: f32 = 0.5;
 /// A catalog artist the query names outranks every facet match: names beat vocabulary.
 const NAMED_ARTIST_WEIGHT: f32 = 1.0;
+/// A work's catalogue number the query names ("Op. 27 No. 2") and the track carries in its
+/// title or description names the work as surely as a whole title.
+const CATALOGUE_WEIGHT: f32 = 1.0;
 
 /// What the reranker knows of the query.
 pub struct RerankQuery {
@@ -30,13 +33,21 @@ pub struct RerankQuery {
     year: Option<Range>,
     /// Catalog artists the query names (as `CatalogNames::artist_named` returns them).
     artists: Vec<String>,
+    /// Catalogue numbers the query names, folded ("op27no2", "bwv1007").
+    catalogue: Vec<String>,
 }
 
 impl RerankQuery {
     /// `text` is the query as typed; `wanted` holds its filters and preferences.
     pub fn new(text: &str, wanted: &Filter) -> Self {
         let normalized = normalize_term(text);
+        let catalogue = crate::domain::query::catalogue::fold_catalogue_numbers(&normalized)
+            .split_whitespace()
+            .map(str::to_string)
+            .filter(|w| crate::domain::query::catalogue::is_catalogue_number(w))
+            .collect();
         Self {
+            catalogue,
             words: keyword_terms(&normalized),
             padded: format!(
                 " {} ",
@@ -50,6 +61,11 @@ impl RerankQuery {
             year: wanted.year,
             artists: Vec::new(),
         }
+    }
+
+    /// Whether the query names a work by its catalogue number.
+    pub fn names_catalogue_number(&self) -> bool {
+        !self.catalogue.is_empty()
     }
 
     /// Tracks by these artists (as the parser named them) get the named-artist bonus.
@@ -147,6 +163,20 @@ impl RerankQuery {
         if let (Some(r), Some(y)) = (self.year, t.year) {
             if r.contains(y as f32) {
                 b += YEAR_WEIGHT;
+            }
+        }
+        if !self.catalogue.is_empty() {
+            let carried = format!(
+                "{} {}",
+                t.title,
+                t.description.as_deref().unwrap_or_default()
+            )
+            .to_lowercase();
+            let carries = carried
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|w| self.catalogue.iter().any(|c| c == w));
+            if carries {
+                b += CATALOGUE_WEIGHT;
             }
         }
         b
