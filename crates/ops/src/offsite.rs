@@ -22,7 +22,7 @@ use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
 use crate::error::{OpsError, Result};
-use crate::snapshots::{SnapshotEntry, EXTENSION, PREFIX};
+use crate::snapshots::{EXTENSION, PREFIX};
 
 /// The URL scheme of an object-storage location.
 const SCHEME: &str = "s3://";
@@ -136,19 +136,8 @@ impl OffsiteSnapshots {
         // HTTPS through rustls on ring, the workspace's one TLS stack; installing it again
         // (a second bucket, the server's own TLS) is refused harmlessly.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(&location.bucket);
-        // The AWS SDKs' name for another provider's endpoint (MinIO, R2, …); object_store reads
-        // AWS_ENDPOINT, so both work.
-        if let Ok(endpoint) = std::env::var("AWS_ENDPOINT_URL") {
-            if std::env::var_os("AWS_ENDPOINT").is_none() && !endpoint.is_empty() {
-                builder = builder.with_endpoint(endpoint);
-            }
-        }
-        if std::env::var_os("AWS_REGION").is_some()
-            && std::env::var_os("AWS_DEFAULT_REGION").is_none()
-        {
-            builder = builder.with_region(std::env::var("AWS_REGION").unwrap_or_default());
-        }
+        // `from_env` reads every AWS_* variable, AWS_REGION and AWS_ENDPOINT_URL included.
+        let builder = AmazonS3Builder::from_env().with_bucket_name(&location.bucket);
         let store = builder.build().map_err(|e| OpsError::Setting {
             setting: "object storage (AWS_* variables)",
             message: e.to_string(),
@@ -403,17 +392,6 @@ pub const SNAPSHOT_UPLOADS: &str = "music_rag_snapshot_uploads_total";
 /// When the last upload to object storage succeeded (Unix seconds).
 pub const SNAPSHOT_UPLOAD_LAST_SUCCESS: &str =
     "music_rag_snapshot_upload_last_success_timestamp_seconds";
-
-/// A snapshot entry as the folder lists it, for an object (the CLI prints both alike).
-impl From<OffsiteSnapshot> for SnapshotEntry {
-    fn from(o: OffsiteSnapshot) -> Self {
-        SnapshotEntry {
-            name: o.name,
-            bytes: o.bytes,
-            created_at: o.created_at,
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -213,6 +213,10 @@ impl QueryLog {
         if slow {
             metrics::counter!(SLOW_QUERIES).increment(1);
         }
+        // Only `texts` keeps the text: normalised then, and before the lock.
+        let text = (self.mode == QueryLogMode::Texts)
+            .then(|| normalise(text))
+            .filter(|t| !t.is_empty());
         let today = today();
         let Ok(mut days) = self.days.lock() else {
             return;
@@ -232,8 +236,7 @@ impl QueryLog {
         *day.by_route.entry(route.to_string()).or_default() += 1;
         day.zero_results += u64::from(zero);
         day.slow += u64::from(slow);
-        let text = normalise(text);
-        if self.mode == QueryLogMode::Texts && !text.is_empty() {
+        if let Some(text) = text {
             day.count_text(text, zero, slow);
         }
     }

@@ -174,6 +174,18 @@ pub struct PreparedAnswer {
     pub(crate) offline: bool,
 }
 
+impl PreparedAnswer {
+    /// What a follow-up of this answer starts from: the question as read, its filters, and
+    /// this answer's sources.
+    pub(crate) fn continue_from(&mut self, question: String, filters: Filter) {
+        self.response.conversation = Conversation {
+            question,
+            filters,
+            sources: self.response.sources.iter().map(|s| s.id.clone()).collect(),
+        };
+    }
+}
+
 /// The generator name of answers computed by the question planner.
 pub const PLANNER: &str = "planner";
 
@@ -214,16 +226,7 @@ impl Engine {
             Some(p) => p,
             None => self.prepare_fresh(req)?,
         };
-        prepared.response.conversation = Conversation {
-            question: req.question.clone(),
-            filters: req.filters.clone(),
-            sources: prepared
-                .response
-                .sources
-                .iter()
-                .map(|s| s.id.clone())
-                .collect(),
-        };
+        prepared.continue_from(req.question.clone(), req.filters.clone());
         Ok(prepared)
     }
 

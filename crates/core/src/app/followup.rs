@@ -66,11 +66,6 @@ impl Engine {
                 )
             })
         };
-        let conversation = |question: String, filters, sources: &[Arc<Track>]| Conversation {
-            question,
-            filters,
-            sources: ids(sources),
-        };
         match turn {
             FollowUp::Narrow(words) => {
                 let parsed = self.parse(&words)?;
@@ -106,8 +101,8 @@ impl Engine {
                     if kept.len() == 1 { "s" } else { "" },
                     cite(&kept, false)
                 );
-                let mut p = self.planned(req, kept.clone(), text, started);
-                p.response.conversation = conversation(question, filters, &kept);
+                let mut p = self.planned(req, kept, text, started);
+                p.continue_from(question, filters);
                 Ok(p)
             }
             FollowUp::Shift { calmer } => {
@@ -139,8 +134,8 @@ impl Engine {
                     )
                 };
                 let question = format!("{} {word}", prev.question).trim().to_string();
-                let mut p = self.planned(req, tracks.clone(), text, started);
-                p.response.conversation = conversation(question, prev.filters.clone(), &tracks);
+                let mut p = self.planned(req, tracks, text, started);
+                p.continue_from(question, prev.filters.clone());
                 Ok(p)
             }
             FollowUp::MoreLike(n) => {
@@ -167,8 +162,8 @@ impl Engine {
                     )
                 };
                 let question = format!("tracks like {} by {}", seed.title, seed.artist);
-                let mut p = self.planned(req, tracks.clone(), text, started);
-                p.response.conversation = conversation(question, prev.filters.clone(), &tracks);
+                let mut p = self.planned(req, tracks, text, started);
+                p.continue_from(question, prev.filters.clone());
                 Ok(p)
             }
             FollowUp::Why(n) => {
@@ -226,11 +221,7 @@ impl Engine {
         if note.is_some() {
             p.response.notice = note;
         }
-        p.response.conversation = Conversation {
-            question,
-            filters,
-            sources: p.response.sources.iter().map(|s| s.id.clone()).collect(),
-        };
+        p.continue_from(question, filters);
         Ok(p)
     }
 }

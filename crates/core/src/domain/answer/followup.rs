@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::query::text::normalize_term;
+use crate::domain::answer::plan::spaced;
 use crate::domain::retrieval::filter::Filter;
 
 /// Ids a conversation carries at most (the previous answer's sources).
@@ -81,17 +81,6 @@ fn which_source(q: &str) -> Option<usize> {
         return Some(1);
     }
     None
-}
-
-fn spaced(text: &str) -> String {
-    let plain: String = normalize_term(text)
-        .chars()
-        .map(|c| if c.is_alphanumeric() { c } else { ' ' })
-        .collect();
-    format!(
-        " {} ",
-        plain.split_whitespace().collect::<Vec<_>>().join(" ")
-    )
 }
 
 /// Reads `text` as a follow-up of an earlier answer, if it is one. A source number of 0 means

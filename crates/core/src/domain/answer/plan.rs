@@ -181,7 +181,7 @@ const MUSIC_WORDS: &[&str] = &[
 
 /// The question normalised, its punctuation read as spaces, with a space at each end so cues
 /// match whole words.
-fn spaced(question: &str) -> String {
+pub(crate) fn spaced(question: &str) -> String {
     let plain: String = normalize_term(question)
         .chars()
         .map(|c| if c.is_alphanumeric() { c } else { ' ' })
