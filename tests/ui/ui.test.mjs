@@ -293,6 +293,46 @@ test('an answer is refined by follow-ups until a new question', async () => {
   await done(page);
 });
 
+test('search results are refined by follow-ups and the search comes back', async () => {
+  const page = await open();
+  await searchFor(page, 'calm piano music');
+  const ids = () => page.$$eval('#results li', (l) => l.map((x) => x.dataset.id));
+  const searched = await ids();
+  assert.ok(searched.length > 2, 'the search finds tracks');
+  assert.equal(await page.isHidden('#refine-form'), false);
+  assert.equal(await page.isHidden('#refine-back'), true);
+  // Narrowed to the results that fit more words: a subset, said in the summary.
+  await page.fill('#refine', 'only the ones with piano');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => /refined by/.test(document.querySelector('#search-status').textContent));
+  const summary = await page.textContent('#search-summary');
+  assert.match(summary, /^(Of the previous \d+ tracks, \d+ fits? "(with )?piano"|None of the previous)/, summary);
+  const narrowed = await ids();
+  if (summary.startsWith('Of the previous')) assert.ok(narrowed.every((id) => searched.includes(id)), 'a narrowing keeps only searched tracks');
+  assert.equal(await page.isHidden('#refine-back'), false);
+  // More like one of them: new tracks, not the seed.
+  const second = narrowed[1] || narrowed[0];
+  await page.fill('#refine', narrowed.length > 1 ? 'more like the second one' : 'more like the first one');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => /^Tracks like/.test(document.querySelector('#search-summary').textContent));
+  const alike = await ids();
+  assert.ok(alike.length > 0 && !alike.includes(second), `the seed ${second} is not its own neighbour: ${alike} ${await page.textContent('#search-summary')}`);
+  // Why one of them: the list stays, the track explained is marked and named.
+  const title = await page.textContent('#results li:nth-child(1) h3');
+  await page.fill('#refine', 'why the first one?');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#results li.flash');
+  assert.deepEqual(await ids(), alike);
+  assert.equal(await page.getAttribute('#results li.flash', 'data-id'), alike[0]);
+  assert.ok(title.startsWith((await page.textContent('#search-summary')).split('"')[1]), 'the answer names the first track');
+  // Back to the search's own results.
+  await page.click('#refine-back');
+  await page.waitForFunction((n) => document.querySelectorAll('#results li').length === n && !/refined/.test(document.querySelector('#search-status').textContent), searched.length);
+  assert.deepEqual(await ids(), searched);
+  assert.deepEqual(page.errors, []);
+  await done(page);
+});
+
 test('a playlist is drawn as a tempo flow, reordered, trimmed and exported', async () => {
   const page = await open();
   // A seed with audio opens the playlist, so the M3U has a playable entry.

@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use music_rag_core::app::listen::ListenRequest;
 use music_rag_core::app::playlist::PlaylistRequest;
 use music_rag_core::app::recommend::RecommendRequest;
+use music_rag_core::domain::answer::followup::Conversation;
 use music_rag_core::domain::playlist::{Locations, Playlist};
 use music_rag_core::{AnswerEvent, AskRequest};
 
@@ -29,8 +30,35 @@ pub struct AskArgs {
     /// Let the configured model rewrite the query and suggest filters first.
     #[arg(long)]
     pub enhance: bool,
+    /// Refine an earlier answer or search ("only the ones with piano", "calmer", "more like
+    /// the second one", "why that one?"): a file holding its `--json` output or just its
+    /// `conversation`; `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub previous: Option<PathBuf>,
     #[command(flatten)]
     pub filters: FilterArgs,
+}
+
+/// The conversation to follow up: a whole `ask`/`search` JSON response or its `conversation`.
+fn previous_conversation(file: &std::path::Path) -> Result<Conversation> {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .context("reading --previous from standard input")?
+    } else {
+        std::fs::read_to_string(file)
+            .with_context(|| format!("reading --previous {}", file.display()))?
+    };
+    let mut value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("--previous {}: not JSON", file.display()))?;
+    if let Some(inner) = value.get_mut("conversation") {
+        value = inner.take();
+    }
+    serde_json::from_value(value).with_context(|| {
+        format!(
+            "--previous {}: must be an answer's or a search's --json output, or its `conversation`",
+            file.display()
+        )
+    })
 }
 
 pub fn ask(g: &Global, args: &AskArgs) -> Result<ExitCode> {
@@ -41,6 +69,11 @@ pub fn ask(g: &Global, args: &AskArgs) -> Result<ExitCode> {
         top_k: args.top_k,
         enhance: args.enhance,
         rerank: !args.no_rerank,
+        previous: args
+            .previous
+            .as_deref()
+            .map(previous_conversation)
+            .transpose()?,
         ..Default::default()
     };
     let mut out = std::io::stdout().lock();

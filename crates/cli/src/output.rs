@@ -112,7 +112,8 @@ pub fn search(resp: &SearchResponse, as_json: bool, explain: bool) {
             .collect();
         let body = json!({"hits": hits, "parsed": resp.parsed, "route": resp.route,
             "empty_reason": resp.empty_reason, "relaxed": resp.relaxed, "summary": resp.summary,
-            "enhancement": resp.enhancement, "timings": resp.timings});
+            "enhancement": resp.enhancement, "timings": resp.timings,
+            "conversation": resp.conversation});
         outln!(
             "{}",
             serde_json::to_string(&body).expect("response serialises")

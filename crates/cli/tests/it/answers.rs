@@ -621,6 +621,44 @@ fn command_line_playlist_similar_and_eval() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("harmonix:missing"));
 
+    // Follow-ups from the command line: a search's --json output refined by `ask --previous`.
+    let searched = common::ok_json(data, &["search", "songs with piano or strings", "-k", "8"]);
+    let hits: Vec<&str> = searched["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(searched["conversation"]["sources"], json!(hits));
+    let saved = tmp.path().join("search.json");
+    std::fs::write(&saved, searched.to_string()).unwrap();
+    let narrowed = common::ok_json(
+        data,
+        &[
+            "ask",
+            "only the ones with piano",
+            "--previous",
+            saved.to_str().unwrap(),
+        ],
+    );
+    let kept = source_ids(&narrowed);
+    assert!(
+        !kept.is_empty() && kept.iter().all(|id| hits.contains(&id.as_str())),
+        "{narrowed}"
+    );
+    let bad = tmp.path().join("not-a-conversation.json");
+    std::fs::write(&bad, "{\"sources\": 3}").unwrap();
+    let out = common::run(
+        data,
+        &["ask", "calmer", "--previous", bad.to_str().unwrap()],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--previous"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     let queries = tmp.path().join("q.jsonl");
     std::fs::write(
         &queries,
@@ -835,6 +873,51 @@ fn follow_ups_refine_the_previous_answer_without_server_sessions() {
         Some(json!({"text": "less upbeat", "previous": {"sources": "a"}})),
     );
     assert_eq!(status, 422);
+
+    // A search's results are refined the same way: its `conversation` is the search's text,
+    // filters and hits, in order.
+    let (status, r) = call(
+        "POST",
+        &format!("{}/v1/search", app.base),
+        Some(READER),
+        Some(
+            json!({"text": "songs with piano or strings", "top_k": 12, "filters": {"year": {"min": 1900}}}),
+        ),
+    );
+    assert_eq!(status, 200);
+    let searched = json_of(r);
+    let hits: Vec<String> = searched["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["track"]["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(hits.len() >= 3, "{searched}");
+    assert_eq!(
+        searched["conversation"]["question"],
+        "songs with piano or strings"
+    );
+    assert_eq!(
+        searched["conversation"]["filters"]["year"]["min"].as_f64(),
+        Some(1900.0)
+    );
+    assert_eq!(searched["conversation"]["sources"], json!(hits));
+    let narrowed = ask(
+        &app,
+        json!({"text": "only the ones with piano", "previous": searched["conversation"]}),
+    );
+    let kept = source_ids(&narrowed);
+    assert!(
+        !kept.is_empty() && kept.iter().all(|id| hits.contains(id)),
+        "{narrowed}"
+    );
+    assert!(
+        narrowed["answer"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("Of the previous {} tracks", hits.len())),
+        "{narrowed}"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::enhance::Enhancement;
 use crate::app::{ms_since, Engine};
+use crate::domain::answer::followup::{Conversation, CONVERSATION_SOURCES_MAX};
 use crate::domain::answer::summary::{summarize, ResultsSummary, SummaryAuthor};
 use crate::domain::catalog::track::is_placeholder_artist;
 use crate::domain::catalog::track::Track;
@@ -160,6 +161,9 @@ pub struct SearchResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub enhancement: Option<Enhancement>,
     pub timings: StageTimings,
+    /// Send this as `previous` to `POST /v1/ask` to refine these results ("only the ones with
+    /// piano", "calmer", "more like the second one", "why the third one?").
+    pub conversation: Conversation,
 }
 
 /// The candidate list length per retriever: deep enough that fusion has material.
@@ -415,8 +419,18 @@ impl Engine {
             (None, None)
         };
         timings.fuse_ms = ms_since(t);
+        let conversation = Conversation {
+            question: req.text.trim().to_string(),
+            filters: req.filters.clone(),
+            sources: hits
+                .iter()
+                .take(CONVERSATION_SOURCES_MAX)
+                .map(|h| h.track.id.clone())
+                .collect(),
+        };
         Ok(SearchResponse {
             cached: false,
+            conversation,
             hits,
             parsed,
             route,

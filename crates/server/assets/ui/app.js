@@ -197,6 +197,8 @@ const search = {
   topK: PAGE,
   parsed: null,      // what the server read from the words of the last typed query
   edited: null,      // {text, filters, preferences} once a parsed chip was removed
+  conversation: null, // what /v1/search returned to refine its results with /v1/ask
+  refined: false,     // the results shown are a refinement of the search, not the search
   positive: [],      // [{id, title}] "more like this"
   negative: [],      // [{id, title}] "less like this"
   hits: [],
@@ -292,6 +294,7 @@ async function runSearch() {
       const started = performance.now();
       const resp = await api.json('POST', '/v1/search', body, controller.signal);
       if (!search.edited) search.parsed = resp.parsed;
+      search.conversation = resp.conversation;
       hits = resp.hits;
       summary = resp.summary ? resp.summary.text : '';
       emptyReason = resp.empty_reason || '';
@@ -303,6 +306,9 @@ async function runSearch() {
       document.body.dataset.searchMs = String(Math.round(performance.now() - started));
     }
     if (controller !== search.controller) return;
+    if (search.positive.length) search.conversation = null;
+    search.refined = false;
+    showRefine();
     const unwanted = new Set(search.negative.map((t) => t.id));
     search.hits = search.positive.length ? hits : hits.filter((h) => !unwanted.has(h.track.id));
     renderChips();
@@ -438,6 +444,58 @@ function renderHits(hits) {
   for (const h of hits) list.append(trackCard(h.track, { why: h.why, score: h.score }));
 }
 
+/** The refine box shows while there are searched results to refine. */
+function showRefine() {
+  const c = search.conversation;
+  $('refine-form').hidden = !(c && c.sources.length) && !search.refined;
+  $('refine-back').hidden = !search.refined;
+}
+
+/**
+ * A follow-up of the results shown ("only the ones with piano", "calmer", "more like the
+ * second one", "why the third one?"): asked of /v1/ask with the search's conversation, the
+ * answer's sources shown as the results and its text as their summary.
+ */
+async function refineResults(words) {
+  if (!search.conversation) return;
+  const status = $('search-status');
+  status.textContent = 'Refining…';
+  try {
+    const before = search.conversation;
+    const resp = await api.json('POST', '/v1/ask', { text: words, previous: before, top_k: Math.min(search.topK, 20) });
+    const said = resp.answer + (resp.notice ? ` ${resp.notice}` : '');
+    $('refine').value = '';
+    const same = resp.conversation.sources.join('\n') === before.sources.join('\n');
+    if (same && resp.sources.length === 1) {
+      // "why the third one?": the list stays; the track explained is marked in it.
+      status.textContent = `Why "${resp.sources[0].title}"`;
+      $('search-summary').textContent = said;
+      const card = document.querySelector(`#results li[data-id="${CSS.escape(resp.sources[0].id)}"]`);
+      if (card) {
+        card.classList.add('flash');
+        card.scrollIntoView({ block: 'nearest' });
+      }
+      notice('');
+      return;
+    }
+    const known = new Map(search.hits.map((h) => [h.track.id, h]));
+    const hits = await Promise.all(resp.sources.map(async (s) => known.get(s.id)
+      || { track: await api.get(`/v1/tracks/${encodeURIComponent(s.id)}`), score: s.score }));
+    search.conversation = resp.conversation;
+    search.refined = true;
+    search.hits = hits;
+    renderHits(hits);
+    $('search-summary').textContent = said;
+    status.textContent = hits.length ? `${hits.length} track${hits.length === 1 ? '' : 's'}, refined by "${words}"` : `Nothing fits "${words}".`;
+    $('more').hidden = true;
+    showRefine();
+    notice('');
+  } catch (err) {
+    status.textContent = '';
+    notice(explain(err));
+  }
+}
+
 function refine(t, more) {
   const item = { id: t.id, title: t.title || t.id };
   search.positive = search.positive.filter((x) => x.id !== t.id);
@@ -451,6 +509,12 @@ function refine(t, more) {
 
 function setupSearch() {
   $('search-form').addEventListener('submit', (e) => { e.preventDefault(); runSearch(); });
+  $('refine-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const words = $('refine').value.trim();
+    if (words) refineResults(words);
+  });
+  $('refine-back').addEventListener('click', () => runSearch());
   $('q').addEventListener('input', () => {
     search.edited = null;
     search.topK = PAGE;
@@ -476,6 +540,9 @@ function setupSearch() {
     $('search-status').textContent = `Listening to ${file.name}…`;
     try {
       const resp = await (await request('POST', '/v1/search/audio', { body: form })).json();
+      search.conversation = null;
+      search.refined = false;
+      showRefine();
       renderHits(resp.hits.map((h) => ({ track: h.track, why: { summary: `sounds ${Math.round((h.audio_similarity ?? h.score) * 100)}% alike` }, score: h.score })));
       $('search-status').textContent = `${resp.hits.length} tracks sound like ${file.name}`;
       $('search-summary').textContent = '';
@@ -863,6 +930,9 @@ async function showTrack(id) {
     search.positive = [];
     search.negative = [];
     search.hits = [{ track: t }];
+    search.conversation = null;
+    search.refined = false;
+    showRefine();
     showTab('search');
     renderChips();
     renderHits(search.hits);
