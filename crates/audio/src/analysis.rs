@@ -37,8 +37,9 @@ const MIN_KEY_CORRELATION: f32 = 0.55;
 const TEMPO_PRIOR_BPM: f32 = 120.0;
 /// Temperley's key profiles (Kostka-Payne corpus, "Music and Probability", 2007): how often
 /// each scale degree sounds in major and minor. On the labelled set they named the key more
-/// often than Krumhansl's (which weigh the fifth nearly as much as the tonic, so the harmonics
-/// of a recording pull a major key to its dominant and a minor one to its relative major).
+/// often than his earlier (1999) profiles, which weigh the fifth nearly as much as the tonic, so
+/// the harmonics of a recording pulled a major key to its dominant and a minor one to its
+/// relative major.
 const MAJOR: [f32; 12] = [
     0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400,
 ];
@@ -517,7 +518,19 @@ fn tempo(onset: &[f32], frame_rate: f32, onset_density: f32) -> Option<(f32, boo
     }
     let bpm_of = |lag: f32| 60.0 * frame_rate / lag;
     let prior = |bpm: f32| (-0.5 * (bpm / TEMPO_PRIOR_BPM).log2().powi(2)).exp();
-    let score = |lag: usize| ac[lag].max(0.0) * prior(bpm_of(lag as f32));
+    // The strongest correlation near a lag (within a frame either side), for the multiples of
+    // a period, which fall between frames.
+    let near_max = |target: usize| -> f32 {
+        let lo = target.saturating_sub(1).max(1);
+        let hi = (target + 1).min(longest);
+        (lo..=hi).map(|l| ac[l]).fold(0.0f32, f32::max)
+    };
+    // A beat period repeats at its multiples (bars, phrases); a chance peak does not. Its own
+    // correlation plus its multiples' (weighted 1/k) is what the prior then weighs.
+    let score = |lag: usize| {
+        let harmonics: f32 = (2..=4).map(|k| near_max(k * lag) / k as f32).sum();
+        (ac[lag].max(0.0) + harmonics) * prior(bpm_of(lag as f32))
+    };
     let is_peak = |l: usize| l > 0 && l < longest && ac[l] >= ac[l - 1] && ac[l] >= ac[l + 1];
     let best = (lag_min..=lag_max.min(longest - 1))
         .filter(|&l| is_peak(l))
