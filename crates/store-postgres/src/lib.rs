@@ -174,6 +174,25 @@ struct CachedVocabulary {
     vocabulary: Arc<Vocabulary>,
 }
 
+/// What the database said of single query words (`analyse_words`), kept per replica: queries
+/// share most of their words, and the two retrievals of one query (broad and targeted) ask for
+/// the same ones. Emptied when a write changes the sequence (a word no track held may now be
+/// held) and at least every `WORD_STATS_MAX_AGE` (the shares come from the statistics
+/// `ANALYZE` refreshes, which no write announces).
+struct WordCache {
+    sequence: u64,
+    /// When the sequence was last read.
+    checked: Instant,
+    filled_at: Instant,
+    /// (typed word, whether it may be a typo) -> (share of tracks, look for it as a typo).
+    words: HashMap<(String, bool), (f32, bool)>,
+}
+
+/// How long word shares are reused before the statistics are read again.
+const WORD_STATS_MAX_AGE: Duration = Duration::from_secs(60);
+/// Words a replica remembers before it starts over.
+const WORD_CACHE_MAX: usize = 20_000;
+
 #[derive(Default)]
 struct WordAnalysis {
     /// Per query word, its share of tracks.
@@ -194,6 +213,7 @@ pub struct PgStore {
     model_id: String,
     dim: usize,
     vocabulary: Mutex<Option<CachedVocabulary>>,
+    words: Mutex<Option<WordCache>>,
 }
 
 /// The database's clock as the embedded store writes times (RFC 3339, UTC, milliseconds).
@@ -261,6 +281,7 @@ impl PgStore {
             model_id,
             dim,
             vocabulary: Mutex::new(None),
+            words: Mutex::new(None),
             deferred_index: AtomicBool::new(false),
         })
     }
@@ -525,6 +546,96 @@ impl PgStore {
     /// no track holds as typed that may be typos of a title or artist word ("morning" must
     /// not find "Mourning"; a number word stands for its digit). One round trip.
     fn analyse_words(&self, words: &[Vec<String>]) -> Result<WordAnalysis, PgError> {
+        let typo_candidates = query::typo_candidates(words);
+        let keys: Vec<(String, bool)> = words
+            .iter()
+            .map(|forms| (forms[0].clone(), typo_candidates.contains(&forms[0])))
+            .collect();
+        let mut known = self.cached_words(&keys)?;
+        let missing: Vec<Vec<String>> = words
+            .iter()
+            .zip(&known)
+            .filter(|(_, k)| k.is_none())
+            .map(|(forms, _)| forms.clone())
+            .collect();
+        if !missing.is_empty() {
+            let asked = self.analyse_words_in_database(&missing)?;
+            let mut answers = asked.shares.iter().zip(&missing).map(|(share, forms)| {
+                let typo = asked.typos.contains(&forms[0]);
+                (*share, typo)
+            });
+            let mut fresh = Vec::new();
+            for (slot, key) in known.iter_mut().zip(&keys) {
+                if slot.is_none() {
+                    let answer = answers.next().unwrap_or((0.0, false));
+                    *slot = Some(answer);
+                    fresh.push((key.clone(), answer));
+                }
+            }
+            if let Ok(mut cache) = self.words.lock() {
+                if let Some(c) = cache.as_mut() {
+                    if c.words.len() + fresh.len() > WORD_CACHE_MAX {
+                        c.words.clear();
+                    }
+                    c.words.extend(fresh);
+                }
+            }
+        }
+        let mut analysis = WordAnalysis::default();
+        for ((word, _), answer) in keys.into_iter().zip(known) {
+            let (share, typo) = answer.unwrap_or((0.0, false));
+            analysis.shares.push(share);
+            if typo {
+                analysis.typos.push(word);
+            }
+        }
+        Ok(analysis)
+    }
+
+    /// The cached answers for `keys` (None where not cached), after checking at most once per
+    /// `VOCABULARY_MAX_LAG` that no write changed the catalog since they were read.
+    fn cached_words(&self, keys: &[(String, bool)]) -> Result<Vec<Option<(f32, bool)>>, PgError> {
+        let stale = |c: &WordCache| c.filled_at.elapsed() >= WORD_STATS_MAX_AGE;
+        let needs_check = match self.words.lock() {
+            Ok(cache) => cache
+                .as_ref()
+                .is_none_or(|c| stale(c) || c.checked.elapsed() >= VOCABULARY_MAX_LAG),
+            Err(_) => return Ok(vec![None; keys.len()]),
+        };
+        let sequence = if needs_check {
+            Some(self.sequence_now()?)
+        } else {
+            None
+        };
+        let Ok(mut cache) = self.words.lock() else {
+            return Ok(vec![None; keys.len()]);
+        };
+        if let Some(sequence) = sequence {
+            match cache.as_mut() {
+                Some(c) if c.sequence == sequence && !stale(c) => c.checked = Instant::now(),
+                _ => {
+                    *cache = Some(WordCache {
+                        sequence,
+                        checked: Instant::now(),
+                        filled_at: Instant::now(),
+                        words: HashMap::new(),
+                    })
+                }
+            }
+        }
+        let c = cache.as_ref().expect("filled above");
+        Ok(keys.iter().map(|k| c.words.get(k).copied()).collect())
+    }
+
+    fn sequence_now(&self) -> Result<u64, PgError> {
+        self.read(|c| {
+            Ok(c.query_one("SELECT sequence FROM store_state", &[])?
+                .get::<_, i64>(0) as u64)
+        })
+    }
+
+    /// `analyse_words` asked of the database, in one round trip.
+    fn analyse_words_in_database(&self, words: &[Vec<String>]) -> Result<WordAnalysis, PgError> {
         let typed: Vec<String> = words.iter().map(|forms| forms[0].clone()).collect();
         let typo_candidates = query::typo_candidates(words);
         let schema = self.schema.clone();
@@ -800,10 +911,7 @@ impl Store for PgStore {
     }
 
     fn sequence(&self) -> music_rag_core::Result<u64> {
-        Ok(self.read(|c| {
-            Ok(c.query_one("SELECT sequence FROM store_state", &[])?
-                .get::<_, i64>(0) as u64)
-        })?)
+        Ok(self.sequence_now()?)
     }
 
     fn stats(&self) -> music_rag_core::Result<StoreStats> {

@@ -3,7 +3,7 @@
 //! not hold what a question named ([`super::entities`]) instead of offering other songs as if
 //! they were it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -18,6 +18,54 @@ pub struct CatalogNames {
     artists: HashMap<Vec<String>, u32>,
     titles: HashMap<Vec<String>, u32>,
     albums: HashMap<Vec<String>, u32>,
+    /// Every word of every title with how many tracks' titles hold it, grouped by its length
+    /// in characters and the set of letters it uses: whether any title could hold a typed
+    /// word is a look at the groups of nearby lengths whose letters could be its within the
+    /// typo budget, not a scan of every title.
+    title_words: BTreeMap<LetterGroup, HashMap<String, u32>>,
+}
+
+/// Words of one length made of one set of ASCII characters (`other`: and some beyond ASCII).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct LetterGroup {
+    chars: usize,
+    ascii: u128,
+    other: bool,
+}
+
+impl LetterGroup {
+    fn of(word: &str) -> Self {
+        let mut group = LetterGroup {
+            chars: 0,
+            ascii: 0,
+            other: false,
+        };
+        for c in word.chars() {
+            group.chars += 1;
+            if c.is_ascii() {
+                group.ascii |= 1 << c as u32;
+            } else {
+                group.other = true;
+            }
+        }
+        group
+    }
+
+    /// Whether more than `budget` characters of `typed` are certainly absent from this
+    /// group's words: each takes an edit of its own (deleted or replaced).
+    fn too_far(&self, typed: &str, budget: usize) -> bool {
+        typed
+            .chars()
+            .filter(|&c| {
+                if c.is_ascii() {
+                    self.ascii & (1 << c as u32) == 0
+                } else {
+                    !self.other
+                }
+            })
+            .count()
+            > budget
+    }
 }
 
 /// A name as written plus, when it is stylized ("P!nk"), as people type it ("Pink"): the text
@@ -97,24 +145,85 @@ fn word_matches(asked: &str, stored: &str) -> bool {
     crate::domain::query::text::word_match(asked, stored).is_some()
 }
 
+/// Typed words matched against stored words under the typo budget, each distinct
+/// (position, stored word) pair compared once. A stored word that is not the typed word and
+/// whose length is out of the typo budget's reach is rejected before any hashing: that is
+/// nearly every word of nearly every name, and hashing it to look up a memo cost more than
+/// the comparison (a parse scans every title for a few spans).
+struct WordMatcher<'t, 's> {
+    typed: &'t [String],
+    /// Per typed word: its length in characters and its typo budget.
+    reach: Vec<(usize, usize)>,
+    /// Per typed word, the stored words compared so far. Fx-hashed: names share words ("the",
+    /// or "track" in every title of a generated catalog), so this is asked once per name
+    /// scanned, and SipHash was then most of a parse.
+    seen: Vec<rustc_hash::FxHashMap<&'s str, bool>>,
+}
+
+impl<'t, 's> WordMatcher<'t, 's> {
+    fn new(typed: &'t [String]) -> Self {
+        let reach = typed
+            .iter()
+            .map(|w| {
+                let chars = w.chars().count();
+                (chars, crate::domain::query::text::typo_budget(w) as usize)
+            })
+            .collect();
+        Self {
+            typed,
+            reach,
+            seen: vec![rustc_hash::FxHashMap::default(); typed.len()],
+        }
+    }
+
+    /// Whether typed word `at` matches `stored` (as [`word_matches`] says).
+    fn matches(&mut self, at: usize, stored: &'s str) -> bool {
+        let typed = self.typed[at].as_str();
+        if typed == stored {
+            return true;
+        }
+        let (chars, budget) = self.reach[at];
+        // `stored.len()` bounds its characters from above and its characters bound it from
+        // below by a quarter, so most words are rejected without counting characters.
+        if budget == 0 || stored.len() + budget < chars || stored.len() > 4 * (chars + budget) {
+            return false;
+        }
+        if stored.chars().count().abs_diff(chars) > budget
+            || too_many_foreign_letters(typed, stored, budget)
+        {
+            return false;
+        }
+        *self.seen[at]
+            .entry(stored)
+            .or_insert_with(|| word_matches(typed, stored))
+    }
+
+    /// Whether the typed words `from..from + name.len()` spell `name`.
+    fn spells(&mut self, from: usize, name: &'s [String]) -> bool {
+        name.iter()
+            .enumerate()
+            .all(|(i, stored)| self.matches(from + i, stored))
+    }
+}
+
+/// Whether more than `budget` letters of `typed` occur nowhere in `stored`: each of them takes
+/// an edit of its own (deleted or replaced), so the words are then further apart than the
+/// budget. Cheap (no allocation), it spares the edit distance for most pairs of words ("studying"
+/// against a catalog number).
+fn too_many_foreign_letters(typed: &str, stored: &str, budget: usize) -> bool {
+    LetterGroup::of(stored).too_far(typed, budget)
+}
+
 /// The name spelled exactly (one lookup: the common case, and every query tries several
-/// spans), else the first within the typo budget word by word. Names share words ("the ...",
-/// one artist's albums), so each distinct stored word is compared once per position.
+/// spans), else the first within the typo budget word by word.
 fn name_spelled(names: &HashMap<Vec<String>, u32>, words: &[String]) -> Option<String> {
     if names.contains_key(words) {
         return Some(words.join(" "));
     }
-    let mut seen: Vec<HashMap<&str, bool>> = vec![HashMap::new(); words.len()];
+    let mut matcher = WordMatcher::new(words);
     names
         .keys()
-        .find(|n| {
-            n.len() == words.len()
-                && n.iter().zip(words).enumerate().all(|(i, (stored, typed))| {
-                    *seen[i]
-                        .entry(stored.as_str())
-                        .or_insert_with(|| word_matches(typed, stored))
-                })
-        })
+        .find(|n| n.len() == words.len() && matcher.spells(0, n))
         .map(|n| n.join(" "))
 }
 
@@ -158,6 +267,27 @@ impl CatalogNames {
             count_in(&mut self.artists, artist, added);
         }
         count_in(&mut self.titles, title, added);
+        for word in name_words(title) {
+            let group = LetterGroup::of(&word);
+            if added {
+                *self
+                    .title_words
+                    .entry(group)
+                    .or_default()
+                    .entry(word)
+                    .or_default() += 1;
+            } else if let Some(words) = self.title_words.get_mut(&group) {
+                if let Some(n) = words.get_mut(&word) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        words.remove(&word);
+                    }
+                }
+                if words.is_empty() {
+                    self.title_words.remove(&group);
+                }
+            }
+        }
         if let Some(a) = album {
             count_in(&mut self.albums, a, added);
         }
@@ -201,6 +331,54 @@ impl CatalogNames {
     /// The catalog title whose whole name the words spell, if any.
     pub fn title_named(&self, words: &[String]) -> Option<String> {
         name_spelled(&self.titles, words)
+    }
+
+    /// Whether some title holds a word that `typed` matches (typo tolerant).
+    fn some_title_word_matches(&self, typed: &str) -> bool {
+        let chars = typed.chars().count();
+        let budget = crate::domain::query::text::typo_budget(typed) as usize;
+        let from = LetterGroup {
+            chars: chars.saturating_sub(budget),
+            ascii: 0,
+            other: false,
+        };
+        self.title_words
+            .range(from..)
+            .take_while(|(group, _)| group.chars <= chars + budget)
+            .filter(|(group, _)| !group.too_far(typed, budget))
+            .any(|(_, words)| words.keys().any(|stored| word_matches(typed, stored)))
+    }
+
+    /// Whether some title of `widths` words is spelled by consecutive words of `words` that
+    /// include `span` (typo tolerant, as [`Self::title_named`]): one pass over the titles for
+    /// every window at once, where asking each window apart scanned them once per window.
+    pub fn title_spanning(
+        &self,
+        words: &[String],
+        span: std::ops::Range<usize>,
+        widths: std::ops::RangeInclusive<usize>,
+    ) -> bool {
+        let windows = |width: usize| {
+            let first = span.end.saturating_sub(width);
+            (first..=span.start).filter(move |&start| start + width <= words.len())
+        };
+        for width in widths.clone() {
+            if windows(width).any(|start| self.titles.contains_key(&words[start..start + width])) {
+                return true;
+            }
+        }
+        // Every window holds the span's words, so a span word no title word matches (within
+        // the typo budget) rules every title out without scanning them.
+        if !words[span.clone()]
+            .iter()
+            .all(|w| self.some_title_word_matches(w))
+        {
+            return false;
+        }
+        let mut matcher = WordMatcher::new(words);
+        self.titles.keys().any(|n| {
+            widths.contains(&n.len()) && windows(n.len()).any(|start| matcher.spells(start, n))
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -272,5 +450,48 @@ mod tests {
         assert!(names.holds(NameKind::Any, "Beethoven's Piano Sonata No 29"));
         assert!(!names.holds(NameKind::Any, "Mozart's Piano Sonata No 29"));
         assert!(!names.holds(NameKind::Any, "Beethoven's Violin Concerto"));
+    }
+}
+
+#[cfg(test)]
+mod spanning {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn a_title_spanning_words_is_found_with_typos_among_many_and_forgotten_when_removed() {
+        let mut titles: Vec<String> = (0..5_000).map(|i| format!("track_{i:07}")).collect();
+        titles.push("Trouble Comes Running".into());
+        let mut names = CatalogNames::new(titles.iter().map(|t| ("artist_1", t.as_str(), None)));
+        // "running" at 2..3, inside the title; typed with a typo in another word too.
+        assert!(names.title_spanning(&words("trouble comes running"), 2..3, 2..=6));
+        assert!(names.title_spanning(&words("play truble comes running now"), 3..4, 2..=6));
+        // The same word outside any title, and a title word no window covers.
+        assert!(!names.title_spanning(&words("music for running"), 2..3, 2..=6));
+        assert!(!names.title_spanning(&words("trouble comes for running"), 3..4, 2..=3));
+        // Words no title holds rule every title out; a removed title is no longer found.
+        assert!(!names.title_spanning(&words("songs to fall asleep to"), 2..4, 2..=6));
+        names.count("artist_1", "Trouble Comes Running", None, false);
+        assert!(!names.title_spanning(&words("trouble comes running"), 2..3, 2..=6));
+        assert!(!names.some_title_word_matches("running"));
+        // The letter bound never rejects what the edit distance accepts.
+        for (typed, stored) in [
+            ("runing", "running"),
+            ("studyng", "studying"),
+            ("beyonse", "beyonce"),
+            ("cafe", "café"),
+        ] {
+            let budget = crate::domain::query::text::typo_budget(typed) as usize;
+            assert_eq!(
+                !too_many_foreign_letters(typed, stored, budget) && word_matches(typed, stored),
+                word_matches(typed, stored),
+                "{typed} {stored}"
+            );
+        }
+        assert!(too_many_foreign_letters("studying", "1422060", 2));
+        assert!(names.some_title_word_matches("track"));
     }
 }

@@ -428,18 +428,8 @@ fn parse_occasions(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabula
 /// Whether tokens `at..at + len` lie inside a span of two to six words that spells a catalog
 /// title (typo tolerant, as names are).
 fn in_a_title(tokens: &[Token], at: usize, len: usize, vocab: &Vocabulary) -> bool {
-    (2..=6).any(|width: usize| {
-        let first = (at + len).saturating_sub(width);
-        (first..=at).any(|start| {
-            start + width <= tokens.len() && {
-                let words: Vec<String> = tokens[start..start + width]
-                    .iter()
-                    .map(|t| normalize_term(&t.raw))
-                    .collect();
-                vocab.names.title_named(&words).is_some()
-            }
-        })
-    })
+    let words: Vec<String> = tokens.iter().map(|t| normalize_term(&t.raw)).collect();
+    vocab.names.title_spanning(&words, at..at + len, 2..=6)
 }
 
 fn parse_tempo_words(tokens: &mut [Token], out: &mut ParsedQuery) {
