@@ -508,6 +508,38 @@ fn parse_artists(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabulary
     }
 }
 
+/// The phrase with its last word in the other grammatical number ("strings" for "string",
+/// "piano" for "pianos", "melody" for "melodies"), most likely form first. Words under four
+/// letters are left alone ("bus", "gas" are not plurals of anything the catalog says).
+fn other_number(phrase: &str) -> Vec<String> {
+    let (head, last) = match phrase.rsplit_once(' ') {
+        Some((h, l)) => (format!("{h} "), l),
+        None => (String::new(), phrase),
+    };
+    if last.chars().count() < 4 || !last.chars().all(|c| c.is_alphabetic()) {
+        return Vec::new();
+    }
+    let mut forms = Vec::new();
+    if let Some(stem) = last.strip_suffix("ies") {
+        forms.push(format!("{stem}y"));
+    } else if last.ends_with('s') && !last.ends_with("ss") {
+        // "tunes" -> "tune", "boxes" -> "box".
+        forms.push(last[..last.len() - 1].to_string());
+        if let Some(stem) = last.strip_suffix("es") {
+            forms.push(stem.to_string());
+        }
+    } else {
+        let sibilant = ["ss", "sh", "ch", "x", "z"]
+            .iter()
+            .any(|e| last.ends_with(e));
+        forms.push(format!("{last}{}", if sibilant { "es" } else { "s" }));
+        if let Some(stem) = last.strip_suffix('y') {
+            forms.push(format!("{stem}ies"));
+        }
+    }
+    forms.into_iter().map(|f| format!("{head}{f}")).collect()
+}
+
 fn parse_vocabulary(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabulary) {
     let mut i = 0;
     while i < tokens.len() {
@@ -545,6 +577,15 @@ fn parse_vocabulary(tokens: &mut [Token], out: &mut ParsedQuery, vocab: &Vocabul
                 .iter()
                 .filter_map(|s| vocab.kind_of(s).map(|k| (k, s.clone())))
                 .collect();
+            if found.is_empty() {
+                // "string ensemble" names the catalog's "strings", "pianos" its "piano": the
+                // other number of the last word, when only that form is a term.
+                found = other_number(&phrase)
+                    .into_iter()
+                    .filter_map(|s| vocab.kind_of(&s).map(|k| (k, s)))
+                    .take(1)
+                    .collect();
+            }
             if found.is_empty() {
                 continue;
             }
@@ -612,6 +653,37 @@ mod tests {
             vec![("west african".into(), 1)],
             vec![],
         )
+    }
+
+    #[test]
+    fn a_term_is_read_in_either_number() {
+        let v = Vocabulary::new(
+            vec![("blues".into(), 3)],
+            vec![("melody".into(), 1)],
+            vec![
+                ("strings".into(), 4),
+                ("piano".into(), 5),
+                ("female vocals".into(), 2),
+            ],
+            vec![],
+            vec![],
+        );
+        let p = parse_query("string ensemble", &v);
+        assert_eq!(p.preferences.instruments, ["strings"], "{:?}", p.recognized);
+        let p = parse_query("pianos and a female vocal", &v);
+        assert_eq!(
+            p.preferences.instruments,
+            ["piano", "female vocals"],
+            "{:?}",
+            p.recognized
+        );
+        let p = parse_query("melodies", &v);
+        assert_eq!(p.preferences.moods, ["melody"], "{:?}", p.recognized);
+        // A term as written wins, and short words are never folded.
+        let p = parse_query("blues", &v);
+        assert_eq!(p.preferences.genres, ["blues"], "{:?}", p.recognized);
+        assert_eq!(other_number("bus"), Vec::<String>::new());
+        assert_eq!(other_number("glass"), ["glasses"]);
     }
 
     #[test]
