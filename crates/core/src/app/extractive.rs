@@ -16,8 +16,18 @@ fn name_of(t: &Track) -> String {
     format!("\"{}\" by {}", t.title, t.artist)
 }
 
-fn fact_sentence(fact: Fact, t: &Track, n: usize) -> String {
-    let who = name_of(t);
+/// One sentence for the tracks numbered `ns`, which share a title, an artist and the fact's
+/// value (recordings of one piece): said once, citing each.
+fn fact_sentence(fact: Fact, t: &Track, ns: &[usize]) -> String {
+    let mut who = name_of(t);
+    if ns.len() > 1 {
+        who.push_str(&format!(" ({} recordings)", ns.len()));
+    }
+    let n = ns
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join("] [");
     match fact.value(t) {
         None => format!(
             "The catalog does not record the {} of {who} [{n}].",
@@ -94,8 +104,18 @@ impl Generator for Extractive {
                 } else {
                     ctx.named.iter().copied().take(3).collect()
                 };
+                // Recordings of one piece (same title, artist and value) are said once.
+                let mut said: Vec<((String, String, Option<String>), Vec<usize>)> = Vec::new();
                 for n in about {
-                    sentences.push(fact_sentence(fact, &ctx.sources[n - 1], n));
+                    let t = &ctx.sources[n - 1];
+                    let key = (t.title.clone(), t.artist.clone(), fact.value(t));
+                    match said.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, ns)) => ns.push(n),
+                        None => said.push((key, vec![n])),
+                    }
+                }
+                for (_, ns) in said {
+                    sentences.push(fact_sentence(fact, &ctx.sources[ns[0] - 1], &ns));
                 }
             }
             None => {
@@ -176,6 +196,37 @@ mod tests {
         let (text, streamed) = run(&ctx);
         assert_eq!(text, "\"ABC\" by The Jackson 5 runs at 94 BPM [1].");
         assert_eq!(streamed, text);
+    }
+
+    #[test]
+    fn recordings_of_one_piece_are_said_once_citing_each() {
+        let recording = |id: &str, tempo: f32| {
+            Arc::new(Track {
+                id: id.into(),
+                metadata: Metadata {
+                    tempo: Some(tempo),
+                    ..Default::default()
+                },
+                ..(*abc()).clone()
+            })
+        };
+        let sources = vec![
+            recording("a", 94.0),
+            recording("b", 94.0),
+            recording("c", 97.0),
+        ];
+        let ctx = AnswerContext {
+            question: "what tempo is ABC?",
+            sources: &sources,
+            fact: Some(Fact::Tempo),
+            named: vec![1, 2, 3],
+        };
+        let (text, _) = run(&ctx);
+        assert_eq!(
+            text,
+            "\"ABC\" by The Jackson 5 (2 recordings) runs at 94 BPM [1] [2]. \
+             \"ABC\" by The Jackson 5 runs at 97 BPM [3]."
+        );
     }
 
     #[test]
