@@ -16,6 +16,9 @@ fn name_of(t: &Track) -> String {
     format!("\"{}\" by {}", t.title, t.artist)
 }
 
+/// A title, an artist and a fact's value: what recordings of one piece share.
+type PieceFact = (String, String, Option<String>);
+
 /// One sentence for the tracks numbered `ns`, which share a title, an artist and the fact's
 /// value (recordings of one piece): said once, citing each.
 fn fact_sentence(fact: Fact, t: &Track, ns: &[usize]) -> String {
@@ -105,7 +108,7 @@ impl Generator for Extractive {
                     ctx.named.iter().copied().take(3).collect()
                 };
                 // Recordings of one piece (same title, artist and value) are said once.
-                let mut said: Vec<((String, String, Option<String>), Vec<usize>)> = Vec::new();
+                let mut said: Vec<(PieceFact, Vec<usize>)> = Vec::new();
                 for n in about {
                     let t = &ctx.sources[n - 1];
                     let key = (t.title.clone(), t.artist.clone(), fact.value(t));

@@ -28,8 +28,11 @@ pub struct CatalogNames {
 #[derive(Debug, Clone, Default)]
 struct NameIndex {
     counts: HashMap<Arc<[String]>, u32>,
-    by_first: BTreeMap<LetterGroup, HashMap<String, Vec<Arc<[String]>>>>,
+    by_first: BTreeMap<LetterGroup, FirstWords>,
 }
+
+/// Names by their first word (one group of first words).
+type FirstWords = HashMap<String, Vec<Arc<[String]>>>;
 
 impl NameIndex {
     fn count(&mut self, name: &str, added: bool) {
