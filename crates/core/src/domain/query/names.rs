@@ -418,13 +418,6 @@ impl CatalogNames {
     pub fn is_empty(&self) -> bool {
         self.artists.is_empty() && self.titles.is_empty() && self.albums.is_empty()
     }
-
-    /// Whether any artist, title or album name holds `word` (normalised, as written).
-    pub fn has_word(&self, word: &str) -> bool {
-        [&self.artists, &self.titles, &self.albums]
-            .iter()
-            .any(|l| l.names().any(|name| name.iter().any(|w| w == word)))
-    }
 }
 
 /// Words that end a name written after "by" or "the band" in lower case.
