@@ -388,6 +388,7 @@ fn chroma(samples: &[f32], rate: u32) -> Chroma {
         })
         .collect();
     let key_last = (((KEY_CHROMA_MAX_HZ / bin_hz).floor() as usize).max(first)).min(last);
+    let split = key_last + 1 - first;
     let mut sum = [0.0f32; 12];
     let mut key_sum = [0.0f32; 12];
     let mut frames = 0usize;
@@ -403,7 +404,6 @@ fn chroma(samples: &[f32], rate: u32) -> Chroma {
             break;
         }
         let mut frame = [0.0f32; 12];
-        let split = key_last + 1 - first;
         for (c, &pc) in spectrum[first..key_last + 1].iter().zip(&classes[..split]) {
             frame[pc] += c.norm_sqr();
         }

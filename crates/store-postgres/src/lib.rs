@@ -169,9 +169,14 @@ pub const VOCABULARY_MAX_LAG: Duration = Duration::from_secs(1);
 
 struct CachedVocabulary {
     sequence: u64,
-    /// When the cached vocabulary was last known to match the database's sequence.
-    checked: Instant,
     vocabulary: Arc<Vocabulary>,
+}
+
+/// The database's write sequence as last read, and when: the caches of a replica (vocabulary,
+/// word statistics) check it at most once per `VOCABULARY_MAX_LAG`, together.
+struct RecentSequence {
+    sequence: u64,
+    read_at: Instant,
 }
 
 /// What the database said of single query words (`analyse_words`), kept per replica: queries
@@ -181,8 +186,6 @@ struct CachedVocabulary {
 /// `ANALYZE` refreshes, which no write announces).
 struct WordCache {
     sequence: u64,
-    /// When the sequence was last read.
-    checked: Instant,
     filled_at: Instant,
     /// (typed word, whether it may be a typo) -> (share of tracks, look for it as a typo).
     words: HashMap<(String, bool), (f32, bool)>,
@@ -214,6 +217,7 @@ pub struct PgStore {
     dim: usize,
     vocabulary: Mutex<Option<CachedVocabulary>>,
     words: Mutex<Option<WordCache>>,
+    recent_sequence: Mutex<Option<RecentSequence>>,
 }
 
 /// The database's clock as the embedded store writes times (RFC 3339, UTC, milliseconds).
@@ -282,6 +286,7 @@ impl PgStore {
             dim,
             vocabulary: Mutex::new(None),
             words: Mutex::new(None),
+            recent_sequence: Mutex::new(None),
             deferred_index: AtomicBool::new(false),
         })
     }
@@ -592,39 +597,42 @@ impl PgStore {
         Ok(analysis)
     }
 
-    /// The cached answers for `keys` (None where not cached), after checking at most once per
-    /// `VOCABULARY_MAX_LAG` that no write changed the catalog since they were read.
+    /// The cached answers for `keys` (None where not cached), emptied first when a write
+    /// changed the catalog since they were read or they are older than `WORD_STATS_MAX_AGE`.
     fn cached_words(&self, keys: &[(String, bool)]) -> Result<Vec<Option<(f32, bool)>>, PgError> {
-        let stale = |c: &WordCache| c.filled_at.elapsed() >= WORD_STATS_MAX_AGE;
-        let needs_check = match self.words.lock() {
-            Ok(cache) => cache
-                .as_ref()
-                .is_none_or(|c| stale(c) || c.checked.elapsed() >= VOCABULARY_MAX_LAG),
-            Err(_) => return Ok(vec![None; keys.len()]),
-        };
-        let sequence = if needs_check {
-            Some(self.sequence_now()?)
-        } else {
-            None
-        };
+        let sequence = self.recent_sequence()?;
         let Ok(mut cache) = self.words.lock() else {
             return Ok(vec![None; keys.len()]);
         };
-        if let Some(sequence) = sequence {
-            match cache.as_mut() {
-                Some(c) if c.sequence == sequence && !stale(c) => c.checked = Instant::now(),
-                _ => {
-                    *cache = Some(WordCache {
-                        sequence,
-                        checked: Instant::now(),
-                        filled_at: Instant::now(),
-                        words: HashMap::new(),
-                    })
-                }
+        let c = match cache.as_mut() {
+            Some(c) if c.sequence == sequence && c.filled_at.elapsed() < WORD_STATS_MAX_AGE => c,
+            _ => cache.insert(WordCache {
+                sequence,
+                filled_at: Instant::now(),
+                words: HashMap::new(),
+            }),
+        };
+        Ok(keys.iter().map(|k| c.words.get(k).copied()).collect())
+    }
+
+    /// The write sequence, read from the database at most once per `VOCABULARY_MAX_LAG`.
+    fn recent_sequence(&self) -> Result<u64, PgError> {
+        if let Ok(recent) = self.recent_sequence.lock() {
+            if let Some(r) = recent
+                .as_ref()
+                .filter(|r| r.read_at.elapsed() < VOCABULARY_MAX_LAG)
+            {
+                return Ok(r.sequence);
             }
         }
-        let c = cache.as_ref().expect("filled above");
-        Ok(keys.iter().map(|k| c.words.get(k).copied()).collect())
+        let sequence = self.sequence_now()?;
+        if let Ok(mut recent) = self.recent_sequence.lock() {
+            *recent = Some(RecentSequence {
+                sequence,
+                read_at: Instant::now(),
+            });
+        }
+        Ok(sequence)
     }
 
     fn sequence_now(&self) -> Result<u64, PgError> {
@@ -891,20 +899,13 @@ impl Store for PgStore {
             .vocabulary
             .lock()
             .map_err(|_| CoreError::Internal("vocabulary lock poisoned".into()))?;
-        if let Some(c) = cached.as_mut() {
-            if c.checked.elapsed() < VOCABULARY_MAX_LAG {
-                return Ok(c.vocabulary.clone());
-            }
-        }
-        let sequence = self.sequence()?;
-        if let Some(c) = cached.as_mut().filter(|c| c.sequence == sequence) {
-            c.checked = Instant::now();
+        let sequence = self.recent_sequence()?;
+        if let Some(c) = cached.as_ref().filter(|c| c.sequence == sequence) {
             return Ok(c.vocabulary.clone());
         }
         let vocabulary = Arc::new(self.build_vocabulary()?);
         *cached = Some(CachedVocabulary {
             sequence,
-            checked: Instant::now(),
             vocabulary: vocabulary.clone(),
         });
         Ok(vocabulary)

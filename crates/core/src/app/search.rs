@@ -309,19 +309,20 @@ impl Engine {
         let mut merged = merge_dual(fuse(broad), fuse(targeted), weights.targeted_boost);
         let rerank = req.rerank && weights.rerank_scale != 0.0;
         let bare_genre = req.parse && is_bare_genre(&req.text, self.store.vocabulary()?.as_ref());
-        let wanted = hard.clone().union(&fits);
-        let q = RerankQuery::new(&text, &wanted).with_artists(
-            parsed
-                .as_ref()
-                .map(|p| p.artists.as_slice())
-                .unwrap_or_default(),
-        );
+        let rerank_query = rerank.then(|| {
+            let wanted = hard.clone().union(&fits);
+            RerankQuery::new(&text, &wanted).with_artists(
+                parsed
+                    .as_ref()
+                    .map(|p| p.artists.as_slice())
+                    .unwrap_or_default(),
+            )
+        });
         // A catalogue number names a work exactly, but only in its description, which fusion
         // weighs little: every candidate is reranked then, so the work is never out of reach.
-        let depth = if q.names_catalogue_number() {
-            merged.len()
-        } else {
-            rerank_depth(merged.len(), req.top_k)
+        let depth = match &rerank_query {
+            Some(q) if q.names_catalogue_number() => merged.len(),
+            _ => rerank_depth(merged.len(), req.top_k),
         };
         // Every track ranking and the hits read, in one call to the store.
         let reads = if rerank {
@@ -338,8 +339,8 @@ impl Engine {
             self.store.as_ref(),
             merged[..reads].iter().map(|(id, _)| id.as_str()),
         )?;
-        if rerank {
-            rerank_fetched(&mut merged, &fetched, &q, depth, weights.rerank_scale);
+        if let Some(q) = &rerank_query {
+            rerank_fetched(&mut merged, &fetched, q, depth, weights.rerank_scale);
         }
         if bare_genre {
             // Named songs of the genre are not buried under captioned clips.

@@ -57,12 +57,60 @@ pub fn word_match(typed: &str, stored: &str) -> Option<WordMatch> {
     }
     let typed_chars = typed.chars().count();
     let budget = typo_budget_for(typed_chars) as usize;
-    // Every edit changes the length by at most one character, so words whose lengths differ by
-    // more than the budget are rejected before the distance (which allocates) is computed.
+    // Every edit changes the length by at most one character, and every typed letter the
+    // stored word lacks takes an edit of its own, so most words are rejected before the
+    // distance (which allocates) is computed.
     let within = budget > 0
         && typed_chars.abs_diff(stored.chars().count()) <= budget
+        && !Letters::of(stored).too_far(typed, budget)
         && strsim::osa_distance(typed, stored) <= budget;
     within.then_some(WordMatch::Typo)
+}
+
+/// A word's length in characters and the set of characters it uses (ASCII ones exactly,
+/// `other`: some beyond ASCII): what a typed word is compared with before the edit distance,
+/// and how the catalog's names are grouped for typo-tolerant look-ups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Letters {
+    pub chars: usize,
+    pub ascii: u128,
+    pub other: bool,
+}
+
+impl Letters {
+    pub fn of(word: &str) -> Self {
+        let mut letters = Letters {
+            chars: 0,
+            ascii: 0,
+            other: false,
+        };
+        for c in word.chars() {
+            letters.chars += 1;
+            if c.is_ascii() {
+                letters.ascii |= 1 << c as u32;
+            } else {
+                letters.other = true;
+            }
+        }
+        letters
+    }
+
+    /// Whether more than `budget` characters of `typed` are certainly absent from words with
+    /// these letters: each takes an edit of its own (deleted or replaced), so such words are
+    /// further from `typed` than the budget.
+    pub fn too_far(&self, typed: &str, budget: usize) -> bool {
+        typed
+            .chars()
+            .filter(|&c| {
+                if c.is_ascii() {
+                    self.ascii & (1 << c as u32) == 0
+                } else {
+                    !self.other
+                }
+            })
+            .count()
+            > budget
+    }
 }
 
 /// Query words that also stand for a digit in names ("jackson five" = "Jackson 5").
@@ -90,6 +138,24 @@ pub fn digit_for(word: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_letter_bound_keeps_every_typo_the_distance_allows() {
+        for (typed, stored) in [
+            ("runing", "running"),
+            ("studyng", "studying"),
+            ("beyonse", "beyonce"),
+            ("cafe", "café"),
+        ] {
+            assert_eq!(
+                word_match(typed, stored),
+                Some(WordMatch::Typo),
+                "{typed} {stored}"
+            );
+        }
+        assert!(Letters::of("1422060").too_far("studying", 2));
+        assert_eq!(word_match("studying", "1422060"), None);
+    }
 
     #[test]
     fn typos_are_allowed_by_length() {
