@@ -47,6 +47,22 @@ impl Backend for Embedded {
     }
 }
 
+/// The embedded store keeping one whole track in memory: every other track a result needs is
+/// read from the database, as in a catalog larger than the cache.
+struct EmbeddedFromDisk(tempfile::TempDir);
+
+impl Backend for EmbeddedFromDisk {
+    fn open_with(&self, model: (&str, usize)) -> music_rag_core::Result<Arc<dyn Store>> {
+        let store = EmbeddedStore::open(self.0.path(), Some(model), Access::ReadWrite)
+            .map_err(music_rag_core::CoreError::from)?;
+        store.set_cached_tracks(1);
+        Ok(Arc::new(store))
+    }
+    fn typo_measure(&self) -> TypoMeasure {
+        TypoMeasure::EditDistance
+    }
+}
+
 struct Postgres(TestSchema);
 
 impl Backend for Postgres {
@@ -967,6 +983,12 @@ macro_rules! contract {
             $(#[test]
             fn $test() {
                 super::$test(&super::Embedded(tempfile::tempdir().unwrap()));
+            })*
+        }
+        mod embedded_from_disk {
+            $(#[test]
+            fn $test() {
+                super::$test(&super::EmbeddedFromDisk(tempfile::tempdir().unwrap()));
             })*
         }
         mod postgres {

@@ -3,6 +3,7 @@
 //! catalog serves reads and filtered dense search (exact, or through an inverted-file index
 //! from [`ANN_MIN_TRACKS`] tracks on).
 
+mod bodies;
 mod index_file;
 mod ivf;
 mod kernels;
@@ -27,9 +28,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use bodies::Bodies;
+pub use bodies::DEFAULT_CACHED_TRACKS;
 use keyword::KeywordIndex;
 use memory::{Catalog, Entry, IndexPlan};
-use music_rag_core::domain::retrieval::filter::TrackFacets;
 use music_rag_core::{
     Candidate, CoreError, Filter, Known, Page, Selected, Selection, SnapshotManifest, Store,
     StoreStats, StoredTrack, Track, Vocabulary,
@@ -117,6 +119,8 @@ pub struct EmbeddedStore {
     db: Mutex<Db>,
     keyword: KeywordIndex,
     catalog: RwLock<Catalog>,
+    /// Whole tracks, read from the database when asked for.
+    bodies: Bodies,
     dim: usize,
     model_id: String,
     /// The database's sequence number, mirrored for lock-free reads.
@@ -210,7 +214,16 @@ impl EmbeddedStore {
         })?;
         let (model_id, dim) = Self::check_model(dir, &db, model, true)?;
         let keyword = KeywordIndex::open(&dir.join(KEYWORD_DIR))?;
-        let store = Self::assemble(dir, db, keyword, (model_id, dim), Some(lock), index_from)?;
+        let file = Some(dir.join(DB_FILE));
+        let store = Self::assemble(
+            dir,
+            db,
+            file,
+            keyword,
+            (model_id, dim),
+            Some(lock),
+            index_from,
+        )?;
         store.catch_up_keyword()?;
         Ok(store)
     }
@@ -222,14 +235,14 @@ impl EmbeddedStore {
     ) -> Result<Self, StoreError> {
         maintenance::refuse_interrupted_restore(dir)?;
         let path = dir.join(DB_FILE);
-        let db = if path.exists() {
-            Db::open_read_only(&path)?
+        let (db, file) = if path.exists() {
+            (Db::open_read_only(&path)?, Some(path))
         } else {
-            Db::empty()?
+            (Db::empty()?, None)
         };
         let (model_id, dim) = Self::check_model(dir, &db, model, false)?;
         let keyword = KeywordIndex::open_read_only(&dir.join(KEYWORD_DIR))?;
-        let store = Self::assemble(dir, db, keyword, (model_id, dim), None, index_from)?;
+        let store = Self::assemble(dir, db, file, keyword, (model_id, dim), None, index_from)?;
         let (index_seq, db_seq) = (
             store.keyword.sequence(),
             store.sequence.load(Ordering::Acquire),
@@ -281,15 +294,18 @@ impl EmbeddedStore {
     }
 
     /// Loads the catalog from the source of truth into memory.
+    #[allow(clippy::too_many_arguments)]
     fn assemble(
         dir: &Path,
         db: Db,
+        db_file: Option<PathBuf>,
         keyword: KeywordIndex,
         (model_id, dim): (String, usize),
         writer_lock: Option<WriterLock>,
         index_from: usize,
     ) -> Result<Self, StoreError> {
-        let mut catalog = load::load_catalog(&db, dim)?;
+        let bodies = Bodies::new(db_file.as_deref(), bodies::DEFAULT_CACHED_TRACKS);
+        let mut catalog = load::load_catalog(&db, dim, &bodies)?;
         catalog.index_from(index_from);
         let db_seq = db.sequence()?;
         let mut index_saved_at = Self::restore_vector_index(dir, &db, &mut catalog, dim, db_seq);
@@ -305,6 +321,7 @@ impl EmbeddedStore {
             db: Mutex::new(db),
             keyword,
             catalog: RwLock::new(catalog),
+            bodies,
             dim,
             model_id,
             sequence: AtomicU64::new(db_seq),
@@ -487,6 +504,13 @@ impl EmbeddedStore {
         self.dim
     }
 
+    /// Keeps at most `tracks` whole tracks in memory from now on (default
+    /// [`DEFAULT_CACHED_TRACKS`]); the rest are read from the database when a result needs
+    /// them.
+    pub fn set_cached_tracks(&self, tracks: usize) {
+        self.bodies.resize(tracks);
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -510,12 +534,22 @@ impl Store for EmbeddedStore {
     }
 
     fn get(&self, id: &str) -> music_rag_core::Result<Option<Arc<Track>>> {
-        Ok(self
-            .catalog
-            .read()
-            .map_err(lock_err)?
-            .get(id)
-            .map(|e| e.track.clone()))
+        Ok(self.get_many(&[id])?.pop().flatten())
+    }
+
+    fn get_many(&self, ids: &[&str]) -> music_rag_core::Result<Vec<Option<Arc<Track>>>> {
+        // Under the catalog's read lock (see `Bodies::get_many`).
+        let catalog = self.catalog.read().map_err(lock_err)?;
+        let slots: Vec<Option<u64>> = ids
+            .iter()
+            .map(|id| catalog.get(id).map(|e| e.slot))
+            .collect();
+        let known: Vec<u64> = slots.iter().flatten().copied().collect();
+        let mut found = self.bodies.get_many(&known)?.into_iter();
+        Ok(slots
+            .into_iter()
+            .map(|s| s.and_then(|_| found.next().flatten()))
+            .collect())
     }
 
     fn get_embedding(&self, id: &str) -> music_rag_core::Result<Option<Vec<f32>>> {
@@ -533,7 +567,14 @@ impl Store for EmbeddedStore {
     }
 
     fn list(&self, cursor: Option<&str>, limit: usize) -> music_rag_core::Result<Page> {
-        let (tracks, next_cursor) = self.catalog.read().map_err(lock_err)?.page(cursor, limit);
+        let catalog = self.catalog.read().map_err(lock_err)?;
+        let (slots, next_cursor) = catalog.page(cursor, limit);
+        let tracks = self
+            .bodies
+            .get_many(&slots)?
+            .into_iter()
+            .flatten()
+            .collect();
         Ok(Page {
             tracks,
             next_cursor,
@@ -610,7 +651,7 @@ impl Store for EmbeddedStore {
             .into_iter()
             .filter_map(|hit| {
                 catalog.by_slot(hit.slot).map(|e| Candidate {
-                    id: e.track.id.clone(),
+                    id: e.id.to_string(),
                     score: hit.score,
                     matched: hit.matched,
                 })
@@ -624,21 +665,18 @@ impl Store for EmbeddedStore {
 
     fn select(&self, selection: &Selection) -> music_rag_core::Result<Selected> {
         let filter = selection.filter.compile();
-        let mut tracks = self
-            .catalog
-            .read()
-            .map_err(lock_err)?
-            .selected(&filter, &selection.artists);
-        if let Some((measure, highest_first)) = selection.order {
-            music_rag_core::domain::catalog::measure::order_by(&mut tracks, measure, highest_first);
-        }
+        let catalog = self.catalog.read().map_err(lock_err)?;
+        let selected = catalog.selected(&filter, &selection.artists, selection.order);
+        // Only the page asked for is read whole.
+        let page: Vec<u64> = selected
+            .iter()
+            .skip(selection.offset)
+            .take(selection.limit)
+            .map(|e| e.slot)
+            .collect();
         Ok(Selected {
-            total: tracks.len(),
-            tracks: tracks
-                .into_iter()
-                .skip(selection.offset)
-                .take(selection.limit)
-                .collect(),
+            total: selected.len(),
+            tracks: self.bodies.get_many(&page)?.into_iter().flatten().collect(),
         })
     }
 
@@ -772,15 +810,11 @@ impl EmbeddedStore {
                 track.created_at = Some(w.created_at);
                 track.updated_at = Some(w.updated_at);
                 catalog.insert(
-                    Entry {
-                        slot: w.slot,
-                        facets: TrackFacets::of(&track),
-                        track: Arc::new(track),
-                        content_hash: item.content_hash,
-                        text_hash: item.text_hash,
-                    },
+                    Entry::of(w.slot, &track, item.content_hash, item.text_hash),
                     &item.embedding,
                 );
+                // Under the catalog's write lock, as `Bodies::get_many` relies on.
+                self.bodies.put(w.slot, Arc::new(track));
             }
         }
         // Published last: a reader that sees this number also sees the data behind it, so no
@@ -851,10 +885,16 @@ impl EmbeddedStore {
                 return Err(failure.error);
             }
         };
-        self.catalog
-            .write()
-            .map_err(|_| StoreError::Corrupt("lock".into()))?
-            .remove(id);
+        {
+            let mut catalog = self
+                .catalog
+                .write()
+                .map_err(|_| StoreError::Corrupt("lock".into()))?;
+            if let Some(slot) = catalog.get(id).map(|e| e.slot) {
+                self.bodies.forget(slot);
+            }
+            catalog.remove(id);
+        }
         self.sequence.store(seq, Ordering::Release);
         self.refresh_vector_index()?;
         db.prune_tombstones(seq)?;

@@ -1,11 +1,15 @@
-//! The in-memory view of the catalog, loaded from the source of truth at open: tracks with
-//! their precomputed facets, and all vectors in one contiguous array for dense scans (exact,
-//! or through the inverted-file index once the catalog is large).
+//! The in-memory view of the catalog, loaded from the source of truth at open: what searching,
+//! filtering and ordering read of each track (its id, facets, names, measures and sound
+//! vector; the whole track stays in the database, see `bodies`), and all vectors in one
+//! contiguous array for dense scans (exact, or through the inverted-file index once the
+//! catalog is large).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use music_rag_core::domain::catalog::measure::{compare_values, Measure};
+use music_rag_core::domain::catalog::vocabulary::TrackNames;
 use music_rag_core::domain::retrieval::filter::{
     CompiledFilter, FacetField, FacetValue, TrackFacets,
 };
@@ -14,12 +18,38 @@ use music_rag_core::{Candidate, Track, Vocabulary};
 use crate::ivf::{Ivf, Saved, Vectors};
 use crate::kernels::{dot, kernels, quantize};
 
+/// What the catalog keeps of one track.
 pub struct Entry {
     pub slot: u64,
-    pub track: Arc<Track>,
+    pub id: Box<str>,
     pub facets: TrackFacets,
+    /// Counted in the vocabulary, and matched when a question names an artist.
+    pub names: TrackNames,
+    /// By [`Measure::index`]: what a question orders by.
+    pub measures: [Option<f32>; 3],
+    /// The sound embedding, for "sounds like".
+    pub audio: Option<Box<[f32]>>,
     pub content_hash: String,
     pub text_hash: String,
+}
+
+impl Entry {
+    pub fn of(slot: u64, track: &Track, content_hash: String, text_hash: String) -> Self {
+        Self {
+            slot,
+            id: track.id.as_str().into(),
+            facets: TrackFacets::of(track),
+            names: TrackNames::of(track),
+            measures: Measure::ALL.map(|m| m.of(track).map(|v| v as f32)),
+            audio: track
+                .audio
+                .as_ref()
+                .filter(|a| !a.vector.is_empty())
+                .map(|a| a.vector.as_slice().into()),
+            content_hash,
+            text_hash,
+        }
+    }
 }
 
 /// Tracks by dense position; the vector of position `p` is `vectors[p*dim..(p+1)*dim]`.
@@ -494,7 +524,7 @@ impl Catalog {
     }
 
     pub fn insert(&mut self, entry: Entry, vector: &[f32]) {
-        if let Some(&pos) = self.by_id.get(&entry.track.id) {
+        if let Some(&pos) = self.by_id.get(&*entry.id) {
             self.remove_position(pos);
         }
         let pos = match self.free.pop() {
@@ -518,22 +548,22 @@ impl Catalog {
         if let Some(ivf) = &mut self.ann {
             ivf.insert(pos, &self.quantized[range], self.scales[pos]);
         }
-        self.by_id.insert(entry.track.id.clone(), pos);
+        self.by_id.insert(entry.id.to_string(), pos);
         self.by_slot.insert(entry.slot, pos);
-        Arc::make_mut(&mut self.vocabulary).count_track(&entry.track, &entry.facets, true);
+        Arc::make_mut(&mut self.vocabulary).count_names(&entry.names, &entry.facets, true);
         self.entries[pos] = Some(entry);
         self.facets = OnceLock::new();
     }
 
     fn remove_position(&mut self, pos: usize) {
         if let Some(e) = self.entries[pos].take() {
-            self.by_id.remove(&e.track.id);
+            self.by_id.remove(&*e.id);
             self.by_slot.remove(&e.slot);
             self.free.push(pos);
             if let Some(ivf) = &mut self.ann {
                 ivf.remove(pos);
             }
-            Arc::make_mut(&mut self.vocabulary).count_track(&e.track, &e.facets, false);
+            Arc::make_mut(&mut self.vocabulary).count_names(&e.names, &e.facets, false);
             self.facets = OnceLock::new();
         }
     }
@@ -560,23 +590,23 @@ impl Catalog {
             .and_then(|&p| self.entries[p].as_ref())
     }
 
-    /// Ids after `cursor`, in order.
-    pub fn page(&self, cursor: Option<&str>, limit: usize) -> (Vec<Arc<Track>>, Option<String>) {
+    /// The slots of the tracks after `cursor` in id order, and the cursor of the next page.
+    pub fn page(&self, cursor: Option<&str>, limit: usize) -> (Vec<u64>, Option<String>) {
         use std::ops::Bound;
         let start = cursor.map_or(Bound::Unbounded, |c| Bound::Excluded(c.to_string()));
-        let mut out: Vec<Arc<Track>> = self
+        let mut out: Vec<&Entry> = self
             .by_id
             .range((start, Bound::Unbounded))
             .take(limit + 1)
-            .filter_map(|(_, &p)| self.entries[p].as_ref().map(|e| e.track.clone()))
+            .filter_map(|(_, &p)| self.entries[p].as_ref())
             .collect();
         let next = if out.len() > limit {
             out.truncate(limit);
-            out.last().map(|t| t.id.clone())
+            out.last().map(|e| e.id.to_string())
         } else {
             None
         };
-        (out, next)
+        (out.iter().map(|e| e.slot).collect(), next)
     }
 
     /// Slots that pass the filter, as a predicate for the keyword index.
@@ -703,11 +733,7 @@ impl Catalog {
     /// the original did. Ids are compared in place and cloned for the `k` kept only.
     fn best(&self, scored: impl Iterator<Item = (f32, usize)>, k: usize) -> Vec<Candidate> {
         let mut live: Vec<(f32, &str)> = scored
-            .filter_map(|(score, pos)| {
-                self.entries[pos]
-                    .as_ref()
-                    .map(|e| (score, e.track.id.as_str()))
-            })
+            .filter_map(|(score, pos)| self.entries[pos].as_ref().map(|e| (score, &*e.id)))
             .collect();
         live.sort_by(|a, b| music_rag_core::domain::retrieval::hit::rank_order(*a, *b));
         live.into_iter()
@@ -725,11 +751,11 @@ impl Catalog {
         let mut heap: BinaryHeap<Reverse<Scored>> = BinaryHeap::with_capacity(wide + 1);
         for (p, e) in self.entries.iter().enumerate() {
             let Some(e) = e else { continue };
-            let Some(a) = &e.track.audio else { continue };
-            if passing.as_ref().is_some_and(|b| !b.get(p)) || a.vector.len() != query.len() {
+            let Some(a) = &e.audio else { continue };
+            if passing.as_ref().is_some_and(|b| !b.get(p)) || a.len() != query.len() {
                 continue;
             }
-            heap.push(Reverse(Scored(dot(&a.vector, query), p)));
+            heap.push(Reverse(Scored(dot(a, query), p)));
             if heap.len() > wide {
                 heap.pop();
             }
@@ -745,26 +771,38 @@ impl Catalog {
         self.entries
             .iter()
             .flatten()
-            .filter(|e| e.track.audio.is_some())
+            .filter(|e| e.audio.is_some())
             .count()
     }
 
     /// Every track that passes the filter and credits one of `artists` (any, when empty), in
-    /// id order: the exact set a planned question reads, from the facet index.
-    pub fn selected(&self, filter: &CompiledFilter, artists: &[String]) -> Vec<Arc<Track>> {
+    /// id order, or by `order` (a measure, highest first or not; tracks without it last, ties
+    /// by id): the exact set a planned question reads, from the facet index.
+    pub fn selected(
+        &self,
+        filter: &CompiledFilter,
+        artists: &[String],
+        order: Option<(Measure, bool)>,
+    ) -> Vec<&Entry> {
         let passing = self.passing(filter);
-        self.by_id
+        let mut out: Vec<&Entry> = self
+            .by_id
             .values()
             .filter(|&&p| passing.get(p))
             .filter_map(|&p| self.entries[p].as_ref())
             .filter(|e| {
                 artists.is_empty()
                     || artists.iter().any(|a| {
-                        music_rag_core::domain::query::names::credits_exactly(&e.track.artist, a)
+                        music_rag_core::domain::query::names::credits_exactly(&e.names.artist, a)
                     })
             })
-            .map(|e| e.track.clone())
-            .collect()
+            .collect();
+        if let Some((measure, highest_first)) = order {
+            let value = |e: &Entry| e.measures[measure.index()].map(f64::from);
+            // Stable, and the list is in id order already: equal values stay by id.
+            out.sort_by(|a, b| compare_values(value(a), value(b), highest_first));
+        }
+        out
     }
 
     /// Tracks that pass the filter in id order, for filter-only listings.
@@ -775,7 +813,7 @@ impl Catalog {
             .filter(|&&p| passing.get(p))
             .filter_map(|&p| self.entries[p].as_ref())
             .take(k)
-            .map(|e| Candidate::scored(e.track.id.clone(), 0.0))
+            .map(|e| Candidate::scored(e.id.to_string(), 0.0))
             .collect()
     }
 
@@ -798,14 +836,10 @@ mod tests {
             ..Default::default()
         };
         track.metadata.genre = Some(genre.into());
-        let entry = Entry {
-            slot,
-            facets: TrackFacets::of(&track),
-            track: Arc::new(track),
-            content_hash: String::new(),
-            text_hash: String::new(),
-        };
-        c.insert(entry, &[1.0, 0.0, 0.0, 0.0]);
+        c.insert(
+            Entry::of(slot, &track, String::new(), String::new()),
+            &[1.0, 0.0, 0.0, 0.0],
+        );
     }
 
     #[test]

@@ -56,10 +56,7 @@ pub struct RawRow {
 impl RawRow {
     pub fn parse(self) -> Result<Row, StoreError> {
         let slot = self.slot;
-        let mut track: Track = serde_json::from_str(&self.doc)
-            .map_err(|e| StoreError::Corrupt(format!("track at slot {slot}: {e}")))?;
-        track.created_at = Some(self.created_at);
-        track.updated_at = Some(self.updated_at);
+        let track = parse_document(slot, &self.doc, self.created_at, self.updated_at)?;
         Ok(Row {
             slot: slot as u64,
             track,
@@ -68,6 +65,20 @@ impl RawRow {
             text_hash: self.text_hash,
         })
     }
+}
+
+/// A stored track from its document and timestamps.
+pub fn parse_document(
+    slot: i64,
+    doc: &str,
+    created_at: String,
+    updated_at: String,
+) -> Result<Track, StoreError> {
+    let mut track: Track = serde_json::from_str(doc)
+        .map_err(|e| StoreError::Corrupt(format!("track at slot {slot}: {e}")))?;
+    track.created_at = Some(created_at);
+    track.updated_at = Some(updated_at);
+    Ok(track)
 }
 
 /// A row written by `upsert`, with its slot and timestamps.

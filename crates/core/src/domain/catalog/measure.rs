@@ -19,6 +19,17 @@ pub enum Measure {
 }
 
 impl Measure {
+    pub const ALL: [Measure; 3] = [Measure::Tempo, Measure::Duration, Measure::Year];
+
+    /// The measure's place in [`Measure::ALL`], for values kept side by side.
+    pub fn index(self) -> usize {
+        match self {
+            Measure::Tempo => 0,
+            Measure::Duration => 1,
+            Measure::Year => 2,
+        }
+    }
+
     /// The track's value, when the catalog knows it.
     pub fn of(self, t: &Track) -> Option<f64> {
         match self {
@@ -58,22 +69,26 @@ impl Measure {
 /// Orders tracks by a measure: tracks without a value last, ties by id, so a page is stable.
 pub fn order_by(tracks: &mut [std::sync::Arc<Track>], measure: Measure, highest_first: bool) {
     tracks.sort_by(|a, b| {
-        let (va, vb) = (measure.of(a), measure.of(b));
-        match (va, vb) {
-            (Some(x), Some(y)) => {
-                let o = x.total_cmp(&y);
-                if highest_first {
-                    o.reverse()
-                } else {
-                    o
-                }
-            }
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        }
-        .then_with(|| a.id.cmp(&b.id))
+        compare_values(measure.of(a), measure.of(b), highest_first).then_with(|| a.id.cmp(&b.id))
     });
+}
+
+/// The order of [`order_by`] on two tracks' values (the caller breaks ties by id), for stores
+/// that sort values they keep apart from the tracks.
+pub fn compare_values(va: Option<f64>, vb: Option<f64>, highest_first: bool) -> std::cmp::Ordering {
+    match (va, vb) {
+        (Some(x), Some(y)) => {
+            let o = x.total_cmp(&y);
+            if highest_first {
+                o.reverse()
+            } else {
+                o
+            }
+        }
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,26 @@ impl FacetKind {
     }
 }
 
+/// The names of a track the vocabulary counts: its artist, its title when the title names it
+/// ([`Track::name_title`]), its album. What an in-memory catalog keeps of a track whose
+/// document stays on disk.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrackNames {
+    pub artist: Box<str>,
+    pub title: Box<str>,
+    pub album: Option<Box<str>>,
+}
+
+impl TrackNames {
+    pub fn of(t: &Track) -> Self {
+        Self {
+            artist: t.artist.as_str().into(),
+            title: t.name_title().into(),
+            album: t.album.as_deref().map(Into::into),
+        }
+    }
+}
+
 /// The catalog's own vocabulary (normalised terms) with how many tracks use each term in
 /// each field, and its names.
 #[derive(Debug, Clone, Default)]
@@ -80,6 +100,20 @@ impl Vocabulary {
     /// The track's facets are the ones the store already computed for filtering, so terms are
     /// normalised once.
     pub fn count_track(&mut self, t: &Track, facets: &TrackFacets, added: bool) {
+        self.count_terms(facets, added);
+        self.names
+            .count(&t.artist, t.name_title(), t.album.as_deref(), added);
+    }
+
+    /// [`Self::count_track`] for a store that keeps a track's names and facets but not the
+    /// track itself.
+    pub fn count_names(&mut self, names: &TrackNames, facets: &TrackFacets, added: bool) {
+        self.count_terms(facets, added);
+        self.names
+            .count(&names.artist, &names.title, names.album.as_deref(), added);
+    }
+
+    fn count_terms(&mut self, facets: &TrackFacets, added: bool) {
         for (field, value) in facets.values() {
             let i = match field {
                 FacetField::Genre => 0,
@@ -102,8 +136,6 @@ impl Vocabulary {
                 }
             }
         }
-        self.names
-            .count(&t.artist, t.name_title(), t.album.as_deref(), added);
     }
 
     /// The field a normalised term belongs to, if the catalog uses it: the field that uses it
