@@ -47,8 +47,9 @@ impl Backend for Embedded {
     }
 }
 
-/// The embedded store keeping one whole track in memory: every other track a result needs is
-/// read from the database, as in a catalog larger than the cache.
+/// The embedded store as a catalog too large for memory runs it: one whole track cached (every
+/// other track a result needs is read from the database) and the vector index from the first
+/// track on (no f32 vectors in memory: shortlists are re-scored with the stored vectors).
 struct EmbeddedFromDisk(tempfile::TempDir);
 
 impl Backend for EmbeddedFromDisk {
@@ -56,6 +57,7 @@ impl Backend for EmbeddedFromDisk {
         let store = EmbeddedStore::open(self.0.path(), Some(model), Access::ReadWrite)
             .map_err(music_rag_core::CoreError::from)?;
         store.set_cached_tracks(1);
+        store.set_vector_index_threshold(1)?;
         Ok(Arc::new(store))
     }
     fn typo_measure(&self) -> TypoMeasure {

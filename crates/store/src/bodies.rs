@@ -6,6 +6,7 @@
 //! Readers have connections of their own (SQLite in WAL mode lets them read beside the
 //! writer), taken from a small pool so a search never waits for a write.
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use music_rag_core::Track;
 
-use crate::sqlite::parse_document;
+use crate::sqlite::{decode_vector, parse_document};
 use crate::StoreError;
 
 /// Tracks the cache holds by default: every track of a catalog up to this size (the whole of
@@ -117,6 +118,36 @@ impl Bodies {
             out[i] = Some(track);
         }
         Ok(out)
+    }
+
+    /// The f32 vectors stored at `slots` (a slot the database no longer holds is left out),
+    /// in one read transaction, for re-scoring a shortlist.
+    pub(crate) fn vectors(&self, slots: &[u64]) -> Result<HashMap<u64, Vec<f32>>, StoreError> {
+        if slots.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.with_reader(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            let mut found = HashMap::with_capacity(slots.len());
+            {
+                let mut stmt = tx.prepare_cached("SELECT embedding FROM tracks WHERE slot = ?1")?;
+                for &slot in slots {
+                    let row = stmt.query_row([slot as i64], |r| {
+                        let blob = r.get_ref(0)?.as_blob()?;
+                        Ok(decode_vector(blob))
+                    });
+                    match row {
+                        Ok(v) => {
+                            found.insert(slot, v);
+                        }
+                        Err(rusqlite::Error::QueryReturnedNoRows) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            tx.finish()?;
+            Ok(found)
+        })
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, LruCache<u64, Arc<Track>>> {

@@ -81,8 +81,14 @@ pub(crate) struct Vectors<'a> {
 }
 
 impl Vectors<'_> {
-    fn f32_at(&self, p: usize) -> &[f32] {
-        &self.f32[p * self.dim..(p + 1) * self.dim]
+    /// The vector at `p`: as stored, or from its 8-bit copy when the catalog keeps no f32
+    /// vectors (a large one; training centroids needs no more precision than that).
+    fn f32_at(&self, p: usize) -> std::borrow::Cow<'_, [f32]> {
+        if self.f32.is_empty() {
+            let scale = self.scales[p];
+            return self.i8_at(p).iter().map(|&c| c as f32 * scale).collect();
+        }
+        std::borrow::Cow::Borrowed(&self.f32[p * self.dim..(p + 1) * self.dim])
     }
     fn i8_at(&self, p: usize) -> &[i8] {
         &self.i8[p * self.dim..(p + 1) * self.dim]
@@ -249,14 +255,14 @@ fn train(vectors: &Vectors, live: &[usize], lists: usize) -> Vec<f32> {
     let want = (lists * SAMPLE_PER_LIST).min(live.len());
     let sample: Vec<usize> = (0..want).map(|i| live[i * live.len() / want]).collect();
     let mut centroids: Vec<f32> = (0..lists)
-        .flat_map(|c| vectors.f32_at(sample[c * want / lists]).iter().copied())
+        .flat_map(|c| vectors.f32_at(sample[c * want / lists]).into_owned())
         .collect();
     let dot = kernels().f32;
     for round in 0..TRAIN_ROUNDS {
         let placed = par_map(&sample, |p| {
             let v = vectors.f32_at(p);
             (0..lists)
-                .map(|c| (dot(v, &centroids[c * dim..(c + 1) * dim]), c))
+                .map(|c| (dot(&v, &centroids[c * dim..(c + 1) * dim]), c))
                 .max_by(|a, b| a.0.total_cmp(&b.0))
                 .map_or(0, |(_, c)| c)
         });
@@ -266,7 +272,7 @@ fn train(vectors: &Vectors, live: &[usize], lists: usize) -> Vec<f32> {
             counts[c] += 1;
             for (s, x) in sums[c * dim..(c + 1) * dim]
                 .iter_mut()
-                .zip(vectors.f32_at(p))
+                .zip(vectors.f32_at(p).iter())
             {
                 *s += x;
             }
@@ -276,7 +282,7 @@ fn train(vectors: &Vectors, live: &[usize], lists: usize) -> Vec<f32> {
             if counts[c] == 0 {
                 // An empty list takes a sample vector, spread by round so reseeds differ.
                 let p = sample[(c * 7919 + round * 104_729) % want];
-                sum.copy_from_slice(vectors.f32_at(p));
+                sum.copy_from_slice(&vectors.f32_at(p));
             }
             music_rag_core::domain::retrieval::vector::normalize(sum);
         }
@@ -386,7 +392,7 @@ mod tests {
         assert_eq!(ivf.list_count(), 5);
         assert_eq!(ivf.probes(), 5);
         assert_eq!(ivf.scan_size(5), 5);
-        assert_eq!(ivf.ranked_lists(vectors.f32_at(0)).len(), 5);
+        assert_eq!(ivf.ranked_lists(&vectors.f32_at(0)).len(), 5);
     }
 
     #[test]
@@ -400,7 +406,7 @@ mod tests {
         // is as close, within 8-bit rounding).
         let mut first = 0;
         for p in (0..4000).step_by(97) {
-            let ranked = ivf.ranked_lists(vectors.f32_at(p));
+            let ranked = ivf.ranked_lists(&vectors.f32_at(p));
             if ranked[0].positions.contains(&(p as u32)) {
                 first += 1;
             }

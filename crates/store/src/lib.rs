@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use bodies::Bodies;
 pub use bodies::DEFAULT_CACHED_TRACKS;
 use keyword::KeywordIndex;
-use memory::{Catalog, Entry, IndexPlan};
+use memory::{Catalog, Dense, Entry, IndexPlan};
 use music_rag_core::{
     Candidate, CoreError, Filter, Known, Page, Selected, Selection, SnapshotManifest, Store,
     StoreStats, StoredTrack, Track, Vocabulary,
@@ -305,8 +305,7 @@ impl EmbeddedStore {
         index_from: usize,
     ) -> Result<Self, StoreError> {
         let bodies = Bodies::new(db_file.as_deref(), bodies::DEFAULT_CACHED_TRACKS);
-        let mut catalog = load::load_catalog(&db, dim, &bodies)?;
-        catalog.index_from(index_from);
+        let mut catalog = load::load_catalog(&db, dim, &bodies, index_from)?;
         let db_seq = db.sequence()?;
         let mut index_saved_at = Self::restore_vector_index(dir, &db, &mut catalog, dim, db_seq);
         // Trained now (no usable file, or the catalog outgrew it): saved at once, as training
@@ -553,12 +552,14 @@ impl Store for EmbeddedStore {
     }
 
     fn get_embedding(&self, id: &str) -> music_rag_core::Result<Option<Vec<f32>>> {
-        Ok(self
-            .catalog
-            .read()
-            .map_err(lock_err)?
-            .vector(id)
-            .map(<[f32]>::to_vec))
+        let catalog = self.catalog.read().map_err(lock_err)?;
+        if catalog.keeps_vectors() {
+            return Ok(catalog.vector(id).map(<[f32]>::to_vec));
+        }
+        let Some(slot) = catalog.get(id).map(|e| e.slot) else {
+            return Ok(None);
+        };
+        Ok(self.bodies.vectors(&[slot])?.remove(&slot))
     }
 
     fn delete(&self, id: &str) -> music_rag_core::Result<bool> {
@@ -727,11 +728,27 @@ impl EmbeddedStore {
             )));
         }
         let compiled: Vec<_> = filters.iter().map(Filter::compile).collect();
-        Ok(self
-            .catalog
-            .read()
-            .map_err(lock_err)?
-            .dense_many(query, &compiled, k, exact))
+        let catalog = self.catalog.read().map_err(lock_err)?;
+        let shortlists = match catalog.dense_many(query, &compiled, k, exact) {
+            Dense::Ranked(ranked) => return Ok(ranked),
+            Dense::Shortlisted(lists) => lists,
+        };
+        // Every shortlisted vector read once (filters' shortlists overlap), in one read
+        // transaction under the catalog's read lock.
+        let mut slots: Vec<u64> = shortlists.iter().flatten().map(|&(_, s)| s).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        let vectors = self.bodies.vectors(&slots)?;
+        let dot = kernels::kernels().f32;
+        Ok(shortlists
+            .into_iter()
+            .map(|list| {
+                let scored = list
+                    .into_iter()
+                    .filter_map(|(p, slot)| vectors.get(&slot).map(|v| (dot(query, v), p)));
+                catalog.best(scored, k)
+            })
+            .collect())
     }
 
     /// Dense search by an exact scan whatever the catalog's size: the answer the vector

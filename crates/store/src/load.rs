@@ -21,8 +21,14 @@ const CHUNK: usize = 2048;
 type Loaded = (Entry, Vec<f32>, Option<Arc<Track>>);
 type Parsed = Result<Vec<Loaded>, StoreError>;
 
-pub(crate) fn load_catalog(db: &Db, dim: usize, bodies: &Bodies) -> Result<Catalog, StoreError> {
+pub(crate) fn load_catalog(
+    db: &Db,
+    dim: usize,
+    bodies: &Bodies,
+    index_from: usize,
+) -> Result<Catalog, StoreError> {
     let mut catalog = Catalog::new(dim);
+    catalog.index_from(index_from);
     let tracks = db.track_count()?;
     catalog.reserve(tracks);
     let keep = tracks <= bodies.capacity();
@@ -82,11 +88,7 @@ fn parse_chunks(
     }
 }
 
-fn parse(
-    raw: RawRow,
-    dim: usize,
-    keep: bool,
-) -> Result<Loaded, StoreError> {
+fn parse(raw: RawRow, dim: usize, keep: bool) -> Result<Loaded, StoreError> {
     let r = raw.parse()?;
     if r.embedding.len() != dim {
         return Err(StoreError::Corrupt(format!(

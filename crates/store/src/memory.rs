@@ -56,13 +56,20 @@ impl Entry {
 pub struct Catalog {
     dim: usize,
     entries: Vec<Option<Entry>>,
+    /// The f32 vectors, kept while the catalog is smaller than the vector index's threshold
+    /// (`keeps_vectors`): a large catalog re-scores its shortlists with vectors read from the
+    /// database instead, as 1.5 GB at a million tracks is most of its memory.
     vectors: Vec<f32>,
+    keeps_vectors: bool,
     /// The same vectors in 8 bits (a quarter of the memory traffic) for the first pass.
     quantized: Vec<i8>,
     scales: Vec<f32>,
     free: Vec<usize>,
     by_id: BTreeMap<String, usize>,
     by_slot: HashMap<u64, usize>,
+    /// One copy of each facet value the tracks hold (see [`TrackFacets::intern`]): a value
+    /// is a few dozen bytes, and a million tracks hold a few million of them.
+    facet_values: HashSet<FacetValue>,
     /// Built on the first filtered query after a change.
     facets: OnceLock<Arc<FacetIndex>>,
     /// Kept in step with every insert and removal, under the same lock as the data, so it is
@@ -81,6 +88,14 @@ pub enum IndexPlan {
     Keep,
     Drop,
     Build,
+}
+
+/// A dense search's outcome: ranked, or (in a catalog that keeps no f32 vectors) each
+/// filter's shortlist as (position, slot), for the caller to re-score with the vectors the
+/// database holds and rank with [`Catalog::best`].
+pub enum Dense {
+    Ranked(Vec<Vec<Candidate>>),
+    Shortlisted(Vec<Vec<(usize, u64)>>),
 }
 
 /// Positions as bits.
@@ -290,11 +305,13 @@ impl Catalog {
             dim,
             entries: Vec::new(),
             vectors: Vec::new(),
+            keeps_vectors: true,
             quantized: Vec::new(),
             scales: Vec::new(),
             free: Vec::new(),
             by_id: BTreeMap::new(),
             by_slot: HashMap::new(),
+            facet_values: HashSet::new(),
             facets: OnceLock::new(),
             vocabulary: Arc::new(Vocabulary::default()),
             ann: None,
@@ -388,6 +405,25 @@ impl Catalog {
 
     pub(crate) fn install_index(&mut self, index: Option<Ivf>) {
         self.ann = index;
+        if self.ann.is_some() && self.len() >= self.ann_min {
+            self.drop_vectors();
+        }
+    }
+
+    /// From now on the shortlists are re-scored with vectors read from the database. Never
+    /// taken back (a catalog that shrinks below the threshold again keeps reading them):
+    /// reading every vector back would cost a large catalog's open again.
+    fn drop_vectors(&mut self) {
+        if self.keeps_vectors {
+            self.keeps_vectors = false;
+            self.vectors = Vec::new();
+        }
+    }
+
+    /// Whether the f32 vectors are in memory ([`Self::vector`] answers, [`Self::dense_many`]
+    /// ranks), or read from the database.
+    pub fn keeps_vectors(&self) -> bool {
+        self.keeps_vectors
     }
 
     /// Applies [`Self::index_plan`] at once.
@@ -395,7 +431,10 @@ impl Catalog {
         match self.index_plan() {
             IndexPlan::Keep => {}
             IndexPlan::Drop => self.ann = None,
-            IndexPlan::Build => self.ann = Some(self.build_index()),
+            IndexPlan::Build => {
+                let ivf = self.build_index();
+                self.install_index(Some(ivf));
+            }
         }
     }
 
@@ -512,10 +551,16 @@ impl Catalog {
         self.by_id.len()
     }
 
-    /// Room for `tracks` more without growing the arrays on the way.
+    /// Room for `tracks` more without growing the arrays on the way; a catalog loaded at
+    /// the vector index's size keeps no f32 vectors from the start.
     pub fn reserve(&mut self, tracks: usize) {
+        if self.len() + tracks >= self.ann_min {
+            self.drop_vectors();
+        }
         self.entries.reserve(tracks);
-        self.vectors.reserve(tracks * self.dim);
+        if self.keeps_vectors {
+            self.vectors.reserve(tracks * self.dim);
+        }
         self.quantized.reserve(tracks * self.dim);
         self.scales.reserve(tracks);
         self.by_slot.reserve(tracks);
@@ -523,16 +568,19 @@ impl Catalog {
         huge_pages(&self.quantized);
     }
 
-    pub fn insert(&mut self, entry: Entry, vector: &[f32]) {
+    pub fn insert(&mut self, mut entry: Entry, vector: &[f32]) {
         if let Some(&pos) = self.by_id.get(&*entry.id) {
             self.remove_position(pos);
         }
+        entry.facets.intern(&mut self.facet_values);
         let pos = match self.free.pop() {
             Some(p) => p,
             None => {
                 self.entries.push(None);
                 let before = self.quantized.as_ptr();
-                self.vectors.resize(self.vectors.len() + self.dim, 0.0);
+                if self.keeps_vectors {
+                    self.vectors.resize(self.vectors.len() + self.dim, 0.0);
+                }
                 self.quantized.resize(self.quantized.len() + self.dim, 0);
                 if self.quantized.as_ptr() != before {
                     huge_pages(&self.vectors);
@@ -543,7 +591,9 @@ impl Catalog {
             }
         };
         let range = pos * self.dim..(pos + 1) * self.dim;
-        self.vectors[range.clone()].copy_from_slice(vector);
+        if self.keeps_vectors {
+            self.vectors[range.clone()].copy_from_slice(vector);
+        }
         self.scales[pos] = quantize(vector, &mut self.quantized[range.clone()]);
         if let Some(ivf) = &mut self.ann {
             ivf.insert(pos, &self.quantized[range], self.scales[pos]);
@@ -565,6 +615,16 @@ impl Catalog {
             }
             Arc::make_mut(&mut self.vocabulary).count_names(&e.names, &e.facets, false);
             self.facets = OnceLock::new();
+            // Values no other track holds leave the table (a copy a reader's facet index
+            // still holds keeps one there until a later removal finds it alone).
+            let values: Vec<FacetValue> = e.facets.values().map(|(_, v)| v.clone()).collect();
+            drop(e);
+            for v in values {
+                // This copy and the table's.
+                if v.holders() == 2 {
+                    self.facet_values.remove(&v);
+                }
+            }
         }
     }
 
@@ -578,7 +638,11 @@ impl Catalog {
         self.by_id.get(id).and_then(|&p| self.entries[p].as_ref())
     }
 
+    /// The track's f32 vector, when the catalog keeps them ([`Self::keeps_vectors`]).
     pub fn vector(&self, id: &str) -> Option<&[f32]> {
+        if !self.keeps_vectors {
+            return None;
+        }
         self.by_id
             .get(id)
             .map(|&p| &self.vectors[p * self.dim..(p + 1) * self.dim])
@@ -634,7 +698,7 @@ impl Catalog {
         filters: &[CompiledFilter],
         k: usize,
         exact: bool,
-    ) -> Vec<Vec<Candidate>> {
+    ) -> Dense {
         let passing: Vec<Option<Bits>> = filters
             .iter()
             .map(|f| (!f.is_empty()).then(|| self.passing(f)))
@@ -656,7 +720,22 @@ impl Catalog {
         if let Some(ivf) = index.filter(|_| !by_index.is_empty()) {
             self.scan_index(ivf, &query8, &mut lists, &by_index, &passes);
         }
-        self.rescore(query, lists, k)
+        if !self.keeps_vectors {
+            return Dense::Shortlisted(
+                lists
+                    .heaps
+                    .into_iter()
+                    .map(|heap| {
+                        heap.into_iter()
+                            .filter_map(|Reverse(Scored(_, p))| {
+                                self.entries[p].as_ref().map(|e| (p, e.slot))
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            );
+        }
+        Dense::Ranked(self.rescore(query, lists, k))
     }
 
     /// One pass over the positions that pass any filter of `group`.
@@ -731,7 +810,7 @@ impl Catalog {
     /// The best `k` of scored positions as candidates, equal scores by id: not by position,
     /// which depends on the order tracks were loaded or written, so a restored store ranks as
     /// the original did. Ids are compared in place and cloned for the `k` kept only.
-    fn best(&self, scored: impl Iterator<Item = (f32, usize)>, k: usize) -> Vec<Candidate> {
+    pub fn best(&self, scored: impl Iterator<Item = (f32, usize)>, k: usize) -> Vec<Candidate> {
         let mut live: Vec<(f32, &str)> = scored
             .filter_map(|(score, pos)| self.entries[pos].as_ref().map(|e| (score, &*e.id)))
             .collect();
@@ -861,5 +940,28 @@ mod tests {
         assert_eq!(count(&c), 1, "a removed one does not");
         insert(&mut c, 3, "jazz");
         assert_eq!(count(&c), 0, "nor one that changed genre");
+    }
+
+    #[test]
+    fn tracks_share_one_copy_of_each_facet_value_until_none_holds_it() {
+        let mut c = Catalog::new(4);
+        insert(&mut c, 1, "rock");
+        insert(&mut c, 2, "rock");
+        insert(&mut c, 3, "jazz");
+        assert_eq!(c.facet_values.len(), 2);
+        let genre =
+            |c: &Catalog, id: &str| c.get(id).unwrap().facets.values().next().unwrap().1.clone();
+        let rock = genre(&c, "t1");
+        assert_eq!(
+            rock.holders(),
+            4,
+            "one copy: the table's, t1's, t2's and this one"
+        );
+        drop(rock);
+        c.remove("t1");
+        assert_eq!(c.facet_values.len(), 2, "t2 still holds rock");
+        c.remove("t2");
+        c.remove("t3");
+        assert!(c.facet_values.is_empty(), "{:?}", c.facet_values);
     }
 }

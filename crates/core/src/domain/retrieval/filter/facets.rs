@@ -2,6 +2,9 @@
 //! needles a compiled filter looks for, and the index keys stores build from them (PostgreSQL's
 //! GIN arrays, the embedded store's bitsets).
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use super::wire::compact;
 use crate::domain::catalog::audio::HeardAspect;
 use crate::domain::catalog::key::{time_signature, Key};
@@ -55,15 +58,19 @@ impl Needle {
 
     pub(super) fn matches(&self, value: &FacetValue) -> bool {
         if self.exact {
-            return self.padded == value.padded;
+            return self.padded == value.0.padded;
         }
-        value.padded.contains(self.padded.as_str()) || value.compact == self.compact
+        value.0.padded.contains(self.padded.as_str()) || value.0.compact == self.compact
     }
 }
 
-/// One stored facet value, in the two forms needles compare against.
+/// One stored facet value, in the two forms needles compare against. Shared: a catalog keeps
+/// one copy of each distinct value however many tracks hold it ([`TrackFacets::intern`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct FacetValue {
+pub struct FacetValue(Arc<Forms>);
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Forms {
     padded: String,
     compact: String,
 }
@@ -71,28 +78,34 @@ pub struct FacetValue {
 impl FacetValue {
     pub(super) fn new(s: &str) -> Self {
         let n = normalize_term(s);
-        Self {
+        Self(Arc::new(Forms {
             padded: format!(" {n} "),
             compact: compact(&n),
-        }
+        }))
     }
 
     pub(super) fn exact(canonical: &str) -> Self {
         let n = facet_value(canonical);
-        Self {
+        Self(Arc::new(Forms {
             padded: n.clone(),
             compact: n,
-        }
+        }))
+    }
+
+    /// How many holders share this copy of the value (a catalog's table of values counts as
+    /// one).
+    pub fn holders(&self) -> usize {
+        Arc::strong_count(&self.0)
     }
 
     /// The value as normalised, for indexes keyed by it.
     pub fn as_str(&self) -> &str {
-        &self.padded
+        &self.0.padded
     }
 
     /// The normalised term itself, without the padding.
     pub fn term(&self) -> &str {
-        self.padded.trim()
+        self.0.padded.trim()
     }
 }
 
@@ -225,9 +238,9 @@ impl TrackFacets {
                 out.push(format!("{code}*"));
                 last = Some(field);
             }
-            if value.padded == value.compact {
+            if value.0.padded == value.0.compact {
                 // Canonical values are stored unpadded and matched whole.
-                out.push(format!("{code}={}", value.padded));
+                out.push(format!("{code}={}", value.0.padded));
                 continue;
             }
             let words: Vec<&str> = value.term().split(' ').collect();
@@ -236,11 +249,39 @@ impl TrackFacets {
                     out.push(format!("{code}={}", words[start..=end].join(" ")));
                 }
             }
-            out.push(format!("{code}~{}", value.compact));
+            out.push(format!("{code}~{}", value.0.compact));
         }
         out.sort();
         out.dedup();
         out
+    }
+
+    /// Replaces each value with the copy `values` holds (adding the ones it lacks), so tracks
+    /// that share a value share its memory.
+    pub fn intern(&mut self, values: &mut HashSet<FacetValue>) {
+        let mut one = |v: &mut FacetValue| match values.get(v) {
+            Some(shared) => *v = shared.clone(),
+            None => {
+                values.insert(v.clone());
+            }
+        };
+        for list in [
+            &mut self.genres,
+            &mut self.tags,
+            &mut self.moods,
+            &mut self.instruments,
+        ] {
+            list.iter_mut().for_each(&mut one);
+        }
+        for value in [
+            &mut self.origin,
+            &mut self.era,
+            &mut self.key,
+            &mut self.mode,
+            &mut self.time_signature,
+        ] {
+            value.iter_mut().for_each(&mut one);
+        }
     }
 
     pub fn of(t: &Track) -> Self {
