@@ -22,8 +22,9 @@ pub(crate) struct Ivf {
     centroids8: Vec<i8>,
     centroid_scales: Vec<f32>,
     lists: Vec<List>,
-    /// The list holding each catalog position.
+    /// The list holding each catalog position, and its index there.
     list_of: Vec<u32>,
+    index_in_list: Vec<u32>,
     /// Tracks in the catalog when trained.
     trained_for: usize,
 }
@@ -53,22 +54,24 @@ impl List {
         self.scales.reserve_exact(members);
     }
 
-    fn push(&mut self, pos: usize, v8: &[i8], scale: f32) {
+    /// Appends a member; returns its index in the list.
+    fn push(&mut self, pos: usize, v8: &[i8], scale: f32) -> u32 {
         self.positions.push(pos as u32);
         self.codes.extend_from_slice(v8);
         self.scales.push(scale);
+        (self.positions.len() - 1) as u32
     }
 
-    fn remove(&mut self, pos: usize, dim: usize) {
-        let Some(i) = self.positions.iter().position(|&p| p as usize == pos) else {
-            return;
-        };
-        let last = self.positions.len() - 1;
+    /// Removes the member at index `i`; the last member takes its place, and its position is
+    /// returned so the caller can follow it.
+    fn remove_at(&mut self, i: usize, dim: usize) -> Option<u32> {
+        let last = self.positions.len().checked_sub(1)?;
         self.positions.swap_remove(i);
         self.scales.swap_remove(i);
         self.codes
             .copy_within(last * dim..(last + 1) * dim, i * dim);
         self.codes.truncate(last * dim);
+        (i < last).then(|| self.positions[i])
     }
 }
 
@@ -78,6 +81,9 @@ pub(crate) struct Vectors<'a> {
     pub f32: &'a [f32],
     pub i8: &'a [i8],
     pub scales: &'a [f32],
+    /// Where the 8-bit vectors are when the catalog keeps no flat copy (`i8` empty): the
+    /// index in service.
+    pub index: Option<&'a Ivf>,
 }
 
 impl Vectors<'_> {
@@ -91,6 +97,9 @@ impl Vectors<'_> {
         std::borrow::Cow::Borrowed(&self.f32[p * self.dim..(p + 1) * self.dim])
     }
     fn i8_at(&self, p: usize) -> &[i8] {
+        if self.i8.is_empty() {
+            return self.index.and_then(|ivf| ivf.code(p)).unwrap_or(&[]);
+        }
         &self.i8[p * self.dim..(p + 1) * self.dim]
     }
 }
@@ -160,6 +169,7 @@ impl Ivf {
             centroid_scales,
             lists: vec![List::default(); n],
             list_of: Vec::new(),
+            index_in_list: Vec::new(),
             trained_for,
         }
     }
@@ -168,13 +178,15 @@ impl Ivf {
     /// copies would hold up to twice their size).
     fn fill(&mut self, vectors: &Vectors, live: &[usize], placed: &[u32]) {
         self.list_of = vec![NO_LIST; live.iter().max().map_or(0, |m| m + 1)];
+        self.index_in_list = vec![0; self.list_of.len()];
         let mut members = vec![0usize; self.lists.len()];
         placed.iter().for_each(|&l| members[l as usize] += 1);
         for (list, &m) in self.lists.iter_mut().zip(&members) {
             list.reserve(m, self.dim);
         }
         for (&p, &list) in live.iter().zip(placed) {
-            self.lists[list as usize].push(p, vectors.i8_at(p), vectors.scales[p]);
+            self.index_in_list[p] =
+                self.lists[list as usize].push(p, vectors.i8_at(p), vectors.scales[p]);
             self.list_of[p] = list;
         }
     }
@@ -197,9 +209,10 @@ impl Ivf {
         self.remove(pos);
         if self.list_of.len() <= pos {
             self.list_of.resize(pos + 1, NO_LIST);
+            self.index_in_list.resize(pos + 1, 0);
         }
         let list = self.nearest(v8);
-        self.lists[list as usize].push(pos, v8, scale);
+        self.index_in_list[pos] = self.lists[list as usize].push(pos, v8, scale);
         self.list_of[pos] = list;
     }
 
@@ -207,8 +220,18 @@ impl Ivf {
         let Some(&list) = self.list_of.get(pos).filter(|&&l| l != NO_LIST) else {
             return;
         };
-        self.lists[list as usize].remove(pos, self.dim);
+        let i = self.index_in_list[pos] as usize;
+        if let Some(moved) = self.lists[list as usize].remove_at(i, self.dim) {
+            self.index_in_list[moved as usize] = i as u32;
+        }
         self.list_of[pos] = NO_LIST;
+    }
+
+    /// The 8-bit vector at catalog position `pos`, from its list.
+    pub fn code(&self, pos: usize) -> Option<&[i8]> {
+        let list = *self.list_of.get(pos).filter(|&&l| l != NO_LIST)? as usize;
+        let i = self.index_in_list[pos] as usize;
+        self.lists[list].codes.get(i * self.dim..(i + 1) * self.dim)
     }
 
     /// The lists, closest centroid to the query first.
@@ -318,6 +341,7 @@ mod tests {
             f32: f,
             i8: q,
             scales,
+            index: None,
         }
     }
 
@@ -370,8 +394,10 @@ mod tests {
             for (i, &p) in list.positions.iter().enumerate() {
                 let p = p as usize;
                 assert_eq!(ivf.list_of[p], l as u32);
+                assert_eq!(ivf.index_in_list[p], i as u32);
                 // Each member's own vector and scale, whatever removals moved around.
                 assert_eq!(&list.codes[i * 32..(i + 1) * 32], vectors.i8_at(p));
+                assert_eq!(ivf.code(p), Some(vectors.i8_at(p)));
                 assert_eq!(list.scales[i], scales[p]);
                 seen.push(p);
             }
@@ -379,6 +405,7 @@ mod tests {
         seen.sort_unstable();
         let expected: Vec<usize> = (0..3000).filter(|p| p % 3 != 0).collect();
         assert_eq!(seen, expected);
+        assert_eq!(ivf.code(3), None, "removed");
         assert!(!ivf.stale(3999));
         assert!(ivf.stale(4000));
     }

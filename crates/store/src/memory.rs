@@ -61,8 +61,11 @@ pub struct Catalog {
     /// database instead, as 1.5 GB at a million tracks is most of its memory.
     vectors: Vec<f32>,
     keeps_vectors: bool,
-    /// The same vectors in 8 bits (a quarter of the memory traffic) for the first pass.
+    /// The same vectors in 8 bits (a quarter of the memory traffic) for the first pass, while
+    /// `keeps_codes`: once the vector index serves a large catalog, its lists hold the only
+    /// copy ([`Ivf::code`]).
     quantized: Vec<i8>,
+    keeps_codes: bool,
     scales: Vec<f32>,
     free: Vec<usize>,
     by_id: BTreeMap<String, usize>,
@@ -307,6 +310,7 @@ impl Catalog {
             vectors: Vec::new(),
             keeps_vectors: true,
             quantized: Vec::new(),
+            keeps_codes: true,
             scales: Vec::new(),
             free: Vec::new(),
             by_id: BTreeMap::new(),
@@ -404,10 +408,33 @@ impl Catalog {
     }
 
     pub(crate) fn install_index(&mut self, index: Option<Ivf>) {
+        if index.is_none() && !self.keeps_codes {
+            // The lists held the only 8-bit copy: back to the flat array before they go.
+            if let Some(old) = &self.ann {
+                let mut flat = vec![0i8; self.entries.len() * self.dim];
+                for (p, code) in flat.chunks_exact_mut(self.dim).enumerate() {
+                    if let Some(c) = old.code(p) {
+                        code.copy_from_slice(c);
+                    }
+                }
+                self.quantized = flat;
+            }
+            self.keeps_codes = true;
+        }
         self.ann = index;
         if self.ann.is_some() && self.len() >= self.ann_min {
             self.drop_vectors();
+            self.keeps_codes = false;
+            self.quantized = Vec::new();
         }
+    }
+
+    /// The 8-bit vector at a live position.
+    fn code(&self, p: usize) -> &[i8] {
+        if self.keeps_codes {
+            return &self.quantized[p * self.dim..(p + 1) * self.dim];
+        }
+        self.ann.as_ref().and_then(|ivf| ivf.code(p)).unwrap_or(&[])
     }
 
     /// From now on the shortlists are re-scored with vectors read from the database. Never
@@ -430,7 +457,7 @@ impl Catalog {
     pub fn refresh_index(&mut self) {
         match self.index_plan() {
             IndexPlan::Keep => {}
-            IndexPlan::Drop => self.ann = None,
+            IndexPlan::Drop => self.install_index(None),
             IndexPlan::Build => {
                 let ivf = self.build_index();
                 self.install_index(Some(ivf));
@@ -460,6 +487,7 @@ impl Catalog {
             f32: &self.vectors,
             i8: &self.quantized,
             scales: &self.scales,
+            index: self.ann.as_ref(),
         }
     }
 
@@ -561,7 +589,9 @@ impl Catalog {
         if self.keeps_vectors {
             self.vectors.reserve(tracks * self.dim);
         }
-        self.quantized.reserve(tracks * self.dim);
+        if self.keeps_codes {
+            self.quantized.reserve(tracks * self.dim);
+        }
         self.scales.reserve(tracks);
         self.by_slot.reserve(tracks);
         huge_pages(&self.vectors);
@@ -581,7 +611,9 @@ impl Catalog {
                 if self.keeps_vectors {
                     self.vectors.resize(self.vectors.len() + self.dim, 0.0);
                 }
-                self.quantized.resize(self.quantized.len() + self.dim, 0);
+                if self.keeps_codes {
+                    self.quantized.resize(self.quantized.len() + self.dim, 0);
+                }
                 if self.quantized.as_ptr() != before {
                     huge_pages(&self.vectors);
                     huge_pages(&self.quantized);
@@ -594,9 +626,13 @@ impl Catalog {
         if self.keeps_vectors {
             self.vectors[range.clone()].copy_from_slice(vector);
         }
-        self.scales[pos] = quantize(vector, &mut self.quantized[range.clone()]);
+        let mut code = vec![0i8; self.dim];
+        self.scales[pos] = quantize(vector, &mut code);
+        if self.keeps_codes {
+            self.quantized[range].copy_from_slice(&code);
+        }
         if let Some(ivf) = &mut self.ann {
-            ivf.insert(pos, &self.quantized[range], self.scales[pos]);
+            ivf.insert(pos, &code, self.scales[pos]);
         }
         self.by_id.insert(entry.id.to_string(), pos);
         self.by_slot.insert(entry.slot, pos);
@@ -754,7 +790,7 @@ impl Catalog {
             None => Box::new(self.live_positions()),
         };
         for p in positions {
-            let code = &self.quantized[p * self.dim..(p + 1) * self.dim];
+            let code = self.code(p);
             lists.offer(group, p, || query8.score(code, self.scales[p]));
         }
     }

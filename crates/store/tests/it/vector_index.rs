@@ -156,6 +156,13 @@ fn the_index_finds_what_the_exact_scan_finds_and_follows_writes() {
         .collect();
     s.upsert(more).unwrap();
     assert_eq!(s.vector_index_lists(), Some(65));
+    let before = ids(s.dense_search(&queries[2], &Filter::default(), 1).unwrap());
     s.set_vector_index_threshold(20_000).unwrap();
     assert_eq!(s.vector_index_lists(), None);
+    // The lists held the only 8-bit vectors: the exact scan finds them again.
+    assert_eq!(
+        ids(s.dense_search(&queries[2], &Filter::default(), 1).unwrap()),
+        before
+    );
+    assert!(recall(&s, &queries, &Filter::default()) >= 0.99);
 }
