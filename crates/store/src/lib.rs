@@ -595,8 +595,8 @@ impl Store for EmbeddedStore {
                     (
                         id.to_string(),
                         Known {
-                            content_hash: e.content_hash.clone(),
-                            text_hash: e.text_hash.clone(),
+                            content_hash: e.content_hash.to_string(),
+                            text_hash: e.text_hash.to_string(),
                         },
                     )
                 })

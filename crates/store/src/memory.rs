@@ -29,8 +29,38 @@ pub struct Entry {
     pub measures: [Option<f32>; 3],
     /// The sound embedding, for "sounds like".
     pub audio: Option<Box<[f32]>>,
-    pub content_hash: String,
-    pub text_hash: String,
+    pub content_hash: StoredHash,
+    pub text_hash: StoredHash,
+}
+
+/// A content or text hash as the catalog keeps it: the 128-bit number core's hashes print as
+/// 32 hex digits (a third of the memory of the text), any other text as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredHash {
+    Fnv(u128),
+    Other(Box<str>),
+}
+
+impl StoredHash {
+    pub fn new(text: String) -> Self {
+        let canonical = text.len() == 32
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        match u128::from_str_radix(&text, 16) {
+            Ok(n) if canonical => StoredHash::Fnv(n),
+            _ => StoredHash::Other(text.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for StoredHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoredHash::Fnv(n) => write!(f, "{n:032x}"),
+            StoredHash::Other(s) => f.write_str(s),
+        }
+    }
 }
 
 impl Entry {
@@ -46,8 +76,8 @@ impl Entry {
                 .as_ref()
                 .filter(|a| !a.vector.is_empty())
                 .map(|a| a.vector.as_slice().into()),
-            content_hash,
-            text_hash,
+            content_hash: StoredHash::new(content_hash),
+            text_hash: StoredHash::new(text_hash),
         }
     }
 }
@@ -908,7 +938,7 @@ impl Catalog {
             .filter(|e| {
                 artists.is_empty()
                     || artists.iter().any(|a| {
-                        music_rag_core::domain::query::names::credits_exactly(&e.names.artist, a)
+                        music_rag_core::domain::query::names::credits_exactly(e.names.artist(), a)
                     })
             })
             .collect();
@@ -976,6 +1006,25 @@ mod tests {
         assert_eq!(count(&c), 1, "a removed one does not");
         insert(&mut c, 3, "jazz");
         assert_eq!(count(&c), 0, "nor one that changed genre");
+    }
+
+    #[test]
+    fn hashes_are_kept_as_numbers_and_read_back_as_written() {
+        for text in [
+            "f3750e6296a1e080a3b25bc79d44a859",
+            "00000000000000000000000000000001",
+            "F3750E6296A1E080A3B25BC79D44A859",
+            "moved",
+            "+3750e6296a1e080a3b25bc79d44a85",
+            "",
+        ] {
+            let h = StoredHash::new(text.to_string());
+            assert_eq!(h.to_string(), text);
+            assert_eq!(
+                matches!(h, StoredHash::Fnv(_)),
+                text.starts_with(['f', '0'])
+            );
+        }
     }
 
     #[test]

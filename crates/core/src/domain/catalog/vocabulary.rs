@@ -44,21 +44,37 @@ impl FacetKind {
 
 /// The names of a track the vocabulary counts: its artist, its title when the title names it
 /// ([`Track::name_title`]), its album. What an in-memory catalog keeps of a track whose
-/// document stays on disk.
+/// document stays on disk: one allocation for the three (a million tracks hold them).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrackNames {
-    pub artist: Box<str>,
-    pub title: Box<str>,
-    pub album: Option<Box<str>>,
+    /// Artist, title and album one after the other, split at `ends`.
+    joined: Box<str>,
+    ends: [u32; 2],
+    has_album: bool,
 }
 
 impl TrackNames {
     pub fn of(t: &Track) -> Self {
+        let (artist, title) = (t.artist.as_str(), t.name_title());
+        let joined = [artist, title, t.album.as_deref().unwrap_or("")].concat();
         Self {
-            artist: t.artist.as_str().into(),
-            title: t.name_title().into(),
-            album: t.album.as_deref().map(Into::into),
+            joined: joined.into(),
+            ends: [artist.len() as u32, (artist.len() + title.len()) as u32],
+            has_album: t.album.is_some(),
         }
+    }
+
+    pub fn artist(&self) -> &str {
+        &self.joined[..self.ends[0] as usize]
+    }
+
+    pub fn title(&self) -> &str {
+        &self.joined[self.ends[0] as usize..self.ends[1] as usize]
+    }
+
+    pub fn album(&self) -> Option<&str> {
+        self.has_album
+            .then(|| &self.joined[self.ends[1] as usize..])
     }
 }
 
@@ -110,7 +126,7 @@ impl Vocabulary {
     pub fn count_names(&mut self, names: &TrackNames, facets: &TrackFacets, added: bool) {
         self.count_terms(facets, added);
         self.names
-            .count(&names.artist, &names.title, names.album.as_deref(), added);
+            .count(names.artist(), names.title(), names.album(), added);
     }
 
     fn count_terms(&mut self, facets: &TrackFacets, added: bool) {
@@ -181,6 +197,31 @@ impl Vocabulary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn track_names_read_back_as_given() {
+        let mut t = Track {
+            artist: "Simon & Garfunkel\0".into(),
+            title: "The Boxer".into(),
+            ..Default::default()
+        };
+        let n = TrackNames::of(&t);
+        assert_eq!(
+            (n.artist(), n.title(), n.album()),
+            ("Simon & Garfunkel\0", t.name_title(), None)
+        );
+        t.album = Some(String::new());
+        assert_eq!(
+            TrackNames::of(&t).album(),
+            Some(""),
+            "an empty album is not no album"
+        );
+        t.album = Some("Bridge over Troubled Water".into());
+        assert_eq!(
+            TrackNames::of(&t).album(),
+            Some("Bridge over Troubled Water")
+        );
+    }
 
     fn track(id: &str, genre: &str, tags: &[&str]) -> Track {
         let mut t = Track {
