@@ -17,13 +17,14 @@ pub mod partial;
 #[cfg(test)]
 mod restore_tests;
 mod sqlite;
+mod state_file;
 
 pub use library_db::LibraryDb;
 pub use lock::WriterLock;
 pub use memory::ANN_MIN_TRACKS;
 pub use sqlite::SCHEMA_VERSION;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -129,6 +130,10 @@ pub struct EmbeddedStore {
     writer_lock: Option<WriterLock>,
     /// The write sequence the vector index file on disk reflects, if this process knows one.
     index_saved_at: AtomicU64,
+    /// The same for the catalog state file.
+    state_saved_at: AtomicU64,
+    /// Whether the open read the catalog from its state file (else from the database).
+    from_state_file: bool,
     /// Set when a failed write left the keyword index out of step and putting it back failed
     /// too; the next write rebuilds it first.
     keyword_dirty: AtomicBool,
@@ -147,6 +152,7 @@ impl Drop for EmbeddedStore {
     fn drop(&mut self) {
         if self.catalog.read().is_ok_and(|c| c.index_lists().is_some()) {
             self.save_vector_index();
+            self.save_catalog_state();
         }
     }
 }
@@ -174,9 +180,11 @@ impl EmbeddedStore {
         if keyword.exists() {
             std::fs::remove_dir_all(&keyword)?;
         }
-        match std::fs::remove_file(dir.join(crate::index_file::INDEX_FILE)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-            _ => {}
+        for derived in [crate::index_file::INDEX_FILE, state_file::STATE_FILE] {
+            match std::fs::remove_file(dir.join(derived)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
         }
         Self::open_locked(dir, model, lock, ANN_MIN_TRACKS)
     }
@@ -305,8 +313,13 @@ impl EmbeddedStore {
         index_from: usize,
     ) -> Result<Self, StoreError> {
         let bodies = Bodies::new(db_file.as_deref(), bodies::DEFAULT_CACHED_TRACKS);
-        let mut catalog = load::load_catalog(&db, dim, &bodies, index_from)?;
         let db_seq = db.sequence()?;
+        let restored = Self::restore_catalog(dir, &db, dim, db_seq, index_from)?;
+        let state_saved_at = restored.as_ref().map(|(_, seq)| *seq);
+        let mut catalog = match restored {
+            Some((catalog, _)) => catalog,
+            None => load::load_catalog(&db, dim, &bodies, index_from)?,
+        };
         let mut index_saved_at = Self::restore_vector_index(dir, &db, &mut catalog, dim, db_seq);
         // Trained now (no usable file, or the catalog outgrew it): saved at once, as training
         // again would cost the next open seconds.
@@ -326,11 +339,18 @@ impl EmbeddedStore {
             sequence: AtomicU64::new(db_seq),
             writer_lock,
             index_saved_at: AtomicU64::new(index_saved_at.unwrap_or(NOT_SAVED)),
+            state_saved_at: AtomicU64::new(state_saved_at.unwrap_or(NOT_SAVED)),
+            from_state_file: state_saved_at.is_some(),
             keyword_dirty: AtomicBool::new(false),
             write_failure: Mutex::new(None),
         };
         if trained {
             store.save_vector_index();
+        }
+        // A large catalog loaded from the database: its state saved now, so the next open
+        // reads it instead.
+        if state_saved_at != Some(db_seq) {
+            store.save_catalog_state();
         }
         Ok(store)
     }
@@ -358,6 +378,111 @@ impl EmbeddedStore {
         let ivf = catalog.restore_index(saved, &rewritten)?;
         catalog.install_index(Some(ivf));
         Some(seq)
+    }
+
+    /// A large catalog from its state file (see `state_file`), brought up to the database:
+    /// the tracks written since the file's sequence loaded on top, the ones deleted since
+    /// removed; with the sequence the file reflects. `None` (load from the database) for a catalog below the vector index's size
+    /// (it keeps its f32 vectors, which the file does not hold), without a usable file, or
+    /// when the file and the database disagree.
+    fn restore_catalog(
+        dir: &Path,
+        db: &Db,
+        dim: usize,
+        db_seq: u64,
+        index_from: usize,
+    ) -> Result<Option<(Catalog, u64)>, StoreError> {
+        let tracks = db.track_count()?;
+        if tracks == 0 || tracks < index_from {
+            return Ok(None);
+        }
+        let started = std::time::Instant::now();
+        // A file ahead of the database is from another history (a restored snapshot).
+        let Some(saved) = state_file::read(&dir.join(state_file::STATE_FILE), dim)
+            .filter(|s| s.sequence <= db_seq)
+        else {
+            return Ok(None);
+        };
+        let seq = saved.sequence;
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "catalog state file read"
+        );
+        let mut catalog = Catalog::from_saved(dim, saved, index_from);
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "catalog state in place"
+        );
+        let rows = if seq < db_seq {
+            db.rows_since(seq)?
+        } else {
+            Vec::new()
+        };
+        let written = rows.len();
+        for row in rows {
+            catalog.insert(
+                Entry::of(row.slot, &row.track, row.content_hash, row.text_hash),
+                &row.embedding,
+            );
+        }
+        if catalog.len() != tracks {
+            let live: HashSet<u64> = db.slots()?.into_iter().collect();
+            for slot in catalog.slots() {
+                if !live.contains(&slot) {
+                    catalog.remove_slot(slot);
+                }
+            }
+        }
+        if catalog.len() != tracks {
+            tracing::warn!(
+                file = catalog.len(),
+                database = tracks,
+                "the catalog state file disagrees with the database; loading from the database"
+            );
+            return Ok(None);
+        }
+        tracing::info!(
+            tracks,
+            written_since = written,
+            ms = started.elapsed().as_millis() as u64,
+            "catalog loaded from its state file"
+        );
+        Ok(Some((catalog, seq)))
+    }
+
+    /// Writes the catalog's state file as reflecting the current sequence (a large catalog
+    /// only; a smaller one's file is removed). Writers only, with no write in flight (at
+    /// open, or when closing). A failure is logged, not returned: the file is derived.
+    fn save_catalog_state(&self) {
+        let seq = self.sequence.load(Ordering::Acquire);
+        if self.writer_lock.is_none() || self.state_saved_at.load(Ordering::Acquire) == seq {
+            return;
+        }
+        let Ok(catalog) = self.catalog.read() else {
+            return;
+        };
+        let path = self.dir.join(state_file::STATE_FILE);
+        let written = if catalog.keeps_vectors() {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        } else {
+            let started = std::time::Instant::now();
+            let written = state_file::write(&path, self.dim, seq, catalog.saved_values(), || {
+                catalog.saved_entries()
+            });
+            tracing::info!(
+                tracks = catalog.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "catalog state saved"
+            );
+            written
+        };
+        match written {
+            Ok(()) => self.state_saved_at.store(seq, Ordering::Release),
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "catalog state not saved"),
+        }
     }
 
     /// Writes the vector index to its file as reflecting the current sequence, or removes the
@@ -501,6 +626,12 @@ impl EmbeddedStore {
 
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// Whether this open read the catalog from its state file (a large catalog closed by a
+    /// writer) rather than from every row of the database.
+    pub fn opened_from_state_file(&self) -> bool {
+        self.from_state_file
     }
 
     /// Keeps at most `tracks` whole tracks in memory from now on (default

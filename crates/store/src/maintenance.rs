@@ -521,6 +521,7 @@ impl EmbeddedStore {
         remove_db_files(&target);
         let _ = std::fs::remove_dir_all(dir.join(KEYWORD_DIR));
         let _ = std::fs::remove_file(dir.join(crate::index_file::INDEX_FILE));
+        let _ = std::fs::remove_file(dir.join(crate::state_file::STATE_FILE));
         std::fs::rename(&staged, &target)?;
         sync_dir(dir)?;
         std::fs::remove_file(dir.join(RESTORING))?;

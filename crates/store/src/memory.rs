@@ -17,6 +17,7 @@ use music_rag_core::{Candidate, Track, Vocabulary};
 
 use crate::ivf::{Ivf, Saved, Vectors};
 use crate::kernels::{dot, kernels, quantize};
+use crate::state_file::SavedCatalog;
 
 /// What the catalog keeps of one track.
 pub struct Entry {
@@ -504,6 +505,76 @@ impl Catalog {
     /// Uses the index from `min_tracks` on, from the next refresh.
     pub fn index_from(&mut self, min_tracks: usize) {
         self.ann_min = min_tracks;
+    }
+
+    /// A large catalog from its saved state (`state_file`): the entries take positions in
+    /// order with their 8-bit vectors; no f32 vectors are kept.
+    pub(crate) fn from_saved(dim: usize, saved: SavedCatalog, ann_min: usize) -> Self {
+        let mut c = Catalog::new(dim);
+        c.ann_min = ann_min;
+        c.drop_vectors();
+        c.facet_values = saved.values.into_iter().collect();
+        c.quantized = saved.codes;
+        c.scales = saved.scales;
+        let entries = saved.entries;
+        // The vocabulary (names normalised and indexed: most of the work) on another core
+        // while the id maps are built here.
+        let (vocabulary, by_id, by_slot) = std::thread::scope(|scope| {
+            let counting = scope.spawn(|| {
+                let mut v = Vocabulary::default();
+                v.count_many(|| entries.iter().map(|e| (&e.names, &e.facets)));
+                v
+            });
+            let by_id: BTreeMap<String, usize> = entries
+                .iter()
+                .enumerate()
+                .map(|(pos, e)| (e.id.to_string(), pos))
+                .collect();
+            let by_slot: HashMap<u64, usize> = entries
+                .iter()
+                .enumerate()
+                .map(|(pos, e)| (e.slot, pos))
+                .collect();
+            let vocabulary = counting.join().unwrap_or_else(|_| {
+                // Counting panicked (it cannot on valid entries): count here instead.
+                let mut v = Vocabulary::default();
+                for e in &entries {
+                    v.count_names(&e.names, &e.facets, true);
+                }
+                v
+            });
+            (vocabulary, by_id, by_slot)
+        });
+        c.vocabulary = Arc::new(vocabulary);
+        c.by_id = by_id;
+        c.by_slot = by_slot;
+        c.entries = entries.into_iter().map(Some).collect();
+        c
+    }
+
+    /// What the state file saves: the facet values, and each live entry with its 8-bit vector
+    /// and scale, in position order.
+    pub(crate) fn saved_values(&self) -> impl Iterator<Item = &FacetValue> {
+        self.facet_values.iter()
+    }
+
+    pub(crate) fn saved_entries(&self) -> impl Iterator<Item = (&Entry, &[i8], f32)> {
+        self.live_positions().filter_map(|p| {
+            let e = self.entries[p].as_ref()?;
+            Some((e, self.code(p), self.scales[p]))
+        })
+    }
+
+    /// The live slots, for finding the tracks a database no longer holds.
+    pub(crate) fn slots(&self) -> Vec<u64> {
+        self.by_slot.keys().copied().collect()
+    }
+
+    /// Removes the track at `slot`, if any.
+    pub(crate) fn remove_slot(&mut self, slot: u64) {
+        if let Some(&pos) = self.by_slot.get(&slot) {
+            self.remove_position(pos);
+        }
     }
 
     /// The positions holding a track, in order.

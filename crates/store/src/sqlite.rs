@@ -381,6 +381,16 @@ impl Db {
         self.raw_rows_where("seq > ?1", 0, chunk, f)
     }
 
+    /// The slots of every stored track (read from the sequence index, not the rows).
+    pub fn slots(&self) -> Result<Vec<u64>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT slot FROM tracks")?;
+        let slots = stmt
+            .query_map([], |r| r.get::<_, i64>(0))?
+            .map(|s| s.map(|s| s as u64))
+            .collect::<Result<_, _>>()?;
+        Ok(slots)
+    }
+
     /// How many tracks are stored.
     pub fn track_count(&self) -> Result<usize, StoreError> {
         let n: i64 = self

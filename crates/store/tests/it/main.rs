@@ -5,4 +5,5 @@ mod app;
 mod common;
 mod recovery;
 mod safety;
+mod state_file;
 mod vector_index;

@@ -64,6 +64,26 @@ impl TrackNames {
         }
     }
 
+    /// The names joined, where the artist and the title end, and whether there is an album:
+    /// for a store that saves them.
+    pub fn parts(&self) -> (&str, [u32; 2], bool) {
+        (&self.joined, self.ends, self.has_album)
+    }
+
+    /// Names from [`Self::parts`]; `None` when the ends do not fall on character boundaries
+    /// of `joined` in order (a damaged file).
+    pub fn from_parts(joined: &str, ends: [u32; 2], has_album: bool) -> Option<Self> {
+        let (a, t) = (ends[0] as usize, ends[1] as usize);
+        if a > t || t > joined.len() || !joined.is_char_boundary(a) || !joined.is_char_boundary(t) {
+            return None;
+        }
+        Some(Self {
+            joined: joined.into(),
+            ends,
+            has_album,
+        })
+    }
+
     pub fn artist(&self) -> &str {
         &self.joined[..self.ends[0] as usize]
     }
@@ -129,6 +149,25 @@ impl Vocabulary {
             .count(names.artist(), names.title(), names.album(), added);
     }
 
+    /// Counts many tracks at once (a catalog's open): the titles, one per track and the most
+    /// work, on another thread. `tracks` is called once per thread.
+    pub fn count_many<'a, I>(&mut self, tracks: impl Fn() -> I + Sync)
+    where
+        I: Iterator<Item = (&'a TrackNames, &'a TrackFacets)>,
+    {
+        let terms = &mut *self;
+        let names = std::mem::take(&mut terms.names);
+        let names = names.counted_with(
+            || tracks().map(|(n, _)| (n.artist(), n.title(), n.album())),
+            || {
+                for (_, facets) in tracks() {
+                    terms.count_terms(facets, true);
+                }
+            },
+        );
+        self.names = names;
+    }
+
     fn count_terms(&mut self, facets: &TrackFacets, added: bool) {
         for (field, value) in facets.values() {
             let i = match field {
@@ -144,7 +183,11 @@ impl Vocabulary {
                 continue;
             }
             if added {
-                self.terms.entry(term.to_string()).or_default()[i] += 1;
+                // Looked up before a key is made: nearly every track's terms are known.
+                match self.terms.get_mut(term) {
+                    Some(c) => c[i] += 1,
+                    None => self.terms.entry(term.to_string()).or_default()[i] += 1,
+                }
             } else if let Some(c) = self.terms.get_mut(term) {
                 c[i] = c[i].saturating_sub(1);
                 if c.iter().all(|&x| x == 0) {

@@ -92,6 +92,19 @@ impl FacetValue {
         }))
     }
 
+    /// The value's two forms (padded, compact), for a store that saves it.
+    pub fn forms(&self) -> (&str, &str) {
+        (&self.0.padded, &self.0.compact)
+    }
+
+    /// A value from the forms [`Self::forms`] gave.
+    pub fn from_forms(padded: &str, compact: &str) -> Self {
+        Self(Arc::new(Forms {
+            padded: padded.to_string(),
+            compact: compact.to_string(),
+        }))
+    }
+
     /// How many holders share this copy of the value (a catalog's table of values counts as
     /// one).
     pub fn holders(&self) -> usize {
@@ -175,6 +188,16 @@ impl FacetField {
     }
 }
 
+/// The fields of [`TrackFacets`], for a store that saves them in a form of its own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FacetParts {
+    pub lists: [Vec<FacetValue>; 4],
+    pub single: [Option<FacetValue>; 5],
+    pub tempo: Option<f32>,
+    pub year: Option<i32>,
+    pub live: Option<bool>,
+}
+
 /// Normalised facets of one track, computed once when the track is loaded.
 #[derive(Debug, Clone, Default)]
 pub struct TrackFacets {
@@ -254,6 +277,43 @@ impl TrackFacets {
         out.sort();
         out.dedup();
         out
+    }
+
+    /// The facets as parts: genres, tags, moods, instruments; origin, era, key, mode, time
+    /// signature; tempo, year, live.
+    pub fn into_parts(self) -> FacetParts {
+        FacetParts {
+            lists: [self.genres, self.tags, self.moods, self.instruments],
+            single: [
+                self.origin,
+                self.era,
+                self.key,
+                self.mode,
+                self.time_signature,
+            ],
+            tempo: self.tempo,
+            year: self.year,
+            live: self.live,
+        }
+    }
+
+    pub fn from_parts(parts: FacetParts) -> Self {
+        let [genres, tags, moods, instruments] = parts.lists;
+        let [origin, era, key, mode, time_signature] = parts.single;
+        Self {
+            genres,
+            tags,
+            moods,
+            instruments,
+            origin,
+            era,
+            key,
+            mode,
+            time_signature,
+            tempo: parts.tempo,
+            year: parts.year,
+            live: parts.live,
+        }
     }
 
     /// Replaces each value with the copy `values` holds (adding the ones it lacks), so tracks
