@@ -408,7 +408,7 @@ impl EmbeddedStore {
             ms = started.elapsed().as_millis() as u64,
             "catalog state file read"
         );
-        let mut catalog = Catalog::from_saved(dim, saved, index_from);
+        let mut catalog = Catalog::from_saved(dim, saved.catalog, index_from);
         tracing::debug!(
             ms = started.elapsed().as_millis() as u64,
             "catalog state in place"

@@ -17,7 +17,6 @@ use music_rag_core::{Candidate, Track, Vocabulary};
 
 use crate::ivf::{Ivf, Saved, Vectors};
 use crate::kernels::{dot, kernels, quantize};
-use crate::state_file::SavedCatalog;
 
 /// What the catalog keeps of one track.
 pub struct Entry {
@@ -122,6 +121,15 @@ pub enum IndexPlan {
     Keep,
     Drop,
     Build,
+}
+
+/// A large catalog as saved (see `state_file`): entries in position order with their 8-bit
+/// vectors and scales, and the facet values they share.
+pub(crate) struct Saved8 {
+    pub values: Vec<FacetValue>,
+    pub entries: Vec<Entry>,
+    pub scales: Vec<f32>,
+    pub codes: Vec<i8>,
 }
 
 /// A dense search's outcome: ranked, or (in a catalog that keeps no f32 vectors) each
@@ -509,7 +517,7 @@ impl Catalog {
 
     /// A large catalog from its saved state (`state_file`): the entries take positions in
     /// order with their 8-bit vectors; no f32 vectors are kept.
-    pub(crate) fn from_saved(dim: usize, saved: SavedCatalog, ann_min: usize) -> Self {
+    pub(crate) fn from_saved(dim: usize, saved: Saved8, ann_min: usize) -> Self {
         let mut c = Catalog::new(dim);
         c.ann_min = ann_min;
         c.drop_vectors();

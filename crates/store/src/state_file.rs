@@ -16,19 +16,16 @@ use std::path::Path;
 use music_rag_core::domain::catalog::vocabulary::TrackNames;
 use music_rag_core::domain::retrieval::filter::{FacetParts, FacetValue, TrackFacets};
 
-use crate::memory::{Entry, StoredHash};
+use crate::memory::{Entry, Saved8, StoredHash};
 
 pub(crate) const STATE_FILE: &str = "catalog-state.bin";
 const MAGIC: &[u8; 8] = b"MRAGCAT1";
 const NONE: u32 = u32::MAX;
 
-/// A catalog as read from its file: entries in position order with their 8-bit vectors.
+/// A catalog as read from its file, and the write sequence it reflects.
 pub(crate) struct SavedCatalog {
     pub sequence: u64,
-    pub values: Vec<FacetValue>,
-    pub entries: Vec<Entry>,
-    pub scales: Vec<f32>,
-    pub codes: Vec<i8>,
+    pub catalog: Saved8,
 }
 
 /// Magic, dim, sequence, entries' bytes, count.
@@ -193,10 +190,12 @@ fn parse_body(body: &[u8], sequence: u64, count: usize, codes: Vec<i8>) -> Optio
     }
     Some(SavedCatalog {
         sequence,
-        values,
-        entries,
-        scales,
-        codes,
+        catalog: Saved8 {
+            values,
+            entries,
+            scales,
+            codes,
+        },
     })
 }
 
@@ -446,6 +445,7 @@ mod tests {
         let path = written(dir.path());
         let saved = read(&path, 4).expect("read back");
         assert_eq!(saved.sequence, 42);
+        let saved = saved.catalog;
         assert_eq!(saved.scales, [0.5, 0.25]);
         assert_eq!(saved.codes, [1, -2, 3, 127, 0, 0, -128, 5]);
         for (got, want) in saved.entries.iter().zip(entries()) {
