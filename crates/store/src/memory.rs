@@ -21,7 +21,8 @@ use crate::kernels::{dot, kernels, quantize};
 /// What the catalog keeps of one track.
 pub struct Entry {
     pub slot: u64,
-    pub id: Box<str>,
+    /// Shared with the id map (one copy of each id).
+    pub id: Arc<str>,
     pub facets: TrackFacets,
     /// Counted in the vocabulary, and matched when a question names an artist.
     pub names: TrackNames,
@@ -98,8 +99,8 @@ pub struct Catalog {
     keeps_codes: bool,
     scales: Vec<f32>,
     free: Vec<usize>,
-    by_id: BTreeMap<String, usize>,
-    by_slot: HashMap<u64, usize>,
+    by_id: BTreeMap<Arc<str>, usize>,
+    by_slot: SlotMap,
     /// One copy of each facet value the tracks hold (see [`TrackFacets::intern`]): a value
     /// is a few dozen bytes, and a million tracks hold a few million of them.
     facet_values: HashSet<FacetValue>,
@@ -138,6 +139,40 @@ pub(crate) struct Saved8 {
 pub enum Dense {
     Ranked(Vec<Vec<Candidate>>),
     Shortlisted(Vec<Vec<(usize, u64)>>),
+}
+
+/// Catalog positions by database slot. Slots are the database's row ids, handed out in order
+/// and never reused, so an array indexed by slot (4 bytes each) takes a fraction of a hash
+/// map's memory.
+#[derive(Default)]
+struct SlotMap(Vec<u32>);
+
+const NO_POSITION: u32 = u32::MAX;
+
+impl SlotMap {
+    fn insert(&mut self, slot: u64, pos: usize) {
+        let i = slot as usize;
+        if self.0.len() <= i {
+            self.0.resize(i + 1, NO_POSITION);
+        }
+        self.0[i] = pos as u32;
+    }
+    fn remove(&mut self, slot: u64) {
+        if let Some(p) = self.0.get_mut(slot as usize) {
+            *p = NO_POSITION;
+        }
+    }
+    fn get(&self, slot: u64) -> Option<usize> {
+        let p = *self.0.get(usize::try_from(slot).ok()?)?;
+        (p != NO_POSITION).then_some(p as usize)
+    }
+    fn slots(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, &p)| p != NO_POSITION)
+            .map(|(s, _)| s as u64)
+    }
 }
 
 /// Positions as bits.
@@ -353,7 +388,7 @@ impl Catalog {
             scales: Vec::new(),
             free: Vec::new(),
             by_id: BTreeMap::new(),
-            by_slot: HashMap::new(),
+            by_slot: SlotMap::default(),
             facet_values: HashSet::new(),
             facets: OnceLock::new(),
             vocabulary: Arc::new(Vocabulary::default()),
@@ -533,16 +568,15 @@ impl Catalog {
                 v.count_many(|| entries.iter().map(|e| (&e.names, &e.facets)));
                 v
             });
-            let by_id: BTreeMap<String, usize> = entries
+            let by_id: BTreeMap<Arc<str>, usize> = entries
                 .iter()
                 .enumerate()
-                .map(|(pos, e)| (e.id.to_string(), pos))
+                .map(|(pos, e)| (e.id.clone(), pos))
                 .collect();
-            let by_slot: HashMap<u64, usize> = entries
-                .iter()
-                .enumerate()
-                .map(|(pos, e)| (e.slot, pos))
-                .collect();
+            let mut by_slot = SlotMap::default();
+            for (pos, e) in entries.iter().enumerate() {
+                by_slot.insert(e.slot, pos);
+            }
             let vocabulary = counting.join().unwrap_or_else(|_| {
                 // Counting panicked (it cannot on valid entries): count here instead.
                 let mut v = Vocabulary::default();
@@ -575,12 +609,12 @@ impl Catalog {
 
     /// The live slots, for finding the tracks a database no longer holds.
     pub(crate) fn slots(&self) -> Vec<u64> {
-        self.by_slot.keys().copied().collect()
+        self.by_slot.slots().collect()
     }
 
     /// Removes the track at `slot`, if any.
     pub(crate) fn remove_slot(&mut self, slot: u64) {
-        if let Some(&pos) = self.by_slot.get(&slot) {
+        if let Some(pos) = self.by_slot.get(slot) {
             self.remove_position(pos);
         }
     }
@@ -702,7 +736,7 @@ impl Catalog {
             self.quantized.reserve(tracks * self.dim);
         }
         self.scales.reserve(tracks);
-        self.by_slot.reserve(tracks);
+
         huge_pages(&self.vectors);
         huge_pages(&self.quantized);
     }
@@ -743,7 +777,7 @@ impl Catalog {
         if let Some(ivf) = &mut self.ann {
             ivf.insert(pos, &code, self.scales[pos]);
         }
-        self.by_id.insert(entry.id.to_string(), pos);
+        self.by_id.insert(entry.id.clone(), pos);
         self.by_slot.insert(entry.slot, pos);
         Arc::make_mut(&mut self.vocabulary).count_names(&entry.names, &entry.facets, true);
         self.entries[pos] = Some(entry);
@@ -753,7 +787,7 @@ impl Catalog {
     fn remove_position(&mut self, pos: usize) {
         if let Some(e) = self.entries[pos].take() {
             self.by_id.remove(&*e.id);
-            self.by_slot.remove(&e.slot);
+            self.by_slot.remove(e.slot);
             self.free.push(pos);
             if let Some(ivf) = &mut self.ann {
                 ivf.remove(pos);
@@ -795,17 +829,17 @@ impl Catalog {
 
     pub fn by_slot(&self, slot: u64) -> Option<&Entry> {
         self.by_slot
-            .get(&slot)
-            .and_then(|&p| self.entries[p].as_ref())
+            .get(slot)
+            .and_then(|p| self.entries[p].as_ref())
     }
 
     /// The slots of the tracks after `cursor` in id order, and the cursor of the next page.
     pub fn page(&self, cursor: Option<&str>, limit: usize) -> (Vec<u64>, Option<String>) {
         use std::ops::Bound;
-        let start = cursor.map_or(Bound::Unbounded, |c| Bound::Excluded(c.to_string()));
+        let start = cursor.map_or(Bound::Unbounded, Bound::Excluded);
         let mut out: Vec<&Entry> = self
             .by_id
-            .range((start, Bound::Unbounded))
+            .range::<str, _>((start, Bound::Unbounded))
             .take(limit + 1)
             .filter_map(|(_, &p)| self.entries[p].as_ref())
             .collect();
@@ -820,7 +854,7 @@ impl Catalog {
 
     /// Slots that pass the filter, as a predicate for the keyword index.
     pub fn allowed_slots(&self, filter: &CompiledFilter) -> Arc<dyn Fn(u64) -> bool + Send + Sync> {
-        let max = self.by_slot.keys().max().copied().unwrap_or(0) as usize;
+        let max = self.by_slot.slots().max().unwrap_or(0) as usize;
         let mut slots = Bits::zeros(max + 1);
         for p in self.passing(filter).ones() {
             if let Some(e) = &self.entries[p] {

@@ -327,7 +327,7 @@ impl<'a> In<'a> {
     }
     fn entry(&mut self, values: &[FacetValue]) -> Option<Entry> {
         let slot = self.u64()?;
-        let id: Box<str> = self.str()?.into();
+        let id: std::sync::Arc<str> = self.str()?.into();
         let (content_hash, text_hash) = (self.hash()?, self.hash()?);
         let joined = self.str()?;
         let ends = [self.u32()?, self.u32()?];

@@ -201,10 +201,11 @@ pub struct FacetParts {
 /// Normalised facets of one track, computed once when the track is loaded.
 #[derive(Debug, Clone, Default)]
 pub struct TrackFacets {
-    genres: Vec<FacetValue>,
-    tags: Vec<FacetValue>,
-    moods: Vec<FacetValue>,
-    instruments: Vec<FacetValue>,
+    // Boxed slices, not vectors: a store keeps these for every track.
+    genres: Box<[FacetValue]>,
+    tags: Box<[FacetValue]>,
+    moods: Box<[FacetValue]>,
+    instruments: Box<[FacetValue]>,
     origin: Option<FacetValue>,
     era: Option<FacetValue>,
     key: Option<FacetValue>,
@@ -283,7 +284,7 @@ impl TrackFacets {
     /// signature; tempo, year, live.
     pub fn into_parts(self) -> FacetParts {
         FacetParts {
-            lists: [self.genres, self.tags, self.moods, self.instruments],
+            lists: [self.genres, self.tags, self.moods, self.instruments].map(Vec::from),
             single: [
                 self.origin,
                 self.era,
@@ -298,7 +299,7 @@ impl TrackFacets {
     }
 
     pub fn from_parts(parts: FacetParts) -> Self {
-        let [genres, tags, moods, instruments] = parts.lists;
+        let [genres, tags, moods, instruments] = parts.lists.map(Vec::into_boxed_slice);
         let [origin, era, key, mode, time_signature] = parts.single;
         Self {
             genres,
@@ -346,7 +347,8 @@ impl TrackFacets {
 
     pub fn of(t: &Track) -> Self {
         let m = &t.metadata;
-        let list = |v: &[String]| v.iter().map(|s| FacetValue::new(s)).collect();
+        let list =
+            |v: &[String]| -> Vec<FacetValue> { v.iter().map(|s| FacetValue::new(s)).collect() };
         let key = m.key.as_deref().and_then(Key::parse);
         // What the sound model heard counts beside what the catalog says (never instead).
         let heard = |aspect: HeardAspect| -> Vec<FacetValue> {
@@ -372,10 +374,12 @@ impl TrackFacets {
                     .map(|s| FacetValue::new(s))
                     .collect(),
                 HeardAspect::Genre,
-            ),
-            tags: list(&t.tags),
-            moods: with_heard(list(&m.mood), HeardAspect::Mood),
-            instruments: with_heard(list(&m.instrumentation), HeardAspect::Instrument),
+            )
+            .into_boxed_slice(),
+            tags: list(&t.tags).into_boxed_slice(),
+            moods: with_heard(list(&m.mood), HeardAspect::Mood).into_boxed_slice(),
+            instruments: with_heard(list(&m.instrumentation), HeardAspect::Instrument)
+                .into_boxed_slice(),
             origin: m.cultural_origin.as_deref().map(FacetValue::new),
             era: m.era.as_deref().map(FacetValue::new),
             key: key.map(|k| FacetValue::exact(&k.to_string())),
