@@ -143,35 +143,52 @@ pub enum Dense {
 
 /// Catalog positions by database slot. Slots are the database's row ids, handed out in order
 /// and never reused, so an array indexed by slot (4 bytes each) takes a fraction of a hash
-/// map's memory.
+/// map's memory; a slot beyond [`DENSE_SLOTS`] (a database whose row ids were set by hand)
+/// goes to a map instead of growing the array to its size.
 #[derive(Default)]
-struct SlotMap(Vec<u32>);
+struct SlotMap {
+    dense: Vec<u32>,
+    sparse: HashMap<u64, u32>,
+}
 
 const NO_POSITION: u32 = u32::MAX;
+/// 64 M slots: an array of at most 256 MiB.
+const DENSE_SLOTS: u64 = 1 << 26;
 
 impl SlotMap {
     fn insert(&mut self, slot: u64, pos: usize) {
-        let i = slot as usize;
-        if self.0.len() <= i {
-            self.0.resize(i + 1, NO_POSITION);
+        if slot >= DENSE_SLOTS {
+            self.sparse.insert(slot, pos as u32);
+            return;
         }
-        self.0[i] = pos as u32;
+        let i = slot as usize;
+        if self.dense.len() <= i {
+            self.dense.resize(i + 1, NO_POSITION);
+        }
+        self.dense[i] = pos as u32;
     }
     fn remove(&mut self, slot: u64) {
-        if let Some(p) = self.0.get_mut(slot as usize) {
+        if slot >= DENSE_SLOTS {
+            self.sparse.remove(&slot);
+        } else if let Some(p) = self.dense.get_mut(slot as usize) {
             *p = NO_POSITION;
         }
     }
     fn get(&self, slot: u64) -> Option<usize> {
-        let p = *self.0.get(usize::try_from(slot).ok()?)?;
+        let p = if slot >= DENSE_SLOTS {
+            *self.sparse.get(&slot)?
+        } else {
+            *self.dense.get(slot as usize)?
+        };
         (p != NO_POSITION).then_some(p as usize)
     }
     fn slots(&self) -> impl Iterator<Item = u64> + '_ {
-        self.0
+        self.dense
             .iter()
             .enumerate()
             .filter(|(_, &p)| p != NO_POSITION)
             .map(|(s, _)| s as u64)
+            .chain(self.sparse.keys().copied())
     }
 }
 
@@ -854,14 +871,25 @@ impl Catalog {
 
     /// Slots that pass the filter, as a predicate for the keyword index.
     pub fn allowed_slots(&self, filter: &CompiledFilter) -> Arc<dyn Fn(u64) -> bool + Send + Sync> {
-        let max = self.by_slot.slots().max().unwrap_or(0) as usize;
-        let mut slots = Bits::zeros(max + 1);
+        // Bits for the slots the array holds, a set for any far beyond (see `SlotMap`).
+        let mut slots = Bits::zeros(self.by_slot.dense.len());
+        let mut far = HashSet::new();
         for p in self.passing(filter).ones() {
             if let Some(e) = &self.entries[p] {
-                slots.set(e.slot as usize);
+                if e.slot < DENSE_SLOTS {
+                    slots.set(e.slot as usize);
+                } else {
+                    far.insert(e.slot);
+                }
             }
         }
-        Arc::new(move |s: u64| slots.get(s as usize))
+        Arc::new(move |s: u64| {
+            if s < DENSE_SLOTS {
+                slots.get(s as usize)
+            } else {
+                far.contains(&s)
+            }
+        })
     }
 
     /// Top-k cosine for each filter (unit vectors, so the dot product is the cosine): a first
@@ -1119,6 +1147,24 @@ mod tests {
         assert_eq!(count(&c), 1, "a removed one does not");
         insert(&mut c, 3, "jazz");
         assert_eq!(count(&c), 0, "nor one that changed genre");
+    }
+
+    #[test]
+    fn slots_map_to_positions_however_far_apart() {
+        let mut m = SlotMap::default();
+        for (slot, pos) in [(1, 0), (7, 1), (DENSE_SLOTS + 5, 2), (u64::MAX - 1, 3)] {
+            m.insert(slot, pos);
+        }
+        assert!(m.dense.len() <= 8, "far slots do not grow the array");
+        assert_eq!(m.get(7), Some(1));
+        assert_eq!(m.get(DENSE_SLOTS + 5), Some(2));
+        assert_eq!(m.get(u64::MAX - 1), Some(3));
+        assert_eq!(m.get(2), None);
+        m.remove(7);
+        m.remove(DENSE_SLOTS + 5);
+        let mut slots: Vec<u64> = m.slots().collect();
+        slots.sort_unstable();
+        assert_eq!(slots, [1, u64::MAX - 1]);
     }
 
     #[test]
