@@ -103,7 +103,9 @@ impl TrackNames {
 #[derive(Debug, Clone, Default)]
 pub struct Vocabulary {
     /// Tracks using each term, per field in `FacetKind::ALL` order.
-    terms: HashMap<String, [u32; 5]>,
+    /// Hashed like the names index (seeded, fast on short strings): every track's terms are
+    /// counted at open.
+    terms: HashMap<String, [u32; 5], foldhash::fast::RandomState>,
     /// Artists, titles and albums, for queries and questions that name one.
     pub names: CatalogNames,
 }
