@@ -594,14 +594,9 @@ impl Catalog {
             for (pos, e) in entries.iter().enumerate() {
                 by_slot.insert(e.slot, pos);
             }
-            let vocabulary = counting.join().unwrap_or_else(|_| {
-                // Counting panicked (it cannot on valid entries): count here instead.
-                let mut v = Vocabulary::default();
-                for e in &entries {
-                    v.count_names(&e.names, &e.facets, true);
-                }
-                v
-            });
+            let vocabulary = counting
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (vocabulary, by_id, by_slot)
         });
         c.vocabulary = Arc::new(vocabulary);

@@ -157,17 +157,16 @@ impl Vocabulary {
     where
         I: Iterator<Item = (&'a TrackNames, &'a TrackFacets)>,
     {
-        let terms = &mut *self;
-        let names = std::mem::take(&mut terms.names);
-        let names = names.counted_with(
+        // The names are taken out so the terms can be counted meanwhile.
+        let names = std::mem::take(&mut self.names);
+        self.names = names.counted_with(
             || tracks().map(|(n, _)| (n.artist(), n.title(), n.album())),
             || {
                 for (_, facets) in tracks() {
-                    terms.count_terms(facets, true);
+                    self.count_terms(facets, true);
                 }
             },
         );
-        self.names = names;
     }
 
     fn count_terms(&mut self, facets: &TrackFacets, added: bool) {
