@@ -34,6 +34,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// mimalloc instead of the C library's allocator: opening a large catalog allocates millions of
+/// small objects (names, ids, facet lists) and glibc's malloc spent a quarter of that open in
+/// its own bookkeeping (see docs/BENCHMARKS.md, "A million tracks in less memory").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// `--version`: the release and the store layout this build reads and writes.
 fn long_version() -> &'static str {
     static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
