@@ -4,6 +4,7 @@
 //! from [`ANN_MIN_TRACKS`] tracks on).
 
 mod bodies;
+mod codes;
 mod index_file;
 mod ivf;
 mod kernels;

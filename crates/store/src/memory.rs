@@ -15,6 +15,7 @@ use music_rag_core::domain::retrieval::filter::{
 };
 use music_rag_core::{Candidate, Track, Vocabulary};
 
+use crate::codes::Codes;
 use crate::ivf::{Ivf, Saved, Vectors};
 use crate::kernels::{dot, kernels, quantize};
 
@@ -95,7 +96,7 @@ pub struct Catalog {
     /// The same vectors in 8 bits (a quarter of the memory traffic) for the first pass, while
     /// `keeps_codes`: once the vector index serves a large catalog, its lists hold the only
     /// copy ([`Ivf::code`]).
-    quantized: Vec<i8>,
+    quantized: Codes,
     keeps_codes: bool,
     scales: Vec<f32>,
     free: Vec<usize>,
@@ -130,7 +131,7 @@ pub(crate) struct Saved8 {
     pub values: Vec<FacetValue>,
     pub entries: Vec<Entry>,
     pub scales: Vec<f32>,
-    pub codes: Vec<i8>,
+    pub codes: Codes,
 }
 
 /// A dense search's outcome: ranked, or (in a catalog that keeps no f32 vectors) each
@@ -400,7 +401,7 @@ impl Catalog {
             entries: Vec::new(),
             vectors: Vec::new(),
             keeps_vectors: true,
-            quantized: Vec::new(),
+            quantized: Codes::default(),
             keeps_codes: true,
             scales: Vec::new(),
             free: Vec::new(),
@@ -508,7 +509,7 @@ impl Catalog {
                         code.copy_from_slice(c);
                     }
                 }
-                self.quantized = flat;
+                self.quantized = Codes::Owned(flat);
             }
             self.keeps_codes = true;
         }
@@ -516,14 +517,14 @@ impl Catalog {
         if self.ann.is_some() && self.len() >= self.ann_min {
             self.drop_vectors();
             self.keeps_codes = false;
-            self.quantized = Vec::new();
+            self.quantized = Codes::default();
         }
     }
 
     /// The 8-bit vector at a live position.
     fn code(&self, p: usize) -> &[i8] {
         if self.keeps_codes {
-            return &self.quantized[p * self.dim..(p + 1) * self.dim];
+            return &self.quantized.as_slice()[p * self.dim..(p + 1) * self.dim];
         }
         self.ann.as_ref().and_then(|ivf| ivf.code(p)).unwrap_or(&[])
     }
@@ -640,7 +641,7 @@ impl Catalog {
         Vectors {
             dim: self.dim,
             f32: &self.vectors,
-            i8: &self.quantized,
+            i8: self.quantized.as_slice(),
             scales: &self.scales,
             index: self.ann.as_ref(),
         }
@@ -745,12 +746,12 @@ impl Catalog {
             self.vectors.reserve(tracks * self.dim);
         }
         if self.keeps_codes {
-            self.quantized.reserve(tracks * self.dim);
+            self.quantized.to_mut().reserve(tracks * self.dim);
         }
         self.scales.reserve(tracks);
 
         huge_pages(&self.vectors);
-        huge_pages(&self.quantized);
+        huge_pages(self.quantized.to_mut());
     }
 
     pub fn insert(&mut self, mut entry: Entry, vector: &[f32]) {
@@ -762,16 +763,17 @@ impl Catalog {
             Some(p) => p,
             None => {
                 self.entries.push(None);
-                let before = self.quantized.as_ptr();
+                let before = self.quantized.as_slice().as_ptr();
                 if self.keeps_vectors {
                     self.vectors.resize(self.vectors.len() + self.dim, 0.0);
                 }
                 if self.keeps_codes {
-                    self.quantized.resize(self.quantized.len() + self.dim, 0);
+                    let codes = self.quantized.to_mut();
+                    codes.resize(codes.len() + self.dim, 0);
                 }
-                if self.quantized.as_ptr() != before {
+                if self.quantized.as_slice().as_ptr() != before {
                     huge_pages(&self.vectors);
-                    huge_pages(&self.quantized);
+                    huge_pages(self.quantized.to_mut());
                 }
                 self.scales.push(1.0);
                 self.entries.len() - 1
@@ -784,7 +786,7 @@ impl Catalog {
         let mut code = vec![0i8; self.dim];
         self.scales[pos] = quantize(vector, &mut code);
         if self.keeps_codes {
-            self.quantized[range].copy_from_slice(&code);
+            self.quantized.to_mut()[range].copy_from_slice(&code);
         }
         if let Some(ivf) = &mut self.ann {
             ivf.insert(pos, &code, self.scales[pos]);

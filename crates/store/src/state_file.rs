@@ -16,6 +16,7 @@ use std::path::Path;
 use music_rag_core::domain::catalog::vocabulary::TrackNames;
 use music_rag_core::domain::retrieval::filter::{FacetParts, FacetValue, TrackFacets};
 
+use crate::codes::Codes;
 use crate::memory::{Entry, Saved8, StoredHash};
 
 pub(crate) const STATE_FILE: &str = "catalog-state.bin";
@@ -125,14 +126,20 @@ pub(crate) fn read(path: &Path, dim: usize) -> Option<SavedCatalog> {
     }
 }
 
-/// Reads the sections straight into their final places (the 8-bit vectors are most of the
-/// file), checking the sizes against the file's length first and the CRC on the way.
-fn read_from(mut file: std::fs::File, dim: usize) -> std::io::Result<Option<SavedCatalog>> {
-    use std::io::Read;
-    let file_len = file.metadata()?.len();
-    let mut header = [0u8; HEADER_BYTES];
-    file.read_exact(&mut header)?;
-    let mut h = In(&header);
+/// Maps the file and checks it: the sizes against the file's length, then the CRC. The
+/// entries are parsed from the mapping, and the 8-bit vectors (most of the file) stay in it
+/// until the vector index copies them into its lists ([`Codes::Mapped`]).
+fn read_from(file: std::fs::File, dim: usize) -> std::io::Result<Option<SavedCatalog>> {
+    // SAFETY: the file is only ever replaced whole (written to a temporary file and renamed),
+    // never changed in place, so the mapped bytes do not change under us; a file cut by
+    // something else fails the size and CRC checks before it is used.
+    let map = unsafe { memmap2::Mmap::map(&file)? };
+    let file_len = map.len() as u64;
+    if map.len() < HEADER_BYTES {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    let header = &map[..HEADER_BYTES];
+    let mut h = In(header);
     let (magic, file_dim, sequence, body_len, count) =
         match (h.take(8), h.u32(), h.u64(), h.u64(), h.u64()) {
             (Some(m), Some(d), Some(s), Some(b), Some(c)) => (m, d, s, b, c),
@@ -150,26 +157,26 @@ fn read_from(mut file: std::fs::File, dim: usize) -> std::io::Result<Option<Save
     }
     // The sizes add up to the file's length, so they fit in memory as much as the file does.
     let (body_len, count) = (body_len as usize, count as usize);
-    let mut body = vec![0u8; body_len];
-    file.read_exact(&mut body)?;
-    let mut codes = vec![0i8; count * dim];
-    // SAFETY: i8 and u8 have the same size and alignment, and every bit pattern is valid.
-    let code_view =
-        unsafe { std::slice::from_raw_parts_mut(codes.as_mut_ptr().cast::<u8>(), codes.len()) };
-    file.read_exact(code_view)?;
-    let mut stored = [0u8; 4];
-    file.read_exact(&mut stored)?;
+    let codes_at = HEADER_BYTES + body_len;
+    let crc_at = codes_at + count * dim;
     let mut crc = crc32fast::Hasher::new();
-    crc.update(&header);
-    crc.update(&body);
-    crc.update(as_bytes(&codes));
-    if crc.finalize().to_le_bytes() != stored {
+    crc.update(&map[..crc_at]);
+    if crc.finalize().to_le_bytes() != map[crc_at..] {
         return Ok(None);
     }
-    Ok(parse_body(&body, sequence, count, codes))
+    let body = &map[HEADER_BYTES..codes_at];
+    let Some(saved) = parse_body(body, sequence, count) else {
+        return Ok(None);
+    };
+    Ok(Codes::mapped(map, codes_at, count * dim).map(|codes| saved(codes)))
 }
 
-fn parse_body(body: &[u8], sequence: u64, count: usize, codes: Vec<i8>) -> Option<SavedCatalog> {
+/// The entries and facet values; the vectors are given to the function returned.
+fn parse_body(
+    body: &[u8],
+    sequence: u64,
+    count: usize,
+) -> Option<impl FnOnce(Codes) -> SavedCatalog> {
     let mut r = In(body);
     let n_values = r.u32()? as usize;
     let mut values = Vec::with_capacity(n_values.min(body.len() / 8));
@@ -188,7 +195,7 @@ fn parse_body(body: &[u8], sequence: u64, count: usize, codes: Vec<i8>) -> Optio
     if !r.0.is_empty() {
         return None;
     }
-    Some(SavedCatalog {
+    Some(move |codes| SavedCatalog {
         sequence,
         catalog: Saved8 {
             values,
@@ -447,7 +454,7 @@ mod tests {
         assert_eq!(saved.sequence, 42);
         let saved = saved.catalog;
         assert_eq!(saved.scales, [0.5, 0.25]);
-        assert_eq!(saved.codes, [1, -2, 3, 127, 0, 0, -128, 5]);
+        assert_eq!(saved.codes.as_slice(), [1, -2, 3, 127, 0, 0, -128, 5]);
         for (got, want) in saved.entries.iter().zip(entries()) {
             assert_eq!(got.slot, want.slot);
             assert_eq!(got.id, want.id);
