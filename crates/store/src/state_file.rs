@@ -168,7 +168,7 @@ fn read_from(file: std::fs::File, dim: usize) -> std::io::Result<Option<SavedCat
     let Some(saved) = parse_body(body, sequence, count) else {
         return Ok(None);
     };
-    Ok(Codes::mapped(map, codes_at, count * dim).map(|codes| saved(codes)))
+    Ok(Codes::mapped(map, codes_at, count * dim).map(saved))
 }
 
 /// The entries and facet values; the vectors are given to the function returned.
