@@ -322,7 +322,7 @@ fn main() -> ExitCode {
         // A reader that stopped reading (`| head`) is not a failure.
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", output::error_line(&e));
             ExitCode::FAILURE
         }
     }

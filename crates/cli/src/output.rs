@@ -282,3 +282,56 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
 }
+
+/// An error and its causes as one line, "outer: inner", each cause written once: several of
+/// the layers' errors already end with their cause's text (the server answers with that text
+/// alone), so printing the whole chain as well would say it twice.
+pub fn error_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod error_line_tests {
+    use super::error_line;
+
+    /// An error that writes its cause into its own text and also names it as its source.
+    #[derive(Debug)]
+    struct Opening {
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Opening {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cannot open the store in /x: {}", self.source)
+        }
+    }
+
+    impl std::error::Error for Opening {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_written_once() {
+        let io = std::io::Error::other("the data directory is in use");
+        let e = anyhow::Error::new(Opening { source: io });
+        assert_eq!(
+            error_line(&e),
+            "cannot open the store in /x: the data directory is in use"
+        );
+        let e = anyhow::Error::new(std::io::Error::other("disk full")).context("writing a.json");
+        assert_eq!(error_line(&e), "writing a.json: disk full");
+    }
+}

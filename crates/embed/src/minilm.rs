@@ -94,10 +94,51 @@ fn require(dir: &Path, file: &str) -> Result<PathBuf, EmbedError> {
     }
 }
 
+/// A model's id and dimension from its configuration: copies of the same model in different
+/// folders share an id; other models do not.
+fn identity_of(
+    dir: &Path,
+    config_text: &str,
+    raw: &serde_json::Value,
+) -> Result<(String, usize), EmbedError> {
+    let dim = raw["hidden_size"]
+        .as_u64()
+        .ok_or_else(|| EmbedError::ModelInvalid {
+            dir: dir.display().to_string(),
+            reason: "config.json has no hidden_size".into(),
+        })? as usize;
+    let name = raw["_name_or_path"]
+        .as_str()
+        .unwrap_or("bert")
+        .rsplit('/')
+        .next()
+        .unwrap_or("bert");
+    let config_hash =
+        &music_rag_core::domain::catalog::hash::content_hash(config_text.as_bytes())[..12];
+    Ok((format!("{name}-{config_hash}/{dim}"), dim))
+}
+
 impl TextEmbedder {
     /// Loads a model folder in the Hugging Face layout with the default backend.
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
         Self::load_with(dir, Backend::default())
+    }
+
+    /// The id and dimension of the model in `dir` (what a store records and is checked
+    /// against), from its configuration alone: a store can be opened while the weights load.
+    pub fn identity(dir: &Path) -> Result<(String, usize), EmbedError> {
+        let config_path = require(dir, "config.json")?;
+        let config_text =
+            std::fs::read_to_string(&config_path).map_err(|e| EmbedError::ModelInvalid {
+                dir: dir.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        let raw: serde_json::Value =
+            serde_json::from_str(&config_text).map_err(|e| EmbedError::ModelInvalid {
+                dir: dir.display().to_string(),
+                reason: format!("config.json: {e}"),
+            })?;
+        identity_of(dir, &config_text, &raw)
     }
 
     pub fn load_with(dir: &Path, backend: Backend) -> Result<Self, EmbedError> {
@@ -114,10 +155,7 @@ impl TextEmbedder {
             serde_json::from_str(&config_text).map_err(|e| invalid(format!("config.json: {e}")))?;
         let raw: serde_json::Value =
             serde_json::from_str(&config_text).map_err(|e| invalid(e.to_string()))?;
-        let dim = raw["hidden_size"]
-            .as_u64()
-            .ok_or_else(|| invalid("config.json has no hidden_size".into()))?
-            as usize;
+        let (model_id, dim) = identity_of(dir, &config_text, &raw)?;
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
             .map_err(|e| invalid(format!("tokenizer.json: {e}")))?;
         tokenizer
@@ -161,23 +199,13 @@ impl TextEmbedder {
             }
             _ => None,
         };
-        // Copies of the same model in different folders share an id; other models do not.
-        let name = raw["_name_or_path"]
-            .as_str()
-            .unwrap_or("bert")
-            .rsplit('/')
-            .next()
-            .unwrap_or("bert")
-            .to_string();
-        let config_hash =
-            &music_rag_core::domain::catalog::hash::content_hash(config_text.as_bytes())[..12];
         Ok(Self {
             model,
             query_model,
             tokenizer,
             device,
             dim,
-            model_id: format!("{name}-{config_hash}/{dim}"),
+            model_id,
             cache: Mutex::new(lru::LruCache::new(
                 NonZeroUsize::new(QUERY_CACHE_ENTRIES).expect("non-zero"),
             )),

@@ -147,8 +147,22 @@ impl EngineSettings {
 
     /// The engine: the model loaded and the store opened for it.
     pub fn open_engine(&self, access: Access) -> Result<Engine> {
-        let embedder = self.load_model()?;
-        let (store, _) = self.open_store(Some((embedder.model_id(), embedder.dim())), access)?;
+        // The model's identity is in its configuration, so the store opens (seconds at a
+        // million tracks) while the weights load and are packed on another thread.
+        let (model_id, dim) = TextEmbedder::identity(&self.model_dir())?;
+        let (embedder, store) = std::thread::scope(|scope| {
+            let loading = scope.spawn(|| self.load_model());
+            let store = self.open_store(Some((&model_id, dim)), access);
+            let embedder = loading
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (embedder, store)
+        });
+        let (embedder, (store, _)) = (embedder?, store?);
+        debug_assert_eq!(
+            (embedder.model_id(), embedder.dim()),
+            (model_id.as_str(), dim)
+        );
         Ok(Engine::new(Arc::new(embedder), store))
     }
 
