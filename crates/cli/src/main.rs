@@ -36,7 +36,9 @@ use clap::{Args, Parser, Subcommand};
 
 /// mimalloc instead of the C library's allocator: opening a large catalog allocates millions of
 /// small objects (names, ids, facet lists) and glibc's malloc spent a quarter of that open in
-/// its own bookkeeping (see docs/BENCHMARKS.md, "A million tracks in less memory").
+/// its own bookkeeping. Built without transparent huge pages (`no_thp`): faulting them in made
+/// the kernel compact memory first, and the open erratic (docs/BENCHMARKS.md, "A million
+/// tracks open in under 2 s").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
