@@ -94,6 +94,17 @@ fn require(dir: &Path, file: &str) -> Result<PathBuf, EmbedError> {
     }
 }
 
+/// `config.json` as text (what the model's id hashes) and as JSON.
+fn read_config(dir: &Path, path: &Path) -> Result<(String, serde_json::Value), EmbedError> {
+    let invalid = |reason: String| EmbedError::ModelInvalid {
+        dir: dir.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
+    let raw = serde_json::from_str(&text).map_err(|e| invalid(format!("config.json: {e}")))?;
+    Ok((text, raw))
+}
+
 /// A model's id and dimension from its configuration: copies of the same model in different
 /// folders share an id; other models do not.
 fn identity_of(
@@ -127,17 +138,7 @@ impl TextEmbedder {
     /// The id and dimension of the model in `dir` (what a store records and is checked
     /// against), from its configuration alone: a store can be opened while the weights load.
     pub fn identity(dir: &Path) -> Result<(String, usize), EmbedError> {
-        let config_path = require(dir, "config.json")?;
-        let config_text =
-            std::fs::read_to_string(&config_path).map_err(|e| EmbedError::ModelInvalid {
-                dir: dir.display().to_string(),
-                reason: e.to_string(),
-            })?;
-        let raw: serde_json::Value =
-            serde_json::from_str(&config_text).map_err(|e| EmbedError::ModelInvalid {
-                dir: dir.display().to_string(),
-                reason: format!("config.json: {e}"),
-            })?;
+        let (config_text, raw) = read_config(dir, &require(dir, "config.json")?)?;
         identity_of(dir, &config_text, &raw)
     }
 
@@ -149,12 +150,9 @@ impl TextEmbedder {
         let config_path = require(dir, "config.json")?;
         let tokenizer_path = require(dir, "tokenizer.json")?;
         let weights_path = require(dir, "model.safetensors")?;
-        let config_text =
-            std::fs::read_to_string(&config_path).map_err(|e| invalid(e.to_string()))?;
+        let (config_text, raw) = read_config(dir, &config_path)?;
         let config: Config =
             serde_json::from_str(&config_text).map_err(|e| invalid(format!("config.json: {e}")))?;
-        let raw: serde_json::Value =
-            serde_json::from_str(&config_text).map_err(|e| invalid(e.to_string()))?;
         let (model_id, dim) = identity_of(dir, &config_text, &raw)?;
         let mut tokenizer = Tokenizer::from_file(&tokenizer_path)
             .map_err(|e| invalid(format!("tokenizer.json: {e}")))?;

@@ -183,6 +183,13 @@ impl SlotMap {
         };
         (p != NO_POSITION).then_some(p as usize)
     }
+    /// An empty set of slots, sized for the ones this map holds.
+    fn empty_set(&self) -> SlotSet {
+        SlotSet {
+            dense: Bits::zeros(self.dense.len()),
+            sparse: HashSet::new(),
+        }
+    }
     fn slots(&self) -> impl Iterator<Item = u64> + '_ {
         self.dense
             .iter()
@@ -190,6 +197,30 @@ impl SlotMap {
             .filter(|(_, &p)| p != NO_POSITION)
             .map(|(s, _)| s as u64)
             .chain(self.sparse.keys().copied())
+    }
+}
+
+/// A set of slots, split as [`SlotMap`] splits them: bits below [`DENSE_SLOTS`], a hash set
+/// beyond.
+struct SlotSet {
+    dense: Bits,
+    sparse: HashSet<u64>,
+}
+
+impl SlotSet {
+    fn insert(&mut self, slot: u64) {
+        if slot < DENSE_SLOTS {
+            self.dense.set(slot as usize);
+        } else {
+            self.sparse.insert(slot);
+        }
+    }
+    fn contains(&self, slot: u64) -> bool {
+        if slot < DENSE_SLOTS {
+            self.dense.get(slot as usize)
+        } else {
+            self.sparse.contains(&slot)
+        }
     }
 }
 
@@ -751,7 +782,9 @@ impl Catalog {
         self.scales.reserve(tracks);
 
         huge_pages(&self.vectors);
-        huge_pages(self.quantized.to_mut());
+        if let Codes::Owned(codes) = &self.quantized {
+            huge_pages(codes);
+        }
     }
 
     pub fn insert(&mut self, mut entry: Entry, vector: &[f32]) {
@@ -773,7 +806,9 @@ impl Catalog {
                 }
                 if self.quantized.as_slice().as_ptr() != before {
                     huge_pages(&self.vectors);
-                    huge_pages(self.quantized.to_mut());
+                    if let Codes::Owned(codes) = &self.quantized {
+                        huge_pages(codes);
+                    }
                 }
                 self.scales.push(1.0);
                 self.entries.len() - 1
@@ -868,25 +903,13 @@ impl Catalog {
 
     /// Slots that pass the filter, as a predicate for the keyword index.
     pub fn allowed_slots(&self, filter: &CompiledFilter) -> Arc<dyn Fn(u64) -> bool + Send + Sync> {
-        // Bits for the slots the array holds, a set for any far beyond (see `SlotMap`).
-        let mut slots = Bits::zeros(self.by_slot.dense.len());
-        let mut far = HashSet::new();
+        let mut slots = self.by_slot.empty_set();
         for p in self.passing(filter).ones() {
             if let Some(e) = &self.entries[p] {
-                if e.slot < DENSE_SLOTS {
-                    slots.set(e.slot as usize);
-                } else {
-                    far.insert(e.slot);
-                }
+                slots.insert(e.slot);
             }
         }
-        Arc::new(move |s: u64| {
-            if s < DENSE_SLOTS {
-                slots.get(s as usize)
-            } else {
-                far.contains(&s)
-            }
-        })
+        Arc::new(move |s: u64| slots.contains(s))
     }
 
     /// Top-k cosine for each filter (unit vectors, so the dot product is the cosine): a first

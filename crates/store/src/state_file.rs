@@ -164,19 +164,24 @@ fn read_from(file: std::fs::File, dim: usize) -> std::io::Result<Option<SavedCat
     if crc.finalize().to_le_bytes() != map[crc_at..] {
         return Ok(None);
     }
-    let body = &map[HEADER_BYTES..codes_at];
-    let Some(saved) = parse_body(body, sequence, count) else {
+    let Some((values, entries, scales)) = parse_body(&map[HEADER_BYTES..codes_at], count) else {
         return Ok(None);
     };
-    Ok(Codes::mapped(map, codes_at, count * dim).map(saved))
+    Ok(
+        Codes::mapped(map, codes_at, count * dim).map(|codes| SavedCatalog {
+            sequence,
+            catalog: Saved8 {
+                values,
+                entries,
+                scales,
+                codes,
+            },
+        }),
+    )
 }
 
-/// The entries and facet values; the vectors are given to the function returned.
-fn parse_body(
-    body: &[u8],
-    sequence: u64,
-    count: usize,
-) -> Option<impl FnOnce(Codes) -> SavedCatalog> {
+/// The facet values, and the entries with their 8-bit scales.
+fn parse_body(body: &[u8], count: usize) -> Option<(Vec<FacetValue>, Vec<Entry>, Vec<f32>)> {
     let mut r = In(body);
     let n_values = r.u32()? as usize;
     let mut values = Vec::with_capacity(n_values.min(body.len() / 8));
@@ -195,15 +200,7 @@ fn parse_body(
     if !r.0.is_empty() {
         return None;
     }
-    Some(move |codes| SavedCatalog {
-        sequence,
-        catalog: Saved8 {
-            values,
-            entries,
-            scales,
-            codes,
-        },
-    })
+    Some((values, entries, scales))
 }
 
 struct Out(Vec<u8>);

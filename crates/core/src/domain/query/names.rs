@@ -186,15 +186,15 @@ pub fn unstylize(s: &str) -> String {
 }
 
 fn name_words(s: &str) -> Vec<String> {
-    let words = if s.is_ascii() && !s.contains(['!', '$', '@']) {
+    let mut words = if s.is_ascii() && !s.contains(['!', '$', '@']) {
         ascii_words(s)
     } else {
         folded_words(s)
     };
-    match words.first().map(String::as_str) {
-        Some("the" | "a" | "an") if words.len() > 1 => words[1..].to_vec(),
-        _ => words,
+    if words.len() > 1 && matches!(words[0].as_str(), "the" | "a" | "an") {
+        words.remove(0);
     }
+    words
 }
 
 /// A name's words in general: "Jane's Addiction" and "Janes Addiction" are one name;
