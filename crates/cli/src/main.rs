@@ -270,6 +270,7 @@ impl Global {
             database_pool_size: self.database_pool_size,
             model_dir: self.model_dir.clone(),
             embed_backend: self.embed_backend,
+            replica_copy: false,
         }
     }
 }

@@ -364,13 +364,11 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
             ),
         }
     }
-    let engine = settings
-        .config
-        .provider()
-        .attach(crate::engine::open_engine(
-            g,
-            music_rag_store::Access::ReadWrite,
-        )?)?;
+    let engine = settings.config.provider().attach({
+        let mut engine_settings = g.engine_settings();
+        engine_settings.replica_copy = settings.config.replica_copy;
+        engine_settings.open_engine(music_rag_store::Access::ReadWrite)?
+    })?;
     // Build the vocabulary now so the first query does not pay for it.
     engine.parse("warm up")?;
     // Read here, not on the runtime's threads: a database store blocks on the network.

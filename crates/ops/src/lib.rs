@@ -2,7 +2,7 @@
 //! beyond searching it, written once. Opening the configured engine (store, model, provider;
 //! [`open`]), importing a catalog file or an audio folder with one report ([`import`],
 //! [`audio_import`]), snapshots ([`snapshots`]) and their copies in object storage ([`offsite`]), restore, verify, repair, re-embedding and
-//! export ([`maintenance`]), statistics ([`stats`]), scanning music folders into the library
+//! export ([`maintenance`]), statistics ([`stats`]), a PostgreSQL replica's local copy of the catalog ([`replica`]), scanning music folders into the library
 //! ([`scan`]), the library's users ([`users`]) and saved playlists ([`saved_playlists`]).
 //!
 //! Front ends parse their input, make one call here (or one call to the application layer in
@@ -19,6 +19,7 @@ pub mod open;
 pub mod progress;
 pub mod query_log;
 pub mod reanalyse;
+pub mod replica;
 pub mod report;
 pub mod saved_playlists;
 pub mod scan;

@@ -14,6 +14,7 @@ use music_rag_store::{Access, EmbeddedStore};
 use music_rag_store_postgres::{PgOptions, PgStore};
 
 use crate::error::{OpsError, Result};
+use crate::replica::ReplicaStore;
 
 /// Where the catalog lives and which embedding model reads it.
 #[derive(Debug, Clone)]
@@ -29,6 +30,9 @@ pub struct EngineSettings {
     /// The embedding model's folder; the user cache folder when not set.
     pub model_dir: Option<PathBuf>,
     pub embed_backend: Backend,
+    /// With PostgreSQL: search a local copy of the catalog in the data directory, kept up to
+    /// date by write sequence (a serving replica), instead of asking PostgreSQL to search.
+    pub replica_copy: bool,
 }
 
 impl EngineSettings {
@@ -42,6 +46,7 @@ impl EngineSettings {
             database_pool_size: 16,
             model_dir: None,
             embed_backend: Backend::default(),
+            replica_copy: false,
         }
     }
 
@@ -107,10 +112,22 @@ impl EngineSettings {
             options.schema = self.database_schema.clone();
             options.pool_size = self.database_pool_size;
             // The URL may hold a password: the error names the setting, not its value.
-            let store =
-                PgStore::open(&options, model).map_err(|e| OpsError::Database(e.to_string()))?;
+            let open =
+                || PgStore::open(&options, model).map_err(|e| OpsError::Database(e.to_string()));
+            let store = open()?;
             let model_id = store.model_id().to_string();
-            return Ok((Arc::new(store), model_id));
+            if !self.replica_copy {
+                return Ok((Arc::new(store), model_id));
+            }
+            let dir = ReplicaStore::dir_for(&self.data_dir, &options.schema);
+            return match ReplicaStore::open(store, &dir) {
+                Ok(replica) => Ok((Arc::new(replica), model_id)),
+                Err(e) => {
+                    // Searching in PostgreSQL is slower but serves the same catalog.
+                    tracing::warn!(error = %e, "no local copy of the catalog: PostgreSQL searches");
+                    Ok((Arc::new(open()?), model_id))
+                }
+            };
         }
         let store = self.open_embedded(model, access)?;
         let model_id = store.model_id().to_string();

@@ -97,6 +97,10 @@ pub struct ServerConfig {
     pub scan_on_start: bool,
     /// `MUSIC_RAG_WATCH_FOLDERS`: watch the music folders and scan again when they change.
     pub watch_folders: bool,
+    /// `MUSIC_RAG_REPLICA_COPY`: with PostgreSQL, search a copy of the catalog kept in the data
+    /// directory (`replica/SCHEMA`), following every write at the next read (default true);
+    /// false searches in PostgreSQL.
+    pub replica_copy: bool,
     /// `MUSIC_RAG_SECRET_KEY_FILE`: the secret library users' passwords are sealed with
     /// (default: `secret.key` in the data directory, made when missing).
     pub secret_key_file: Option<String>,
@@ -173,6 +177,7 @@ impl Default for ServerConfig {
             music_folders: None,
             scan_on_start: true,
             watch_folders: false,
+            replica_copy: true,
             secret_key_file: None,
             request_timeout_seconds: 30,
             max_concurrent_requests: 512,

@@ -3,10 +3,12 @@
 //! A replica keeps only a connection pool and a vocabulary it can rebuild, so any number of
 //! `music-rag serve` processes can share one database.
 
+mod changes;
 mod query;
 mod schema;
 pub mod test_database;
 
+pub use changes::Change;
 pub use schema::SCHEMA_VERSION;
 
 use std::collections::HashMap;
@@ -405,13 +407,24 @@ impl PgStore {
         let mut conn = self.pool.get()?;
         let mut tx = conn.transaction()?;
         // Taken first, as every write does, so writes commit in sequence order.
-        tx.execute("UPDATE store_state SET sequence = sequence + 1", &[])?;
+        let sequence: i64 = tx
+            .query_one(
+                "UPDATE store_state SET sequence = sequence + 1 RETURNING sequence",
+                &[],
+            )?
+            .get(0);
         let deleted = tx.execute("DELETE FROM tracks WHERE id = $1", &[&id])?;
         if deleted == 0 {
             // Nothing changed: the sequence stays, so no cache is invalidated for nothing.
             tx.rollback()?;
             return Ok(false);
         }
+        // For replicas' copies, which follow the catalog by sequence (`changes_since`).
+        tx.execute(
+            "INSERT INTO deleted_tracks (id, sequence) VALUES ($1, $2)
+             ON CONFLICT (id) DO UPDATE SET sequence = EXCLUDED.sequence",
+            &[&id, &sequence],
+        )?;
         tx.commit()?;
         Ok(true)
     }

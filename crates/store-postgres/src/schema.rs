@@ -6,7 +6,7 @@ use postgres::Client;
 use crate::PgError;
 
 /// The newest schema this build writes; a database migrated further is refused.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Any fixed number: every replica takes the same lock around migrations.
 const MIGRATION_LOCK: i64 = 0x6d75_7369_6372_6167;
@@ -72,6 +72,24 @@ CLUSTER tracks USING tracks_pkey;
 ANALYZE tracks;
 "#
         )),
+        // A replica's local copy follows the catalog by sequence (`changes_since`): rows
+        // written after a sequence are found by an index, deleted tracks leave their id and
+        // the sequence of their deletion, and the catalog has an identity a copy checks so it
+        // never follows a catalog that was dropped and made again.
+        3 => Some(
+            r#"
+CREATE INDEX tracks_sequence ON tracks (sequence);
+CREATE TABLE deleted_tracks (
+    id text COLLATE "C" PRIMARY KEY,
+    sequence bigint NOT NULL
+);
+CREATE INDEX deleted_tracks_sequence ON deleted_tracks (sequence);
+INSERT INTO store_meta (key, value)
+    VALUES ('catalog_id', md5(random()::text || clock_timestamp()::text))
+    ON CONFLICT (key) DO NOTHING;
+"#
+            .to_string(),
+        ),
         _ => None,
     }
 }

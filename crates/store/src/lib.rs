@@ -5,6 +5,7 @@
 
 mod bodies;
 mod codes;
+mod copy;
 mod index_file;
 mod ivf;
 mod kernels;
@@ -38,7 +39,7 @@ use music_rag_core::{
     Candidate, CoreError, Filter, Known, Page, Selected, Selection, SnapshotManifest, Store,
     StoreStats, StoredTrack, Track, Vocabulary,
 };
-use sqlite::Db;
+use sqlite::{Db, Stamps};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -660,7 +661,7 @@ impl Store for EmbeddedStore {
                 self.dim
             )));
         }
-        let result = self.write_tracks(items);
+        let result = self.write_tracks(items, Stamps::Now);
         Ok(self.note_write(result)?)
     }
 
@@ -925,13 +926,13 @@ impl EmbeddedStore {
     /// One batch: the database transaction stays open while the keyword index takes the
     /// batch, so a failure of either commits nothing; only then does the in-memory catalog
     /// change and the new sequence number become visible.
-    fn write_tracks(&self, items: Vec<StoredTrack>) -> Result<(), StoreError> {
+    fn write_tracks(&self, items: Vec<StoredTrack>, stamps: Stamps) -> Result<(), StoreError> {
         self.ready_to_write()?;
         let mut db = self
             .db
             .lock()
             .map_err(|_| StoreError::Corrupt("lock".into()))?;
-        let written = db.upsert(&items, |seq, written| {
+        let written = db.upsert(&items, stamps, |seq, written| {
             let refs: Vec<(u64, &Track)> = written
                 .iter()
                 .zip(&items)

@@ -81,6 +81,16 @@ pub fn parse_document(
     Ok(track)
 }
 
+/// Which timestamps a write gives its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stamps {
+    /// Now for a write, kept from the first write for creation.
+    Now,
+    /// The tracks' own, where they have them (a copy of another store's catalog keeps its
+    /// times).
+    Kept,
+}
+
 /// A row written by `upsert`, with its slot and timestamps.
 pub struct Written {
     pub slot: u64,
@@ -242,6 +252,7 @@ impl Db {
     pub fn upsert(
         &mut self,
         items: &[StoredTrack],
+        stamps: Stamps,
         before_commit: impl FnOnce(u64, &[Written]) -> Result<(), StoreError>,
     ) -> Result<(u64, Vec<Written>), WriteFailure> {
         let tx = self.conn.transaction()?;
@@ -260,11 +271,12 @@ impl Db {
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO tracks(id, doc, embedding, content_hash, text_hash, seq, created_at, updated_at)
-                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, coalesce(?8, ?7), coalesce(?9, ?7))
                  ON CONFLICT(id) DO UPDATE SET doc=excluded.doc, embedding=excluded.embedding,
                    content_hash=excluded.content_hash, text_hash=excluded.text_hash,
-                   seq=excluded.seq, updated_at=excluded.updated_at
-                 RETURNING slot, created_at",
+                   seq=excluded.seq, created_at=coalesce(?8, created_at),
+                   updated_at=excluded.updated_at
+                 RETURNING slot, created_at, updated_at",
             )?;
             for item in items {
                 let mut doc = item.track.clone();
@@ -274,7 +286,14 @@ impl Db {
                     error: StoreError::Corrupt(e.to_string()),
                     index_applied: false,
                 })?;
-                let (slot, created_at): (i64, String) = stmt.query_row(
+                let (created_at, updated_at) = match stamps {
+                    Stamps::Now => (None, None),
+                    Stamps::Kept => (
+                        item.track.created_at.as_deref(),
+                        item.track.updated_at.as_deref(),
+                    ),
+                };
+                let (slot, created_at, updated_at): (i64, String, String) = stmt.query_row(
                     params![
                         item.track.id,
                         doc,
@@ -282,14 +301,16 @@ impl Db {
                         item.content_hash,
                         item.text_hash,
                         seq as i64,
-                        now
+                        now,
+                        created_at,
+                        updated_at
                     ],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )?;
                 written.push(Written {
                     slot: slot as u64,
                     created_at,
-                    updated_at: now.clone(),
+                    updated_at,
                 });
             }
         }

@@ -1,5 +1,7 @@
 //! One contract for every store backend: the same tests run against the embedded store (in a
-//! temporary directory) and against PostgreSQL (a schema of its own in the test database).
+//! temporary directory), against PostgreSQL (a schema of its own in the test database) and
+//! against a PostgreSQL replica searching its local copy (`music_rag_ops::replica`). It lives
+//! in the operations crate, the lowest one that sees every backend.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -7,6 +9,7 @@ use std::sync::Arc;
 use music_rag_core::domain::catalog::audio::{AudioFeatures, AUDIO_VECTOR_DIM};
 use music_rag_core::domain::retrieval::filter::Range;
 use music_rag_core::{Filter, Mode, Store, StoredTrack, Track};
+use music_rag_ops::replica::ReplicaStore;
 use music_rag_store::{Access, EmbeddedStore};
 use music_rag_store_postgres::test_database::TestSchema;
 use music_rag_store_postgres::PgStore;
@@ -76,6 +79,44 @@ impl Backend for Postgres {
     }
     fn typo_measure(&self) -> TypoMeasure {
         TypoMeasure::Trigrams
+    }
+}
+
+/// A serving replica: writes go to PostgreSQL, reads to a local copy in its own folder (each
+/// store opened is another replica with its own copy, as replicas are).
+struct Replica {
+    schema: TestSchema,
+    copies: tempfile::TempDir,
+    opened: std::sync::atomic::AtomicUsize,
+}
+
+impl Replica {
+    fn new(schema: TestSchema) -> Self {
+        Self {
+            schema,
+            copies: tempfile::tempdir().unwrap(),
+            opened: Default::default(),
+        }
+    }
+
+    /// Replica `n`'s folder (a restarted replica finds its copy there).
+    fn open_at(&self, n: usize, model: (&str, usize)) -> music_rag_core::Result<ReplicaStore> {
+        let source = PgStore::open(&self.schema.options(), Some(model))
+            .map_err(music_rag_core::CoreError::from)?;
+        ReplicaStore::open(source, &self.copies.path().join(n.to_string()))
+            .map_err(|e| music_rag_core::CoreError::Unavailable(e.to_string()))
+    }
+}
+
+impl Backend for Replica {
+    fn open_with(&self, model: (&str, usize)) -> music_rag_core::Result<Arc<dyn Store>> {
+        let n = self
+            .opened
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Arc::new(self.open_at(n, model)?))
+    }
+    fn typo_measure(&self) -> TypoMeasure {
+        TypoMeasure::EditDistance
     }
 }
 
@@ -913,6 +954,166 @@ fn postgres_bulk_loads_build_the_vector_index_at_the_end() {
     assert_eq!(reopened.count().unwrap(), catalog().len());
 }
 
+/// Replicas searching local copies see every write through any of them at once, with the
+/// timestamps PostgreSQL gave it, and their searches are the embedded store's.
+#[test]
+fn replica_copies_follow_every_write_at_once() {
+    let b = Replica::new(TestSchema::new("copies"));
+    let one = loaded(&b);
+    let two = b.open();
+    let direct = Postgres(TestSchema {
+        url: b.schema.url.clone(),
+        name: b.schema.name.clone(),
+    });
+    let pg = direct.open();
+    let mut t = track("new", "Fresh Tune", "Late Arrival");
+    t.metadata.genre = Some("Dance".into());
+    one.upsert(vec![stored(t, along(7, 0.1))]).unwrap();
+    assert_eq!(two.sequence().unwrap(), pg.sequence().unwrap());
+    let copied = two.get("new").unwrap().unwrap();
+    let held = pg.get("new").unwrap().unwrap();
+    assert_eq!(copied.title, "Fresh Tune");
+    assert_eq!(
+        (&copied.created_at, &copied.updated_at),
+        (&held.created_at, &held.updated_at),
+        "the copy keeps PostgreSQL's timestamps"
+    );
+    assert_eq!(
+        ids(two
+            .dense_search(&along(7, 0.1), &Filter::default(), 1)
+            .unwrap()),
+        ["new"]
+    );
+    assert_eq!(
+        ids(two
+            .keyword_search("Frseh Tune", &Filter::default(), 1)
+            .unwrap()),
+        ["new"],
+        "typos forgiven as the embedded store does"
+    );
+    assert!(pg.delete("new").unwrap());
+    assert!(two.get("new").unwrap().is_none());
+    assert!(two
+        .keyword_search("Fresh Tune", &Filter::default(), 5)
+        .unwrap()
+        .iter()
+        .all(|c| c.id != "new"));
+    assert_eq!(one.count().unwrap(), catalog().len());
+    // The TestSchema copy must not drop the schema twice.
+    std::mem::forget(direct);
+}
+
+/// A restarted replica carries on from its copy (only what changed meanwhile is applied),
+/// a copy that recorded an older point than it holds (killed between applying and recording)
+/// applies the changes again to the same result, and a copy of a catalog that was dropped and
+/// made again starts over.
+#[test]
+fn a_replica_copy_resumes_replays_and_starts_over() {
+    use music_rag_store::{Access, EmbeddedStore};
+    let b = Replica::new(TestSchema::new("resume"));
+    let direct = Postgres(TestSchema {
+        url: b.schema.url.clone(),
+        name: b.schema.name.clone(),
+    });
+    let pg = direct.open();
+    pg.upsert(catalog()).unwrap();
+    let copy_dir = b.copies.path().join("0");
+    let copy_sequence = || {
+        EmbeddedStore::open(&copy_dir, None, Access::ReadOnly)
+            .unwrap()
+            .sequence()
+            .unwrap()
+    };
+    drop(b.open_at(0, MODEL).unwrap());
+    let first = copy_sequence();
+
+    // Meanwhile: one track deleted, one written.
+    assert!(pg.delete("a").unwrap());
+    pg.upsert(vec![stored(
+        track("g", "Glass Harp", "Someone"),
+        along(5, 0.3),
+    )])
+    .unwrap();
+    let replica = b.open_at(0, MODEL).unwrap();
+    assert_eq!(
+        copy_sequence(),
+        first + 2,
+        "the deletion and the write applied, not the catalog copied again"
+    );
+    assert_eq!(replica.copied_sequence(), pg.sequence().unwrap());
+    assert!(replica.get("a").unwrap().is_none());
+    assert_eq!(replica.count().unwrap(), catalog().len());
+    drop(replica);
+
+    // Killed after applying, before recording: the changes are applied again.
+    {
+        let copy = EmbeddedStore::open(&copy_dir, Some(MODEL), Access::ReadWrite).unwrap();
+        let mark = copy.copy_of().unwrap().unwrap();
+        let catalog_id = mark.split(' ').next().unwrap();
+        copy.set_copy_of(&format!("{catalog_id} 1")).unwrap();
+    }
+    let replica = b.open_at(0, MODEL).unwrap();
+    let mut held: Vec<String> = replica
+        .list(None, 100)
+        .unwrap()
+        .tracks
+        .iter()
+        .map(|t| t.id.clone())
+        .collect();
+    held.sort();
+    let mut want: Vec<String> = pg
+        .list(None, 100)
+        .unwrap()
+        .tracks
+        .iter()
+        .map(|t| t.id.clone())
+        .collect();
+    want.sort();
+    assert_eq!(held, want);
+    drop(replica);
+
+    // The catalog dropped and made again under the same schema: the copy starts over.
+    let mut c = ::postgres::Client::connect(&b.schema.url, ::postgres::NoTls).unwrap();
+    c.batch_execute(&format!("DROP SCHEMA {} CASCADE", b.schema.name))
+        .unwrap();
+    let pg = direct.open();
+    pg.upsert(vec![stored(
+        track("z", "Only One", "New Catalog"),
+        along(1, 0.2),
+    )])
+    .unwrap();
+    pg.upsert(vec![stored(
+        track("y", "Second", "New Catalog"),
+        along(2, 0.2),
+    )])
+    .unwrap();
+    let replica = b.open_at(0, MODEL).unwrap();
+    assert_eq!(
+        sorted(
+            replica
+                .list(None, 100)
+                .unwrap()
+                .tracks
+                .iter()
+                .map(|t| t.id.clone())
+                .collect()
+        ),
+        ["y", "z"]
+    );
+
+    // A second replica over the same folder is refused (it is in use), not corrupted.
+    let again = b.open_at(0, MODEL);
+    assert!(
+        again
+            .as_ref()
+            .err()
+            .is_some_and(|e| e.to_string().contains("in use")),
+        "{:?}",
+        again.err()
+    );
+    std::mem::forget(direct);
+}
+
 /// Two replicas' engines: a write through one retires the other's cached response at once
 /// (the cache is keyed by the sequence PostgreSQL holds).
 #[test]
@@ -997,6 +1198,12 @@ macro_rules! contract {
             $(#[test]
             fn $test() {
                 super::$test(&super::Postgres(music_rag_store_postgres::test_database::TestSchema::new(stringify!($test).split('_').next().unwrap())));
+            })*
+        }
+        mod replica {
+            $(#[test]
+            fn $test() {
+                super::$test(&super::Replica::new(music_rag_store_postgres::test_database::TestSchema::new(stringify!($test).split('_').next().unwrap())));
             })*
         }
     };
