@@ -6,7 +6,9 @@
 #   OLD=/path/to/old/music-rag NEW=target/release/music-rag CATALOG=/tmp/jamendo.jsonl bench/postgres_ab.sh
 #
 # Knobs: DURATION (15s) ROUNDS (2) VECTORS (an `export --with-vectors` of CATALOG; else the
-# catalog is embedded once by NEW).
+# catalog is embedded once by NEW); OLD_ENV / NEW_ENV, settings for that side's replica, e.g.
+# OLD=$NEW OLD_ENV=MUSIC_RAG_REPLICA_COPY=false compares searching in PostgreSQL with searching
+# the replica's local copy in one build (an older build refuses a newer schema).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -40,9 +42,10 @@ DATABASE_URL=$URL MUSIC_RAG_DATABASE_SCHEMA=$SCHEMA "$NEW" ingest "$WORK/vectors
 "$PGBIN/psql" -q "$URL" -c "VACUUM ANALYZE $SCHEMA.tracks"
 python3 "$PEER/distinct_queries.py" 60000 > "$WORK/distinct.txt"
 split -n l/12 -d "$WORK/distinct.txt" "$WORK/q"
-serve() { # bin port [pg]
+serve() { # bin port [pg [settings]]
   if [ "${3:-}" = pg ]; then
-    DATABASE_URL=$URL MUSIC_RAG_DATABASE_SCHEMA=$SCHEMA "$1" --data-dir "$WORK/replica-$2" serve --port "$2" > "$WORK/$2.log" 2>&1 &
+    # shellcheck disable=SC2086 # the settings are words on purpose
+    env ${4:-} DATABASE_URL="$URL" MUSIC_RAG_DATABASE_SCHEMA=$SCHEMA "$1" --data-dir "$WORK/replica-$2" serve --port "$2" > "$WORK/$2.log" 2>&1 &
   else
     "$1" --data-dir "$WORK/embedded" serve --port "$2" > "$WORK/$2.log" 2>&1 &
   fi
@@ -58,8 +61,9 @@ run() { # label queries port
 n=0
 for round in $(seq 1 "$ROUNDS"); do
   for which in old new; do
-    bin=$OLD; [ "$which" = new ] && bin=$NEW
-    serve "$bin" 8811 pg
+    bin=$OLD; settings=${OLD_ENV:-}
+    [ "$which" = new ] && { bin=$NEW; settings=${NEW_ENV:-}; }
+    serve "$bin" 8811 pg "$settings"
     run "round $round postgres $which c=1" "$WORK/q$(printf %02d "$n")" 8811; n=$((n + 1))
     stop
   done
