@@ -373,6 +373,11 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     engine.parse("warm up")?;
     // Read here, not on the runtime's threads: a database store blocks on the network.
     let tracks = engine.catalog().count()?;
+    let engine = Arc::new(engine);
+    // Dropped after the runtime: the PostgreSQL client blocks on a runtime of its own when its
+    // connections close, which panics on one of the server's threads (it did at every SIGTERM
+    // once the tasks holding the last reference were dropped there).
+    let engine_outlives_runtime = engine.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -431,7 +436,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
         )?;
         let scan_on_start = settings.config.scan_on_start && !music_folders.is_empty();
         let watch = settings.config.watch_folders && !music_folders.is_empty();
-        let state = AppState::new(Arc::new(engine), settings, upload_dir)
+        let state = AppState::new(engine, settings, upload_dir)
             .with_snapshot_dir(snapshot_dir)
             .with_audio_roots(audio_roots)
             .with_library(users, music_folders)
@@ -487,6 +492,7 @@ pub fn serve(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     // batch commits in one transaction after its embedding), or commits atomically; a client
     // retrying it is safe, since upserts are idempotent.
     runtime.shutdown_timeout(Duration::from_millis(200));
+    drop(engine_outlives_runtime);
     Ok(ExitCode::SUCCESS)
 }
 

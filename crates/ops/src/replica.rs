@@ -28,6 +28,11 @@ use music_rag_store_postgres::{Change, PgStore};
 
 use crate::error::{OpsError, Result};
 
+/// Prometheus: how long applying the catalog's changes to the copy took, per catch-up.
+pub const CATCH_UP_SECONDS: &str = "music_rag_replica_catch_up_duration_seconds";
+/// Prometheus: the write sequence the copy holds (PostgreSQL's own is in `/v1/stats`).
+pub const COPIED_SEQUENCE: &str = "music_rag_replica_copied_sequence";
+
 /// Tracks applied to the copy at once while catching up.
 const CATCH_UP_BATCH: usize = 2000;
 
@@ -124,6 +129,7 @@ impl ReplicaStore {
             .lock()
             .map_err(|_| CoreError::Internal("replica lock poisoned".into()))?;
         let from = self.copied.load(Ordering::Acquire);
+        let started = Instant::now();
         let to = self.source.changes_since(
             from,
             CATCH_UP_BATCH,
@@ -144,6 +150,14 @@ impl ReplicaStore {
         if to != from {
             self.copy.set_copy_of(&mark(&self.catalog_id, to))?;
             self.copied.store(to, Ordering::Release);
+            metrics::histogram!(CATCH_UP_SECONDS).record(started.elapsed().as_secs_f64());
+            metrics::gauge!(COPIED_SEQUENCE).set(to as f64);
+            tracing::debug!(
+                from,
+                to,
+                ms = started.elapsed().as_secs_f64() * 1e3,
+                "the local copy caught up"
+            );
         }
         Ok(())
     }

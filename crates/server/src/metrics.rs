@@ -94,6 +94,14 @@ pub fn handle() -> PrometheusHandle {
                 "Unix time of the newest snapshot copied to object storage"
             );
             metrics::describe_gauge!(SNAPSHOT_BYTES, "Size of the last snapshot file");
+            metrics::describe_histogram!(
+                music_rag_ops::replica::CATCH_UP_SECONDS,
+                "A PostgreSQL replica applying the catalog's changes to its local copy, per catch-up"
+            );
+            metrics::describe_gauge!(
+                music_rag_ops::replica::COPIED_SEQUENCE,
+                "The write sequence a PostgreSQL replica's local copy holds"
+            );
             metrics::describe_gauge!(
                 STORE_WRITABLE,
                 "1 while writes succeed, 0 while they fail (for example on a full disk)"

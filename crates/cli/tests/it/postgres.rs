@@ -152,6 +152,55 @@ fn a_catalog_moves_in_without_reembedding_and_replicas_share_every_write() {
     let (_, after) = search(&one.base, "Marimba Replica Song");
     assert!(!top_ids(&after).contains(&"pg:fresh".to_string()));
 
+    // Each replica searches a copy in its data directory; stopped as an orchestrator stops it,
+    // it exits cleanly, and restarted it carries on from its copy with what was written
+    // meanwhile.
+    let copy = tmp.path().join("one").join("replica").join(&db.name);
+    assert!(copy.join("catalog.sqlite").is_file(), "{}", copy.display());
+    let mut one = one;
+    let pid = one.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(
+        one.child.wait().unwrap().code(),
+        Some(0),
+        "SIGTERM must drain and exit 0 over PostgreSQL too"
+    );
+    let (s, _) = call(
+        "POST",
+        &format!("{}/v1/tracks", two.base),
+        Some(WRITER),
+        Some(json!({"tracks": [new_track("pg:meanwhile", "Theremin While Away")]})),
+    );
+    assert_eq!(s, 200);
+    let one = replica(&db, &tmp.path().join("one"));
+    let (_, found) = search(&one.base, "Theremin While Away");
+    assert_eq!(top_ids(&found)[0], "pg:meanwhile", "{found}");
+    // Its catch-ups and the sequence it holds are metrics.
+    let (s, _) = call(
+        "DELETE",
+        &format!("{}/v1/tracks/pg:meanwhile", two.base),
+        Some(WRITER),
+        None,
+    );
+    assert!(s == 200 || s == 204, "{s}");
+    let (_, gone) = search(&one.base, "Theremin While Away");
+    assert!(!top_ids(&gone).contains(&"pg:meanwhile".to_string()));
+    let sequence = run_pg(&db, &["stats"])["sequence"].as_u64().unwrap();
+    let (_, metrics) = call("GET", &format!("{}/metrics", one.base), Some(READER), None);
+    let metrics = metrics.into_string().unwrap();
+    assert!(
+        metrics.contains("music_rag_replica_catch_up_duration_seconds_count"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("music_rag_replica_copied_sequence {sequence}")),
+        "sequence {sequence}: {metrics}"
+    );
+
     // And back out: PostgreSQL's export loads into a new embedded store without embedding.
     let back = tmp.path().join("back.ndjson");
     run_pg(
