@@ -134,11 +134,22 @@ impl ReplicaStore {
             from,
             CATCH_UP_BATCH,
             |change| -> music_rag_core::Result<()> {
-                let applied = match change {
-                    Change::Deleted(ids) => self.copy.apply_copied(&ids, Vec::new()),
-                    Change::Written(tracks) => self.copy.apply_copied(&[], tracks),
-                };
-                Ok(applied?)
+                match change {
+                    Change::Deleted(ids) => self.copy.apply_copied(&ids, Vec::new())?,
+                    Change::Written {
+                        tracks,
+                        complete_through,
+                    } => {
+                        self.copy.apply_copied(&[], tracks)?;
+                        // A first copy of a large catalog takes minutes: one interrupted
+                        // (a pod restarted) resumes from here, not from the start.
+                        if complete_through > from {
+                            self.copy
+                                .set_copy_of(&mark(&self.catalog_id, complete_through))?;
+                        }
+                    }
+                }
+                Ok(())
             },
         )?;
         if to < from {

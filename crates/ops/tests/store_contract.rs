@@ -1034,6 +1034,34 @@ fn a_replica_copy_resumes_replays_and_starts_over() {
         along(5, 0.3),
     )])
     .unwrap();
+    // The changes come in write order, each batch saying through which write every change
+    // is given (what an interrupted first copy resumes from).
+    {
+        use music_rag_store_postgres::{Change, PgError};
+        let source = PgStore::open(&b.schema.options(), Some(MODEL)).unwrap();
+        let (mut rows, mut marks, mut deleted) = (0, Vec::new(), Vec::new());
+        let to = source
+            .changes_since(0, 1, |change| -> Result<(), PgError> {
+                match change {
+                    Change::Deleted(ids) => deleted.extend(ids),
+                    Change::Written {
+                        tracks,
+                        complete_through,
+                    } => {
+                        rows += tracks.len();
+                        marks.push(complete_through);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(to, pg.sequence().unwrap());
+        assert_eq!(deleted, ["a"]);
+        assert_eq!(rows, catalog().len());
+        assert!(marks.windows(2).all(|w| w[0] <= w[1]), "{marks:?}");
+        assert_eq!(marks.last(), Some(&(to - 1)), "the last write's row came last");
+        assert!(marks[0] < marks[marks.len() - 1], "{marks:?}");
+    }
     let replica = b.open_at(0, MODEL).unwrap();
     assert_eq!(
         copy_sequence(),

@@ -19,8 +19,13 @@ use crate::{PgError, PgStore};
 pub enum Change {
     /// Ids of tracks deleted (some may have been written again since).
     Deleted(Vec<String>),
-    /// Tracks as they are now, with their timestamps.
-    Written(Vec<StoredTrack>),
+    /// Tracks as they are now, with their timestamps, in write order.
+    Written {
+        tracks: Vec<StoredTrack>,
+        /// Once these are applied (and the deletions before them), every change up to this
+        /// sequence is: a copy interrupted later may resume from here.
+        complete_through: u64,
+    },
 }
 
 impl PgStore {
@@ -74,8 +79,9 @@ impl PgStore {
         }
         let portal = tx
             .bind(
-                "SELECT doc, created_at, updated_at, content_hash, text_hash, embedding
-                 FROM tracks WHERE sequence > $1",
+                // In write order (an index), so a long first copy can record how far it got.
+                "SELECT doc, created_at, updated_at, content_hash, text_hash, embedding, sequence
+                 FROM tracks WHERE sequence > $1 ORDER BY sequence",
                 &[&since],
             )
             .map_err(PgError::from)?;
@@ -90,7 +96,17 @@ impl PgStore {
                 .iter()
                 .map(stored_of)
                 .collect::<Result<Vec<_>, PgError>>()?;
-            apply(Change::Written(tracks))?;
+            // Rows of the last write in this batch may go on in the next one.
+            let last: i64 = rows
+                .last()
+                .map(|r| r.try_get(6))
+                .transpose()
+                .map_err(PgError::from)?
+                .unwrap_or(since);
+            apply(Change::Written {
+                tracks,
+                complete_through: (last - 1).max(since) as u64,
+            })?;
         }
         tx.commit().map_err(PgError::from)?;
         Ok(sequence as u64)
