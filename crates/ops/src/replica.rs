@@ -15,16 +15,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use music_rag_core::{
     Candidate, CoreError, Filter, Known, Page, Selected, Selection, SnapshotManifest, Store,
     StoreStats, StoredTrack, Track, Vocabulary,
 };
 use music_rag_store::{Access, EmbeddedStore, StoreError};
-use music_rag_store_postgres::{Change, PgStore};
+use music_rag_store_postgres::{Change, PgError, PgStore};
 
 use crate::error::{OpsError, Result};
 
@@ -32,6 +32,13 @@ use crate::error::{OpsError, Result};
 pub const CATCH_UP_SECONDS: &str = "music_rag_replica_catch_up_duration_seconds";
 /// Prometheus: the write sequence the copy holds (PostgreSQL's own is in `/v1/stats`).
 pub const COPIED_SEQUENCE: &str = "music_rag_replica_copied_sequence";
+
+/// The mark of a copy given up (see `catch_up`): not a catalog's, so the next open copies again.
+const ABANDONED: &str = "abandoned";
+
+/// After the copy failed to follow the catalog, PostgreSQL answers for this long before the
+/// copy is tried again.
+const RETRY_COPY_AFTER: Duration = Duration::from_secs(30);
 
 /// Tracks applied to the copy at once while catching up.
 const CATCH_UP_BATCH: usize = 2000;
@@ -44,6 +51,10 @@ pub struct ReplicaStore {
     copied: AtomicU64,
     /// One catch-up at a time; readers that find the copy behind wait for it.
     catching_up: Mutex<()>,
+    /// When the copy last failed to follow the catalog (PostgreSQL answers for a while).
+    copy_failed_at: Mutex<Option<Instant>>,
+    /// Set when the catalog went back behind the copy: PostgreSQL answers until a restart.
+    abandoned: AtomicBool,
 }
 
 impl ReplicaStore {
@@ -89,8 +100,12 @@ impl ReplicaStore {
             catalog_id,
             copied: AtomicU64::new(copied),
             catching_up: Mutex::new(()),
+            copy_failed_at: Mutex::new(None),
+            abandoned: AtomicBool::new(false),
         };
-        replica.catch_up()?;
+        replica.catch_up().map_err(|e| match e {
+            CatchUpError::Source(e) | CatchUpError::Copy(e) => OpsError::Core(e),
+        })?;
         tracing::info!(
             dir = %dir.display(),
             from = copied,
@@ -112,40 +127,72 @@ impl ReplicaStore {
         self.copied.load(Ordering::Acquire)
     }
 
-    /// Brings the copy to the catalog's sequence when the catalog moved: the check every read
-    /// makes first.
-    fn current(&self) -> music_rag_core::Result<()> {
+    /// Which store answers a read: the copy, brought to the catalog's sequence first when the
+    /// catalog moved (the check every read makes), or PostgreSQL while the copy cannot follow.
+    fn reader(&self) -> music_rag_core::Result<&dyn Store> {
         let now = Store::sequence(&self.source)?;
-        if now != self.copied.load(Ordering::Acquire) {
-            self.catch_up()?;
+        if self.abandoned.load(Ordering::Acquire) {
+            return Ok(&self.source);
         }
-        Ok(())
+        if now == self.copied.load(Ordering::Acquire) {
+            return Ok(&self.copy);
+        }
+        if let Ok(failed) = self.copy_failed_at.lock() {
+            if failed.is_some_and(|at| at.elapsed() < RETRY_COPY_AFTER) {
+                return Ok(&self.source);
+            }
+        }
+        match self.catch_up() {
+            Ok(()) => {
+                if let Ok(mut failed) = self.copy_failed_at.lock() {
+                    if failed.take().is_some() {
+                        tracing::info!("the local copy follows the catalog again");
+                    }
+                }
+                Ok(&self.copy)
+            }
+            Err(CatchUpError::Source(e)) => Err(e),
+            // The catalog is fine, the copy is not (a full disk, a damaged file, a catalog
+            // restored to an earlier state): PostgreSQL answers, slower, and the copy is tried
+            // again later.
+            Err(CatchUpError::Copy(e)) => {
+                tracing::error!(error = %e, retry_after = ?RETRY_COPY_AFTER, "the local copy cannot follow the catalog: PostgreSQL searches meanwhile");
+                if let Ok(mut failed) = self.copy_failed_at.lock() {
+                    *failed = Some(Instant::now());
+                }
+                Ok(&self.source)
+            }
+        }
     }
 
     /// Applies the changes after the copy's sequence, and records the new one.
-    fn catch_up(&self) -> music_rag_core::Result<()> {
+    fn catch_up(&self) -> Result<(), CatchUpError> {
         let _one = self
             .catching_up
             .lock()
-            .map_err(|_| CoreError::Internal("replica lock poisoned".into()))?;
+            .map_err(|_| CatchUpError::Copy(CoreError::Internal("replica lock poisoned".into())))?;
         let from = self.copied.load(Ordering::Acquire);
         let started = Instant::now();
+        let copy_err = |e: StoreError| CatchUpError::Copy(e.into());
         let to = self.source.changes_since(
             from,
             CATCH_UP_BATCH,
-            |change| -> music_rag_core::Result<()> {
+            |change| -> Result<(), CatchUpError> {
                 match change {
-                    Change::Deleted(ids) => self.copy.apply_copied(&ids, Vec::new())?,
+                    Change::Deleted(ids) => {
+                        self.copy.apply_copied(&ids, Vec::new()).map_err(copy_err)?
+                    }
                     Change::Written {
                         tracks,
                         complete_through,
                     } => {
-                        self.copy.apply_copied(&[], tracks)?;
+                        self.copy.apply_copied(&[], tracks).map_err(copy_err)?;
                         // A first copy of a large catalog takes minutes: one interrupted
                         // (a pod restarted) resumes from here, not from the start.
                         if complete_through > from {
                             self.copy
-                                .set_copy_of(&mark(&self.catalog_id, complete_through))?;
+                                .set_copy_of(&mark(&self.catalog_id, complete_through))
+                                .map_err(copy_err)?;
                         }
                     }
                 }
@@ -153,13 +200,20 @@ impl ReplicaStore {
             },
         )?;
         if to < from {
-            return Err(CoreError::Unavailable(format!(
+            // Restored from a backup: the copy holds writes the catalog no longer has, and
+            // later writes would reuse its sequence numbers. It is given up for good: the next
+            // start copies again.
+            self.abandoned.store(true, Ordering::Release);
+            self.copy.set_copy_of(ABANDONED).map_err(copy_err)?;
+            return Err(CatchUpError::Copy(CoreError::Unavailable(format!(
                 "the catalog in PostgreSQL went back from write {from} to {to} (restored from a \
-                 backup?): restart this replica to copy it again"
-            )));
+                 backup?): PostgreSQL searches until this replica restarts and copies it again"
+            ))));
         }
         if to != from {
-            self.copy.set_copy_of(&mark(&self.catalog_id, to))?;
+            self.copy
+                .set_copy_of(&mark(&self.catalog_id, to))
+                .map_err(copy_err)?;
             self.copied.store(to, Ordering::Release);
             metrics::histogram!(CATCH_UP_SECONDS).record(started.elapsed().as_secs_f64());
             metrics::gauge!(COPIED_SEQUENCE).set(to as f64);
@@ -171,6 +225,19 @@ impl ReplicaStore {
             );
         }
         Ok(())
+    }
+}
+
+/// A catch-up that failed, by whose fault: PostgreSQL's (the read fails, as it would without a
+/// copy) or the copy's (PostgreSQL answers instead).
+enum CatchUpError {
+    Source(CoreError),
+    Copy(CoreError),
+}
+
+impl From<PgError> for CatchUpError {
+    fn from(e: PgError) -> Self {
+        CatchUpError::Source(e.into())
     }
 }
 
@@ -233,35 +300,28 @@ impl Store for ReplicaStore {
         self.source.end_bulk_load()
     }
     fn get(&self, id: &str) -> music_rag_core::Result<Option<Arc<Track>>> {
-        self.current()?;
-        self.copy.get(id)
+        self.reader()?.get(id)
     }
     fn get_embedding(&self, id: &str) -> music_rag_core::Result<Option<Vec<f32>>> {
-        self.current()?;
-        self.copy.get_embedding(id)
+        self.reader()?.get_embedding(id)
     }
     fn get_many(&self, ids: &[&str]) -> music_rag_core::Result<Vec<Option<Arc<Track>>>> {
-        self.current()?;
-        self.copy.get_many(ids)
+        self.reader()?.get_many(ids)
     }
     fn count_matching(&self, filter: &Filter) -> music_rag_core::Result<usize> {
-        self.current()?;
-        self.copy.count_matching(filter)
+        self.reader()?.count_matching(filter)
     }
     fn delete(&self, id: &str) -> music_rag_core::Result<bool> {
         self.source.delete(id)
     }
     fn list(&self, cursor: Option<&str>, limit: usize) -> music_rag_core::Result<Page> {
-        self.current()?;
-        self.copy.list(cursor, limit)
+        self.reader()?.list(cursor, limit)
     }
     fn count(&self) -> music_rag_core::Result<usize> {
-        self.current()?;
-        self.copy.count()
+        self.reader()?.count()
     }
     fn known(&self, ids: &[&str]) -> music_rag_core::Result<HashMap<String, Known>> {
-        self.current()?;
-        self.copy.known(ids)
+        self.reader()?.known(ids)
     }
     fn dense_search(
         &self,
@@ -269,8 +329,7 @@ impl Store for ReplicaStore {
         filter: &Filter,
         k: usize,
     ) -> music_rag_core::Result<Vec<Candidate>> {
-        self.current()?;
-        self.copy.dense_search(query, filter, k)
+        self.reader()?.dense_search(query, filter, k)
     }
     fn dense_search_many(
         &self,
@@ -278,8 +337,7 @@ impl Store for ReplicaStore {
         filters: &[Filter],
         k: usize,
     ) -> music_rag_core::Result<Vec<Vec<Candidate>>> {
-        self.current()?;
-        self.copy.dense_search_many(query, filters, k)
+        self.reader()?.dense_search_many(query, filters, k)
     }
     fn audio_search(
         &self,
@@ -287,8 +345,7 @@ impl Store for ReplicaStore {
         filter: &Filter,
         k: usize,
     ) -> music_rag_core::Result<Vec<Candidate>> {
-        self.current()?;
-        self.copy.audio_search(query, filter, k)
+        self.reader()?.audio_search(query, filter, k)
     }
     fn keyword_search(
         &self,
@@ -296,16 +353,13 @@ impl Store for ReplicaStore {
         filter: &Filter,
         k: usize,
     ) -> music_rag_core::Result<Vec<Candidate>> {
-        self.current()?;
-        self.copy.keyword_search(text, filter, k)
+        self.reader()?.keyword_search(text, filter, k)
     }
     fn vocabulary(&self) -> music_rag_core::Result<Arc<Vocabulary>> {
-        self.current()?;
-        self.copy.vocabulary()
+        self.reader()?.vocabulary()
     }
     fn select(&self, selection: &Selection) -> music_rag_core::Result<Selected> {
-        self.current()?;
-        self.copy.select(selection)
+        self.reader()?.select(selection)
     }
     fn sequence(&self) -> music_rag_core::Result<u64> {
         self.source.sequence()

@@ -1059,7 +1059,11 @@ fn a_replica_copy_resumes_replays_and_starts_over() {
         assert_eq!(deleted, ["a"]);
         assert_eq!(rows, catalog().len());
         assert!(marks.windows(2).all(|w| w[0] <= w[1]), "{marks:?}");
-        assert_eq!(marks.last(), Some(&(to - 1)), "the last write's row came last");
+        assert_eq!(
+            marks.last(),
+            Some(&(to - 1)),
+            "the last write's row came last"
+        );
         assert!(marks[0] < marks[marks.len() - 1], "{marks:?}");
     }
     let replica = b.open_at(0, MODEL).unwrap();
@@ -1139,6 +1143,58 @@ fn a_replica_copy_resumes_replays_and_starts_over() {
         "{:?}",
         again.err()
     );
+    std::mem::forget(direct);
+}
+
+/// A catalog restored to an earlier state than a replica's copy: the replica gives its copy up
+/// and answers from PostgreSQL (right, if slower), even once later writes reuse the copy's
+/// sequence numbers, and its next start copies the catalog again.
+#[test]
+fn a_replica_whose_catalog_went_back_answers_from_postgres_then_copies_again() {
+    let b = Replica::new(TestSchema::new("wentback"));
+    let direct = Postgres(TestSchema {
+        url: b.schema.url.clone(),
+        name: b.schema.name.clone(),
+    });
+    let pg = direct.open();
+    pg.upsert(catalog()).unwrap();
+    pg.upsert(vec![stored(
+        track("g", "Glass Harp", "Someone"),
+        along(5, 0.3),
+    )])
+    .unwrap();
+    let replica = b.open_at(0, MODEL).unwrap();
+    assert!(replica.get("g").unwrap().is_some());
+
+    // Restored from a backup taken before the last write.
+    let back = pg.sequence().unwrap() - 1;
+    let mut c = ::postgres::Client::connect(&b.schema.url, ::postgres::NoTls).unwrap();
+    c.batch_execute(&format!(
+        "DELETE FROM {s}.tracks WHERE id = 'g'; UPDATE {s}.store_state SET sequence = {back}",
+        s = b.schema.name
+    ))
+    .unwrap();
+    assert!(
+        replica.get("g").unwrap().is_none(),
+        "answered by PostgreSQL"
+    );
+    // The next write takes the sequence number the copy had reached.
+    pg.upsert(vec![stored(
+        track("h", "Hurdy Gurdy", "Late"),
+        along(4, 0.3),
+    )])
+    .unwrap();
+    assert_eq!(pg.sequence().unwrap(), replica.copied_sequence());
+    assert_eq!(replica.get("h").unwrap().unwrap().title, "Hurdy Gurdy");
+    assert!(replica.get("g").unwrap().is_none());
+    assert_eq!(replica.count().unwrap(), catalog().len() + 1);
+    drop(replica);
+
+    let again = b.open_at(0, MODEL).unwrap();
+    assert_eq!(again.copied_sequence(), pg.sequence().unwrap());
+    assert!(again.get("g").unwrap().is_none());
+    assert_eq!(again.get("h").unwrap().unwrap().title, "Hurdy Gurdy");
+    assert_eq!(again.count().unwrap(), catalog().len() + 1);
     std::mem::forget(direct);
 }
 
