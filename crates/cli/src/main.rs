@@ -105,8 +105,8 @@ pub struct Global {
     /// Defaults to the user cache folder.
     #[arg(long, global = true, env = "MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
-    /// Embedding implementation: `auto` (documents in f32; queries in int8 where the processor
-    /// has AVX-512 VNNI), `int8` (both in int8: faster ingest), `packed` (f32) or `candle`.
+    /// Embedding implementation: `auto` (int8 where the processor has AVX-512 VNNI, else
+    /// f32), `int8` (on any processor), `packed` (f32) or `candle`.
     #[arg(
         long,
         global = true,

@@ -1,6 +1,5 @@
 //! BERT-family sentence embeddings on the CPU.
 
-use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,9 +26,9 @@ const PACKED_TOKENS: usize = 512;
 /// Which implementation runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Backend {
-    /// Documents with `Packed` (f32); queries with `Int8` where the processor has AVX-512
-    /// VNNI, else `Packed`. Measured: int8 queries over f32 documents keep every quality set
-    /// within 0.5 nDCG@10, while int8 documents too moved the two 12-query sets by a hit.
+    /// `Int8` where the processor has AVX-512 VNNI (its kernel), else `Packed`. Measured
+    /// (session 20, docs/QUALITY.md): int8 documents and queries keep every quality set within
+    /// 0.1 nDCG@10 of f32 documents or above it, and ingest 1.7× faster.
     #[default]
     Auto,
     /// Packed sequences, fused steps, reused buffers, f32 weights (see `packed.rs`).
@@ -70,9 +69,6 @@ pub struct CacheStats {
 
 pub struct TextEmbedder {
     model: Model,
-    /// The int8 encoder for queries beside f32 documents (`Backend::Auto` on processors with
-    /// AVX-512 VNNI): a query reads every weight once, so int8 is where it gains most.
-    query_model: Option<PackedBert>,
     tokenizer: Tokenizer,
     device: Device,
     dim: usize,
@@ -164,21 +160,17 @@ impl TextEmbedder {
             .map_err(|e| invalid(e.to_string()))?;
         tokenizer.with_padding(None);
         let device = Device::Cpu;
-        // Read once, for both encoders of `auto`.
-        let weights_read = std::cell::OnceCell::new();
-        let tensors = || -> Result<&HashMap<String, Tensor>, EmbedError> {
-            if let Some(t) = weights_read.get() {
-                return Ok(t);
-            }
-            let t = read_weights(&weights_path)?;
-            Ok(weights_read.get_or_init(|| t))
+        let int8 = match backend {
+            Backend::Int8 => true,
+            Backend::Auto => crate::int8::int8_is_native(),
+            Backend::Packed | Backend::Candle => false,
         };
         let model = match backend {
             Backend::Auto | Backend::Packed | Backend::Int8 => Model::Packed(PackedBert::load(
                 &weights_path,
-                tensors()?,
+                &read_weights(&weights_path)?,
                 &raw,
-                backend == Backend::Int8,
+                int8,
             )?),
             Backend::Candle => {
                 // SAFETY: the weights file is opened read-only and not modified while mapped.
@@ -191,15 +183,8 @@ impl TextEmbedder {
                 ))
             }
         };
-        let query_model = match backend {
-            Backend::Auto if crate::int8::int8_is_native() => {
-                Some(PackedBert::load(&weights_path, tensors()?, &raw, true)?)
-            }
-            _ => None,
-        };
         Ok(Self {
             model,
-            query_model,
             tokenizer,
             device,
             dim,
@@ -357,10 +342,7 @@ impl Embedder for TextEmbedder {
             return Ok(v.clone());
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
-        let vectors = match &self.query_model {
-            Some(q) => q.embed(&[self.tokenize(&[key.as_str()])?[0].as_slice()]),
-            None => self.forward(&[key.as_str()])?,
-        };
+        let vectors = self.forward(&[key.as_str()])?;
         let v = Arc::new(vectors.into_iter().next().unwrap_or_default());
         self.cache
             .lock()
