@@ -80,15 +80,13 @@ impl ReplicaStore {
                     (fresh_copy(&source, dir)?, 0)
                 }
             },
-            Err(OpsError::Store {
-                source: StoreError::Locked(message),
-                ..
-            }) => {
-                return Err(OpsError::Store {
-                    what: format!("the local copy in {}", dir.display()),
-                    source: StoreError::Locked(message),
-                })
-            }
+            // Another process's copy: not ours to delete.
+            Err(
+                e @ OpsError::Store {
+                    source: StoreError::Locked(_),
+                    ..
+                },
+            ) => return Err(e),
             Err(e) => {
                 tracing::warn!(dir = %dir.display(), error = %e, "the local copy does not open: copying again");
                 (fresh_copy(&source, dir)?, 0)

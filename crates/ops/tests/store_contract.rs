@@ -999,6 +999,21 @@ fn replica_copies_follow_every_write_at_once() {
         .iter()
         .all(|c| c.id != "new"));
     assert_eq!(one.count().unwrap(), catalog().len());
+    // Several deletions between two reads are applied at once.
+    for id in ["a", "b", "c"] {
+        assert!(pg.delete(id).unwrap());
+    }
+    assert_eq!(two.count().unwrap(), catalog().len() - 3);
+    assert!(two
+        .get_many(&["a", "b", "c"])
+        .unwrap()
+        .iter()
+        .all(Option::is_none));
+    assert!(ids(two
+        .dense_search(&along(0, 0.1), &Filter::default(), 10)
+        .unwrap())
+    .iter()
+    .all(|id| !["a", "b", "c"].contains(&id.as_str())));
     // The TestSchema copy must not drop the schema twice.
     std::mem::forget(direct);
 }

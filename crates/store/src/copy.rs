@@ -27,8 +27,9 @@ impl EmbeddedStore {
                 self.dim
             )));
         }
-        for id in deleted {
-            let result = self.delete_track(id);
+        if !deleted.is_empty() {
+            let ids: Vec<&str> = deleted.iter().map(String::as_str).collect();
+            let result = self.delete_tracks(&ids);
             self.note_write(result)?;
         }
         if !written.is_empty() {

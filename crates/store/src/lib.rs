@@ -696,7 +696,7 @@ impl Store for EmbeddedStore {
     }
 
     fn delete(&self, id: &str) -> music_rag_core::Result<bool> {
-        let result = self.delete_track(id);
+        let result = self.delete_tracks(&[id]);
         Ok(self.note_write(result)?)
     }
 
@@ -1013,24 +1013,28 @@ impl EmbeddedStore {
         slots
     }
 
-    fn delete_track(&self, id: &str) -> Result<bool, StoreError> {
+    /// Deletes tracks in one write (a copy applies a source's deletions in one); returns
+    /// whether any of them was stored.
+    fn delete_tracks(&self, ids: &[&str]) -> Result<bool, StoreError> {
         self.ready_to_write()?;
         let mut db = self
             .db
             .lock()
             .map_err(|_| StoreError::Corrupt("lock".into()))?;
-        let deleted = db.delete(id, |slot, seq| self.keyword.apply(&[slot], &[], seq));
+        let deleted = db.delete(ids, |slots, seq| self.keyword.apply(slots, &[], seq));
         let seq = match deleted {
             Ok(Some((_, seq))) => seq,
             Ok(None) => return Ok(false),
             Err(failure) => {
                 if failure.index_applied {
-                    let slot = self
-                        .catalog
-                        .read()
-                        .ok()
-                        .and_then(|c| c.get(id).map(|e| e.slot));
-                    self.restore_keyword(&db, &slot.into_iter().collect::<Vec<_>>());
+                    let slots: Vec<u64> = match self.catalog.read() {
+                        Ok(c) => ids
+                            .iter()
+                            .filter_map(|id| c.get(id).map(|e| e.slot))
+                            .collect(),
+                        Err(_) => Vec::new(),
+                    };
+                    self.restore_keyword(&db, &slots);
                 }
                 return Err(failure.error);
             }
@@ -1040,10 +1044,12 @@ impl EmbeddedStore {
                 .catalog
                 .write()
                 .map_err(|_| StoreError::Corrupt("lock".into()))?;
-            if let Some(slot) = catalog.get(id).map(|e| e.slot) {
-                self.bodies.forget(slot);
+            for id in ids {
+                if let Some(slot) = catalog.get(id).map(|e| e.slot) {
+                    self.bodies.forget(slot);
+                }
+                catalog.remove(id);
             }
-            catalog.remove(id);
         }
         self.sequence.store(seq, Ordering::Release);
         self.refresh_vector_index()?;

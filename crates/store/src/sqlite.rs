@@ -329,20 +329,27 @@ impl Db {
         Ok((seq, written))
     }
 
-    /// Deletes a track; returns its slot and the new sequence number if it existed.
-    /// `before_commit` is called as for `upsert`, with the slot and sequence number.
+    /// Deletes tracks in one transaction; returns the slots of those that existed and the new
+    /// sequence number, or none when no id was stored (nothing changes then). `before_commit`
+    /// is called as for `upsert`, with the slots and the sequence number.
     pub fn delete(
         &mut self,
-        id: &str,
-        before_commit: impl FnOnce(u64, u64) -> Result<(), StoreError>,
-    ) -> Result<Option<(u64, u64)>, WriteFailure> {
+        ids: &[&str],
+        before_commit: impl FnOnce(&[u64], u64) -> Result<(), StoreError>,
+    ) -> Result<Option<(Vec<u64>, u64)>, WriteFailure> {
         let tx = self.conn.transaction()?;
-        let slot: Option<i64> = tx
-            .query_row("DELETE FROM tracks WHERE id=?1 RETURNING slot", [id], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        let Some(slot) = slot else { return Ok(None) };
+        let mut slots = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached("DELETE FROM tracks WHERE id=?1 RETURNING slot")?;
+            for id in ids {
+                if let Some(slot) = stmt.query_row([id], |r| r.get::<_, i64>(0)).optional()? {
+                    slots.push(slot as u64);
+                }
+            }
+        }
+        if slots.is_empty() {
+            return Ok(None);
+        }
         let seq: u64 = tx
             .query_row("SELECT value FROM meta WHERE key='seq'", [], |r| {
                 r.get::<_, String>(0)
@@ -351,15 +358,19 @@ impl Db {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0)
             + 1;
-        tx.execute(
-            "INSERT INTO tombstones(slot, seq) VALUES(?1, ?2) ON CONFLICT(slot) DO UPDATE SET seq=excluded.seq",
-            params![slot, seq as i64],
-        )?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO tombstones(slot, seq) VALUES(?1, ?2) ON CONFLICT(slot) DO UPDATE SET seq=excluded.seq",
+            )?;
+            for slot in &slots {
+                stmt.execute(params![*slot as i64, seq as i64])?;
+            }
+        }
         tx.execute(
             "INSERT INTO meta(key, value) VALUES('seq', ?1) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             [seq.to_string()],
         )?;
-        before_commit(slot as u64, seq).map_err(|error| WriteFailure {
+        before_commit(&slots, seq).map_err(|error| WriteFailure {
             error,
             index_applied: false,
         })?;
@@ -367,7 +378,7 @@ impl Db {
             error: e.into(),
             index_applied: true,
         })?;
-        Ok(Some((slot as u64, seq)))
+        Ok(Some((slots, seq)))
     }
 
     /// Every track changed after `since` (all of them for 0), in slot order.
