@@ -28,7 +28,7 @@ const PACKED_TOKENS: usize = 512;
 pub enum Backend {
     /// `Int8` where the processor has AVX-512 VNNI (its kernel), else `Packed`. Measured
     /// (session 20, docs/QUALITY.md): int8 documents and queries keep every quality set within
-    /// 0.1 nDCG@10 of f32 documents or above it, and ingest 1.7× faster.
+    /// 0.1 nDCG@10 of f32 documents or above it, and ingest over HTTP 2.2× faster.
     #[default]
     Auto,
     /// Packed sequences, fused steps, reused buffers, f32 weights (see `packed.rs`).
