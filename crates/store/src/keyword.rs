@@ -232,6 +232,7 @@ impl KeywordIndex {
             .lock()
             .map_err(|_| StoreError::Corrupt("writer lock poisoned".into()))?;
         if guard.is_none() {
+            let started = std::time::Instant::now();
             *guard = Some(
                 self.index
                     .writer_with_num_threads(1, WRITER_HEAP_BYTES)
@@ -243,8 +244,13 @@ impl KeywordIndex {
                         other => other.into(),
                     })?,
             );
+            tracing::debug!(
+                ms = started.elapsed().as_millis() as u64,
+                "keyword index writer made"
+            );
         }
         let writer = guard.as_mut().expect("writer was just set");
+        let started = std::time::Instant::now();
         let committed = (|| {
             change(writer, self.fields)?;
             let mut commit = writer.prepare_commit()?;
@@ -252,6 +258,10 @@ impl KeywordIndex {
             commit.commit()?;
             Ok::<_, StoreError>(())
         })();
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "keyword index committed"
+        );
         if let Err(e) = committed {
             *guard = None;
             return Err(e);
