@@ -1,7 +1,9 @@
 //! The PostgreSQL store: PostgreSQL holds the tracks, their vectors (pgvector, HNSW on cosine)
 //! and the keyword index (weighted `tsvector`, `pg_trgm` on names), and does the retrieval.
-//! A replica keeps only a connection pool and a vocabulary it can rebuild, so any number of
-//! `music-rag serve` processes can share one database.
+//! This store keeps only a connection pool and a vocabulary it can rebuild, so any number of
+//! `music-rag serve` processes can share one database; a serving replica also keeps a local
+//! copy that follows the catalog through `changes_since` and searches that instead
+//! (`music-rag-ops`'s `replica`).
 
 mod changes;
 mod query;
