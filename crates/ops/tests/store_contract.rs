@@ -99,6 +99,11 @@ impl Replica {
         }
     }
 
+    /// PostgreSQL itself, under the replicas (what another writer sees).
+    fn source(&self) -> PgStore {
+        PgStore::open(&self.schema.options(), Some(MODEL)).unwrap()
+    }
+
     /// Replica `n`'s folder (a restarted replica finds its copy there).
     fn open_at(&self, n: usize, model: (&str, usize)) -> music_rag_core::Result<ReplicaStore> {
         let source = PgStore::open(&self.schema.options(), Some(model))
@@ -204,6 +209,18 @@ fn loaded(b: &dyn Backend) -> Arc<dyn Store> {
 
 fn ids(c: Vec<music_rag_core::Candidate>) -> Vec<String> {
     c.into_iter().map(|c| c.id).collect()
+}
+
+/// The ids a store lists (its first 100), sorted.
+fn listed(s: &dyn Store) -> Vec<String> {
+    sorted(
+        s.list(None, 100)
+            .unwrap()
+            .tracks
+            .iter()
+            .map(|t| t.id.clone())
+            .collect(),
+    )
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -961,11 +978,7 @@ fn replica_copies_follow_every_write_at_once() {
     let b = Replica::new(TestSchema::new("copies"));
     let one = loaded(&b);
     let two = b.open();
-    let direct = Postgres(TestSchema {
-        url: b.schema.url.clone(),
-        name: b.schema.name.clone(),
-    });
-    let pg = direct.open();
+    let pg = b.source();
     let mut t = track("new", "Fresh Tune", "Late Arrival");
     t.metadata.genre = Some("Dance".into());
     one.upsert(vec![stored(t, along(7, 0.1))]).unwrap();
@@ -1014,8 +1027,6 @@ fn replica_copies_follow_every_write_at_once() {
         .unwrap())
     .iter()
     .all(|id| !["a", "b", "c"].contains(&id.as_str())));
-    // The TestSchema copy must not drop the schema twice.
-    std::mem::forget(direct);
 }
 
 /// A restarted replica carries on from its copy (only what changed meanwhile is applied),
@@ -1026,11 +1037,7 @@ fn replica_copies_follow_every_write_at_once() {
 fn a_replica_copy_resumes_replays_and_starts_over() {
     use music_rag_store::{Access, EmbeddedStore};
     let b = Replica::new(TestSchema::new("resume"));
-    let direct = Postgres(TestSchema {
-        url: b.schema.url.clone(),
-        name: b.schema.name.clone(),
-    });
-    let pg = direct.open();
+    let pg = b.source();
     pg.upsert(catalog()).unwrap();
     let copy_dir = b.copies.path().join("0");
     let copy_sequence = || {
@@ -1053,7 +1060,7 @@ fn a_replica_copy_resumes_replays_and_starts_over() {
     // is given (what an interrupted first copy resumes from).
     {
         use music_rag_store_postgres::{Change, PgError};
-        let source = PgStore::open(&b.schema.options(), Some(MODEL)).unwrap();
+        let source = b.source();
         let (mut rows, mut marks, mut deleted) = (0, Vec::new(), Vec::new());
         let to = source
             .changes_since(0, 1, |change| -> Result<(), PgError> {
@@ -1100,30 +1107,14 @@ fn a_replica_copy_resumes_replays_and_starts_over() {
         copy.set_copy_of(&format!("{catalog_id} 1")).unwrap();
     }
     let replica = b.open_at(0, MODEL).unwrap();
-    let mut held: Vec<String> = replica
-        .list(None, 100)
-        .unwrap()
-        .tracks
-        .iter()
-        .map(|t| t.id.clone())
-        .collect();
-    held.sort();
-    let mut want: Vec<String> = pg
-        .list(None, 100)
-        .unwrap()
-        .tracks
-        .iter()
-        .map(|t| t.id.clone())
-        .collect();
-    want.sort();
-    assert_eq!(held, want);
+    assert_eq!(listed(&replica), listed(&pg));
     drop(replica);
 
     // The catalog dropped and made again under the same schema: the copy starts over.
     let mut c = ::postgres::Client::connect(&b.schema.url, ::postgres::NoTls).unwrap();
     c.batch_execute(&format!("DROP SCHEMA {} CASCADE", b.schema.name))
         .unwrap();
-    let pg = direct.open();
+    let pg = b.source();
     pg.upsert(vec![stored(
         track("z", "Only One", "New Catalog"),
         along(1, 0.2),
@@ -1135,18 +1126,7 @@ fn a_replica_copy_resumes_replays_and_starts_over() {
     )])
     .unwrap();
     let replica = b.open_at(0, MODEL).unwrap();
-    assert_eq!(
-        sorted(
-            replica
-                .list(None, 100)
-                .unwrap()
-                .tracks
-                .iter()
-                .map(|t| t.id.clone())
-                .collect()
-        ),
-        ["y", "z"]
-    );
+    assert_eq!(listed(&replica), ["y", "z"]);
 
     // A second replica over the same folder is refused (it is in use), not corrupted.
     let again = b.open_at(0, MODEL);
@@ -1158,7 +1138,6 @@ fn a_replica_copy_resumes_replays_and_starts_over() {
         "{:?}",
         again.err()
     );
-    std::mem::forget(direct);
 }
 
 /// A catalog restored to an earlier state than a replica's copy: the replica gives its copy up
@@ -1167,11 +1146,7 @@ fn a_replica_copy_resumes_replays_and_starts_over() {
 #[test]
 fn a_replica_whose_catalog_went_back_answers_from_postgres_then_copies_again() {
     let b = Replica::new(TestSchema::new("wentback"));
-    let direct = Postgres(TestSchema {
-        url: b.schema.url.clone(),
-        name: b.schema.name.clone(),
-    });
-    let pg = direct.open();
+    let pg = b.source();
     pg.upsert(catalog()).unwrap();
     pg.upsert(vec![stored(
         track("g", "Glass Harp", "Someone"),
@@ -1210,7 +1185,6 @@ fn a_replica_whose_catalog_went_back_answers_from_postgres_then_copies_again() {
     assert!(again.get("g").unwrap().is_none());
     assert_eq!(again.get("h").unwrap().unwrap().title, "Hurdy Gurdy");
     assert_eq!(again.count().unwrap(), catalog().len() + 1);
-    std::mem::forget(direct);
 }
 
 /// Two replicas' engines: a write through one retires the other's cached response at once

@@ -19,13 +19,8 @@ impl EmbeddedStore {
         deleted: &[String],
         written: Vec<StoredTrack>,
     ) -> Result<(), StoreError> {
-        if let Some(bad) = written.iter().find(|i| i.embedding.len() != self.dim) {
-            return Err(StoreError::Incompatible(format!(
-                "the source's vector for {} has {} floats, the copy holds {}",
-                bad.track.id,
-                bad.embedding.len(),
-                self.dim
-            )));
+        if let Some(message) = self.misfit_vector(&written) {
+            return Err(StoreError::Incompatible(format!("the source's {message}")));
         }
         if !deleted.is_empty() {
             let ids: Vec<&str> = deleted.iter().map(String::as_str).collect();

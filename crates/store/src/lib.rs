@@ -646,6 +646,21 @@ impl EmbeddedStore {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// What is wrong with the first track whose vector is not of the store's size, if one is.
+    fn misfit_vector(&self, items: &[StoredTrack]) -> Option<String> {
+        items
+            .iter()
+            .find(|i| i.embedding.len() != self.dim)
+            .map(|bad| {
+                format!(
+                    "vector for {} has {} floats, expected {}",
+                    bad.track.id,
+                    bad.embedding.len(),
+                    self.dim
+                )
+            })
+    }
 }
 
 impl Store for EmbeddedStore {
@@ -653,13 +668,8 @@ impl Store for EmbeddedStore {
         if items.is_empty() {
             return Ok(());
         }
-        if let Some(bad) = items.iter().find(|i| i.embedding.len() != self.dim) {
-            return Err(CoreError::Internal(format!(
-                "vector for {} has {} floats, expected {}",
-                bad.track.id,
-                bad.embedding.len(),
-                self.dim
-            )));
+        if let Some(message) = self.misfit_vector(&items) {
+            return Err(CoreError::Internal(message));
         }
         let result = self.write_tracks(items, Stamps::Now);
         Ok(self.note_write(result)?)

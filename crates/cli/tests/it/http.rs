@@ -530,13 +530,7 @@ fn a_restart_keeps_what_the_api_wrote_and_sigterm_exits_cleanly() {
         .0,
         200
     );
-    let pid = app.child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = app.child.wait().unwrap();
+    let status = app.terminate();
     assert_eq!(status.code(), Some(0), "SIGTERM must drain and exit 0");
     let data = app.data.clone();
     let again = spawn_on(&data, &[]);

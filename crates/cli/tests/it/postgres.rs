@@ -158,14 +158,8 @@ fn a_catalog_moves_in_without_reembedding_and_replicas_share_every_write() {
     let copy = tmp.path().join("one").join("replica").join(&db.name);
     assert!(copy.join("catalog.sqlite").is_file(), "{}", copy.display());
     let mut one = one;
-    let pid = one.child.id().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
     assert_eq!(
-        one.child.wait().unwrap().code(),
+        one.terminate().code(),
         Some(0),
         "SIGTERM must drain and exit 0 over PostgreSQL too"
     );
