@@ -1,14 +1,17 @@
 //! From samples to measurements: one pass of short-time spectra (2048 points at 44.1/48 kHz,
-//! hop 512) gives loudness, spectral centroid, rolloff and flatness, MFCC and the onset
-//! envelope; a second pass with long windows gives chroma, fine enough to tell semitones apart
-//! in the bass. Tempo comes from the onset envelope's autocorrelation, key from chroma against
-//! the Krumhansl-Kessler profiles.
+//! hop 512) gives loudness, spectral centroid, rolloff and flatness, MFCC and two onset
+//! envelopes; a second pass with long windows gives chroma, fine enough to tell semitones apart
+//! in the bass, and the notes that sound (`notes`). Whether there is a beat is read from the
+//! broadband onset envelope's autocorrelation, how fast it goes from the per-bin flux's
+//! onsets; the key from the notes' pitch classes against Temperley's profiles.
 
 use std::f32::consts::PI;
 
 use music_rag_core::domain::catalog::audio::{AudioFeatures, AUDIO_VECTOR_DIM};
 use music_rag_core::domain::catalog::key::{Key, Mode};
 use realfft::RealFftPlanner;
+
+mod notes;
 
 const MEL_BANDS: usize = 40;
 const MFCC: usize = 13;
@@ -29,9 +32,10 @@ const MIN_PULSE_CLARITY: f32 = 0.15;
 const MIN_CHROMA_CONTRAST: f32 = 0.27;
 /// A pitch class holding more than this share of the chroma is one note, not a key.
 const SINGLE_PITCH_SHARE: f32 = 0.6;
-/// The best key's profile correlation needed to name it: rendered drum kits measured
-/// 0.26-0.54 against Temperley's profiles, tonal pieces mostly 0.55 or more (two sets of 160
-/// pieces, `bench/audio/labelled_set.py` seeds 7 and 11).
+/// The best key's profile correlation needed to name it: the notes of pieces with a key
+/// measured 0.53 or more, and the two under 0.55 were named wrongly at any threshold (two sets
+/// of 160 pieces, `bench/audio/labelled_set.py` seeds 7 and 11); drum kits are told apart by
+/// their harmonicity, below.
 const MIN_KEY_CORRELATION: f32 = 0.55;
 /// librosa's default tempo prior: log-normal around 120 BPM, one octave wide.
 const TEMPO_PRIOR_BPM: f32 = 120.0;
@@ -53,9 +57,11 @@ const MAJOR: [f32; 12] = [
 const MINOR: [f32; 12] = [
     0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330,
 ];
-/// The key is read from pitch classes up to this frequency: above it a note's own pitch class
-/// is outweighed by its harmonics' (the third harmonic is a fifth up, the fifth a third up).
-const KEY_CHROMA_MAX_HZ: f32 = 1000.0;
+/// Share of spectral peak magnitude that found notes' upper harmonics must account for to name
+/// a key: rendered drum kits measured 0.102-0.116, pieces with a key 0.163 or more (the same two
+/// sets; the threshold sits between). Noise and speech measure 0.17-0.23 (chance matches among
+/// dense peaks) and are told apart by their flat chroma instead.
+const MIN_HARMONICITY: f32 = 0.14;
 
 /// Natural log to about three decimals, cheap enough for every bin of every frame (only the
 /// flatness, a ratio of means, uses it).
@@ -400,10 +406,16 @@ fn short_time(samples: &[f32], rate: u32) -> Spectral {
 }
 
 /// Mean chroma (energy per pitch class, C first, each frame scaled to its loudest class) over
-/// 60 Hz-5 kHz, the sound's colour, and over 60 Hz-1 kHz, where the key is read.
+/// 60 Hz-5 kHz, the sound's colour; and the notes found in the same frames, where the key is
+/// read.
 struct Chroma {
     mean: [f32; 12],
-    key: [f32; 12],
+    /// Salience of the notes per pitch class, each frame scaled to its strongest.
+    notes: [f32; 12],
+    /// The share of spectral peak magnitude that the found notes' upper harmonics account
+    /// for: how much of what sounds comes in harmonic series (pitched notes) rather than as
+    /// unrelated peaks (drums, cymbals).
+    harmonicity: f32,
 }
 
 fn chroma(samples: &[f32], rate: u32) -> Chroma {
@@ -425,10 +437,11 @@ fn chroma(samples: &[f32], rate: u32) -> Chroma {
             (midi.round() as i64).rem_euclid(12) as usize
         })
         .collect();
-    let key_last = (((KEY_CHROMA_MAX_HZ / bin_hz).floor() as usize).max(first)).min(last);
-    let split = key_last + 1 - first;
+    let mut estimator = notes::NoteEstimator::new(rate, n_fft);
+    let mut mags = vec![0.0f32; spectrum.len()];
     let mut sum = [0.0f32; 12];
-    let mut key_sum = [0.0f32; 12];
+    let mut note_sum = [0.0f32; 12];
+    let (mut peak_magnitude, mut harmonic_magnitude) = (0.0f64, 0.0f64);
     let mut frames = 0usize;
     let mut start = 0;
     while start < samples.len() {
@@ -441,13 +454,12 @@ fn chroma(samples: &[f32], rate: u32) -> Chroma {
         {
             break;
         }
-        let mut frame = [0.0f32; 12];
-        for (c, &pc) in spectrum[first..key_last + 1].iter().zip(&classes[..split]) {
-            frame[pc] += c.norm_sqr();
+        for (m, c) in mags.iter_mut().zip(&spectrum) {
+            *m = c.norm();
         }
-        let low = frame;
-        for (c, &pc) in spectrum[key_last + 1..=last].iter().zip(&classes[split..]) {
-            frame[pc] += c.norm_sqr();
+        let mut frame = [0.0f32; 12];
+        for (m, &pc) in mags[first..=last].iter().zip(&classes) {
+            frame[pc] += m * m;
         }
         let max = frame.iter().copied().fold(0.0f32, f32::max);
         if max > 1e-9 {
@@ -456,21 +468,25 @@ fn chroma(samples: &[f32], rate: u32) -> Chroma {
             }
             frames += 1;
         }
-        let low_max = low.iter().copied().fold(0.0f32, f32::max);
-        if low_max > 1e-9 {
-            for (s, f) in key_sum.iter_mut().zip(low) {
-                *s += f / low_max;
+        let found = estimator.frame(&mags);
+        peak_magnitude += f64::from(found.peak_magnitude);
+        harmonic_magnitude += f64::from(found.harmonic_magnitude);
+        let strongest = found.chroma.iter().copied().fold(0.0f32, f32::max);
+        if strongest > 0.0 {
+            for (s, f) in note_sum.iter_mut().zip(found.chroma) {
+                *s += f / strongest;
             }
         }
         start += hop;
     }
     if frames > 0 {
         sum.iter_mut().for_each(|s| *s /= frames as f32);
-        key_sum.iter_mut().for_each(|s| *s /= frames as f32);
+        note_sum.iter_mut().for_each(|s| *s /= frames as f32);
     }
     Chroma {
         mean: sum,
-        key: key_sum,
+        notes: note_sum,
+        harmonicity: (harmonic_magnitude / peak_magnitude.max(1e-12)) as f32,
     }
 }
 
@@ -743,6 +759,8 @@ pub struct DecisionInputs {
     /// The best key profile's correlation.
     pub key_correlation: Option<f32>,
     pub chroma_contrast: f32,
+    /// The share of spectral peaks the found notes' upper harmonics account for.
+    pub harmonicity: f32,
     pub loudness_dbfs: f32,
     /// Mean onset flux in dB.
     pub flux_db: f32,
@@ -786,7 +804,8 @@ pub fn measure(samples: &[f32], rate: u32) -> (AudioFeatures, DecisionInputs) {
     let spectral = short_time(samples, rate);
     let Chroma {
         mean: chroma_mean,
-        key: key_chroma,
+        notes: note_chroma,
+        harmonicity,
     } = chroma(samples, rate);
     let density = onset_density(&spectral.onset, spectral.frame_rate);
     let silent = loudness_dbfs < SILENT_DBFS;
@@ -802,7 +821,7 @@ pub fn measure(samples: &[f32], rate: u32) -> (AudioFeatures, DecisionInputs) {
         onset_density(&onsets, spectral.frame_rate),
     );
 
-    let key_fit = key_of(&key_chroma);
+    let key_fit = key_of(&note_chroma);
     let (tempo_bpm, tempo_octave_ambiguous, no_tempo_reason) = if silent {
         (None, false, Some(SILENT.to_string()))
     } else if flux < MIN_FLUX_DB {
@@ -832,6 +851,13 @@ pub fn measure(samples: &[f32], rate: u32) -> (AudioFeatures, DecisionInputs) {
             None,
             Some(format!(
                 "no pitched harmony (contrast {contrast:.2}): noise, speech or percussion"
+            )),
+        )
+    } else if harmonicity < MIN_HARMONICITY {
+        (
+            None,
+            Some(format!(
+                "no harmonic notes (harmonicity {harmonicity:.2}): percussion or noise"
             )),
         )
     } else {
@@ -881,6 +907,7 @@ pub fn measure(samples: &[f32], rate: u32) -> (AudioFeatures, DecisionInputs) {
         pulse_clarity: pulse.map(|t| t.2),
         key_correlation: key_fit.map(|k| k.2),
         chroma_contrast: contrast,
+        harmonicity,
         loudness_dbfs,
         flux_db: flux,
     };
