@@ -9,15 +9,18 @@ use std::f32::consts::PI;
 
 use music_rag_core::domain::catalog::audio::{AudioFeatures, AUDIO_VECTOR_DIM};
 use music_rag_core::domain::catalog::key::{Key, Mode};
-use realfft::RealFftPlanner;
 
+mod chroma;
+mod frames;
 mod notes;
+mod spectral;
+mod tempo;
 
-const MEL_BANDS: usize = 40;
-const MFCC: usize = 13;
-const ROLLOFF: f32 = 0.85;
-const TEMPO_MIN: f32 = 40.0;
-const TEMPO_MAX: f32 = 240.0;
+use self::chroma::{chroma_contrast, key_of};
+use self::spectral::Stat;
+use self::tempo::{above_local_mean, onset_density, tempo};
+
+
 /// Below this level a recording is silence: no tempo, no key.
 const SILENT_DBFS: f32 = -60.0;
 const SILENT: &str = "silent";
@@ -37,26 +40,10 @@ const SINGLE_PITCH_SHARE: f32 = 0.6;
 /// of 160 pieces, `bench/audio/labelled_set.py` seeds 7 and 11); drum kits are told apart by
 /// their harmonicity, below.
 const MIN_KEY_CORRELATION: f32 = 0.55;
-/// librosa's default tempo prior: log-normal around 120 BPM, one octave wide.
-const TEMPO_PRIOR_BPM: f32 = 120.0;
-/// Magnitudes are compressed as `ln(1 + λ·|X|)` before the per-bin flux (SuperFlux's λ order;
-/// full scale is 1), so quiet partials count and loud ones do not swamp the rest.
-const FLUX_COMPRESSION: f32 = 1000.0;
 /// Frames either side of the local mean subtracted from the per-bin flux (about 0.37 s at 43
 /// frames a second): what stays is where flux rises above its surroundings, an onset, not the
 /// steady shimmer of bowing, breath or a chorus effect.
 const FLUX_LOCAL_MEAN_FRAMES: usize = 16;
-/// Temperley's key profiles (Kostka-Payne corpus, "Music and Probability", 2007): how often
-/// each scale degree sounds in major and minor. On the labelled set they named the key more
-/// often than his earlier (1999) profiles, which weigh the fifth nearly as much as the tonic, so
-/// the harmonics of a recording pulled a major key to its dominant and a minor one to its
-/// relative major.
-const MAJOR: [f32; 12] = [
-    0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.715, 0.104, 0.366, 0.057, 0.400,
-];
-const MINOR: [f32; 12] = [
-    0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330,
-];
 /// Share of spectral peak magnitude that found notes' upper harmonics must account for to name
 /// a key: rendered drum kits measured 0.102-0.116, pieces with a key 0.163 or more (the same two
 /// sets; the threshold sits between). Noise and speech measure 0.17-0.23 (chance matches among
@@ -149,89 +136,6 @@ fn hann(n: usize) -> Vec<f32> {
         .collect()
 }
 
-fn hz_to_mel(f: f32) -> f32 {
-    2595.0 * (1.0 + f / 700.0).log10()
-}
-
-fn mel_to_hz(m: f32) -> f32 {
-    700.0 * (10f32.powf(m / 2595.0) - 1.0)
-}
-
-/// Triangular mel filters over `bins` FFT bins, as (first bin, weights).
-fn mel_filters(rate: f32, n_fft: usize) -> Vec<(usize, Vec<f32>)> {
-    let bins = n_fft / 2 + 1;
-    let top = hz_to_mel(rate / 2.0);
-    let edges: Vec<f32> = (0..MEL_BANDS + 2)
-        .map(|i| mel_to_hz(top * i as f32 / (MEL_BANDS + 1) as f32))
-        .collect();
-    let bin_hz = rate / n_fft as f32;
-    (0..MEL_BANDS)
-        .map(|b| {
-            let (lo, mid, hi) = (edges[b], edges[b + 1], edges[b + 2]);
-            let first = ((lo / bin_hz).floor() as usize).min(bins - 1);
-            let last = ((hi / bin_hz).ceil() as usize).min(bins - 1);
-            let weights = (first..=last)
-                .map(|k| {
-                    let f = k as f32 * bin_hz;
-                    let w = if f <= mid {
-                        (f - lo) / (mid - lo)
-                    } else {
-                        (hi - f) / (hi - mid)
-                    };
-                    // Slaney normalisation: equal area per band.
-                    w.max(0.0) * 2.0 / (hi - lo)
-                })
-                .collect();
-            (first, weights)
-        })
-        .collect()
-}
-
-/// DCT-II (orthonormal) rows for the first `MFCC` coefficients.
-fn dct_matrix() -> Vec<[f32; MEL_BANDS]> {
-    (0..MFCC)
-        .map(|k| {
-            let scale = if k == 0 {
-                (1.0 / MEL_BANDS as f32).sqrt()
-            } else {
-                (2.0 / MEL_BANDS as f32).sqrt()
-            };
-            let mut row = [0.0; MEL_BANDS];
-            for (n, r) in row.iter_mut().enumerate() {
-                *r = scale * (PI * k as f32 * (n as f32 + 0.5) / MEL_BANDS as f32).cos();
-            }
-            row
-        })
-        .collect()
-}
-
-/// Running mean and variance (Welford).
-#[derive(Clone, Copy, Default)]
-struct Stat {
-    n: f64,
-    mean: f64,
-    m2: f64,
-}
-
-impl Stat {
-    fn push(&mut self, x: f32) {
-        self.n += 1.0;
-        let d = x as f64 - self.mean;
-        self.mean += d / self.n;
-        self.m2 += d * (x as f64 - self.mean);
-    }
-    fn mean(&self) -> f32 {
-        self.mean as f32
-    }
-    fn std(&self) -> f32 {
-        if self.n > 1.0 {
-            (self.m2 / self.n).sqrt() as f32
-        } else {
-            0.0
-        }
-    }
-}
-
 /// FFT sizes scale with the rate so windows last about the same time.
 fn fft_size(rate: u32, at_44k: usize) -> usize {
     if rate > 32_000 {
@@ -243,297 +147,6 @@ fn fft_size(rate: u32, at_44k: usize) -> usize {
     }
 }
 
-/// Sums over one frame's bins, in eight lanes so the compiler vectorises them: total power,
-/// total magnitude, magnitude weighted by bin index, and the sum of log powers.
-fn bin_sums(power: &[f32], mags: &[f32]) -> (f32, f32, f32, f32) {
-    let mut lanes = [[0.0f32; 8]; 4];
-    let mut k0 = 0usize;
-    let mut p_chunks = power.chunks_exact(8);
-    let mut m_chunks = mags.chunks_exact(8);
-    for (p, m) in (&mut p_chunks).zip(&mut m_chunks) {
-        for i in 0..8 {
-            lanes[0][i] += p[i];
-            lanes[1][i] += m[i];
-            lanes[2][i] += m[i] * (k0 + i) as f32;
-            lanes[3][i] += fast_ln(p[i] + 1e-12);
-        }
-        k0 += 8;
-    }
-    let mut sums = lanes.map(|l| l.iter().sum::<f32>());
-    for (i, (p, m)) in p_chunks
-        .remainder()
-        .iter()
-        .zip(m_chunks.remainder())
-        .enumerate()
-    {
-        sums[0] += p;
-        sums[1] += m;
-        sums[2] += m * (k0 + i) as f32;
-        sums[3] += fast_ln(p + 1e-12);
-    }
-    (sums[0], sums[1], sums[2], sums[3])
-}
-
-struct Spectral {
-    centroid: Stat,
-    rolloff: Stat,
-    flatness: Stat,
-    frame_db: Stat,
-    mfcc: Vec<Stat>,
-    /// Mean positive change of the mel bands' dB, frame to frame: broadband attacks.
-    onset: Vec<f32>,
-    /// Per-bin positive change of compressed magnitude against the previous frame's maximum
-    /// over the bin and its neighbours (SuperFlux, Böck and Widmer 2013): new partials, so a
-    /// legato note change counts as an onset too.
-    bin_flux: Vec<f32>,
-    frame_rate: f32,
-}
-
-fn short_time(samples: &[f32], rate: u32) -> Spectral {
-    let n_fft = fft_size(rate, 2048);
-    // librosa's frame rate at 22,050 Hz (hop 512): about 43 frames a second.
-    let hop = n_fft / 2;
-    let window = hann(n_fft);
-    let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
-    let mut input = fft.make_input_vec();
-    let mut spectrum = fft.make_output_vec();
-    let mut scratch = fft.make_scratch_vec();
-    let filters = mel_filters(rate as f32, n_fft);
-    let dct = dct_matrix();
-    let bin_hz = rate as f32 / n_fft as f32;
-    let bins = n_fft / 2 + 1;
-    let mut power = vec![0.0f32; bins];
-    let mut mags = vec![0.0f32; bins];
-    let mut mel_db = [0.0f32; MEL_BANDS];
-    let mut prev_mel_db: Option<[f32; MEL_BANDS]> = None;
-    // The per-bin flux runs over 30 Hz-8 kHz (where notes and drums are), one bin in from each
-    // end so every bin has two neighbours.
-    let flux_bins = ((30.0 / bin_hz) as usize).max(1)..((8000.0 / bin_hz) as usize).min(bins - 2);
-    let mut compressed = vec![0.0f32; bins];
-    let mut previous_max = vec![0.0f32; bins];
-    let mut first_frame = true;
-    let mut out = Spectral {
-        centroid: Stat::default(),
-        rolloff: Stat::default(),
-        flatness: Stat::default(),
-        frame_db: Stat::default(),
-        mfcc: vec![Stat::default(); MFCC],
-        onset: Vec::with_capacity(samples.len() / hop + 1),
-        bin_flux: Vec::with_capacity(samples.len() / hop + 1),
-        frame_rate: rate as f32 / hop as f32,
-    };
-    // Window-normalised so a full-scale sine peaks near 0 dB.
-    let norm = 2.0 / window.iter().sum::<f32>();
-    let mut start = 0;
-    while start + n_fft <= samples.len().max(n_fft) {
-        for (i, x) in input.iter_mut().enumerate() {
-            *x = samples.get(start + i).copied().unwrap_or(0.0) * window[i];
-        }
-        if fft
-            .process_with_scratch(&mut input, &mut spectrum, &mut scratch)
-            .is_err()
-        {
-            break;
-        }
-        let scale = norm * norm;
-        for ((p, m), c) in power.iter_mut().zip(mags.iter_mut()).zip(spectrum.iter()) {
-            *p = c.norm_sqr() * scale;
-            *m = p.sqrt();
-        }
-        let (total, magnitude, weighted, log_sum) = bin_sums(&power, &mags);
-        let weighted = weighted * bin_hz;
-        for (b, (first, w)) in filters.iter().enumerate() {
-            let e: f32 = w.iter().zip(&power[*first..]).map(|(a, p)| a * p).sum();
-            mel_db[b] = 10.0 * (e + 1e-10).log10();
-        }
-        let flux = prev_mel_db.map_or(0.0, |prev| {
-            mel_db
-                .iter()
-                .zip(prev.iter())
-                .map(|(a, b)| (a - b).max(0.0))
-                .sum::<f32>()
-                / MEL_BANDS as f32
-        });
-        out.onset.push(flux);
-        prev_mel_db = Some(mel_db);
-        for (c, m) in compressed.iter_mut().zip(&mags) {
-            *c = fast_ln(1.0 + FLUX_COMPRESSION * m);
-        }
-        let rise: f32 = if first_frame {
-            0.0
-        } else {
-            compressed[flux_bins.clone()]
-                .iter()
-                .zip(&previous_max[flux_bins.clone()])
-                .map(|(now, before)| (now - before).max(0.0))
-                .sum()
-        };
-        out.bin_flux.push(rise);
-        first_frame = false;
-        // The next frame is compared with this one's maximum over each bin's neighbours, so a
-        // partial that drifts by a bin (vibrato) is not a new onset.
-        for k in flux_bins.clone() {
-            previous_max[k] = compressed[k - 1].max(compressed[k]).max(compressed[k + 1]);
-        }
-        out.frame_db.push(10.0 * (total + 1e-10).log10());
-        // Spectral shape is only meaningful when something sounds.
-        if total > 1e-8 {
-            out.centroid.push(weighted / magnitude.max(1e-12));
-            // Over magnitudes, as librosa computes centroid and rolloff.
-            let mut acc = 0.0;
-            let target = ROLLOFF * magnitude;
-            let k = mags
-                .iter()
-                .position(|m| {
-                    acc += m;
-                    acc >= target
-                })
-                .unwrap_or(bins - 1);
-            out.rolloff.push(k as f32 * bin_hz);
-            let geometric = (log_sum / bins as f32).exp();
-            out.flatness.push(geometric / (total / bins as f32));
-            for (c, row) in dct.iter().enumerate() {
-                let v: f32 = row.iter().zip(mel_db.iter()).map(|(a, b)| a * b).sum();
-                out.mfcc[c].push(v);
-            }
-        }
-        start += hop;
-        if start + n_fft > samples.len() {
-            break;
-        }
-    }
-    out
-}
-
-/// Mean chroma (energy per pitch class, C first, each frame scaled to its loudest class) over
-/// 60 Hz-5 kHz, the sound's colour; and the notes found in the same frames, where the key is
-/// read.
-struct Chroma {
-    mean: [f32; 12],
-    /// Salience of the notes per pitch class, each frame scaled to its strongest.
-    notes: [f32; 12],
-    /// The share of spectral peak magnitude that the found notes' upper harmonics account
-    /// for: how much of what sounds comes in harmonic series (pitched notes) rather than as
-    /// unrelated peaks (drums, cymbals).
-    harmonicity: f32,
-}
-
-fn chroma(samples: &[f32], rate: u32) -> Chroma {
-    let n_fft = fft_size(rate, 8192);
-    // Mean chroma needs coverage, not overlap.
-    let hop = n_fft;
-    let window = hann(n_fft);
-    let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
-    let mut input = fft.make_input_vec();
-    let mut spectrum = fft.make_output_vec();
-    let mut scratch = fft.make_scratch_vec();
-    let bin_hz = rate as f32 / n_fft as f32;
-    // Pitch classes of the bins between 60 Hz and 5 kHz; the rest carry no harmony.
-    let first = (60.0 / bin_hz).ceil() as usize;
-    let last = ((5000.0 / bin_hz).floor() as usize).min(n_fft / 2);
-    let classes: Vec<usize> = (first..=last)
-        .map(|k| {
-            let midi = 69.0 + 12.0 * (k as f32 * bin_hz / 440.0).log2();
-            (midi.round() as i64).rem_euclid(12) as usize
-        })
-        .collect();
-    let mut estimator = notes::NoteEstimator::new(rate, n_fft);
-    let mut mags = vec![0.0f32; spectrum.len()];
-    let mut sum = [0.0f32; 12];
-    let mut note_sum = [0.0f32; 12];
-    let (mut peak_magnitude, mut harmonic_magnitude) = (0.0f64, 0.0f64);
-    let mut frames = 0usize;
-    let mut start = 0;
-    while start < samples.len() {
-        for (i, x) in input.iter_mut().enumerate() {
-            *x = samples.get(start + i).copied().unwrap_or(0.0) * window[i];
-        }
-        if fft
-            .process_with_scratch(&mut input, &mut spectrum, &mut scratch)
-            .is_err()
-        {
-            break;
-        }
-        for (m, c) in mags.iter_mut().zip(&spectrum) {
-            *m = c.norm();
-        }
-        let mut frame = [0.0f32; 12];
-        for (m, &pc) in mags[first..=last].iter().zip(&classes) {
-            frame[pc] += m * m;
-        }
-        let max = frame.iter().copied().fold(0.0f32, f32::max);
-        if max > 1e-9 {
-            for (s, f) in sum.iter_mut().zip(frame) {
-                *s += f / max;
-            }
-            frames += 1;
-        }
-        let found = estimator.frame(&mags);
-        peak_magnitude += f64::from(found.peak_magnitude);
-        harmonic_magnitude += f64::from(found.harmonic_magnitude);
-        let strongest = found.chroma.iter().copied().fold(0.0f32, f32::max);
-        if strongest > 0.0 {
-            for (s, f) in note_sum.iter_mut().zip(found.chroma) {
-                *s += f / strongest;
-            }
-        }
-        start += hop;
-    }
-    if frames > 0 {
-        sum.iter_mut().for_each(|s| *s /= frames as f32);
-        note_sum.iter_mut().for_each(|s| *s /= frames as f32);
-    }
-    Chroma {
-        mean: sum,
-        notes: note_sum,
-        harmonicity: (harmonic_magnitude / peak_magnitude.max(1e-12)) as f32,
-    }
-}
-
-fn pearson(a: &[f32; 12], b: &[f32; 12]) -> f32 {
-    let ma = a.iter().sum::<f32>() / 12.0;
-    let mb = b.iter().sum::<f32>() / 12.0;
-    let (mut num, mut da, mut db) = (0.0, 0.0, 0.0);
-    for i in 0..12 {
-        num += (a[i] - ma) * (b[i] - mb);
-        da += (a[i] - ma).powi(2);
-        db += (b[i] - mb).powi(2);
-    }
-    num / (da.sqrt() * db.sqrt()).max(1e-12)
-}
-
-/// How unevenly energy spreads over the pitch classes: standard deviation over mean (0 for
-/// noise's flat chroma, 3.3 for a single pitch class).
-fn chroma_contrast(chroma: &[f32; 12]) -> f32 {
-    let mean = chroma.iter().sum::<f32>() / 12.0;
-    if mean <= 0.0 {
-        return 0.0;
-    }
-    let var = chroma.iter().map(|c| (c - mean).powi(2)).sum::<f32>() / 12.0;
-    var.sqrt() / mean
-}
-
-/// The best-correlated of the 24 major and minor keys: (tonic pitch class, minor, correlation).
-fn key_of(chroma: &[f32; 12]) -> Option<(usize, bool, f32)> {
-    if chroma.iter().all(|c| *c <= 0.0) {
-        return None;
-    }
-    let mut best: Option<(usize, bool, f32)> = None;
-    for tonic in 0..12 {
-        for (minor, profile) in [(false, &MAJOR), (true, &MINOR)] {
-            let mut rotated = [0.0f32; 12];
-            for (i, r) in rotated.iter_mut().enumerate() {
-                *r = profile[(i + 12 - tonic) % 12];
-            }
-            let r = pearson(chroma, &rotated);
-            if best.is_none_or(|b| r > b.2) {
-                best = Some((tonic, minor, r));
-            }
-        }
-    }
-    best
-}
-
 /// The value at a fractional peak by a parabola through three points: (offset, height).
 fn parabolic(y0: f32, y1: f32, y2: f32) -> (f32, f32) {
     let d = y0 - 2.0 * y1 + y2;
@@ -542,137 +155,6 @@ fn parabolic(y0: f32, y1: f32, y2: f32) -> (f32, f32) {
     }
     let off = (0.5 * (y0 - y2) / d).clamp(-0.5, 0.5);
     (off, y1 - 0.25 * (y0 - y2) * off)
-}
-
-/// The tempo, whether half or double fits nearly as well, and the pulse clarity: the onset
-/// envelope's autocorrelation at the beat period over its energy (near 0 for noise or speech,
-/// well above for music with a pulse).
-fn tempo(onset: &[f32], frame_rate: f32, onset_density: f32) -> Option<(f32, bool, f32)> {
-    let n = onset.len();
-    let lag_min = (frame_rate * 60.0 / TEMPO_MAX).floor().max(1.0) as usize;
-    let lag_max = (frame_rate * 60.0 / TEMPO_MIN).ceil() as usize;
-    if n < 2 * lag_max {
-        return None;
-    }
-    let mean = onset.iter().sum::<f32>() / n as f32;
-    let centred: Vec<f32> = onset.iter().map(|x| x - mean).collect();
-    let longest = (4 * lag_max + 4).min(n - 1);
-    let mut ac = vec![0.0f32; longest + 1];
-    for (lag, a) in ac.iter_mut().enumerate() {
-        let s: f32 = centred[..n - lag]
-            .iter()
-            .zip(&centred[lag..])
-            .map(|(x, y)| x * y)
-            .sum();
-        // Unbiased: every lag averaged over the pairs it has.
-        *a = s / (n - lag) as f32;
-    }
-    if ac[0] <= 0.0 {
-        return None;
-    }
-    let bpm_of = |lag: f32| 60.0 * frame_rate / lag;
-    let prior = |bpm: f32| (-0.5 * (bpm / TEMPO_PRIOR_BPM).log2().powi(2)).exp();
-    // The strongest correlation near a lag (within a frame either side), for the multiples of
-    // a period, which fall between frames.
-    let near_max = |target: usize| -> f32 {
-        let lo = target.saturating_sub(1).max(1);
-        let hi = (target + 1).min(longest);
-        (lo..=hi).map(|l| ac[l]).fold(0.0f32, f32::max)
-    };
-    // A beat period repeats at its multiples (bars, phrases); a chance peak does not. Its own
-    // correlation plus its multiples' (weighted 1/k) is what the prior then weighs.
-    let score = |lag: usize| {
-        let harmonics: f32 = (2..=4).map(|k| near_max(k * lag) / k as f32).sum();
-        (ac[lag].max(0.0) + harmonics) * prior(bpm_of(lag as f32))
-    };
-    let is_peak = |l: usize| l > 0 && l < longest && ac[l] >= ac[l - 1] && ac[l] >= ac[l + 1];
-    let best = (lag_min..=lag_max.min(longest - 1))
-        .filter(|&l| is_peak(l))
-        .max_by(|&a, &b| score(a).total_cmp(&score(b)))?;
-    if ac[best] <= 0.05 * ac[0] {
-        return None;
-    }
-    // The nearest peak to a lag, within two frames.
-    let peak_near = |target: f32| -> Option<usize> {
-        let lo = (target - 2.0).max(1.0) as usize;
-        let hi = ((target + 2.0) as usize).min(longest - 1);
-        (lo..=hi)
-            .filter(|&l| is_peak(l))
-            .max_by(|&a, &b| ac[a].total_cmp(&ac[b]))
-    };
-    let mut chosen = best;
-    let mut ambiguous = false;
-    for other in [best as f32 / 2.0, best as f32 * 2.0] {
-        if let Some(l) = peak_near(other) {
-            let bpm = bpm_of(l as f32);
-            if (TEMPO_MIN..=TEMPO_MAX).contains(&bpm) && score(l) >= 0.8 * score(best) {
-                ambiguous = true;
-                // Between octaves that fit alike, the one nearer the onsets' own rate.
-                let beats = |lag: usize| bpm_of(lag as f32) / 60.0;
-                if (beats(l) - onset_density).abs() < (beats(chosen) - onset_density).abs() {
-                    chosen = l;
-                }
-            }
-        }
-    }
-    // Refine the period on its multiples: each peak's sub-frame position divided by its order.
-    let (mut sum, mut weights) = (0.0f32, 0.0f32);
-    for k in 1..=4 {
-        let Some(l) = peak_near((chosen * k) as f32) else {
-            continue;
-        };
-        let (off, _) = parabolic(ac[l - 1], ac[l], ac[l + 1]);
-        sum += k as f32 * ((l as f32 + off) / k as f32);
-        weights += k as f32;
-    }
-    let period = if weights > 0.0 {
-        sum / weights
-    } else {
-        chosen as f32
-    };
-    Some((bpm_of(period), ambiguous, ac[chosen] / ac[0]))
-}
-
-/// The envelope minus its mean over `reach` frames either side, negative parts dropped.
-fn above_local_mean(envelope: &[f32], reach: usize) -> Vec<f32> {
-    let n = envelope.len();
-    let mut prefix = Vec::with_capacity(n + 1);
-    prefix.push(0.0f64);
-    for (i, x) in envelope.iter().enumerate() {
-        prefix.push(prefix[i] + f64::from(*x));
-    }
-    (0..n)
-        .map(|i| {
-            let (lo, hi) = (i.saturating_sub(reach), (i + reach + 1).min(n));
-            let mean = ((prefix[hi] - prefix[lo]) / (hi - lo) as f64) as f32;
-            (envelope[i] - mean).max(0.0)
-        })
-        .collect()
-}
-
-/// Onsets per second: local maxima of the onset envelope above its mean plus one deviation.
-fn onset_density(onset: &[f32], frame_rate: f32) -> f32 {
-    if onset.len() < 3 {
-        return 0.0;
-    }
-    let n = onset.len() as f32;
-    let mean = onset.iter().sum::<f32>() / n;
-    let std = (onset.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n).sqrt();
-    let threshold = mean + std;
-    let gap = (frame_rate * 0.05).ceil() as usize; // at most one onset per 50 ms
-    let mut count = 0;
-    let mut last: Option<usize> = None;
-    for i in 1..onset.len() - 1 {
-        if onset[i] > threshold
-            && onset[i] >= onset[i - 1]
-            && onset[i] > onset[i + 1]
-            && last.is_none_or(|l| i - l >= gap)
-        {
-            count += 1;
-            last = Some(i);
-        }
-    }
-    count as f32 / (n / frame_rate)
 }
 
 /// Plain words for the measurements, for keyword search and the embedded text.
@@ -769,44 +251,163 @@ pub struct DecisionInputs {
 /// The features and the numbers their tempo and key decisions rest on, from one pass.
 #[doc(hidden)]
 pub fn measure(samples: &[f32], rate: u32) -> (AudioFeatures, DecisionInputs) {
-    let n = samples.len().max(1);
-    let original_rate = rate;
-    // Sums of squares in f32 lanes per block of 4096, then f64: vectorisable and exact enough.
-    let energy: f64 = samples
-        .chunks(4096)
-        .map(|block| {
-            let mut lanes = [0.0f32; 8];
-            let mut it = block.chunks_exact(8);
-            for c in &mut it {
-                for (l, x) in lanes.iter_mut().zip(c) {
-                    *l += x * x;
+    let mut analyser = Analyser::new(rate);
+    analyser.push(samples);
+    analyser.finish()
+}
+
+/// The analysis of one recording, fed its mono samples as they are decoded (any chunk sizes):
+/// it keeps a few frames and running sums, not the recording.
+pub struct Analyser {
+    original_rate: u32,
+    samples: u64,
+    energy: f64,
+    crossings: u64,
+    last_sample: Option<f32>,
+    /// At 32 kHz and above the spectra are taken at half the rate: music above 11 kHz adds
+    /// little to these features, and half the samples halve the spectral work.
+    decimator: Option<frames::Decimator>,
+    short_time: spectral::ShortTime,
+    short_frames: frames::Framer,
+    chroma: chroma::ChromaPass,
+    chroma_frames: frames::Framer,
+}
+
+impl Analyser {
+    pub fn new(rate: u32) -> Self {
+        let (decimator, rate_analysed) = if rate >= 32_000 {
+            (Some(frames::Decimator::new()), rate / 2)
+        } else {
+            (None, rate)
+        };
+        let short_time = spectral::ShortTime::new(rate_analysed);
+        let (size, hop) = short_time.framing();
+        let chroma = chroma::ChromaPass::new(rate_analysed);
+        let window = chroma.frame_size();
+        Self {
+            original_rate: rate,
+            samples: 0,
+            energy: 0.0,
+            crossings: 0,
+            last_sample: None,
+            decimator,
+            short_time,
+            short_frames: frames::Framer::new(size, hop, 0),
+            chroma,
+            chroma_frames: frames::Framer::new(window, window, 0),
+        }
+    }
+
+    /// Adds the next mono samples.
+    pub fn push(&mut self, samples: &[f32]) {
+        self.samples += samples.len() as u64;
+        // Sums of squares in f32 lanes per block of 4096, then f64: vectorisable and exact
+        // enough.
+        self.energy += samples
+            .chunks(4096)
+            .map(|block| {
+                let mut lanes = [0.0f32; 8];
+                let mut it = block.chunks_exact(8);
+                for c in &mut it {
+                    for (l, x) in lanes.iter_mut().zip(c) {
+                        *l += x * x;
+                    }
                 }
+                let tail: f32 = it.remainder().iter().map(|x| x * x).sum();
+                f64::from(lanes.iter().sum::<f32>() + tail)
+            })
+            .sum::<f64>();
+        // Sign changes from the sign bits, in lanes the compiler vectorises.
+        let sign_changes = |a: &f32, b: &f32| u64::from((a.to_bits() ^ b.to_bits()) >> 31);
+        if let (Some(last), Some(first)) = (self.last_sample, samples.first()) {
+            self.crossings += sign_changes(&last, first);
+        }
+        self.crossings += samples
+            .iter()
+            .zip(samples.iter().skip(1))
+            .map(|(a, b)| sign_changes(a, b))
+            .sum::<u64>();
+        if let Some(&last) = samples.last() {
+            self.last_sample = Some(last);
+        }
+        match &mut self.decimator {
+            Some(decimator) => {
+                let (st, sf, ch, cf) = (
+                    &mut self.short_time,
+                    &mut self.short_frames,
+                    &mut self.chroma,
+                    &mut self.chroma_frames,
+                );
+                decimator.push(samples, |half| feed(st, sf, ch, cf, half));
             }
-            let tail: f32 = it.remainder().iter().map(|x| x * x).sum();
-            (lanes.iter().sum::<f32>() + tail) as f64
-        })
-        .sum();
+            None => feed(
+                &mut self.short_time,
+                &mut self.short_frames,
+                &mut self.chroma,
+                &mut self.chroma_frames,
+                samples,
+            ),
+        }
+    }
+
+    /// The features, and what their tempo and key decisions rest on.
+    pub fn finish(mut self) -> (AudioFeatures, DecisionInputs) {
+        if let Some(decimator) = &mut self.decimator {
+            let (st, sf, ch, cf) = (
+                &mut self.short_time,
+                &mut self.short_frames,
+                &mut self.chroma,
+                &mut self.chroma_frames,
+            );
+            decimator.finish(|half| feed(st, sf, ch, cf, half));
+        }
+        let analysed = self.short_frames.received();
+        let st = &mut self.short_time;
+        self.short_frames
+            .finish(st.frames_for(analysed), |f| st.frame(f));
+        let ch = &mut self.chroma;
+        self.chroma_frames
+            .finish(ch.frames_for(analysed), |f| ch.frame(f));
+        decide(
+            self.samples,
+            self.original_rate,
+            self.energy,
+            self.crossings,
+            self.short_time.finish(),
+            self.chroma.finish(),
+        )
+    }
+}
+
+/// Hands samples at the analysed rate to both spectral passes.
+fn feed(
+    short_time: &mut spectral::ShortTime,
+    short_frames: &mut frames::Framer,
+    chroma: &mut chroma::ChromaPass,
+    chroma_frames: &mut frames::Framer,
+    samples: &[f32],
+) {
+    short_frames.push(samples, |f| short_time.frame(f));
+    chroma_frames.push(samples, |f| chroma.frame(f));
+}
+
+/// From the passes' measurements to features: loudness, tempo and key with their reasons.
+fn decide(
+    samples: u64,
+    original_rate: u32,
+    energy: f64,
+    crossings: u64,
+    spectral: spectral::Spectral,
+    chroma: chroma::Chroma,
+) -> (AudioFeatures, DecisionInputs) {
+    let n = samples.max(1);
     let rms = (energy / n as f64).sqrt();
     let loudness_dbfs = (20.0 * (rms * std::f64::consts::SQRT_2 + 1e-12).log10()) as f32;
-    // Sign changes from the sign bits, in lanes the compiler vectorises.
-    let crossings: usize = samples
-        .iter()
-        .zip(samples.iter().skip(1))
-        .map(|(a, b)| ((a.to_bits() ^ b.to_bits()) >> 31) as usize)
-        .sum();
-    let decimated;
-    let (samples, rate) = if rate >= 32_000 {
-        decimated = decimate_by_two(samples);
-        (decimated.as_slice(), rate / 2)
-    } else {
-        (samples, rate)
-    };
-    let spectral = short_time(samples, rate);
-    let Chroma {
+    let chroma::Chroma {
         mean: chroma_mean,
         notes: note_chroma,
         harmonicity,
-    } = chroma(samples, rate);
+    } = chroma;
     let density = onset_density(&spectral.onset, spectral.frame_rate);
     let silent = loudness_dbfs < SILENT_DBFS;
     let flux = spectral.onset.iter().sum::<f32>() / spectral.onset.len().max(1) as f32;
@@ -917,18 +518,6 @@ pub fn measure(samples: &[f32], rate: u32) -> (AudioFeatures, DecisionInputs) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_profiles_name_their_own_keys() {
-        let mut c = [0.0f32; 12];
-        c.copy_from_slice(&MAJOR);
-        assert_eq!(key_of(&c).map(|(t, m, _)| (t, m)), Some((0, false)));
-        let mut a_minor = [0.0f32; 12];
-        for (i, v) in a_minor.iter_mut().enumerate() {
-            *v = MINOR[(i + 12 - 9) % 12];
-        }
-        assert_eq!(key_of(&a_minor).map(|(t, m, _)| (t, m)), Some((9, true)));
-    }
 
     #[test]
     fn fast_ln_is_close() {
