@@ -55,13 +55,7 @@ pub fn analyse_source(
     source: Box<dyn MediaSource>,
     extension: Option<&str>,
 ) -> Result<music_rag_core::domain::catalog::audio::AudioFeatures, AudioError> {
-    guarded(|| {
-        let decoded = decode_source(source, extension)?;
-        Ok(crate::musicnn::analyse_and_hear(
-            &decoded.samples,
-            decoded.sample_rate,
-        ))
-    })
+    guarded(|| Ok(crate::musicnn::analyse_and_hear_source(source, extension)?.0))
 }
 
 pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
@@ -158,11 +152,42 @@ fn check_wav_header(source: &mut Box<dyn MediaSource>) -> Result<(), AudioError>
     Ok(())
 }
 
-/// Decodes any media source; `extension` helps the format probe.
+/// What a decoded stream was.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamInfo {
+    pub sample_rate: u32,
+    pub channels: usize,
+    /// Length of the whole stream in seconds (the samples handed out may be less: see
+    /// `MAX_ANALYSED_SECONDS`).
+    pub duration_seconds: f64,
+}
+
+/// Decodes any media source whole into memory; `extension` helps the format probe.
 pub fn decode_source(
     source: Box<dyn MediaSource>,
     extension: Option<&str>,
 ) -> Result<Decoded, AudioError> {
+    let mut samples: Vec<f32> = Vec::new();
+    let info = stream_source(source, extension, &mut |_, chunk| {
+        samples.extend_from_slice(chunk)
+    })?;
+    Ok(Decoded {
+        samples,
+        sample_rate: info.sample_rate,
+        channels: info.channels,
+        duration_seconds: info.duration_seconds,
+    })
+}
+
+/// Decodes any media source packet by packet, handing each packet's samples, mixed down to
+/// mono, to `sink` with the stream's rate, up to `MAX_ANALYSED_SECONDS`; the rest of the
+/// stream is only counted. Nothing but one packet is held. A stream that turns out damaged or
+/// cut short is an error after its samples were handed out: the caller drops what it made.
+pub fn stream_source(
+    source: Box<dyn MediaSource>,
+    extension: Option<&str>,
+    sink: &mut dyn FnMut(u32, &[f32]),
+) -> Result<StreamInfo, AudioError> {
     let mut source = source;
     check_wav_header(&mut source)?;
     let stream = MediaSourceStream::new(source, Default::default());
@@ -198,8 +223,9 @@ pub fn decode_source(
     let mut decoder = symphonia::default::get_codecs()
         .make(&params, &DecoderOptions::default())
         .map_err(|e| AudioError::Unsupported(e.to_string()))?;
-    let keep = (MAX_ANALYSED_SECONDS * sample_rate as f64) as usize;
-    let mut samples: Vec<f32> = Vec::new();
+    let keep = (MAX_ANALYSED_SECONDS * sample_rate as f64) as u64;
+    let mut handed_out: u64 = 0;
+    let mut mono: Vec<f32> = Vec::new();
     let mut frames: u64 = 0;
     let mut channels = 0;
     let mut bad_packets = 0usize;
@@ -231,25 +257,21 @@ pub fn decode_source(
         let spec = *decoded.spec();
         channels = spec.channels.count().max(1);
         frames += decoded.frames() as u64;
-        if samples.len() >= keep {
+        if handed_out >= keep {
             continue;
         }
-        if samples.capacity() == 0 {
-            let expected = expected_frames.map_or(0, |n| n as usize).min(keep);
-            samples.reserve(expected);
-        }
         let scale = 1.0 / channels as f32;
+        mono.clear();
         if let AudioBufferRef::F32(planar) = &decoded {
             // Most decoders (Vorbis, MP3, AAC) give planar f32: mix the planes directly.
-            let start = samples.len();
-            samples.extend_from_slice(planar.chan(0));
+            mono.extend_from_slice(planar.chan(0));
             for c in 1..channels {
-                for (m, x) in samples[start..].iter_mut().zip(planar.chan(c)) {
+                for (m, x) in mono.iter_mut().zip(planar.chan(c)) {
                     *m += x;
                 }
             }
             if channels > 1 {
-                samples[start..].iter_mut().for_each(|m| *m *= scale);
+                mono.iter_mut().for_each(|m| *m *= scale);
             }
         } else {
             let buf =
@@ -258,15 +280,19 @@ pub fn decode_source(
                 *buf = SampleBuffer::new(decoded.capacity() as u64, spec);
             }
             buf.copy_interleaved_ref(decoded);
-            samples.extend(
+            mono.extend(
                 buf.samples()
                     .chunks_exact(channels)
                     .map(|f| f.iter().sum::<f32>() * scale),
             );
         }
+        let take = (mono.len() as u64).min(keep - handed_out) as usize;
+        if take > 0 {
+            sink(sample_rate, &mono[..take]);
+            handed_out += take as u64;
+        }
     }
-    samples.truncate(keep);
-    if samples.is_empty() {
+    if handed_out == 0 {
         return Err(AudioError::Corrupt("no audio could be decoded".into()));
     }
     if let Some(n) = expected_frames {
@@ -277,8 +303,7 @@ pub fn decode_source(
             )));
         }
     }
-    Ok(Decoded {
-        samples,
+    Ok(StreamInfo {
         sample_rate,
         channels,
         duration_seconds: frames as f64 / sample_rate as f64,

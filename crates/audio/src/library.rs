@@ -8,7 +8,7 @@ use music_rag_core::domain::catalog::file::{
 use music_rag_core::domain::catalog::hash::content_hash;
 use music_rag_core::{Metadata, Track};
 
-use crate::{decode_file, read_tags, AudioError, FileTags};
+use crate::{read_tags, AudioError, FileTags};
 
 /// File extensions the decoder handles.
 pub const AUDIO_EXTENSIONS: &[&str] = &["mp3", "flac", "ogg", "oga", "wav", "m4a", "mp4", "aac"];
@@ -195,8 +195,9 @@ pub fn analyse_file(path: &Path) -> Result<AnalysedFile, AudioError> {
 fn analyse_file_unguarded(path: &Path) -> Result<AnalysedFile, AudioError> {
     let fingerprint = fingerprint(path)?;
     let tags = read_tags(path);
-    let decoded = decode_file(path)?;
-    let mut features = crate::musicnn::analyse_and_hear(&decoded.samples, decoded.sample_rate);
+    let extension = path.extension().and_then(|e| e.to_str());
+    let (mut features, decoded) =
+        crate::musicnn::analyse_and_hear_source(Box::new(std::fs::File::open(path)?), extension)?;
     features.file_fingerprint = Some(fingerprint);
     let mut track = track_from_tags(path, &tags, cover_of(path, &tags));
     track.tags = features.words.clone();

@@ -91,12 +91,11 @@ pub fn reanalyse(engine: &Engine, force: bool, progress: &dyn Progress) -> Resul
 /// The track with what the model hears in its file.
 fn hear_track(model: &SoundModel, track: &Track) -> std::result::Result<Track, String> {
     let path = track.audio_path.as_deref().unwrap_or_default();
-    let decoded =
-        music_rag_audio::decode::guarded(|| music_rag_audio::decode_file(Path::new(path)))
-            .map_err(|e| format!("{path}: {e}"))?;
+    let hearing = music_rag_audio::decode::guarded(|| model.hear_file(Path::new(path)))
+        .map_err(|e| format!("{path}: {e}"))?;
     let mut t = track.clone();
     let audio = t.audio.get_or_insert_with(Default::default);
-    model.hear_into(audio, &decoded.samples, decoded.sample_rate);
+    model.fill_heard(audio, hearing);
     if audio.sound_embedding.is_none() {
         return Err(format!("{path}: too short to hear"));
     }

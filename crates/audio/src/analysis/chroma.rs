@@ -21,8 +21,6 @@ const MINOR: [f32; 12] = [
     0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404, 0.067, 0.133, 0.330,
 ];
 
-
-
 /// Mean chroma (energy per pitch class, C first, each frame scaled to its loudest class) over
 /// 60 Hz-5 kHz, the sound's colour; and the notes found in the same frames, where the key is
 /// read.
@@ -195,7 +193,6 @@ pub(super) fn key_of(chroma: &[f32; 12]) -> Option<(usize, bool, f32)> {
     }
     best
 }
-
 
 #[cfg(test)]
 mod tests {

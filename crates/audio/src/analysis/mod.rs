@@ -11,7 +11,7 @@ use music_rag_core::domain::catalog::audio::{AudioFeatures, AUDIO_VECTOR_DIM};
 use music_rag_core::domain::catalog::key::{Key, Mode};
 
 mod chroma;
-mod frames;
+pub(crate) mod frames;
 mod notes;
 mod spectral;
 mod tempo;
@@ -19,7 +19,6 @@ mod tempo;
 use self::chroma::{chroma_contrast, key_of};
 use self::spectral::Stat;
 use self::tempo::{above_local_mean, onset_density, tempo};
-
 
 /// Below this level a recording is silence: no tempo, no key.
 const SILENT_DBFS: f32 = -60.0;
@@ -49,6 +48,14 @@ const FLUX_LOCAL_MEAN_FRAMES: usize = 16;
 /// sets; the threshold sits between). Noise and speech measure 0.17-0.23 (chance matches among
 /// dense peaks) and are told apart by their flat chroma instead.
 const MIN_HARMONICITY: f32 = 0.14;
+
+/// Two envelopes of one recording, each scaled to its mean, summed: neither outweighs the
+/// other by its units.
+fn mean_scaled_sum(a: &[f32], b: &[f32]) -> Vec<f32> {
+    let mean = |v: &[f32]| (v.iter().sum::<f32>() / v.len().max(1) as f32).max(1e-9);
+    let (ma, mb) = (mean(a), mean(b));
+    a.iter().zip(b).map(|(x, y)| x / ma + y / mb).collect()
+}
 
 /// Natural log to about three decimals, cheap enough for every bin of every frame (only the
 /// flatness, a ratio of means, uses it).
@@ -412,10 +419,14 @@ fn decide(
     let silent = loudness_dbfs < SILENT_DBFS;
     let flux = spectral.onset.iter().sum::<f32>() / spectral.onset.len().max(1) as f32;
     // Whether there is a beat at all is read from the broadband envelope (where speech and noise
-    // were measured against music); how fast it goes, from the per-bin flux's onsets, which
-    // also hear the note changes of a melody that has no attacks.
+    // were measured against music); how fast it goes, from the onsets of both envelopes: the
+    // broadband one's attacks (drums) and the per-bin flux's new partials, which also mark the
+    // note changes of a melody that has no attacks.
     let pulse = tempo(&spectral.onset, spectral.frame_rate, density);
-    let onsets = above_local_mean(&spectral.bin_flux, FLUX_LOCAL_MEAN_FRAMES);
+    let onsets = above_local_mean(
+        &mean_scaled_sum(&spectral.onset, &spectral.bin_flux),
+        FLUX_LOCAL_MEAN_FRAMES,
+    );
     let period = tempo(
         &onsets,
         spectral.frame_rate,

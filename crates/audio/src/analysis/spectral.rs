@@ -72,7 +72,6 @@ fn dct_matrix() -> Vec<[f32; MEL_BANDS]> {
         .collect()
 }
 
-
 /// Sums over one frame's bins, in eight lanes so the compiler vectorises them: total power,
 /// total magnitude, magnitude weighted by bin index, and the sum of log powers.
 fn bin_sums(power: &[f32], mags: &[f32]) -> (f32, f32, f32, f32) {
@@ -104,9 +103,6 @@ fn bin_sums(power: &[f32], mags: &[f32]) -> (f32, f32, f32, f32) {
     (sums[0], sums[1], sums[2], sums[3])
 }
 
-
-
-
 /// Running mean and variance (Welford).
 #[derive(Clone, Copy, Default)]
 pub(super) struct Stat {
@@ -134,9 +130,6 @@ impl Stat {
     }
 }
 
-
-
-
 /// What the short-time pass measured over the whole recording.
 pub(super) struct Spectral {
     pub centroid: Stat,
@@ -152,7 +145,6 @@ pub(super) struct Spectral {
     pub bin_flux: Vec<f32>,
     pub frame_rate: f32,
 }
-
 
 /// The short-time pass, fed one frame at a time (`frame_size` samples every `hop`, from the
 /// first sample; see `Framer`).
@@ -202,7 +194,8 @@ impl ShortTime {
             power: vec![0.0; bins],
             mags: vec![0.0; bins],
             prev_mel_db: None,
-            flux_bins: ((30.0 / bin_hz) as usize).max(1)..((8000.0 / bin_hz) as usize).min(bins - 2),
+            flux_bins: ((30.0 / bin_hz) as usize).max(1)
+                ..((8000.0 / bin_hz) as usize).min(bins - 2),
             compressed: vec![0.0; bins],
             previous_max: vec![0.0; bins],
             first_frame: true,
@@ -249,7 +242,11 @@ impl ShortTime {
         }
         let (power, mags, out) = (&mut self.power, &mut self.mags, &mut self.out);
         let scale = self.norm * self.norm;
-        for ((p, m), c) in power.iter_mut().zip(mags.iter_mut()).zip(self.spectrum.iter()) {
+        for ((p, m), c) in power
+            .iter_mut()
+            .zip(mags.iter_mut())
+            .zip(self.spectrum.iter())
+        {
             *p = c.norm_sqr() * scale;
             *m = p.sqrt();
         }

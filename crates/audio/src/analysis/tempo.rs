@@ -12,7 +12,11 @@ const TEMPO_PRIOR_BPM: f32 = 120.0;
 /// The tempo, whether half or double fits nearly as well, and the pulse clarity: the onset
 /// envelope's autocorrelation at the beat period over its energy (near 0 for noise or speech,
 /// well above for music with a pulse).
-pub(super) fn tempo(onset: &[f32], frame_rate: f32, onset_density: f32) -> Option<(f32, bool, f32)> {
+pub(super) fn tempo(
+    onset: &[f32],
+    frame_rate: f32,
+    onset_density: f32,
+) -> Option<(f32, bool, f32)> {
     let n = onset.len();
     let lag_min = (frame_rate * 60.0 / TEMPO_MAX).floor().max(1.0) as usize;
     let lag_max = (frame_rate * 60.0 / TEMPO_MIN).ceil() as usize;
@@ -139,4 +143,3 @@ pub(super) fn onset_density(onset: &[f32], frame_rate: f32) -> f32 {
     }
     count as f32 / (n / frame_rate)
 }
-

@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex};
 
+use crate::analysis::frames::Framer;
+
 /// The network's sample rate.
 pub const SAMPLE_RATE: u32 = 16_000;
 pub const FFT_SIZE: usize = 512;
@@ -48,46 +50,106 @@ impl MelFrontEnd {
         }
     }
 
-    /// Frames of `MEL_BANDS` values (time-major), for 16 kHz mono samples.
+    /// Frames of `MEL_BANDS` values (time-major), for 16 kHz mono samples, all at once.
     pub fn log_mel(&self, samples: &[f32]) -> Vec<[f32; MEL_BANDS]> {
-        // librosa's centring: FFT_SIZE/2 zeros on each side (pad_mode="constant").
-        let half = FFT_SIZE / 2;
-        let frames = 1 + samples.len() / HOP;
-        let mut input = self.fft.make_input_vec();
-        let mut spectrum = self.fft.make_output_vec();
-        let mut scratch = self.fft.make_scratch_vec();
-        let mut power = vec![0f32; FFT_SIZE / 2 + 1];
-        let mut out = Vec::with_capacity(frames);
-        for f in 0..frames {
-            let start = (f * HOP) as isize - half as isize;
-            for (i, slot) in input.iter_mut().enumerate() {
-                let at = start + i as isize;
-                let x = if at >= 0 {
-                    samples.get(at as usize).copied().unwrap_or(0.0)
-                } else {
-                    0.0
-                };
-                *slot = x * self.window[i];
-            }
-            self.fft
-                .process_with_scratch(&mut input, &mut spectrum, &mut scratch)
-                .expect("buffer sizes come from the plan");
-            for (p, c) in power.iter_mut().zip(&spectrum) {
-                *p = c.norm_sqr();
-            }
-            let mut frame = [0f32; MEL_BANDS];
-            for (slot, (first, weights)) in frame.iter_mut().zip(&self.filters) {
-                let energy: f32 = weights
-                    .iter()
-                    .zip(&power[*first..])
-                    .map(|(w, p)| w * p)
-                    .sum();
-                let stored = half::f16::from_f32(energy).to_f32();
-                *slot = (10_000.0 * stored + 1.0).log10();
-            }
-            out.push(frame);
+        let mut stream = self.stream();
+        stream.push(samples);
+        stream.finish()
+    }
+
+    /// A spectrogram computed as 16 kHz samples arrive.
+    pub fn stream(&self) -> MelStream<'_> {
+        MelStream {
+            front: self,
+            // librosa's centring: FFT_SIZE/2 zeros on each side (pad_mode="constant").
+            framer: Framer::new(FFT_SIZE, HOP, -(FFT_SIZE as i64 / 2)),
+            input: self.fft.make_input_vec(),
+            spectrum: self.fft.make_output_vec(),
+            scratch: self.fft.make_scratch_vec(),
+            power: vec![0f32; FFT_SIZE / 2 + 1],
+            frames: Vec::new(),
         }
-        out
+    }
+}
+
+/// A spectrogram being computed: the frames so far and the samples the next ones still need.
+pub struct MelStream<'a> {
+    front: &'a MelFrontEnd,
+    framer: Framer,
+    input: Vec<f32>,
+    spectrum: Vec<realfft::num_complex::Complex<f32>>,
+    scratch: Vec<realfft::num_complex::Complex<f32>>,
+    power: Vec<f32>,
+    frames: Vec<[f32; MEL_BANDS]>,
+}
+
+impl MelStream<'_> {
+    /// Adds 16 kHz samples.
+    pub fn push(&mut self, samples: &[f32]) {
+        let Self {
+            front,
+            framer,
+            input,
+            spectrum,
+            scratch,
+            power,
+            frames,
+        } = self;
+        framer.push(samples, |f| {
+            frames.push(front.frame(f, input, spectrum, scratch, power));
+        });
+    }
+
+    /// Every frame: librosa's `1 + len / hop` centred frames, the last ones zero-padded.
+    pub fn finish(mut self) -> Vec<[f32; MEL_BANDS]> {
+        let total = 1 + self.framer.received() / HOP;
+        let Self {
+            front,
+            framer,
+            input,
+            spectrum,
+            scratch,
+            power,
+            frames,
+        } = &mut self;
+        framer.finish(total, |f| {
+            frames.push(front.frame(f, input, spectrum, scratch, power));
+        });
+        self.frames
+    }
+}
+
+impl MelFrontEnd {
+    /// One frame's log-compressed mel bands.
+    fn frame(
+        &self,
+        samples: &[f32],
+        input: &mut [f32],
+        spectrum: &mut [realfft::num_complex::Complex<f32>],
+        scratch: &mut [realfft::num_complex::Complex<f32>],
+        power: &mut [f32],
+    ) -> [f32; MEL_BANDS] {
+        for ((slot, x), w) in input.iter_mut().zip(samples).zip(&self.window) {
+            *slot = x * w;
+        }
+        self.fft
+            .process_with_scratch(input, spectrum, scratch)
+            .expect("buffer sizes come from the plan");
+        for (p, c) in power.iter_mut().zip(spectrum.iter()) {
+            *p = c.norm_sqr();
+        }
+        let mut frame = [0f32; MEL_BANDS];
+        for (slot, (first, weights)) in frame.iter_mut().zip(&self.filters) {
+            let energy: f32 = weights
+                .iter()
+                .zip(&power[*first..])
+                .map(|(w, p)| w * p)
+                .sum();
+            // The package stores the spectrogram in float16; the log is taken in float32.
+            let stored = half::f16::from_f32(energy).to_f32();
+            *slot = (10_000.0 * stored + 1.0).log10();
+        }
+        frame
     }
 }
 

@@ -105,15 +105,20 @@ impl SoundModel {
 
     /// Hears mono samples at any rate (resampled to 16 kHz first).
     pub fn hear(&self, samples: &[f32], rate: u32, options: HearingOptions) -> Hearing {
-        let resampled;
-        let at_16k = if rate == SAMPLE_RATE {
-            samples
-        } else {
-            resampled = resample(samples, rate, SAMPLE_RATE);
-            &resampled
-        };
-        let frames = self.front.log_mel(at_16k);
-        self.hear_frames(&frames, options)
+        let mut listening = self.listen(rate);
+        listening.push(samples);
+        listening.finish(options)
+    }
+
+    /// Hears a recording as its mono samples arrive at `rate`: they are resampled and turned
+    /// into spectrogram frames on the way, so only the frames are kept (about 24 KB a
+    /// second), not the samples.
+    pub fn listen(&self, rate: u32) -> Listening<'_> {
+        Listening {
+            model: self,
+            resampler: (rate != SAMPLE_RATE).then(|| Resampling::new(rate, SAMPLE_RATE)),
+            mel: self.front.stream(),
+        }
     }
 
     /// Hears a spectrogram: patches of `PATCH_FRAMES` frames without overlap, as the package
@@ -187,6 +192,34 @@ impl SoundModel {
     }
 }
 
+/// A recording being heard: see `SoundModel::listen`.
+pub struct Listening<'a> {
+    model: &'a SoundModel,
+    resampler: Option<Resampling>,
+    mel: mel::MelStream<'a>,
+}
+
+impl Listening<'_> {
+    /// Adds the next mono samples.
+    pub fn push(&mut self, samples: &[f32]) {
+        let mel = &mut self.mel;
+        match &mut self.resampler {
+            Some(r) => r.push(samples, |at_16k| mel.push(at_16k)),
+            None => mel.push(samples),
+        }
+    }
+
+    /// What the models heard in the whole recording.
+    pub fn finish(mut self, options: HearingOptions) -> Hearing {
+        if let Some(mut r) = self.resampler.take() {
+            let mel = &mut self.mel;
+            r.finish(|at_16k| mel.push(at_16k));
+        }
+        let frames = self.mel.finish();
+        self.model.hear_frames(&frames, options)
+    }
+}
+
 /// Patches the genre (Million Song Dataset) model hears at most per song, about.
 const MSD_MAX_PATCHES: usize = DEFAULT_MAX_PATCHES / 2;
 
@@ -206,28 +239,77 @@ pub fn installed() -> Option<&'static SoundModel> {
         .as_ref()
 }
 
-/// The measurements of `analysis::analyse` plus what the installed sound model hears.
-pub fn analyse_and_hear(
-    samples: &[f32],
-    rate: u32,
-) -> music_rag_core::domain::catalog::audio::AudioFeatures {
-    let mut features = crate::analyse(samples, rate);
-    if let Some(model) = installed() {
-        model.hear_into(&mut features, samples, rate);
+/// Decodes and analyses a source while it decodes: the measured analysis and, with the
+/// installed sound model, what the model hears. Memory is a few frames, the spectrogram the
+/// model reads (about 24 KB a second) and one packet, not the recording.
+pub fn analyse_and_hear_source(
+    source: Box<dyn symphonia::core::io::MediaSource>,
+    extension: Option<&str>,
+) -> Result<
+    (
+        music_rag_core::domain::catalog::audio::AudioFeatures,
+        crate::decode::StreamInfo,
+    ),
+    crate::AudioError,
+> {
+    let model = installed();
+    let mut analyser: Option<crate::analysis::Analyser> = None;
+    let mut listening: Option<Listening<'_>> = None;
+    let info = crate::decode::stream_source(source, extension, &mut |rate, chunk| {
+        analyser
+            .get_or_insert_with(|| crate::analysis::Analyser::new(rate))
+            .push(chunk);
+        if let Some(model) = model {
+            listening
+                .get_or_insert_with(|| model.listen(rate))
+                .push(chunk);
+        }
+    })?;
+    let analyser =
+        analyser.ok_or_else(|| crate::AudioError::Corrupt("no audio could be decoded".into()))?;
+    let mut features = analyser.finish().0;
+    if let (Some(model), Some(listening)) = (model, listening) {
+        model.fill_heard(&mut features, listening.finish(HearingOptions::default()));
     }
-    features
+    Ok((features, info))
 }
 
 impl SoundModel {
-    /// Fills `heard` and `sound_embedding` of measured features.
+    /// Hears a file while it decodes (see `analyse_and_hear_source`).
+    pub fn hear_file(&self, path: &Path) -> Result<Hearing, crate::AudioError> {
+        let extension = path.extension().and_then(|e| e.to_str());
+        let file = std::fs::File::open(path)?;
+        let mut listening: Option<Listening<'_>> = None;
+        crate::decode::stream_source(Box::new(file), extension, &mut |rate, chunk| {
+            listening
+                .get_or_insert_with(|| self.listen(rate))
+                .push(chunk);
+        })?;
+        let listening = listening
+            .ok_or_else(|| crate::AudioError::Corrupt("no audio could be decoded".into()))?;
+        Ok(listening.finish(HearingOptions::default()))
+    }
+
+    /// Fills `heard` and `sound_embedding` of measured features from samples in memory.
     pub fn hear_into(
         &self,
         features: &mut music_rag_core::domain::catalog::audio::AudioFeatures,
         samples: &[f32],
         rate: u32,
     ) {
+        self.fill_heard(
+            features,
+            self.hear(samples, rate, HearingOptions::default()),
+        );
+    }
+
+    /// Fills `heard` and `sound_embedding` of measured features with what was heard.
+    pub fn fill_heard(
+        &self,
+        features: &mut music_rag_core::domain::catalog::audio::AudioFeatures,
+        hearing: Hearing,
+    ) {
         use music_rag_core::domain::catalog::audio::{Heard, HeardAspect};
-        let hearing = self.hear(samples, rate, HearingOptions::default());
         if hearing.patches == 0 {
             return;
         }
@@ -264,35 +346,104 @@ fn patch_starts(frames: usize, max: Option<usize>) -> Vec<usize> {
 
 /// Band-limited resampling (rubato's FFT resampler), whole buffer at once.
 pub fn resample(samples: &[f32], from: u32, to: u32) -> Vec<f32> {
-    use rubato::{FftFixedIn, Resampler};
-    const CHUNK: usize = 4096;
-    let Ok(mut resampler) = FftFixedIn::<f32>::new(from as usize, to as usize, CHUNK, 2, 1) else {
-        return Vec::new();
-    };
-    let delay = resampler.output_delay();
-    let expected = (samples.len() as u64 * u64::from(to) / u64::from(from.max(1))) as usize;
-    let mut out = Vec::with_capacity(expected + delay + CHUNK);
-    let mut chunks = samples.chunks_exact(CHUNK);
-    for chunk in chunks.by_ref() {
-        if let Ok(mut o) = resampler.process(&[chunk], None) {
-            out.append(&mut o[0]);
-        }
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        if let Ok(mut o) = resampler.process_partial(Some(&[rest]), None) {
-            out.append(&mut o[0]);
-        }
-    }
-    while out.len() < expected + delay {
-        match resampler.process_partial::<&[f32]>(None, None) {
-            Ok(mut o) if !o[0].is_empty() => out.append(&mut o[0]),
-            _ => break,
-        }
-    }
-    out.drain(..delay.min(out.len()));
-    out.truncate(expected);
+    let mut out = Vec::with_capacity(
+        (samples.len() as u64 * u64::from(to) / u64::from(from.max(1))) as usize,
+    );
+    let mut r = Resampling::new(from, to);
+    r.push(samples, |o| out.extend_from_slice(o));
+    r.finish(|o| out.extend_from_slice(o));
     out
+}
+
+/// Band-limited resampling of a stream: rubato's FFT resampler fed in chunks of `CHUNK`
+/// input samples, its delay dropped from the front and the output cut to the input's length
+/// at the new rate, as if the whole buffer had been resampled at once.
+pub struct Resampling {
+    resampler: Option<rubato::FftFixedIn<f32>>,
+    from: u32,
+    to: u32,
+    pending: Vec<f32>,
+    /// Output samples still to drop (the resampler's delay).
+    to_skip: usize,
+    received: u64,
+    emitted: u64,
+}
+
+impl Resampling {
+    const CHUNK: usize = 4096;
+
+    pub fn new(from: u32, to: u32) -> Self {
+        use rubato::Resampler;
+        let resampler =
+            rubato::FftFixedIn::<f32>::new(from as usize, to as usize, Self::CHUNK, 2, 1).ok();
+        Self {
+            to_skip: resampler.as_ref().map_or(0, |r| r.output_delay()),
+            resampler,
+            from,
+            to,
+            pending: Vec::with_capacity(Self::CHUNK),
+            received: 0,
+            emitted: 0,
+        }
+    }
+
+    /// Adds samples at the old rate; hands out what they complete at the new one.
+    pub fn push(&mut self, samples: &[f32], mut each: impl FnMut(&[f32])) {
+        use rubato::Resampler;
+        self.received += samples.len() as u64;
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let take = (Self::CHUNK - self.pending.len()).min(rest.len());
+            self.pending.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.pending.len() == Self::CHUNK {
+                if let Some(Ok(o)) = self
+                    .resampler
+                    .as_mut()
+                    .map(|r| r.process(&[&self.pending], None))
+                {
+                    self.hand_out(&o[0], &mut each);
+                }
+                self.pending.clear();
+            }
+        }
+    }
+
+    /// Hands out the rest: `received · to / from` samples in all.
+    pub fn finish(&mut self, mut each: impl FnMut(&[f32])) {
+        use rubato::Resampler;
+        let Some(mut resampler) = self.resampler.take() else {
+            return;
+        };
+        if !self.pending.is_empty() {
+            if let Ok(o) = resampler.process_partial(Some(&[&self.pending]), None) {
+                self.hand_out(&o[0], &mut each);
+            }
+        }
+        while self.emitted < self.expected() {
+            match resampler.process_partial::<&[f32]>(None, None) {
+                Ok(o) if !o[0].is_empty() => self.hand_out(&o[0], &mut each),
+                _ => break,
+            }
+        }
+    }
+
+    fn expected(&self) -> u64 {
+        self.received * u64::from(self.to) / u64::from(self.from.max(1))
+    }
+
+    /// Drops the delay still owed, then hands out no more than the expected length.
+    fn hand_out(&mut self, out: &[f32], each: &mut impl FnMut(&[f32])) {
+        let skip = self.to_skip.min(out.len());
+        self.to_skip -= skip;
+        let out = &out[skip..];
+        let room = self.expected().saturating_sub(self.emitted) as usize;
+        let out = &out[..out.len().min(room)];
+        if !out.is_empty() {
+            self.emitted += out.len() as u64;
+            each(out);
+        }
+    }
 }
 
 #[cfg(test)]

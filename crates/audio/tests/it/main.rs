@@ -1,5 +1,6 @@
 //! The audio crate's integration tests, one binary: analysis accuracy on synthesised signals,
-//! and the MusiCNN port against the Python package's outputs.
+//! the MusiCNN port against the Python package's outputs, and streaming against whole buffers.
 
 mod accuracy;
 mod musicnn_reference;
+mod streaming;
