@@ -50,14 +50,6 @@ pub fn guarded<T>(work: impl FnOnce() -> Result<T, AudioError>) -> Result<T, Aud
     }
 }
 
-/// Decodes and analyses any media source (an uploaded clip), panics included as errors.
-pub fn analyse_source(
-    source: Box<dyn MediaSource>,
-    extension: Option<&str>,
-) -> Result<music_rag_core::domain::catalog::audio::AudioFeatures, AudioError> {
-    guarded(|| Ok(crate::musicnn::analyse_and_hear_source(source, extension)?.0))
-}
-
 pub fn decode_file(path: &Path) -> Result<Decoded, AudioError> {
     let file = File::open(path)?;
     let hint_ext = path

@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod decode;
 pub mod library;
+pub mod listen;
 pub mod musicnn;
 pub mod tags;
 

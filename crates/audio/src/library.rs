@@ -197,7 +197,7 @@ fn analyse_file_unguarded(path: &Path) -> Result<AnalysedFile, AudioError> {
     let tags = read_tags(path);
     let extension = path.extension().and_then(|e| e.to_str());
     let (mut features, decoded) =
-        crate::musicnn::analyse_and_hear_source(Box::new(std::fs::File::open(path)?), extension)?;
+        crate::listen::analyse_and_hear_source(Box::new(std::fs::File::open(path)?), extension)?;
     features.file_fingerprint = Some(fingerprint);
     let mut track = track_from_tags(path, &tags, cover_of(path, &tags));
     track.tags = features.words.clone();

@@ -170,7 +170,7 @@ pub fn listen_to_clip(
     extension: Option<&str>,
     request: &ListenRequest,
 ) -> Result<ListenResponse> {
-    let features = music_rag_audio::decode::analyse_source(Box::new(file), extension)
+    let features = music_rag_audio::listen::analyse_source(Box::new(file), extension)
         .map_err(music_rag_core::CoreError::from)?;
     Ok(engine.listen(request, Some(features))?)
 }

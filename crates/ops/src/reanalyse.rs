@@ -91,8 +91,10 @@ pub fn reanalyse(engine: &Engine, force: bool, progress: &dyn Progress) -> Resul
 /// The track with what the model hears in its file.
 fn hear_track(model: &SoundModel, track: &Track) -> std::result::Result<Track, String> {
     let path = track.audio_path.as_deref().unwrap_or_default();
-    let hearing = music_rag_audio::decode::guarded(|| model.hear_file(Path::new(path)))
-        .map_err(|e| format!("{path}: {e}"))?;
+    let hearing = music_rag_audio::decode::guarded(|| {
+        music_rag_audio::listen::hear_file(model, Path::new(path))
+    })
+    .map_err(|e| format!("{path}: {e}"))?;
     let mut t = track.clone();
     let audio = t.audio.get_or_insert_with(Default::default);
     model.fill_heard(audio, hearing);

@@ -28,10 +28,10 @@ pub(super) struct Chroma {
     pub mean: [f32; 12],
     /// Salience of the notes per pitch class, each frame scaled to its strongest.
     pub notes: [f32; 12],
-    /// The share of spectral peak magnitude that the found notes' upper harmonics account
-    /// for: how much of what sounds comes in harmonic series (pitched notes) rather than as
+    /// The share of the spectrum's magnitude (40 Hz-5 kHz, every frame) in the peaks of the
+    /// notes found: how much of what sounds is notes in harmonic series rather than noise and
     /// unrelated peaks (drums, cymbals).
-    pub harmonicity: f32,
+    pub note_share: f32,
 }
 
 /// The long-window pass, fed one frame at a time (`frame_size` samples, one after another,
@@ -52,8 +52,8 @@ pub(super) struct ChromaPass {
     mags: Vec<f32>,
     sum: [f32; 12],
     note_sum: [f32; 12],
-    peak_magnitude: f64,
-    harmonic_magnitude: f64,
+    note_magnitude: f64,
+    band_magnitude: f64,
     frames: usize,
 }
 
@@ -84,8 +84,8 @@ impl ChromaPass {
             mags: vec![0.0; n_fft / 2 + 1],
             sum: [0.0; 12],
             note_sum: [0.0; 12],
-            peak_magnitude: 0.0,
-            harmonic_magnitude: 0.0,
+            note_magnitude: 0.0,
+            band_magnitude: 0.0,
             frames: 0,
         }
     }
@@ -126,8 +126,8 @@ impl ChromaPass {
             self.frames += 1;
         }
         let found = self.estimator.frame(&self.mags);
-        self.peak_magnitude += f64::from(found.peak_magnitude);
-        self.harmonic_magnitude += f64::from(found.harmonic_magnitude);
+        self.note_magnitude += f64::from(found.note_magnitude);
+        self.band_magnitude += f64::from(found.band_magnitude);
         let strongest = found.chroma.iter().copied().fold(0.0f32, f32::max);
         if strongest > 0.0 {
             for (s, f) in self.note_sum.iter_mut().zip(found.chroma) {
@@ -145,7 +145,7 @@ impl ChromaPass {
         Chroma {
             mean: self.sum,
             notes: self.note_sum,
-            harmonicity: (self.harmonic_magnitude / self.peak_magnitude.max(1e-12)) as f32,
+            note_share: (self.note_magnitude / self.band_magnitude.max(1e-12)) as f32,
         }
     }
 }

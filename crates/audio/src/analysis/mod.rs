@@ -37,17 +37,17 @@ const SINGLE_PITCH_SHARE: f32 = 0.6;
 /// The best key's profile correlation needed to name it: the notes of pieces with a key
 /// measured 0.53 or more, and the two under 0.55 were named wrongly at any threshold (two sets
 /// of 160 pieces, `bench/audio/labelled_set.py` seeds 7 and 11); drum kits are told apart by
-/// their harmonicity, below.
+/// how little of their spectrum is notes, below.
 const MIN_KEY_CORRELATION: f32 = 0.55;
 /// Frames either side of the local mean subtracted from the per-bin flux (about 0.37 s at 43
 /// frames a second): what stays is where flux rises above its surroundings, an onset, not the
 /// steady shimmer of bowing, breath or a chorus effect.
 const FLUX_LOCAL_MEAN_FRAMES: usize = 16;
-/// Share of spectral peak magnitude that found notes' upper harmonics must account for to name
-/// a key: rendered drum kits measured 0.102-0.116, pieces with a key 0.163 or more (the same two
-/// sets; the threshold sits between). Noise and speech measure 0.17-0.23 (chance matches among
-/// dense peaks) and are told apart by their flat chroma instead.
-const MIN_HARMONICITY: f32 = 0.14;
+/// Share of the spectrum's magnitude in the found notes' peaks needed to name a key: rendered
+/// drum kits measured 0.073-0.086, pieces with a key 0.120 or more (the same two sets; the
+/// threshold sits between), chords of near-pure tones about 0.4. White noise measures 0.07 and
+/// speech 0.10-0.11 (told apart by their flat chroma as well).
+const MIN_NOTE_SHARE: f32 = 0.1;
 
 /// Two envelopes of one recording, each scaled to its mean, summed: neither outweighs the
 /// other by its units.
@@ -248,8 +248,8 @@ pub struct DecisionInputs {
     /// The best key profile's correlation.
     pub key_correlation: Option<f32>,
     pub chroma_contrast: f32,
-    /// The share of spectral peaks the found notes' upper harmonics account for.
-    pub harmonicity: f32,
+    /// The share of the spectrum's magnitude in the found notes' peaks.
+    pub note_share: f32,
     pub loudness_dbfs: f32,
     /// Mean onset flux in dB.
     pub flux_db: f32,
@@ -413,7 +413,7 @@ fn decide(
     let chroma::Chroma {
         mean: chroma_mean,
         notes: note_chroma,
-        harmonicity,
+        note_share,
     } = chroma;
     let density = onset_density(&spectral.onset, spectral.frame_rate);
     let silent = loudness_dbfs < SILENT_DBFS;
@@ -465,11 +465,11 @@ fn decide(
                 "no pitched harmony (contrast {contrast:.2}): noise, speech or percussion"
             )),
         )
-    } else if harmonicity < MIN_HARMONICITY {
+    } else if note_share < MIN_NOTE_SHARE {
         (
             None,
             Some(format!(
-                "no harmonic notes (harmonicity {harmonicity:.2}): percussion or noise"
+                "no notes to speak of (note share {note_share:.2}): percussion or noise"
             )),
         )
     } else {
@@ -519,7 +519,7 @@ fn decide(
         pulse_clarity: pulse.map(|t| t.2),
         key_correlation: key_fit.map(|k| k.2),
         chroma_contrast: contrast,
-        harmonicity,
+        note_share,
         loudness_dbfs,
         flux_db: flux,
     };

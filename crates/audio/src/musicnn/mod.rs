@@ -239,57 +239,7 @@ pub fn installed() -> Option<&'static SoundModel> {
         .as_ref()
 }
 
-/// Decodes and analyses a source while it decodes: the measured analysis and, with the
-/// installed sound model, what the model hears. Memory is a few frames, the spectrogram the
-/// model reads (about 24 KB a second) and one packet, not the recording.
-pub fn analyse_and_hear_source(
-    source: Box<dyn symphonia::core::io::MediaSource>,
-    extension: Option<&str>,
-) -> Result<
-    (
-        music_rag_core::domain::catalog::audio::AudioFeatures,
-        crate::decode::StreamInfo,
-    ),
-    crate::AudioError,
-> {
-    let model = installed();
-    let mut analyser: Option<crate::analysis::Analyser> = None;
-    let mut listening: Option<Listening<'_>> = None;
-    let info = crate::decode::stream_source(source, extension, &mut |rate, chunk| {
-        analyser
-            .get_or_insert_with(|| crate::analysis::Analyser::new(rate))
-            .push(chunk);
-        if let Some(model) = model {
-            listening
-                .get_or_insert_with(|| model.listen(rate))
-                .push(chunk);
-        }
-    })?;
-    let analyser =
-        analyser.ok_or_else(|| crate::AudioError::Corrupt("no audio could be decoded".into()))?;
-    let mut features = analyser.finish().0;
-    if let (Some(model), Some(listening)) = (model, listening) {
-        model.fill_heard(&mut features, listening.finish(HearingOptions::default()));
-    }
-    Ok((features, info))
-}
-
 impl SoundModel {
-    /// Hears a file while it decodes (see `analyse_and_hear_source`).
-    pub fn hear_file(&self, path: &Path) -> Result<Hearing, crate::AudioError> {
-        let extension = path.extension().and_then(|e| e.to_str());
-        let file = std::fs::File::open(path)?;
-        let mut listening: Option<Listening<'_>> = None;
-        crate::decode::stream_source(Box::new(file), extension, &mut |rate, chunk| {
-            listening
-                .get_or_insert_with(|| self.listen(rate))
-                .push(chunk);
-        })?;
-        let listening = listening
-            .ok_or_else(|| crate::AudioError::Corrupt("no audio could be decoded".into()))?;
-        Ok(listening.finish(HearingOptions::default()))
-    }
-
     /// Fills `heard` and `sound_embedding` of measured features from samples in memory.
     pub fn hear_into(
         &self,

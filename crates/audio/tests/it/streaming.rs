@@ -52,7 +52,7 @@ fn hearing_in_pieces_is_hearing_the_whole() {
             );
         }
         // And straight from the file, as ingest and `reanalyse` hear it.
-        let from_file = model.hear_file(&fixture(name)).unwrap();
+        let from_file = music_rag_audio::listen::hear_file(&model, &fixture(name)).unwrap();
         assert_eq!(from_file.tags.len(), whole.tags.len());
         let capped = model.hear(
             &decoded.samples,
