@@ -112,7 +112,7 @@ impl ChromaPass {
             return;
         }
         for (m, c) in self.mags.iter_mut().zip(&self.spectrum) {
-            *m = c.norm();
+            *m = c.norm_sqr().sqrt();
         }
         let mut frame = [0.0f32; 12];
         for (m, &pc) in self.mags[self.first..=self.last].iter().zip(&self.classes) {

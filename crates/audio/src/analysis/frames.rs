@@ -40,17 +40,21 @@ impl Framer {
 
     /// Adds samples and hands out every frame they complete.
     pub fn push(&mut self, samples: &[f32], mut each: impl FnMut(&[f32])) {
-        self.held.extend_from_slice(samples);
-        self.received += samples.len() as i64;
-        while self.next_start + self.size as i64 <= self.received {
-            self.emit(&mut each);
-        }
-        // Keep only what later frames still cover.
-        let keep_from = self.next_start.max(self.base);
-        let drop = (keep_from - self.base) as usize;
-        if drop > 0 {
-            self.held.drain(..drop.min(self.held.len()));
-            self.base += drop as i64;
+        // A few frames' worth at a time, so what is held (and moved down after each round)
+        // stays a few frames long even when a whole recording arrives at once.
+        for piece in samples.chunks(4 * self.size.max(self.hop)) {
+            self.held.extend_from_slice(piece);
+            self.received += piece.len() as i64;
+            while self.next_start + self.size as i64 <= self.received {
+                self.emit(&mut each);
+            }
+            // Keep only what later frames still cover.
+            let keep_from = self.next_start.max(self.base);
+            let drop = (keep_from - self.base) as usize;
+            if drop > 0 {
+                self.held.drain(..drop.min(self.held.len()));
+                self.base += drop as i64;
+            }
         }
     }
 
@@ -64,15 +68,22 @@ impl Framer {
 
     fn emit(&mut self, each: &mut impl FnMut(&[f32])) {
         let start = self.next_start;
-        for (i, slot) in self.frame.iter_mut().enumerate() {
-            let at = start + i as i64;
-            *slot = if at >= self.base && at < self.received {
-                self.held[(at - self.base) as usize]
-            } else {
-                0.0
-            };
+        let end = start + self.size as i64;
+        if start >= self.base && end <= self.received {
+            // Wholly held: handed out in place.
+            let from = (start - self.base) as usize;
+            each(&self.held[from..from + self.size]);
+        } else {
+            for (i, slot) in self.frame.iter_mut().enumerate() {
+                let at = start + i as i64;
+                *slot = if at >= self.base && at < self.received {
+                    self.held[(at - self.base) as usize]
+                } else {
+                    0.0
+                };
+            }
+            each(&self.frame);
         }
-        each(&self.frame);
         self.emitted += 1;
         self.next_start += self.hop as i64;
     }

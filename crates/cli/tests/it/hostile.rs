@@ -106,7 +106,9 @@ fn form_fields_beside_an_upload_are_bounded_while_they_arrive() {
             });
         }
     });
-    let grown_mb = (peak_rss_kb(app.child.id()) - before) / 1024;
+    // The kernel's peak is only brought up to date at some points (not when an allocator
+    // returns pages with madvise), so a later reading can be lower: no growth.
+    let grown_mb = peak_rss_kb(app.child.id()).saturating_sub(before) / 1024;
     assert!(
         grown_mb < 60,
         "the server grew by {grown_mb} MB taking four 40 MB text fields"
