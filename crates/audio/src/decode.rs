@@ -1,4 +1,5 @@
-//! Decoding to mono f32 with symphonia.
+//! Decoding to mono f32 with symphonia: streamed packet by packet to a sink (`stream_source`,
+//! what ingest uses), or whole into memory for tools and tests (`decode_file`, `decode_source`).
 
 use std::fs::File;
 use std::path::Path;

@@ -7,6 +7,9 @@
 //! - `network`: the network itself, one 3-second patch at a time.
 //! - `labels`: each model's 50 tags and what they mean to the catalog (instrument, genre, mood).
 //!
+//! `SoundModel::listen` hears a recording as its samples arrive: the 16 kHz resampling and the
+//! spectrogram run on the stream, and only the spectrogram is kept until the patches are heard.
+//!
 //! A song is heard as the mean over its patches of each model's tag probabilities and of the
 //! MagnaTagATune model's penultimate layer (the sound embedding), as the package's own
 //! `top_tags` averages its taggram.
