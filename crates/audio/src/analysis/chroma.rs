@@ -2,10 +2,7 @@
 //! sound's colour, and the notes that sound (`notes`), whose pitch classes name the key
 //! against Temperley's profiles. Fed frame by frame.
 
-use std::sync::Arc;
-
-use realfft::{RealFftPlanner, RealToComplex};
-
+use super::frames::WindowedFft;
 use super::notes::NoteEstimator;
 use super::{fft_size, hann};
 
@@ -38,11 +35,7 @@ pub(super) struct Chroma {
 /// the last zero-padded; see `Framer`).
 pub(super) struct ChromaPass {
     n_fft: usize,
-    window: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
-    input: Vec<f32>,
-    spectrum: Vec<realfft::num_complex::Complex<f32>>,
-    scratch: Vec<realfft::num_complex::Complex<f32>>,
+    fft: WindowedFft,
     /// Pitch class of each bin from `first` (60 Hz) to `last` (5 kHz); the rest carry no
     /// harmony.
     first: usize,
@@ -60,7 +53,6 @@ pub(super) struct ChromaPass {
 impl ChromaPass {
     pub fn new(rate: u32) -> Self {
         let n_fft = fft_size(rate, 8192);
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
         let bin_hz = rate as f32 / n_fft as f32;
         let first = (60.0 / bin_hz).ceil() as usize;
         let last = ((5000.0 / bin_hz).floor() as usize).min(n_fft / 2);
@@ -72,11 +64,7 @@ impl ChromaPass {
             .collect();
         Self {
             n_fft,
-            window: hann(n_fft),
-            input: fft.make_input_vec(),
-            spectrum: fft.make_output_vec(),
-            scratch: fft.make_scratch_vec(),
-            fft,
+            fft: WindowedFft::new(hann(n_fft)),
             first,
             last,
             classes,
@@ -101,17 +89,8 @@ impl ChromaPass {
     }
 
     pub fn frame(&mut self, samples: &[f32]) {
-        for ((x, s), w) in self.input.iter_mut().zip(samples).zip(&self.window) {
-            *x = s * w;
-        }
-        if self
-            .fft
-            .process_with_scratch(&mut self.input, &mut self.spectrum, &mut self.scratch)
-            .is_err()
-        {
-            return;
-        }
-        for (m, c) in self.mags.iter_mut().zip(&self.spectrum) {
+        let spectrum = self.fft.spectrum(samples);
+        for (m, c) in self.mags.iter_mut().zip(spectrum) {
             *m = c.norm_sqr().sqrt();
         }
         let mut frame = [0.0f32; 12];

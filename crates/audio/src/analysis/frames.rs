@@ -1,6 +1,53 @@
-//! Cutting a stream of samples into analysis frames as it arrives, and halving its rate on the
-//! way, so a recording is measured while it decodes and never held whole: memory is a frame or
-//! a block, whatever the file's length or sample rate.
+//! Cutting a stream of samples into analysis frames as it arrives, halving its rate on the way,
+//! and taking a frame's windowed spectrum, so a recording is measured while it decodes and
+//! never held whole: memory is a frame or a block, whatever the file's length or sample rate.
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{RealFftPlanner, RealToComplex};
+
+/// A real FFT under a window, with its buffers: the step every spectral pass takes per frame.
+pub(crate) struct WindowedFft {
+    fft: Arc<dyn RealToComplex<f32>>,
+    window: Vec<f32>,
+    input: Vec<f32>,
+    spectrum: Vec<Complex<f32>>,
+    scratch: Vec<Complex<f32>>,
+}
+
+impl WindowedFft {
+    /// An FFT the length of `window`.
+    pub fn new(window: Vec<f32>) -> Self {
+        Self::with_plan(
+            RealFftPlanner::<f32>::new().plan_fft_forward(window.len()),
+            window,
+        )
+    }
+
+    /// An FFT with a plan made already (several streams sharing one).
+    pub fn with_plan(fft: Arc<dyn RealToComplex<f32>>, window: Vec<f32>) -> Self {
+        assert_eq!(fft.len(), window.len(), "one window value per point");
+        Self {
+            input: fft.make_input_vec(),
+            spectrum: fft.make_output_vec(),
+            scratch: fft.make_scratch_vec(),
+            fft,
+            window,
+        }
+    }
+
+    /// The spectrum (`len / 2 + 1` bins) of one frame of `len` samples under the window.
+    pub fn spectrum(&mut self, frame: &[f32]) -> &[Complex<f32>] {
+        for ((x, s), w) in self.input.iter_mut().zip(frame).zip(&self.window) {
+            *x = s * w;
+        }
+        self.fft
+            .process_with_scratch(&mut self.input, &mut self.spectrum, &mut self.scratch)
+            .expect("buffer sizes come from the plan");
+        &self.spectrum
+    }
+}
 
 /// Frames of `size` samples every `hop`, the first starting at `first_start` (negative: that
 /// many zeros before the first sample, for frames centred on their hop). Each frame is handed

@@ -281,10 +281,48 @@ pub struct Analyser {
     /// At 32 kHz and above the spectra are taken at half the rate: music above 11 kHz adds
     /// little to these features, and half the samples halve the spectral work.
     decimator: Option<frames::Decimator>,
+    passes: SpectralPasses,
+}
+
+/// The two spectral passes, each behind the framer that feeds it.
+struct SpectralPasses {
     short_time: spectral::ShortTime,
     short_frames: frames::Framer,
     chroma: chroma::ChromaPass,
     chroma_frames: frames::Framer,
+}
+
+impl SpectralPasses {
+    fn new(rate: u32) -> Self {
+        let short_time = spectral::ShortTime::new(rate);
+        let (size, hop) = short_time.framing();
+        let chroma = chroma::ChromaPass::new(rate);
+        let window = chroma.frame_size();
+        Self {
+            short_time,
+            short_frames: frames::Framer::new(size, hop, 0),
+            chroma,
+            chroma_frames: frames::Framer::new(window, window, 0),
+        }
+    }
+
+    /// Samples at the analysed rate, to both passes.
+    fn feed(&mut self, samples: &[f32]) {
+        let (short_time, chroma) = (&mut self.short_time, &mut self.chroma);
+        self.short_frames.push(samples, |f| short_time.frame(f));
+        self.chroma_frames.push(samples, |f| chroma.frame(f));
+    }
+
+    /// The last, zero-padded frames, and what each pass measured.
+    fn finish(mut self) -> (spectral::Spectral, chroma::Chroma) {
+        let analysed = self.short_frames.received();
+        let (short_time, chroma) = (&mut self.short_time, &mut self.chroma);
+        self.short_frames
+            .finish(short_time.frames_for(analysed), |f| short_time.frame(f));
+        self.chroma_frames
+            .finish(chroma.frames_for(analysed), |f| chroma.frame(f));
+        (self.short_time.finish(), self.chroma.finish())
+    }
 }
 
 impl Analyser {
@@ -294,10 +332,6 @@ impl Analyser {
         } else {
             (None, rate)
         };
-        let short_time = spectral::ShortTime::new(rate_analysed);
-        let (size, hop) = short_time.framing();
-        let chroma = chroma::ChromaPass::new(rate_analysed);
-        let window = chroma.frame_size();
         Self {
             original_rate: rate,
             samples: 0,
@@ -305,10 +339,7 @@ impl Analyser {
             crossings: 0,
             last_sample: None,
             decimator,
-            short_time,
-            short_frames: frames::Framer::new(size, hop, 0),
-            chroma,
-            chroma_frames: frames::Framer::new(window, window, 0),
+            passes: SpectralPasses::new(rate_analysed),
         }
     }
 
@@ -344,65 +375,29 @@ impl Analyser {
         if let Some(&last) = samples.last() {
             self.last_sample = Some(last);
         }
+        let passes = &mut self.passes;
         match &mut self.decimator {
-            Some(decimator) => {
-                let (st, sf, ch, cf) = (
-                    &mut self.short_time,
-                    &mut self.short_frames,
-                    &mut self.chroma,
-                    &mut self.chroma_frames,
-                );
-                decimator.push(samples, |half| feed(st, sf, ch, cf, half));
-            }
-            None => feed(
-                &mut self.short_time,
-                &mut self.short_frames,
-                &mut self.chroma,
-                &mut self.chroma_frames,
-                samples,
-            ),
+            Some(decimator) => decimator.push(samples, |half| passes.feed(half)),
+            None => passes.feed(samples),
         }
     }
 
     /// The features, and what their tempo and key decisions rest on.
     pub fn finish(mut self) -> (AudioFeatures, DecisionInputs) {
         if let Some(decimator) = &mut self.decimator {
-            let (st, sf, ch, cf) = (
-                &mut self.short_time,
-                &mut self.short_frames,
-                &mut self.chroma,
-                &mut self.chroma_frames,
-            );
-            decimator.finish(|half| feed(st, sf, ch, cf, half));
+            let passes = &mut self.passes;
+            decimator.finish(|half| passes.feed(half));
         }
-        let analysed = self.short_frames.received();
-        let st = &mut self.short_time;
-        self.short_frames
-            .finish(st.frames_for(analysed), |f| st.frame(f));
-        let ch = &mut self.chroma;
-        self.chroma_frames
-            .finish(ch.frames_for(analysed), |f| ch.frame(f));
+        let (spectral, chroma) = self.passes.finish();
         decide(
             self.samples,
             self.original_rate,
             self.energy,
             self.crossings,
-            self.short_time.finish(),
-            self.chroma.finish(),
+            spectral,
+            chroma,
         )
     }
-}
-
-/// Hands samples at the analysed rate to both spectral passes.
-fn feed(
-    short_time: &mut spectral::ShortTime,
-    short_frames: &mut frames::Framer,
-    chroma: &mut chroma::ChromaPass,
-    chroma_frames: &mut frames::Framer,
-    samples: &[f32],
-) {
-    short_frames.push(samples, |f| short_time.frame(f));
-    chroma_frames.push(samples, |f| chroma.frame(f));
 }
 
 /// From the passes' measurements to features: loudness, tempo and key with their reasons.

@@ -48,15 +48,16 @@ pub(super) struct NoteEstimator {
     /// For each candidate note, the peak at each of its harmonics (if any): found once a
     /// frame, read by every round of estimate-and-cancel.
     harmonic_peaks: Vec<[Option<u32>; HARMONICS]>,
+    harmonic_offsets: [f32; HARMONICS],
 }
 
 fn midi_of(hz: f32) -> f32 {
     69.0 + 12.0 * (hz / 440.0).log2()
 }
 
-/// Pitch of harmonic `h` of a note, in MIDI numbers.
-fn harmonic_pitch(midi: usize, h: usize) -> f32 {
-    midi as f32 + 12.0 * (h as f32).log2()
+/// How far above its note each harmonic lies, in semitones (`12 · log2 h`).
+fn harmonic_offsets() -> [f32; HARMONICS] {
+    std::array::from_fn(|i| 12.0 * ((i + 1) as f32).log2())
 }
 
 impl NoteEstimator {
@@ -69,6 +70,7 @@ impl NoteEstimator {
             top_bin: ((HIGHEST_HZ / bin_hz) as usize).min(n_fft / 2 - 1),
             peaks: Vec::new(),
             harmonic_peaks: vec![[None; HARMONICS]; HIGHEST_MIDI + 1 - LOWEST_MIDI],
+            harmonic_offsets: harmonic_offsets(),
         }
     }
 
@@ -101,8 +103,9 @@ impl NoteEstimator {
         out.band_magnitude = mags[self.low_bin..=top_bin].iter().sum();
         let peaks = &mut self.peaks;
         for (i, slots) in self.harmonic_peaks.iter_mut().enumerate() {
-            for (h, slot) in slots.iter_mut().enumerate() {
-                *slot = nearest(peaks, harmonic_pitch(LOWEST_MIDI + i, h + 1)).map(|j| j as u32);
+            let note = (LOWEST_MIDI + i) as f32;
+            for (slot, offset) in slots.iter_mut().zip(&self.harmonic_offsets) {
+                *slot = nearest(peaks, note + offset).map(|j| j as u32);
             }
         }
         let mut first_salience = 0.0f32;

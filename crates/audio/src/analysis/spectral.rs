@@ -2,12 +2,9 @@
 //! second, librosa's rate at 22,050 Hz and hop 512): loudness, spectral centroid, rolloff and
 //! flatness, MFCC, and the two onset envelopes tempo is read from. Fed frame by frame.
 
-use std::f32::consts::PI;
-use std::sync::Arc;
-
-use realfft::{RealFftPlanner, RealToComplex};
-
+use super::frames::WindowedFft;
 use super::{fast_ln, fft_size, hann};
+use std::f32::consts::PI;
 
 const MEL_BANDS: usize = 40;
 pub(super) const MFCC: usize = 13;
@@ -150,11 +147,7 @@ pub(super) struct Spectral {
 /// first sample; see `Framer`).
 pub(super) struct ShortTime {
     n_fft: usize,
-    window: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
-    input: Vec<f32>,
-    spectrum: Vec<realfft::num_complex::Complex<f32>>,
-    scratch: Vec<realfft::num_complex::Complex<f32>>,
+    fft: WindowedFft,
     filters: Vec<(usize, Vec<f32>)>,
     dct: Vec<[f32; MEL_BANDS]>,
     bin_hz: f32,
@@ -177,17 +170,12 @@ impl ShortTime {
         let n_fft = fft_size(rate, 2048);
         let hop = n_fft / 2;
         let window = hann(n_fft);
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
         let bin_hz = rate as f32 / n_fft as f32;
         let bins = n_fft / 2 + 1;
         let norm = 2.0 / window.iter().sum::<f32>();
         Self {
             n_fft,
-            input: fft.make_input_vec(),
-            spectrum: fft.make_output_vec(),
-            scratch: fft.make_scratch_vec(),
-            fft,
-            window,
+            fft: WindowedFft::new(window),
             filters: mel_filters(rate as f32, n_fft),
             dct: dct_matrix(),
             bin_hz,
@@ -230,23 +218,10 @@ impl ShortTime {
 
     pub fn frame(&mut self, samples: &[f32]) {
         let bins = self.n_fft / 2 + 1;
-        for ((x, s), w) in self.input.iter_mut().zip(samples).zip(&self.window) {
-            *x = s * w;
-        }
-        if self
-            .fft
-            .process_with_scratch(&mut self.input, &mut self.spectrum, &mut self.scratch)
-            .is_err()
-        {
-            return;
-        }
+        let spectrum = self.fft.spectrum(samples);
         let (power, mags, out) = (&mut self.power, &mut self.mags, &mut self.out);
         let scale = self.norm * self.norm;
-        for ((p, m), c) in power
-            .iter_mut()
-            .zip(mags.iter_mut())
-            .zip(self.spectrum.iter())
-        {
+        for ((p, m), c) in power.iter_mut().zip(mags.iter_mut()).zip(spectrum.iter()) {
             *p = c.norm_sqr() * scale;
             *m = p.sqrt();
         }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use realfft::{RealFftPlanner, RealToComplex};
 
-use crate::analysis::frames::Framer;
+use crate::analysis::frames::{Framer, WindowedFft};
 
 /// The network's sample rate.
 pub const SAMPLE_RATE: u32 = 16_000;
@@ -63,9 +63,7 @@ impl MelFrontEnd {
             front: self,
             // librosa's centring: FFT_SIZE/2 zeros on each side (pad_mode="constant").
             framer: Framer::new(FFT_SIZE, HOP, -(FFT_SIZE as i64 / 2)),
-            input: self.fft.make_input_vec(),
-            spectrum: self.fft.make_output_vec(),
-            scratch: self.fft.make_scratch_vec(),
+            fft: WindowedFft::with_plan(self.fft.clone(), self.window.clone()),
             power: vec![0f32; FFT_SIZE / 2 + 1],
             frames: Vec::new(),
         }
@@ -76,9 +74,7 @@ impl MelFrontEnd {
 pub struct MelStream<'a> {
     front: &'a MelFrontEnd,
     framer: Framer,
-    input: Vec<f32>,
-    spectrum: Vec<realfft::num_complex::Complex<f32>>,
-    scratch: Vec<realfft::num_complex::Complex<f32>>,
+    fft: WindowedFft,
     power: Vec<f32>,
     frames: Vec<[f32; MEL_BANDS]>,
 }
@@ -89,15 +85,11 @@ impl MelStream<'_> {
         let Self {
             front,
             framer,
-            input,
-            spectrum,
-            scratch,
+            fft,
             power,
             frames,
         } = self;
-        framer.push(samples, |f| {
-            frames.push(front.frame(f, input, spectrum, scratch, power));
-        });
+        framer.push(samples, |f| frames.push(front.frame(f, fft, power)));
     }
 
     /// Every frame: librosa's `1 + len / hop` centred frames, the last ones zero-padded.
@@ -106,36 +98,19 @@ impl MelStream<'_> {
         let Self {
             front,
             framer,
-            input,
-            spectrum,
-            scratch,
+            fft,
             power,
             frames,
         } = &mut self;
-        framer.finish(total, |f| {
-            frames.push(front.frame(f, input, spectrum, scratch, power));
-        });
+        framer.finish(total, |f| frames.push(front.frame(f, fft, power)));
         self.frames
     }
 }
 
 impl MelFrontEnd {
     /// One frame's log-compressed mel bands.
-    fn frame(
-        &self,
-        samples: &[f32],
-        input: &mut [f32],
-        spectrum: &mut [realfft::num_complex::Complex<f32>],
-        scratch: &mut [realfft::num_complex::Complex<f32>],
-        power: &mut [f32],
-    ) -> [f32; MEL_BANDS] {
-        for ((slot, x), w) in input.iter_mut().zip(samples).zip(&self.window) {
-            *slot = x * w;
-        }
-        self.fft
-            .process_with_scratch(input, spectrum, scratch)
-            .expect("buffer sizes come from the plan");
-        for (p, c) in power.iter_mut().zip(spectrum.iter()) {
+    fn frame(&self, samples: &[f32], fft: &mut WindowedFft, power: &mut [f32]) -> [f32; MEL_BANDS] {
+        for (p, c) in power.iter_mut().zip(fft.spectrum(samples)) {
             *p = c.norm_sqr();
         }
         let mut frame = [0f32; MEL_BANDS];

@@ -243,19 +243,6 @@ pub fn installed() -> Option<&'static SoundModel> {
 }
 
 impl SoundModel {
-    /// Fills `heard` and `sound_embedding` of measured features from samples in memory.
-    pub fn hear_into(
-        &self,
-        features: &mut music_rag_core::domain::catalog::audio::AudioFeatures,
-        samples: &[f32],
-        rate: u32,
-    ) {
-        self.fill_heard(
-            features,
-            self.hear(samples, rate, HearingOptions::default()),
-        );
-    }
-
     /// Fills `heard` and `sound_embedding` of measured features with what was heard.
     pub fn fill_heard(
         &self,

@@ -10,7 +10,9 @@
 
 use std::path::Path;
 
-use music_rag_audio::musicnn::{default_sound_model_dir, resample, SoundModel, Tagger};
+use music_rag_audio::musicnn::{
+    default_sound_model_dir, resample, HearingOptions, SoundModel, Tagger,
+};
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
@@ -88,7 +90,12 @@ fn the_model_hears_the_instrument_of_each_fixture() {
     ] {
         let decoded = music_rag_audio::decode_file(&fixtures.join(file)).unwrap();
         let mut features = music_rag_audio::analyse(&decoded.samples, decoded.sample_rate);
-        model.hear_into(&mut features, &decoded.samples, decoded.sample_rate);
+        let hearing = model.hear(
+            &decoded.samples,
+            decoded.sample_rate,
+            HearingOptions::default(),
+        );
+        model.fill_heard(&mut features, hearing);
         let heard: Vec<&str> = features.heard.iter().map(|h| h.word.as_str()).collect();
         assert!(heard.contains(&word), "{file}: heard {heard:?}");
         assert_eq!(features.sound_embedding.as_ref().map(Vec::len), Some(200));
