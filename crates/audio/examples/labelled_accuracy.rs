@@ -12,6 +12,9 @@ fn main() {
     let verbose = std::env::args().any(|a| a == "-v");
     let labels = std::fs::File::open(dir.join("labels.jsonl")).expect("labels.jsonl");
     let (mut n, mut tempo_ok, mut octave, mut no_tempo) = (0, 0, 0, 0);
+    // Stated tempos flagged "half or double fits nearly as well": among the right ones and
+    // among the octave errors.
+    let (mut ok_flagged, mut octave_flagged) = (0, 0);
     let (mut keyed, mut key_ok, mut keyless, mut keyless_ok) = (0, 0, 0, 0);
     for line in std::io::BufReader::new(labels).lines() {
         let label: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
@@ -21,13 +24,17 @@ fn main() {
         let truth = label["tempo"].as_f64().unwrap() as f32;
         n += 1;
         match f.tempo_bpm {
-            Some(t) if (t - truth).abs() <= 0.04 * truth => tempo_ok += 1,
+            Some(t) if (t - truth).abs() <= 0.04 * truth => {
+                tempo_ok += 1;
+                ok_flagged += usize::from(f.tempo_octave_ambiguous);
+            }
             Some(t)
                 if [0.5, 2.0 / 3.0, 1.5, 2.0, 3.0, 1.0 / 3.0]
                     .iter()
                     .any(|m| (t - truth * m).abs() <= 0.04 * truth * m) =>
             {
-                octave += 1
+                octave += 1;
+                octave_flagged += usize::from(f.tempo_octave_ambiguous);
             }
             None => no_tempo += 1,
             _ => {}
@@ -60,5 +67,8 @@ fn main() {
         pct(octave, n),
         pct(no_tempo, n),
         pct(key_ok, keyed)
+    );
+    println!(
+        "octave flagged ambiguous: {ok_flagged} of {tempo_ok} right tempos, {octave_flagged} of {octave} octave errors"
     );
 }
