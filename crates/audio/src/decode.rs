@@ -145,6 +145,22 @@ fn check_wav_header(source: &mut Box<dyn MediaSource>) -> Result<(), AudioError>
     Ok(())
 }
 
+/// A packet's length in sample frames, from its duration in the track's time base; None where
+/// the container does not say (then the packet is decoded to count it).
+fn packet_frames(
+    packet: &symphonia::core::formats::Packet,
+    time_base: Option<symphonia::core::units::TimeBase>,
+    sample_rate: u32,
+) -> Option<u64> {
+    let time_base = time_base?;
+    if packet.dur == 0 || time_base.denom == 0 {
+        return None;
+    }
+    let frames = u128::from(packet.dur) * u128::from(time_base.numer) * u128::from(sample_rate)
+        / u128::from(time_base.denom);
+    u64::try_from(frames).ok()
+}
+
 /// What a decoded stream was.
 #[derive(Debug, Clone, Copy)]
 pub struct StreamInfo {
@@ -234,6 +250,15 @@ pub fn stream_source(
         };
         if packet.track_id() != track_id {
             continue;
+        }
+        if handed_out >= keep {
+            // Past what is analysed the stream is only counted: where the container gives a
+            // packet's length, it is not decoded (an hour-long mix is not decoded to the end
+            // only to learn its length).
+            if let Some(n) = packet_frames(&packet, params.time_base, sample_rate) {
+                frames += n;
+                continue;
+            }
         }
         let decoded = match decoder.decode(&packet) {
             Ok(d) => d,

@@ -345,3 +345,42 @@ fn a_flac_deeper_than_the_decoder_reads_is_named_not_end_of_stream() {
     assert!(err.contains("FLAC with 32-bit samples"), "{err}");
     assert!(!err.contains("end of stream"), "{err}");
 }
+
+#[test]
+fn past_the_analysed_ten_minutes_a_file_is_counted_to_its_end() {
+    // 630 s at 8 kHz: the first 600 s are handed out, the rest only counted (from the
+    // packets' lengths where the container gives them), and the length is the whole file's.
+    let rate = 8_000;
+    let seconds = 630.0f32;
+    let tone: Vec<f32> = (0..(seconds * rate as f32) as usize)
+        .map(|i| {
+            let t = i as f32 / rate as f32;
+            0.3 * (2.0 * PI * 220.0 * t).sin() * (0.6 + 0.4 * (2.0 * PI * 0.5 * t).sin())
+        })
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let wav = tmp.path().join("long.wav");
+    write_wav(&wav, &tone, rate, 1);
+    let w = wav.to_str().unwrap();
+    let flac = tmp.path().join("long.flac");
+    encode("flac", &["--silent", "-f", "-o", flac.to_str().unwrap(), w]);
+    let ogg = tmp.path().join("long.ogg");
+    encode("oggenc", &["--quiet", "-o", ogg.to_str().unwrap(), w]);
+    let mp3 = tmp.path().join("long.mp3");
+    encode("lame", &["--silent", w, mp3.to_str().unwrap()]);
+    for f in [&wav, &flac, &ogg, &mp3] {
+        let d = decode_file(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let analysed = d.samples.len() as f64 / f64::from(d.sample_rate);
+        assert!(
+            (analysed - music_rag_audio::decode::MAX_ANALYSED_SECONDS).abs() < 0.01,
+            "{}: {analysed} s handed out",
+            f.display()
+        );
+        assert!(
+            (d.duration_seconds - f64::from(seconds)).abs() < 0.005 * f64::from(seconds),
+            "{}: {} s long",
+            f.display(),
+            d.duration_seconds
+        );
+    }
+}
