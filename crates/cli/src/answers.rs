@@ -138,7 +138,7 @@ pub struct SimilarArgs {
     #[arg(long, default_value_t = 0.7)]
     pub audio_weight: f32,
     /// How many results (1-100).
-    #[arg(long, short = 'k', default_value_t = 10)]
+    #[arg(long, short = 'k', visible_alias = "limit", default_value_t = 10)]
     pub top_k: usize,
     #[command(flatten)]
     pub filters: FilterArgs,

@@ -123,7 +123,7 @@ pub struct SearchArgs {
     /// What you are looking for, in plain words.
     pub query: String,
     /// How many results (1-100).
-    #[arg(long, short = 'k', default_value_t = 10)]
+    #[arg(long, short = 'k', visible_alias = "limit", default_value_t = 10)]
     pub top_k: usize,
     /// Weight of meaning against keywords in fusion (0-1; default: 0.5 for a description of
     /// six or more words that names no one, 0.6 otherwise).

@@ -14,6 +14,8 @@ fn search(args: &[&str]) -> serde_json::Value {
 fn misspelled_artist_and_title_find_the_song() {
     let v = search(&["jakson five abc", "--top-k", "1"]);
     assert_eq!(ids(&v), vec!["harmonix:0004_abc"]);
+    // `--limit` is the same option, under the name other tools give it.
+    assert_eq!(ids(&search(&["jakson five abc", "--limit", "1"])), ids(&v));
     let why = &hits(&v)[0]["why"]["matched_terms"];
     assert!(
         why.as_array()
