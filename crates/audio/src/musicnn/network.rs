@@ -235,9 +235,7 @@ impl Network {
             out.resize(t_len * offsets * layer.n, 0.0);
             matmul(out, cols, k, t_len * offsets, layer);
             let column = i * TIMBRAL_FILTERS;
-            pool_over_frequency(out, offsets, layer, norm, front, column, |t, f| {
-                t * offsets + f
-            });
+            pool_over_frequency(out, offsets, (offsets, 1), layer, norm, front, column);
         }
 
         // Temporal filters ("same" padding in time): per band, the frames of that band in time
@@ -267,9 +265,7 @@ impl Network {
             }
             // out is [band][frame][filter]; pool over bands.
             let column = 2 * TIMBRAL_FILTERS + i * TEMPORAL_FILTERS;
-            pool_over_frequency(out, MEL_BANDS, layer, norm, front, column, |t, f| {
-                f * t_len + t
-            });
+            pool_over_frequency(out, MEL_BANDS, (1, t_len), layer, norm, front, column);
         }
 
         // Mid end: each layer sees 7 frames of the whole previous layer.
@@ -362,25 +358,41 @@ fn normalised_extreme(norm: &Norm, c: usize, hi: f32, lo: f32) -> f32 {
 }
 
 /// ReLU, batch norm and max over the `bands` positions of a convolution's output into
-/// `front`'s columns from `column`; `row(t, f)` is the output row of frame `t`, position `f`.
+/// `front`'s columns from `column`; position `f` of frame `t` is output row
+/// `t · frame_stride + f · band_stride`.
+///
+/// ReLU after the bias and the batch norm are monotonic per filter, so the raw outputs' maximum
+/// and minimum over the bands are taken first (contiguous over filters, in vector lanes), and
+/// the bias, ReLU and norm applied once per frame and filter: the same values as applying them
+/// to every position, since adding a bias and rounding keep order.
 fn pool_over_frequency(
     out: &[f32],
     bands: usize,
+    (frame_stride, band_stride): (usize, usize),
     layer: &Linear,
     norm: &Norm,
     front: &mut [f32],
     column: usize,
-    row: impl Fn(usize, usize) -> usize,
 ) {
+    let n = layer.n;
+    let (mut hi, mut lo) = (vec![0f32; n], vec![0f32; n]);
     for t in 0..PATCH_FRAMES {
-        for c in 0..layer.n {
-            let (mut hi, mut lo) = (f32::MIN, f32::MAX);
-            for f in 0..bands {
-                let v = (out[row(t, f) * layer.n + c] + layer.bias[c]).max(0.0);
-                hi = hi.max(v);
-                lo = lo.min(v);
+        let row = |f: usize| {
+            let at = (t * frame_stride + f * band_stride) * n;
+            &out[at..at + n]
+        };
+        hi.copy_from_slice(row(0));
+        lo.copy_from_slice(row(0));
+        for f in 1..bands {
+            for ((h, l), &v) in hi.iter_mut().zip(lo.iter_mut()).zip(row(f)) {
+                *h = if v > *h { v } else { *h };
+                *l = if v < *l { v } else { *l };
             }
-            front[t * FRONT_WIDTH + column + c] = normalised_extreme(norm, c, hi, lo);
+        }
+        for c in 0..n {
+            let relu = |x: f32| (x + layer.bias[c]).max(0.0);
+            front[t * FRONT_WIDTH + column + c] =
+                normalised_extreme(norm, c, relu(hi[c]), relu(lo[c]));
         }
     }
 }
