@@ -11,6 +11,8 @@ use music_rag_architecture::{find_cycle, module_graph, package_name, workspace_d
 const LAYERS: &[(&str, u8)] = &[
     // The domain, the ports and the use cases; no I/O.
     ("music-rag-core", 0),
+    // Numeric kernels two adapters share (int8 products); no I/O, no music.
+    ("music-rag-kernels", 0),
     // Adapters: each implements ports or reads a format, knowing only the core.
     ("music-rag-embed", 1),
     ("music-rag-store", 1),

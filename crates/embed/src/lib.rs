@@ -2,7 +2,6 @@
 //! pooling over the attention mask then L2 normalisation, as sentence-transformers does.
 
 mod fetch;
-mod int8;
 mod minilm;
 mod packed;
 

@@ -162,7 +162,7 @@ impl TextEmbedder {
         let device = Device::Cpu;
         let int8 = match backend {
             Backend::Int8 => true,
-            Backend::Auto => crate::int8::int8_is_native(),
+            Backend::Auto => music_rag_kernels::int8_is_native(),
             Backend::Packed | Backend::Candle => false,
         };
         let model = match backend {

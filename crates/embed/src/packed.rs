@@ -14,8 +14,8 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 use gemm::Parallelism;
 
-use crate::int8::{QuantLinear, QuantScratch};
 use crate::EmbedError;
+use music_rag_kernels::{QuantLinear, QuantScratch};
 
 /// A linear layer's weights, `[n, k]`: f32 for the gemm kernels, or int8.
 enum Weights {

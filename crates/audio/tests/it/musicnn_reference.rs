@@ -6,12 +6,13 @@
 //! covered. `musicnn-reference.jsonl` is what `bench/audio/musicnn_reference.py` printed for
 //! them with musicnn 0.1.0 on TensorFlow 2.21 (`musicnn-reference-msd.jsonl` with `--msd`, the
 //! Million Song Dataset model). The models are the ones `music-rag model fetch` converts
-//! (`SOUND_MODEL_DIR`).
+//! (`SOUND_MODEL_DIR`). Both precisions are held to it: f32, and the int8 wide timbral
+//! convolution where the processor has VNNI (elsewhere that load is f32 again).
 
 use std::path::Path;
 
 use music_rag_audio::musicnn::{
-    default_sound_model_dir, resample, HearingOptions, SoundModel, Tagger,
+    default_sound_model_dir, resample, HearingOptions, Precision, SoundModel, Tagger,
 };
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
@@ -32,7 +33,13 @@ fn the_million_song_model_matches_the_python_package_per_patch() {
 }
 
 fn matches_the_package(tagger: Tagger, reference: &str) {
-    let model = SoundModel::load(&default_sound_model_dir())
+    for precision in [Precision::F32, Precision::Int8WhereNative] {
+        matches_the_package_at(tagger, reference, precision);
+    }
+}
+
+fn matches_the_package_at(tagger: Tagger, reference: &str, precision: Precision) {
+    let model = SoundModel::load_with(&default_sound_model_dir(), precision)
         .expect("the sound model (run `music-rag model fetch`)");
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let reference = std::fs::read_to_string(fixtures.join(reference)).unwrap();
@@ -63,7 +70,10 @@ fn matches_the_package(tagger: Tagger, reference: &str) {
                 .zip(&tags)
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0, f32::max);
-            assert!(worst <= 0.02, "{name} patch {i}: a tag differs by {worst}");
+            assert!(
+                worst <= 0.02,
+                "{name} patch {i} ({precision:?}): a tag differs by {worst}"
+            );
             let embedding: Vec<f32> = want_embeddings[i]
                 .as_array()
                 .unwrap()
@@ -71,7 +81,10 @@ fn matches_the_package(tagger: Tagger, reference: &str) {
                 .map(|v| v.as_f64().unwrap() as f32)
                 .collect();
             let cos = cosine(&patch.embedding, &embedding);
-            assert!(cos >= 0.99, "{name} patch {i}: embedding cosine {cos}");
+            assert!(
+                cos >= 0.99,
+                "{name} patch {i} ({precision:?}): embedding cosine {cos}"
+            );
         }
         files += 1;
     }

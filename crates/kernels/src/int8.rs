@@ -1,4 +1,4 @@
-//! Int8 linear layers for the packed encoder.
+//! Int8 linear layers (the text encoder's and the sound model's).
 //!
 //! Weights are quantised once and activations at run time, both symmetric (±127) with one
 //! scale per output channel (weights) or row (activations) per block of 32 inputs; the
