@@ -242,10 +242,12 @@ impl ShortTime {
         });
         out.onset.push(flux);
         self.prev_mel_db = Some(mel_db);
-        for (c, m) in self.compressed.iter_mut().zip(mags.iter()) {
+        // Compressed only where the flux reads: its bins and one neighbour either side.
+        let flux_bins = self.flux_bins.clone();
+        let read = flux_bins.start - 1..flux_bins.end + 1;
+        for (c, m) in self.compressed[read.clone()].iter_mut().zip(&mags[read]) {
             *c = fast_ln(1.0 + FLUX_COMPRESSION * m);
         }
-        let flux_bins = self.flux_bins.clone();
         let rise: f32 = if self.first_frame {
             0.0
         } else {

@@ -60,50 +60,50 @@ impl MelFrontEnd {
     /// A spectrogram computed as 16 kHz samples arrive.
     pub fn stream(&self) -> MelStream<'_> {
         MelStream {
-            front: self,
             // librosa's centring: FFT_SIZE/2 zeros on each side (pad_mode="constant").
             framer: Framer::new(FFT_SIZE, HOP, -(FFT_SIZE as i64 / 2)),
-            fft: WindowedFft::with_plan(self.fft.clone(), self.window.clone()),
-            power: vec![0f32; FFT_SIZE / 2 + 1],
-            frames: Vec::new(),
+            frames: MelFrames {
+                front: self,
+                fft: WindowedFft::with_plan(self.fft.clone(), self.window.clone()),
+                power: vec![0f32; FFT_SIZE / 2 + 1],
+                done: Vec::new(),
+            },
         }
     }
 }
 
 /// A spectrogram being computed: the frames so far and the samples the next ones still need.
 pub struct MelStream<'a> {
-    front: &'a MelFrontEnd,
     framer: Framer,
+    frames: MelFrames<'a>,
+}
+
+/// The frames computed so far, and the front end and buffers the next one is computed with.
+struct MelFrames<'a> {
+    front: &'a MelFrontEnd,
     fft: WindowedFft,
     power: Vec<f32>,
-    frames: Vec<[f32; MEL_BANDS]>,
+    done: Vec<[f32; MEL_BANDS]>,
+}
+
+impl MelFrames<'_> {
+    fn add(&mut self, samples: &[f32]) {
+        let frame = self.front.frame(samples, &mut self.fft, &mut self.power);
+        self.done.push(frame);
+    }
 }
 
 impl MelStream<'_> {
     /// Adds 16 kHz samples.
     pub fn push(&mut self, samples: &[f32]) {
-        let Self {
-            front,
-            framer,
-            fft,
-            power,
-            frames,
-        } = self;
-        framer.push(samples, |f| frames.push(front.frame(f, fft, power)));
+        self.framer.push(samples, |f| self.frames.add(f));
     }
 
     /// Every frame: librosa's `1 + len / hop` centred frames, the last ones zero-padded.
     pub fn finish(mut self) -> Vec<[f32; MEL_BANDS]> {
         let total = 1 + self.framer.received() / HOP;
-        let Self {
-            front,
-            framer,
-            fft,
-            power,
-            frames,
-        } = &mut self;
-        framer.finish(total, |f| frames.push(front.frame(f, fft, power)));
-        self.frames
+        self.framer.finish(total, |f| self.frames.add(f));
+        self.frames.done
     }
 }
 
